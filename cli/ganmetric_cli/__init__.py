@@ -1,0 +1,1 @@
+"""The ``ganmetric`` command line: a thin click layer over the ganmetric API."""

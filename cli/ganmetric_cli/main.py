@@ -1,0 +1,31 @@
+"""Entry point: ``ganmetric COMMAND ...``."""
+from __future__ import annotations
+
+import click
+
+from .common import OneLineErrors
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ganmetric")
+def main():
+    """Riemannian geometry of generative models' latent spaces.
+
+    The metric H(z0) is the Hessian of d(G(z0), G(z)) at z = z0 for a generator G and an
+    image distance d (LPIPS or MSE). Its eigenvectors are the latent directions ordered by
+    how much they change the image; its eigenvalues say how much.
+
+    Start with `ganmetric hessian --help`, and `ganmetric models list`.
+    """
+
+
+def _register():
+    from . import hessian, models
+    main.add_command(hessian.hessian)
+    main.add_command(models.models)
+
+
+_register()
+
+if __name__ == "__main__":
+    main()

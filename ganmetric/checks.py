@@ -1,0 +1,100 @@
+"""Input validation shared by the API and the CLI: one place, one wording."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+
+from .errors import InputError
+
+
+def one_of(kind: str, value: str, valid: Iterable[str]) -> str:
+    """Return ``value`` if it is in ``valid``.
+
+    Raises:
+        InputError: naming the kind, the value and every valid choice.
+    """
+    valid = sorted(valid)
+    if value not in valid:
+        raise InputError(f"Invalid {kind} {value!r}. Must be one of {{{', '.join(valid)}}}")
+    return value
+
+
+def latent_codes(z, latent_dim: int, *, name: str = "z") -> torch.Tensor:
+    """Validate latent codes and return them as a (B, latent_dim) tensor.
+
+    Args:
+        z: array-like of shape (latent_dim,) or (B, latent_dim).
+        latent_dim: expected size of one code.
+        name: what to call the codes in messages (e.g. a file name).
+
+    Raises:
+        InputError: wrong shape, empty, or non-finite values.
+    """
+    if not isinstance(z, torch.Tensor):
+        try:
+            z = torch.as_tensor(z)
+        except Exception as exc:  # numpy object arrays, strings, ...
+            raise InputError(f"{name} must be a numeric array, got {type(z).__name__}") from exc
+    if not (z.dtype.is_floating_point or z.dtype in (torch.int32, torch.int64)):
+        raise InputError(f"{name} must hold real numbers, got dtype {z.dtype}")
+    if z.dim() == 1:
+        z = z[None]
+    if z.dim() != 2 or z.shape[1] != latent_dim or z.shape[0] == 0:
+        raise InputError(
+            f"{name} must have shape ({latent_dim},) or (N, {latent_dim}) for this latent space, "
+            f"got {tuple(z.shape)}"
+        )
+    if not torch.isfinite(z).all():
+        raise InputError(f"{name} contains NaN or inf values")
+    return z
+
+
+def positive_int(name: str, value, *, maximum: int | None = None) -> int:
+    """Validate a positive integer (optionally at most ``maximum``).
+
+    Raises:
+        InputError: not an integer, below 1, or above ``maximum``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{name} must be an integer, got {value!r}")
+    if value < 1 or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise InputError(f"{name} must be at least 1{upper}, got {value}")
+    return value
+
+
+def device(spec) -> torch.device:
+    """Parse a device spec and check that it exists here.
+
+    Raises:
+        InputError: unknown device string, or CUDA/MPS requested but not available.
+    """
+    try:
+        dev = torch.device(spec)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError(f"Invalid device {spec!r}; expected e.g. 'cpu', 'cuda', 'cuda:1'") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"Device {spec!r} requested but CUDA is not available on this machine; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InputError(f"Device {spec!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"Device {spec!r} requested but MPS is not available on this machine")
+    return dev
+
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def dtype(spec) -> torch.dtype:
+    """Parse 'float32'/'float64' (or a torch dtype).
+
+    Raises:
+        InputError: any other dtype.
+    """
+    if isinstance(spec, torch.dtype):
+        if spec in DTYPES.values():
+            return spec
+        spec = str(spec).replace("torch.", "")
+    return DTYPES[one_of("dtype", str(spec), DTYPES)]

@@ -1,0 +1,29 @@
+"""Exceptions and warnings raised by ganmetric.
+
+Every error a user can cause with bad input derives from :class:`GanmetricError`
+so that the CLI can print it as one line instead of a traceback.
+"""
+
+
+class GanmetricError(Exception):
+    """Base class of every error ganmetric raises on purpose."""
+
+
+class InputError(GanmetricError, ValueError):
+    """An argument, file or option has the wrong value, shape or type."""
+
+
+class WeightsError(GanmetricError):
+    """Model weights could not be obtained or failed verification."""
+
+
+class NotDeterministicError(GanmetricError, RuntimeError):
+    """The generator or distance gives different outputs for the same input."""
+
+
+class ResultFileError(InputError):
+    """A result file is missing, corrupt or not a ganmetric result."""
+
+
+class NumericalWarning(UserWarning):
+    """An iterative solver did not reach its tolerance (filterable)."""

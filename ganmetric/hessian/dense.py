@@ -1,0 +1,56 @@
+"""Dense metric tensors: the Jacobian Gram matrix (fast, exact) and the paper's ``bp``."""
+from __future__ import annotations
+
+import torch
+
+from .operators import MetricOperator, Objective
+from .._progress import progress_bar
+
+
+def jacobian_gram(obj: Objective, *, chunk: int | None = None, progress: bool = False) -> torch.Tensor:
+    """``H = 2 J^T J`` from batched forward-mode products (no double backward).
+
+    Each chunk of identity columns E (c of them) goes through one batched jvp giving c
+    columns of J; J is kept (n x F, the size of the features times n) and the Gram
+    matrix is one matmul. ``chunk`` bounds the activation memory of the passes.
+
+    Args:
+        obj: the objective (generator, feature-form distance, base point).
+        chunk: codes per batched pass (default: all n at once).
+        progress: show a progress bar over chunks.
+
+    Returns:
+        H, shape (n, n), symmetric PSD.
+    """
+    n = obj.z0.numel()
+    chunk = chunk or n
+    eye = torch.eye(n, device=obj.z0.device, dtype=obj.z0.dtype)
+    rows = []
+    for i in progress_bar(range(0, n, chunk), enable=progress and n > chunk, desc="jacobian", unit="chunk"):
+        rows.append(obj.jvp_block(obj.psi, eye[i:i + chunk]).flatten(1))
+    Jt = torch.cat(rows)  # (n, F): row i is J e_i
+    H = 2 * (Jt @ Jt.T)
+    return (H + H.T) / 2
+
+
+def operator_dense(op: MetricOperator, *, progress: bool = False) -> torch.Tensor:
+    """Apply an operator to the identity, chunk by chunk, and symmetrise."""
+    n = op.dim
+    eye = torch.eye(n, device=op.device, dtype=op.dtype)
+    step = op.chunk if op.batched else 1
+    cols = [op.matmat(eye[:, i:i + step])
+            for i in progress_bar(range(0, n, step), enable=progress, desc="products", unit="block")]
+    H = torch.cat(cols, dim=1)
+    return (H + H.T) / 2
+
+
+def bp_hessian(obj: Objective, *, progress: bool = False) -> torch.Tensor:
+    """The paper's ``bp``: gradient with ``create_graph=True``, then one backward pass per row."""
+    z = obj.z0.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (g,) = torch.autograd.grad(obj.f(z[None]).sum(), z, create_graph=True)
+        n = z.numel()
+        H = torch.empty(n, n, device=z.device, dtype=z.dtype)
+        for i in progress_bar(range(n), enable=progress, desc="bp rows", unit="row"):
+            (H[i],) = torch.autograd.grad(g[i], z, retain_graph=i < n - 1)
+    return (H + H.T) / 2

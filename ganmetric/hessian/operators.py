@@ -1,0 +1,174 @@
+"""Metric operators: products ``H @ V`` without forming H.
+
+``H(z0)`` is the Hessian of ``f(z) = d(G(z0), G(z))`` at ``z0``. Every operator batches
+the columns of ``V`` into the batch dimension of one pass through G and the distance
+(rows of a generator batch are independent; the determinism probe checks it), so a
+block of m products costs about one forward pass of m codes.
+
+- :class:`GaussNewtonOperator`: ``H V = 2 J^T (J V)`` with ``J = d psi/dz``,
+  ``psi = D.features o G``: one batched jvp plus one batched vjp. Exact for distances
+  with the squared-feature form (the residual vanishes at z = z0).
+- :class:`FwdOverRevOperator`: ``H V = jvp(grad f)``: exact for any twice-differentiable distance.
+- :class:`DoubleBackwardOperator`: the paper's ``backward-iter`` product, one vector at a
+  time by double backward through a cached gradient graph.
+- :class:`FiniteDifferenceOperator`: the paper's ``forward-iter`` product,
+  ``(grad f(z0 + e v) - grad f(z0 - e v)) / 2e`` with ``e = eps * |z0|`` for unit v.
+"""
+from __future__ import annotations
+
+import torch
+from torch.func import grad, jvp, vjp, vmap
+
+
+class MetricOperator:
+    """A symmetric linear operator on R^n given by its product with blocks of vectors.
+
+    Subclasses implement ``_matmat(V)`` for V of shape (n, m); the base class chunks
+    wide blocks (``chunk`` columns per pass, bounding memory), counts products, and
+    provides ``matvec`` and ``@``.
+
+    Attributes:
+        dim: n.
+        device, dtype: of the vectors it accepts and returns.
+        n_products: number of single-vector products computed so far.
+    """
+
+    batched = True  # whether one pass can serve many vectors
+
+    def __init__(self, dim: int, device: torch.device, dtype: torch.dtype, chunk: int | None = None):
+        self.dim, self.device, self.dtype = dim, device, dtype
+        self.chunk = chunk or dim
+        self.n_products = 0
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        """H @ V for V of shape (n, m); returns (n, m)."""
+        if V.dim() != 2 or V.shape[0] != self.dim:
+            raise ValueError(f"expected a block of shape ({self.dim}, m), got {tuple(V.shape)}")
+        step = self.chunk if self.batched else 1
+        out = [self._matmat(V[:, i:i + step]) for i in range(0, V.shape[1], step)]
+        self.n_products += V.shape[1]
+        return torch.cat(out, dim=1)
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """H @ v for v of shape (n,)."""
+        return self.matmat(v[:, None])[:, 0]
+
+    def __matmul__(self, other: torch.Tensor) -> torch.Tensor:
+        return self.matvec(other) if other.dim() == 1 else self.matmat(other)
+
+    def _matmat(self, V: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class Objective:
+    """The maps the operators differentiate, for one generator, distance and base point.
+
+    Args:
+        G: generator; D: distance; z0: base point, shape (n,).
+
+    ``psi(Z)`` -> (m, F) weighted features of G(Z) (feature-form distances only);
+    ``f(Z)`` -> (m,) distances d(G(z0), G(Z_i)).
+    """
+
+    def __init__(self, G, D, z0: torch.Tensor):
+        self.G, self.D, self.z0 = G, D, z0
+        with torch.no_grad():
+            self.x0 = G(z0[None])
+
+    def psi(self, Z):
+        return self.D.features(self.G(Z))
+
+    def f(self, Z):
+        return self.D(self.x0, self.G(Z))
+
+    def copies(self, m: int) -> torch.Tensor:
+        return self.z0.expand(m, -1).clone()
+
+    def jvp_block(self, fn, V: torch.Tensor) -> torch.Tensor:
+        """Rows ``d fn(z0) [v_i]`` for the rows v_i of V (m, n), as (m, ...).
+
+        The primal is computed once and only the m tangents are batched (``vmap`` over
+        ``jvp``), which costs about one forward pass of m codes. Maps whose operators
+        have no vmap rule (some TorchScript modules) fall back to m primal copies.
+        """
+        z1 = self.z0[None]
+        if V.shape[0] == 1:
+            return jvp(fn, (z1,), (V,))[1]
+        if self._vmap_ok:
+            try:
+                return vmap(lambda v: jvp(fn, (z1,), (v[None],))[1][0])(V)
+            except (RuntimeError, NotImplementedError) as exc:
+                if "out of memory" in str(exc).lower():
+                    raise
+                self._vmap_ok = False
+        return jvp(fn, (self.copies(V.shape[0]),), (V,))[1]
+
+    _vmap_ok = True
+
+
+class GaussNewtonOperator(MetricOperator):
+    """``H V = 2 J^T (J V)``: one batched jvp and one batched vjp per block."""
+
+    def __init__(self, obj: Objective, chunk: int | None = None):
+        super().__init__(obj.z0.numel(), obj.z0.device, obj.z0.dtype, chunk)
+        self.obj = obj
+        # One forward pass at z0 whose graph every J^T product reuses.
+        _, self._pullback = vjp(obj.psi, obj.z0[None])
+
+    def _matmat(self, V):
+        JV = self.obj.jvp_block(self.obj.psi, V.T.contiguous())
+        if V.shape[1] == 1:
+            (JtJV,) = self._pullback(JV)
+        else:
+            JtJV = vmap(lambda u: self._pullback(u[None])[0][0])(JV)
+        return 2 * JtJV.T
+
+
+class FwdOverRevOperator(MetricOperator):
+    """``H V`` by forward-mode differentiation of the reverse-mode gradient (exact, any distance)."""
+
+    def __init__(self, obj: Objective, chunk: int | None = None):
+        super().__init__(obj.z0.numel(), obj.z0.device, obj.z0.dtype, chunk)
+        self.obj = obj
+        self._grad = grad(lambda Z: self.obj.f(Z).sum())
+
+    def _matmat(self, V):
+        return self.obj.jvp_block(self._grad, V.T.contiguous()).T
+
+
+class DoubleBackwardOperator(MetricOperator):
+    """The paper's ``backward-iter`` product: ``d/dz (grad f(z) . v)``, one vector per backward pass."""
+
+    batched = False
+
+    def __init__(self, obj: Objective):
+        super().__init__(obj.z0.numel(), obj.z0.device, obj.z0.dtype, 1)
+        self._z = obj.z0.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            (self._g,) = torch.autograd.grad(obj.f(self._z[None]).sum(), self._z, create_graph=True)
+
+    def _matmat(self, V):
+        (hv,) = torch.autograd.grad(self._g, self._z, grad_outputs=V[:, 0], retain_graph=True)
+        return hv[:, None]
+
+
+class FiniteDifferenceOperator(MetricOperator):
+    """The paper's ``forward-iter`` product: central differences of the gradient.
+
+    For a block V with columns v_i: ``(g(z0 + e u_i) - g(z0 - e u_i)) |v_i| / 2e``,
+    ``u_i = v_i / |v_i|``, ``e = eps * |z0|`` (both sides in one batched pass).
+    """
+
+    def __init__(self, obj: Objective, eps: float = 1e-3, chunk: int | None = None):
+        super().__init__(obj.z0.numel(), obj.z0.device, obj.z0.dtype, chunk)
+        self.obj = obj
+        self.step = eps * float(obj.z0.norm()) if float(obj.z0.norm()) > 0 else eps
+        self._grad = grad(lambda Z: self.obj.f(Z).sum())
+
+    def _matmat(self, V):
+        norms = V.norm(dim=0).clamp_min(torch.finfo(V.dtype).tiny)
+        U = (V / norms).T
+        Z = torch.cat([self.obj.z0 + self.step * U, self.obj.z0 - self.step * U])
+        g = self._grad(Z)
+        m = V.shape[1]
+        return ((g[:m] - g[m:]) / (2 * self.step)).T * norms

@@ -1,0 +1,184 @@
+"""Result files: ``.npz`` arrays plus a JSON ``meta`` string, written atomically.
+
+Format (version 1), readable with ``numpy.load(path, allow_pickle=False)``:
+
+- ``eigvals`` (k,) float, descending;  ``eigvecs`` (n, k) float, columns;
+- ``z`` (n,) the base point (or, for an average metric, the points' mean);
+- ``H`` (n, n), present when the full metric was computed;
+- ``residuals`` (k,), present for iterative methods;
+- ``meta``: a 0-d unicode array holding JSON: format, kind ("point" or "average"),
+  model, latent_space, latent_dim, distance, distance_options, method, k, dtype, device,
+  seed, seconds, converged, versions, and anything else the writer adds.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError, ResultFileError
+
+FORMAT = "ganmetric-result/1"
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``.
+
+    Raises:
+        InputError: the folder does not exist or is not writable.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"cannot write {path}: folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def atomic_save_npz(path, arrays: dict) -> Path:
+    """``np.savez`` to memory, then :func:`atomic_write_bytes` (never a half-written file)."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def check_writable(path) -> Path:
+    """Fail early (before long work) if ``path`` cannot be written.
+
+    Raises:
+        InputError: the folder is missing, not writable, or path is a folder.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputError(f"cannot write {path}: it is a folder")
+    if not folder.is_dir():
+        raise InputError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"cannot write {path}: folder {folder} is not writable")
+    return path
+
+
+def versions() -> dict:
+    import torch
+    from . import __version__
+    out = {"ganmetric": __version__, "torch": torch.__version__, "numpy": np.__version__,
+           "python": platform.python_version()}
+    try:
+        import importlib.metadata as md
+        out["lpips"] = md.version("lpips")
+    except Exception:
+        pass
+    return out
+
+
+def _np(t):
+    import torch
+    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+
+
+def save_result(path, result, **meta) -> Path:
+    """Write a :class:`~ganmetric.hessian.MetricResult` (or any object with eigvals, eigvecs,
+    z, H, residuals) with metadata ``meta`` to ``path`` atomically.
+
+    Returns:
+        The path written.
+    """
+    arrays = {"eigvals": _np(result.eigvals), "eigvecs": _np(result.eigvecs), "z": _np(result.z)}
+    if getattr(result, "H", None) is not None:
+        arrays["H"] = _np(result.H)
+    if getattr(result, "residuals", None) is not None:
+        arrays["residuals"] = _np(result.residuals)
+    full = {"format": FORMAT, "kind": "point", "method": getattr(result, "method", None),
+            "k": int(arrays["eigvals"].shape[0]), "latent_dim": int(arrays["eigvecs"].shape[0]),
+            "dtype": str(arrays["eigvals"].dtype), "seconds": getattr(result, "seconds", None),
+            "converged": getattr(result, "converged", True), "versions": versions()}
+    full.update(getattr(result, "options", {}) or {})
+    full.update(meta)
+    arrays["meta"] = np.array(json.dumps(full, default=str))
+    return atomic_save_npz(path, arrays)
+
+
+@dataclass(frozen=True)
+class LoadedResult:
+    """A validated result file (numpy arrays)."""
+
+    eigvals: np.ndarray
+    eigvecs: np.ndarray
+    z: np.ndarray
+    H: np.ndarray | None
+    residuals: np.ndarray | None
+    meta: dict
+    path: Path
+
+    @property
+    def dim(self) -> int:
+        return int(self.eigvecs.shape[0])
+
+    @property
+    def full(self) -> bool:
+        return self.H is not None
+
+    def metric(self) -> np.ndarray:
+        """H itself, or its rank-k reconstruction ``U diag(lambda) U^T`` from the stored eigenpairs."""
+        if self.H is not None:
+            return self.H
+        return (self.eigvecs * self.eigvals) @ self.eigvecs.T
+
+
+def load_result(path) -> LoadedResult:
+    """Read and validate a result file.
+
+    Raises:
+        ResultFileError: missing file, not an npz, missing arrays, inconsistent shapes or bad meta.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ResultFileError(f"result file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ResultFileError(f"{path} is not a readable ganmetric result file (.npz): {exc}") from exc
+    missing = [k for k in ("eigvals", "eigvecs", "z", "meta") if k not in arrays]
+    if missing:
+        raise ResultFileError(f"{path} is not a ganmetric result file: missing {', '.join(missing)}")
+    try:
+        meta = json.loads(str(arrays["meta"]))
+    except json.JSONDecodeError as exc:
+        raise ResultFileError(f"{path}: meta is not valid JSON") from exc
+    if not isinstance(meta, dict) or not str(meta.get("format", "")).startswith("ganmetric-result/"):
+        raise ResultFileError(f"{path} is not a ganmetric result file (meta.format missing)")
+    vals, vecs, z = arrays["eigvals"], arrays["eigvecs"], arrays["z"]
+    H = arrays.get("H")
+    n = vecs.shape[0] if vecs.ndim == 2 else -1
+    ok = (vals.ndim == 1 and vecs.ndim == 2 and vecs.shape[1] == vals.shape[0] and z.shape[-1] == n
+          and (H is None or H.shape == (n, n)))
+    if not ok:
+        raise ResultFileError(f"{path}: inconsistent shapes eigvals {vals.shape}, eigvecs {vecs.shape}, z {z.shape}"
+                              + (f", H {H.shape}" if H is not None else ""))
+    if not (np.isfinite(vals).all() and np.isfinite(vecs).all()):
+        raise ResultFileError(f"{path}: non-finite eigenpairs")
+    return LoadedResult(vals, vecs, z, H, arrays.get("residuals"), meta, path)

@@ -1,0 +1,56 @@
+"""Small generators with known answers, and the independent dense reference."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ganmetric.generators.base import Generator
+
+
+class LinearGenerator(Generator):
+    """G(z) = A z reshaped to (C, H, W): with mse, H = 2 A^T A / N exactly."""
+
+    def __init__(self, A: torch.Tensor, shape=(1, 4, 4)):
+        super().__init__(name="linear", latent_dim=A.shape[1], resolution=shape[-1])
+        self.shape = shape
+        self.register_buffer("A", A)
+        self.freeze()
+
+    def _generate(self, z):
+        return (z @ self.A.T).reshape(z.shape[0], *self.shape)
+
+
+class TinyConvGenerator(Generator):
+    """A small random DCGAN-like conv generator (tanh output), deterministic by seed."""
+
+    def __init__(self, n: int = 8, seed: int = 0, res: int = 16, channels: int = 3):
+        super().__init__(name="tiny-conv", latent_dim=n, resolution=res)
+        g = torch.Generator().manual_seed(seed)
+        self.fc = nn.Linear(n, 16 * 4 * 4)
+        layers, c, side = [], 16, 4
+        while side < res:
+            layers += [nn.ConvTranspose2d(c, 8, 4, 2, 1), nn.BatchNorm2d(8), nn.Softplus()]
+            c, side = 8, side * 2
+        layers += [nn.Conv2d(c, channels, 3, 1, 1), nn.Tanh()]
+        self.body = nn.Sequential(*layers)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+                    m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+        self.freeze()
+
+    def _generate(self, z):
+        return self.body(self.fc(z).reshape(-1, 16, 4, 4))
+
+
+def dense_reference(G, D, z0: torch.Tensor) -> torch.Tensor:
+    """Float64 Hessian of z -> d(G(z0), G(z)) at z0 by torch.autograd.functional.hessian."""
+    G = G.double()
+    D = D.double()
+    z0 = z0.double().reshape(-1)
+    x0 = G(z0[None]).detach()
+    f = lambda z: D(x0, G(z[None])).sum()
+    return torch.autograd.functional.hessian(f, z0)
