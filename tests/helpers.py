@@ -1,6 +1,8 @@
 """Small generators with known answers, and the independent dense reference."""
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -48,8 +50,8 @@ class TinyConvGenerator(Generator):
 
 def dense_reference(G, D, z0: torch.Tensor) -> torch.Tensor:
     """Float64 Hessian of z -> d(G(z0), G(z)) at z0 by torch.autograd.functional.hessian."""
-    G = G.double()
-    D = D.double()
+    G = copy.deepcopy(G).double()  # never convert the caller's modules in place
+    D = copy.deepcopy(D).double()
     z0 = z0.double().reshape(-1)
     x0 = G(z0[None]).detach()
     f = lambda z: D(x0, G(z[None])).sum()

@@ -51,7 +51,7 @@ def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], n: int, k: int, *,
         n: dimension; k: number of eigenpairs (1 <= k <= n).
         matmat: optional batched V (n, m) -> H V, used once for the final residuals.
         device, dtype: of the Lanczos vectors.
-        max_iter: Lanczos steps at most (default min(n, max(3k, k + 30))).
+        max_iter: Lanczos steps at most (default min(n, max(4k, k + 40))).
         tol: relative residual tolerance (default :func:`default_tol`).
         seed: seed of the start vector (a private ``torch.Generator``).
         progress: show a progress bar over steps.
@@ -62,7 +62,7 @@ def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], n: int, k: int, *,
     if not 1 <= k <= n:
         raise ValueError(f"k must be between 1 and n={n}, got {k}")
     tol = default_tol(dtype) if tol is None else tol
-    max_iter = min(n, max_iter or max(3 * k, k + 30))
+    max_iter = min(n, max_iter or max(4 * k, k + 40))
     max_iter = max(max_iter, k)
     gen = torch.Generator().manual_seed(int(seed))
 

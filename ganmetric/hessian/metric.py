@@ -26,6 +26,9 @@ METHODS = {
 FULL_METHODS = ("jacobian", "bp")
 TOPK_METHODS = ("gn-lanczos", "backward-iter", "forward-iter")
 DEFAULT_K = 20
+#: codes per batched pass when not given: forward-mode passes keep no activations for a
+#: backward pass, so memory is about chunk x (largest activation) x a few.
+DEFAULT_CHUNK = 64
 #: ``auto`` uses the full Jacobian Gram up to this latent size (measured: one batched pass
 #: beats ~3k sequential Lanczos products there), gn-lanczos above it when k is small.
 AUTO_FULL_MAX_DIM = 256
@@ -133,7 +136,7 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
         method: one of :data:`METHODS` (``auto``: jacobian for features-form distances and
             moderate n, gn-lanczos for small k at large n, fwd-over-rev otherwise).
         k: number of top eigenpairs (None: all for full methods, 20 for iterative ones).
-        chunk: codes per batched pass (bounds memory; default all at once).
+        chunk: codes per batched pass (bounds memory; default :data:`DEFAULT_CHUNK`).
         eps: forward-iter finite-difference step, relative to |z0|.
         max_iter, tol, seed: Lanczos options (see :func:`~ganmetric.hessian.lanczos.lanczos`).
         probe: run the determinism probe first.
@@ -161,6 +164,8 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
         checks.positive_int("k", k, maximum=n)
     if chunk is not None:
         checks.positive_int("chunk", chunk)
+    else:
+        chunk = min(n, DEFAULT_CHUNK)
     name = resolve_method(method, D.has_features, n, k)
     if METHODS[name][1] and not D.has_features:
         raise InputError(f"method {name!r} needs a distance with a squared-feature form; "

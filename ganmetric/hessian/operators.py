@@ -16,6 +16,8 @@ block of m products costs about one forward pass of m codes.
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch.func import grad, jvp, vjp, vmap
 
@@ -91,6 +93,12 @@ class Objective:
         ``jvp``), which costs about one forward pass of m codes. Maps whose operators
         have no vmap rule (some TorchScript modules) fall back to m primal copies.
         """
+        with warnings.catch_warnings():
+            # torch's first jvp scripts its jvp decompositions and warns that jit.script is deprecated
+            warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
+            return self._jvp_block(fn, V)
+
+    def _jvp_block(self, fn, V):
         z1 = self.z0[None]
         if V.shape[0] == 1:
             return jvp(fn, (z1,), (V,))[1]

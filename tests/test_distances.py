@@ -1,0 +1,74 @@
+"""Distances: the squared-feature form equals the reference implementations."""
+from __future__ import annotations
+
+import lpips
+import pytest
+import torch
+
+import ganmetric
+from ganmetric.errors import InputError, WeightsError
+
+
+def _images(n, side=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 3, side, side, generator=g, dtype=torch.float64) * 2 - 1
+
+
+def test_mse_is_mean_squared_difference():
+    x, y = _images(3), _images(3, seed=1)
+    D = ganmetric.load_distance("mse", dtype="float64")
+    assert torch.allclose(D(x, y), ((x - y) ** 2).mean(dim=(1, 2, 3)), rtol=1e-12)
+    assert torch.allclose(D(x, x), torch.zeros(3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("net", ["alex", "vgg", "squeeze"])
+def test_lpips_features_equal_lpips_package(net):
+    D = ganmetric.load_distance(f"lpips-{net}", lpips_backbone="random", dtype="float64")
+    ref = lpips.LPIPS(net=net, pnet_rand=True, verbose=False).double().eval()
+    ref.net.load_state_dict(D.lpips.net.state_dict())  # same random backbone
+    x, y = _images(2), _images(2, seed=1)
+    expected = ref(x, y).flatten()
+    assert torch.allclose(D(x, y), expected, rtol=1e-10)
+    f = D.features(x)
+    assert f.shape[0] == 2 and torch.allclose(((f - D.features(y)) ** 2).sum(1), expected, rtol=1e-10)
+
+
+def test_lpips_resize_matches_resized_inputs():
+    D = ganmetric.load_distance("lpips-alex", lpips_backbone="random", dtype="float64", resize=128)
+    D0 = ganmetric.load_distance("lpips-alex", lpips_backbone="random", dtype="float64")
+    D0.lpips.net.load_state_dict(D.lpips.net.state_dict())
+    x, y = _images(1), _images(1, seed=2)
+    up = lambda t: torch.nn.functional.interpolate(t, size=(128, 128), mode="bilinear", align_corners=False)
+    assert torch.allclose(D(x, y), D0(up(x), up(y)), rtol=1e-12)
+
+
+def test_local_backbone_state_dict(tmp_path):
+    import torchvision
+    tv = torchvision.models.alexnet()
+    path = tmp_path / "alexnet.pth"
+    torch.save(tv.state_dict(), path)
+    D = ganmetric.load_distance("lpips-alex", lpips_backbone=str(path))
+    assert torch.equal(D.lpips.net.slice1[0].weight, tv.features[0].weight)
+    torch.save({"bogus": torch.ones(1)}, tmp_path / "bad.pth")
+    with pytest.raises(WeightsError, match="not a torchvision alexnet"):
+        ganmetric.load_distance("lpips-alex", lpips_backbone=str(tmp_path / "bad.pth"))
+
+
+def test_offline_pretrained_names_alternatives(monkeypatch):
+    import urllib.request
+    import torch.hub
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(WeightsError, match="lpips_backbone='random'.*local path"):
+        ganmetric.load_distance("lpips-alex", lpips_backbone="pretrained")
+
+
+@pytest.mark.parametrize("spec, kw, match", [("ssim2", {}, "Invalid distance"),
+                                             ("lpips-alex", {"lpips_backbone": "/nope.pth"}, "file not found"),
+                                             ("lpips-alex", {"lpips_backbone": "random", "resize": 3}, "resize")])
+def test_bad_specs(spec, kw, match):
+    with pytest.raises(InputError, match=match):
+        ganmetric.load_distance(spec, **kw)
