@@ -226,3 +226,24 @@ def test_incomplete_weights_folder_and_wrong_options(tmp_path):
         ganmetric.load_generator("biggan-deep-128", class_name="blue")
     with pytest.raises(InputError, match="latent space"):
         ganmetric.load_generator("biggan-deep-128", latent_space="w")
+
+
+def test_cli_latent_space_class_index_and_truncation_reach_the_builder(tmp_path):
+    from click.testing import CliRunner
+    from ganmetric_cli.main import main
+    model = small_biggan()
+    (tmp_path / "w").mkdir()
+    folder = _save_folder(tmp_path / "w", model.state_dict())
+    out = tmp_path / "h.npz"
+    res = CliRunner().invoke(main, ["hessian", "--model", "biggan-deep-128", "--weights", str(folder),
+                                    "--latent-space", "class", "--class-index", "2", "--truncation", "0.5",
+                                    "--distance", "mse", "--method", "jacobian", "--dtype", "float64", "-q",
+                                    "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    loaded = ganmetric.load_result(out)
+    G = BigGANGenerator(model, latent_space="class", class_index=2, truncation=0.5).double()
+    assert loaded.meta["latent_space"] == "class" and loaded.H.shape == (D_HALF, D_HALF)
+    assert torch.allclose(torch.as_tensor(loaded.z).reshape(-1), G.sample(1, seed=0)[0])
+    bad = CliRunner().invoke(main, ["hessian", "--model", "biggan-deep-128", "--weights", str(folder),
+                                    "--truncation", "2", "--distance", "mse", "-o", str(tmp_path / "b.npz")])
+    assert bad.exit_code == 1 and "truncation must be in (0, 1]" in bad.output

@@ -108,20 +108,21 @@ def load_state_strict(module: nn.Module, state: dict, where) -> None:
 
 
 def check_image_output(gen: Generator, where: str) -> int:
-    """Call ``gen`` on two zero codes; return the image side.
+    """Call ``gen`` on batches of one and two zero codes; return the image side.
 
     Raises:
-        InputError: the call fails, or the output is not (2, C, H, W).
+        InputError: a call fails (e.g. a fixed batch size), or the output is not (B, C, H, W).
     """
-    try:
-        with torch.no_grad():
-            out = gen(torch.zeros(2, gen.latent_dim, device=gen.device, dtype=gen.dtype))
-    except Exception as exc:
-        raise InputError(f"{where}: calling it on a batch of 2 codes of size {gen.latent_dim} failed "
-                         f"({_first_line(exc)})") from exc
-    if not isinstance(out, torch.Tensor) or out.dim() != 4 or out.shape[0] != 2:
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise InputError(f"{where}: expected images (B, C, H, W), got {shape}")
+    for batch in (1, 2):
+        try:
+            with torch.no_grad():
+                out = gen(torch.zeros(batch, gen.latent_dim, device=gen.device, dtype=gen.dtype))
+        except Exception as exc:
+            raise InputError(f"{where}: calling it on a batch of {batch} code(s) of size {gen.latent_dim} failed "
+                             f"({_first_line(exc)})") from exc
+        if not isinstance(out, torch.Tensor) or out.dim() != 4 or out.shape[0] != batch:
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise InputError(f"{where}: expected images (B, C, H, W) for B = {batch} codes, got {shape}")
     return int(out.shape[-1])
 
 
