@@ -205,6 +205,7 @@ def test_saved_file_errors(tmp_path):
     with pytest.raises(InputError, match="--latent-dim"):
         ganmetric.load_generator(str(tmp_path / "nodim.pt"))
     assert ganmetric.load_generator(str(tmp_path / "nodim.pt"), latent_dim=4).resolution == 2
+    assert ganmetric.load_generator(str(tmp_path / "nodim.pt"), latent_dim=4, latent_space="w").latent_space == "w"
     torch.export.save(torch.export.export(_Net().eval(), (torch.zeros(2, 6),)), tmp_path / "fixed.pt2")
     with pytest.raises(InputError, match="fixed batch size 2"):
         ganmetric.load_generator(str(tmp_path / "fixed.pt2"))

@@ -20,7 +20,9 @@ the class part as the embedding of ``class_index`` (every row), or of classes dr
 uniformly with ``seed`` when no class is chosen.
 
 ``truncation`` (0 < t <= 1) is the package's argument: it selects the stored batch-norm
-statistics computed at that truncation. The batch norms use those stored statistics (never
+statistics computed at that truncation (51 stored, at multiples of 0.02; in between, the
+package interpolates with the two neighbours' weights swapped, a quirk kept as is so that
+images match the package's). The batch norms use those stored statistics (never
 batch statistics) and spectral normalisation uses its stored vectors in eval mode, so the
 map is deterministic and row-independent.
 

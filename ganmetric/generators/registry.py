@@ -118,7 +118,7 @@ def load_generator(name_or_path: str, *, device="cpu", dtype=None, latent_space:
         return gen.to(device=dev, dtype=dt).freeze()
     elif name.lower().endswith(SAVED_SUFFIXES) or os.sep in name:
         from .saved import load_saved_generator
-        return load_saved_generator(path, **options).to(device=dev, dtype=dt)
+        return load_saved_generator(path, latent_space=latent_space, **options).to(device=dev, dtype=dt)
     else:
         configs = available_configs()
         checks.one_of("model", name, configs)

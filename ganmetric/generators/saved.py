@@ -63,8 +63,10 @@ def _exported(path: Path, latent_dim: int | None) -> tuple[nn.Module, int]:
 
 
 def load_saved_generator(path, *, latent_dim: int | None = None, output_range: str = "-1,1",
-                         input_shape: str = "flat", **unused) -> ModuleGenerator:
+                         input_shape: str = "flat", latent_space: str | None = None, **unused) -> ModuleGenerator:
     """Load a TorchScript or exported-program generator.
+
+    ``latent_space`` only names the file's single latent space (default "z").
 
     Raises:
         InputError: missing or unreadable file, unknown latent size, a fixed batch size, an
@@ -89,6 +91,6 @@ def load_saved_generator(path, *, latent_dim: int | None = None, output_range: s
         if latent_dim is None:
             raise InputError(f"{path.name}: latent size unknown; pass --latent-dim (or save a 'latent_dim' attribute)")
     gen = ModuleGenerator(module, name=path.name, latent_dim=int(latent_dim), output_range=output_range,
-                          input_shape=input_shape)
+                          input_shape=input_shape, latent_space=latent_space or "z")
     gen.resolution = check_image_output(gen, path.name)
     return gen
