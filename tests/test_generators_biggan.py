@@ -135,6 +135,8 @@ def test_sample_draws_truncated_noise_and_the_chosen_class():
     cols = unconditioned.biggan.embeddings.weight.T
     assert all(any(torch.equal(r, c) for c in cols) for r in zc)
     assert len({tuple(r.tolist()) for r in zc}) > 1
+    with pytest.raises(InputError, match="seeds"):
+        G.sample(1, seed=-1)
 
 
 def test_continuous_class_embedding_and_truncation_change_the_image():

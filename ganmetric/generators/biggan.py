@@ -104,8 +104,14 @@ class BigGANGenerator(Generator):
         self.register_buffer("reference", ref, persistent=False)
 
     def full_sample(self, n: int = 1, seed: int = 0) -> torch.Tensor:
-        """Draw ``n`` full conditioning vectors (n, 2d): truncated noise and a class embedding."""
+        """Draw ``n`` full conditioning vectors (n, 2d): truncated noise and a class embedding.
+
+        Raises:
+            InputError: n below 1, or a seed outside [0, 2**32).
+        """
         checks.positive_int("n", n)
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
+            raise InputError(f"BigGAN seeds are integers in [0, 2**32) (numpy RandomState), got {seed!r}")
         from pytorch_pretrained_biggan import truncated_noise_sample
         noise = torch.from_numpy(truncated_noise_sample(batch_size=n, dim_z=self.half, truncation=self.truncation,
                                                         seed=int(seed))).to(torch.float64)
