@@ -29,7 +29,8 @@ def _cached(cfg) -> str:
 
 @models.command("list")
 def list_models():
-    """Every pretrained config: name, family, latent spaces (dims), resolution, weights source, cached."""
+    """Every pretrained config: name, family, latent spaces (dims; the first is the default), resolution,
+    weights source, cached; then the routes for saved files and your own code."""
     rows = [("name", "family", "latent spaces", "res", "weights from", "cached")]
     for name, cfg in sorted(available_configs().items()):
         spaces = ", ".join(f"{k} ({v})" for k, v in cfg["latent_spaces"].items())
@@ -37,6 +38,8 @@ def list_models():
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    click.echo("Also: --model FILE.pt|.ts (TorchScript), FILE.pt2 (torch.export program), "
+               "module.path:factory [--weights STATE.pt] (your own code); pick a space with --latent-space.")
 
 
 @models.command("fetch")

@@ -7,6 +7,7 @@ registered with :func:`register_family`; the builder returns a frozen
 """
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
@@ -17,6 +18,7 @@ import torch
 from .. import checks
 from ..errors import InputError
 from .base import Generator
+from .custom import is_factory_spec, load_custom_generator
 
 FAMILIES: dict[str, Callable[..., Generator]] = {}
 
@@ -69,6 +71,18 @@ def read_config(path: Path) -> dict:
     return cfg
 
 
+def _check_options(builder, model: str, options: dict) -> None:
+    """Refuse options a family's builder does not take (one line naming the valid ones)."""
+    params = inspect.signature(builder).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    valid = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY and n != "latent_space"]
+    bad = sorted(set(options) - set(valid))
+    if bad:
+        raise InputError(f"option(s) {', '.join(bad)} do not apply to model {model}; "
+                         f"it takes: {', '.join(valid) or 'none'}")
+
+
 SAVED_SUFFIXES = (".pt", ".pth", ".ts", ".jit", ".pt2")
 
 
@@ -78,13 +92,16 @@ def load_generator(name_or_path: str, *, device="cpu", dtype=None, latent_space:
 
     Args:
         name_or_path: a pretrained config name (``ganmetric models list``), a config
-            ``.json`` path, or a saved generator (TorchScript ``.pt``/``.ts``, exported
-            program ``.pt2``).
+            ``.json`` path, a saved generator (TorchScript ``.pt``/``.ts``, exported
+            program ``.pt2``), or a user's ``module.path:factory`` (see
+            :mod:`ganmetric.generators.custom`).
         device: where the generator lives ("cpu", "cuda", ...).
         dtype: "float32" (default) or "float64".
         latent_space: which latent space to expose, for models with several.
         **options: family options (e.g. ``latent_dim`` and ``output_range`` for saved
-            files, ``class_name`` for conditional models, ``truncation``).
+            files and custom modules, ``weights`` (a state-dict file or, for BigGAN, a
+            folder) for pretrained configs and custom modules, ``class_name`` for
+            conditional models, ``truncation`` and ``class_index`` for BigGAN).
 
     Raises:
         InputError: unknown name, missing/corrupt file, bad option.
@@ -96,9 +113,12 @@ def load_generator(name_or_path: str, *, device="cpu", dtype=None, latent_space:
     path = Path(name).expanduser()
     if name.endswith(".json"):
         cfg = read_config(path)
+    elif is_factory_spec(name):
+        gen = load_custom_generator(name, latent_space=latent_space, **options)
+        return gen.to(device=dev, dtype=dt).freeze()
     elif name.lower().endswith(SAVED_SUFFIXES) or os.sep in name:
         from .saved import load_saved_generator
-        return load_saved_generator(path, **options).to(device=dev, dtype=dt)
+        return load_saved_generator(path, latent_space=latent_space, **options).to(device=dev, dtype=dt)
     else:
         configs = available_configs()
         checks.one_of("model", name, configs)
@@ -106,5 +126,6 @@ def load_generator(name_or_path: str, *, device="cpu", dtype=None, latent_space:
     family = checks.one_of("model family", cfg["family"], FAMILIES)
     spaces = list(cfg["latent_spaces"])
     space = checks.one_of(f"latent space for {cfg['name']}", latent_space or spaces[0], spaces)
+    _check_options(FAMILIES[family], cfg["name"], options)
     gen = FAMILIES[family](cfg, latent_space=space, **options)
     return gen.to(device=dev, dtype=dt).freeze()

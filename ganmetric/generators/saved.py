@@ -11,53 +11,86 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from ..errors import InputError
 from .base import ModuleGenerator
+from .custom import check_image_output
+
+
+class ExportedModule(nn.Module):
+    """Holds an exported program's module; ``train()``/``eval()`` only set the flag here.
+
+    An exported program runs in the mode it was exported in (export it from an eval-mode
+    model) and refuses ``train()``, which ``Generator.freeze`` would otherwise call on it.
+    """
+
+    def __init__(self, program_module: nn.Module):
+        super().__init__()
+        self.program = program_module
+
+    def train(self, mode: bool = True) -> "ExportedModule":
+        self.training = bool(mode)
+        return self
+
+    def forward(self, z):
+        return self.program(z)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0] or type(exc).__name__
+
+
+def _exported(path: Path, latent_dim: int | None) -> tuple[nn.Module, int]:
+    try:
+        program = torch.export.load(str(path))
+    except Exception as exc:
+        raise InputError(f"cannot read exported program {path} (saved with torch.export.save?): "
+                         f"{_first_line(exc)}") from exc
+    specs = [s for s in program.graph_signature.input_specs if s.kind.name == "USER_INPUT"]
+    if len(specs) != 1:
+        raise InputError(f"{path.name}: expected an exported program with one input (the codes), got {len(specs)}")
+    node = next(n for n in program.graph.nodes if n.op == "placeholder" and n.name == specs[0].arg.name)
+    shape = tuple(node.meta["val"].shape)
+    if len(shape) != 2:
+        raise InputError(f"{path.name}: expected an input of shape (B, n), the program takes {shape}")
+    if isinstance(shape[0], int):
+        raise InputError(f"{path.name} was exported with a fixed batch size {shape[0]}; export with "
+                         f"dynamic_shapes={{'z': {{0: torch.export.Dim('batch', min=1)}}}} (the engine batches codes)")
+    if latent_dim is None:
+        latent_dim = int(shape[1])
+    return ExportedModule(program.module()), latent_dim
 
 
 def load_saved_generator(path, *, latent_dim: int | None = None, output_range: str = "-1,1",
-                         input_shape: str = "flat", **unused) -> ModuleGenerator:
+                         input_shape: str = "flat", latent_space: str | None = None, **unused) -> ModuleGenerator:
     """Load a TorchScript or exported-program generator.
 
+    ``latent_space`` only names the file's single latent space (default "z").
+
     Raises:
-        InputError: missing or unreadable file, unknown latent size, or a fixed batch size.
+        InputError: missing or unreadable file, unknown latent size, a fixed batch size, an
+            unknown option, or an output that is not a batch of images.
     """
     if unused:
-        raise InputError(f"unknown option(s) for a saved generator: {', '.join(sorted(unused))}")
-    path = Path(path)
+        raise InputError(f"unknown option(s) for a saved generator: {', '.join(sorted(unused))} "
+                         f"(valid: latent_dim, output_range, input_shape)")
+    path = Path(path).expanduser()
     if not path.is_file():
         raise InputError(f"generator file not found: {path}")
     if path.suffix == ".pt2":
-        try:
-            program = torch.export.load(str(path))
-        except Exception as exc:
-            raise InputError(f"cannot read exported program {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
-        module = program.module()
-        if latent_dim is None:
-            specs = [s for s in program.graph_signature.input_specs if s.kind.name == "USER_INPUT"]
-            node = next(n for n in program.graph.nodes if n.op == "placeholder" and n.name == specs[0].arg.name)
-            latent_dim = int(node.meta["val"].shape[-1])
+        module, latent_dim = _exported(path, latent_dim)
     else:
         try:
             module = torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:
             raise InputError(f"cannot read TorchScript file {path} (saved with torch.jit.save?): "
-                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+                             f"{_first_line(exc)}") from exc
         if latent_dim is None:
             latent_dim = getattr(module, "latent_dim", None)
         if latent_dim is None:
             raise InputError(f"{path.name}: latent size unknown; pass --latent-dim (or save a 'latent_dim' attribute)")
     gen = ModuleGenerator(module, name=path.name, latent_dim=int(latent_dim), output_range=output_range,
-                          input_shape=input_shape)
-    try:
-        with torch.no_grad():
-            out = gen(torch.zeros(2, gen.latent_dim))
-    except Exception as exc:
-        raise InputError(f"{path.name}: calling it on a batch of 2 codes of size {gen.latent_dim} failed "
-                         f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); for .pt2 files export "
-                         f"with a dynamic batch dimension") from exc
-    if out.dim() != 4 or out.shape[0] != 2:
-        raise InputError(f"{path.name}: expected images (B, C, H, W), got shape {tuple(out.shape)}")
-    gen.resolution = int(out.shape[-1])
+                          input_shape=input_shape, latent_space=latent_space or "z")
+    gen.resolution = check_image_output(gen, path.name)
     return gen

