@@ -73,6 +73,15 @@ def ckpt_path(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def small_ckpt_path(tmp_path_factory):
+    """8 px (one up-sampling block, n_latent 4): keeps the dense double-backward reference in w+ (64-d) quick."""
+    path = tmp_path_factory.mktemp("sg2") / "small.pt"
+    torch.save({"g_ema": rosinality_state(channels={4: 8, 8: 4}, seed=3),
+                "latent_avg": torch.randn(STYLE_DIM, generator=torch.Generator().manual_seed(2))}, path)
+    return path
+
+
 def load(path, space="w", **kw):
     return ganmetric.load_generator("stylegan2", weights=str(path), latent_space=space, dtype="float64", **kw)
 
@@ -210,8 +219,8 @@ def test_upfirdn2d_against_its_definition():
 
 
 @pytest.mark.parametrize("space", ["z", "w", "w+"])
-def test_metric_matches_dense_reference(ckpt_path, mse, space):
-    G = load(ckpt_path, space, truncation=0.7)
+def test_metric_matches_dense_reference(small_ckpt_path, mse, space):
+    G = load(small_ckpt_path, space, truncation=0.7)
     z0 = G.sample(1, seed=2)
     H_ref = dense_reference(G, mse, z0)
     scale = H_ref.abs().max()
@@ -269,3 +278,30 @@ def test_random_noise_is_caught_by_the_determinism_probe(ckpt_path, mse):
     assert not torch.equal(G(w0), G(w0))
     with pytest.raises(NotDeterministicError, match="differ"):
         ganmetric.metric_tensor(G, mse, w0, method="jacobian")
+
+
+def test_cli_hessian_with_a_stylegan2_config(tmp_path, ckpt_path, mse):
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from tests.conftest import subprocess_env
+    cfg = {"name": "tiny-sg2", "family": "stylegan2", "latent_spaces": {"w": 16, "z": 16, "w+": 96},
+           "weights": {"path": str(ckpt_path)}}
+    (tmp_path / "tiny.json").write_text(json.dumps(cfg))
+    out = tmp_path / "h.npz"
+    cmd = [sys.executable, "-m", "ganmetric_cli", "hessian", "--model", str(tmp_path / "tiny.json"), "--latent-space",
+           "w+", "--distance", "mse", "--dtype", "float64", "--method", "jacobian", "--seed", "1", "--out", str(out), "-q"]
+    env = subprocess_env(OMP_NUM_THREADS="1")
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    G = ganmetric.load_generator(str(tmp_path / "tiny.json"), latent_space="w+", dtype="float64")
+    ref = ganmetric.metric_tensor(G, mse, G.sample(1, seed=1), method="jacobian")
+    with np.load(out, allow_pickle=False) as f:
+        np.testing.assert_allclose(f["eigvals"], ref.eigvals.numpy(), rtol=1e-8, atol=1e-12 * float(ref.eigvals[0]))
+    cmd[cmd.index("--model") + 1] = "stylegan2-ffhq-256"
+    out.unlink()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and done.stderr.strip().startswith("Error:") and "Traceback" not in done.stderr
+    assert "550000.pt" in done.stderr and not out.exists()

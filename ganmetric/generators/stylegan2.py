@@ -281,9 +281,10 @@ def _config_weights(cfg: dict, weights) -> Path:
     if spec.get("path"):
         p = Path(spec["path"]).expanduser()
         return p if p.is_absolute() or "_path" not in cfg else Path(cfg["_path"]).parent / p
-    where = f" (published at {spec['url']}, file {spec.get('file', '?')})" if spec.get("url") else ""
-    raise WeightsError(f"{cfg['name']}: StyleGAN2 weights cannot be downloaded by ganmetric{where}; download the "
-                       f"rosinality-format .pt and pass weights=PATH (or set \"weights\": {{\"path\": ...}} in a config)")
+    where = f"download {spec.get('file', 'the .pt')} from {spec['url']} and " if spec.get("url") else ""
+    raise WeightsError(f"{cfg['name']}: StyleGAN2 weights cannot be downloaded by ganmetric; {where}pass weights=PATH, "
+                       f"or put the path in a config (see pretrained_configs/stylegan2-custom.json.example) and use "
+                       f"that .json as the model")
 
 
 @register_family("stylegan2")
