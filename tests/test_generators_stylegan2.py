@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch.func import jacrev, jvp, vjp, vmap
 
 import ganmetric
 from ganmetric.errors import InputError, NotDeterministicError, WeightsError
 from ganmetric.generators.stylegan2 import stylegan2_from_checkpoint
-from ganmetric.generators.stylegan2_layers import ModulatedConv2d, make_kernel, upfirdn2d
 from tests.helpers import dense_reference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,41 +179,6 @@ def test_truncation_and_sampling(ckpt_path):
     wp = Gwp.sample(4, seed=7).reshape(4, 6, 16)
     assert torch.equal(wp, Gwp.mapping(z)[:, None].expand(-1, 6, -1))
     assert torch.allclose(Gz(z), Gw(Gz.mapping(z)), atol=1e-12)
-
-
-def test_modulated_conv_matches_per_sample_weights():
-    """Our unfused modulated conv equals the definition: a demodulated weight per sample (upsample too)."""
-    g = torch.Generator().manual_seed(0)
-    for up in (False, True):
-        m = ModulatedConv2d(4, 5, 3, 6, upsample=up, generator=g).double()
-        x, w = torch.randn(2, 4, 5, 5, generator=g).double(), torch.randn(2, 6, generator=g).double()
-        s = F.linear(w, m.modulation.weight / math.sqrt(6), m.modulation.bias)
-        outs = []
-        for b in range(2):
-            W = m.weight[0] / math.sqrt(4 * 9) * s[b][None, :, None, None]
-            W = W / torch.sqrt(W.square().sum((1, 2, 3), keepdim=True) + 1e-8)
-            if up:  # transposed stride-2 conv, then the [1,3,3,1] blur (x4) with pads (1, 1)
-                y = F.conv_transpose2d(x[b:b + 1], W.transpose(0, 1), stride=2)
-                k = make_kernel([1, 3, 3, 1], 2).double()
-                y = F.conv2d(F.pad(y, [1, 1, 1, 1]), k.expand(5, 1, 4, 4), groups=5)
-            else:
-                y = F.conv2d(x[b:b + 1], W, padding=1)
-            outs.append(y)
-        torch.testing.assert_close(m(x, w), torch.cat(outs), rtol=1e-12, atol=1e-12)
-        assert m(x, w).shape[-1] == (10 if up else 5)
-
-
-def test_upfirdn2d_against_its_definition():
-    """Zero insertion (x at even positions), zero padding, then true convolution with the kernel."""
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(1, 1, 3, 3, generator=g, dtype=torch.float64)
-    k = torch.randn(4, 4, generator=g, dtype=torch.float64)  # not symmetric: checks the flip
-    U = torch.zeros(6, 6, dtype=torch.float64)
-    U[::2, ::2] = x[0, 0]
-    P = F.pad(U, [2, 1, 2, 1])
-    ref = torch.tensor([[sum(float(P[i + a, j + b] * k[3 - a, 3 - b]) for a in range(4) for b in range(4))
-                         for j in range(6)] for i in range(6)], dtype=torch.float64)
-    torch.testing.assert_close(upfirdn2d(x, k, up=2, pad=(2, 1))[0, 0], ref, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("space", ["z", "w", "w+"])
