@@ -66,8 +66,8 @@ def rosinality_state(style_dim=STYLE_DIM, n_mlp=N_MLP, channels=CHANNELS, seed=0
 @pytest.fixture(scope="module")
 def ckpt_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("sg2") / "tiny.pt"
-    torch.save({"g_ema": rosinality_state(), "latent_avg": torch.randn(STYLE_DIM, generator=torch.Generator().manual_seed(1))},
-               path)
+    avg = torch.randn(STYLE_DIM, generator=torch.Generator().manual_seed(1))
+    torch.save({"g_ema": rosinality_state(), "latent_avg": avg}, path)
     return path
 
 
@@ -255,7 +255,8 @@ def test_cli_hessian_with_a_stylegan2_config(tmp_path, ckpt_path, mse):
     (tmp_path / "tiny.json").write_text(json.dumps(cfg))
     out = tmp_path / "h.npz"
     cmd = [sys.executable, "-m", "ganmetric_cli", "hessian", "--model", str(tmp_path / "tiny.json"), "--latent-space",
-           "w+", "--distance", "mse", "--dtype", "float64", "--method", "jacobian", "--seed", "1", "--out", str(out), "-q"]
+           "w+", "--distance", "mse", "--dtype", "float64", "--method", "jacobian", "--seed", "1", "--out", str(out),
+           "-q"]
     env = subprocess_env(OMP_NUM_THREADS="1")
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -6,7 +6,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ganmetric.generators.stylegan2_layers import ModulatedConv2d, StyleGAN2Network, make_kernel, rosinality_channels, upfirdn2d
+from ganmetric.generators.stylegan2_layers import (ModulatedConv2d, StyleGAN2Network, make_kernel, rosinality_channels,
+                                                   upfirdn2d)
 
 
 def test_modulated_conv_matches_per_sample_weights():
