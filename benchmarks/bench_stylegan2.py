@@ -67,6 +67,7 @@ def main(argv=None):
     ap.add_argument("--chunk", type=int, default=4, help="jacobian: columns per batched jvp pass")
     ap.add_argument("--budget", type=float, default=150.0, help="seconds a method may take to run for real")
     ap.add_argument("--full", action="store_true", help="run both methods to the end")
+    ap.add_argument("--only", choices=["jacobian", "gn-lanczos"], default=None, help="measure one method only")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     args = ap.parse_args(argv)
@@ -96,8 +97,16 @@ def main(argv=None):
     t_fwd = time.perf_counter() - t
     print(f"forward, 1 code: {t_fwd:.2f} s   peak {peak_mb(device):.0f} MB")
 
-    # --- jacobian (full H = 2 J^T J) ---
     obj = Objective(G, D, w[0])
+    if args.only != "gn-lanczos":
+        bench_jacobian(args, G, D, w, obj, n, device, dtype)
+    if args.only != "jacobian":
+        bench_lanczos(args, G, D, w, obj, n, device, dtype)
+    print(f"peak memory: {peak_mb(device):.0f} MB")
+
+
+def bench_jacobian(args, G, D, w, obj, n, device, dtype):
+    """Full H = 2 J^T J: one timed chunk, then the whole if it fits the budget."""
     eye = torch.eye(n, device=device, dtype=dtype)
     sync(device)
     t = time.perf_counter()
@@ -113,8 +122,11 @@ def main(argv=None):
         print(f"jacobian: {est_jac:.0f} s est. ({math.ceil(n / args.chunk)} chunks x {t_chunk:.2f} s; over the "
               f"{args.budget:.0f} s budget, not run)")
 
-    # --- gn-lanczos top-k ---
-    max_iter = min(n, max(3 * args.k, args.k + 30))  # the Lanczos default: an upper bound on products
+
+def bench_lanczos(args, G, D, w, obj, n, device, dtype):
+    """Top k by Lanczos on Gauss-Newton products: set-up and one product timed, then the whole if it fits."""
+    k = min(args.k, n)
+    max_iter = min(n, max(3 * k, k + 30))  # the Lanczos default: an upper bound on products
     sync(device)
     t = time.perf_counter()
     op = GaussNewtonOperator(obj)
@@ -129,13 +141,12 @@ def main(argv=None):
     print(f"gn-lanczos: set-up (one vjp graph) {t_setup:.2f} s, one product (jvp + vjp) {t_prod:.2f} s   "
           f"peak {peak_mb(device):.0f} MB")
     if args.full or est_lz <= args.budget:
-        res = ganmetric.metric_tensor(G, D, w, method="gn-lanczos", k=args.k, probe=False)
-        print(f"gn-lanczos top-{args.k}: {res.seconds:.1f} s (measured, {res.n_products} products, "
+        res = ganmetric.metric_tensor(G, D, w, method="gn-lanczos", k=k, probe=False)
+        print(f"gn-lanczos top-{k}: {res.seconds:.1f} s (measured, {res.n_products} products, "
               f"converged={res.converged})   peak {peak_mb(device):.0f} MB")
     else:
-        print(f"gn-lanczos top-{args.k}: <= {est_lz:.0f} s est. (set-up + at most {max_iter} products; over the "
+        print(f"gn-lanczos top-{k}: <= {est_lz:.0f} s est. (set-up + at most {max_iter} products; over the "
               f"{args.budget:.0f} s budget, not run)")
-    print(f"peak memory: {peak_mb(device):.0f} MB")
 
 
 if __name__ == "__main__":
