@@ -167,6 +167,10 @@ def test_custom_config_example(tmp_path, ckpt_path):
     (tmp_path / "mine.json").write_text(json.dumps(cfg))
     G = ganmetric.load_generator(str(tmp_path / "mine.json"), latent_space="w+")
     assert (G.name, G.latent_dim, G.truncation) == ("my-stylegan2", 96, cfg["options"]["truncation"])
+    cfg["weights"]["sha256"] = "0" * 64
+    (tmp_path / "pinned.json").write_text(json.dumps(cfg))
+    with pytest.raises(WeightsError, match="sha256 mismatch"):
+        ganmetric.load_generator(str(tmp_path / "pinned.json"))
 
 
 def test_truncation_and_sampling(ckpt_path):

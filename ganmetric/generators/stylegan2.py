@@ -293,7 +293,8 @@ def build_stylegan2(cfg: dict, *, latent_space: str = "w", weights: str | None =
                     ) -> StyleGAN2Generator:
     """Builder for ``family: stylegan2`` configs.
 
-    Config keys used: ``weights.path`` (or ``weights=``), ``resolution`` and
+    Config keys used: ``weights.path`` (or ``weights=``), ``weights.sha256`` (checked when
+    set), ``resolution`` and
     ``latent_spaces.z`` (checked against the checkpoint when present), ``options``
     (defaults for ``truncation`` and ``lr_mlp``).
 
@@ -305,6 +306,12 @@ def build_stylegan2(cfg: dict, *, latent_space: str = "w", weights: str | None =
     truncation = defaults.get("truncation", 1.0) if truncation is None else truncation
     lr_mlp = defaults.get("lr_mlp", 0.01) if lr_mlp is None else lr_mlp
     path = _config_weights(cfg, weights)
+    expected = (cfg.get("weights") or {}).get("sha256")
+    if expected and path.is_file():  # a config may pin the exact file it was written for
+        from .weights import sha256_file
+        got = sha256_file(path)
+        if got != expected:
+            raise WeightsError(f"sha256 mismatch for {path}: config {cfg['name']} expects {expected}, got {got}")
     gen = stylegan2_from_checkpoint(path, name=cfg["name"], latent_space=latent_space, truncation=truncation,
                                     lr_mlp=float(lr_mlp), randomize_noise=randomize_noise, clamp=clamp)
     res, sdim = cfg.get("resolution"), (cfg.get("latent_spaces") or {}).get("z")
