@@ -72,12 +72,15 @@ def _masked_corr(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.
     return torch.where(ok, cov / var.clamp_min(1e-300).sqrt(), torch.full_like(cov, float("nan")))
 
 
-def vhv_blocks(eigvecs: torch.Tensor, metrics: torch.Tensor, *, progress: bool = False):
+def vhv_blocks(eigvecs: torch.Tensor, metrics: torch.Tensor, *, block_bytes: int = BLOCK_BYTES,
+               progress: bool = False):
     """Yield ``(start, vHv[start:start + b])`` with ``vHv[i, j, k] = u_k(i)^T H_j u_k(i)``, one GEMM per block.
 
     Args:
         eigvecs: (N, n, K) eigenvectors (columns) of each point.
         metrics: (N, n, n) symmetric metrics.
+        block_bytes: memory for the outer products of one block (sets how many points i per GEMM).
+        progress: show a progress bar.
 
     Yields:
         (start, tensor of shape (b, N, K)).
@@ -88,7 +91,7 @@ def vhv_blocks(eigvecs: torch.Tensor, metrics: torch.Tensor, *, progress: bool =
     diag = torch.arange(n, device=metrics.device)
     Hflat = torch.cat([metrics[:, diag, diag], 2 * metrics[:, iu[0], iu[1]]], dim=1)  # (N, n(n+1)/2)
     per_point = K * Hflat.shape[1] * Hflat.element_size()
-    block = max(1, min(N, BLOCK_BYTES // max(per_point, 1)))
+    block = max(1, min(N, block_bytes // max(per_point, 1)))
     starts = range(0, N, block)
     for s in progress_bar(starts, enable=progress, total=len(starts), desc="vHv", unit="block"):
         U = eigvecs[s:s + block]                                                   # (b, n, K)
@@ -96,9 +99,9 @@ def vhv_blocks(eigvecs: torch.Tensor, metrics: torch.Tensor, *, progress: bool =
         yield s, torch.einsum("bpk,jp->bjk", outer, Hflat)                          # one GEMM
 
 
-def vhv_matrix(eigvecs: torch.Tensor, metrics: torch.Tensor) -> torch.Tensor:
+def vhv_matrix(eigvecs: torch.Tensor, metrics: torch.Tensor, *, block_bytes: int = BLOCK_BYTES) -> torch.Tensor:
     """All of ``vHv`` as one (N, N, K) tensor (memory N^2 K; :func:`homogeneity` streams blocks instead)."""
-    return torch.cat([blk for _, blk in vhv_blocks(eigvecs, metrics)], dim=0)
+    return torch.cat([blk for _, blk in vhv_blocks(eigvecs, metrics, block_bytes=block_bytes)], dim=0)
 
 
 def homogeneity(results: ResultSet, *, progress: bool = False) -> Homogeneity:
