@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 import ganmetric
 from ganmetric.analysis import average_metric, batch_metric, load_results, spectrum_stats

@@ -70,6 +70,17 @@ def test_resume_keeps_valid_and_recomputes_missing_and_corrupt(tmp_path, tiny, m
     assert (s.computed, s.skipped) == (0, 5)
 
 
+def test_stop_between_points(tmp_path, tiny, mse):
+    calls = []
+    s = batch_metric(tiny, mse, tiny.sample(5), tmp_path, method="jacobian",
+                     stop=lambda: calls.append(1) or len(calls) > 2)
+    assert s.interrupted and s.computed == 2
+    man = json.loads((tmp_path / "manifest.json").read_text())
+    assert [p["status"] for p in man["points"]] == ["done", "done", "pending", "pending", "pending"]
+    s = batch_metric(tiny, mse, tiny.sample(5), tmp_path, method="jacobian")
+    assert not s.interrupted and (s.computed, s.skipped) == (3, 2)
+
+
 def test_stale_point_is_recomputed(tmp_path, tiny, mse):
     """A valid file of this batch whose code differs from codes[i] (e.g. copied by hand) is not trusted."""
     codes = tiny.sample(3, seed=2)

@@ -1,8 +1,7 @@
 """The batch command as real processes: killed mid-run and resumed, and split over two ranks by torchrun.
 
-Every child runs with OMP_NUM_THREADS=1 (torchrun's default for its workers) and MKL's
-conditional numerical reproducibility on (MKL_CBWR: otherwise MKL may pick kernels by
-memory alignment), so the single-process and multi-process runs do the same floating-point work.
+Every child runs with OMP_NUM_THREADS=1 (torchrun's default for its workers), so the
+single-process and multi-process runs do the same floating-point work.
 """
 import json
 import signal
@@ -44,7 +43,7 @@ def _cmd(model, out, *extra):
             "--dtype", "float64", "--points", str(N), "--seed", "3", "--out", str(out), "-q", *extra]
 
 
-ENV = subprocess_env(OMP_NUM_THREADS="1", MKL_CBWR="AUTO,STRICT", PYTHONWARNINGS="ignore")
+ENV = subprocess_env(OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
 
 
 def _run(args, **kw):
@@ -98,8 +97,10 @@ def test_kill_and_resume_gives_identical_arrays(tiny_file, reference, tmp_path):
     d = tmp_path / "b"
     rc, err = _start_and_kill(_cmd(tiny_file, d), d, signal.SIGINT, 2)
     if rc != 0:                               # (a fast machine may finish before the signal lands)
-        assert rc == 130 and "Interrupted." in err and "Traceback" not in err
-        assert not list(d.glob(".*.tmp"))     # SIGINT cleans up its temporary file
+        assert rc == 130 and "Interrupted" in err and "Traceback" not in err, err
+        assert not list(d.glob(".*.tmp"))     # the first Ctrl-C stops between points
+        man = json.loads((d / "manifest.json").read_text())
+        assert man["n_done"] == len(list(d.glob("point_*.npz"))) < N
     _all_valid(d)
     for f in sorted(d.glob("point_*.npz"))[1::2]:
         f.unlink()                            # leave work for the next run whatever the timing

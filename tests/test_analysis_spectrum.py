@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 import ganmetric
 from ganmetric.analysis import anisotropy_counts, batch_metric, load_results, plot_spectrum, spectrum_stats

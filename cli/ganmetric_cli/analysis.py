@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sys
 from pathlib import Path
 
 import click
@@ -64,8 +67,15 @@ def batch(model, latent_space, latent_dim, output_range, class_name, device, dty
                                      param_hint="--k")
         D = load_dist(distance, lpips_backbone, resize, str(ctx.device), dtype)
         codes = read_codes(z_file, G.latent_dim) if z_file else G.sample(points, seed=seed).cpu().double().numpy()
-        s = analysis.batch_metric(G, D, codes, out, method=method, k=k, chunk=chunk, eps=eps, max_iter=max_iter,
-                                  tol=tol, seed=None if z_file else seed, z_file=z_file, progress=not quiet)
+        with _stop_on_sigint() as stop:
+            s = analysis.batch_metric(G, D, codes, out, method=method, k=k, chunk=chunk, eps=eps,
+                                      max_iter=max_iter, tol=tol, seed=None if z_file else seed, z_file=z_file,
+                                      progress=not quiet, stop=stop)
+        if s.interrupted:
+            if ctx.is_main:
+                click.echo(f"Interrupted: {s.computed} point(s) computed in this run are saved in {s.out_dir}; "
+                           f"run the same command to resume.", err=True)
+            sys.exit(130)
         if ctx.is_main:
             click.echo(f"{G.name} [{G.latent_space}, n={G.latent_dim}]  distance={D.name}  method={method}  "
                        f"{s.n_points} points on {s.world_size} process(es)")
@@ -76,6 +86,32 @@ def batch(model, latent_space, latent_dim, output_range, class_name, device, dty
             click.echo(f"wrote {s.out_dir}/ ({analysis.point_name(0)} ... and {s.manifest.name})")
     finally:
         distributed.shutdown(ctx)
+
+
+class _stop_on_sigint:
+    """Context manager: the first Ctrl-C asks the batch to stop after the current point (a
+    KeyboardInterrupt raised inside torch can be swallowed there and perturb the point being
+    computed); a second one exits at once (atomic writes leave no partial file)."""
+
+    def __enter__(self):
+        self.requested = False
+        self.previous = signal.getsignal(signal.SIGINT)
+        if self.previous is signal.SIG_IGN:        # e.g. a background job: keep ignoring
+            return lambda: False
+        signal.signal(signal.SIGINT, self._handle)
+        return lambda: self.requested
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            os.write(2, b"\nInterrupted.\n")
+            os._exit(130)
+        self.requested = True
+        os.write(2, b"\nStopping after the current point (Ctrl-C again to stop at once)...\n")
+
+    def __exit__(self, *exc):
+        if self.previous is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
 
 
 SPECTRUM_HELP = ("Anisotropy count for threshold t: the number of leading eigenvalues, sorted by magnitude "

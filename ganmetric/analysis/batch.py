@@ -27,6 +27,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -63,6 +64,7 @@ class BatchSummary:
         recomputed: of ``computed``, points whose existing file was corrupt or stale.
         seconds: wall time of this call (this rank).
         world_size: processes that shared the work.
+        interrupted: ``stop()`` asked this rank to end early (the batch is incomplete).
     """
 
     out_dir: Path
@@ -72,6 +74,7 @@ class BatchSummary:
     recomputed: int
     seconds: float
     world_size: int = 1
+    interrupted: bool = False
 
     @property
     def manifest(self) -> Path:
@@ -183,7 +186,8 @@ def _npy_bytes(arr: np.ndarray) -> bytes:
 
 def batch_metric(G, D, codes, out_dir, method: str = "auto", k: int | None = None, *, chunk: int | None = None,
                  eps: float = 1e-3, max_iter: int | None = None, tol: float | None = None, lanczos_seed: int = 0,
-                 seed: int | None = None, z_file: str | None = None, progress: bool = False) -> BatchSummary:
+                 seed: int | None = None, z_file: str | None = None, progress: bool = False,
+                 stop: Callable[[], bool] | None = None) -> BatchSummary:
     """Compute the metric at every code and write one result file per point into ``out_dir``.
 
     Resumable (valid files are kept), safe to kill at any moment, and split across ranks
@@ -198,6 +202,9 @@ def batch_metric(G, D, codes, out_dir, method: str = "auto", k: int | None = Non
         seed: the seed the codes were drawn with (recorded only).
         z_file: the file the codes came from (recorded only).
         progress: show a progress bar (rate and ETA) per rank.
+        stop: called between points; when it returns True the run ends early, keeping every
+            point written so far (the CLI sets it from a SIGINT handler: an interrupt that
+            lands inside torch can be swallowed there, so it is never raised mid-point).
 
     Returns:
         BatchSummary.
@@ -236,12 +243,16 @@ def batch_metric(G, D, codes, out_dir, method: str = "auto", k: int | None = Non
     _remove_stale_temps(out_dir, [point_name(i) for i in mine])
 
     todo = [i for i in mine if status[i] != "done"]
-    recomputed = sum(status[i] == "corrupt" for i in todo)
+    corrupt = {i for i in todo if status[i] == "corrupt"}
     last_write = time.monotonic()
     bar = progress_bar(todo, enable=progress, total=len(todo), unit="pt",
                        desc="points" if world == 1 else f"rank {rank}/{world}", position=rank)
+    interrupted = False
     try:
         for count, i in enumerate(bar):
+            if stop is not None and stop():
+                interrupted = True
+                break
             res = metric_tensor(G, D, codes_t[i:i + 1], method=method, k=k, chunk=chunk, eps=eps,
                                 max_iter=max_iter, tol=tol, seed=lanczos_seed, probe=count == 0)
             save_result(out_dir / point_name(i), res, kind="point", index=i, batch=identity,
@@ -255,12 +266,13 @@ def batch_metric(G, D, codes, out_dir, method: str = "auto", k: int | None = Non
     finally:
         if world == 1:
             _write_manifest(out_dir, identity, N, status, extra)
-    computed, skipped, recomputed = distributed.sum_over_ranks(
-        [len(todo), len(mine) - len(todo), recomputed])
+    fresh = [i for i in todo if status[i] == "done"]
+    computed, skipped, recomputed, stopped = distributed.sum_over_ranks(
+        [len(fresh), len(mine) - len(todo), sum(i in corrupt for i in fresh), int(interrupted)])
     distributed.barrier()
     if rank == 0 and world > 1:
         final = {i: point_status(out_dir / point_name(i), i, identity, codes_np[i]) for i in range(N)}
         _write_manifest(out_dir, identity, N, final, extra)
     distributed.barrier()
-    return BatchSummary(out_dir, N, computed, skipped, recomputed, time.perf_counter() - t0, world)
+    return BatchSummary(out_dir, N, computed, skipped, recomputed, time.perf_counter() - t0, world, stopped > 0)
 
