@@ -48,13 +48,13 @@ NAMES = {"corr_log": "log-scale consistency", "corr_linear": "linear-scale consi
 def plot_homogeneity_heatmap(h, path, *, title: str = "") -> None:
     """The three N x N correlation matrices as heatmaps."""
     plt = _figure()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), layout="constrained")
     for ax, key in zip(axes, NAMES):
         im = ax.imshow(getattr(h, key), vmin=-1, vmax=1, cmap="RdBu_r", interpolation="nearest")
         ax.set_title(NAMES[key])
         ax.set_xlabel("j")
         ax.set_ylabel("i")
-        fig.colorbar(im, ax=ax, fraction=0.046)
+        fig.colorbar(im, ax=ax, shrink=0.85)
     fig.suptitle(title)
     _save(fig, path)
 
