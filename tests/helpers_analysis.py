@@ -23,24 +23,29 @@ def prescribed_linear(eigvals, *, pixels: int = 16, seed: int = 0) -> LinearGene
     return LinearGenerator(A, shape=(1, side, side))
 
 
-class SinGenerator(Generator):
-    """x = sin(W z) with W = scale * Q (Q orthogonal, n x n): J(z) = diag(cos(W z)) W.
+class RotatingGenerator(Generator):
+    """G(z) = A R(z) z, with R(z) one of ``m`` random rotations picked by the cell of z_0.
 
-    H(z) = 2/n W^T diag(cos^2(W z)) W: its eigenvectors are the rows of Q, but which of
-    them is the most important changes from point to point (the eigenvalues cos^2 are
-    re-ranked), so the principal frame turns between points and the rank-wise consistency
-    is that of random permutations: about 0.
+    Inside a cell the Jacobian is the constant A R, so H(z) = 2/P R(z)^T A^T A R(z): the same
+    spectrum everywhere, with an eigenbasis that rotates from cell to cell. Points in
+    different cells see each other's top directions as random directions: low consistency.
     """
 
-    def __init__(self, n: int = 9, scale: float = 3.0, seed: int = 0):
-        super().__init__(name="sin", latent_dim=n, resolution=3)
+    def __init__(self, eigvals=(8.0, 4.0, 2.0, 1.0, 0.5, 0.25, 0.125, 0.0625), m: int = 1024, seed: int = 0):
+        lam = torch.as_tensor(eigvals, dtype=torch.float64)
+        n = lam.numel()
+        super().__init__(name="rotating", latent_dim=n, resolution=n)
         g = torch.Generator().manual_seed(seed)
-        Q, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
-        self.register_buffer("W", scale * Q)
+        self.register_buffer("A", torch.diag((lam * n / 2).sqrt()))     # P = n pixels: H = R^T diag(lam) R
+        self.register_buffer("R", torch.linalg.qr(torch.randn(m, n, n, generator=g, dtype=torch.float64))[0])
         self.freeze()
 
+    def cell(self, z):
+        return (z[..., 0].detach() * 1000).floor().long() % self.R.shape[0]
+
     def _generate(self, z):
-        return torch.sin(z @ self.W.T).reshape(z.shape[0], 1, 1, -1)
+        R = self.R[self.cell(z)]                                           # (B, n, n), constant in a cell
+        return ((R @ z[..., None])[..., 0] @ self.A.T).reshape(z.shape[0], 1, 1, -1)
 
 
 def fake_result(path, eigvals, *, eigvecs=None, H=True, seed=0, **meta):

@@ -5,7 +5,7 @@ import torch
 import ganmetric
 from ganmetric.analysis import batch_metric, homogeneity, load_results, vhv_matrix
 from ganmetric.analysis.plots import plot_homogeneity_heatmap, plot_homogeneity_hist
-from helpers_analysis import SinGenerator, fake_result, prescribed_linear
+from helpers_analysis import RotatingGenerator, fake_result, prescribed_linear
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +39,12 @@ def test_constant_jacobian_is_perfectly_homogeneous(tmp_path, mse64):
 
 
 def test_rotating_jacobian_is_not(tmp_path, mse64):
-    G = SinGenerator()
-    batch_metric(G, mse64, G.sample(12, seed=0), tmp_path / "b", method="jacobian")
+    G = RotatingGenerator()
+    z = G.sample(12, seed=0)
+    assert len(set(G.cell(z).tolist())) == 12                           # twelve different rotations
+    batch_metric(G, mse64, z, tmp_path / "b", method="jacobian")
     rs = load_results(tmp_path / "b")
+    np.testing.assert_allclose(rs.eigvals, np.broadcast_to(2.0 ** -np.arange(-3, 5), (12, 8)), rtol=1e-9)
     h = homogeneity(rs)
     s = h.summary()
     assert abs(s["corr_log"]["mean"]) < 0.2 and abs(s["corr_linear"]["mean"]) < 0.2
