@@ -13,7 +13,9 @@ from .errors import GanmetricError, InputError, NotDeterministicError, Numerical
 from .generators import Generator, load_generator
 from .hessian import METHODS, MetricResult, metric_tensor
 from .io import LoadedResult, load_result, save_result
+from .analysis import average_metric, batch_metric, homogeneity, load_results, spectrum_stats
 
 __all__ = ["__version__", "load_generator", "load_distance", "metric_tensor", "save_result", "load_result",
            "Generator", "Distance", "MetricResult", "LoadedResult", "METHODS", "GanmetricError", "InputError",
-           "WeightsError", "NotDeterministicError", "ResultFileError", "NumericalWarning"]
+           "WeightsError", "NotDeterministicError", "ResultFileError", "NumericalWarning",
+           "batch_metric", "load_results", "spectrum_stats", "homogeneity", "average_metric"]

@@ -23,6 +23,9 @@ def _register():
     from . import hessian, models
     main.add_command(hessian.hessian)
     main.add_command(models.models)
+    from . import analysis
+    for command in analysis.COMMANDS:
+        main.add_command(command)
 
 
 _register()

@@ -1,0 +1,248 @@
+"""``ganmetric batch | spectrum | homogeneity | average``: geometry over many latent points."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+import ganmetric
+from ganmetric import analysis
+from ganmetric.analysis import distributed
+from ganmetric.hessian.metric import METHODS
+from ganmetric.io import atomic_save_npz, atomic_write_bytes, check_writable
+
+from .common import distance_options, load_dist, load_model, model_options, read_codes
+
+
+@click.command()
+@model_options
+@distance_options
+@click.option("--points", "-n", type=int, default=None, help="Number of latent points drawn from the model's prior.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed for --points: all N codes are drawn at once, G.sample(N, seed), so point i is reproducible.")
+@click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
+              help="Use these latent points instead: a .npy of shape (N, n).")
+@click.option("--method", type=click.Choice(list(METHODS)), default="auto", show_default=True,
+              help="Metric method (see `ganmetric hessian --help`).")
+@click.option("--k", type=int, default=None, help="Top-k eigenpairs (default: all for full methods, 20 for iterative).")
+@click.option("--chunk", type=int, default=None, help="Codes per batched pass (lower it to bound memory).")
+@click.option("--eps", type=float, default=1e-3, show_default=True, help="forward-iter step, relative to |z0|.")
+@click.option("--max-iter", type=int, default=None, help="Lanczos steps at most.")
+@click.option("--tol", type=float, default=None, help="Lanczos relative residual tolerance.")
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
+              help="Batch folder: manifest.json, codes.npy, point_00000.npz, ...")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def batch(model, latent_space, latent_dim, output_range, class_name, device, dtype, distance, lpips_backbone,
+          resize, points, seed, z_file, method, k, chunk, eps, max_iter, tol, out, quiet):
+    """Compute the metric at N latent points: one result file per point plus a manifest.
+
+    Resumable: run the same command again and it keeps the points whose files are valid,
+    recomputes missing or corrupt ones, and refuses a folder holding another model,
+    distance, method or latent space. Killing it (Ctrl-C or SIGKILL) loses nothing already
+    written and never leaves a half-written file.
+
+    Under torchrun the points are split across ranks (point i goes to rank i % WORLD_SIZE;
+    gloo on CPU, nccl on GPU with each rank on cuda:LOCAL_RANK); the folder is the same,
+    point for point, as a single-process run.
+
+    \b
+    Examples:
+      ganmetric batch --model dcgan-face --distance mse --points 300 --seed 0 --out face_mse
+      torchrun --nproc_per_node=4 -m ganmetric_cli batch --device cuda --points 300 --out face_lpips
+    """
+    if (points is None) == (z_file is None):
+        raise click.UsageError("give exactly one of --points N or --z FILE.npy")
+    if points is not None and points < 1:
+        raise click.BadParameter(f"must be at least 1, got {points}", param_hint="--points")
+    ctx = distributed.init_from_env(device)
+    try:
+        G = load_model(model, latent_space, latent_dim, output_range, class_name, str(ctx.device), dtype)
+        if k is not None and not 1 <= k <= G.latent_dim:
+            raise click.BadParameter(f"must be between 1 and the latent size {G.latent_dim}, got {k}",
+                                     param_hint="--k")
+        D = load_dist(distance, lpips_backbone, resize, str(ctx.device), dtype)
+        codes = read_codes(z_file, G.latent_dim) if z_file else G.sample(points, seed=seed).cpu().double().numpy()
+        with _stop_on_sigint() as stop:
+            s = analysis.batch_metric(G, D, codes, out, method=method, k=k, chunk=chunk, eps=eps,
+                                      max_iter=max_iter, tol=tol, seed=None if z_file else seed, z_file=z_file,
+                                      progress=not quiet, stop=stop)
+        if s.interrupted:
+            if ctx.is_main:
+                click.echo(f"Interrupted: {s.computed} point(s) computed in this run are saved in {s.out_dir}; "
+                           f"run the same command to resume.", err=True)
+            sys.exit(130)
+        if ctx.is_main:
+            click.echo(f"{G.name} [{G.latent_space}, n={G.latent_dim}]  distance={D.name}  method={method}  "
+                       f"{s.n_points} points on {s.world_size} process(es)")
+            click.echo(f"computed {s.computed} (recomputed {s.recomputed} corrupt/stale), kept {s.skipped} "
+                       f"already done; {s.seconds:.1f} s"
+                       + (f", {s.seconds / s.computed * s.world_size:.2f} s per point per process"
+                          if s.computed else ""))
+            click.echo(f"wrote {s.out_dir}/ ({analysis.point_name(0)} ... and {s.manifest.name})")
+    finally:
+        distributed.shutdown(ctx)
+
+
+class _stop_on_sigint:
+    """Context manager: the first Ctrl-C asks the batch to stop after the current point (a
+    KeyboardInterrupt raised inside torch can be swallowed there and perturb the point being
+    computed); a second one exits at once (atomic writes leave no partial file)."""
+
+    def __enter__(self):
+        self.requested = False
+        self.previous = signal.getsignal(signal.SIGINT)
+        if self.previous is signal.SIG_IGN:        # e.g. a background job: keep ignoring
+            return lambda: False
+        signal.signal(signal.SIGINT, self._handle)
+        return lambda: self.requested
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            os.write(2, b"\nInterrupted.\n")
+            os._exit(130)
+        self.requested = True
+        os.write(2, b"\nStopping after the current point (Ctrl-C again to stop at once)...\n")
+
+    def __exit__(self, *exc):
+        if self.previous is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+SPECTRUM_HELP = ("Anisotropy count for threshold t: the number of leading eigenvalues, sorted by magnitude "
+                 "(descending |lambda|), whose cumulative sum first reaches the fraction t of the total, i.e. "
+                 "min{m : sum_{i<=m} |lambda_i| >= t * sum_i |lambda_i|}; for top-k results the total is "
+                 "the sum of the k stored eigenvalues.")
+
+
+@click.command(help=f"""Spectra of many points: mean spectrum with 5-95 percentile band, anisotropy table.
+
+SOURCES are batch folders (their point_*.npz) and/or result files (an average file too).
+Writes PREFIX.png (linear and log panels), PREFIX.csv and PREFIX.json, and prints the table:
+for each threshold, the count of the mean spectrum (rank-wise mean over points) and the
+per-point counts' mean, std, min, median and max.
+
+\b
+{SPECTRUM_HELP}
+
+\b
+Example:
+  ganmetric spectrum face_mse --out face_mse/spectrum
+""")
+@click.argument("sources", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "-o", "prefix", default=None,
+              help="Output prefix (default: SOURCE/spectrum for one folder, else ./spectrum).")
+@click.option("--thresholds", default="0.99,0.999,0.9999,0.99999", show_default=True,
+              help="Comma-separated cumulative fractions.")
+def spectrum(sources, prefix, thresholds):
+    try:
+        th = [float(t) for t in thresholds.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, got {thresholds!r}", param_hint="--thresholds")
+    prefix = Path(prefix) if prefix else _default_prefix(sources, "spectrum")
+    for suffix in (".png", ".csv", ".json"):
+        check_writable(prefix.with_name(prefix.name + suffix))
+    rs = analysis.load_results(list(sources))
+    st = analysis.spectrum_stats(rs, thresholds=th)
+    click.echo(rs.describe())
+    if not st.full:
+        click.echo(f"note: top-k results: counts are fractions of the sum of the top {rs.k} eigenvalues, "
+                   f"not of the full trace")
+    analysis.plot_spectrum(st, prefix.with_name(prefix.name + ".png"),
+                           title=f"{rs.meta.get('model')} / {rs.meta.get('distance')}: {len(rs)} points")
+    atomic_write_bytes(prefix.with_name(prefix.name + ".csv"), st.to_csv().encode())
+    summary = {"description": rs.describe(), "n_points": len(rs), "dim": rs.dim, "k": rs.k, "full": st.full,
+               "definition": SPECTRUM_HELP, "anisotropy": st.table(), "mean_spectrum": st.mean.tolist()}
+    atomic_write_bytes(prefix.with_name(prefix.name + ".json"), (json.dumps(summary, indent=1) + "\n").encode())
+    click.echo(f"{'threshold':>10} {'mean spectrum':>14} {'per point mean':>15} {'std':>6} {'min':>5} "
+               f"{'median':>7} {'max':>5}")
+    for r in st.table():
+        click.echo(f"{r['threshold']:>10} {r['mean_spectrum']:>14d} {r['per_point_mean']:>15.2f} "
+                   f"{r['per_point_std']:>6.2f} {r['per_point_min']:>5d} {r['per_point_median']:>7.1f} "
+                   f"{r['per_point_max']:>5d}")
+    click.echo(f"wrote {prefix}.png, {prefix}.csv, {prefix}.json")
+
+
+def _default_prefix(sources, name) -> Path:
+    if len(sources) == 1 and Path(sources[0]).is_dir():
+        return Path(sources[0]) / name
+    return Path(name)
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "-o", "prefix", default=None,
+              help="Output prefix (default: SOURCE/homogeneity for one folder, else ./homogeneity).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def homogeneity(sources, prefix, quiet):
+    """Is the metric the same everywhere? Pairwise consistency of N points.
+
+    For every ordered pair (i, j): vHv_ij[k] = u_k(i)^T H_j u_k(i) over ranks k; the
+    log-scale consistency corr(log10 vHv_ij, log10 lambda_j) (non-positive values masked),
+    the linear-scale one corr(vHv_ij, lambda_j), and corr(vec H_i, vec H_j). Writes the
+    three N x N matrices (PREFIX.npz: corr_log, corr_linear, corr_vec), PREFIX.json (mean
+    and median of the off-diagonal entries), PREFIX_heatmap.png and PREFIX_hist.png.
+    Top-k results use H rebuilt from their eigenpairs (said in the output).
+
+    \b
+    Example:
+      ganmetric homogeneity face_mse
+    """
+    prefix = Path(prefix) if prefix else _default_prefix(sources, "homogeneity")
+    outs = [prefix.with_name(prefix.name + s) for s in (".npz", ".json", "_heatmap.png", "_hist.png")]
+    for o in outs:
+        check_writable(o)
+    rs = analysis.load_results(list(sources), min_count=2)
+    click.echo(rs.describe())
+    h = analysis.homogeneity(rs, progress=not quiet)
+    summary = {"description": rs.describe(), **h.summary()}
+    atomic_save_npz(outs[0], {"corr_log": h.corr_log, "corr_linear": h.corr_linear, "corr_vec": h.corr_vec,
+                              "files": np.array([r.path.name for r in rs.results])})
+    atomic_write_bytes(outs[1], (json.dumps(summary, indent=1) + "\n").encode())
+    title = f"{rs.meta.get('model')} / {rs.meta.get('distance')}: {len(rs)} points"
+    analysis.plot_homogeneity_heatmap(h, outs[2], title=title)
+    analysis.plot_homogeneity_hist(h, outs[3], title=title)
+    if not h.full:
+        click.echo("note: H reconstructed from top-k eigenpairs for some or all points")
+    click.echo(f"{'off-diagonal pairs':<28} {'mean':>8} {'median':>8}")
+    for key, label in (("corr_log", "log-scale consistency"), ("corr_linear", "linear-scale consistency"),
+                       ("corr_vec", "corr(vec H_i, vec H_j)")):
+        v = summary[key]
+        fmt = lambda x: f"{x:8.4f}" if x is not None else "     n/a"
+        click.echo(f"{label:<28} {fmt(v['mean'])} {fmt(v['median'])}")
+    click.echo("wrote " + ", ".join(str(o) for o in outs))
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default="average.npz", show_default=True,
+              help="Result file for the average metric (meta kind 'average').")
+def average(sources, out):
+    """Average metric over the points and its eigendecomposition (the global axes).
+
+    Writes a result file (eigvals, eigvecs, H, z = mean code, meta kind "average") that
+    `ganmetric spectrum` and ganmetric.load_result accept. Top-k results contribute their
+    rank-k reconstruction.
+
+    \b
+    Example:
+      ganmetric average face_mse --out face_mse_avg.npz
+    """
+    check_writable(out)
+    rs = analysis.load_results(list(sources))
+    click.echo(rs.describe())
+    avg = analysis.average_metric(rs)
+    ganmetric.save_result(out, avg, **avg.meta(rs))
+    counts = analysis.anisotropy_counts(avg.eigvals)
+    click.echo("top eigenvalues of the average metric: " + ", ".join(f"{v:.4g}" for v in avg.eigvals[:5]))
+    click.echo("anisotropy (eigen-directions for " + ", ".join(
+        f"{t}: {c}" for t, c in zip(analysis.THRESHOLDS, counts)) + ")")
+    click.echo(f"wrote {out}")
+
+
+COMMANDS = (batch, spectrum, homogeneity, average)

@@ -1,0 +1,130 @@
+"""Load a set of result files (a batch directory or a list of files) and check that they belong together."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, ResultFileError
+from ..io import LoadedResult, load_result
+
+#: meta keys that must agree across a set (a spectrum or homogeneity over mixed models means nothing)
+CONSISTENT_KEYS = ("model", "latent_space", "distance")
+
+
+@dataclass(frozen=True)
+class ResultSet:
+    """Several results of one model, latent space and distance, with stacked arrays.
+
+    Attributes:
+        results: the loaded files, in order.
+        eigvals: (N, k) eigenvalues, descending per row (k: the smallest k in the set).
+        eigvecs: (N, n, k) matching eigenvectors (columns).
+        truncated: True when the files held different k and the set was cut to the common k.
+    """
+
+    results: tuple[LoadedResult, ...]
+    eigvals: np.ndarray
+    eigvecs: np.ndarray
+    truncated: bool
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    @property
+    def dim(self) -> int:
+        return int(self.eigvecs.shape[1])
+
+    @property
+    def k(self) -> int:
+        return int(self.eigvals.shape[1])
+
+    @property
+    def full(self) -> bool:
+        """Every file holds its full metric H (not a top-k reconstruction)."""
+        return all(r.H is not None for r in self.results)
+
+    @property
+    def meta(self) -> dict:
+        """The metadata every file shares (model, latent space, distance, ...) of the first file."""
+        return self.results[0].meta
+
+    def metrics(self) -> np.ndarray:
+        """(N, n, n) float64: each H, or its rank-k reconstruction ``U diag(lambda) U^T`` (top-k files)."""
+        return np.stack([np.asarray(r.metric(), dtype=np.float64) for r in self.results])
+
+    def describe(self) -> str:
+        """One line: what the set is and whether H was reconstructed from top-k eigenpairs."""
+        m = self.meta
+        how = ("full H" if self.full else
+               f"H reconstructed from the top {self.k} eigenpairs (top-k results) for some or all points")
+        cut = f"; spectra cut to the common k={self.k}" if self.truncated else ""
+        return (f"{len(self)} result(s): model {m.get('model')} [{m.get('latent_space')}, n={self.dim}], "
+                f"distance {m.get('distance')}, method {m.get('method')}; {how}{cut}")
+
+
+def result_paths(sources) -> list[Path]:
+    """Expand directories and files into result file paths.
+
+    A directory contributes its ``point_*.npz`` files (a batch directory) or, if it has
+    none, every ``*.npz`` in it.
+
+    Raises:
+        InputError: nothing given, a path that does not exist, or a directory without .npz files.
+    """
+    if isinstance(sources, (str, Path)):
+        sources = [sources]
+    sources = [Path(s) for s in sources]
+    if not sources:
+        raise InputError("no result files or directories given")
+    paths: list[Path] = []
+    for src in sources:
+        if src.is_dir():
+            found = sorted(src.glob("point_*.npz")) or sorted(src.glob("*.npz"))
+            if not found:
+                raise InputError(f"{src} holds no result files (.npz); run `ganmetric batch --out {src}` first")
+            paths += found
+        elif src.is_file():
+            paths.append(src)
+        else:
+            raise InputError(f"no such result file or directory: {src}")
+    return paths
+
+
+def load_results(sources, *, min_count: int = 1) -> ResultSet:
+    """Load result files from directories and/or files and check that they belong together.
+
+    Args:
+        sources: a directory, a file, or a list of them.
+        min_count: fewest results the caller needs (e.g. 2 for pairwise statistics).
+
+    Returns:
+        ResultSet.
+
+    Raises:
+        InputError: empty input, fewer than ``min_count`` results, mixed models, latent
+            spaces, distances or latent sizes.
+        ResultFileError: a file that is not a readable ganmetric result.
+    """
+    paths = result_paths(sources)
+    results = tuple(load_result(p) for p in paths)
+    if len(results) < min_count:
+        raise InputError(f"need at least {min_count} result files, got {len(results)}")
+    first = results[0]
+    for r in results[1:]:
+        if r.dim != first.dim:
+            raise InputError(f"mismatched latent sizes: {first.path.name} has n={first.dim}, "
+                             f"{r.path.name} has n={r.dim}")
+        for key in CONSISTENT_KEYS:
+            if r.meta.get(key) != first.meta.get(key):
+                raise InputError(f"results mix {key}s: {first.path.name} has {first.meta.get(key)!r}, "
+                                 f"{r.path.name} has {r.meta.get(key)!r}; analyse one {key} at a time")
+    k = min(len(r.eigvals) for r in results)
+    truncated = any(len(r.eigvals) != k for r in results)
+    vals = np.stack([np.asarray(r.eigvals[:k], dtype=np.float64) for r in results])
+    vecs = np.stack([np.asarray(r.eigvecs[:, :k], dtype=np.float64) for r in results])
+    if not np.all(np.diff(vals, axis=1) <= 1e-12 * np.abs(vals).max(axis=1, keepdims=True)):
+        bad = next(r for r, v in zip(results, vals) if np.any(np.diff(v) > 1e-12 * np.abs(v).max()))
+        raise ResultFileError(f"{bad.path}: eigenvalues are not in descending order")
+    return ResultSet(results, vals, vecs, truncated)

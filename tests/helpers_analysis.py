@@ -1,0 +1,61 @@
+"""Synthetic generators and result files with known geometry, for the analysis tests."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+import ganmetric
+from ganmetric.generators.base import Generator
+from helpers import LinearGenerator
+
+
+def prescribed_linear(eigvals, *, pixels: int = 16, seed: int = 0) -> LinearGenerator:
+    """A linear generator whose mse metric (the same at every z) has exactly ``eigvals``: H = 2 A^T A / P."""
+    lam = torch.as_tensor(eigvals, dtype=torch.float64)
+    n = lam.numel()
+    g = torch.Generator().manual_seed(seed)
+    Q, _ = torch.linalg.qr(torch.randn(pixels, n, generator=g, dtype=torch.float64))   # (P, n) orthonormal cols
+    R, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))        # latent rotation
+    A = Q @ torch.diag((lam * pixels / 2).sqrt()) @ R.T
+    side = int(round(pixels ** 0.5))
+    return LinearGenerator(A, shape=(1, side, side))
+
+
+class RotatingGenerator(Generator):
+    """G(z) = A R(z) z, with R(z) one of ``m`` random rotations picked by the cell of z_0.
+
+    Inside a cell the Jacobian is the constant A R, so H(z) = 2/P R(z)^T A^T A R(z): the same
+    spectrum everywhere, with an eigenbasis that rotates from cell to cell. Points in
+    different cells see each other's top directions as random directions: low consistency.
+    """
+
+    def __init__(self, eigvals=(8.0, 4.0, 2.0, 1.0, 0.5, 0.25, 0.125, 0.0625), m: int = 1024, seed: int = 0):
+        lam = torch.as_tensor(eigvals, dtype=torch.float64)
+        n = lam.numel()
+        super().__init__(name="rotating", latent_dim=n, resolution=n)
+        g = torch.Generator().manual_seed(seed)
+        self.register_buffer("A", torch.diag((lam * n / 2).sqrt()))     # P = n pixels: H = R^T diag(lam) R
+        self.register_buffer("R", torch.linalg.qr(torch.randn(m, n, n, generator=g, dtype=torch.float64))[0])
+        self.freeze()
+
+    def cell(self, z):
+        return (z[..., 0].detach() * 1000).floor().long() % self.R.shape[0]
+
+    def _generate(self, z):
+        R = self.R[self.cell(z)]                                           # (B, n, n), constant in a cell
+        return ((R @ z[..., None])[..., 0] @ self.A.T).reshape(z.shape[0], 1, 1, -1)
+
+
+def fake_result(path, eigvals, *, eigvecs=None, H=True, seed=0, **meta):
+    """Write a result file with the given spectrum (random eigenvectors unless given)."""
+    lam = np.asarray(eigvals, dtype=np.float64)
+    n = meta.pop("n", lam.size)
+    if eigvecs is None:
+        rng = np.random.default_rng(seed)
+        eigvecs = np.linalg.qr(rng.standard_normal((n, n)))[0][:, :lam.size]
+    full = (eigvecs * lam) @ eigvecs.T if H else None
+    res = SimpleNamespace(eigvals=lam, eigvecs=eigvecs, z=np.zeros(n), H=full, method="jacobian" if H else "gn-lanczos")
+    meta = {"model": "fake", "latent_space": "z", "distance": "mse", **meta}
+    return ganmetric.save_result(path, res, **meta)

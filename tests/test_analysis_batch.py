@@ -1,0 +1,159 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import ganmetric
+from ganmetric.analysis import batch_metric, load_results, point_name
+from helpers import TinyConvGenerator
+from helpers_analysis import fake_result
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return TinyConvGenerator(n=6, res=8).double()
+
+
+@pytest.fixture(scope="module")
+def mse():
+    return ganmetric.load_distance("mse", dtype="float64")
+
+
+def _arrays(path):
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files if k != "meta"}
+
+
+def _same_points(a, b, n):
+    for i in range(n):
+        x, y = _arrays(a / point_name(i)), _arrays(b / point_name(i))
+        assert x.keys() == y.keys()
+        for key in x:
+            assert np.array_equal(x[key], y[key]), (i, key)
+
+
+def test_batch_writes_points_and_manifest(tmp_path, tiny, mse):
+    codes = tiny.sample(4, seed=1)
+    s = batch_metric(tiny, mse, codes, tmp_path / "b", method="jacobian", seed=1)
+    assert (s.n_points, s.computed, s.skipped, s.recomputed, s.world_size) == (4, 4, 0, 0, 1)
+    man = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert man["model"] == "tiny-conv" and man["distance"] == "mse" and man["method"] == "jacobian"
+    assert man["latent_space"] == "z" and man["dtype"] == "float64" and man["seed"] == 1 and man["k"] is None
+    assert man["n_done"] == 4 and [p["status"] for p in man["points"]] == ["done"] * 4
+    assert man["points"][2] == {"index": 2, "file": "point_00002.npz", "status": "done"}
+    np.testing.assert_array_equal(np.load(tmp_path / "b" / "codes.npy"), codes.numpy())
+    r = ganmetric.load_result(tmp_path / "b" / point_name(2))
+    assert r.meta["kind"] == "point" and r.meta["index"] == 2 and r.meta["method"] == "jacobian"
+    np.testing.assert_array_equal(r.z, codes[2].numpy())
+    one = ganmetric.metric_tensor(tiny, mse, codes[2], method="jacobian")
+    np.testing.assert_array_equal(r.H, one.H.numpy())          # a point depends only on its code
+    assert not list((tmp_path / "b").glob(".*.tmp"))
+
+
+def test_resume_keeps_valid_and_recomputes_missing_and_corrupt(tmp_path, tiny, mse):
+    codes = tiny.sample(5, seed=2)
+    batch_metric(tiny, mse, codes, tmp_path / "ref", method="jacobian")
+    shutil.copytree(tmp_path / "ref", tmp_path / "b")
+    d = tmp_path / "b"
+    (d / point_name(0)).unlink()
+    data = (d / point_name(1)).read_bytes()
+    (d / point_name(1)).write_bytes(data[: len(data) // 2])                 # half-written by something else
+    (d / point_name(3)).write_bytes(b"garbage")
+    (d / f".{point_name(4)}.abc.tmp").write_bytes(b"left by a killed run")
+    s = batch_metric(tiny, mse, codes, d, method="jacobian")
+    assert (s.computed, s.recomputed, s.skipped) == (3, 2, 2)
+    _same_points(tmp_path / "ref", d, 5)
+    assert not list(d.glob(".*.tmp"))
+    s = batch_metric(tiny, mse, codes, d, method="jacobian")
+    assert (s.computed, s.skipped) == (0, 5)
+
+
+def test_stop_between_points(tmp_path, tiny, mse):
+    calls = []
+    s = batch_metric(tiny, mse, tiny.sample(5), tmp_path, method="jacobian",
+                     stop=lambda: calls.append(1) or len(calls) > 2)
+    assert s.interrupted and s.computed == 2
+    man = json.loads((tmp_path / "manifest.json").read_text())
+    assert [p["status"] for p in man["points"]] == ["done", "done", "pending", "pending", "pending"]
+    s = batch_metric(tiny, mse, tiny.sample(5), tmp_path, method="jacobian")
+    assert not s.interrupted and (s.computed, s.skipped) == (3, 2)
+
+
+def test_stale_point_is_recomputed(tmp_path, tiny, mse):
+    """A valid file of this batch whose code differs from codes[i] (e.g. copied by hand) is not trusted."""
+    codes = tiny.sample(3, seed=2)
+    batch_metric(tiny, mse, codes, tmp_path, method="jacobian")
+    shutil.copy(tmp_path / point_name(0), tmp_path / point_name(1))
+    s = batch_metric(tiny, mse, codes, tmp_path, method="jacobian")
+    assert (s.computed, s.recomputed) == (1, 1)
+
+
+def test_refuses_to_mix_batches(tmp_path, tiny, mse):
+    codes = tiny.sample(3, seed=0)
+    batch_metric(tiny, mse, codes, tmp_path, method="jacobian")
+    with pytest.raises(ganmetric.InputError, match="different batch.*method: directory has 'jacobian', this run 'bp'"):
+        batch_metric(tiny, mse, codes, tmp_path, method="bp")
+    with pytest.raises(ganmetric.InputError, match="different batch.*model"):
+        batch_metric(_renamed(), mse, codes, tmp_path, method="jacobian")
+    with pytest.raises(ganmetric.InputError, match="different batch.*dtype"):
+        batch_metric(TinyConvGenerator(n=6, res=8), ganmetric.load_distance("mse"), codes, tmp_path,
+                     method="jacobian")
+    with pytest.raises(ganmetric.InputError, match="other latent codes"):
+        batch_metric(tiny, mse, tiny.sample(3, seed=1), tmp_path, method="jacobian")
+    # a point file of another batch is refused even without a manifest
+    (tmp_path / "manifest.json").unlink()
+    with pytest.raises(ganmetric.InputError, match="point_00000.npz belongs to a different batch.*method"):
+        batch_metric(tiny, mse, codes, tmp_path, method="bp")
+
+
+def _renamed():
+    other = TinyConvGenerator(n=6, res=8).double()
+    other.name = "another-model"
+    return other
+
+
+def test_foreign_result_file_is_refused(tmp_path, tiny, mse):
+    fake_result(tmp_path / point_name(0), [1.0] * 6)                         # e.g. a `ganmetric hessian` output
+    with pytest.raises(ganmetric.InputError, match="belongs to a different batch"):
+        batch_metric(tiny, mse, tiny.sample(2), tmp_path, method="jacobian")
+
+
+def test_growing_by_appending_codes(tmp_path, tiny, mse):
+    codes = tiny.sample(4, seed=0)
+    batch_metric(tiny, mse, codes[:2], tmp_path, method="jacobian")
+    s = batch_metric(tiny, mse, codes, tmp_path, method="jacobian")
+    assert (s.computed, s.skipped) == (2, 2)
+
+
+def test_topk_method(tmp_path, tiny, mse):
+    s = batch_metric(tiny, mse, tiny.sample(2), tmp_path, method="gn-lanczos", k=3)
+    rs = load_results(tmp_path)
+    assert rs.k == 3 and not rs.full and s.computed == 2
+    assert json.loads((tmp_path / "manifest.json").read_text())["k"] == 3
+
+
+@pytest.mark.parametrize("bad,match", [
+    (dict(codes=torch.zeros(2, 5)), "shape"),
+    (dict(codes=torch.full((2, 6), float("nan"))), "NaN"),
+    (dict(method="nope"), "Invalid method"),
+    (dict(k=99), "k must be"),
+])
+def test_bad_inputs(tmp_path, tiny, mse, bad, match):
+    args = dict(codes=tiny.sample(2), method="jacobian", k=None) | bad
+    with pytest.raises(ganmetric.InputError, match=match):
+        batch_metric(tiny, mse, args["codes"], tmp_path / "b", method=args["method"], k=args["k"])
+    assert not (tmp_path / "b").exists()
+
+
+def test_out_is_a_file(tmp_path, tiny, mse):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ganmetric.InputError, match="is a file"):
+        batch_metric(tiny, mse, tiny.sample(1), tmp_path / "f")
+
+
+def test_corrupt_manifest_is_refused(tmp_path, tiny, mse):
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(ganmetric.InputError, match="not a readable batch manifest"):
+        batch_metric(tiny, mse, tiny.sample(1), tmp_path)
