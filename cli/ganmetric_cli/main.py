@@ -23,6 +23,9 @@ def _register():
     from . import hessian, models
     main.add_command(hessian.hessian)
     main.add_command(models.models)
+    from . import axes
+    main.add_command(axes.axes)
+    main.add_command(axes.explore)
 
 
 _register()

@@ -14,10 +14,12 @@ from .compare import (Comparison, Directions, compare_directions, first_layer_gr
                       principal_angles, sefa_directions)
 from .curves import curves_size, plot_distance_curves
 from .files import FORMAT, Axes, check_axes_for, export_axes, load_axes, save_axes
-from .montage import Montage, action_montage, explore_montage, grid_size, render_grid, save_png
+from .montage import (Montage, action_montage, explore_montage, grid_size, render_codes, render_grid, save_image,
+                      save_png)
 
 __all__ = ["Axes", "FORMAT", "export_axes", "load_axes", "save_axes", "check_axes_for", "apply_axis", "walk",
            "CalibratedSteps", "calibrate_steps", "distance_curves", "predicted_distance", "plot_distance_curves",
            "curves_size", "Montage", "explore_montage", "action_montage", "grid_size", "render_grid", "save_png",
+           "save_image", "render_codes",
            "Directions", "Comparison", "sefa_directions", "ganspace_directions", "first_layer_gram",
            "compare_directions", "principal_angles"]

@@ -87,8 +87,20 @@ def save_png(image, path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def save_image(x, path) -> None:
+    """Write one image (C, H, W) in [-1, 1] as a PNG at its own resolution, atomically."""
+    from PIL import Image
+    arr = x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+    if arr.ndim != 3:
+        raise InputError(f"expected one image of shape (C, H, W), got {arr.shape}")
+    pix = np.clip((arr + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    save_png(Image.fromarray(pix[..., 0] if pix.shape[2] == 1 else pix[..., :3]), path)
+
+
 @torch.no_grad()
-def _render(G, codes: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+def render_codes(G, codes, chunk: int = 64) -> torch.Tensor:
+    """Images (B, C, H, W) in [-1, 1] (float64, CPU) of codes (B, n), in chunks, without gradients."""
+    codes = torch.as_tensor(codes)
     out = [G(codes[s:s + chunk].to(device=G.device, dtype=G.dtype)).detach().cpu().double()
            for s in range(0, codes.shape[0], chunk)]
     return torch.cat(out)
@@ -156,7 +168,7 @@ def explore_montage(G, z0, axes, *, indices, steps: int = 7, amount_range: float
     else:
         grid = np.tile(_steps_grid(steps, amount_range), (len(indices), 1))
     codes = torch.stack([walk(z, axis_vector(axes, i), grid[r], sphere=sphere) for r, i in enumerate(indices)])
-    imgs = _render(G, codes.reshape(-1, codes.shape[-1]))
+    imgs = render_codes(G, codes.reshape(-1, codes.shape[-1]))
     imgs = imgs.reshape(*codes.shape[:2], *imgs.shape[1:])
     unit = "rad" if sphere else ""
     if calibrated is not None:
@@ -202,7 +214,7 @@ def action_montage(G, codes, axes, i: int, *, steps: int = 7, amount_range: floa
     if not np.isfinite(grid).all():
         raise InputError("amounts must be finite numbers")
     walks = torch.stack([walk(c, u, grid, sphere=sphere) for c in codes])
-    imgs = _render(G, walks.reshape(-1, walks.shape[-1]))
+    imgs = render_codes(G, walks.reshape(-1, walks.shape[-1]))
     imgs = imgs.reshape(*walks.shape[:2], *imgs.shape[1:])
     labels = row_labels or [f"code {r}" for r in range(len(codes))]
     unit = "rad" if sphere else ""
