@@ -218,6 +218,7 @@ def compare(model, latent_space, latent_dim, output_range, class_name, device, d
 @click.option("--curves", type=click.Path(dir_okay=False), default=None,
               help="Also plot the real distance vs t for these axes, with the prediction lambda t^2/2 (PNG).")
 @click.option("--curves-range", type=float, default=None, help="t range of the curves (default: --range).")
+@click.option("--curve-points", type=int, default=41, show_default=True, help="Amounts evaluated per curve.")
 @click.option("--action-seeds", default=None, help="Also write an action montage: the axis on these seeds' codes.")
 @click.option("--action-axis", type=int, default=None, help="Axis of the action montage (default: first listed).")
 @click.option("--action-out", type=click.Path(dir_okay=False), default=None,
@@ -230,7 +231,7 @@ def compare(model, latent_space, latent_dim, output_range, class_name, device, d
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def explore(model, latent_space, latent_dim, output_range, class_name, device, dtype, distance, lpips_backbone,
             resize, axes_file, z_file, seed, axes_list, steps, amount_range, sphere, calibrate, curves,
-            curves_range, action_seeds, action_axis, action_out, steps_out, scale, out, quiet):
+            curves_range, curve_points, action_seeds, action_axis, action_out, steps_out, scale, out, quiet):
     """Montages along metric axes: one row per axis, the reference image in the middle.
 
     The model and distance default to those the axes were computed with.
@@ -293,7 +294,7 @@ def explore(model, latent_space, latent_dim, output_range, class_name, device, d
         span = curves_range if curves_range is not None else amount_range
         if not (np.isfinite(span) and span > 0):
             raise click.BadParameter(f"must be a positive number, got {span}", param_hint="--curves-range")
-        ts = np.linspace(-span, span, 41)
+        ts = np.linspace(-span, span, ganmetric.checks.positive_int("--curve-points", curve_points))
         dist = gax.distance_curves(G, D, z0, ax, indices, ts, sphere=sphere)
         gax.plot_distance_curves(curves, ts, dist, ax.eigvals[indices], indices, sphere=sphere,
                                  radius=float(np.linalg.norm(z0)), distance_name=D.name,

@@ -10,6 +10,14 @@ from ..errors import InputError
 from .files import Axes, check_index
 
 
+def placement(G) -> dict:
+    """``dict(device=, dtype=)`` for inputs of G: its floating parameters, else its floating buffers."""
+    for t in list(G.parameters()) + list(G.buffers()):
+        if t.is_floating_point():
+            return {"device": t.device, "dtype": t.dtype}
+    return {"device": G.device, "dtype": G.dtype}
+
+
 def _finite_amount(t, name: str = "amount") -> float:
     try:
         value = float(t)

@@ -19,7 +19,7 @@ import torch
 from .. import checks
 from .._progress import progress_bar
 from ..errors import InputError
-from .apply import axis_vector, walk
+from .apply import axis_vector, placement, walk
 
 
 def _reference(G, z0) -> torch.Tensor:
@@ -34,7 +34,7 @@ def _distances(G, D, x0: torch.Tensor, codes: torch.Tensor, chunk: int) -> torch
     """d(x0, G(code)) for each row of codes (float64 on the CPU)."""
     out = []
     for start in range(0, codes.shape[0], chunk):
-        batch = codes[start:start + chunk].to(device=G.device, dtype=G.dtype)
+        batch = codes[start:start + chunk].to(**placement(G))
         out.append(D(x0, G(batch)).detach().to(device="cpu", dtype=torch.float64).reshape(-1))
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
@@ -67,7 +67,7 @@ def distance_curves(G, D, z0, axes, indices, ts, *, sphere: bool = False, chunk:
     ts = np.asarray(ts, dtype=np.float64).reshape(-1)
     if not np.isfinite(ts).all():
         raise InputError("amounts must be finite numbers")
-    x0 = G(z[None].to(device=G.device, dtype=G.dtype)).detach()
+    x0 = G(z[None].to(**placement(G))).detach()
     codes = torch.cat([walk(z, axis_vector(axes, i), ts, sphere=sphere) for i in indices])
     return _distances(G, D, x0, codes, chunk).reshape(len(indices), len(ts)).numpy()
 
@@ -150,7 +150,7 @@ def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: 
     checks.positive_int("number of targets", n_targets)
     z = _reference(G, z0)
     radius = float(torch.linalg.vector_norm(z))
-    x0 = G(z[None].to(device=G.device, dtype=G.dtype)).detach()
+    x0 = G(z[None].to(**placement(G))).detach()
     indices = [int(i) for i in indices]
     us = [axis_vector(rows, i) for i in indices]
     targets = max_distance * np.arange(1, n_targets + 1) / n_targets
@@ -175,10 +175,10 @@ def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: 
     lo, f_lo = np.zeros_like(t0), np.zeros_like(t0)
     hi, f_hi = np.full_like(t0, np.nan), np.full_like(t0, np.nan)
     ft = f(t0)
-    above = ft >= want
+    above = (ft >= want) | (np.abs(ft - want) <= rtol * want)  # a prediction within tolerance is kept
     hi[above], f_hi[above] = t0[above], ft[above]
     lo[~above], f_lo[~above] = t0[~above], ft[~above]
-    for _ in range(60):  # bracket: double t until the distance passes the target
+    for _ in range(30):  # bracket: double t (up to 2^30 x the prediction) until the distance passes the target
         open_ = np.isnan(hi) & (lo < t_cap)
         if not open_.any():
             break

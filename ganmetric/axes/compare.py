@@ -41,6 +41,7 @@ from .. import checks
 from .._progress import progress_bar
 from ..errors import InputError
 from ..io import atomic_write_bytes
+from .apply import placement
 
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Softplus, nn.Tanh, nn.Sigmoid)
 
@@ -213,7 +214,7 @@ def ganspace_directions(G, *, k: int = 20, n_samples: int = 5000, seed: int = 0,
     if callable(mapping) and G.latent_space == "w":
         z_dim = int(getattr(G, "z_dim", n))
         gen = torch.Generator().manual_seed(int(seed))
-        zs = torch.randn(n_samples, z_dim, generator=gen, dtype=torch.float64).to(device=G.device, dtype=G.dtype)
+        zs = torch.randn(n_samples, z_dim, generator=gen, dtype=torch.float64).to(**placement(G))
         with torch.no_grad():
             W = torch.cat([mapping(zs[s:s + chunk]).detach().cpu() for s in range(0, n_samples, chunk)])
         comps, var, _ = _pca(W.reshape(n_samples, -1), k, seed)

@@ -16,7 +16,7 @@ import torch
 from .. import checks
 from ..errors import InputError
 from ..io import atomic_write_bytes
-from .apply import axis_vector, walk
+from .apply import axis_vector, placement, walk
 
 TITLE_H = 18
 LABEL_W = 96
@@ -101,7 +101,7 @@ def save_image(x, path) -> None:
 def render_codes(G, codes, chunk: int = 64) -> torch.Tensor:
     """Images (B, C, H, W) in [-1, 1] (float64, CPU) of codes (B, n), in chunks, without gradients."""
     codes = torch.as_tensor(codes)
-    out = [G(codes[s:s + chunk].to(device=G.device, dtype=G.dtype)).detach().cpu().double()
+    out = [G(codes[s:s + chunk].to(**placement(G))).detach().cpu().double()
            for s in range(0, codes.shape[0], chunk)]
     return torch.cat(out)
 
