@@ -43,6 +43,8 @@ from ..errors import InputError
 from ..io import atomic_write_bytes
 from .apply import placement
 
+#: feature sizes up to this get an exact PCA (F x F covariance); larger ones a randomized SVD.
+EXACT_PCA_MAX = 2048
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Softplus, nn.Tanh, nn.Sigmoid)
 
 
@@ -171,20 +173,28 @@ def _activations(G, z: torch.Tensor, module) -> torch.Tensor:
 
 
 def _pca(Y: torch.Tensor, k: int, seed: int, n_iter: int = 6):
-    """Top-k principal components of the rows of Y by a seeded randomized SVD.
+    """Top-k principal components of the rows of Y.
 
-    Returns (components (k, F), variances (k,), coordinates (N, k)) in float64.
+    Exact (eigendecomposition of the F x F covariance) when F <= EXACT_PCA_MAX, else a
+    seeded randomized SVD with power iterations (a private generator; global RNG untouched).
+
+    Returns (components (k, F), variances (k,), coordinates (N, k)) as float64 tensors.
     """
-    Yc = (Y - Y.mean(0, keepdim=True)).double()
+    Yc = (Y - Y.mean(0, keepdim=True)).double().numpy()
     N, F = Yc.shape
+    if F <= EXACT_PCA_MAX:
+        vals, vecs = np.linalg.eigh(Yc.T @ Yc)
+        comps = vecs[:, ::-1][:, :k].T
+        var = vals[::-1][:k] / max(N - 1, 1)
+        return torch.as_tensor(comps.copy()), torch.as_tensor(var.copy()), torch.as_tensor(Yc @ comps.T)
     q = min(k + 10, N, F)
-    gen = torch.Generator().manual_seed(int(seed) + 1)
-    Q = torch.linalg.qr(Yc @ torch.randn(F, q, generator=gen, dtype=torch.float64))[0]
+    rng = np.random.default_rng(int(seed) + 1)
+    Q = np.linalg.qr(Yc @ rng.standard_normal((F, q)))[0]  # numpy's tall QR: far faster than torch's on CPU
     for _ in range(n_iter):  # power iterations sharpen the subspace
-        Q = torch.linalg.qr(Yc @ (Yc.T @ Q))[0]
-    Ub, S, Vt = torch.linalg.svd(Q.T @ Yc, full_matrices=False)
+        Q = np.linalg.qr(Yc @ (Yc.T @ Q))[0]
+    Ub, S, Vt = np.linalg.svd(Q.T @ Yc, full_matrices=False)
     coords = (Q @ Ub[:, :k]) * S[:k]
-    return Vt[:k], S[:k] ** 2 / max(N - 1, 1), coords
+    return torch.as_tensor(Vt[:k].copy()), torch.as_tensor(S[:k] ** 2 / max(N - 1, 1)), torch.as_tensor(coords)
 
 
 def ganspace_directions(G, *, k: int = 20, n_samples: int = 5000, seed: int = 0, layer: str | None = None,
@@ -222,7 +232,7 @@ def ganspace_directions(G, *, k: int = 20, n_samples: int = 5000, seed: int = 0,
     if n_samples < 2 * n:
         raise InputError(f"GANSpace needs more samples than twice the latent size ({2 * n}), got {n_samples}")
     name, module = _layer_by_name(G, layer)
-    Z = G.sample(n_samples, seed=seed)
+    Z = G.sample(n_samples, seed=seed).to(**placement(G))
     Y = torch.cat([_activations(G, Z[s:s + chunk], module).cpu()
                    for s in progress_bar(range(0, n_samples, chunk), enable=progress, desc="GANSpace samples")])
     comps, var, X = _pca(Y, k, seed)
