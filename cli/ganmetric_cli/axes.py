@@ -226,12 +226,13 @@ def compare(model, latent_space, latent_dim, output_range, class_name, device, d
 @click.option("--steps-out", type=click.Path(dir_okay=False), default=None,
               help="With --calibrate: CSV of steps and achieved distances (default: OUT_steps.csv).")
 @click.option("--scale", type=int, default=1, show_default=True, help="Upscale each image by this integer factor.")
+@click.option("--palette", is_flag=True, help="Write 256-colour montages (about 3x smaller files, e.g. for docs).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="grid.png", show_default=True,
               help="Explore montage PNG.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def explore(model, latent_space, latent_dim, output_range, class_name, device, dtype, distance, lpips_backbone,
             resize, axes_file, z_file, seed, axes_list, steps, amount_range, sphere, calibrate, curves,
-            curves_range, curve_points, action_seeds, action_axis, action_out, steps_out, scale, out, quiet):
+            curves_range, curve_points, action_seeds, action_axis, action_out, steps_out, scale, palette, out, quiet):
     """Montages along metric axes: one row per axis, the reference image in the middle.
 
     The model and distance default to those the axes were computed with.
@@ -270,7 +271,7 @@ def explore(model, latent_space, latent_dim, output_range, class_name, device, d
                                   sphere=sphere, progress=not quiet)
     mont = gax.explore_montage(G, z0, ax, indices=indices, steps=steps, amount_range=amount_range, sphere=sphere,
                                calibrated=cal, scale=scale)
-    mont.save(out)
+    mont.save(out, palette=palette)
     click.echo(f"{G.name}: reference {where}, |z0|={np.linalg.norm(z0):.3f}, axes {indices}, "
                f"{'sphere (radians)' if sphere else 'linear'}")
     click.echo(f"wrote {out} ({mont.image.size[0]}x{mont.image.size[1]})")
@@ -306,5 +307,5 @@ def explore(model, latent_space, latent_dim, output_range, class_name, device, d
         ts = cal.steps[indices.index(i)] if cal is not None and i in indices else None
         act = gax.action_montage(G, codes, ax, i, steps=steps, amount_range=amount_range, sphere=sphere, ts=ts,
                                  row_labels=[f"seed {s}" for s in seeds], scale=scale)
-        act.save(action_out)
+        act.save(action_out, palette=palette)
         click.echo(f"wrote {action_out} (axis {i} on seeds {seeds})")

@@ -80,8 +80,17 @@ def render_grid(images, *, row_labels, captions=None, title: str = "", scale: in
     return canvas
 
 
-def save_png(image, path) -> None:
-    """Write a PIL image as PNG atomically (never a half-written file)."""
+def save_png(image, path, *, palette: bool = False) -> None:
+    """Write a PIL image as PNG atomically (never a half-written file).
+
+    Args:
+        image: a ``PIL.Image.Image``.
+        path: where to write.
+        palette: quantize to 256 colours (median cut): about 3x smaller files, for docs.
+    """
+    if palette:
+        from PIL import Image
+        image = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
     buf = io.BytesIO()
     image.save(buf, format="PNG", optimize=True)
     atomic_write_bytes(path, buf.getvalue())
@@ -120,9 +129,9 @@ class Montage:
     steps: np.ndarray
     codes: np.ndarray
 
-    def save(self, path) -> None:
-        """Write the image as PNG atomically."""
-        save_png(self.image, path)
+    def save(self, path, *, palette: bool = False) -> None:
+        """Write the image as PNG atomically (``palette``: 256 colours, smaller)."""
+        save_png(self.image, path, palette=palette)
 
 
 def _steps_grid(n_steps: int, amount_range: float) -> np.ndarray:
