@@ -102,6 +102,12 @@ def test_bad_inputs(result, tmp_path):
                     "amount must be a finite number, got nan")
     _one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0,7", "--out", out), "axis index 7")
     _one_error_line(run("axes", "export", tmp_path / "missing.npz", "--out", tmp_path / "a.npz"), "not found")
+    np.save(tmp_path / "z.npy", np.zeros(100))
+    _one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", 1, "--z", tmp_path / "z.npy",
+                        "--seed", 1, "--out", out), "not both")
+    _one_error_line(run("explore", "--axes", axes_file, "--steps", 4, "--out", out), "odd number >= 3")
+    _one_error_line(run("explore", "--axes", axes_file, "--curves", tmp_path / "c.png", "--curves-range", "nan",
+                        "--out", out), "must be a positive number")
 
     small = SimpleNamespace(eigvals=np.array([2.0, 1.0]), eigvecs=np.eye(8)[:, :2], z=np.ones(8), H=None,
                             residuals=None)

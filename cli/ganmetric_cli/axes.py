@@ -54,6 +54,8 @@ def _dist_for(meta, distance, lpips_backbone, resize, device, dtype):
 
 def _reference(G, axes, z_file, seed, *, single: bool = True):
     """Codes from --z, else --seed, else the axes' own source point (a single-point metric), else seed 0."""
+    if z_file is not None and seed is not None:
+        raise click.BadParameter("give --z or --seed, not both", param_hint="--z/--seed")
     if z_file is not None:
         codes = read_codes(z_file, G.latent_dim)
         if single and codes.shape[0] != 1:
@@ -252,6 +254,11 @@ def explore(model, latent_space, latent_dim, output_range, class_name, device, d
     for path in (out, curves, action_out if seeds else None, steps_out if calibrate is not None else None):
         if path is not None:
             check_writable(path)
+    span = curves_range if curves_range is not None else amount_range
+    if curves and not (np.isfinite(span) and span > 0):  # checked before any work or output
+        raise click.BadParameter(f"must be a positive number, got {span}", param_hint="--curves-range")
+    if curve_points < 2:
+        raise click.BadParameter(f"must be at least 2, got {curve_points}", param_hint="--curve-points")
     if scale < 1:
         raise click.BadParameter(f"must be at least 1, got {scale}", param_hint="--scale")
     ax = gax.load_axes(axes_file)
@@ -279,23 +286,14 @@ def explore(model, latent_space, latent_dim, output_range, class_name, device, d
         unit = " rad" if sphere else ""
         click.echo(f"calibrated to {D.name} distances {', '.join(f'{d:.4g}' for d in cal.targets)} "
                    f"(max relative error {cal.max_relative_error():.1e}, {cal.evaluations} batched passes)")
-        lines = ["axis,eigval,column,step,distance,target,reached,predicted_step"]
-        m = len(cal.targets)
-        want = np.concatenate([cal.targets[::-1], [0.0], cal.targets])
         for r, i in enumerate(indices):
             click.echo(f"  axis {i:>3}  steps{unit}: " + " ".join(f"{t:+.3f}" for t in cal.steps[r])
                        + "   achieved: " + " ".join(f"{d:.4g}" for d in cal.distances[r])
                        + ("" if cal.reached[r].all() else "   (some targets not reached)"))
-            for c in range(2 * m + 1):
-                lines.append(f"{i},{ax.eigvals[i]:.6g},{c},{cal.steps[r, c]:.6g},{cal.distances[r, c]:.6g},"
-                             f"{want[c]:.6g},{int(cal.reached[r, c])},{cal.predicted_steps[r, c]:.6g}")
-        atomic_write_bytes(steps_out, ("\n".join(lines) + "\n").encode())
+        cal.to_csv(steps_out, eigvals=ax.eigvals)
         click.echo(f"wrote {steps_out}")
     if curves:
-        span = curves_range if curves_range is not None else amount_range
-        if not (np.isfinite(span) and span > 0):
-            raise click.BadParameter(f"must be a positive number, got {span}", param_hint="--curves-range")
-        ts = np.linspace(-span, span, ganmetric.checks.positive_int("--curve-points", curve_points))
+        ts = np.linspace(-span, span, curve_points)
         dist = gax.distance_curves(G, D, z0, ax, indices, ts, sphere=sphere)
         gax.plot_distance_curves(curves, ts, dist, ax.eigvals[indices], indices, sphere=sphere,
                                  radius=float(np.linalg.norm(z0)), distance_name=D.name,

@@ -102,10 +102,32 @@ class CalibratedSteps:
     sphere: bool
     evaluations: int
 
+    def target_table(self) -> np.ndarray:
+        """(2m+1,) the target of each column: ``D, ..., D/m, 0, D/m, ..., D``."""
+        return np.concatenate([self.targets[::-1], [0.0], self.targets])
+
+    def to_csv(self, path, *, eigvals=None) -> None:
+        """Write one row per (axis, column): axis, eigval, column, step, distance, target, reached,
+        predicted_step; atomically.
+
+        Args:
+            path: CSV file to write.
+            eigvals: the eigenvalue of each axis index (e.g. ``axes.eigvals``), or None.
+        """
+        from ..io import atomic_write_bytes
+        want = self.target_table()
+        lines = ["axis,eigval,column,step,distance,target,reached,predicted_step"]
+        for r, i in enumerate(self.indices):
+            lam = "" if eigvals is None else f"{float(eigvals[int(i)]):.6g}"
+            for c in range(len(want)):
+                lines.append(f"{int(i)},{lam},{c},{self.steps[r, c]:.6g},{self.distances[r, c]:.6g},{want[c]:.6g},"
+                             f"{int(self.reached[r, c])},{self.predicted_steps[r, c]:.6g}")
+        atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
+
     def max_relative_error(self) -> float:
         """Largest ``|achieved - target| / target`` over the reached steps."""
         m = len(self.targets)
-        want = np.concatenate([self.targets[::-1], [0.0], self.targets])
+        want = self.target_table()
         err = np.abs(self.distances - want[None]) / np.where(want > 0, want, 1.0)[None]
         err[:, m] = 0.0
         return float(err[self.reached].max()) if self.reached.any() else float("nan")
