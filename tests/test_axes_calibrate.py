@@ -29,13 +29,14 @@ def _want(targets):
     return np.concatenate([targets[::-1], [0.0], targets])
 
 
-def test_linear_closed_form_with_wrong_eigenvalues(linear):
+@pytest.mark.parametrize("interpolate", [True, False])
+def test_linear_closed_form_with_wrong_eigenvalues(linear, interpolate):
     """d(t) = t^2 |A u|^2 / N exactly: steps t = sqrt(d N / |A u|^2); eigenvalues 5x off force the search."""
     G, D, A, z0 = linear
     rows = np.linalg.qr(np.random.default_rng(1).standard_normal((6, 6)))[0].T[:3]
     true_lam = 2 * np.linalg.norm(A @ rows.T, axis=0) ** 2 / N_PIX
     cal = calibrate_steps(G, D, z0, (rows, 5 * true_lam), indices=[0, 1, 2], max_distance=0.3, n_targets=3,
-                          rtol=1e-4)
+                          rtol=1e-4, interpolate=interpolate)
     np.testing.assert_allclose(cal.targets, [0.1, 0.2, 0.3])
     want = _want(cal.targets)
     assert cal.reached.all()

@@ -134,15 +134,17 @@ class CalibratedSteps:
 
 
 def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: int, sphere: bool = False,
-                    rtol: float = 1e-3, max_iter: int = 60, chunk: int = 64, progress: bool = False) -> CalibratedSteps:
+                    rtol: float = 1e-3, max_iter: int = 60, chunk: int = 64, interpolate: bool = True,
+                    progress: bool = False) -> CalibratedSteps:
     """Find, per axis and side, the steps whose real image distance equals evenly spaced targets.
 
     For each axis u (eigenvalue lambda), side s = +-1 and target d, it solves
     ``d(G(z0), G(walk(z0, s u, t))) = d`` for t > 0: starting from the metric's prediction
     ``t = sqrt(2 d / lambda)`` (divided by |z0| on the sphere), it doubles t until the
     target is bracketed, then bisects on the real distance until ``|f - d| <= rtol d``
-    (every other round tries the point where sqrt(distance), nearly linear in t, would hit
-    the target, inside the bracket: the bracket still at least halves every two rounds).
+    (each round tries the point where sqrt(distance), nearly linear in t, would hit the
+    target, inside the bracket; a try that does not halve the bracket is followed by a plain
+    bisection step, so the bracket still at least halves every two rounds).
     All axes, sides and targets advance together, one batched generator pass per round.
 
     Args:
@@ -157,6 +159,7 @@ def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: 
         rtol: relative tolerance on the achieved distance.
         max_iter: bisection rounds at most (after bracketing).
         chunk: codes per generator pass.
+        interpolate: try the sqrt-interpolated point (False: plain bisection).
         progress: show a progress bar.
 
     Returns:
@@ -200,11 +203,14 @@ def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: 
     above = (ft >= want) | (np.abs(ft - want) <= rtol * want)  # a prediction within tolerance is kept
     hi[above], f_hi[above] = t0[above], ft[above]
     lo[~above], f_lo[~above] = t0[~above], ft[~above]
-    for _ in range(30):  # bracket: double t (up to 2^30 x the prediction) until the distance passes the target
+    for _ in range(30):  # bracket: grow t until the distance passes the target
         open_ = np.isnan(hi) & (lo < t_cap)
         if not open_.any():
             break
-        trial = np.where(open_, np.minimum(2 * np.maximum(lo, 1e-12), t_cap), lo)
+        # grow by the quadratic model's factor sqrt(want / f) (x1.1 to overshoot), at least x1.5, at most x4
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grow = np.clip(np.nan_to_num(1.1 * np.sqrt(want / f_lo), nan=4.0, posinf=4.0), 1.5, 4.0)
+        trial = np.where(open_, np.minimum(grow * np.maximum(lo, 1e-12), t_cap), lo)
         ft = f(trial)
         up = open_ & (ft >= want)
         hi[up], f_hi[up] = trial[up], ft[up]
@@ -214,19 +220,19 @@ def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: 
     best_t = np.where(reached, hi, lo)
     best_f = np.where(reached, f_hi, f_lo)
     done = ~reached | (np.abs(best_f - want) <= rtol * want)
-    for rnd in progress_bar(range(max_iter), enable=progress, desc="calibrating"):
+    bisect_next = np.full(t0.shape, not interpolate)
+    for _ in progress_bar(range(max_iter), enable=progress, desc="calibrating"):
         active = ~done
         if not active.any():
             break
-        mid = 0.5 * (lo + hi)
-        if rnd % 2 == 0:
-            # even rounds: interpolate sqrt(f), about linear in t, inside the middle 90% of the
-            # bracket; odd rounds: plain bisection, which keeps its halving guarantee
-            with np.errstate(divide="ignore", invalid="ignore"):
-                frac = (np.sqrt(want) - np.sqrt(f_lo)) / (np.sqrt(f_hi) - np.sqrt(f_lo))
-            frac = np.clip(np.nan_to_num(frac, nan=0.5), 0.05, 0.95)
-            mid = lo + frac * (hi - lo)
-        mid = np.where(active, mid, best_t)
+        # try where sqrt(f), about linear in t, meets the target (kept inside the middle 90% of
+        # the bracket); after a try that did not halve the bracket, a plain bisection step, so the
+        # bracket at least halves every two rounds whatever the curve does
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = (np.sqrt(want) - np.sqrt(f_lo)) / (np.sqrt(f_hi) - np.sqrt(f_lo))
+        frac = np.where(bisect_next, 0.5, np.clip(np.nan_to_num(frac, nan=0.5), 0.05, 0.95))
+        mid = np.where(active, lo + frac * (hi - lo), best_t)
+        width = hi - lo
         fm = f(mid)
         go_lo = active & (fm >= want)
         hi[go_lo], f_hi[go_lo] = mid[go_lo], fm[go_lo]
@@ -235,6 +241,7 @@ def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: 
         better = active & (np.abs(fm - want) < np.abs(best_f - want))
         best_t[better], best_f[better] = mid[better], fm[better]
         done |= active & ((np.abs(fm - want) <= rtol * want) | (hi - lo <= 1e-14 * np.maximum(hi, 1e-300)))
+        bisect_next = ~bisect_next & (hi - lo > 0.5 * width) if interpolate else bisect_next
 
     def table(values, centre):
         v = values.reshape(A, 2, m)
