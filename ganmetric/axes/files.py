@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,9 +156,7 @@ def load_axes(path) -> Axes:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise ResultFileError(f"{path} is not a readable axis file (.npz): {exc}") from exc
-    except Exception as exc:  # zipfile.BadZipFile and friends
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ResultFileError(f"{path} is not a readable axis file (.npz): {exc}") from exc
     missing = [key for key in ("axes", "eigvals", "points", "meta") if key not in arrays]
     if missing:
