@@ -1,14 +1,12 @@
-"""Explore and action montages, distance-curve PNGs: files exist, exact pixel sizes, not blank."""
+"""Explore and action montages: files exist, exact pixel sizes, not blank, the reference in the middle."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import ganmetric
-from ganmetric.axes import (Axes, action_montage, calibrate_steps, curves_size, distance_curves, explore_montage,
-                            grid_size, plot_distance_curves, render_codes)
+from ganmetric.axes import Axes, action_montage, calibrate_steps, explore_montage, grid_size, render_codes
 from ganmetric.axes.montage import LABEL_W, PAD, TITLE_H
 from ganmetric.errors import InputError
 from helpers import TinyConvGenerator
@@ -61,17 +59,6 @@ def test_calibrated_sphere_montage_and_action(setup, tmp_path):
     _not_blank(tmp_path / "action.png")
     with pytest.raises(InputError, match="calibrated steps are for axes"):
         explore_montage(G, z0, axes, indices=[0, 2], calibrated=cal)
-
-
-def test_curves_png(setup, tmp_path):
-    G, axes, z0 = setup
-    D = ganmetric.load_distance("mse", dtype="float64")
-    ts = np.linspace(-3, 3, 13)
-    d = distance_curves(G, D, z0, axes, [0, 1, 2, 3, 0], ts)
-    path = tmp_path / "curves.png"
-    plot_distance_curves(path, ts, d, axes.eigvals[[0, 1, 2, 3, 0]], [0, 1, 2, 3, 0], distance_name="mse")
-    assert Image.open(path).size == curves_size(5) == (1280, 520)
-    _not_blank(path)
 
 
 def test_bad_steps(setup):
