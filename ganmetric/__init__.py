@@ -8,6 +8,7 @@ The public surface::
 """
 __version__ = "0.1.0"
 
+from .axes import Axes, apply_axis, export_axes, load_axes
 from .distances import Distance, load_distance
 from .errors import GanmetricError, InputError, NotDeterministicError, NumericalWarning, ResultFileError, WeightsError
 from .generators import Generator, load_generator
@@ -18,4 +19,5 @@ from .analysis import average_metric, batch_metric, homogeneity, load_results, s
 __all__ = ["__version__", "load_generator", "load_distance", "metric_tensor", "save_result", "load_result",
            "Generator", "Distance", "MetricResult", "LoadedResult", "METHODS", "GanmetricError", "InputError",
            "WeightsError", "NotDeterministicError", "ResultFileError", "NumericalWarning",
-           "batch_metric", "load_results", "spectrum_stats", "homogeneity", "average_metric"]
+           "batch_metric", "load_results", "spectrum_stats", "homogeneity", "average_metric",
+           "Axes", "export_axes", "load_axes", "apply_axis"]

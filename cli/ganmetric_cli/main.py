@@ -26,6 +26,9 @@ def _register():
     from . import analysis
     for command in analysis.COMMANDS:
         main.add_command(command)
+    from . import axes
+    main.add_command(axes.axes)
+    main.add_command(axes.explore)
 
 
 _register()

@@ -1,0 +1,309 @@
+"""``ganmetric axes export|apply|compare`` and ``ganmetric explore``: metric eigenvectors as latent axes."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import click
+import numpy as np
+from click.core import ParameterSource
+
+import ganmetric
+from ganmetric import axes as gax
+from ganmetric.io import atomic_write_bytes, check_writable
+
+from .common import distance_options, load_dist, load_model, model_options, read_codes
+
+
+def _int_list(value: str, param: str) -> list[int]:
+    try:
+        items = [int(v) for v in value.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers like 0,1,2, got {value!r}",
+                                 param_hint=param) from None
+    if not items:
+        raise click.BadParameter("expected at least one integer", param_hint=param)
+    return items
+
+
+def _given(name: str) -> bool:
+    src = click.get_current_context().get_parameter_source(name)
+    return src not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
+
+
+def _model_for(axes, model, latent_space, latent_dim, output_range, class_name, device, dtype):
+    """The generator: --model if given, else the one the axes were made for; checked against the axes."""
+    if not _given("model") and axes.model:
+        model, latent_space = axes.model, latent_space or axes.latent_space
+    G = load_model(model, latent_space, latent_dim, output_range, class_name, device, dtype)
+    gax.check_axes_for(axes, G)
+    return G
+
+
+def _dist_for(meta, distance, lpips_backbone, resize, device, dtype):
+    """The distance: --distance if given, else the one the axes/result were computed with."""
+    if not _given("distance") and meta.get("distance"):
+        distance = meta["distance"]
+        opts = meta.get("distance_options") or {}
+        if not _given("lpips_backbone") and opts.get("backbone"):
+            lpips_backbone = opts["backbone"]
+        if not _given("resize") and opts.get("resize"):
+            resize = opts["resize"]
+    return load_dist(distance, lpips_backbone, resize, device, dtype)
+
+
+def _reference(G, axes, z_file, seed, *, single: bool = True):
+    """Codes from --z, else --seed, else the axes' own source point (a single-point metric), else seed 0."""
+    if z_file is not None and seed is not None:
+        raise click.BadParameter("give --z or --seed, not both", param_hint="--z/--seed")
+    if z_file is not None:
+        codes = read_codes(z_file, G.latent_dim)
+        if single and codes.shape[0] != 1:
+            raise click.BadParameter(f"expected one code of size {G.latent_dim}, got {codes.shape[0]}",
+                                     param_hint="--z")
+        return codes, f"z file {z_file}"
+    if seed is None and axes.points.shape[0] == 1 and axes.meta.get("source", {}).get("kind", "point") == "point":
+        return axes.points.copy(), "the axes' source point"
+    seed = 0 if seed is None else seed
+    return G.sample(1, seed=seed).detach().cpu().double().numpy(), f"seed {seed}"
+
+
+@click.group()
+def axes():
+    """Metric eigenvectors as latent axes: export them, apply them, compare them with GANSpace and SeFa.
+
+    See also `ganmetric explore` for montages, calibrated steps and distance curves.
+    """
+
+
+@axes.command("export")
+@click.argument("result", type=click.Path(dir_okay=False))
+@click.option("--top", "-k", type=int, default=10, show_default=True, help="How many axes (top-K eigenvectors).")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default="axes.npz", show_default=True,
+              help="Axis file (.npz: axes (K, n), eigvals, points, meta JSON).")
+def export(result, top, out):
+    """Write the top-K eigenvectors of RESULT (a single-point or average metric file) as an axis file.
+
+    \b
+    Example:
+      ganmetric hessian --model dcgan-face --distance mse --seed 0 --out face.npz
+      ganmetric axes export face.npz --top 10 --out axes.npz
+    """
+    check_writable(out)
+    ax = gax.export_axes(result, top=top, out=out)
+    click.echo(f"{ax.model} [{ax.latent_space}, n={ax.latent_dim}]  distance={ax.distance}  "
+               f"source={ax.meta['source']['kind']} ({ax.points.shape[0]} point(s))")
+    click.echo("eigenvalues: " + ", ".join(f"{v:.4g}" for v in ax.eigvals))
+    click.echo(f"wrote {out}")
+
+
+@axes.command("apply")
+@model_options
+@click.option("--axes", "axes_file", type=click.Path(dir_okay=False), required=True, help="Axis file.")
+@click.option("--axis", "-i", "index", type=int, required=True, help="Axis index (0 = top eigenvector).")
+@click.option("--amount", "-t", type=float, required=True,
+              help="Linear: latent distance t in z + t u. With --sphere: rotation angle in radians.")
+@click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
+              help="Codes to edit: a .npy of shape (n,) or (N, n).")
+@click.option("--seed", type=int, default=None, help="Edit the code drawn with this seed.")
+@click.option("--sphere", is_flag=True, help="Rotate toward the axis on the sphere of radius |z| (norm kept).")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default="edited.png", show_default=True,
+              help="Edited image (several codes: OUT_0.png, OUT_1.png, ...).")
+@click.option("--codes-out", type=click.Path(dir_okay=False), default=None,
+              help="Edited codes .npy (default: OUT with suffix .npy).")
+def apply(model, latent_space, latent_dim, output_range, class_name, device, dtype, axes_file, index, amount, z_file,
+          seed, sphere, out, codes_out):
+    """Move latent codes along one axis and write the edited image(s) and codes.
+
+    Without --z or --seed, the code is the point the axes came from (single-point metrics).
+    The model defaults to the one the axes were made for.
+
+    \b
+    Examples:
+      ganmetric axes apply --axes axes.npz --axis 0 --amount 2.0 --seed 3 --out edited.png
+      ganmetric axes apply --axes axes.npz --axis 1 --amount 0.2 --sphere --z codes.npy --out edited.png
+    """
+    out = Path(out)
+    codes_out = Path(codes_out) if codes_out else out.with_suffix(".npy")
+    check_writable(out)
+    check_writable(codes_out)
+    ax = gax.load_axes(axes_file)
+    G = _model_for(ax, model, latent_space, latent_dim, output_range, class_name, device, dtype)
+    z, where = _reference(G, ax, z_file, seed, single=False)
+    edited = gax.apply_axis(z, ax, index, amount, sphere=sphere)
+    images = gax.render_codes(G, edited)
+    paths = [out] if len(edited) == 1 else [out.with_name(f"{out.stem}_{j}{out.suffix}") for j in range(len(edited))]
+    for img, path in zip(images, paths):
+        gax.save_image(img, path)
+    buf = io.BytesIO()
+    np.save(buf, edited)
+    atomic_write_bytes(codes_out, buf.getvalue())
+    how = f"rotated {amount:+g} rad toward" if sphere else f"moved {amount:+g} along"
+    click.echo(f"{G.name}: {len(edited)} code(s) from {where} {how} axis {index} (eigenvalue {ax.eigvals[index]:.4g})")
+    norms = np.linalg.norm(np.asarray(z, dtype=np.float64), axis=1)
+    click.echo(f"|z| before: {', '.join(f'{v:.4f}' for v in norms[:4])}   after: "
+               f"{', '.join(f'{v:.4f}' for v in np.linalg.norm(edited, axis=1)[:4])}")
+    click.echo(f"wrote {paths[0]}" + (f" ... {paths[-1]}" if len(paths) > 1 else "") + f" and {codes_out}")
+
+
+@axes.command("compare")
+@model_options
+@click.argument("result", type=click.Path(dir_okay=False))
+@click.option("--k", type=int, default=10, show_default=True, help="Size of the top metric eigenspace.")
+@click.option("--n-directions", type=int, default=10, show_default=True, help="Directions per method.")
+@click.option("--methods", default="ganspace,sefa", show_default=True, help="Comma-separated: ganspace, sefa.")
+@click.option("--samples", type=int, default=5000, show_default=True, help="GANSpace: codes sampled.")
+@click.option("--layer", default=None,
+              help="GANSpace: module name of the layer whose activations are PCA'd, or 'output' "
+                   "(default: the first non-linearity, e.g. main.2 for a DCGAN).")
+@click.option("--seed", type=int, default=0, show_default=True, help="GANSpace: seed of the samples.")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default="compare.csv", show_default=True,
+              help="CSV: method, index, rayleigh_ratio, topk_energy, principal_angle_deg.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def compare(model, latent_space, latent_dim, output_range, class_name, device, dtype, result, k, n_directions,
+            methods, samples, layer, seed, out, quiet):
+    """Align GANSpace and SeFa directions with the metric of RESULT (point or average).
+
+    For each direction v: v^T H v / lambda_max, the fraction of |v|^2 in the top-k metric
+    eigenspace, and the principal angles between the method's first k directions and it.
+    The model defaults to the one RESULT was computed for.
+
+    \b
+    Example:
+      ganmetric axes compare face.npz --k 10 --out compare.csv
+    """
+    check_writable(out)
+    wanted = [m.strip() for m in methods.split(",") if m.strip()]
+    for m in wanted:
+        ganmetric.checks.one_of("method", m, ("ganspace", "sefa"))
+    res = ganmetric.load_result(result)
+    if not _given("model") and res.meta.get("model"):
+        model, latent_space = res.meta["model"], latent_space or res.meta.get("latent_space")
+    G = load_model(model, latent_space, latent_dim, output_range, class_name, device, dtype)
+    if res.dim != G.latent_dim:
+        raise ganmetric.InputError(f"{result} is a metric on {res.dim} dimensions but {G.name} has latent size "
+                                   f"{G.latent_dim}")
+    if not res.full and k > res.eigvals.shape[0]:
+        raise click.BadParameter(f"{result} holds only the top {res.eigvals.shape[0]} eigenpairs, got {k}",
+                                 param_hint="--k")
+    dirs = []
+    if "ganspace" in wanted:
+        dirs.append(gax.ganspace_directions(G, k=n_directions, n_samples=samples, seed=seed, layer=layer,
+                                            progress=not quiet))
+    if "sefa" in wanted:
+        dirs.append(gax.sefa_directions(G, k=n_directions))
+    cmp = gax.compare_directions(res.metric(), dirs, k=k)
+    cmp.to_csv(out)
+    where = "full H" if res.full else f"rank-{res.eigvals.shape[0]} reconstruction of H"
+    click.echo(f"{G.name}: {res.meta.get('kind', 'point')} metric ({where}), lambda_max={cmp.lambda_max:.4g}")
+    for d in dirs:
+        click.echo(f"{d.method}: " + ", ".join(f"{key}={val}" for key, val in d.info.items()))
+    click.echo(cmp.table())
+    click.echo(f"wrote {out}")
+
+
+@click.command()
+@model_options
+@distance_options
+@click.option("--axes", "axes_file", type=click.Path(dir_okay=False), required=True, help="Axis file.")
+@click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None, help="Reference code (.npy, one code).")
+@click.option("--seed", type=int, default=None, help="Reference code drawn with this seed (default: the axes' "
+                                                      "source point).")
+@click.option("--axes-list", default="0,1,2,3,4", show_default=True, help="Axis indices, one row each.")
+@click.option("--steps", type=int, default=7, show_default=True, help="Images per row (odd: reference in the middle).")
+@click.option("--range", "amount_range", type=float, default=3.0, show_default=True,
+              help="Largest |t|: latent units, or radians with --sphere.")
+@click.option("--sphere", is_flag=True, help="Move on the sphere of radius |z0| (t is an angle in radians).")
+@click.option("--calibrate", type=float, default=None,
+              help="Choose the steps per axis so the real distance from the reference is evenly spaced up to "
+                   "this value (replaces --range in the montage).")
+@click.option("--curves", type=click.Path(dir_okay=False), default=None,
+              help="Also plot the real distance vs t for these axes, with the prediction lambda t^2/2 (PNG).")
+@click.option("--curves-range", type=float, default=None, help="t range of the curves (default: --range).")
+@click.option("--curve-points", type=int, default=41, show_default=True, help="Amounts evaluated per curve.")
+@click.option("--action-seeds", default=None, help="Also write an action montage: the axis on these seeds' codes.")
+@click.option("--action-axis", type=int, default=None, help="Axis of the action montage (default: first listed).")
+@click.option("--action-out", type=click.Path(dir_okay=False), default=None,
+              help="Action montage PNG (default: OUT_action.png).")
+@click.option("--steps-out", type=click.Path(dir_okay=False), default=None,
+              help="With --calibrate: CSV of steps and achieved distances (default: OUT_steps.csv).")
+@click.option("--scale", type=int, default=1, show_default=True, help="Upscale each image by this integer factor.")
+@click.option("--palette", is_flag=True, help="Write 256-colour montages (about 3x smaller files, e.g. for docs).")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default="grid.png", show_default=True,
+              help="Explore montage PNG.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def explore(model, latent_space, latent_dim, output_range, class_name, device, dtype, distance, lpips_backbone,
+            resize, axes_file, z_file, seed, axes_list, steps, amount_range, sphere, calibrate, curves,
+            curves_range, curve_points, action_seeds, action_axis, action_out, steps_out, scale, palette, out, quiet):
+    """Montages along metric axes: one row per axis, the reference image in the middle.
+
+    The model and distance default to those the axes were computed with.
+
+    \b
+    Examples:
+      ganmetric explore --model dcgan-face --axes axes.npz --axes-list 0,1,2,4,8 --steps 7 --range 3 --out grid.png
+      ganmetric explore --axes axes.npz --calibrate 0.05 --curves curves.png --action-seeds 0,1,2,3 --out cal.png
+    """
+    out = Path(out)
+    indices = _int_list(axes_list, "--axes-list")
+    seeds = _int_list(action_seeds, "--action-seeds") if action_seeds else None
+    if seeds:
+        action_out = Path(action_out) if action_out else out.with_name(f"{out.stem}_action{out.suffix}")
+    if calibrate is not None:
+        steps_out = Path(steps_out) if steps_out else out.with_name(f"{out.stem}_steps.csv")
+    for path in (out, curves, action_out if seeds else None, steps_out if calibrate is not None else None):
+        if path is not None:
+            check_writable(path)
+    span = curves_range if curves_range is not None else amount_range
+    if curves and not (np.isfinite(span) and span > 0):  # checked before any work or output
+        raise click.BadParameter(f"must be a positive number, got {span}", param_hint="--curves-range")
+    if curve_points < 2:
+        raise click.BadParameter(f"must be at least 2, got {curve_points}", param_hint="--curve-points")
+    if scale < 1:
+        raise click.BadParameter(f"must be at least 1, got {scale}", param_hint="--scale")
+    ax = gax.load_axes(axes_file)
+    for i in indices + ([action_axis] if action_axis is not None else []):
+        gax.files.check_index(i, ax.top)
+    G = _model_for(ax, model, latent_space, latent_dim, output_range, class_name, device, dtype)
+    z0, where = _reference(G, ax, z_file, seed)
+    D = None
+    if calibrate is not None or curves:
+        D = _dist_for(ax.meta, distance, lpips_backbone, resize, device, dtype)
+    cal = None
+    if calibrate is not None:
+        if steps < 3 or steps % 2 == 0:
+            raise click.BadParameter(f"must be odd and >= 3 (reference in the middle), got {steps}",
+                                     param_hint="--steps")
+        cal = gax.calibrate_steps(G, D, z0, ax, indices=indices, max_distance=calibrate, n_targets=(steps - 1) // 2,
+                                  sphere=sphere, progress=not quiet)
+    mont = gax.explore_montage(G, z0, ax, indices=indices, steps=steps, amount_range=amount_range, sphere=sphere,
+                               calibrated=cal, scale=scale)
+    mont.save(out, palette=palette)
+    click.echo(f"{G.name}: reference {where}, |z0|={np.linalg.norm(z0):.3f}, axes {indices}, "
+               f"{'sphere (radians)' if sphere else 'linear'}")
+    click.echo(f"wrote {out} ({mont.image.size[0]}x{mont.image.size[1]})")
+    if cal is not None:
+        unit = " rad" if sphere else ""
+        click.echo(f"calibrated to {D.name} distances {', '.join(f'{d:.4g}' for d in cal.targets)} "
+                   f"(max relative error {cal.max_relative_error():.1e}, {cal.evaluations} batched passes)")
+        for r, i in enumerate(indices):
+            click.echo(f"  axis {i:>3}  steps{unit}: " + " ".join(f"{t:+.3f}" for t in cal.steps[r])
+                       + "   achieved: " + " ".join(f"{d:.4g}" for d in cal.distances[r])
+                       + ("" if cal.reached[r].all() else "   (some targets not reached)"))
+        cal.to_csv(steps_out, eigvals=ax.eigvals)
+        click.echo(f"wrote {steps_out}")
+    if curves:
+        ts = np.linspace(-span, span, curve_points)
+        dist = gax.distance_curves(G, D, z0, ax, indices, ts, sphere=sphere)
+        gax.plot_distance_curves(curves, ts, dist, ax.eigvals[indices], indices, sphere=sphere,
+                                 radius=float(np.linalg.norm(z0)), distance_name=D.name,
+                                 title=f"{G.name}: real distance along metric axes vs the metric's prediction")
+        click.echo(f"wrote {curves}")
+    if seeds:
+        i = indices[0] if action_axis is None else action_axis
+        codes = np.concatenate([G.sample(1, seed=s).detach().cpu().double().numpy() for s in seeds])
+        ts = cal.steps[indices.index(i)] if cal is not None and i in indices else None
+        act = gax.action_montage(G, codes, ax, i, steps=steps, amount_range=amount_range, sphere=sphere, ts=ts,
+                                 row_labels=[f"seed {s}" for s in seeds], scale=scale)
+        act.save(action_out, palette=palette)
+        click.echo(f"wrote {action_out} (axis {i} on seeds {seeds})")

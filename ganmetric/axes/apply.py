@@ -1,0 +1,124 @@
+"""Moving latent codes along an axis: linearly, or on the sphere of radius |z|."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from .files import Axes, check_index
+
+
+def placement(G) -> dict:
+    """``dict(device=, dtype=)`` for inputs of G: its floating parameters, else its floating buffers."""
+    for t in list(G.parameters()) + list(G.buffers()):
+        if t.is_floating_point():
+            return {"device": t.device, "dtype": t.dtype}
+    return {"device": G.device, "dtype": G.dtype}
+
+
+def _finite_amount(t, name: str = "amount") -> float:
+    try:
+        value = float(t)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be a real number, got {t!r}") from exc
+    if not math.isfinite(value):
+        raise InputError(f"{name} must be a finite number, got {value}")
+    return value
+
+
+def axis_vector(axes, i) -> torch.Tensor:
+    """Axis ``i`` of ``axes`` (an :class:`Axes` or a (K, n) array of rows) as a float64 unit vector.
+
+    Raises:
+        InputError: index out of range, or the row is zero / not finite.
+    """
+    rows = axes.axes if isinstance(axes, Axes) else np.asarray(axes, dtype=np.float64)
+    if rows.ndim == 1:
+        rows = rows[None]
+    if rows.ndim != 2:
+        raise InputError(f"axes must be an Axes object or a (K, n) array, got shape {rows.shape}")
+    u = torch.as_tensor(np.asarray(rows[check_index(i, rows.shape[0])], dtype=np.float64))
+    norm = torch.linalg.vector_norm(u)
+    if not torch.isfinite(norm) or norm == 0:
+        raise InputError(f"axis {i} is zero or not finite")
+    return u / norm
+
+
+def _rotate(z: torch.Tensor, u: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
+    """Rotate each row of z (B, n) toward u by angles (B,) radians in the plane of z and u."""
+    r = torch.linalg.vector_norm(z, dim=1, keepdim=True)
+    if (r == 0).any():
+        raise InputError("cannot move on the sphere of radius |z|: z is the zero vector")
+    zhat = z / r
+    w = u[None] - (zhat @ u)[:, None] * zhat  # the part of u orthogonal to z: the rotation direction
+    wn = torch.linalg.vector_norm(w, dim=1, keepdim=True)
+    if (wn < 1e-12).any():
+        raise InputError("cannot rotate toward the axis: it is parallel to z (the rotation plane is undefined)")
+    out = r * (torch.cos(angles)[:, None] * zhat + torch.sin(angles)[:, None] * (w / wn))
+    # cos/sin give |out| = r up to rounding; rescale so the norm is r to the last bit we can.
+    return out * (r / torch.linalg.vector_norm(out, dim=1, keepdim=True))
+
+
+def walk(z0, u, ts, *, sphere: bool = False) -> torch.Tensor:
+    """Codes along one axis from one point.
+
+    Args:
+        z0: (n,) the reference code.
+        u: (n,) unit axis.
+        ts: (T,) amounts: latent distance for the linear walk ``z0 + t u``; angle in
+            radians for the spherical walk (rotate z0 toward u in their plane, radius |z0|).
+        sphere: walk on the sphere.
+
+    Returns:
+        (T, n) float64 codes.
+    """
+    z0 = torch.as_tensor(z0, dtype=torch.float64).reshape(-1).cpu()
+    u = torch.as_tensor(u, dtype=torch.float64).reshape(-1).cpu()
+    ts = torch.as_tensor(ts, dtype=torch.float64).reshape(-1).cpu()
+    if sphere:
+        return _rotate(z0.expand(len(ts), -1), u, ts)
+    return z0[None] + ts[:, None] * u[None]
+
+
+def apply_axis(z, axes, i: int, t: float, *, sphere: bool = False):
+    """Move codes along axis ``i`` by amount ``t``.
+
+    Linear: ``z + t u``. Spherical (``sphere=True``): rotate z toward u by the angle ``t``
+    in **radians**, in the plane spanned by z and u, on the sphere of radius |z|:
+    ``z' = |z| (cos t * z/|z| + sin t * w/|w|)`` with ``w`` the part of u orthogonal to z.
+    ``|z'| = |z|`` (rescaled to hold to rounding); for small t the step is about
+    ``|z| t`` along ``w/|w|``; t = pi/2 makes z' orthogonal to z.
+
+    Args:
+        z: (n,) or (B, n) codes (torch tensor or numpy array); never modified.
+        axes: an :class:`Axes` or a (K, n) array of axis rows.
+        i: axis index in [0, K).
+        t: amount (latent units for the linear move, radians on the sphere).
+        sphere: move on the sphere.
+
+    Returns:
+        Codes of the same shape and kind as ``z`` (tensor: same dtype and device; numpy: float64).
+
+    Raises:
+        InputError: bad codes (shape, NaN), index out of range, non-finite ``t``, zero z on
+            the sphere, or an axis parallel to z on the sphere.
+    """
+    from .. import checks
+    u = axis_vector(axes, i)
+    t = _finite_amount(t)
+    is_tensor = isinstance(z, torch.Tensor)
+    codes = checks.latent_codes(z, u.numel())
+    single = (z.dim() if is_tensor else np.ndim(z)) == 1
+    z64 = codes.detach().to(device="cpu", dtype=torch.float64)
+    if sphere:
+        out = _rotate(z64, u, torch.full((z64.shape[0],), t, dtype=torch.float64))
+    else:
+        out = z64 + t * u[None]
+    if single:
+        out = out[0]
+    if is_tensor:
+        dtype = z.dtype if z.dtype.is_floating_point else torch.float64
+        return out.to(device=z.device, dtype=dtype)
+    return out.numpy()

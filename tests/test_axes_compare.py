@@ -1,0 +1,143 @@
+"""SeFa and GANSpace directions against independent references; alignment measures on known metrics."""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ganmetric.axes import compare_directions, ganspace_directions, principal_angles, sefa_directions
+from ganmetric.axes.compare import Directions
+from ganmetric.errors import InputError
+from ganmetric.generators.base import Generator
+from ganmetric.generators.dcgan import DCGANGenerator
+from helpers import LinearGenerator, TinyConvGenerator
+
+
+def _assert_same_directions(V, W, atol):
+    """Rows of V and W equal up to sign."""
+    cos = np.abs(np.einsum("ij,ij->i", V, W))
+    np.testing.assert_allclose(cos, 1, atol=atol)
+
+
+def test_sefa_linear_first_layer_matches_numpy_eigh():
+    G = TinyConvGenerator(n=8, res=8).double()
+    W = G.fc.weight.numpy()  # (256, 8): y = W z
+    vals, vecs = np.linalg.eigh(W.T @ W)
+    d = sefa_directions(G, k=5)
+    np.testing.assert_allclose(d.values, vals[::-1][:5], rtol=1e-10)
+    _assert_same_directions(d.vectors, vecs[:, ::-1][:, :5].T, 1e-8)
+    assert d.info["layer"] == "fc"
+
+
+def test_sefa_dcgan_orientation_matches_jacobian_of_first_layer():
+    """For ConvTranspose2d (n, C, 4, 4) the latent-space Gram is W_r W_r^T: check against J^T J of layer 0."""
+    torch.manual_seed(0)
+    G = DCGANGenerator(nz=6, ngf=4, nc=3, resolution=8).double()
+    with torch.no_grad():
+        G.main[0].weight.copy_(torch.randn_like(G.main[0].weight))
+    first = G.main[0]
+    J = torch.autograd.functional.jacobian(lambda z: first(z[None, :, None, None]).flatten(), torch.zeros(6,
+                                                                                                     dtype=torch.float64))
+    vals, vecs = np.linalg.eigh((J.T @ J).numpy())
+    d = sefa_directions(G)
+    assert d.info["layer"] == "main.0" and d.vectors.shape == (6, 6)
+    np.testing.assert_allclose(d.values, vals[::-1], rtol=1e-10)
+    _assert_same_directions(d.vectors, vecs[:, ::-1].T, 1e-8)
+
+
+def test_ganspace_recovers_linear_principal_directions():
+    """G(z) = A z with A = U S V^T: PCA of outputs + regression gives the right singular vectors V."""
+    rng = np.random.default_rng(0)
+    U = np.linalg.qr(rng.standard_normal((16, 6)))[0]
+    V = np.linalg.qr(rng.standard_normal((6, 6)))[0]
+    A = U @ np.diag([10.0, 6, 3.5, 2, 1, 0.5]) @ V.T
+    G = LinearGenerator(torch.as_tensor(A))
+    d = ganspace_directions(G, k=4, n_samples=20000, seed=0)
+    assert d.info["layer"] == "output"
+    _assert_same_directions(d.vectors, V[:, :4].T, 5e-3)  # sampling error of the covariance ~ 1/sqrt(N)
+    np.testing.assert_allclose(d.values, np.array([10.0, 6, 3.5, 2]) ** 2, rtol=0.1)
+
+
+class _MappedGenerator(Generator):
+    """Latent space w = M z (a linear 'mapping network'), image = w reshaped."""
+
+    def __init__(self, M):
+        super().__init__(name="mapped", latent_dim=M.shape[0], latent_space="w")
+        self.mapping = nn.Linear(M.shape[1], M.shape[0], bias=False).double()
+        with torch.no_grad():
+            self.mapping.weight.copy_(M)
+        self.z_dim = M.shape[1]
+        self.freeze()
+
+    def _generate(self, w):
+        return w.reshape(-1, 1, 1, w.shape[1])
+
+
+def test_ganspace_mapping_network_is_pca_of_w():
+    rng = np.random.default_rng(1)
+    Q = np.linalg.qr(rng.standard_normal((5, 5)))[0]
+    M = Q @ np.diag([5.0, 3, 2, 1, 0.5]) @ np.linalg.qr(rng.standard_normal((7, 5)))[0].T  # (5, 7)
+    d = ganspace_directions(_MappedGenerator(torch.as_tensor(M)), k=3, n_samples=4000)
+    assert d.info["mode"] == "mapping"
+    _assert_same_directions(d.vectors, Q[:, :3].T, 2e-3)
+
+
+def test_compare_on_known_metric(tmp_path):
+    n, k = 6, 2
+    H = np.diag([4.0, 2, 1, 0.5, 0.25, 0.25])
+    e = np.eye(n)
+    same = Directions(e[:2], np.ones(2), "exact")
+    tilted = Directions(np.array([(e[0] + e[2]) / np.sqrt(2), e[5]]), np.ones(2), "tilted")
+    cmp = compare_directions(H, [same, tilted], k=k)
+    rows = {(r["method"], r["index"]): r for r in cmp.rows}
+    assert rows["exact", 0]["rayleigh_ratio"] == pytest.approx(1.0)
+    assert rows["exact", 1]["rayleigh_ratio"] == pytest.approx(0.5)
+    assert rows["exact", 1]["topk_energy"] == pytest.approx(1.0)
+    assert rows["exact", 0]["principal_angle_deg"] == pytest.approx(0.0, abs=1e-6)
+    assert rows["tilted", 0]["rayleigh_ratio"] == pytest.approx((4 + 1) / 2 / 4)
+    assert rows["tilted", 0]["topk_energy"] == pytest.approx(0.5)
+    assert rows["tilted", 1]["topk_energy"] == pytest.approx(0.0, abs=1e-12)
+    assert [rows["tilted", i]["principal_angle_deg"] for i in (0, 1)] == pytest.approx([45.0, 90.0])
+    assert cmp.random_rayleigh == pytest.approx(8.0 / (6 * 4)) and cmp.random_energy == pytest.approx(2 / 6)
+    assert "tilted" in cmp.table() and "random" in cmp.table()
+    cmp.to_csv(tmp_path / "c.csv")
+    with open(tmp_path / "c.csv") as f:
+        got = list(csv.DictReader(f))
+    assert len(got) == 5 and got[-1]["method"] == "random-expected"
+    assert float(got[2]["principal_angle_deg"]) == pytest.approx(45.0)
+
+
+def test_principal_angles_reference():
+    rng = np.random.default_rng(2)
+    A, B = rng.standard_normal((8, 3)), rng.standard_normal((8, 2))
+    from scipy.linalg import subspace_angles
+    np.testing.assert_allclose(np.sort(principal_angles(A, B)), np.sort(subspace_angles(A, B)), atol=1e-10)
+
+
+def test_bad_inputs():
+    G = LinearGenerator(torch.randn(16, 4, dtype=torch.float64))
+    with pytest.raises(InputError, match="SeFa needs a first layer"):
+        sefa_directions(G)
+    with pytest.raises(InputError, match="Invalid layer 'nope'"):
+        ganspace_directions(TinyConvGenerator(n=4, res=8), k=2, n_samples=50, layer="nope")
+    with pytest.raises(InputError, match="k must be at least 1 and at most 4"):
+        ganspace_directions(G, k=5)
+    with pytest.raises(InputError, match=r"must be \(m, 3\) rows"):
+        compare_directions(np.eye(3), {"x": np.ones((2, 4))}, k=1)
+
+
+def test_randomized_pca_matches_exact(monkeypatch):
+    """The randomized SVD used for wide activations (F > EXACT_PCA_MAX) agrees with the exact PCA."""
+    from ganmetric.axes import compare
+    rng = np.random.default_rng(3)
+    Y = torch.as_tensor(rng.standard_normal((300, 40)) @ np.diag(0.7 ** np.arange(40)) @ np.linalg.qr(
+        rng.standard_normal((40, 40)))[0])
+    exact = compare._pca(Y, 3, seed=0)
+    monkeypatch.setattr(compare, "EXACT_PCA_MAX", 10)
+    approx = compare._pca(Y, 3, seed=0)
+    _assert_same_directions(approx[0].numpy(), exact[0].numpy(), 1e-8)
+    np.testing.assert_allclose(approx[1].numpy(), exact[1].numpy(), rtol=1e-8)
+    np.testing.assert_allclose(np.abs(approx[2].numpy()), np.abs(exact[2].numpy()), rtol=1e-6, atol=1e-8)

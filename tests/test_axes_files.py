@@ -1,0 +1,91 @@
+"""Axis files: export from point and average results, round trip, plain-numpy loading, bad input."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+import ganmetric
+from ganmetric.axes import check_axes_for, export_axes, load_axes
+from ganmetric.errors import InputError, ResultFileError
+from helpers import LinearGenerator
+
+
+def _linear_result(tmp_path, n=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    G = LinearGenerator(torch.randn(16, n, generator=g, dtype=torch.float64))
+    D = ganmetric.load_distance("mse", dtype="float64")
+    res = ganmetric.metric_tensor(G, D, G.sample(1, seed=1).double(), method="jacobian")
+    path = tmp_path / "lin.npz"
+    ganmetric.save_result(path, res, model=G.name, latent_space="z", distance="mse", seed=1)
+    return G, res, path
+
+
+def test_round_trip_and_plain_numpy(tmp_path):
+    G, res, path = _linear_result(tmp_path)
+    out = tmp_path / "axes.npz"
+    ax = export_axes(path, top=4, out=out)
+    np.testing.assert_allclose(ax.axes, res.eigvecs[:, :4].T.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ax.eigvals, res.eigvals[:4].numpy())
+    back = load_axes(out)
+    assert back.path == out and back.top == 4 and back.latent_dim == 6
+    np.testing.assert_array_equal(back.axes, ax.axes)
+    np.testing.assert_array_equal(back.eigvals, ax.eigvals)
+    np.testing.assert_array_equal(back.points, res.z.numpy()[None])
+    assert (back.model, back.latent_space, back.distance) == ("linear", "z", "mse")
+    np.testing.assert_allclose(np.linalg.norm(back.axes, axis=1), 1, atol=1e-14)
+    with np.load(out, allow_pickle=False) as data:  # documented format, no pickles
+        assert set(data.files) == {"axes", "eigvals", "points", "meta"}
+        meta = json.loads(str(data["meta"]))
+    assert meta["format"] == "ganmetric-axes/1" and meta["kind"] == "axes" and meta["top"] == 4
+    assert meta["source"]["kind"] == "point" and len(meta["source"]["sha256"]) == 64
+    assert meta["source_meta"]["seed"] == 1 and "torch" in meta["versions"]
+    check_axes_for(back, G)
+
+
+def test_export_from_average_result(tmp_path):
+    n, m = 5, 3
+    rng = np.random.default_rng(0)
+    Q = np.linalg.qr(rng.standard_normal((n, n)))[0]
+    fake = SimpleNamespace(eigvals=np.array([5.0, 3, 2, 1, 0.5]), eigvecs=Q, z=rng.standard_normal((m, n)),
+                           H=None, residuals=None)
+    path = ganmetric.save_result(tmp_path / "avg.npz", fake, kind="average", model="m", latent_space="z",
+                                 distance="mse")
+    ax = export_axes(ganmetric.load_result(path), top=2)
+    assert ax.points.shape == (m, n) and ax.meta["source"]["kind"] == "average" and ax.path is None
+    np.testing.assert_allclose(ax.axes, Q[:, :2].T)
+
+
+def test_bad_inputs(tmp_path):
+    G, res, path = _linear_result(tmp_path)
+    with pytest.raises(InputError, match="top must be at least 1 and at most 6, got 7"):
+        export_axes(path, top=7)
+    with pytest.raises(ResultFileError, match="not found"):
+        export_axes(tmp_path / "nope.npz", top=1)
+    with pytest.raises(ResultFileError, match="looks like a result file"):
+        load_axes(path)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ResultFileError, match="not a readable axis file"):
+        load_axes(bad)
+    ax = export_axes(path, top=3)
+    with pytest.raises(InputError, match="axis index 3 is out of range: the axis file holds 3 axes"):
+        ax.axis(3)
+    other = LinearGenerator(torch.randn(16, 4, dtype=torch.float64))
+    with pytest.raises(InputError, match="latent sizes differ"):
+        check_axes_for(ax, other)
+    renamed = LinearGenerator(torch.randn(16, 6, dtype=torch.float64))
+    renamed.name = "other-model"
+    with pytest.raises(InputError, match="made for model linear .* but the model is other-model"):
+        check_axes_for(ax, renamed)
+    check_axes_for(ax, renamed, check_model=False)
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    _, _, path = _linear_result(tmp_path)
+    with pytest.raises(InputError, match="does not exist"):
+        export_axes(path, top=2, out=tmp_path / "missing" / "axes.npz")
+    assert not (tmp_path / "missing").exists()
