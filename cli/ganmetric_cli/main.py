@@ -20,9 +20,10 @@ def main():
 
 
 def _register():
-    from . import hessian, models
+    from . import hessian, invert, models
     main.add_command(hessian.hessian)
     main.add_command(models.models)
+    main.add_command(invert.invert)
 
 
 _register()
