@@ -108,6 +108,7 @@ def test_restarts_independent_and_reproducible(tiny):
 
 def test_initial_codes_do_not_depend_on_the_number_of_restarts():
     assert torch.equal(initial_codes(5, 2, 3), initial_codes(5, 6, 3)[:2])
+    assert initial_codes(5, 1, -1).shape == (1, 5)  # negative seeds are fine too
     assert not torch.equal(initial_codes(5, 1, 3), initial_codes(5, 1, 4))
 
 
@@ -173,6 +174,12 @@ def test_bad_options_raise_input_error(linear, kwargs, match):
 def test_bad_targets_raise_input_error(linear, target, match):
     with pytest.raises(InputError, match=match):
         invert(linear[0], target, "mse", steps=1)
+
+
+def test_distance_dtype_must_match(linear):
+    lpips32 = FeatureDistance(torch.nn.Linear(16, 3).requires_grad_(False))  # float32 parameters
+    with pytest.raises(InputError, match="the distance is torch.float32 but the generator is torch.float64"):
+        invert(linear[0], linear[2], lpips32, steps=1)
 
 
 def test_divergence_is_an_error(linear):

@@ -66,7 +66,7 @@ def initial_codes(latent_dim: int, restarts: int, seed: int) -> torch.Tensor:
     """
     rows = []
     for r in range(restarts):
-        state = np.random.SeedSequence([int(seed), r]).generate_state(2, dtype=np.uint32)
+        state = np.random.SeedSequence([int(seed) % 2**64, r]).generate_state(2, dtype=np.uint32)
         gen = torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
         rows.append(torch.randn(latent_dim, generator=gen, dtype=torch.float64))
     return torch.stack(rows)
@@ -174,6 +174,9 @@ def invert(G, target, distance=None, basis=None, *, steps: int = 500, lr: float 
     if distance is not None and distance_weight > 0:
         from ..distances import load_distance
         D = load_distance(distance, device=device, dtype=str(dtype).replace("torch.", ""))
+        d_dtype = next((t.dtype for t in list(D.parameters()) + list(D.buffers()) if t.is_floating_point()), dtype)
+        if d_dtype != dtype:
+            raise InputError(f"the distance is {d_dtype} but the generator is {dtype}; load both with the same dtype")
     if D is None and pixel_weight == 0:
         raise InputError("the loss is empty: give a distance with distance_weight > 0, or pixel_weight > 0")
     B, basis_info = resolve_basis(basis, n, eigval_power=eigval_power, eigval_floor=eigval_floor, k=basis_k,
