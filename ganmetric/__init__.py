@@ -13,6 +13,7 @@ from .distances import Distance, load_distance
 from .errors import GanmetricError, InputError, NotDeterministicError, NumericalWarning, ResultFileError, WeightsError
 from .generators import Generator, load_generator
 from .hessian import METHODS, MetricResult, metric_tensor
+from .inversion import InversionResult, invert, load_image
 from .io import LoadedResult, load_result, save_result
 from .analysis import average_metric, batch_metric, homogeneity, load_results, spectrum_stats
 
@@ -20,4 +21,5 @@ __all__ = ["__version__", "load_generator", "load_distance", "metric_tensor", "s
            "Generator", "Distance", "MetricResult", "LoadedResult", "METHODS", "GanmetricError", "InputError",
            "WeightsError", "NotDeterministicError", "ResultFileError", "NumericalWarning",
            "batch_metric", "load_results", "spectrum_stats", "homogeneity", "average_metric",
-           "Axes", "export_axes", "load_axes", "apply_axis"]
+           "Axes", "export_axes", "load_axes", "apply_axis",
+           "invert", "InversionResult", "load_image"]

@@ -20,7 +20,7 @@ def main():
 
 
 def _register():
-    from . import hessian, models
+    from . import hessian, invert, models
     main.add_command(hessian.hessian)
     main.add_command(models.models)
     from . import analysis
@@ -29,6 +29,7 @@ def _register():
     from . import axes
     main.add_command(axes.axes)
     main.add_command(axes.explore)
+    main.add_command(invert.invert)
 
 
 _register()
