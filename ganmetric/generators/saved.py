@@ -8,6 +8,7 @@ must be exported with a dynamic batch dimension (the engine batches products).
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -82,7 +83,9 @@ def load_saved_generator(path, *, latent_dim: int | None = None, output_range: s
         module, latent_dim = _exported(path, latent_dim)
     else:
         try:
-            module = torch.jit.load(str(path), map_location="cpu")
+            with warnings.catch_warnings():  # torch 2.x deprecates TorchScript; loading users' files stays supported
+                warnings.simplefilter("ignore", FutureWarning)
+                module = torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:
             raise InputError(f"cannot read TorchScript file {path} (saved with torch.jit.save?): "
                              f"{_first_line(exc)}") from exc
