@@ -83,8 +83,8 @@ def load_saved_generator(path, *, latent_dim: int | None = None, output_range: s
         module, latent_dim = _exported(path, latent_dim)
     else:
         try:
-            with warnings.catch_warnings():  # TorchScript is deprecated, but users' files still load
-                warnings.filterwarnings("ignore", message=".*torch.jit.load.*", category=FutureWarning)
+            with warnings.catch_warnings():  # torch 2.x deprecates TorchScript; loading users' files stays supported
+                warnings.simplefilter("ignore", FutureWarning)
                 module = torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:
             raise InputError(f"cannot read TorchScript file {path} (saved with torch.jit.save?): "

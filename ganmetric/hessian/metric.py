@@ -31,7 +31,7 @@ DEFAULT_K = 20
 DEFAULT_CHUNK = 64
 #: ``auto`` uses the full Jacobian Gram up to this latent size (measured: one batched pass
 #: beats ~3k sequential Lanczos products there), gn-lanczos above it when k is small.
-AUTO_FULL_MAX_DIM = 256
+AUTO_FULL_MAX_DIM = 128
 
 
 @dataclass(frozen=True)
