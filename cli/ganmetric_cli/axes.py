@@ -221,7 +221,8 @@ def compare(model, latent_space, latent_dim, output_range, class_name, device, d
               help="Also plot the real distance vs t for these axes, with the prediction lambda t^2/2 (PNG).")
 @click.option("--curves-range", type=float, default=None, help="t range of the curves (default: --range).")
 @click.option("--curve-points", type=int, default=41, show_default=True, help="Amounts evaluated per curve.")
-@click.option("--action-seeds", default=None, help="Also write an action montage: the axis on these seeds' codes.")
+@click.option("--action-seeds", default=None, help="Also write an action montage: one axis applied with the same steps (the explore row's, "
+                   "calibrated ones included) to these seeds' codes, one row each.")
 @click.option("--action-axis", type=int, default=None, help="Axis of the action montage (default: first listed).")
 @click.option("--action-out", type=click.Path(dir_okay=False), default=None,
               help="Action montage PNG (default: OUT_action.png).")
