@@ -71,3 +71,14 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
         atomic_write_bytes(target, 12345)  # write fails mid-way
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+    import stat
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_bytes(tmp_path / "f.bin", b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -57,7 +57,7 @@ class Generator(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        for t in self.parameters():
+        for t in list(self.parameters()) + list(self.buffers()):
             if t.is_floating_point():
                 return t.dtype
         return torch.get_default_dtype()
