@@ -294,9 +294,8 @@ def build_stylegan2(cfg: dict, *, latent_space: str = "w", weights: str | None =
     """Builder for ``family: stylegan2`` configs.
 
     Config keys used: ``weights.path`` (or ``weights=``), ``weights.sha256`` (checked when
-    set), ``resolution`` and
-    ``latent_spaces.z`` (checked against the checkpoint when present), ``options``
-    (defaults for ``truncation`` and ``lr_mlp``).
+    set), ``resolution`` and ``latent_spaces.z`` (checked against the checkpoint when
+    present), ``options`` (defaults for ``truncation`` and ``lr_mlp``).
 
     Raises:
         InputError: bad option or missing file; WeightsError: no weights, or weights that do
