@@ -138,6 +138,10 @@ def test_bad_files_and_options(tmp_path, ckpt_path):
         load(ckpt_path, "noise")
     with pytest.raises(InputError, match="truncation"):
         load(ckpt_path, truncation="strong")
+    with pytest.raises(InputError, match="unknown option.*class_name"):
+        load(ckpt_path, class_name="blue")
+    with pytest.raises(InputError, match="lr_mlp"):
+        load(ckpt_path, lr_mlp=-1)
 
 
 def test_training_checkpoint_with_args_loads(tmp_path):

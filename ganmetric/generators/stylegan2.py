@@ -289,22 +289,26 @@ def _config_weights(cfg: dict, weights) -> Path:
 
 @register_family("stylegan2")
 def build_stylegan2(cfg: dict, *, latent_space: str = "w", weights: str | None = None, truncation: float | None = None,
-                    lr_mlp: float | None = None, randomize_noise: bool = False, clamp: bool = False
-                    ) -> StyleGAN2Generator:
+                    lr_mlp: float | None = None, randomize_noise: bool = False, clamp: bool = False,
+                    **unknown) -> StyleGAN2Generator:
     """Builder for ``family: stylegan2`` configs.
 
     Config keys used: ``weights.path`` (or ``weights=``), ``weights.sha256`` (checked when
-    set), ``resolution`` and
-    ``latent_spaces.z`` (checked against the checkpoint when present), ``options``
-    (defaults for ``truncation`` and ``lr_mlp``).
+    set), ``resolution`` and ``latent_spaces.z`` (checked against the checkpoint when
+    present), ``options`` (defaults for ``truncation`` and ``lr_mlp``).
 
     Raises:
         InputError: bad option or missing file; WeightsError: no weights, or weights that do
             not fit the config or the architecture.
     """
+    if unknown:
+        raise InputError(f"unknown option(s) for StyleGAN2 model {cfg['name']}: {', '.join(sorted(unknown))}; "
+                         f"valid: weights, truncation, lr_mlp, randomize_noise, clamp")
     defaults = cfg.get("options") or {}
     truncation = defaults.get("truncation", 1.0) if truncation is None else truncation
     lr_mlp = defaults.get("lr_mlp", 0.01) if lr_mlp is None else lr_mlp
+    if isinstance(lr_mlp, bool) or not isinstance(lr_mlp, (int, float)) or not lr_mlp > 0:
+        raise InputError(f"lr_mlp must be a positive number (rosinality's default 0.01), got {lr_mlp!r}")
     path = _config_weights(cfg, weights)
     expected = (cfg.get("weights") or {}).get("sha256")
     if expected and path.is_file():  # a config may pin the exact file it was written for
