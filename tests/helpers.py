@@ -55,4 +55,4 @@ def dense_reference(G, D, z0: torch.Tensor) -> torch.Tensor:
     z0 = z0.double().reshape(-1)
     x0 = G(z0[None]).detach()
     f = lambda z: D(x0, G(z[None])).sum()
-    return torch.autograd.functional.hessian(f, z0)
+    return torch.autograd.functional.hessian(f, z0, vectorize=True)
