@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ganmetric  # noqa: E402
-from ganmetric.inversion import image_to_png_bytes  # noqa: E402
+from ganmetric.inversion import image_to_png_bytes, initial_codes  # noqa: E402
 
 
 def real_photos(folder: Path) -> dict[str, Path]:
@@ -75,11 +75,11 @@ def main():
     ap.add_argument("--targets", type=int, default=20, help="generated targets (known z*)")
     ap.add_argument("--steps", type=int, default=80)
     ap.add_argument("--restarts", type=int, default=1)
-    ap.add_argument("--lrs", type=float, nargs="+", default=[0.05, 0.1])
+    ap.add_argument("--lrs", type=float, nargs="+", default=[0.1, 0.2])
     ap.add_argument("--metric-points", type=int, default=20)
     ap.add_argument("--eigval-power", type=float, default=0.0)
-    ap.add_argument("--level-generated", type=float, default=0.02, help="fixed mse level for 'steps to reach'")
-    ap.add_argument("--level-real", type=float, default=0.1, help="fixed mse level for real photographs")
+    ap.add_argument("--level-generated", type=float, default=0.04, help="fixed mse level for 'steps to reach'")
+    ap.add_argument("--level-real", type=float, default=0.25, help="fixed mse level for real photographs")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None, help="also write every number here")
     args = ap.parse_args()
@@ -110,13 +110,15 @@ def main():
     total = len(methods) * len(args.lrs) * len(targets)
     done = 0
     for lr in args.lrs:
-        for name, path in targets.items():
-            for method, B in methods.items():
+        for i, (name, path) in enumerate(targets.items()):
+            for method, B in methods.items():  # same seed per target for both methods: same starting codes
                 res = ganmetric.invert(G, path, D, basis=B, steps=args.steps, lr=lr, restarts=args.restarts,
-                                       seed=7, eigval_power=args.eigval_power if B is not None else 0.0)
+                                       seed=100 + i, eigval_power=args.eigval_power if B is not None else 0.0)
                 rec = {"loss": res.loss, "losses": res.losses.numpy(), "seconds": res.seconds}
                 if name.startswith("gen"):
                     rec["dz"] = float((res.z.double() - z_star[int(name[3:])].double()).norm())
+                    start = initial_codes(G.latent_dim, args.restarts, 100 + i)[res.best_restart]
+                    rec["dz0"] = float((start - z_star[i].double()).norm())
                 runs[(method, lr, name)] = rec
                 done += 1
             print(f"[{done}/{total}] lr={lr} {name}: " + "  ".join(
@@ -140,6 +142,8 @@ def main():
                 "median_loss_generated": float(np.median([r[t]["loss"] for t in gen_names])),
                 "median_loss_real": float(np.median([r[t]["loss"] for t in real_names])) if real_names else None,
                 "median_dz": float(np.median([r[t]["dz"] for t in gen_names])),
+                "median_dz_start": float(np.median([r[t]["dz0"] for t in gen_names])),
+                "median_start_loss": float(np.median([r[t]["losses"][:, 0].min() for t in targets])),
                 "median_steps_to_level": float(np.median(st)),
                 "never_reached": int(np.isinf(st).sum()),
                 "losses": {t: r[t]["loss"] for t in targets},
@@ -150,7 +154,7 @@ def main():
         rows["adam-z"]["win_fraction"] = sum(a[t] < b[t] for t in targets) / len(targets)
         summary["by_lr"][str(lr)] = rows
     print(f"\n{len(gen_names)} generated + {len(real_names)} real targets ({', '.join(real_names)}), "
-          f"{args.steps} steps x {args.restarts} restarts, seed 7, mse loss, lr grid {args.lrs}, "
+          f"{args.steps} steps x {args.restarts} restarts, seeds 100+i, mse loss, lr grid {args.lrs}, "
           f"eigval_power {args.eigval_power}; levels: generated {args.level_generated}, real {args.level_real}")
     head = (f"{'lr':>6} {'method':<19} {'med loss gen':>12} {'med loss real':>13} {'med |z-z*|':>10} "
             f"{'wins':>5} {'med steps to level':>18} {'never':>5}")
@@ -162,6 +166,8 @@ def main():
             print(f"{lr if lr != 'best' else 'best=' + str(r['lr']):>6} {method:<19} "
                   f"{r['median_loss_generated']:>12.4g} {real:>13} {r['median_dz']:>10.3f} "
                   f"{r['win_fraction']:>5.2f} {r['median_steps_to_level']:>18} {r['never_reached']:>5}")
+    r = summary["by_lr"]["best"]["adam-z"]
+    print(f"for scale: median start loss {r['median_start_loss']:.4g}, median |z0 - z*| {r['median_dz_start']:.3f}")
     print(f"total {time.perf_counter() - t_start:.0f} s, torch threads {args.threads}")
     if args.json:
         for rows in summary["by_lr"].values():
