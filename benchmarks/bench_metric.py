@@ -16,7 +16,8 @@ and, on a larger latent space (a random-weight DCGAN with nz = 1024, MSE), ``t(j
 against ``t(gn-lanczos, k=20)`` with its eigenvalue error. A PASS/MISS table closes the run.
 
 Timing: one warm-up call per method, then the median of ``--reps`` calls (3 by default;
-``bp`` at 256 px gets ``--slow-reps``, 1 by default, and says so). A cold-start line times
+``bp`` at 256 px gets ``--slow-reps``, 1 by default, and says so), taken round-robin
+across methods so that load from other jobs on a shared machine hits them alike. A cold-start line times
 the first call in a fresh process (imports, oneDNN primitive creation, torch's lazy
 ``torch._dynamo`` import on the first autograd pass through BatchNorm).
 
@@ -53,18 +54,6 @@ METHODS = [("jacobian", None), ("bp", None), ("fwd-over-rev", None), ("gn-lanczo
            ("backward-iter", K), ("forward-iter", K), ("auto", K)]
 TARGETS = {"bp_over_jacobian": 10.0, "jacobian_over_floor": 1.5, "backward_iter_over_auto": 3.0,
            "eig_rel_err": 1e-4}
-
-
-def timed(fn, reps: int, warmup: bool = True):
-    """(median seconds, all seconds, last value) of ``fn()`` after one untimed warm-up call."""
-    if warmup:
-        fn()
-    times, out = [], None
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), times, out
 
 
 def rel_eig_err(vals: torch.Tensor, ref: torch.Tensor) -> float:
@@ -119,25 +108,46 @@ def floor_fn(G, D, n: int, seed: int = 1):
 
 
 def bench_config(label, G, D, z, *, reps, slow_reps, methods, ref_chunk=None, log=print):
-    """Times every method on one (G, D, z); returns a dict of measurements."""
+    """Times every method on one (G, D, z); returns a dict of measurements.
+
+    Every method (and the floor) is warmed up once, then the timed runs go round-robin
+    (rep 1 of every method, then rep 2, ...), so a burst of load from other jobs on the
+    shared machine hits all of them alike instead of one method's whole series.
+    """
     n = G.latent_dim
     out = {"label": label, "n": n, "methods": {}}
-    t_floor, all_floor, feats = timed(floor_fn(G, D, n), reps)
-    out["floor"] = {"seconds": t_floor, "all": all_floor, "features": int(feats.shape[1])}
-    log(f"  floor (no-grad forward of {n} codes, F={feats.shape[1]}): {t_floor:.3f} s")
     # the targets' reference: the full H of the jacobian method (same float32 map), eigvalsh in float64;
     # also reported: a float64 evaluation of the whole map (float32 rounding flips some ReLU masks)
     H32 = jacobian_gram(Objective(G, D, z[0]), chunk=ref_chunk).double()
     ref_vals = torch.linalg.eigvalsh(H32).flip(0)
     ref64_vals, H64 = reference_eigvals(G, D, z, chunk=ref_chunk)
     out["float32_vs_float64_H_rel_diff"] = float((H32 - H64).norm() / H64.norm())
+
+    def call(name, k):
+        def run():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # non-convergence is reported in the table instead
+                return metric_tensor(G, D, z, method=name, k=k)
+        return run
+
+    jobs = [("floor", None, floor_fn(G, D, n), reps)]
+    jobs += [(name, k, call(name, k), slow_reps if (name == "bp" and label.endswith("256")) else reps)
+             for name, k in methods]
+    times = {name: [] for name, *_ in jobs}
+    last = {name: fn() for name, _, fn, _ in jobs}  # warm-up
+    for rep in range(reps):
+        for name, _, fn, r in jobs:
+            if rep < r:
+                t0 = time.perf_counter()
+                last[name] = fn()
+                times[name].append(time.perf_counter() - t0)
+    t_floor = statistics.median(times["floor"])
+    out["floor"] = {"seconds": t_floor, "all": times["floor"], "features": int(last["floor"].shape[1])}
+    log(f"  floor (no-grad forward of {n} codes, F={last['floor'].shape[1]}): {t_floor:.3f} s")
     log(f"  float32 H vs float64 H (whole map in float64): rel diff {out['float32_vs_float64_H_rel_diff']:.1e}")
-    for name, k in methods:
-        r = slow_reps if (name == "bp" and label.endswith("256")) else reps
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # non-convergence is reported in the table instead
-            t, all_t, res = timed(lambda: metric_tensor(G, D, z, method=name, k=k), r)
-        row = {"seconds": t, "all": all_t, "reps": r, "resolved": res.method, "k": res.k,
+    for name, k, _, r in jobs[1:]:
+        res, t = last[name], statistics.median(times[name])
+        row = {"seconds": t, "all": times[name], "reps": r, "resolved": res.method, "k": res.k,
                "eig_rel_err": rel_eig_err(res.eigvals[:K], ref_vals),
                "eig_rel_err_f64": rel_eig_err(res.eigvals[:K], ref64_vals), "converged": res.converged,
                "n_products": res.n_products}
@@ -146,8 +156,7 @@ def bench_config(label, G, D, z, *, reps, slow_reps, methods, ref_chunk=None, lo
         out["methods"][name if k is None or name != "auto" else "auto-k20"] = row
         extra = f"H rel err {row['H_rel_err']:.1e}" if "H_rel_err" in row else \
             f"top-{K} eig rel err {row['eig_rel_err']:.1e} (vs float64 map {row['eig_rel_err_f64']:.1e}), " \
-            f"{res.n_products} products" + \
-            ("" if res.converged else ", NOT converged")
+            f"{res.n_products} products" + ("" if res.converged else ", NOT converged")
         how = f"median of {r}" + (f", resolved {res.method}" if name == "auto" else "")
         log(f"  {name + (f' k={k}' if k else ''):<18} {t:8.3f} s  ({how}; {extra})")
     m = out["methods"]
