@@ -1,10 +1,11 @@
 """Metric operators, dense builders, Lanczos and ``metric_tensor``."""
 from .dense import bp_hessian, jacobian_gram, operator_dense
-from .lanczos import LanczosResult, lanczos
+from .lanczos import LanczosResult, block_lanczos, lanczos
 from .metric import METHODS, MetricResult, metric_tensor, probe_determinism, resolve_method
 from .operators import (DoubleBackwardOperator, FiniteDifferenceOperator, FwdOverRevOperator, GaussNewtonOperator,
                         MetricOperator, Objective)
 
 __all__ = ["METHODS", "MetricResult", "metric_tensor", "probe_determinism", "resolve_method", "lanczos",
-           "LanczosResult", "jacobian_gram", "bp_hessian", "operator_dense", "MetricOperator", "Objective",
-           "GaussNewtonOperator", "FwdOverRevOperator", "DoubleBackwardOperator", "FiniteDifferenceOperator"]
+           "block_lanczos", "LanczosResult", "jacobian_gram", "bp_hessian", "operator_dense", "MetricOperator",
+           "Objective", "GaussNewtonOperator", "FwdOverRevOperator", "DoubleBackwardOperator",
+           "FiniteDifferenceOperator"]

@@ -28,7 +28,7 @@ def jacobian_gram(obj: Objective, *, chunk: int | None = None, progress: bool = 
     rows = []
     for i in progress_bar(range(0, n, chunk), enable=progress and n > chunk, desc="jacobian", unit="chunk"):
         rows.append(obj.jvp_block(obj.psi, eye[i:i + chunk]).flatten(1))
-    Jt = torch.cat(rows)  # (n, F): row i is J e_i
+    Jt = rows[0] if len(rows) == 1 else torch.cat(rows)  # (n, F): row i is J e_i (no copy for one chunk)
     H = 2 * (Jt @ Jt.T)
     return (H + H.T) / 2
 

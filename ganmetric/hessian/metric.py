@@ -9,7 +9,7 @@ import torch
 from .. import checks
 from ..errors import InputError, NotDeterministicError
 from .dense import bp_hessian, jacobian_gram, operator_dense
-from .lanczos import lanczos
+from .lanczos import block_lanczos, lanczos
 from .operators import (DoubleBackwardOperator, FiniteDifferenceOperator, FwdOverRevOperator,
                         GaussNewtonOperator, MetricOperator, Objective)
 
@@ -25,6 +25,8 @@ METHODS = {
 }
 FULL_METHODS = ("jacobian", "bp")
 TOPK_METHODS = ("gn-lanczos", "backward-iter", "forward-iter")
+#: top-k methods solved by block Lanczos (their products batch well); the paper's baselines stay single-vector
+BLOCK_METHODS = ("gn-lanczos", "fwd-over-rev")
 DEFAULT_K = 20
 #: codes per batched pass when not given: forward-mode passes keep no activations for a
 #: backward pass, so memory is about chunk x (largest activation) x a few.
@@ -192,8 +194,12 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
             "backward-iter": lambda: DoubleBackwardOperator(obj),
             "forward-iter": lambda: FiniteDifferenceOperator(obj, eps, chunk),
         }[name]()
-        lz = lanczos(op.matvec, n, k, matmat=op.matmat, device=device, dtype=dtype, max_iter=max_iter,
-                     tol=tol, seed=seed, progress=progress)
+        if name in BLOCK_METHODS:  # batched operators: a block of products per vmap pass
+            lz = block_lanczos(op.matmat, n, k, device=device, dtype=dtype, max_iter=max_iter, tol=tol,
+                               seed=seed, progress=progress)
+        else:
+            lz = lanczos(op.matvec, n, k, matmat=op.matmat, device=device, dtype=dtype, max_iter=max_iter,
+                         tol=tol, seed=seed, progress=progress)
         vals, vecs, residuals, converged, n_products = lz.eigvals, lz.eigvecs, lz.residuals, lz.converged, op.n_products
     if H is not None:
         evals, evecs = torch.linalg.eigh(H)
