@@ -127,7 +127,6 @@ Writes PREFIX.png (linear and log panels), PREFIX.csv and PREFIX.json, and print
 for each threshold, the count of the mean spectrum (rank-wise mean over points) and the
 per-point counts' mean, std, min, median and max.
 
-\b
 {SPECTRUM_HELP}
 
 \b
