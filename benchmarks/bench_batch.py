@@ -53,7 +53,9 @@ def main():
     codes = G.sample(args.points, seed=0)
     out = Path(args.out) / args.distance
     t0 = time.perf_counter()
-    m = 0
+    m = np.load(out / "codes.npy").shape[0] if (out / "codes.npy").exists() else 0   # resume where we stopped
+    if m:
+        batch_metric(G, D, codes[:m], out, method="jacobian", seed=0)
     while m < args.points and time.perf_counter() - t0 < args.budget:
         m = min(args.points, m + args.step)
         batch_metric(G, D, codes[:m], out, method="jacobian", seed=0)

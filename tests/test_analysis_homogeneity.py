@@ -65,13 +65,13 @@ def test_vhv_blocks_agree_with_einsum():
     torch.testing.assert_close(vhv_matrix(U, H, block_bytes=1), want)   # one point per block
 
 
-def test_topk_and_masking(tmp_path):
+def test_topk_and_masking(tmp_path, device):
     """Top-k files: H rebuilt from k pairs; a zero eigenvalue is masked on the log scale only."""
     for s in range(4):
         fake_result(tmp_path / f"p{s}.npz", [4.0, 2.0, 1.0, 0.0], H=False, n=6, seed=s)
     rs = load_results(tmp_path)
     assert not rs.full
-    h = homogeneity(rs)
+    h = homogeneity(rs, device=device)
     assert not h.full
     ref = _loop_reference(list(rs.eigvecs), rs.eigvals, rs.metrics())
     for key in ref:
@@ -86,6 +86,14 @@ def test_undefined_correlation_is_nan(tmp_path):
     h = homogeneity(load_results(tmp_path))
     assert np.isnan(h.corr_log).all()
     assert h.summary()["corr_log"]["mean"] is None
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_unavailable_device(tmp_path):
+    for s in range(2):
+        fake_result(tmp_path / f"p{s}.npz", [1.0, 0.5], seed=s)
+    with pytest.raises(ganmetric.InputError, match="CUDA is not available"):
+        homogeneity(load_results(tmp_path), device="cuda")
 
 
 def test_needs_two_points(tmp_path):

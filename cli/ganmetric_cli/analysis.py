@@ -127,7 +127,6 @@ Writes PREFIX.png (linear and log panels), PREFIX.csv and PREFIX.json, and print
 for each threshold, the count of the mean spectrum (rank-wise mean over points) and the
 per-point counts' mean, std, min, median and max.
 
-\b
 {SPECTRUM_HELP}
 
 \b
@@ -178,8 +177,9 @@ def _default_prefix(sources, name) -> Path:
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
 @click.option("--out", "-o", "prefix", default=None,
               help="Output prefix (default: SOURCE/homogeneity for one folder, else ./homogeneity).")
+@click.option("--device", default="cpu", show_default=True, help="Where to compute: cpu, cuda, cuda:1, ...")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def homogeneity(sources, prefix, quiet):
+def homogeneity(sources, prefix, device, quiet):
     """Is the metric the same everywhere? Pairwise consistency of N points.
 
     For every ordered pair (i, j): vHv_ij[k] = u_k(i)^T H_j u_k(i) over ranks k; the
@@ -199,7 +199,7 @@ def homogeneity(sources, prefix, quiet):
         check_writable(o)
     rs = analysis.load_results(list(sources), min_count=2)
     click.echo(rs.describe())
-    h = analysis.homogeneity(rs, progress=not quiet)
+    h = analysis.homogeneity(rs, device=device, progress=not quiet)
     summary = {"description": rs.describe(), **h.summary()}
     atomic_save_npz(outs[0], {"corr_log": h.corr_log, "corr_linear": h.corr_linear, "corr_vec": h.corr_vec,
                               "files": np.array([r.path.name for r in rs.results])})

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .. import checks
 from .._progress import progress_bar
 from ..errors import InputError
 from .results import ResultSet
@@ -104,26 +105,29 @@ def vhv_matrix(eigvecs: torch.Tensor, metrics: torch.Tensor, *, block_bytes: int
     return torch.cat([blk for _, blk in vhv_blocks(eigvecs, metrics, block_bytes=block_bytes)], dim=0)
 
 
-def homogeneity(results: ResultSet, *, progress: bool = False) -> Homogeneity:
+def homogeneity(results: ResultSet, *, device="cpu", progress: bool = False) -> Homogeneity:
     """Consistency of the metric across every ordered pair of points (see the module docstring).
 
     Args:
         results: at least 2 points, from :func:`~ganmetric.analysis.load_results`. Top-k
             results use ``H`` reconstructed from their k eigenpairs.
+        device: where to compute ("cuda" pays off for large latent sizes: the cost is
+            about N^2 n^2 K flops).
         progress: show a progress bar.
 
     Raises:
-        InputError: fewer than 2 points.
+        InputError: fewer than 2 points, or an unavailable device.
     """
     if len(results) < 2:
         raise InputError(f"homogeneity needs at least 2 points, got {len(results)}")
-    U = torch.from_numpy(results.eigvecs)                                  # (N, n, K) float64
-    lam = torch.from_numpy(results.eigvals)                                # (N, K)
-    H = torch.from_numpy(results.metrics())                                # (N, n, n)
+    dev = checks.device(device)
+    U = torch.from_numpy(results.eigvecs).to(dev)                          # (N, n, K) float64
+    lam = torch.from_numpy(results.eigvals).to(dev)                        # (N, K)
+    H = torch.from_numpy(results.metrics()).to(dev)                        # (N, n, n)
     H = (H + H.transpose(1, 2)) / 2
     N = U.shape[0]
-    corr_log = torch.empty(N, N, dtype=H.dtype)
-    corr_lin = torch.empty(N, N, dtype=H.dtype)
+    corr_log = torch.empty(N, N, dtype=H.dtype, device=dev)
+    corr_lin = torch.empty(N, N, dtype=H.dtype, device=dev)
     for s, vhv in vhv_blocks(U, H, progress=progress):                    # vhv: (b, N, K)
         lam_j = lam[None].expand_as(vhv)
         pos = (vhv > 0) & (lam_j > 0)
@@ -136,5 +140,5 @@ def homogeneity(results: ResultSet, *, progress: bool = False) -> Homogeneity:
     gram = Hv @ Hv.T
     denom = norms[:, None] * norms[None, :]
     corr_vec = torch.where(denom > 0, gram / denom.clamp_min(1e-300), torch.full_like(gram, float("nan")))
-    return Homogeneity(corr_log=corr_log.numpy(), corr_linear=corr_lin.numpy(), corr_vec=corr_vec.numpy(),
-                       full=results.full)
+    return Homogeneity(corr_log=corr_log.cpu().numpy(), corr_linear=corr_lin.cpu().numpy(),
+                       corr_vec=corr_vec.cpu().numpy(), full=results.full)
