@@ -1,6 +1,7 @@
 """Input validation shared by the API and the CLI: one place, one wording."""
 from __future__ import annotations
 
+import math
 from typing import Iterable
 
 import torch
@@ -48,6 +49,21 @@ def latent_codes(z, latent_dim: int, *, name: str = "z") -> torch.Tensor:
     if not torch.isfinite(z).all():
         raise InputError(f"{name} contains NaN or inf values")
     return z
+
+
+def finite_float(value, name: str) -> float:
+    """Return ``value`` as a finite float.
+
+    Raises:
+        InputError: not a real number, or NaN/inf.
+    """
+    try:
+        out = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be a real number, got {value!r}") from exc
+    if not math.isfinite(out):
+        raise InputError(f"{name} must be a finite number, got {out}")
+    return out
 
 
 def positive_int(name: str, value, *, maximum: int | None = None) -> int:

@@ -12,6 +12,7 @@ Format (version 1), readable with ``numpy.load(path, allow_pickle=False)``:
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -26,6 +27,15 @@ import numpy as np
 from .errors import InputError, ResultFileError
 
 FORMAT = "ganmetric-result/1"
+
+
+def sha256_file(path) -> str:
+    """Hex sha256 digest of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _umask() -> int:

@@ -1,7 +1,6 @@
 """Lanczos against torch.linalg.eigh on random, ill-conditioned and rank-deficient SPD matrices."""
 from __future__ import annotations
 
-import warnings
 
 import pytest
 import torch

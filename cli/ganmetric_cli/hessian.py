@@ -1,7 +1,6 @@
 """``ganmetric hessian``: the metric tensor at one latent point."""
 from __future__ import annotations
 
-import json
 
 import click
 

@@ -1,11 +1,11 @@
 """Moving latent codes along an axis: linearly, or on the sphere of radius |z|."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
 
+from .. import checks
 from ..errors import InputError
 from .files import Axes, check_index
 
@@ -17,15 +17,6 @@ def placement(G) -> dict:
             return {"device": t.device, "dtype": t.dtype}
     return {"device": G.device, "dtype": G.dtype}
 
-
-def _finite_amount(t, name: str = "amount") -> float:
-    try:
-        value = float(t)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a real number, got {t!r}") from exc
-    if not math.isfinite(value):
-        raise InputError(f"{name} must be a finite number, got {value}")
-    return value
 
 
 def axis_vector(axes, i) -> torch.Tensor:
@@ -105,9 +96,8 @@ def apply_axis(z, axes, i: int, t: float, *, sphere: bool = False):
         InputError: bad codes (shape, NaN), index out of range, non-finite ``t``, zero z on
             the sphere, or an axis parallel to z on the sphere.
     """
-    from .. import checks
     u = axis_vector(axes, i)
-    t = _finite_amount(t)
+    t = checks.finite_float(t, "amount")
     is_tensor = isinstance(z, torch.Tensor)
     codes = checks.latent_codes(z, u.numel())
     single = (z.dim() if is_tensor else np.ndim(z)) == 1

@@ -14,7 +14,6 @@ Format ``ganmetric-axes/1``, an ``.npz`` readable with ``numpy.load(path, allow_
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import numpy as np
 
 from .. import checks
 from ..errors import InputError, ResultFileError
-from ..io import LoadedResult, atomic_save_npz, load_result, versions
+from ..io import LoadedResult, atomic_save_npz, load_result, sha256_file, versions
 
 FORMAT = "ganmetric-axes/1"
 
@@ -85,13 +84,6 @@ def check_index(i, top: int, *, name: str = "axis index") -> int:
     return int(i)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def export_axes(result_or_path, *, top: int, out=None) -> Axes:
     """Take the top-K eigenvectors of a result (single point or average metric) as axes.
@@ -120,7 +112,7 @@ def export_axes(result_or_path, *, top: int, out=None) -> Axes:
                               f"{norms.max():.3g})")
     vecs /= norms[:, None]
     meta_in = res.meta
-    source = {"path": str(res.path), "sha256": _sha256(res.path) if Path(res.path).is_file() else None,
+    source = {"path": str(res.path), "sha256": sha256_file(res.path) if Path(res.path).is_file() else None,
               "kind": meta_in.get("kind", "point"), "method": meta_in.get("method"), "k": k}
     meta = {"format": FORMAT, "kind": "axes", "model": meta_in.get("model"),
             "latent_space": meta_in.get("latent_space"), "latent_dim": int(vecs.shape[1]),

@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 from typing import Callable
 
-import torch
 
 from .. import checks
 from ..errors import InputError

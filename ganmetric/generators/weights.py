@@ -8,7 +8,6 @@ installed, its copy of the file is used, still verified.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import os
 import subprocess
@@ -18,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import WeightsError
+from ..io import sha256_file  # noqa: F401  (re-exported: weights.sha256_file)
 
 
 def cache_dir() -> Path:
@@ -27,14 +27,6 @@ def cache_dir() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "ganmetric"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _verify(path: Path, expected: str, what: str) -> None:

@@ -15,24 +15,15 @@ gradient descent along the eigen-directions. With k < n columns, the code moves 
 """
 from __future__ import annotations
 
-import math
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .. import checks
 from ..errors import InputError, ResultFileError
 
-
-def _finite_power(value, name: str) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a real number, got {value!r}") from exc
-    if not math.isfinite(value):
-        raise InputError(f"{name} must be finite, got {value}")
-    return value
 
 
 def read_basis_file(path) -> tuple[np.ndarray, np.ndarray | None, str]:
@@ -97,8 +88,8 @@ def resolve_basis(basis, latent_dim: int, *, eigval_power: float = 0.0, eigval_f
         InputError: wrong size (n must equal latent_dim), non-finite values, k out of range,
             eigval_power without eigenvalues, or a bad file.
     """
-    p = _finite_power(eigval_power, "eigval_power")
-    floor = _finite_power(eigval_floor, "eigval_floor")
+    p = checks.finite_float(eigval_power, "eigval_power")
+    floor = checks.finite_float(eigval_floor, "eigval_floor")
     if not 0 < floor <= 1:
         raise InputError(f"eigval_floor must be in (0, 1], got {floor}")
     if basis is None:
