@@ -165,29 +165,50 @@ class LoadedResult:
         return (self.eigvecs * self.eigvals) @ self.eigvecs.T
 
 
+def read_npz_with_meta(path, *, kind: str, required, format_prefix: str,
+                       hint=None) -> tuple[dict, dict]:
+    """Read every array of an ``.npz`` and its JSON ``meta``, checking keys and format.
+
+    Args:
+        path: the file.
+        kind: what to call it in messages ("ganmetric result", "axis", ...).
+        required: array names that must be present.
+        format_prefix: what ``meta["format"]`` must start with.
+        hint: optional ``arrays -> str`` appended to the missing-keys message.
+
+    Raises:
+        ResultFileError: missing file, not an npz, missing arrays, bad meta or format.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ResultFileError(f"{kind} file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ResultFileError(f"{path} is not a readable {kind} file (.npz): {exc}") from exc
+    missing = [key for key in required if key not in arrays]
+    if missing:
+        raise ResultFileError(f"{path} is not a {kind} file: missing {', '.join(missing)}"
+                              + (hint(arrays) if hint else ""))
+    try:
+        meta = json.loads(str(arrays["meta"]))
+    except json.JSONDecodeError as exc:
+        raise ResultFileError(f"{path}: meta is not valid JSON") from exc
+    if not isinstance(meta, dict) or not str(meta.get("format", "")).startswith(format_prefix):
+        raise ResultFileError(f"{path} is not a {kind} file (meta.format is not {format_prefix}...)")
+    return arrays, meta
+
+
 def load_result(path) -> LoadedResult:
     """Read and validate a result file.
 
     Raises:
         ResultFileError: missing file, not an npz, missing arrays, inconsistent shapes or bad meta.
     """
+    arrays, meta = read_npz_with_meta(path, kind="ganmetric result", required=("eigvals", "eigvecs", "z", "meta"),
+                                      format_prefix="ganmetric-result/")
     path = Path(path)
-    if not path.is_file():
-        raise ResultFileError(f"result file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ResultFileError(f"{path} is not a readable ganmetric result file (.npz): {exc}") from exc
-    missing = [k for k in ("eigvals", "eigvecs", "z", "meta") if k not in arrays]
-    if missing:
-        raise ResultFileError(f"{path} is not a ganmetric result file: missing {', '.join(missing)}")
-    try:
-        meta = json.loads(str(arrays["meta"]))
-    except json.JSONDecodeError as exc:
-        raise ResultFileError(f"{path}: meta is not valid JSON") from exc
-    if not isinstance(meta, dict) or not str(meta.get("format", "")).startswith("ganmetric-result/"):
-        raise ResultFileError(f"{path} is not a ganmetric result file (meta.format missing)")
     vals, vecs, z = arrays["eigvals"], arrays["eigvecs"], arrays["z"]
     H = arrays.get("H")
     n = vecs.shape[0] if vecs.ndim == 2 else -1

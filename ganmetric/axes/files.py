@@ -15,7 +15,6 @@ Format ``ganmetric-axes/1``, an ``.npz`` readable with ``numpy.load(path, allow_
 from __future__ import annotations
 
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import numpy as np
 
 from .. import checks
 from ..errors import InputError, ResultFileError
-from ..io import LoadedResult, atomic_save_npz, load_result, sha256_file, versions
+from ..io import LoadedResult, atomic_save_npz, load_result, read_npz_with_meta, sha256_file, versions
 
 FORMAT = "ganmetric-axes/1"
 
@@ -143,23 +142,10 @@ def load_axes(path) -> Axes:
             non-finite values or rows that are not unit length.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ResultFileError(f"axis file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ResultFileError(f"{path} is not a readable axis file (.npz): {exc}") from exc
-    missing = [key for key in ("axes", "eigvals", "points", "meta") if key not in arrays]
-    if missing:
-        hint = " (it looks like a result file: make axes with `ganmetric axes export`)" if "eigvecs" in arrays else ""
-        raise ResultFileError(f"{path} is not a ganmetric axis file: missing {', '.join(missing)}{hint}")
-    try:
-        meta = json.loads(str(arrays["meta"]))
-    except json.JSONDecodeError as exc:
-        raise ResultFileError(f"{path}: meta is not valid JSON") from exc
-    if not isinstance(meta, dict) or not str(meta.get("format", "")).startswith("ganmetric-axes/"):
-        raise ResultFileError(f"{path} is not a ganmetric axis file (meta.format is not ganmetric-axes)")
+    arrays, meta = read_npz_with_meta(
+        path, kind="axis", required=("axes", "eigvals", "points", "meta"), format_prefix="ganmetric-axes/",
+        hint=lambda arrays: (" (it looks like a result file: make axes with `ganmetric axes export`)"
+                             if "eigvecs" in arrays else ""))
     vecs, vals, pts = (np.asarray(arrays[key], dtype=np.float64) for key in ("axes", "eigvals", "points"))
     if not (vecs.ndim == 2 and vals.shape == (vecs.shape[0],) and pts.ndim == 2 and pts.shape[1] == vecs.shape[1]
             and vecs.shape[0] >= 1):
