@@ -5,6 +5,21 @@ import torch
 from torch import nn
 
 from .. import checks
+from ..errors import WeightsError
+
+
+def load_state_strict(module: nn.Module, state: dict, where, *, label: str = "weights") -> None:
+    """``load_state_dict(strict=True)`` with a one-line WeightsError naming the first mismatch.
+
+    Raises:
+        WeightsError: missing or unexpected keys, or shape mismatches.
+    """
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(exc).__name__)
+        raise WeightsError(f"{label} {where} do not fit the architecture: {detail[:300]}") from exc
 
 
 class Generator(nn.Module):

@@ -38,7 +38,7 @@ from torch import nn
 
 from .. import checks
 from ..errors import InputError, WeightsError
-from .base import Generator
+from .base import Generator, load_state_strict
 
 SPACES = ("full", "noise", "class")
 
@@ -165,19 +165,6 @@ class BigGANGenerator(Generator):
         return super().extra_repr() + f", truncation={self.truncation}, class_index={self.class_index}"
 
 
-def load_biggan_state(model: nn.Module, state: dict, where) -> None:
-    """Load a state dict strictly (the package's own loader uses ``strict=False``).
-
-    Raises:
-        WeightsError: missing or unexpected keys, or shape mismatches, naming the first.
-    """
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(exc).__name__)
-        raise WeightsError(f"BigGAN weights {where} do not fit the architecture: {detail[:300]}") from exc
-
 
 def _resolve_files(package_name: str, weights: str | None) -> tuple[Path, Path]:
     """(config.json, pytorch_model.bin): a user folder, or the package's download cache."""
@@ -227,7 +214,7 @@ def load_pretrained_biggan(package_name: str, weights: str | None = None) -> nn.
         state = torch.load(bin_file, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise WeightsError(f"cannot load BigGAN weights {bin_file}: {(str(exc).splitlines() or [''])[0]}") from exc
-    load_biggan_state(model, state, bin_file)
+    load_state_strict(model, state, bin_file, label="BigGAN weights")
     return model
 
 

@@ -34,7 +34,7 @@ from torch import nn
 
 from .. import checks
 from ..errors import InputError, WeightsError
-from .base import Generator, ModuleGenerator
+from .base import Generator, ModuleGenerator, load_state_strict
 
 #: ``package.module:callable`` (dotted module path, one colon, a Python identifier).
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -96,15 +96,6 @@ def load_state_file(path) -> dict:
                            f"got {type(obj).__name__}")
     return obj
 
-
-def load_state_strict(module: nn.Module, state: dict, where) -> None:
-    """``load_state_dict(strict=True)`` with a one-line WeightsError naming the mismatch."""
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(exc).__name__)
-        raise WeightsError(f"weights {where} do not fit the model: {detail[:300]}") from exc
 
 
 def check_image_output(gen: Generator, where: str) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import Generator
+from .base import Generator, load_state_strict
 
 
 def dcgan_stack(nz: int, ngf: int, nc: int, resolution: int, dropout: float = 0.0) -> nn.Sequential:
@@ -90,14 +90,6 @@ def _load_state(path, key: str | None) -> dict:
     return obj
 
 
-def _strict_load(module: nn.Module, state: dict, where) -> None:
-    from ..errors import WeightsError
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise WeightsError(f"weights {where} do not fit the architecture: {first}") from exc
-
 
 def _weights_path(cfg: dict, weights: str | None):
     """A user-given weight file, or the config's verified pretrained one."""
@@ -125,7 +117,7 @@ def build_dcgan(cfg: dict, *, latent_space: str = "z", weights: str | None = Non
                          resolution=cfg["resolution"])
     if pretrained:
         path = _weights_path(cfg, weights)
-        _strict_load(gen, _load_state(path, (cfg.get("weights") or {}).get("key")), path)
+        load_state_strict(gen, _load_state(path, (cfg.get("weights") or {}).get("key")), path)
     return gen.freeze()
 
 
@@ -140,5 +132,5 @@ def build_cdcgan(cfg: dict, *, latent_space: str = "z", weights: str | None = No
                                     dropout=arch.get("dropout", 0.0))
     if pretrained:
         path = _weights_path(cfg, weights)
-        _strict_load(gen, _load_state(path, (cfg.get("weights") or {}).get("key")), path)
+        load_state_strict(gen, _load_state(path, (cfg.get("weights") or {}).get("key")), path)
     return gen.freeze()
