@@ -59,3 +59,21 @@ def fake_result(path, eigvals, *, eigvecs=None, H=True, seed=0, **meta):
     res = SimpleNamespace(eigvals=lam, eigvecs=eigvecs, z=np.zeros(n), H=full, method="jacobian" if H else "gn-lanczos")
     meta = {"model": "fake", "latent_space": "z", "distance": "mse", **meta}
     return ganmetric.save_result(path, res, **meta)
+
+
+class _Traced(torch.nn.Module):
+    """Calls a Generator's body directly so torch.jit.trace sees a plain module."""
+
+    def __init__(self, g):
+        super().__init__()
+        self.g = g
+
+    def forward(self, z):
+        return self.g._generate(z)
+
+
+def save_traced_tiny(path, *, n: int, res: int):
+    """A TorchScript file of tests.helpers.TinyConvGenerator, loadable by a child process via --model."""
+    from helpers import TinyConvGenerator
+    torch.jit.trace(_Traced(TinyConvGenerator(n=n, res=res)), torch.zeros(2, n)).save(str(path))
+    return path

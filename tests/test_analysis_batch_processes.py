@@ -11,31 +11,18 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 import ganmetric
 from conftest import subprocess_env
 from ganmetric.analysis import point_name
-from helpers import TinyConvGenerator
+from helpers_analysis import save_traced_tiny
 
 N = 24
 
 
-class _Traced(torch.nn.Module):
-    def __init__(self, g):
-        super().__init__()
-        self.g = g
-
-    def forward(self, z):
-        return self.g._generate(z)
-
-
 @pytest.fixture(scope="module")
 def tiny_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    traced = torch.jit.trace(_Traced(TinyConvGenerator(n=8, res=16)), torch.zeros(2, 8))
-    traced.save(str(path))
-    return path
+    return save_traced_tiny(tmp_path_factory.mktemp("model") / "tiny.pt", n=8, res=16)
 
 
 def _cmd(model, out, *extra):

@@ -3,31 +3,18 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 
 import ganmetric
 from ganmetric_cli.main import main
-from helpers import TinyConvGenerator
-from helpers_analysis import fake_result
+from helpers_analysis import fake_result, save_traced_tiny
 
 DECADES = [0.9, 0.09, 0.009, 0.0009, 0.00009, 0.00001]
 
 
-class _Traced(torch.nn.Module):
-    def __init__(self, g):
-        super().__init__()
-        self.g = g
-
-    def forward(self, z):
-        return self.g._generate(z)
-
-
 @pytest.fixture(scope="module")
 def tiny_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    torch.jit.trace(_Traced(TinyConvGenerator(n=6, res=8)), torch.zeros(2, 6)).save(str(path))
-    return path
+    return save_traced_tiny(tmp_path_factory.mktemp("model") / "tiny.pt", n=6, res=8)
 
 
 def run(*args):

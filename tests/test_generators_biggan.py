@@ -66,16 +66,6 @@ def _small_biggan(seed: int) -> BigGAN:
     return model.eval()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny convolutions: a second thread only adds contention on a shared 2-core machine (30x slower
-    measured under load). Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def mse64():
     return ganmetric.load_distance("mse", dtype="float64")

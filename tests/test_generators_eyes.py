@@ -20,15 +20,6 @@ from ganmetric.hessian.operators import Objective
 CLASSES = ("amber", "blue", "brown", "gray", "grayscale", "green", "hazel", "red")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One thread: on a shared 2-core machine a second one mostly adds contention. Restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def eyes():
     return ganmetric.load_generator("eyes-cdcgan", class_name="blue", dtype="float64")
