@@ -27,3 +27,11 @@ class ResultFileError(InputError):
 
 class NumericalWarning(UserWarning):
     """An iterative solver did not reach its tolerance (filterable)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message (its type name if it has none)."""
+    for line in str(exc).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(exc).__name__

@@ -82,20 +82,62 @@ def atomic_save_npz(path, arrays: dict) -> Path:
 
 
 def check_writable(path) -> Path:
-    """Fail early (before long work) if ``path`` cannot be written.
+    """Fail early (before long work) if ``path`` cannot be written; create missing parent folders.
 
     Raises:
-        InputError: the folder is missing, not writable, or path is a folder.
+        InputError: a parent cannot be created, the folder is not writable, or path is a folder.
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise InputError(f"cannot write {path}: it is a folder")
     if not folder.is_dir():
-        raise InputError(f"cannot write {path}: folder {folder} does not exist")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create folder {folder}: {exc.strerror or exc}") from exc
     if not os.access(folder, os.W_OK):
         raise InputError(f"cannot write {path}: folder {folder} is not writable")
     return path
+
+
+def jsonable(obj):
+    """``obj`` with every value strict JSON can hold: NaN and infinities become None (undefined),
+    numpy scalars and arrays become Python numbers and lists, paths and other objects strings."""
+    import math
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, str):
+        return obj
+    try:
+        import torch
+        if isinstance(obj, torch.Tensor):
+            return jsonable(obj.detach().cpu().tolist())
+        if isinstance(obj, (torch.dtype, torch.device)):
+            return str(obj).replace("torch.", "")
+    except ImportError:  # pragma: no cover
+        pass
+    return str(obj)
+
+
+def json_text(obj, *, indent: int | None = 1) -> str:
+    """Strict JSON text of ``obj`` (see :func:`jsonable`: NaN/inf as null), ending with a newline."""
+    return json.dumps(jsonable(obj), indent=indent, allow_nan=False) + "\n"
+
+
+def write_json(path, obj, *, indent: int | None = 1) -> Path:
+    """Write ``obj`` as strict JSON (no NaN/Infinity tokens) to ``path`` atomically."""
+    return atomic_write_bytes(path, json_text(obj, indent=indent).encode())
 
 
 def versions() -> dict:
