@@ -66,7 +66,6 @@ BAD = [
     (["--k", "101"], "between 1 and the latent size 100"),
     (["--device", "cuda"], "CUDA is not available"),
     (["--lpips-backbone", "{t}/none.pth", "--distance", "lpips-alex"], "file not found"),
-    (["--out", "{t}/no/such/dir/r.npz"], "does not exist"),
     (["--out", "{t}"], "is a directory"),
     (["--resize", "64"], "LPIPS distances only"),
 ]
@@ -107,3 +106,10 @@ def test_tampered_weights_through_cli(tmp_path, monkeypatch):
 def test_help_explains():
     r = run("hessian", "--help")
     assert r.exit_code == 0 and "Hessian of d(G(z0), G(z))" in r.output and "gn-lanczos" in r.output
+
+
+def test_out_creates_missing_parent_folders(tmp_path):
+    out = tmp_path / "no" / "such" / "dir" / "r.npz"
+    res = run("hessian", "--distance", "mse", "--k", "3", "--method", "gn-lanczos", "--out", str(out), "-q")
+    assert res.exit_code == 0, res.output
+    assert out.is_file()
