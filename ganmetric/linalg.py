@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .errors import InputError
+
 
 def eigh_descending(H):
     """Eigenpairs of a symmetric matrix, eigenvalues in descending order.
@@ -20,3 +22,44 @@ def eigh_descending(H):
         return vals.flip(0), vecs.flip(1)
     vals, vecs = np.linalg.eigh(np.asarray(H))
     return vals[::-1].copy(), vecs[:, ::-1].copy()
+
+
+#: The one definition of anisotropy, used by ``ganmetric hessian``, ``spectrum``, ``average`` and every table.
+ANISOTROPY_DEFINITION = (
+    "Anisotropy count for threshold t: the number of leading eigenvalues, sorted by magnitude (descending "
+    "|lambda|), whose cumulative sum first reaches the fraction t of the total, i.e. "
+    "min{m : sum_{i<=m} |lambda_i| >= t * sum_i |lambda_i|}; for top-k results the total is the sum of the k "
+    "stored eigenvalues.")
+
+THRESHOLDS = (0.99, 0.999, 0.9999, 0.99999)
+
+
+def anisotropy_counts(eigvals, thresholds=THRESHOLDS) -> np.ndarray:
+    """Leading-eigenvalue counts reaching each cumulative fraction of the total.
+
+    Args:
+        eigvals: (k,) or (N, k) eigenvalues (any order, any sign; sorted by magnitude here).
+        thresholds: fractions in (0, 1].
+
+    Returns:
+        int array (len(thresholds),) or (N, len(thresholds)).
+
+    Raises:
+        InputError: a threshold outside (0, 1], non-finite values, or an all-zero spectrum.
+    """
+    vals = np.abs(np.asarray(eigvals, dtype=np.float64))
+    th = np.asarray(thresholds, dtype=np.float64)
+    if th.ndim != 1 or np.any(th <= 0) or np.any(th > 1):
+        raise InputError(f"thresholds must lie in (0, 1], got {list(np.atleast_1d(th))}")
+    if not np.isfinite(vals).all():
+        raise InputError("eigenvalues contain NaN or inf")
+    single = vals.ndim == 1
+    vals = np.sort(np.atleast_2d(vals), axis=1)[:, ::-1]
+    total = vals.sum(axis=1, keepdims=True)
+    if np.any(total <= 0):
+        raise InputError("a spectrum is all zeros; anisotropy counts are undefined")
+    frac = np.cumsum(vals, axis=1) / total
+    # a tolerance of a few ulps so that a fraction that reaches t exactly (e.g. 1.0) counts
+    reached = frac[:, :, None] >= th[None, None, :] - 8 * np.finfo(np.float64).eps
+    counts = np.argmax(reached, axis=1) + 1
+    return counts[0] if single else counts
