@@ -274,6 +274,15 @@ class LoadedResult:
         return (self.eigvecs * self.eigvals) @ self.eigvecs.T
 
 
+def save_npz_with_meta(path, arrays: dict, meta: dict) -> Path:
+    """Write arrays plus ``meta`` (as a strict-JSON 0-d string array named ``meta``) atomically.
+
+    The one writer of the package's ``.npz`` formats (results, averages, axes); read them
+    back with :func:`read_npz_with_meta`.
+    """
+    return atomic_save_npz(path, {**arrays, "meta": np.array(json_text(meta, indent=None).strip())})
+
+
 def read_npz_with_meta(path, *, kind: str, required, format_prefix: str,
                        hint=None) -> tuple[dict, dict]:
     """Read every array of an ``.npz`` and its JSON ``meta``, checking keys and format.
