@@ -10,7 +10,17 @@ class GanmetricError(Exception):
 
 
 class InputError(GanmetricError, ValueError):
-    """An argument, file or option has the wrong value, shape or type."""
+    """An argument, file or option has the wrong value, shape or type.
+
+    Args:
+        message: what was wrong, naming the argument as the Python API calls it.
+        argument: that argument's name, so that the command line can say which flag
+            instead (``resize`` -> ``--resize``).
+    """
+
+    def __init__(self, message: str = "", *, argument: str | None = None):
+        super().__init__(message)
+        self.argument = argument
 
 
 class WeightsError(GanmetricError):
@@ -27,6 +37,10 @@ class ResultFileError(InputError):
 
 class NumericalWarning(UserWarning):
     """An iterative solver did not reach its tolerance (filterable)."""
+
+
+class UntrainedWeightsWarning(UserWarning):
+    """A generator runs on untrained initial weights (a custom module given no weights file)."""
 
 
 def first_line(exc: BaseException) -> str:

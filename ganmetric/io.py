@@ -140,6 +140,73 @@ def write_json(path, obj, *, indent: int | None = 1) -> Path:
     return atomic_write_bytes(path, json_text(obj, indent=indent).encode())
 
 
+#: leading bytes of file kinds users pass by mistake, for messages that say what a file is
+_MAGIC = ((b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG", "a PNG image"), (b"GIF8", "a GIF image"),
+          (b"BM", "a BMP image"), (b"\x93NUMPY", "a numpy .npy array"), (b"\x80", "a pickle file"),
+          (b"%PDF", "a PDF document"))
+
+
+def describe_file(path) -> str | None:
+    """What a file looks like from its first bytes ("a JPEG image", "a numpy .npz archive",
+    "a PyTorch file (torch.save)", ...), or None if unknown or unreadable."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return "a zip archive"
+        if names and all(n.endswith(".npy") for n in names):
+            return "a numpy .npz archive"
+        if any(n.endswith("data.pkl") for n in names):
+            return "a PyTorch file (torch.save)"
+        if any(n.endswith("constants.pkl") for n in names):
+            return "a TorchScript file (torch.jit.save)"
+        return "a zip archive"
+    return None
+
+
+def load_torch_file(path, *, what: str = "weights file", safe_globals=()):
+    """``torch.load(path, weights_only=True)`` on CPU, with errors in plain words.
+
+    Only tensors and plain containers are read (never arbitrary pickled objects), so a
+    file that holds other objects is refused; the message says what the file is instead
+    of repeating torch's advice to load it unsafely.
+
+    Args:
+        path: the file.
+        what: what to call it in messages ("weights file", "LPIPS backbone file", ...).
+        safe_globals: extra classes allowed in the file (e.g. ``argparse.Namespace``).
+
+    Raises:
+        InputError: the file does not exist.
+        WeightsError: it is not a PyTorch file, or holds more than tensors.
+    """
+    import torch
+    from .errors import WeightsError
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise InputError(f"{what} not found: {path}")
+    try:
+        with torch.serialization.safe_globals(list(safe_globals)):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        kind = describe_file(path)
+        if kind in ("a PyTorch file (torch.save)", "a pickle file") and "Weights only load failed" in str(exc):
+            raise WeightsError(f"{what} {path} holds Python objects other than tensors; ganmetric reads only "
+                               f"tensors and plain containers (save a state dict with torch.save(module.state_dict()"
+                               f", path))") from exc
+        raise WeightsError(f"{what} {path} is {kind or 'not a PyTorch file'}, not weights saved with torch.save"
+                           ) from exc
+
+
 def versions() -> dict:
     import torch
     from . import __version__
@@ -207,6 +274,15 @@ class LoadedResult:
         return (self.eigvecs * self.eigvals) @ self.eigvecs.T
 
 
+def save_npz_with_meta(path, arrays: dict, meta: dict) -> Path:
+    """Write arrays plus ``meta`` (as a strict-JSON 0-d string array named ``meta``) atomically.
+
+    The one writer of the package's ``.npz`` formats (results, averages, axes); read them
+    back with :func:`read_npz_with_meta`.
+    """
+    return atomic_save_npz(path, {**arrays, "meta": np.array(json_text(meta, indent=None).strip())})
+
+
 def read_npz_with_meta(path, *, kind: str, required, format_prefix: str,
                        hint=None) -> tuple[dict, dict]:
     """Read every array of an ``.npz`` and its JSON ``meta``, checking keys and format.
@@ -228,7 +304,9 @@ def read_npz_with_meta(path, *, kind: str, required, format_prefix: str,
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ResultFileError(f"{path} is not a readable {kind} file (.npz): {exc}") from exc
+        what = describe_file(path)
+        raise ResultFileError(f"{path} is not a readable {kind} file (.npz)" + (f": it is {what}" if what else "")
+                              ) from exc
     missing = [key for key in required if key not in arrays]
     if missing:
         raise ResultFileError(f"{path} is not a {kind} file: missing {', '.join(missing)}"

@@ -62,7 +62,7 @@ def test_offline_pretrained_names_alternatives(monkeypatch):
         raise urllib.error.URLError("no network")
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
-    with pytest.raises(WeightsError, match="lpips_backbone='random'.*local path"):
+    with pytest.raises(WeightsError, match="offline, choose the backbone random .* state dict"):
         ganmetric.load_distance("lpips-alex", lpips_backbone="pretrained")
 
 

@@ -214,7 +214,7 @@ def test_offline_download_is_one_clear_weights_error(monkeypatch):
 def test_incomplete_weights_folder_and_wrong_options(tmp_path):
     with pytest.raises(InputError, match="config.json"):
         ganmetric.load_generator("biggan-deep-128", weights=str(tmp_path))
-    with pytest.raises(InputError, match="class_name do not apply"):
+    with pytest.raises(InputError, match="class name cannot be set for model biggan-deep-128"):
         ganmetric.load_generator("biggan-deep-128", class_name="blue")
     with pytest.raises(InputError, match="latent space"):
         ganmetric.load_generator("biggan-deep-128", latent_space="w")

@@ -125,7 +125,7 @@ def test_weights_load_strictly_or_fail_in_one_line(user_dir, edit, err):
 
 
 def test_latent_dim_option_output_range_and_generator_factories(user_dir, mse64):
-    with pytest.raises(InputError, match="--latent-dim"):
+    with pytest.raises(InputError, match="give latent_dim"):
         ganmetric.load_generator("gm_user_nets:linear_no_dim")
     assert ganmetric.load_generator("gm_user_nets:linear_no_dim", latent_dim=5).latent_dim == 5
     G = ganmetric.load_generator("gm_user_nets:unit_range", output_range="0,1")
@@ -142,7 +142,7 @@ def test_latent_dim_option_output_range_and_generator_factories(user_dir, mse64)
 
 
 @pytest.mark.parametrize("spec,msg", [("gm_no_such_module:f", "cannot import module"),
-                                      ("gm_user_nets:missing", "no callable"),
+                                      ("gm_user_nets:missing", "no function or class named missing"),
                                       ("gm_user_nets:broken", "no GPU here"),
                                       ("gm_user_nets:not_a_module", "must return a torch.nn.Module"),
                                       ("gm_user_nets:not_images", "expected images")])
@@ -152,9 +152,9 @@ def test_bad_factories_are_one_line_input_errors(user_dir, spec, msg):
 
 
 def test_unknown_options_are_refused(user_dir):
-    with pytest.raises(InputError, match="class_name"):
+    with pytest.raises(InputError, match="class name cannot be set for a custom model"):
         ganmetric.load_generator("gm_user_nets:linear", class_name="blue")
-    with pytest.raises(InputError, match="do not apply to model dcgan-face"):
+    with pytest.raises(InputError, match="cannot be set for model dcgan-face"):
         ganmetric.load_generator("dcgan-face", truncation=0.5)
 
 
@@ -202,7 +202,7 @@ def test_saved_file_errors(tmp_path):
             return z.reshape(-1, 1, 2, 2)
 
     torch.jit.save(torch.jit.script(NoDim()), tmp_path / "nodim.pt")
-    with pytest.raises(InputError, match="--latent-dim"):
+    with pytest.raises(InputError, match="give latent_dim"):
         ganmetric.load_generator(str(tmp_path / "nodim.pt"))
     assert ganmetric.load_generator(str(tmp_path / "nodim.pt"), latent_dim=4).resolution == 2
     assert ganmetric.load_generator(str(tmp_path / "nodim.pt"), latent_dim=4, latent_space="w").latent_space == "w"
@@ -210,15 +210,45 @@ def test_saved_file_errors(tmp_path):
     with pytest.raises(InputError, match="fixed batch size 2"):
         ganmetric.load_generator(str(tmp_path / "fixed.pt2"))
     (tmp_path / "junk.pt").write_bytes(b"not a zip")
-    with pytest.raises(InputError, match="cannot read TorchScript"):
+    with pytest.raises(InputError, match="junk.pt is not a readable saved generator") as info:
         ganmetric.load_generator(str(tmp_path / "junk.pt"))
+    assert "miniz" not in str(info.value)  # torch's internal advice never reaches the user
     (tmp_path / "junk.pt2").write_bytes(b"not a zip")
-    with pytest.raises(InputError, match="cannot read exported program"):
+    with pytest.raises(InputError, match="junk.pt2 is not a readable saved generator"):
         ganmetric.load_generator(str(tmp_path / "junk.pt2"))
     with pytest.raises(InputError, match="not found"):
         ganmetric.load_generator(str(tmp_path / "absent.pt"))
-    with pytest.raises(InputError, match="unknown option"):
+    with pytest.raises(InputError, match="weights cannot be set for a saved generator file"):
         ganmetric.load_generator(str(tmp_path / "nodim.pt"), latent_dim=4, weights="w.pt")
+
+
+def test_files_that_are_not_models_say_what_they_are(tmp_path):
+    """A state dict, a photo or a result file given as the model: one line saying what it is and what to do."""
+    from PIL import Image
+    torch.save(_Net().state_dict(), tmp_path / "state.pt")
+    with pytest.raises(InputError, match=r"saved with torch.save \(a state dict\?\).*--model module.path:factory "
+                                         r"--weights .*state.pt") as info:
+        ganmetric.load_generator(str(tmp_path / "state.pt"))
+    assert "miniz" not in str(info.value) and "corrupted" not in str(info.value)
+    Image.new("RGB", (8, 8)).save(tmp_path / "photo.jpg")
+    with pytest.raises(InputError, match="photo.jpg is a JPEG image, not a generator: a model is a name from"):
+        ganmetric.load_generator(str(tmp_path / "photo.jpg"))
+    np.savez(tmp_path / "face.npz", eigvals=np.ones(2))
+    with pytest.raises(InputError, match="face.npz is a numpy .npz archive, not a generator"):
+        ganmetric.load_generator(str(tmp_path / "face.npz"))
+    with pytest.raises(InputError, match="model file not found: nowhere/x.bin"):
+        ganmetric.load_generator("nowhere/x.bin")
+
+
+def test_a_jpeg_as_weights_is_named_not_unpickled(tmp_path, user_dir):
+    """torch's advice to load with weights_only=False must never reach the user."""
+    from PIL import Image
+    Image.new("RGB", (8, 8)).save(tmp_path / "photo.jpg")
+    with pytest.raises(WeightsError, match="photo.jpg is a JPEG image, not weights saved with torch.save") as info:
+        ganmetric.load_generator("gm_user_nets:linear", weights=str(tmp_path / "photo.jpg"))
+    assert "weights_only" not in str(info.value)
+    with pytest.raises(WeightsError, match="photo.jpg is a JPEG image, not weights saved with torch.save"):
+        ganmetric.load_distance("lpips-alex", lpips_backbone=str(tmp_path / "photo.jpg"))
 
 
 def test_cli_custom_model_with_weights(user_dir):

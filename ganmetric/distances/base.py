@@ -71,7 +71,9 @@ class FunctionDistance(Distance):
 class MSEDistance(Distance):
     """Mean squared pixel difference over C, H, W: ``d(x, y) = mean((x - y)^2)``.
 
-    Features: ``x.flatten() / sqrt(C H W)``.
+    The images are the generator's output in [-1, 1], so ``d`` lies in [0, 4] (4 between an
+    all-black and an all-white image) and 0.01 is a root-mean-square difference of 0.1, i.e.
+    about 13 grey levels of 255. Features: ``x.flatten() / sqrt(C H W)``.
     """
 
     has_features = True

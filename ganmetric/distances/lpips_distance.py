@@ -20,38 +20,81 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError, WeightsError
+from ..io import describe_file, load_torch_file, sha256_file
 from .base import Distance
 
 BACKBONES = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
+#: smallest image side each backbone's pooling stack accepts (measured on 8..80 px squares)
+MIN_SIDE = {"alex": 31, "vgg": 16, "squeeze": 17}
 
 
-def _build_lpips(net: str, backbone: str):
+def parse_backbone(backbone) -> tuple[str, int | Path | None]:
+    """``"pretrained"``, ``"random"`` (seed 0), ``"random:SEED"`` or a path -> (kind, seed or path).
+
+    Raises:
+        InputError: a malformed ``random:SEED`` or a path that does not exist.
+    """
+    spec = str(backbone)
+    if spec == "pretrained":
+        return "pretrained", None
+    if spec == "random" or spec.startswith("random:"):
+        seed = spec.partition(":")[2] or "0"
+        if not seed.isdigit():
+            raise InputError(f"the LPIPS backbone random:SEED needs a non-negative integer seed, got {spec}")
+        return "random", int(seed)
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise InputError(f"the LPIPS backbone must be pretrained, random, random:SEED or the path of a torchvision "
+                         f"state dict; file not found: {spec}")
+    return "file", path
+
+
+def _build_lpips(net: str, kind: str, arg):
     import lpips
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")  # torchvision's "pretrained is deprecated" noise from inside lpips
-        if backbone == "pretrained":
+        if kind == "pretrained":
             try:
                 return lpips.LPIPS(net=net, pnet_rand=False, verbose=False)
             except OSError as exc:  # URLError offline, or a broken download
                 raise WeightsError(
-                    f"LPIPS {net} backbone weights (torchvision {BACKBONES[net]} ImageNet) could not be downloaded "
-                    f"({exc.__class__.__name__}); offline, use lpips_backbone='random' (untrained backbone, for tests) "
-                    f"or a local path to a torchvision {BACKBONES[net]} state dict") from exc
+                    f"the LPIPS {net} backbone weights (torchvision {BACKBONES[net]} ImageNet) could not be "
+                    f"downloaded ({exc.__class__.__name__}); offline, choose the backbone random (an untrained "
+                    f"backbone with a fixed seed, for tests) or the path of a torchvision {BACKBONES[net]} state "
+                    f"dict you have") from exc
         model = lpips.LPIPS(net=net, pnet_rand=True, verbose=False)
-    if backbone != "random":
-        _load_backbone(model, net, Path(backbone))
+    if kind == "random":
+        _seeded_backbone(model, arg)
+    else:
+        _load_backbone(model, net, arg)
     return model
+
+
+def _seeded_backbone(model, seed: int) -> None:
+    """Set every backbone parameter from a private generator seeded with ``seed``.
+
+    Each layer's weight and bias are drawn uniformly from ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``
+    (PyTorch's default range for convolutions), layer by layer in module order, so the
+    random backbone is a fixed function of the seed, whatever torchvision's own init does.
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        for module in model.net.modules():
+            weight = getattr(module, "weight", None)
+            if not isinstance(weight, torch.nn.Parameter) or weight.dim() < 2:
+                continue
+            bound = 1.0 / weight[0].numel() ** 0.5
+            for p in (weight, getattr(module, "bias", None)):
+                if isinstance(p, torch.nn.Parameter):
+                    p.copy_((torch.rand(p.shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound)
 
 
 def _load_backbone(model, net: str, path: Path) -> None:
     """Load a torchvision state dict (keys ``features.N.weight``) into lpips' sliced backbone."""
-    if not path.is_file():
-        raise InputError(f"lpips_backbone must be 'pretrained', 'random' or a path to a torchvision "
-                         f"{BACKBONES[net]} state dict; file not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise WeightsError(f"cannot read LPIPS backbone weights {path}: {exc}") from exc
+    state = load_torch_file(path, what="LPIPS backbone file")
+    if not isinstance(state, dict):
+        raise WeightsError(f"{path} is {describe_file(path) or 'not a state dict'}, not a torchvision "
+                           f"{BACKBONES[net]} state dict")
     own = {}
     for slice_name, sl in model.net.named_children():
         for pname, p in sl.named_parameters():
@@ -72,8 +115,10 @@ class LPIPSDistance(Distance):
     Args:
         net: backbone.
         backbone: "pretrained" (torchvision ImageNet weights, downloaded or cached),
-            "random" (untrained backbone, for tests and offline use), or a path to a
-            torchvision state dict of the backbone.
+            "random" or "random:SEED" (an untrained backbone drawn from the seed, 0 by
+            default: the same weights on every run; for tests and offline use), or a path to
+            a torchvision state dict of the backbone. The distance's ``options["backbone"]``
+            records which: "pretrained", "random:SEED", or ``{"path", "sha256"}``.
         resize: if given, both images are resized to (resize, resize) first.
         eps: normalisation epsilon, as in lpips.
 
@@ -86,10 +131,15 @@ class LPIPSDistance(Distance):
 
     def __init__(self, net: str = "alex", backbone: str = "pretrained", resize: int | None = None,
                  eps: float = 1e-10):
-        if resize is not None and (isinstance(resize, bool) or not isinstance(resize, int) or resize < 16):
-            raise InputError(f"resize must be an integer side of at least 16 pixels, got {resize!r}")
-        super().__init__(f"lpips-{net}", {"backbone": str(backbone), "resize": resize, "version": "0.1"})
-        self.lpips = _build_lpips(net, str(backbone))
+        if resize is not None and (isinstance(resize, bool) or not isinstance(resize, int) or resize < MIN_SIDE[net]):
+            raise InputError(f"resize must be an integer side of at least {MIN_SIDE[net]} pixels for LPIPS {net}, "
+                             f"got {resize}", argument="resize")
+        kind, arg = parse_backbone(backbone)
+        record = {"pretrained": "pretrained", "random": f"random:{arg}",
+                  "file": {"path": str(Path(arg).resolve()), "sha256": sha256_file(arg)} if kind == "file" else None}
+        super().__init__(f"lpips-{net}", {"backbone": record[kind], "resize": resize, "version": "0.1"})
+        self.lpips = _build_lpips(net, kind, arg)
+        self.backbone_net = net
         self.resize = resize
         self.eps = eps
         for k, lin in enumerate(self.lpips.lins):
@@ -100,6 +150,9 @@ class LPIPSDistance(Distance):
         self.freeze()
 
     def features(self, x):
+        if self.resize is None and min(x.shape[-2:]) < MIN_SIDE[self.backbone_net]:
+            raise InputError(f"LPIPS {self.backbone_net} needs images of at least {MIN_SIDE[self.backbone_net]} pixels a side, got "
+                             f"{x.shape[-2]}x{x.shape[-1]}; have them resized first (resize, e.g. 64)", argument="resize")
         if self.resize is not None and tuple(x.shape[-2:]) != (self.resize, self.resize):
             x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear", align_corners=False)
         outs = self.lpips.net(self.lpips.scaling_layer(x))

@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from .. import checks
-from ..errors import WeightsError
+from ..errors import InputError, NotDeterministicError, WeightsError
+from ..placement import module_device, module_dtype
 
 
 def load_state_strict(module: nn.Module, state: dict, where, *, label: str = "weights") -> None:
@@ -22,6 +23,18 @@ def load_state_strict(module: nn.Module, state: dict, where, *, label: str = "we
         raise WeightsError(f"{label} {where} do not fit the architecture: {detail[:300]}") from exc
 
 
+def normal_rows(n: int, dim: int, seed: int) -> torch.Tensor:
+    """(n, dim) float64 standard normal draws, row by row from one seeded private generator,
+    so that row i does not depend on n (torch draws large blocks in a different order).
+
+    Raises:
+        InputError: n is not a positive integer.
+    """
+    checks.positive_int("n", n)
+    gen = torch.Generator().manual_seed(int(seed))
+    return torch.stack([torch.randn(dim, generator=gen, dtype=torch.float64) for _ in range(n)])
+
+
 class Generator(nn.Module):
     """A frozen, deterministic map from latent codes to images.
 
@@ -30,15 +43,22 @@ class Generator(nn.Module):
     lets the Hessian engine batch many products into one pass. The module is always in
     eval mode with ``requires_grad=False`` parameters; ``train()`` is refused.
 
-    Subclasses implement ``_generate(z)`` and may override ``sample`` for a non-Gaussian
-    prior.
+    Subclasses implement ``_generate(z)``, may override ``sample`` for a non-Gaussian
+    prior, and override ``map_options`` to name every option that changes their map.
 
     Attributes:
-        name: model name (registry key or file name).
+        name: model name as the user wrote it (registry name, config or file path, or
+            ``module.path:factory``).
         latent_dim: size n of one latent code.
         latent_space: name of the latent space (e.g. "z", "w", "w+", "noise").
         resolution: output image side in pixels (None if unknown).
         latent_spaces: every latent space this model offers.
+        weights: where the parameters came from, recorded in result files:
+            ``{"source": "pretrained", "sha256": ...}`` (a config's verified weights),
+            ``{"source": "file", "path": ..., "sha256": ...}`` (a user's file),
+            ``{"source": "random", "seed": ...}`` (seeded random weights, e.g. a demo model),
+            None (the module's untrained initial weights), or "unknown" (built directly in Python).
+        file_sha256: sha256 of the model file itself (saved generators and config files), else None.
     """
 
     def __init__(self, *, name: str, latent_dim: int, latent_space: str = "z",
@@ -49,6 +69,13 @@ class Generator(nn.Module):
         self.latent_space = latent_space
         self.resolution = resolution
         self.latent_spaces = tuple(latent_spaces or (latent_space,))
+        self.weights = "unknown"
+        self.file_sha256 = None
+
+    def map_options(self) -> dict:
+        """Every option of this model that changes the map z -> image, with its value in effect
+        (e.g. a conditional model's class). Recorded in result files and compared on reuse."""
+        return {}
 
     def freeze(self) -> "Generator":
         """Put every submodule in eval mode and stop gradients to parameters."""
@@ -59,26 +86,24 @@ class Generator(nn.Module):
 
     def train(self, mode: bool = True) -> "Generator":  # noqa: D401 - nn.Module API
         if mode:
-            raise RuntimeError("ganmetric generators are always in eval mode (the metric needs a deterministic map)")
+            raise NotDeterministicError("ganmetric generators are always in eval mode (the metric needs a "
+                                        "deterministic map)")
         return super().train(False)
 
     @property
     def device(self) -> torch.device:
-        for t in self.parameters():
-            return t.device
-        for t in self.buffers():
-            return t.device
-        return torch.device("cpu")
+        return module_device(self)
 
     @property
     def dtype(self) -> torch.dtype:
-        for t in list(self.parameters()) + list(self.buffers()):
-            if t.is_floating_point():
-                return t.dtype
-        return torch.get_default_dtype()
+        return module_dtype(self) or torch.get_default_dtype()
 
     def sample(self, n: int = 1, seed: int = 0) -> torch.Tensor:
         """Draw ``n`` codes from the model's prior (standard normal by default).
+
+        Row ``i`` is the ``i``-th draw of a private generator seeded with ``seed``, drawn
+        row by row, so it does not depend on ``n``: ``sample(20, s)[:6] == sample(6, s)``,
+        and ``sample(1, s)`` is point 0 of a batch drawn with seed ``s``.
 
         Args:
             n: number of codes.
@@ -87,15 +112,13 @@ class Generator(nn.Module):
         Returns:
             Tensor of shape (n, latent_dim) on the generator's device and dtype.
         """
-        checks.positive_int("n", n)
-        gen = torch.Generator().manual_seed(int(seed))
-        z = torch.randn(n, self.latent_dim, generator=gen, dtype=torch.float64)
+        z = normal_rows(n, self.latent_dim, seed)
         return z.to(device=self.device, dtype=self.dtype)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Images (B, C, H, W) in [-1, 1] for codes z of shape (B, latent_dim)."""
         if z.dim() != 2 or z.shape[-1] != self.latent_dim:
-            raise ValueError(f"{self.name}: expected codes of shape (B, {self.latent_dim}), got {tuple(z.shape)}")
+            raise InputError(f"{self.name}: expected codes of shape (B, {self.latent_dim}), got {tuple(z.shape)}")
         return self._generate(z)
 
     def _generate(self, z: torch.Tensor) -> torch.Tensor:
@@ -124,6 +147,9 @@ class ModuleGenerator(Generator):
         self.output_range = output_range
         self.input_shape = input_shape
         self.freeze()
+
+    def map_options(self) -> dict:
+        return {"output_range": self.output_range, "input_shape": self.input_shape}
 
     def _generate(self, z):
         x = self.net(z[:, :, None, None] if self.input_shape == "nchw" else z)

@@ -38,7 +38,10 @@ from torch import nn
 
 from .. import checks
 from ..errors import InputError, WeightsError
+from ..io import load_torch_file
 from .base import Generator, load_state_strict
+from .families import register_family
+from .weights import user_weights_info
 
 SPACES = ("full", "noise", "class")
 
@@ -100,6 +103,8 @@ class BigGANGenerator(Generator):
         if class_embedding is not None:
             ref_embed = checks.latent_codes(class_embedding, d, name="class embedding")[0].to(torch.float64)
         self.register_buffer("class_embedding", ref_embed, persistent=False)
+        self._given_embedding = None if ref_embed is None else ref_embed.tolist()
+        self.reference_seed = int(reference_seed)
         ref = self.full_sample(1, seed=reference_seed)[0]
         self.register_buffer("reference", ref, persistent=False)
 
@@ -121,8 +126,8 @@ class BigGANGenerator(Generator):
             if self.class_index is not None:
                 classes = torch.full((n,), self.class_index, dtype=torch.long)
             else:
-                gen = torch.Generator().manual_seed(int(seed))
-                classes = torch.randint(self.n_classes, (n,), generator=gen)
+                gen = torch.Generator().manual_seed(int(seed))  # one draw per row: row i does not depend on n
+                classes = torch.cat([torch.randint(self.n_classes, (1,), generator=gen) for _ in range(n)])
             embed = self.class_embeddings(classes).to(torch.float64)
         return torch.cat([noise.to(embed.device), embed], dim=1).to(device=self.device, dtype=self.dtype)
 
@@ -160,6 +165,11 @@ class BigGANGenerator(Generator):
 
     def _generate(self, z):
         return self.biggan.generator(self.conditioning(z), self.truncation)
+
+    def map_options(self) -> dict:
+        return {"truncation": self.truncation, "class_index": self.class_index,
+                "class_embedding": self._given_embedding,
+                "reference_seed": self.reference_seed}
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", truncation={self.truncation}, class_index={self.class_index}"
@@ -210,15 +220,9 @@ def load_pretrained_biggan(package_name: str, weights: str | None = None) -> nn.
         model = pkg.BigGAN(config)
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise WeightsError(f"cannot build BigGAN from {cfg_file}: {exc}") from exc
-    try:
-        state = torch.load(bin_file, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise WeightsError(f"cannot load BigGAN weights {bin_file}: {(str(exc).splitlines() or [''])[0]}") from exc
+    state = load_torch_file(bin_file, what="BigGAN weights file")
     load_state_strict(model, state, bin_file, label="BigGAN weights")
     return model
-
-
-from .registry import register_family  # noqa: E402  (registry imports nothing from here)
 
 
 @register_family("biggan")
@@ -226,7 +230,10 @@ def build_biggan(cfg: dict, *, latent_space: str = "full", weights: str | None =
                  class_index: int | None = None, class_embedding=None, reference_seed: int = 0) -> BigGANGenerator:
     """Builder for ``family: biggan`` configs (``weights.name``: the package's model name)."""
     spec = cfg.get("weights") or {}
-    model = load_pretrained_biggan(spec.get("name", cfg["name"]), weights)
-    return BigGANGenerator(model, name=cfg["name"], latent_space=latent_space, truncation=truncation,
-                           class_index=class_index, class_embedding=class_embedding,
-                           reference_seed=reference_seed).freeze()
+    package_name = spec.get("name", cfg["name"])
+    model = load_pretrained_biggan(package_name, weights)
+    gen = BigGANGenerator(model, name=cfg["name"], latent_space=latent_space, truncation=truncation,
+                          class_index=class_index, class_embedding=class_embedding, reference_seed=reference_seed)
+    gen.weights = user_weights_info(weights) if weights is not None else {"source": "pretrained",
+                                                                          "package_model": package_name}
+    return gen.freeze()

@@ -27,14 +27,17 @@ import importlib
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from .. import checks
-from ..errors import InputError, WeightsError
+from ..errors import InputError, UntrainedWeightsWarning, WeightsError, first_line
+from ..io import load_torch_file
 from .base import Generator, ModuleGenerator, load_state_strict
+from .weights import user_weights_info
 
 #: ``package.module:callable`` (dotted module path, one colon, a Python identifier).
 FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -45,10 +48,6 @@ def is_factory_spec(name: str) -> bool:
     return bool(FACTORY_PATTERN.match(name)) and not Path(name).exists()
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0] or type(exc).__name__
-
-
 def import_factory(spec: str):
     """The callable named by ``module.path:factory``; the current directory is searched too.
 
@@ -56,7 +55,7 @@ def import_factory(spec: str):
         InputError: the module cannot be imported, or has no such callable.
     """
     if not FACTORY_PATTERN.match(spec):
-        raise InputError(f"expected a custom model as 'module.path:factory', got {spec!r}")
+        raise InputError(f"expected a custom model as module.path:factory, got {spec}")
     mod_name, attr = spec.split(":")
     cwd = os.getcwd()
     added = cwd not in sys.path
@@ -65,13 +64,13 @@ def import_factory(spec: str):
     try:
         module = importlib.import_module(mod_name)
     except Exception as exc:
-        raise InputError(f"cannot import module {mod_name!r} for --model {spec}: {_first_line(exc)}") from exc
+        raise InputError(f"cannot import module {mod_name} for the model {spec}: {first_line(exc)}") from exc
     finally:
         if added and cwd in sys.path:
             sys.path.remove(cwd)
     factory = getattr(module, attr, None)
     if not callable(factory):
-        raise InputError(f"module {mod_name!r} has no callable {attr!r} (from --model {spec})")
+        raise InputError(f"module {mod_name} has no function or class named {attr} (from the model {spec})")
     return factory
 
 
@@ -83,12 +82,7 @@ def load_state_file(path) -> dict:
         WeightsError: unreadable, or not a state dict.
     """
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise InputError(f"weights file not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise WeightsError(f"cannot load weights {path} (torch.load weights_only=True): {_first_line(exc)}") from exc
+    obj = load_torch_file(path)
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -110,7 +104,7 @@ def check_image_output(gen: Generator, where: str) -> int:
                 out = gen(torch.zeros(batch, gen.latent_dim, device=gen.device, dtype=gen.dtype))
         except Exception as exc:
             raise InputError(f"{where}: calling it on a batch of {batch} code(s) of size {gen.latent_dim} failed "
-                             f"({_first_line(exc)})") from exc
+                             f"({first_line(exc)})") from exc
         if not isinstance(out, torch.Tensor) or out.dim() != 4 or out.shape[0] != batch:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise InputError(f"{where}: expected images (B, C, H, W) for B = {batch} codes, got {shape}")
@@ -118,7 +112,7 @@ def check_image_output(gen: Generator, where: str) -> int:
 
 
 def load_custom_generator(spec: str, *, weights=None, latent_dim: int | None = None, output_range: str = "-1,1",
-                          input_shape: str = "flat", latent_space: str | None = None, **unused) -> Generator:
+                          input_shape: str = "flat", latent_space: str | None = None) -> Generator:
     """Build a user's generator from ``module.path:factory`` (see the module docstring).
 
     Args:
@@ -130,19 +124,20 @@ def load_custom_generator(spec: str, *, weights=None, latent_dim: int | None = N
         latent_space: must be one of a returned Generator's ``latent_spaces``; names the
             space of a plain module (default "z").
 
+    Without ``weights`` the module keeps the initial weights its factory gave it: the
+    generator's ``weights`` record is None and an :class:`~ganmetric.errors.UntrainedWeightsWarning`
+    is issued (say so to whoever reads the results).
+
     Raises:
         InputError: import failure, factory failure, wrong return type, unknown latent
-            size, unknown option, or an output that is not a batch of images.
+            size, or an output that is not a batch of images.
         WeightsError: unreadable weights, or keys/shapes not matching the module.
     """
-    if unused:
-        raise InputError(f"unknown option(s) for a custom model: {', '.join(sorted(unused))} "
-                         f"(valid: weights, latent_dim, output_range, input_shape, latent_space)")
     factory = import_factory(spec)
     try:
         module = factory()
     except Exception as exc:
-        raise InputError(f"{spec}() failed: {type(exc).__name__}: {_first_line(exc)}") from exc
+        raise InputError(f"{spec}() failed: {type(exc).__name__}: {first_line(exc)}") from exc
     if not isinstance(module, nn.Module):
         raise InputError(f"{spec}() must return a torch.nn.Module or a ganmetric Generator, "
                          f"got {type(module).__name__}")
@@ -150,20 +145,26 @@ def load_custom_generator(spec: str, *, weights=None, latent_dim: int | None = N
         load_state_strict(module, load_state_file(weights), weights)
     if isinstance(module, Generator):
         if latent_dim is not None and latent_dim != module.latent_dim:
-            raise InputError(f"{spec}: latent_dim={latent_dim} given but the Generator says {module.latent_dim}")
+            raise InputError(f"{spec}: latent_dim {latent_dim} was given but the generator it returns has "
+                             f"{module.latent_dim}")
         if latent_space is not None:
             checks.one_of(f"latent space for {module.name}", latent_space, module.latent_spaces)
             if latent_space != module.latent_space:
-                raise InputError(f"{spec}: the factory returned latent space {module.latent_space!r}; "
-                                 f"build the {latent_space!r} one in the factory")
+                raise InputError(f"{spec}: the factory returned latent space {module.latent_space}; "
+                                 f"build the {latent_space} one in the factory")
         gen = module
     else:
         dim = latent_dim if latent_dim is not None else getattr(module, "latent_dim", None)
         if dim is None:
-            raise InputError(f"{spec}: latent size unknown; pass --latent-dim (or give the module a "
-                             f"'latent_dim' attribute)")
+            raise InputError(f"{spec}: latent size unknown; give latent_dim (or a latent_dim attribute on the "
+                             f"module)")
         gen = ModuleGenerator(module, name=spec, latent_dim=checks.positive_int("latent_dim", int(dim)),
                               output_range=output_range, input_shape=input_shape, latent_space=latent_space or "z")
+    gen.name = spec  # as the user wrote it, whatever the module calls itself
+    gen.weights = user_weights_info(weights) if weights is not None else None
+    if weights is None:
+        warnings.warn(f"{spec} runs on its untrained initial weights (no weights file given)",
+                      UntrainedWeightsWarning, stacklevel=3)
     gen.freeze()
     side = check_image_output(gen, spec)
     if gen.resolution is None:

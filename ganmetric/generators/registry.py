@@ -2,32 +2,24 @@
 
 A config is a JSON file in ``pretrained_configs/`` (or a folder named in
 ``$GANMETRIC_CONFIG_PATH``): data only, never code. Its ``family`` selects a builder
-registered with :func:`register_family`; the builder returns a frozen
+registered with :func:`~ganmetric.generators.families.register_family` (the family
+modules imported below register theirs); the builder returns a frozen
 :class:`~ganmetric.generators.base.Generator` with its weights loaded.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from pathlib import Path
-from typing import Callable
-
 
 from .. import checks
 from ..errors import InputError
+from ..io import describe_file, sha256_file
+from . import biggan, dcgan, stylegan2  # noqa: F401  (importing a family module registers its builder)
 from .base import Generator
 from .custom import is_factory_spec, load_custom_generator
-
-FAMILIES: dict[str, Callable[..., Generator]] = {}
-
-
-def register_family(name: str):
-    """Decorator: register ``builder(config, *, latent_space, **options) -> Generator``."""
-    def deco(fn):
-        FAMILIES[name] = fn
-        return fn
-    return deco
+from .families import FAMILIES, check_options
+from .saved import load_saved_generator
 
 
 def _config_dirs() -> list[Path]:
@@ -70,18 +62,6 @@ def read_config(path: Path) -> dict:
     return cfg
 
 
-def _check_options(builder, model: str, options: dict) -> None:
-    """Refuse options a family's builder does not take (one line naming the valid ones)."""
-    params = inspect.signature(builder).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
-    valid = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY and n != "latent_space"]
-    bad = sorted(set(options) - set(valid))
-    if bad:
-        raise InputError(f"option(s) {', '.join(bad)} do not apply to model {model}; "
-                         f"it takes: {', '.join(valid) or 'none'}")
-
-
 SAVED_SUFFIXES = (".pt", ".pth", ".ts", ".jit", ".pt2")
 
 
@@ -102,22 +82,51 @@ def load_generator(name_or_path: str, *, device="cpu", dtype=None, latent_space:
             folder) for pretrained configs and custom modules, ``class_name`` for
             conditional models, ``truncation`` and ``class_index`` for BigGAN).
 
+    Returns:
+        A frozen generator whose ``name`` is ``name_or_path`` as given and whose
+        ``map_options()``, ``weights`` and ``file_sha256`` say exactly what it is.
+
     Raises:
-        InputError: unknown name, missing/corrupt file, bad option.
+        InputError: unknown name, missing/corrupt file, a file that is not a model, bad option.
         WeightsError: weights unavailable or failing verification.
     """
     dev = checks.device(device)
     dt = checks.dtype(dtype or "float32")
     name = str(name_or_path)
     path = Path(name).expanduser()
+    if is_factory_spec(name):
+        check_options(load_custom_generator, f"a custom model ({name})", options)
+        gen = load_custom_generator(name, latent_space=latent_space, **options)
+    elif name.lower().endswith(SAVED_SUFFIXES):
+        check_options(load_saved_generator, f"a saved generator file ({path.name})", options)
+        gen = load_saved_generator(path, latent_space=latent_space, **options)
+    else:
+        gen = _from_config(name, path, latent_space, options)
+    return gen.to(device=dev, dtype=dt).freeze()
+
+
+def loader_options(name: str) -> list[str] | None:
+    """The options :func:`load_generator` accepts for model ``name`` (None if it cannot tell)."""
+    from .families import option_names
+    if is_factory_spec(name):
+        return option_names(load_custom_generator)
+    if name.lower().endswith(SAVED_SUFFIXES):
+        return option_names(load_saved_generator)
+    try:
+        cfg = read_config(Path(name).expanduser()) if name.endswith(".json") else available_configs().get(name)
+    except InputError:
+        return None
+    if cfg is None or cfg.get("family") not in FAMILIES:
+        return None
+    return option_names(FAMILIES[cfg["family"]])
+
+
+def _from_config(name: str, path: Path, latent_space: str | None, options: dict) -> Generator:
+    """A pretrained config by name, or a config ``.json`` file, built by its family."""
     if name.endswith(".json"):
         cfg = read_config(path)
-    elif is_factory_spec(name):
-        gen = load_custom_generator(name, latent_space=latent_space, **options)
-        return gen.to(device=dev, dtype=dt).freeze()
-    elif name.lower().endswith(SAVED_SUFFIXES) or os.sep in name:
-        from .saved import load_saved_generator
-        return load_saved_generator(path, latent_space=latent_space, **options).to(device=dev, dtype=dt)
+    elif path.is_file() or os.sep in name:
+        raise InputError(_not_a_model(name, path))
     else:
         configs = available_configs()
         checks.one_of("model", name, configs)
@@ -125,6 +134,18 @@ def load_generator(name_or_path: str, *, device="cpu", dtype=None, latent_space:
     family = checks.one_of("model family", cfg["family"], FAMILIES)
     spaces = list(cfg["latent_spaces"])
     space = checks.one_of(f"latent space for {cfg['name']}", latent_space or spaces[0], spaces)
-    _check_options(FAMILIES[family], cfg["name"], options)
+    check_options(FAMILIES[family], f"model {cfg['name']}", options)
     gen = FAMILIES[family](cfg, latent_space=space, **options)
-    return gen.to(device=dev, dtype=dt).freeze()
+    if name.endswith(".json"):
+        gen.name, gen.file_sha256 = name, sha256_file(path)
+    return gen
+
+
+def _not_a_model(name: str, path: Path) -> str:
+    """Why ``name`` is not a model, and what kinds of path are."""
+    kinds = ("a model is a name from `ganmetric models list`, a config .json, a saved generator "
+             "(.pt/.ts TorchScript, .pt2 exported program) or module.path:factory")
+    if not path.exists():
+        return f"model file not found: {name} ({kinds})"
+    what = describe_file(path) if path.is_file() else "a folder"
+    return f"{name} is {what or 'not a model file'}, not a generator: {kinds}"

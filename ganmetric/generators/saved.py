@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import InputError
+from ..errors import InputError, first_line
+from ..io import describe_file, sha256_file
 from .base import ModuleGenerator
 from .custom import check_image_output
 
@@ -38,16 +39,11 @@ class ExportedModule(nn.Module):
         return self.program(z)
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0] or type(exc).__name__
-
-
 def _exported(path: Path, latent_dim: int | None) -> tuple[nn.Module, int]:
     try:
         program = torch.export.load(str(path))
     except Exception as exc:
-        raise InputError(f"cannot read exported program {path} (saved with torch.export.save?): "
-                         f"{_first_line(exc)}") from exc
+        raise InputError(_not_a_generator(path, exc)) from exc
     specs = [s for s in program.graph_signature.input_specs if s.kind.name == "USER_INPUT"]
     if len(specs) != 1:
         raise InputError(f"{path.name}: expected an exported program with one input (the codes), got {len(specs)}")
@@ -64,7 +60,7 @@ def _exported(path: Path, latent_dim: int | None) -> tuple[nn.Module, int]:
 
 
 def load_saved_generator(path, *, latent_dim: int | None = None, output_range: str = "-1,1",
-                         input_shape: str = "flat", latent_space: str | None = None, **unused) -> ModuleGenerator:
+                         input_shape: str = "flat", latent_space: str | None = None) -> ModuleGenerator:
     """Load a TorchScript or exported-program generator.
 
     ``latent_space`` only names the file's single latent space (default "z").
@@ -73,9 +69,7 @@ def load_saved_generator(path, *, latent_dim: int | None = None, output_range: s
         InputError: missing or unreadable file, unknown latent size, a fixed batch size, an
             unknown option, or an output that is not a batch of images.
     """
-    if unused:
-        raise InputError(f"unknown option(s) for a saved generator: {', '.join(sorted(unused))} "
-                         f"(valid: latent_dim, output_range, input_shape)")
+    shown = str(path)
     path = Path(path).expanduser()
     if not path.is_file():
         raise InputError(f"generator file not found: {path}")
@@ -87,13 +81,27 @@ def load_saved_generator(path, *, latent_dim: int | None = None, output_range: s
                 warnings.simplefilter("ignore", FutureWarning)
                 module = torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:
-            raise InputError(f"cannot read TorchScript file {path} (saved with torch.jit.save?): "
-                             f"{_first_line(exc)}") from exc
+            raise InputError(_not_a_generator(path, exc)) from exc
         if latent_dim is None:
             latent_dim = getattr(module, "latent_dim", None)
         if latent_dim is None:
-            raise InputError(f"{path.name}: latent size unknown; pass --latent-dim (or save a 'latent_dim' attribute)")
-    gen = ModuleGenerator(module, name=path.name, latent_dim=int(latent_dim), output_range=output_range,
+            raise InputError(f"{path.name}: latent size unknown; give latent_dim (or save a latent_dim attribute "
+                             f"on the module)")
+    gen = ModuleGenerator(module, name=shown, latent_dim=int(latent_dim), output_range=output_range,
                           input_shape=input_shape, latent_space=latent_space or "z")
     gen.resolution = check_image_output(gen, path.name)
+    gen.weights = {"source": "saved-file"}  # the parameters are inside the file
+    gen.file_sha256 = sha256_file(path)
     return gen
+
+
+def _not_a_generator(path: Path, exc: BaseException) -> str:
+    """Why a .pt/.ts file is not a TorchScript generator, in the user's words."""
+    kind = describe_file(path)
+    if kind == "a PyTorch file (torch.save)":
+        return (f"{path} is a file saved with torch.save (a state dict?), not a TorchScript generator: load it "
+                f"into your architecture with --model module.path:factory --weights {path}")
+    if kind is not None and kind != "a TorchScript file (torch.jit.save)":
+        return f"{path} is {kind}, not a generator saved with torch.jit.save or torch.export.save"
+    return (f"{path} is not a readable saved generator (made with torch.jit.save, or torch.export.save for "
+            f".pt2); the file may be incomplete")

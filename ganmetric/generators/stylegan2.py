@@ -29,8 +29,11 @@ import torch
 
 from .. import checks
 from ..errors import InputError, WeightsError
-from .base import Generator
+from ..io import load_torch_file
+from .base import Generator, normal_rows
+from .families import register_family
 from .stylegan2_layers import StyleGAN2Network
+from .weights import user_weights_info
 
 LATENT_SPACES = ("z", "w", "w+")
 #: latent_avg is estimated from this many mapped codes when a checkpoint has none.
@@ -117,15 +120,16 @@ class StyleGAN2Generator(Generator):
         Returns:
             (n, latent_dim) on the generator's device and dtype.
         """
-        checks.positive_int("n", n)
-        gen = torch.Generator().manual_seed(int(seed))
-        z = torch.randn(n, self.style_dim, generator=gen, dtype=torch.float64).to(device=self.device,
-                                                                                dtype=self.dtype)
+        z = normal_rows(n, self.style_dim, seed).to(device=self.device, dtype=self.dtype)  # row i independent of n
         if self.latent_space == "z":
             return z
         with torch.no_grad():
             w = self.mapping(z)
         return w if self.latent_space == "w" else w.repeat(1, self.n_latent)
+
+    def map_options(self) -> dict:
+        return {"truncation": self.truncation, "lr_mlp": self.g_ema.lr_mlp, "randomize_noise": self.randomize_noise,
+                "clamp": self.clamp}
 
     def to_checkpoint(self) -> dict:
         """A rosinality-format checkpoint dict ``{"g_ema": state_dict, "latent_avg": ...}`` (CPU copies)."""
@@ -157,16 +161,8 @@ def read_checkpoint(path) -> tuple[dict, torch.Tensor | None]:
         InputError: the file does not exist.
         WeightsError: unreadable, or neither a rosinality checkpoint nor a generator state dict.
     """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise InputError(f"StyleGAN2 weights file not found: {path}")
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(f"cannot load StyleGAN2 weights {path}: {first}") from exc
-    return split_checkpoint(obj, where=str(path))
+    obj = load_torch_file(path, what="StyleGAN2 weights file", safe_globals=[argparse.Namespace])
+    return split_checkpoint(obj, where=str(Path(path).expanduser()))
 
 
 def split_checkpoint(obj, *, where: str = "checkpoint") -> tuple[dict, torch.Tensor | None]:
@@ -270,9 +266,6 @@ def stylegan2_from_checkpoint(ckpt, *, name: str = "stylegan2", latent_space: st
                               clamp=clamp)
 
 
-from .registry import register_family  # noqa: E402  (registry imports nothing from here)
-
-
 def _config_weights(cfg: dict, weights) -> Path:
     """The weight file: ``weights=`` if given, else the config's ``weights.path`` (relative to the config)."""
     spec = cfg.get("weights") or {}
@@ -289,37 +282,54 @@ def _config_weights(cfg: dict, weights) -> Path:
 
 @register_family("stylegan2")
 def build_stylegan2(cfg: dict, *, latent_space: str = "w", weights: str | None = None, truncation: float | None = None,
-                    lr_mlp: float | None = None, randomize_noise: bool = False, clamp: bool = False,
-                    **unknown) -> StyleGAN2Generator:
+                    lr_mlp: float | None = None, randomize_noise: bool = False, clamp: bool = False
+                    ) -> StyleGAN2Generator:
     """Builder for ``family: stylegan2`` configs.
 
     Config keys used: ``weights.path`` (or ``weights=``), ``weights.sha256`` (checked when
     set), ``resolution`` and ``latent_spaces.z`` (checked against the checkpoint when
-    present), ``options`` (defaults for ``truncation`` and ``lr_mlp``).
+    present), ``options`` (defaults for ``truncation`` and ``lr_mlp``). A config whose
+    ``weights.source`` is ``"random"`` builds ``architecture`` with seeded random weights
+    (``weights.seed``): a demo model that needs no download.
 
     Raises:
         InputError: bad option or missing file; WeightsError: no weights, or weights that do
             not fit the config or the architecture.
     """
-    if unknown:
-        raise InputError(f"unknown option(s) for StyleGAN2 model {cfg['name']}: {', '.join(sorted(unknown))}; "
-                         f"valid: weights, truncation, lr_mlp, randomize_noise, clamp")
     defaults = cfg.get("options") or {}
     truncation = defaults.get("truncation", 1.0) if truncation is None else truncation
     lr_mlp = defaults.get("lr_mlp", 0.01) if lr_mlp is None else lr_mlp
     if isinstance(lr_mlp, bool) or not isinstance(lr_mlp, (int, float)) or not lr_mlp > 0:
-        raise InputError(f"lr_mlp must be a positive number (rosinality's default 0.01), got {lr_mlp!r}")
+        raise InputError(f"lr_mlp must be a positive number (rosinality's default 0.01), got {lr_mlp}")
+    spec = cfg.get("weights") or {}
+    options = {"name": cfg["name"], "latent_space": latent_space, "truncation": truncation,
+               "randomize_noise": randomize_noise, "clamp": clamp}
+    if weights is None and spec.get("source") == "random":
+        seed = int(spec.get("seed", 0))
+        net = StyleGAN2Network(lr_mlp=float(lr_mlp), seed=seed, **cfg["architecture"])
+        gen = StyleGAN2Generator(net, **options)
+        gen.weights = {"source": "random", "seed": seed}
+        return gen
     path = _config_weights(cfg, weights)
-    expected = (cfg.get("weights") or {}).get("sha256")
-    if expected and path.is_file():  # a config may pin the exact file it was written for
-        from .weights import sha256_file
-        got = sha256_file(path)
-        if got != expected:
-            raise WeightsError(f"sha256 mismatch for {path}: config {cfg['name']} expects {expected}, got {got}")
-    gen = stylegan2_from_checkpoint(path, name=cfg["name"], latent_space=latent_space, truncation=truncation,
-                                    lr_mlp=float(lr_mlp), randomize_noise=randomize_noise, clamp=clamp)
+    _check_config_digest(cfg, path)
+    gen = stylegan2_from_checkpoint(path, lr_mlp=float(lr_mlp), **options)
     res, sdim = cfg.get("resolution"), (cfg.get("latent_spaces") or {}).get("z")
     if (res is not None and res != gen.resolution) or (isinstance(sdim, int) and sdim != gen.style_dim):
         raise WeightsError(f"{path} holds a {gen.resolution} px generator with style_dim {gen.style_dim}, but config "
                            f"{cfg['name']} is {res} px with style_dim {sdim}; use the config 'stylegan2' for any size")
+    gen.weights = user_weights_info(path)
     return gen
+
+
+def _check_config_digest(cfg: dict, path: Path) -> None:
+    """A config may pin the exact file it was written for (``weights.sha256``).
+
+    Raises:
+        WeightsError: the file's digest differs.
+    """
+    expected = (cfg.get("weights") or {}).get("sha256")
+    if expected and path.is_file():
+        from .weights import sha256_file
+        got = sha256_file(path)
+        if got != expected:
+            raise WeightsError(f"sha256 mismatch for {path}: config {cfg['name']} expects {expected}, got {got}")

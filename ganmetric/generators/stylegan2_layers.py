@@ -21,14 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-def rosinality_channels(size: int, channel_multiplier: int = 2) -> list[int]:
-    """Channel widths per side 4, 8, ..., ``size`` of rosinality's default generator."""
-    m = channel_multiplier
-    table = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * m, 128: 128 * m, 256: 64 * m, 512: 32 * m,
-             1024: 16 * m, 2048: 8 * m}
-    return [table[2 ** i] for i in range(2, int(math.log2(size)) + 1)]
-
-
 def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor, negative_slope: float = 0.2,
                      scale: float = math.sqrt(2)) -> torch.Tensor:
     """``leaky_relu(x + bias, 0.2) * sqrt(2)`` with ``bias`` (C,) added along dim 1."""
@@ -247,6 +239,7 @@ class StyleGAN2Network(nn.Module):
         g = torch.Generator().manual_seed(int(seed))
         self.size = 4 * 2 ** (len(channels) - 1)
         self.style_dim = style_dim
+        self.lr_mlp = float(lr_mlp)
         self.log_size = len(channels) + 1
         self.n_latent = self.log_size * 2 - 2
         self.num_layers = (self.log_size - 2) * 2 + 1

