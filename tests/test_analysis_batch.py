@@ -93,7 +93,7 @@ def test_stale_point_is_recomputed(tmp_path, tiny, mse):
 def test_refuses_to_mix_batches(tmp_path, tiny, mse):
     codes = tiny.sample(3, seed=0)
     batch_metric(tiny, mse, codes, tmp_path, method="jacobian")
-    with pytest.raises(ganmetric.InputError, match="different batch.*method: directory has 'jacobian', this run 'bp'"):
+    with pytest.raises(ganmetric.InputError, match='different batch.*method: directory has "jacobian", this run "bp"'):
         batch_metric(tiny, mse, codes, tmp_path, method="bp")
     with pytest.raises(ganmetric.InputError, match="different batch.*model"):
         batch_metric(_renamed(), mse, codes, tmp_path, method="jacobian")
