@@ -23,12 +23,13 @@ def compare(a, b, k, prefix):
     """Compare two metrics of the same latent size (two result files).
 
     Prints and writes: the principal angles between the top-k eigenspaces (degrees); each
-    metric along the other's eigenvectors, vHv_AB[i] = u_i(A)^T H_B u_i(A) and vHv_BA, with
-    the pair's log-scale and linear-scale consistency (as in `ganmetric homogeneity`) and
-    the ratio vHv_AB[i] / lambda_i(B) (1: the same eigenpair); corr(vec H_A, vec H_B) (from
-    the rank-k reconstructions when a file holds only top-k eigenpairs, said); and both
-    spectra overlaid in PREFIX.png. Files of different latent sizes are refused; different
-    models or latent spaces of one size get a warning.
+    metric along the other's eigenvectors, vHv_AB[i] = u_i(A)^T H_B u_i(A) and vHv_BA over
+    every rank both files hold, with the pair's log-scale and linear-scale consistency
+    (what `ganmetric homogeneity` computes for two points) and the ratio
+    vHv_AB[i] / lambda_i(B) (1: the same eigenpair); corr(vec H_A, vec H_B) (from the
+    metrics rebuilt from the eigenpairs both hold when a file has only top-k ones, said);
+    and both spectra overlaid in PREFIX.png. Files of different latent sizes are refused;
+    different models or latent spaces of one size get a warning.
 
     \b
     Examples:

@@ -5,13 +5,14 @@ For metrics A and B of the same latent size n (eigenpairs (lambda_i(A), u_i(A)) 
 
 - principal angles between span{u_1(A) .. u_k(A)} and span{u_1(B) .. u_k(B)} (degrees,
   ascending; 0 means a shared direction, 90 an orthogonal one);
-- ``vHv_AB[i] = u_i(A)^T H_B u_i(A)``: B's metric along A's eigenvectors, and ``vHv_BA``;
-  the pair's homogeneity statistics (as in :mod:`ganmetric.analysis.homogeneity` with
-  i = A, j = B): log-scale consistency ``corr_i(log10 vHv_AB[i], log10 lambda_i(B))``,
-  linear-scale consistency ``corr_i(vHv_AB[i], lambda_i(B))``, and the ratio
+- ``vHv_AB[i] = u_i(A)^T H_B u_i(A)``: B's metric along A's eigenvectors, and ``vHv_BA``,
+  over every rank both hold (K = min(k_A, k_B), all n for full results); the pair's
+  homogeneity statistics, exactly as :func:`~ganmetric.analysis.homogeneity` computes them
+  for points i = A, j = B: log-scale consistency ``corr_i(log10 vHv_AB[i], log10 lambda_i(B))``,
+  linear-scale consistency ``corr_i(vHv_AB[i], lambda_i(B))``; and the ratio
   ``vHv_AB[i] / lambda_i(B)`` (1 when A's i-th eigenvector is also B's);
 - ``corr(vec H_A, vec H_B)`` over the n^2 entries, of the full metrics when both files
-  hold H, else of the rank-k reconstructions ``U_k diag(lambda_k) U_k^T`` (said in ``corr_vec_from``).
+  hold H, else of the rank-K reconstructions ``U_K diag(lambda_K) U_K^T`` (said in ``corr_vec_from``).
 
 Identical metrics give angles 0, consistencies 1, ratios 1 and corr_vec 1. Typical uses:
 MSE against LPIPS at one point, two methods at one point, two points of one model, and
@@ -66,14 +67,17 @@ class MetricComparison:
         dim: the latent size n.
         k: size of the compared eigenspaces (at most the eigenpairs both hold).
         k_requested: the k asked for.
+        n_ranks: K, the ranks both hold: the length of the vHv and ratio arrays.
         eigvals_a, eigvals_b: every stored eigenvalue of A and of B, descending.
         angles_deg: (k,) principal angles between the top-k eigenspaces, ascending, in degrees.
-        vhv_ab: (k,) ``u_i(A)^T H_B u_i(A)``. vhv_ba: (k,) ``u_i(B)^T H_A u_i(B)``.
-        ratio_ab: (k,) ``vhv_ab / lambda_i(B)`` (NaN where lambda_i(B) = 0). ratio_ba: likewise.
-        corr_log_ab, corr_linear_ab: A's eigenvectors under H_B against lambda(B) (NaN: undefined).
+        vhv_ab: (K,) ``u_i(A)^T H_B u_i(A)``. vhv_ba: (K,) ``u_i(B)^T H_A u_i(B)``.
+        ratio_ab: (K,) ``vhv_ab / lambda_i(B)`` (NaN where lambda_i(B) = 0). ratio_ba: likewise.
+        corr_log_ab, corr_linear_ab: A's eigenvectors under H_B against lambda(B), over the K
+            ranks (NaN: undefined).
         corr_log_ba, corr_linear_ba: B's eigenvectors under H_A against lambda(A).
         corr_vec: ``corr(vec H_A, vec H_B)`` (NaN when one is constant).
-        corr_vec_from: "full H" or "rank-k reconstructions".
+        corr_vec_from: "full H", or "rank-K reconstructions" (from the K eigenpairs both hold) when
+            a file holds only its top eigenpairs.
         full: whether A and B hold their full H.
         same_point: A and B were computed at the same latent point (codes equal to float32 precision).
         metas: the result files' metadata (model, latent space, distance, method, ...).
@@ -84,6 +88,7 @@ class MetricComparison:
     dim: int
     k: int
     k_requested: int
+    n_ranks: int
     eigvals_a: np.ndarray
     eigvals_b: np.ndarray
     angles_deg: np.ndarray
@@ -103,10 +108,10 @@ class MetricComparison:
     warnings: tuple[str, ...] = ()
 
     def table(self) -> list[dict]:
-        """One row per rank i (1-based): both eigenvalues, both cross quotients and their ratios."""
+        """One row per rank i (1-based, all K): both eigenvalues, both cross quotients and their ratios."""
         return [{"rank": i + 1, "lambda_a": float(self.eigvals_a[i]), "lambda_b": float(self.eigvals_b[i]),
                  "vhv_ab": float(self.vhv_ab[i]), "ratio_ab": float(self.ratio_ab[i]),
-                 "vhv_ba": float(self.vhv_ba[i]), "ratio_ba": float(self.ratio_ba[i])} for i in range(self.k)]
+                 "vhv_ba": float(self.vhv_ba[i]), "ratio_ba": float(self.ratio_ba[i])} for i in range(self.n_ranks)]
 
     def to_csv(self) -> str:
         """The per-rank table as CSV text (empty cells where a ratio is undefined)."""
@@ -126,15 +131,18 @@ class MetricComparison:
                  + (f" (asked {self.k_requested}; a file holds fewer eigenpairs)" if self.k < self.k_requested else ""),
                  f"principal angles between the top-{self.k} eigenspaces (degrees, smallest first):",
                  "  " + "  ".join(f"{x:.2f}" for x in self.angles_deg),
+                 f"consistency over all {self.n_ranks} ranks (as `homogeneity` computes it for the pair):",
                  f"{'':<26} {'eigvecs of A under H_B':>23} {'eigvecs of B under H_A':>23}",
                  f"{'log-scale consistency':<26} {fmt(self.corr_log_ab):>23} {fmt(self.corr_log_ba):>23}",
                  f"{'linear-scale consistency':<26} {fmt(self.corr_linear_ab):>23} {fmt(self.corr_linear_ba):>23}",
                  f"corr(vec H_A, vec H_B): {fmt(self.corr_vec).strip()} (from {self.corr_vec_from})", "",
                  f"{'rank':>4} {'lambda_A':>11} {'lambda_B':>11} {'uA.H_B.uA':>11} {'/lambda_B':>9} "
                  f"{'uB.H_A.uB':>11} {'/lambda_A':>9}"]
-        for r in self.table():
+        for r in self.table()[:self.k]:
             lines.append(f"{r['rank']:>4} {r['lambda_a']:>11.4g} {r['lambda_b']:>11.4g} {r['vhv_ab']:>11.4g} "
                          f"{r['ratio_ab']:>9.3f} {r['vhv_ba']:>11.4g} {r['ratio_ba']:>9.3f}")
+        if self.n_ranks > self.k:
+            lines.append(f"(first {self.k} of {self.n_ranks} ranks; all of them in the CSV and JSON)")
         return "\n".join(lines)
 
     def _describe(self, side: int) -> str:
@@ -150,7 +158,8 @@ class MetricComparison:
                       **{key: self.metas[0].get(key) for key in DESCRIBED}},
                 "b": {"name": self.names[1], "full": self.full[1],
                       **{key: self.metas[1].get(key) for key in DESCRIBED}},
-                "k": self.k, "k_requested": self.k_requested, "same_point": self.same_point,
+                "k": self.k, "k_requested": self.k_requested, "n_ranks": self.n_ranks,
+                "same_point": self.same_point,
                 "principal_angles_deg": self.angles_deg.tolist(),
                 "a_eigenvectors_under_b": {"log_consistency": self.corr_log_ab,
                                            "linear_consistency": self.corr_linear_ab},
@@ -173,7 +182,8 @@ def _side(x, default_name: str) -> _Side:
     path = getattr(x, "path", None)
     z = as_np(getattr(x, "z", None))
     return _Side(Path(path).name if path is not None else default_name, as_np(vals), as_np(vecs),
-                 as_np(getattr(x, "H", None)), None if z is None else z.reshape(-1), dict(getattr(x, "meta", None) or {}))
+                 as_np(getattr(x, "H", None)), None if z is None else z.reshape(-1),
+                 dict(getattr(x, "meta", None) or {}))
 
 
 def principal_angles(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -215,7 +225,7 @@ def _corr_vec(a: _Side, b: _Side, k: int) -> tuple[float, str]:
     if a.H is not None and b.H is not None:
         Ha, Hb, how = a.H, b.H, "full H"
     else:
-        Ha, Hb, how = a.rank_k(k), b.rank_k(k), "rank-k reconstructions"
+        Ha, Hb, how = a.rank_k(k), b.rank_k(k), f"rank-{k} reconstructions"
     x, y = Ha.ravel() - Ha.mean(), Hb.ravel() - Hb.mean()
     den = np.linalg.norm(x) * np.linalg.norm(y)
     return (float(x @ y / den) if den > 0 else float("nan")), how
@@ -230,13 +240,15 @@ def _mismatch_warnings(a: _Side, b: _Side) -> tuple[str, ...]:
             f"their directions are compared coordinate by coordinate",)
 
 
-def _checked_k(a: _Side, b: _Side, k: int) -> int:
+def _checked_ranks(a: _Side, b: _Side, k: int) -> tuple[int, int]:
+    """(k cut to the eigenpairs both hold, K = the eigenpairs both hold)."""
     n_a, n_b = a.eigvecs.shape[0], b.eigvecs.shape[0]
     if n_a != n_b:
         raise InputError(f"cannot compare metrics of different latent sizes: {a.name} has n={n_a}, "
                          f"{b.name} has n={n_b}")
     checks.positive_int("k", k)
-    return min(k, len(a.eigvals), len(b.eigvals))
+    K = min(len(a.eigvals), len(b.eigvals))
+    return min(k, K), K
 
 
 def compare_metrics(a, b, k: int = 10) -> MetricComparison:
@@ -257,20 +269,21 @@ def compare_metrics(a, b, k: int = 10) -> MetricComparison:
         ResultFileError: a path that is not a readable result file.
     """
     A, B = _side(a, "A"), _side(b, "B")
-    kk = _checked_k(A, B, k)
-    vhv_ab, vhv_ba = _cross_quotients(A, B, kk)
-    log_ab, lin_ab = _consistency(vhv_ab, B.eigvals[:kk])
-    log_ba, lin_ba = _consistency(vhv_ba, A.eigvals[:kk])
-    corr_vec, how = _corr_vec(A, B, kk)
+    kk, K = _checked_ranks(A, B, k)
+    vhv_ab, vhv_ba = _cross_quotients(A, B, K)
+    log_ab, lin_ab = _consistency(vhv_ab, B.eigvals[:K])
+    log_ba, lin_ba = _consistency(vhv_ba, A.eigvals[:K])
+    corr_vec, how = _corr_vec(A, B, K)
     notes = _mismatch_warnings(A, B)
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
     same = A.z is not None and B.z is not None and A.z.shape == B.z.shape and \
         bool(np.allclose(A.z, B.z, rtol=1e-6, atol=1e-6))  # float32 and float64 files of one code agree to 1e-7
     return MetricComparison(
-        names=(A.name, B.name), dim=int(A.eigvecs.shape[0]), k=kk, k_requested=k, eigvals_a=A.eigvals, eigvals_b=B.eigvals,
+        names=(A.name, B.name), dim=int(A.eigvecs.shape[0]), k=kk, k_requested=k, n_ranks=K,
+        eigvals_a=A.eigvals, eigvals_b=B.eigvals,
         angles_deg=np.degrees(principal_angles(A.eigvecs[:, :kk], B.eigvecs[:, :kk])),
-        vhv_ab=vhv_ab, vhv_ba=vhv_ba, ratio_ab=_ratio(vhv_ab, B.eigvals[:kk]),
-        ratio_ba=_ratio(vhv_ba, A.eigvals[:kk]), corr_log_ab=log_ab, corr_linear_ab=lin_ab, corr_log_ba=log_ba,
+        vhv_ab=vhv_ab, vhv_ba=vhv_ba, ratio_ab=_ratio(vhv_ab, B.eigvals[:K]),
+        ratio_ba=_ratio(vhv_ba, A.eigvals[:K]), corr_log_ab=log_ab, corr_linear_ab=lin_ab, corr_log_ba=log_ba,
         corr_linear_ba=lin_ba, corr_vec=corr_vec, corr_vec_from=how, full=(A.H is not None, B.H is not None),
         same_point=same, metas=(A.meta, B.meta), warnings=notes)

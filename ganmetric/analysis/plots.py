@@ -118,7 +118,8 @@ def plot_homogeneity_heatmap(h, path, *, title: str = ""):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         fig.colorbar(im, ax=ax, shrink=0.85, label="correlation")
-    note = "vHv_ij[k] = u_k(i)ᵀ H_j u_k(i): eigenvectors of point i under the metric of point j" + ("; grey: undefined" if undefined else "")
+    note = "vHv_ij[k] = u_k(i)ᵀ H_j u_k(i): eigenvectors of point i under the metric of point j"
+    note += "; grey: undefined" if undefined else ""
     fig.suptitle(f"{title}\n{note}" if title else note)
     save_figure(fig, path, dpi=DPI, bbox_inches="tight")
     return fig
@@ -172,7 +173,7 @@ def plot_comparison(cmp, path, *, title: str = ""):
     ang.set(ylim=(0, 90), xlabel="i (smallest angle first)", ylabel="degrees",
             title=f"principal angles between the top-{cmp.k} eigenspaces")
     ang.set_yticks([0, 15, 30, 45, 60, 75, 90])
-    _ratio_panel(rat, cmp, idx)
+    _ratio_panel(rat, cmp, np.arange(1, cmp.n_ranks + 1))
     _integer_ticks(spec, ang, rat)
     fig.suptitle(title or "   vs   ".join(labels))
     save_figure(fig, path, dpi=DPI, bbox_inches="tight")
@@ -181,8 +182,9 @@ def plot_comparison(cmp, path, *, title: str = ""):
 
 def _ratio_panel(ax, cmp, idx) -> None:
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-    ax.plot(idx, _positive(cmp.ratio_ab), "o-", ms=3, label="u_i(A)ᵀ H_B u_i(A) / λ_i(B)")
-    ax.plot(idx, _positive(cmp.ratio_ba), "s-", ms=3, label="u_i(B)ᵀ H_A u_i(B) / λ_i(A)")
+    ms = 3 if len(idx) <= 30 else 0                                   # markers only where they can be told apart
+    ax.plot(idx, _positive(cmp.ratio_ab), "o-", ms=ms, label="u_i(A)ᵀ H_B u_i(A) / λ_i(B)")
+    ax.plot(idx, _positive(cmp.ratio_ba), "s-", ms=ms, label="u_i(B)ᵀ H_A u_i(B) / λ_i(A)")
     ax.axhline(1.0, color="0.5", ls=":", lw=1)
     ax.set(yscale="log", xlabel="eigenvalue rank i", ylabel="ratio (log scale; 1: same eigenpair)",
            title="one metric along the other's eigenvectors")
