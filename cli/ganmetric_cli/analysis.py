@@ -220,11 +220,9 @@ def homogeneity(sources, prefix, device, quiet):
     Example:
       ganmetric homogeneity face_mse
     """
-    prefix = Path(prefix) if prefix else _default_prefix(sources, "homogeneity")
-    outs = [prefix.with_name(prefix.name + s) for s in (".npz", ".json", "_heatmap.png", "_hist.png")]
-    for o in outs:
-        check_writable(o)
     rs = analysis.load_results(list(sources), min_count=2)
+    prefix = Path(prefix) if prefix else _default_prefix(sources, "homogeneity")
+    outs = [check_writable(prefix.with_name(prefix.name + s)) for s in (".npz", ".json", "_heatmap.png", "_hist.png")]
     click.echo(rs.describe())
     h = analysis.homogeneity(rs, device=device, progress=not quiet)
     summary = {"description": rs.describe(), **h.summary()}
