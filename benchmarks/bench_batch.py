@@ -9,7 +9,6 @@ figures are computed from the points present. Run under the shared lock:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -23,18 +22,17 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import ganmetric  # noqa: E402
-from ganmetric.analysis import batch_metric, homogeneity, load_results, spectrum_stats  # noqa: E402
+from ganmetric.analysis import ResultSet, batch_metric, homogeneity, load_results, spectrum_stats  # noqa: E402
+from ganmetric.io import json_text, write_json  # noqa: E402
 
 
 def _tiled(rs, N):
-    from ganmetric.analysis.results import ResultSet
-    from ganmetric.io import LoadedResult
     rng = np.random.default_rng(0)
     out = []
     for i in range(N):
         r = rs.results[i % len(rs)]
         Q = np.linalg.qr(rng.standard_normal((r.dim, r.dim)))[0]
-        out.append(LoadedResult(r.eigvals, Q @ r.eigvecs, r.z, Q @ r.H @ Q.T, None, r.meta, r.path))
+        out.append(ganmetric.LoadedResult(r.eigvals, Q @ r.eigvecs, r.z, Q @ r.H @ Q.T, None, r.meta, r.path))
     return ResultSet(tuple(out), np.stack([r.eigvals for r in out]).astype(np.float64),
                      np.stack([r.eigvecs for r in out]).astype(np.float64), False)
 
@@ -89,8 +87,8 @@ def main():
                                              f"rotations (same spectra, same sizes: a timing stand-in)")
         report["note"] = (f"only {len(rs)} of {args.points} points computed so far; per-point time and total "
                           f"are measured on them and extrapolated to {args.points}")
-    (out / "bench.json").write_text(json.dumps(report, indent=1) + "\n")
-    print(json.dumps(report, indent=1))
+    write_json(out / "bench.json", report)          # strict JSON: an undefined statistic is null
+    print(json_text(report), end="")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,18 @@ ANISOTROPY_DEFINITION = (
 THRESHOLDS = (0.99, 0.999, 0.9999, 0.99999)
 
 
+def _check_thresholds(thresholds) -> np.ndarray:
+    """``thresholds`` as a 1-d float array of finite fractions in (0, 1] (NaN fails every comparison: test it)."""
+    try:
+        th = np.asarray(thresholds, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"thresholds must be numbers in (0, 1], got {thresholds}") from exc
+    if th.ndim != 1 or th.size == 0 or not np.all(np.isfinite(th) & (th > 0) & (th <= 1)):
+        shown = ", ".join(f"{t:g}" for t in np.atleast_1d(th).ravel())
+        raise InputError(f"thresholds must be finite fractions in (0, 1], got [{shown}]")
+    return th
+
+
 def anisotropy_counts(eigvals, thresholds=THRESHOLDS) -> np.ndarray:
     """Leading-eigenvalue counts reaching each cumulative fraction of the total.
 
@@ -45,12 +57,11 @@ def anisotropy_counts(eigvals, thresholds=THRESHOLDS) -> np.ndarray:
         int array (len(thresholds),) or (N, len(thresholds)).
 
     Raises:
-        InputError: a threshold outside (0, 1], non-finite values, or an all-zero spectrum.
+        InputError: no thresholds, a threshold that is not a finite number in (0, 1], non-finite
+            eigenvalues, or an all-zero spectrum.
     """
     vals = np.abs(np.asarray(eigvals, dtype=np.float64))
-    th = np.asarray(thresholds, dtype=np.float64)
-    if th.ndim != 1 or np.any(th <= 0) or np.any(th > 1):
-        raise InputError(f"thresholds must lie in (0, 1], got {list(np.atleast_1d(th))}")
+    th = _check_thresholds(thresholds)
     if not np.isfinite(vals).all():
         raise InputError("eigenvalues contain NaN or inf")
     single = vals.ndim == 1

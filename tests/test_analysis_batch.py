@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import ganmetric
-from ganmetric.analysis import batch_metric, load_results, point_name
+from ganmetric.analysis import batch_codes, batch_metric, load_results, point_name
 from helpers import TinyConvGenerator
 from helpers_analysis import fake_result
 
@@ -93,7 +93,7 @@ def test_stale_point_is_recomputed(tmp_path, tiny, mse):
 def test_refuses_to_mix_batches(tmp_path, tiny, mse):
     codes = tiny.sample(3, seed=0)
     batch_metric(tiny, mse, codes, tmp_path, method="jacobian")
-    with pytest.raises(ganmetric.InputError, match="different batch.*method: directory has 'jacobian', this run 'bp'"):
+    with pytest.raises(ganmetric.InputError, match='different batch.*method: directory has "jacobian", this run "bp"'):
         batch_metric(tiny, mse, codes, tmp_path, method="bp")
     with pytest.raises(ganmetric.InputError, match="different batch.*model"):
         batch_metric(_renamed(), mse, codes, tmp_path, method="jacobian")
@@ -157,3 +157,93 @@ def test_corrupt_manifest_is_refused(tmp_path, tiny, mse):
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(ganmetric.InputError, match="not a readable batch manifest"):
         batch_metric(tiny, mse, tiny.sample(1), tmp_path)
+
+
+class RowSampled(TinyConvGenerator):
+    """A generator whose ``sample`` is row-independent (row i of sample(N, seed) does not depend on N)."""
+
+    def sample(self, n=1, seed=0):
+        rows = [torch.randn(self.latent_dim, generator=torch.Generator().manual_seed(seed * 100_003 + i),
+                            dtype=torch.float64) for i in range(n)]
+        return torch.stack(rows).to(self.dtype)
+
+
+class SizeDependent(TinyConvGenerator):
+    """The sampling of older ganmetric versions, in spirit: every row depends on N."""
+
+    def sample(self, n=1, seed=0):
+        g = torch.Generator().manual_seed(seed + 1000 * n)
+        return torch.randn(n, self.latent_dim, generator=g, dtype=torch.float64).to(self.dtype)
+
+
+def _copy_weights(src, dst):
+    dst.load_state_dict(src.state_dict())
+    return dst
+
+
+def test_batch_codes_extend_a_seeded_folder(tmp_path, mse):
+    G = RowSampled(n=6, res=8).double()
+    d = tmp_path / "b"
+    first = batch_codes(G, 2, 5, d)                                    # nothing recorded yet: G.sample(2, 5)
+    np.testing.assert_array_equal(first, G.sample(2, seed=5).numpy())
+    batch_metric(G, mse, first, d, method="jacobian", seed=5)
+    more = batch_codes(G, 4, 5, d)
+    np.testing.assert_array_equal(more[:2], np.load(d / "codes.npy"))   # copies of the same draws
+    s = batch_metric(G, mse, more, d, method="jacobian", seed=5)
+    assert (s.computed, s.skipped, s.n_points) == (2, 2, 4)
+    assert json.loads((d / "manifest.json").read_text())["seed"] == 5
+
+
+def test_old_folder_resumes_from_its_record_but_cannot_grow(tmp_path, mse):
+    """A folder whose seeded codes were drawn by an N-dependent sampler: its codes.npy is the record."""
+    old = SizeDependent(n=6, res=8).double()
+    d = tmp_path / "b"
+    batch_metric(old, mse, old.sample(3, seed=5), d, method="jacobian", seed=5)
+    G = _copy_weights(old, RowSampled(n=6, res=8).double())            # the same model, today's sampling
+    codes = batch_codes(G, 3, 5, d)
+    np.testing.assert_array_equal(codes, np.load(d / "codes.npy"))
+    s = batch_metric(G, mse, codes, d, method="jacobian", seed=5)
+    assert (s.computed, s.skipped) == (0, 3)
+    with pytest.raises(ganmetric.InputError) as err:
+        batch_codes(G, 5, 5, d)
+    msg = str(err.value)
+    assert "holds 3 codes drawn with seed 5 that are not the first 3 of the 5 drawn now" in msg
+    assert "resume it with n_points 3" in msg and "choose another folder for out_dir" in msg
+    # another seed has no record here: its codes are drawn, and the folder refuses them, naming both seeds
+    with pytest.raises(ganmetric.InputError, match="drawn with seed 5, this run's with seed 6"):
+        batch_metric(G, mse, batch_codes(G, 3, 6, d), d, method="jacobian", seed=6)
+
+
+def test_fewer_points_than_the_folder_holds(tmp_path, tiny, mse):
+    codes = tiny.sample(4, seed=0)
+    batch_metric(tiny, mse, codes, tmp_path, method="jacobian")
+    with pytest.raises(ganmetric.InputError, match="holds 4 points and this run has 2: a batch may only grow"):
+        batch_metric(tiny, mse, codes[:2], tmp_path, method="jacobian")
+
+
+def test_messages_name_the_argument_not_a_flag(tmp_path, tiny, mse):
+    codes = tiny.sample(3, seed=0)
+    batch_metric(tiny, mse, codes, tmp_path / "b", method="jacobian")
+    (tmp_path / "f").write_text("x")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "manifest.json").write_text("{not json")
+    cases = [lambda: batch_metric(tiny, mse, codes, tmp_path / "b", method="bp"),
+             lambda: batch_metric(tiny, mse, tiny.sample(3, seed=1), tmp_path / "b", method="jacobian"),
+             lambda: batch_metric(tiny, mse, codes, tmp_path / "f"),
+             lambda: batch_metric(tiny, mse, codes, tmp_path / "m")]
+    for case in cases:
+        with pytest.raises(ganmetric.InputError) as err:
+            case()
+        assert "--" not in str(err.value) and "out_dir" in str(err.value), str(err.value)
+
+
+def test_manifest_is_strict_json(tmp_path, tiny, mse):
+    """An undefined number (here an unused eps of NaN) is written as null, never as a NaN token."""
+    batch_metric(tiny, mse, tiny.sample(1), tmp_path, method="jacobian", eps=float("nan"))
+
+    def refuse(token):
+        raise AssertionError(f"non-strict JSON token {token}")
+    manifest = json.loads((tmp_path / "manifest.json").read_text(), parse_constant=refuse)
+    assert manifest["solver"]["eps"] is None
+    s = batch_metric(tiny, mse, tiny.sample(1), tmp_path, method="jacobian", eps=float("nan"))
+    assert s.skipped == 1                                                   # and the batch still resumes

@@ -3,9 +3,11 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 import ganmetric
+from ganmetric.generators import Generator
 from ganmetric_cli.main import main
 from helpers_analysis import fake_result, save_traced_tiny
 
@@ -102,7 +104,7 @@ def test_errors_are_one_line(tiny_file, tmp_path):
     _one_line_error(run("spectrum", tmp_path / "m"), "mix models")
     fake_result(tmp_path / "one.npz", [1.0, 0.5])
     _one_line_error(run("homogeneity", tmp_path / "one.npz"), "at least 2")
-    _one_line_error(run("spectrum", tmp_path / "one.npz", "--thresholds", "0.5,2"), "thresholds")
+    _one_line_error(run("spectrum", tmp_path / "one.npz", "--thresholds", "0.5,2"), "--thresholds")
     base = ["batch", "--model", tiny_file, "--latent-dim", 6, "--distance", "mse", "-q"]
     np.save(tmp_path / "bad.npy", np.zeros((3, 5)))
     _one_line_error(run(*base, "--z", tmp_path / "bad.npy", "--out", tmp_path / "o"), "shape")
@@ -112,3 +114,123 @@ def test_errors_are_one_line(tiny_file, tmp_path):
     res = run(*base, "--points", 2, "--k", 99, "--out", tmp_path / "o")
     assert res.exit_code == 2 and "--k" in res.output
     assert not (tmp_path / "o").exists()
+
+
+def _row_sample(self, n=1, seed=0):
+    """Row-independent sampling: row i of sample(N, seed) does not depend on N."""
+    rows = [torch.randn(self.latent_dim, generator=torch.Generator().manual_seed(seed * 100_003 + i),
+                        dtype=torch.float64) for i in range(n)]
+    return torch.stack(rows).to(device=self.device, dtype=self.dtype)
+
+
+def _size_dependent_sample(self, n=1, seed=0):
+    """Like older ganmetric versions: every row depends on N."""
+    g = torch.Generator().manual_seed(seed + 1000 * n)
+    return torch.randn(n, self.latent_dim, generator=g, dtype=torch.float64).to(device=self.device, dtype=self.dtype)
+
+
+def _strict_json(path):
+    def refuse(token):
+        raise AssertionError(f"{path}: non-strict JSON token {token}")
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_batch_grows_with_more_points_and_point_0_is_hessian_seed(tiny_file, tmp_path, monkeypatch):
+    monkeypatch.setattr(Generator, "sample", _row_sample)
+    out = tmp_path / "b"
+    base = ["--model", tiny_file, "--latent-dim", 6, "--distance", "mse", "--dtype", "float64", "-q"]
+    res = run("batch", *base, "--points", 2, "--seed", 7, "--out", out)
+    assert res.exit_code == 0 and "computed 2" in res.output, res.output
+    res = run("batch", *base, "--points", 4, "--seed", 7, "--out", out)
+    assert res.exit_code == 0, res.output
+    assert "computed 2 (recomputed 0 corrupt/stale), kept 2 already done" in res.output
+    assert _strict_json(out / "manifest.json")["n_points"] == 4
+    res = run("hessian", *base, "--seed", 7, "--out", tmp_path / "h.npz")
+    assert res.exit_code == 0, res.output
+    # copies of the same draw: exact
+    np.testing.assert_array_equal(ganmetric.load_result(tmp_path / "h.npz").z.reshape(-1),
+                                  np.load(out / "codes.npy")[0])
+
+
+def test_batch_resumes_an_old_folder_and_refuses_to_grow_it(tiny_file, tmp_path, monkeypatch):
+    out = tmp_path / "b"
+    base = ["batch", "--model", tiny_file, "--latent-dim", 6, "--distance", "mse", "--dtype", "float64", "-q"]
+    monkeypatch.setattr(Generator, "sample", _size_dependent_sample)
+    assert run(*base, "--points", 3, "--seed", 7, "--out", out).exit_code == 0
+    monkeypatch.setattr(Generator, "sample", _row_sample)
+    res = run(*base, "--points", 3, "--seed", 7, "--out", out)
+    assert res.exit_code == 0 and "kept 3 already done" in res.output, res.output
+    res = run(*base, "--points", 5, "--seed", 7, "--out", out)
+    _one_line_error(res, "not the first 3 of the 5 drawn now")
+    assert "resume it with --points 3" in res.output and "choose another folder for --out" in res.output
+    assert "out_dir" not in res.output and "n_points" not in res.output
+
+
+@pytest.mark.parametrize("bad", ["nan", "0.5,nan", "inf", "0", "-0.5", "1.5"])
+def test_spectrum_thresholds_must_be_finite_fractions(tmp_path, bad):
+    fake_result(tmp_path / "a.npz", DECADES)
+    res = run("spectrum", tmp_path / "a.npz", "--out", tmp_path / "out" / "s", "--thresholds", bad)
+    _one_line_error(res, "--thresholds must be finite fractions in (0, 1]")
+    assert not (tmp_path / "out").exists()                       # refused before anything was written
+
+
+def test_written_json_is_strict(tmp_path):
+    """Undefined statistics (a correlation of a constant) are null, never NaN."""
+    fake_result(tmp_path / "a.npz", [1.0, 0.0, 0.0], seed=0)
+    fake_result(tmp_path / "b.npz", [1.0, 0.0, 0.0], seed=1)
+    assert run("spectrum", tmp_path, "--out", tmp_path / "s").exit_code == 0
+    assert run("homogeneity", tmp_path, "--out", tmp_path / "h", "-q").exit_code == 0
+    assert run("compare", tmp_path / "a.npz", tmp_path / "b.npz", "--out", tmp_path / "c").exit_code == 0
+    assert _strict_json(tmp_path / "s.json")["anisotropy"][0]["mean_spectrum"] == 1
+    assert _strict_json(tmp_path / "h.json")["corr_log"]["mean"] is None
+    c = _strict_json(tmp_path / "c.json")
+    assert c["a_eigenvectors_under_b"]["log_consistency"] is None         # one positive rank only
+    assert c["per_rank"][1]["ratio_ab"] is None                             # lambda_2(B) = 0
+
+
+def test_cli_imports_only_public_names():
+    """The analysis and compare commands import packages' public names, never deeper modules."""
+    import ast
+    import ganmetric_cli.analysis as cli_analysis
+    import ganmetric_cli.compare as cli_compare
+    for mod in (cli_analysis, cli_compare):
+        tree = ast.parse(open(mod.__file__).read())
+        for node in ast.walk(tree):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                if name.startswith("ganmetric."):
+                    assert name.count(".") == 1, f"{mod.__name__} imports {name}"
+    assert not hasattr(cli_analysis, "SPECTRUM_HELP")                      # one definition: analysis'
+    help_text = " ".join(run("spectrum", "--help").output.split())
+    assert " ".join(ganmetric.analysis.ANISOTROPY_DEFINITION.split()) in help_text
+
+
+def test_compare_command(tmp_path):
+    rng = np.random.default_rng(0)
+    U = np.linalg.qr(rng.standard_normal((6, 6)))[0]
+    fake_result(tmp_path / "a.npz", DECADES, eigvecs=U)
+    fake_result(tmp_path / "same.npz", DECADES, eigvecs=U)
+    res = run("compare", tmp_path / "a.npz", tmp_path / "same.npz", "--k", 3, "--out", tmp_path / "c")
+    assert res.exit_code == 0, res.output
+    assert "principal angles between the top-3 eigenspaces" in res.output and "log-scale consistency" in res.output
+    summary = _strict_json(tmp_path / "c.json")
+    np.testing.assert_allclose(summary["principal_angles_deg"], 0.0, atol=1e-6)
+    assert summary["b_eigenvectors_under_a"]["linear_consistency"] == pytest.approx(1.0, abs=1e-12)
+    assert (tmp_path / "c.csv").read_text().splitlines()[0] == "rank,lambda_a,lambda_b,vhv_ab,ratio_ab,vhv_ba,ratio_ba"
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    # another model of the same latent size: one warning line, then the comparison
+    fake_result(tmp_path / "other.npz", DECADES, model="other-model")
+    res = run("compare", tmp_path / "a.npz", tmp_path / "other.npz", "--out", tmp_path / "d")
+    assert res.exit_code == 0, res.output
+    warns = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(warns) == 1 and warns[0].startswith("Warning:") and "different models" in warns[0]
+    # k larger than the files hold is cut, and said
+    assert "compared top k = 6 (asked 10" in res.output
+    # another latent size: refused with one line, nothing written
+    fake_result(tmp_path / "n8.npz", DECADES + [1e-6, 1e-7])
+    _one_line_error(run("compare", tmp_path / "a.npz", tmp_path / "n8.npz", "--out", tmp_path / "e"),
+                    "different latent sizes")
+    assert not (tmp_path / "e.json").exists()
+    _one_line_error(run("compare", tmp_path / "a.npz", tmp_path / "same.npz", "--k", 0, "--out", tmp_path / "e"),
+                    "--k must be at least 1")

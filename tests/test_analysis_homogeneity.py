@@ -3,7 +3,8 @@ import pytest
 import torch
 
 import ganmetric
-from ganmetric.analysis import batch_metric, homogeneity, load_results, vhv_matrix
+from ganmetric.analysis import batch_metric, homogeneity, load_results
+from ganmetric.analysis.homogeneity import vhv_matrix
 from ganmetric.analysis.plots import plot_homogeneity_heatmap, plot_homogeneity_hist
 from helpers_analysis import RotatingGenerator, fake_result, prescribed_linear
 

@@ -1,8 +1,9 @@
 """``ganmetric batch | spectrum | homogeneity | average``: geometry over many latent points."""
 from __future__ import annotations
 
-import json
+import contextlib
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -11,12 +12,37 @@ import click
 import numpy as np
 
 import ganmetric
-from ganmetric import analysis
-from ganmetric.analysis import distributed
-from ganmetric.hessian.metric import METHODS
-from ganmetric.io import atomic_save_npz, atomic_write_bytes, check_writable
+from ganmetric import METHODS, analysis
+from ganmetric.errors import first_line
+from ganmetric.io import atomic_save_npz, atomic_write_bytes, check_writable, write_json
 
 from .common import distance_options, load_dist, load_model, model_options, read_codes
+
+
+@contextlib.contextmanager
+def flag_names(flags: dict[str, str], *paths):
+    """Re-raise the library's InputError with its argument names shown as this command's flags.
+
+    Args:
+        flags: argument name -> flag, e.g. ``{"out_dir": "--out"}``.
+        paths: the user's paths, left untouched wherever they appear in the message.
+    """
+    try:
+        yield
+    except ganmetric.InputError as exc:
+        raise ganmetric.InputError(_with_flags(first_line(exc), flags, [str(p) for p in paths if p])) from None
+
+
+def _tokens(words) -> str:
+    """A regex matching any of ``words`` as a whole token (not inside a word or a path)."""
+    return r"(?<![\w./-])(" + "|".join(map(re.escape, sorted(words, key=len, reverse=True))) + r")(?![\w-])"
+
+
+def _with_flags(message: str, flags: dict[str, str], paths: list[str]) -> str:
+    if paths:  # split around the user's paths (kept as written), substitute in the rest
+        pieces = re.split(_tokens(paths), message)
+        return "".join(p if i % 2 else _with_flags(p, flags, []) for i, p in enumerate(pieces))
+    return re.sub(_tokens(flags), lambda m: flags[m.group(1)], message)
 
 
 @click.command()
@@ -24,7 +50,8 @@ from .common import distance_options, load_dist, load_model, model_options, read
 @distance_options
 @click.option("--points", "-n", type=int, default=None, help="Number of latent points drawn from the model's prior.")
 @click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed for --points: all N codes are drawn at once, G.sample(N, seed), so point i is reproducible.")
+              help="Seed for --points: point i is row i of G.sample(N, seed), which does not depend on N, so "
+                   "point 0 is `ganmetric hessian --seed S` and a larger --points extends the folder.")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
               help="Use these latent points instead: a .npy of shape (N, n).")
 @click.option("--method", type=click.Choice(list(METHODS)), default="auto", show_default=True,
@@ -44,7 +71,8 @@ def batch(model, latent_space, latent_dim, output_range, class_name, device, dty
     Resumable: run the same command again and it keeps the points whose files are valid,
     recomputes missing or corrupt ones, and refuses a folder holding another model,
     distance, method or latent space. Killing it (Ctrl-C or SIGKILL) loses nothing already
-    written and never leaves a half-written file.
+    written and never leaves a half-written file. A larger --points with the same --seed
+    extends the folder (its codes.npy is the record of the codes it holds).
 
     Under torchrun the points are split across ranks (point i goes to rank i % WORLD_SIZE;
     gloo on CPU, nccl on GPU with each rank on cuda:LOCAL_RANK); the folder is the same,
@@ -59,14 +87,13 @@ def batch(model, latent_space, latent_dim, output_range, class_name, device, dty
         raise click.UsageError("give exactly one of --points N or --z FILE.npy")
     if points is not None and points < 1:
         raise click.BadParameter(f"must be at least 1, got {points}", param_hint="--points")
-    ctx = distributed.init_from_env(device)
-    try:
+    with analysis.process_group(device) as ctx, flag_names({"out_dir": "--out", "n_points": "--points"}, out):
         G = load_model(model, latent_space, latent_dim, output_range, class_name, str(ctx.device), dtype)
         if k is not None and not 1 <= k <= G.latent_dim:
             raise click.BadParameter(f"must be between 1 and the latent size {G.latent_dim}, got {k}",
                                      param_hint="--k")
         D = load_dist(distance, lpips_backbone, resize, str(ctx.device), dtype)
-        codes = read_codes(z_file, G.latent_dim) if z_file else G.sample(points, seed=seed).cpu().double().numpy()
+        codes = read_codes(z_file, G.latent_dim) if z_file else analysis.batch_codes(G, points, seed, out)
         with _stop_on_sigint() as stop:
             s = analysis.batch_metric(G, D, codes, out, method=method, k=k, chunk=chunk, eps=eps,
                                       max_iter=max_iter, tol=tol, seed=None if z_file else seed, z_file=z_file,
@@ -77,15 +104,16 @@ def batch(model, latent_space, latent_dim, output_range, class_name, device, dty
                            f"run the same command to resume.", err=True)
             sys.exit(130)
         if ctx.is_main:
-            click.echo(f"{G.name} [{G.latent_space}, n={G.latent_dim}]  distance={D.name}  method={method}  "
-                       f"{s.n_points} points on {s.world_size} process(es)")
-            click.echo(f"computed {s.computed} (recomputed {s.recomputed} corrupt/stale), kept {s.skipped} "
-                       f"already done; {s.seconds:.1f} s"
-                       + (f", {s.seconds / s.computed * s.world_size:.2f} s per point per process"
-                          if s.computed else ""))
-            click.echo(f"wrote {s.out_dir}/ ({analysis.point_name(0)} ... and {s.manifest.name})")
-    finally:
-        distributed.shutdown(ctx)
+            _batch_summary(G, D, method, s)
+
+
+def _batch_summary(G, D, method, s) -> None:
+    click.echo(f"{G.name} [{G.latent_space}, n={G.latent_dim}]  distance={D.name}  method={method}  "
+               f"{s.n_points} points on {s.world_size} process(es)")
+    click.echo(f"computed {s.computed} (recomputed {s.recomputed} corrupt/stale), kept {s.skipped} "
+               f"already done; {s.seconds:.1f} s"
+               + (f", {s.seconds / s.computed * s.world_size:.2f} s per point per process" if s.computed else ""))
+    click.echo(f"wrote {s.out_dir}/ ({analysis.point_name(0)} ... and {s.manifest.name})")
 
 
 class _stop_on_sigint:
@@ -114,20 +142,15 @@ class _stop_on_sigint:
         return False
 
 
-SPECTRUM_HELP = ("Anisotropy count for threshold t: the number of leading eigenvalues, sorted by magnitude "
-                 "(descending |lambda|), whose cumulative sum first reaches the fraction t of the total, i.e. "
-                 "min{m : sum_{i<=m} |lambda_i| >= t * sum_i |lambda_i|}; for top-k results the total is "
-                 "the sum of the k stored eigenvalues.")
-
-
 @click.command(help=f"""Spectra of many points: mean spectrum with 5-95 percentile band, anisotropy table.
 
 SOURCES are batch folders (their point_*.npz) and/or result files (an average file too).
-Writes PREFIX.png (linear and log panels), PREFIX.csv and PREFIX.json, and prints the table:
-for each threshold, the count of the mean spectrum (rank-wise mean over points) and the
-per-point counts' mean, std, min, median and max.
+Writes PREFIX.png (the spectrum on a log scale, and the cumulative fraction with the
+thresholds marked), PREFIX.csv and PREFIX.json, and prints the table: for each threshold,
+the count of the mean spectrum (rank-wise mean over points) and the per-point counts'
+mean, std, min, median and max.
 
-{SPECTRUM_HELP}
+{analysis.ANISOTROPY_DEFINITION}
 
 \b
 Example:
@@ -136,35 +159,39 @@ Example:
 @click.argument("sources", nargs=-1, required=True, type=click.Path())
 @click.option("--out", "-o", "prefix", default=None,
               help="Output prefix (default: SOURCE/spectrum for one folder, else ./spectrum).")
-@click.option("--thresholds", default="0.99,0.999,0.9999,0.99999", show_default=True,
-              help="Comma-separated cumulative fractions.")
+@click.option("--thresholds", default=",".join(f"{t:g}" for t in analysis.THRESHOLDS), show_default=True,
+              help="Comma-separated cumulative fractions, each in (0, 1].")
 def spectrum(sources, prefix, thresholds):
     try:
         th = [float(t) for t in thresholds.split(",")]
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated numbers, got {thresholds!r}", param_hint="--thresholds")
-    prefix = Path(prefix) if prefix else _default_prefix(sources, "spectrum")
-    for suffix in (".png", ".csv", ".json"):
-        check_writable(prefix.with_name(prefix.name + suffix))
+        raise click.BadParameter(f"expected comma-separated numbers, got {thresholds}", param_hint="--thresholds")
     rs = analysis.load_results(list(sources))
-    st = analysis.spectrum_stats(rs, thresholds=th)
+    with flag_names({"thresholds": "--thresholds"}):
+        st = analysis.spectrum_stats(rs, thresholds=th)
+    prefix = Path(prefix) if prefix else _default_prefix(sources, "spectrum")
+    png, csv, js = (check_writable(prefix.with_name(prefix.name + suffix)) for suffix in (".png", ".csv", ".json"))
     click.echo(rs.describe())
     if not st.full:
         click.echo(f"note: top-k results: counts are fractions of the sum of the top {rs.k} eigenvalues, "
                    f"not of the full trace")
-    analysis.plot_spectrum(st, prefix.with_name(prefix.name + ".png"),
-                           title=f"{rs.meta.get('model')} / {rs.meta.get('distance')}: {len(rs)} points")
-    atomic_write_bytes(prefix.with_name(prefix.name + ".csv"), st.to_csv().encode())
-    summary = {"description": rs.describe(), "n_points": len(rs), "dim": rs.dim, "k": rs.k, "full": st.full,
-               "definition": SPECTRUM_HELP, "anisotropy": st.table(), "mean_spectrum": st.mean.tolist()}
-    atomic_write_bytes(prefix.with_name(prefix.name + ".json"), (json.dumps(summary, indent=1) + "\n").encode())
+    analysis.plot_spectrum(st, png, title=_title(rs))
+    atomic_write_bytes(csv, st.to_csv().encode())
+    write_json(js, {"description": rs.describe(), "n_points": len(rs), "dim": rs.dim, "k": rs.k, "full": st.full,
+                    "definition": analysis.ANISOTROPY_DEFINITION, "anisotropy": st.table(),
+                    "mean_spectrum": st.mean})
     click.echo(f"{'threshold':>10} {'mean spectrum':>14} {'per point mean':>15} {'std':>6} {'min':>5} "
                f"{'median':>7} {'max':>5}")
     for r in st.table():
-        click.echo(f"{r['threshold']:>10} {r['mean_spectrum']:>14d} {r['per_point_mean']:>15.2f} "
+        click.echo(f"{r['threshold']:>10g} {r['mean_spectrum']:>14d} {r['per_point_mean']:>15.2f} "
                    f"{r['per_point_std']:>6.2f} {r['per_point_min']:>5d} {r['per_point_median']:>7.1f} "
                    f"{r['per_point_max']:>5d}")
-    click.echo(f"wrote {prefix}.png, {prefix}.csv, {prefix}.json")
+    click.echo(f"wrote {png}, {csv}, {js}")
+
+
+def _title(rs) -> str:
+    n = len(rs)
+    return f"{rs.meta.get('model')} / {rs.meta.get('distance')}: {n} point{'' if n == 1 else 's'}"
 
 
 def _default_prefix(sources, name) -> Path:
@@ -193,20 +220,17 @@ def homogeneity(sources, prefix, device, quiet):
     Example:
       ganmetric homogeneity face_mse
     """
-    prefix = Path(prefix) if prefix else _default_prefix(sources, "homogeneity")
-    outs = [prefix.with_name(prefix.name + s) for s in (".npz", ".json", "_heatmap.png", "_hist.png")]
-    for o in outs:
-        check_writable(o)
     rs = analysis.load_results(list(sources), min_count=2)
+    prefix = Path(prefix) if prefix else _default_prefix(sources, "homogeneity")
+    outs = [check_writable(prefix.with_name(prefix.name + s)) for s in (".npz", ".json", "_heatmap.png", "_hist.png")]
     click.echo(rs.describe())
     h = analysis.homogeneity(rs, device=device, progress=not quiet)
     summary = {"description": rs.describe(), **h.summary()}
     atomic_save_npz(outs[0], {"corr_log": h.corr_log, "corr_linear": h.corr_linear, "corr_vec": h.corr_vec,
                               "files": np.array([r.path.name for r in rs.results])})
-    atomic_write_bytes(outs[1], (json.dumps(summary, indent=1) + "\n").encode())
-    title = f"{rs.meta.get('model')} / {rs.meta.get('distance')}: {len(rs)} points"
-    analysis.plot_homogeneity_heatmap(h, outs[2], title=title)
-    analysis.plot_homogeneity_hist(h, outs[3], title=title)
+    write_json(outs[1], summary)
+    analysis.plot_homogeneity_heatmap(h, outs[2], title=_title(rs))
+    analysis.plot_homogeneity_hist(h, outs[3], title=_title(rs))
     if not h.full:
         click.echo("note: H reconstructed from top-k eigenpairs for some or all points")
     click.echo(f"{'off-diagonal pairs':<28} {'mean':>8} {'median':>8}")

@@ -23,9 +23,10 @@ def _register():
     from . import hessian, invert, models
     main.add_command(hessian.hessian)
     main.add_command(models.models)
-    from . import analysis
+    from . import analysis, compare
     for command in analysis.COMMANDS:
         main.add_command(command)
+    main.add_command(compare.compare)
     from . import axes
     main.add_command(axes.axes)
     main.add_command(axes.explore)

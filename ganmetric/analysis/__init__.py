@@ -1,12 +1,17 @@
-"""Geometry at scale: batch metrics over many points, spectra and anisotropy, homogeneity, average metric."""
+"""Geometry at scale: batch metrics over many points, spectra and anisotropy, homogeneity, average metric,
+and the comparison of two metrics."""
 from .average import AverageMetric, average_metric
-from .batch import BatchSummary, batch_metric, point_name
-from .homogeneity import Homogeneity, homogeneity, vhv_matrix
-from .plots import plot_homogeneity_heatmap, plot_homogeneity_hist, plot_spectrum
+from .batch import BatchSummary, batch_metric
+from .batch_folder import batch_codes, point_name
+from .compare import MetricComparison, compare_metrics
+from .distributed import process_group
+from .homogeneity import Homogeneity, homogeneity
+from .plots import plot_comparison, plot_homogeneity_heatmap, plot_homogeneity_hist, plot_spectrum
 from .results import ResultSet, load_results
-from .spectrum import THRESHOLDS, SpectrumStats, anisotropy_counts, spectrum_stats
+from .spectrum import ANISOTROPY_DEFINITION, THRESHOLDS, SpectrumStats, anisotropy_counts, spectrum_stats
 
-__all__ = ["batch_metric", "BatchSummary", "point_name", "load_results", "ResultSet", "spectrum_stats",
-           "SpectrumStats", "anisotropy_counts", "THRESHOLDS", "homogeneity", "Homogeneity", "vhv_matrix",
-           "average_metric", "AverageMetric", "plot_spectrum", "plot_homogeneity_heatmap",
-           "plot_homogeneity_hist"]
+__all__ = ["batch_metric", "BatchSummary", "batch_codes", "point_name", "process_group", "load_results",
+           "ResultSet", "spectrum_stats", "SpectrumStats", "anisotropy_counts", "THRESHOLDS",
+           "ANISOTROPY_DEFINITION", "homogeneity", "Homogeneity", "average_metric", "AverageMetric",
+           "compare_metrics", "MetricComparison", "plot_spectrum", "plot_homogeneity_heatmap",
+           "plot_homogeneity_hist", "plot_comparison"]

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..linalg import eigh_descending
 from .results import ResultSet
 
 
@@ -49,7 +50,7 @@ def average_metric(results: ResultSet) -> AverageMetric:
     """
     H = results.metrics().mean(axis=0)
     H = (H + H.T) / 2
-    vals, vecs = np.linalg.eigh(H)
-    return AverageMetric(eigvals=vals[::-1].copy(), eigvecs=vecs[:, ::-1].copy(), H=H,
+    vals, vecs = eigh_descending(H)
+    return AverageMetric(eigvals=vals, eigvecs=vecs, H=H,
                          z=np.mean([r.z.reshape(-1) for r in results.results], axis=0),
                          n_points=len(results), reconstructed=not results.full)

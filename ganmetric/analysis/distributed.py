@@ -7,6 +7,7 @@ variables it does nothing and the run is a single process.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -100,3 +101,23 @@ def shutdown(ctx: DistContext) -> None:
     """Leave the process group if :func:`init_from_env` joined it."""
     if ctx.initialized_here and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def process_group(device="cpu"):
+    """``with process_group(device) as ctx:`` join the group torchrun describes (if any), leave it afterwards.
+
+    Args:
+        device: as in :func:`init_from_env`.
+
+    Yields:
+        DistContext (rank 0 of 1 when not launched by torchrun).
+
+    Raises:
+        InputError: the device does not exist here.
+    """
+    ctx = init_from_env(device)
+    try:
+        yield ctx
+    finally:
+        shutdown(ctx)

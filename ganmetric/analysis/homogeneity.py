@@ -59,7 +59,7 @@ class Homogeneity:
         return out
 
 
-def _masked_corr(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def masked_corr(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Pearson correlation along the last axis over entries where ``mask`` (NaN if < 2 or constant)."""
     m = mask.to(x.dtype)
     cnt = m.sum(-1)
@@ -131,9 +131,9 @@ def homogeneity(results: ResultSet, *, device="cpu", progress: bool = False) -> 
     for s, vhv in vhv_blocks(U, H, progress=progress):                    # vhv: (b, N, K)
         lam_j = lam[None].expand_as(vhv)
         pos = (vhv > 0) & (lam_j > 0)
-        corr_log[s:s + len(vhv)] = _masked_corr(torch.log10(vhv.clamp_min(1e-300)),
+        corr_log[s:s + len(vhv)] = masked_corr(torch.log10(vhv.clamp_min(1e-300)),
                                                 torch.log10(lam_j.clamp_min(1e-300)), pos)
-        corr_lin[s:s + len(vhv)] = _masked_corr(vhv, lam_j, torch.ones_like(pos))
+        corr_lin[s:s + len(vhv)] = masked_corr(vhv, lam_j, torch.ones_like(pos))
     Hv = H.reshape(N, -1)
     Hv = Hv - Hv.mean(dim=1, keepdim=True)
     norms = Hv.norm(dim=1)

@@ -83,7 +83,7 @@ def result_paths(sources) -> list[Path]:
         if src.is_dir():
             found = sorted(src.glob("point_*.npz")) or sorted(src.glob("*.npz"))
             if not found:
-                raise InputError(f"{src} holds no result files (.npz); run `ganmetric batch --out {src}` first")
+                raise InputError(f"{src} holds no result files (.npz): neither a batch folder nor a folder of results")
             paths += found
         elif src.is_file():
             paths.append(src)

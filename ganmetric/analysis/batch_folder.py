@@ -1,0 +1,232 @@
+"""The batch folder: its manifest, its codes (the record of a batch's points), and each point's status.
+
+A batch directory holds::
+
+    manifest.json        the batch's identity (model, latent space, distance and its options,
+                         method, k, dtype, solver options, seed) and every point with its status
+    codes.npy            the (N, n) latent codes, float64
+    point_00000.npz ...  one result file per point (``ganmetric.io`` format, meta kind "point",
+                         with ``index`` and the batch identity under ``batch``)
+
+A batch grows by appending codes. :func:`batch_codes` draws the codes of a seeded batch:
+row ``i`` of ``G.sample(N, seed)`` does not depend on ``N``, so a folder made with fewer
+points and the same seed is extended by the new rows, and a folder's ``codes.npy`` stays
+the record of the codes it holds.
+"""
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import checks
+from ..errors import InputError, ResultFileError
+from ..io import atomic_write_bytes, json_text, jsonable, load_result
+
+MANIFEST = "manifest.json"
+CODES = "codes.npy"
+FORMAT = "ganmetric-batch/1"
+#: seconds between manifest updates in a single-process run (each is an atomic write)
+MANIFEST_EVERY = 5.0
+#: the advice every refusal of a folder ends with (``out_dir`` is the argument's name; the CLI shows its flag)
+OTHER_FOLDER = "choose another folder for out_dir"
+
+
+def point_name(index: int) -> str:
+    """File name of point ``index``: ``point_00000.npz``."""
+    return f"point_{index:05d}.npz"
+
+
+def batch_identity(G, D, method: str, k: int | None, *, eps: float, max_iter: int | None, tol: float | None,
+                   lanczos_seed: int) -> dict:
+    """The options that define a batch's results (two runs agree on these or may not share a directory).
+
+    The device and ``chunk`` are left out: they change neither the mathematics nor what a
+    user asked for, so a batch may be resumed on another device or with less memory.
+    """
+    dt = str(getattr(G, "dtype", torch.float32)).replace("torch.", "")
+    return jsonable({"model": G.name, "latent_space": G.latent_space, "latent_dim": int(G.latent_dim),
+                     "distance": D.name, "distance_options": dict(D.options), "method": method, "k": k,
+                     "dtype": dt, "solver": {"eps": eps, "max_iter": max_iter, "tol": tol,
+                                             "lanczos_seed": lanczos_seed}})
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in d.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _differences(theirs: dict, ours: dict) -> str:
+    """``key: directory has X, this run Y`` for every differing (nested) key, values as JSON."""
+    a, b = _flat(theirs), _flat(ours)
+    keys = [key for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
+    return "; ".join(f"{key}: directory has {json.dumps(a.get(key))}, this run {json.dumps(b.get(key))}"
+                     for key in keys)
+
+
+def _read_manifest(out_dir: Path) -> dict | None:
+    path = out_dir / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path} is not a readable batch manifest ({exc}); {OTHER_FOLDER}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or "identity" not in manifest:
+        raise InputError(f"{path} is not a ganmetric batch manifest; {OTHER_FOLDER}")
+    return manifest
+
+
+def _read_codes(out_dir: Path) -> np.ndarray | None:
+    """The folder's ``codes.npy`` as an (m, n) array, or None (missing or unreadable: it is rewritten)."""
+    try:
+        old = np.load(out_dir / CODES, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    return old if old.ndim == 2 else None
+
+
+def _seed_note(manifest: dict | None, seed: int | None) -> str:
+    theirs = (manifest or {}).get("seed")
+    if theirs is None or seed is None or theirs == seed:
+        return ""
+    return f"; the folder's codes were drawn with seed {theirs}, this run's with seed {seed}"
+
+
+def check_directory(out_dir: Path, identity: dict, codes: np.ndarray, seed: int | None = None) -> None:
+    """Refuse a directory that belongs to another batch (other options, or codes this run does not extend)."""
+    manifest = _read_manifest(out_dir)
+    if manifest is not None and manifest["identity"] != identity:
+        raise InputError(f"{out_dir} holds a different batch ({_differences(manifest['identity'], identity)}); "
+                         f"{OTHER_FOLDER}")
+    if not (out_dir / CODES).exists():
+        return
+    old = _read_codes(out_dir)
+    if old is None:
+        return  # a corrupt codes file is rewritten; every point is still checked against its own z
+    n_old, N = old.shape[0], codes.shape[0]
+    if old.shape[1] != codes.shape[1]:
+        raise InputError(f"{out_dir} holds codes of size {old.shape[1]} in {CODES}, this run {codes.shape[1]}; "
+                         f"{OTHER_FOLDER}")
+    if n_old > N:
+        raise InputError(f"{out_dir} holds {n_old} points and this run has {N}: a batch may only grow; "
+                         f"run at least {n_old} points, or {OTHER_FOLDER}")
+    if not np.array_equal(old, codes[:n_old]):
+        raise InputError(f"{out_dir} holds a batch for other latent codes (its {n_old} codes in {CODES} are not "
+                         f"the first {n_old} of this run's{_seed_note(manifest, seed)}); a batch may only grow by "
+                         f"appending codes: {OTHER_FOLDER}")
+
+
+def _seeded_record(out_dir, seed: int, latent_dim: int) -> np.ndarray | None:
+    """The codes of a folder whose manifest says they were drawn with ``seed`` (None if there is no such record)."""
+    if out_dir is None or not Path(out_dir).is_dir():
+        return None
+    manifest = _read_manifest(Path(out_dir))
+    if manifest is None or manifest.get("seed") != seed or manifest.get("z_file") is not None:
+        return None
+    old = _read_codes(Path(out_dir))
+    return old.astype(np.float64) if old is not None and old.shape[1] == latent_dim else None
+
+
+def batch_codes(G, n_points: int, seed: int, out_dir=None) -> np.ndarray:
+    """The codes of a seeded batch of ``n_points``: ``G.sample(n_points, seed)``, keeping the folder's record.
+
+    Row ``i`` of ``G.sample(N, seed)`` does not depend on ``N``: point ``i`` of a seeded batch
+    is the code ``ganmetric hessian --seed`` draws for ``i = 0``, and a folder made with fewer
+    points and the same seed is extended by the new rows. A folder that already holds codes
+    drawn with ``seed`` keeps them (its ``codes.npy`` is the record), so a folder written by
+    an earlier ganmetric, whose rows depended on ``N``, still resumes with its own size.
+
+    Args:
+        G: the generator (``latent_dim`` and ``sample``).
+        n_points: number of codes.
+        seed: the sampling seed.
+        out_dir: the batch folder the codes are for (None or missing: nothing recorded yet).
+
+    Returns:
+        (n_points, n) float64 array.
+
+    Raises:
+        InputError: ``n_points`` is not a positive integer, or the folder holds codes drawn with
+            ``seed`` that are not the first rows of the codes drawn now.
+    """
+    checks.positive_int("n_points", n_points)
+    record = _seeded_record(out_dir, seed, int(G.latent_dim))
+    if record is not None and len(record) >= n_points:
+        return record[:n_points]  # fewer than the folder holds: batch_metric says that a batch may only grow
+    codes = G.sample(n_points, seed=seed).detach().cpu().to(torch.float64).numpy()
+    if record is not None and not np.array_equal(codes[:len(record)], record):
+        m = len(record)
+        raise InputError(f"{out_dir} holds {m} codes drawn with seed {seed} that are not the first {m} of the "
+                         f"{n_points} drawn now (an earlier ganmetric drew them, with rows that depended on the "
+                         f"number of points): resume it with n_points {m}, or to grow the batch {OTHER_FOLDER}")
+    return codes
+
+
+def point_status(path: Path, index: int, identity: dict, code: np.ndarray) -> str:
+    """``"done"`` (valid result of this point), ``"missing"`` or ``"corrupt"`` (unreadable or stale).
+
+    Raises:
+        InputError: the file is a valid result of a different batch (mixing is refused).
+    """
+    if not path.exists():
+        return "missing"
+    try:
+        res = load_result(path)
+    except ResultFileError:
+        return "corrupt"
+    batch = res.meta.get("batch")
+    if batch != identity:
+        theirs = batch if isinstance(batch, dict) else {"model": res.meta.get("model"),
+                                                        "distance": res.meta.get("distance"),
+                                                        "method": res.meta.get("method")}
+        raise InputError(f"{path} belongs to a different batch ({_differences(theirs, identity)}); {OTHER_FOLDER}")
+    want = code.astype(res.z.dtype) if np.issubdtype(res.z.dtype, np.floating) else code
+    if res.meta.get("index") != index or res.z.shape != code.shape or not np.array_equal(res.z, want):
+        return "corrupt"
+    return "done"
+
+
+def remove_stale_temps(out_dir: Path, names) -> None:
+    for name in names:
+        for tmp in out_dir.glob(f".{name}.*.tmp"):
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+
+
+def npy_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+class Manifest:
+    """Writes ``manifest.json`` (strict JSON, atomically): now, or at most every :data:`MANIFEST_EVERY` s."""
+
+    def __init__(self, out_dir: Path, identity: dict, n_points: int, extra: dict):
+        self.out_dir, self.identity, self.n_points, self.extra = out_dir, identity, n_points, extra
+        self.last = time.monotonic()
+
+    def write(self, status: dict[int, str]) -> None:
+        points = [{"index": i, "file": point_name(i), "status": "done" if status.get(i) == "done" else "pending"}
+                  for i in range(self.n_points)]
+        manifest = {"format": FORMAT, "identity": self.identity, **self.identity, **self.extra,
+                    "n_points": self.n_points, "n_done": sum(p["status"] == "done" for p in points),
+                    "codes": CODES, "points": points}
+        atomic_write_bytes(self.out_dir / MANIFEST, json_text(manifest).encode())
+        self.last = time.monotonic()
+
+    def every_few_seconds(self, status: dict[int, str]) -> None:
+        if time.monotonic() - self.last > MANIFEST_EVERY:
+            self.write(status)
