@@ -247,3 +247,42 @@ def test_manifest_is_strict_json(tmp_path, tiny, mse):
     assert manifest["solver"]["eps"] is None
     s = batch_metric(tiny, mse, tiny.sample(1), tmp_path, method="jacobian", eps=float("nan"))
     assert s.skipped == 1                                                   # and the batch still resumes
+
+
+def test_a_folder_of_another_class_is_refused(tmp_path, mse):
+    """The user's report: `batch --class-name blue` resumed a hazel folder ("computed 1, kept 1")."""
+    from ganmetric.generators.dcgan import ConditionalDCGANGenerator
+
+    def cdcgan(name):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return ConditionalDCGANGenerator(name="tiny-eyes", nz=4, n_classes=2, class_names=("blue", "hazel"),
+                                             class_name=name, ngf=2, nc=1, resolution=8).double()
+
+    hazel, blue = cdcgan("hazel"), cdcgan("blue")
+    batch_metric(hazel, mse, hazel.sample(1, seed=0), tmp_path / "b", method="jacobian")
+    with pytest.raises(ganmetric.InputError, match=r"holds a different batch \(model_options.class_name: directory has "
+                                         r"\"hazel\", this run \"blue\"\)"):
+        batch_metric(blue, mse, blue.sample(2, seed=0), tmp_path / "b", method="jacobian")
+
+
+def test_a_folder_of_another_random_backbone_is_refused(tmp_path):
+    from helpers import TinyConvGenerator
+    G = TinyConvGenerator(n=3, res=32).double()
+    d0 = ganmetric.load_distance("lpips-alex", lpips_backbone="random:0", dtype="float64")
+    d1 = ganmetric.load_distance("lpips-alex", lpips_backbone="random:1", dtype="float64")
+    batch_metric(G, d0, G.sample(1, seed=0), tmp_path / "b", method="jacobian")
+    with pytest.raises(ganmetric.InputError, match=r"distance_options.backbone: directory has \"random:0\", this run "
+                                         r"\"random:1\""):
+        batch_metric(G, d1, G.sample(1, seed=0), tmp_path / "b", method="jacobian")
+
+
+def test_an_old_folder_without_model_options_still_resumes(tmp_path, mse):
+    import json
+    G = TinyConvGenerator(n=3, res=8).double()
+    batch_metric(G, mse, G.sample(2, seed=0), tmp_path / "b", method="jacobian")
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    del manifest["identity"]["model_options"]  # as written before model options were recorded
+    (tmp_path / "b" / "manifest.json").write_text(json.dumps(manifest))
+    s = batch_metric(G, mse, G.sample(3, seed=0), tmp_path / "b", method="jacobian")
+    assert (s.computed, s.skipped) == (1, 2)

@@ -24,7 +24,9 @@ import numpy as np
 import torch
 
 from .. import checks
+from ..distances.spec import distance_meta
 from ..errors import InputError, ResultFileError
+from ..generators.spec import model_meta
 from ..io import atomic_write_bytes, json_text, jsonable, load_result
 
 MANIFEST = "manifest.json"
@@ -45,14 +47,28 @@ def batch_identity(G, D, method: str, k: int | None, *, eps: float, max_iter: in
                    lanczos_seed: int) -> dict:
     """The options that define a batch's results (two runs agree on these or may not share a directory).
 
-    The device and ``chunk`` are left out: they change neither the mathematics nor what a
-    user asked for, so a batch may be resumed on another device or with less memory.
+    The model's identity includes every option that changes its map (a conditional model's
+    class, truncation, the weights' digest, ...: :func:`ganmetric.generators.model_meta`) and
+    the distance's its full identity (a random LPIPS backbone's seed, ...). The device and
+    ``chunk`` are left out: they change neither the mathematics nor what a user asked for,
+    so a batch may be resumed on another device or with less memory.
     """
     dt = str(getattr(G, "dtype", torch.float32)).replace("torch.", "")
-    return jsonable({"model": G.name, "latent_space": G.latent_space, "latent_dim": int(G.latent_dim),
-                     "distance": D.name, "distance_options": dict(D.options), "method": method, "k": k,
+    return jsonable({**model_meta(G), **distance_meta(D), "method": method, "k": k,
                      "dtype": dt, "solver": {"eps": eps, "max_iter": max_iter, "tol": tol,
                                              "lanczos_seed": lanczos_seed}})
+
+
+def same_identity(recorded: dict, identity: dict) -> bool:
+    """Whether a folder's recorded identity is this run's.
+
+    A folder written before model options were recorded has no ``model_options``: it is
+    compared on everything else it records (an unseeded ``random`` LPIPS backbone of such a
+    folder still differs from every seeded one).
+    """
+    if "model_options" not in recorded:
+        identity = {k: v for k, v in identity.items() if k != "model_options"}
+    return recorded == identity
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -105,7 +121,7 @@ def _seed_note(manifest: dict | None, seed: int | None) -> str:
 def check_directory(out_dir: Path, identity: dict, codes: np.ndarray, seed: int | None = None) -> None:
     """Refuse a directory that belongs to another batch (other options, or codes this run does not extend)."""
     manifest = _read_manifest(out_dir)
-    if manifest is not None and manifest["identity"] != identity:
+    if manifest is not None and not same_identity(manifest["identity"], identity):
         raise InputError(f"{out_dir} holds a different batch ({_differences(manifest['identity'], identity)}); "
                          f"{OTHER_FOLDER}")
     if not (out_dir / CODES).exists():
@@ -185,7 +201,7 @@ def point_status(path: Path, index: int, identity: dict, code: np.ndarray) -> st
     except ResultFileError:
         return "corrupt"
     batch = res.meta.get("batch")
-    if batch != identity:
+    if not (isinstance(batch, dict) and same_identity(batch, identity)):
         theirs = batch if isinstance(batch, dict) else {"model": res.meta.get("model"),
                                                         "distance": res.meta.get("distance"),
                                                         "method": res.meta.get("method")}
