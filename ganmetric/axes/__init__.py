@@ -12,7 +12,7 @@ The public surface::
 """
 from .apply import apply_axis, walk
 from .calibrate import CalibratedSteps, calibrate_steps
-from .compare import Comparison, compare_directions
+from .compare import Comparison, compare_directions, principal_angles
 from .curves import distance_curves, plot_distance_curves, predicted_distance
 from .directions import Directions, load_directions
 from .explore import Exploration, explore
@@ -26,4 +26,4 @@ __all__ = ["Axes", "export_axes", "load_axes", "save_axes", "check_axes_for", "a
            "CalibratedSteps", "calibrate_steps", "distance_curves", "predicted_distance", "plot_distance_curves",
            "Montage", "explore_montage", "action_montage", "render_images", "Exploration", "explore",
            "check_output", "Directions", "load_directions", "sefa_directions", "ganspace_directions",
-           "Comparison", "compare_directions"]
+           "Comparison", "compare_directions", "principal_angles"]

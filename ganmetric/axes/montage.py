@@ -191,13 +191,19 @@ def _steps_grid(n_steps: int, amount_range: float) -> np.ndarray:
     return np.linspace(-amount_range, amount_range, n_steps)
 
 
-def _calibrated_captions(cal, unit: str) -> tuple[list, np.ndarray]:
+def _step(t: float) -> str:
+    """A step as a caption: 3 significant digits (small calibrated angles stay distinct), signed, 0 plain; the
+    unit (latent units, or radians on the sphere) is in the title."""
+    return "0" if t == 0 else f"{t:+.3g}"
+
+
+def _calibrated_captions(cal) -> tuple[list, np.ndarray]:
     """Captions "step / d=achieved" (unreached: "max <largest d found>") and the cells to mark."""
     captions = []
     for r in range(len(cal.indices)):
         row = []
         for t, d, ok in zip(cal.steps[r], cal.distances[r], cal.reached[r]):
-            row.append(f"{t:+.2f}{unit}\n" + (f"d={d:.3g}" if ok else f"max {d:.2g}"))
+            row.append(f"{_step(t)}\n" + (f"d={d:.3g}" if ok else f"max {d:.2g}"))
         captions.append(row)
     return captions, ~cal.reached
 
@@ -248,10 +254,10 @@ def explore_montage(G, z0, axes, *, indices, steps: int = 7, amount_range: float
         if list(calibrated.indices) != indices:
             raise InputError(f"calibrated steps are for axes {list(calibrated.indices)}, not {indices}")
         grid, distances = np.asarray(calibrated.steps), np.asarray(calibrated.distances)
-        captions, marks = _calibrated_captions(calibrated, "rad" if sphere else "")
+        captions, marks = _calibrated_captions(calibrated)
     else:
         grid = np.tile(_steps_grid(steps, amount_range), (len(indices), 1))
-        captions = [[f"{t:+.2f}{'rad' if sphere else ''}" for t in grid[r]] for r in range(len(indices))]
+        captions = [[_step(t) for t in grid[r]] for r in range(len(indices))]
     codes = torch.stack([walk(z, u, grid[r], sphere=sphere) for r, u in enumerate(us)])
     imgs = _render_codes(G, codes.reshape(-1, codes.shape[-1]))
     imgs = imgs.reshape(*codes.shape[:2], *imgs.shape[1:])
@@ -307,12 +313,11 @@ def action_montage(G, codes, axes, i: int, *, steps: int = 7, amount_range: floa
     imgs = _render_codes(G, walks.reshape(-1, walks.shape[-1]))
     imgs = imgs.reshape(*walks.shape[:2], *imgs.shape[1:])
     dist = _row_distances(G, D, codes, walks) if D is not None else None
-    unit = "rad" if sphere else ""
-    captions = [[f"{t:+.2f}{unit}" + ("" if dist is None else f"\nd={dist[r, c]:.3g}") for c, t in enumerate(grid)]
+    captions = [[_step(t) + ("" if dist is None else f"\nd={dist[r, c]:.3g}") for c, t in enumerate(grid)]
                 for r in range(len(codes))]
     if title is None:
         title = (f"{G.name}: axis {int(i)} (eig={axes.eigvals[int(i)]:.3g}) applied to {len(codes)} codes, the same "
-                 f"t on every row" + (f"; {steps_note}" if steps_note else "")
+                 f"t{' (rad, on the sphere)' if sphere else ''} on every row" + (f"; {steps_note}" if steps_note else "")
                  + ("; d: each cell's distance from its row's middle image" if dist is not None else ""))
     labels = row_labels or [f"code {r}" for r in range(len(codes))]
     image = _render_grid(imgs, row_labels=labels, captions=captions, title=title, scale=scale)
