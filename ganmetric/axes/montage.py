@@ -316,8 +316,9 @@ def action_montage(G, codes, axes, i: int, *, steps: int = 7, amount_range: floa
     captions = [[_step(t) + ("" if dist is None else f"\nd={dist[r, c]:.3g}") for c, t in enumerate(grid)]
                 for r in range(len(codes))]
     if title is None:
+        unit = " (rad, on the sphere)" if sphere else ""
         title = (f"{G.name}: axis {int(i)} (eig={axes.eigvals[int(i)]:.3g}) applied to {len(codes)} codes, the same "
-                 f"t{' (rad, on the sphere)' if sphere else ''} on every row" + (f"; {steps_note}" if steps_note else "")
+                 f"t{unit} on every row" + (f"; {steps_note}" if steps_note else "")
                  + ("; d: each cell's distance from its row's middle image" if dist is not None else ""))
     labels = row_labels or [f"code {r}" for r in range(len(codes))]
     image = _render_grid(imgs, row_labels=labels, captions=captions, title=title, scale=scale)
