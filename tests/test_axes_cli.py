@@ -237,3 +237,19 @@ def test_bad_inputs(result, tmp_path):
                     "looks like a result file")
     assert not out.exists() and not out.with_suffix(".npy").exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp files left
+
+
+def test_cli_uses_only_the_public_axes_api():
+    """cli/axes.py reaches ganmetric.axes only through the names its __init__ exports (issue 10)."""
+    import ast
+    from pathlib import Path
+
+    import ganmetric.axes as gax
+    source = (Path(__file__).resolve().parents[1] / "cli" / "ganmetric_cli" / "axes.py").read_text()
+    tree = ast.parse(source)
+    used = {node.attr for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "gax"}
+    assert used and used <= set(gax.__all__), used - set(gax.__all__)
+    deep = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+            and (node.module or "").startswith("ganmetric.axes.")]
+    assert deep == []
