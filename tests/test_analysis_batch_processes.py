@@ -57,7 +57,7 @@ def _assert_same_dir(a, b):
                         m.pop("seconds")
                     assert mx == my
                 else:
-                    assert np.array_equal(x[key], y[key]), (i, key)
+                    assert np.array_equal(x[key], y[key]), (i, key)  # bitwise on purpose: resumed == uninterrupted
     assert json.loads((a / "manifest.json").read_text()) == json.loads((b / "manifest.json").read_text())
     assert np.array_equal(np.load(a / "codes.npy"), np.load(b / "codes.npy"))
 

@@ -43,7 +43,7 @@ def test_batch_then_analyses(tiny_file, tmp_path):
     res = run(*base, "--z", tmp_path / "z.npy", "--out", tmp_path / "bz")
     assert res.exit_code == 0, res.output
     a, b = ganmetric.load_result(out / "point_00002.npz"), ganmetric.load_result(tmp_path / "bz" / "point_00002.npz")
-    np.testing.assert_array_equal(a.H, b.H)
+    np.testing.assert_array_equal(a.H, b.H)  # bitwise on purpose: the same codes through the same batch code path
 
     res = run("spectrum", out)
     assert res.exit_code == 0, res.output

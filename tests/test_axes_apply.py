@@ -18,20 +18,26 @@ def rows():
 
 
 def test_linear_is_exact(rows):
+    """z + t u to rounding. axis_vector() renormalises u, and u / |u| differs from a unit row by a few ulp,
+    so each entry agrees with z + t u to a few ulp of |z| + |t| (atol below: 4 eps (max|z| + |t|))."""
+    eps = np.finfo(np.float64).eps
     z = np.random.default_rng(1).standard_normal((4, 7))
     out = apply_axis(z, rows, 2, 1.75)
     assert isinstance(out, np.ndarray) and out.shape == (4, 7)
-    np.testing.assert_array_equal(out, z + 1.75 * rows[2])
+    np.testing.assert_allclose(out, z + 1.75 * rows[2], rtol=0, atol=4 * eps * (np.abs(z).max() + 1.75))
     single = apply_axis(torch.as_tensor(z[0]), rows, 0, -0.5)
     assert isinstance(single, torch.Tensor) and single.shape == (7,) and single.dtype == torch.float64
-    np.testing.assert_array_equal(single.numpy(), z[0] - 0.5 * rows[0])
+    np.testing.assert_allclose(single.numpy(), z[0] - 0.5 * rows[0], rtol=0, atol=4 * eps * (np.abs(z).max() + 0.5))
+    # rows that are not unit length are normalised: the move is t along the unit vector, to rounding
+    scaled = apply_axis(z, 3 * rows, 1, 0.7)
+    np.testing.assert_allclose(scaled, z + 0.7 * rows[1], rtol=0, atol=4 * eps * (np.abs(z).max() + 0.7))
 
 
 def test_keeps_dtype_and_never_mutates(rows):
     z = torch.randn(2, 7, generator=torch.Generator().manual_seed(0))
     before = z.clone()
     out = apply_axis(z, rows, 1, 0.3, sphere=True)
-    assert out.dtype == torch.float32 and torch.equal(z, before)
+    assert out.dtype == torch.float32 and torch.equal(z, before)  # bitwise on purpose: z must be untouched
 
 
 @pytest.mark.parametrize("t", [0.0, 0.1, -0.4, 1.0, math.pi / 2, 2.5])

@@ -74,15 +74,41 @@ def test_sphere_closed_form(linear):
     np.testing.assert_allclose(cal.distances, np.tile(_want(cal.targets), (2, 1)), rtol=1e-5, atol=1e-15)
 
 
-def test_unreachable_target_is_flagged():
-    """tanh images: mse is at most 4, so a target of 50 is never reached (and not faked)."""
+@pytest.fixture(scope="module")
+def tanh_model():
+    """tanh images: mse is at most 4; along e_0 from seed 0 it reaches 0.75 (t = -4) and 0.66 (t = +4)."""
     G = TinyConvGenerator(n=4, res=8).double()
-    D = ganmetric.load_distance("mse", dtype="float64")
-    rows = np.eye(4)[:1]
-    cal = calibrate_steps(G, D, G.sample(1, seed=0), (rows, np.ones(1)), indices=[0], max_distance=50.0,
-                          n_targets=1, max_iter=5)
+    return G, ganmetric.load_distance("mse", dtype="float64"), G.sample(1, seed=0), (np.eye(4)[:1], np.ones(1))
+
+
+def test_unreachable_target_is_flagged(tanh_model):
+    """A target of 50 is never reached (and not faked): finite steps within the bound, no error statistic."""
+    G, D, z0, axes = tanh_model
+    cal = calibrate_steps(G, D, z0, axes, indices=[0], max_distance=50.0, n_targets=1, max_iter=5)
     assert not cal.reached[0, 0] and not cal.reached[0, 2] and cal.reached[0, 1]
     assert np.all(cal.distances[0, [0, 2]] < 4)
+    assert cal.max_step == pytest.approx(2 * math.sqrt(4))  # the default bound: 2 sqrt(n)
+    assert np.isfinite(cal.steps).all() and np.abs(cal.steps).max() <= cal.max_step
+    assert math.isnan(cal.max_relative_error())  # no target reached: no error to report
+    assert cal.unreached_rows() == [0]
+
+
+def test_partly_reachable_targets_report_the_largest_distance(tanh_model):
+    """Targets 0.5 (reached) and 1.0 (beyond the curve's 0.75 / 0.66 at |t| = 4 = the bound)."""
+    G, D, z0, axes = tanh_model
+    cal = calibrate_steps(G, D, z0, axes, indices=[0], max_distance=1.0, n_targets=2, rtol=1e-4)
+    assert cal.reached.tolist() == [[False, True, True, True, False]]
+    ends = distance_curves(G, D, z0, axes[0], [0], [-4.0, 4.0])[0]  # the distance at the bound, each side
+    np.testing.assert_allclose(cal.largest[0], ends, rtol=1e-12)
+    np.testing.assert_allclose(cal.distances[0, [0, 4]], ends, rtol=1e-12)
+    np.testing.assert_allclose(cal.steps[0, [0, 4]], [-4.0, 4.0], rtol=1e-12)  # where the largest was found
+    np.testing.assert_allclose(cal.distances[0, [1, 3]], 0.5, rtol=1e-4)
+    assert cal.max_relative_error() <= 1e-4  # over the reached targets only
+    tight = calibrate_steps(G, D, z0, axes, indices=[0], max_distance=1.0, n_targets=2, max_step=2.0)
+    assert np.abs(tight.steps).max() <= 2.0 and not tight.reached[0, 0]
+    csv_rows = tight.to_csv(eigvals=np.ones(1)).splitlines()
+    assert csv_rows[0] == "axis,eigval,column,step,distance,target,reached,predicted_step" and len(csv_rows) == 6
+    assert csv_rows[1].split(",")[6] == "0" and csv_rows[3].split(",")[6] == "1"
 
 
 def test_curves_match_closed_form(linear):
@@ -99,8 +125,14 @@ def test_curves_match_closed_form(linear):
 def test_bad_inputs(linear):
     G, D, A, z0 = linear
     rows = (np.eye(6)[:2], np.ones(2))
-    with pytest.raises(InputError, match="positive finite"):
+    with pytest.raises(InputError, match="max_distance must be a finite number, got nan"):
         calibrate_steps(G, D, z0, rows, indices=[0], max_distance=float("nan"), n_targets=2)
+    with pytest.raises(InputError, match="max_distance must be a positive number, got -1"):
+        calibrate_steps(G, D, z0, rows, indices=[0], max_distance=-1, n_targets=2)
+    with pytest.raises(InputError, match="max_step must be a positive number and at most pi on the sphere"):
+        calibrate_steps(G, D, z0, rows, indices=[0], max_distance=0.1, n_targets=2, sphere=True, max_step=4.0)
+    with pytest.raises(InputError, match="rtol must lie in"):
+        calibrate_steps(G, D, z0, rows, indices=[0], max_distance=0.1, n_targets=2, rtol=0)
     with pytest.raises(InputError, match="axis index 2 is out of range"):
         calibrate_steps(G, D, z0, rows, indices=[2], max_distance=0.1, n_targets=2)
     with pytest.raises(InputError, match="one reference code"):

@@ -11,7 +11,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 import ganmetric
-from ganmetric.axes import apply_axis, curves_size, export_axes, grid_size, load_axes
+from ganmetric.axes import apply_axis, export_axes, load_axes
+from ganmetric.axes.curves import _curves_size
+from ganmetric.axes.montage import _grid_size
 from ganmetric_cli.main import main
 
 
@@ -28,6 +30,13 @@ def result(tmp_path_factory):
     ganmetric.save_result(path, fake, model="dcgan-face", latent_space="z", distance="mse", seed=0,
                           distance_options={})
     return folder, path
+
+
+def _montage_size(path, rows, cols, cell, caption_lines=1):
+    """The image's size, checked against the layout for whichever number of title lines it has."""
+    size = Image.open(path).size
+    assert any(size == _grid_size(rows, cols, cell, caption_lines, lines) for lines in range(1, 6)), size
+    return size
 
 
 def run(*args):
@@ -77,9 +86,9 @@ def test_export_apply_explore_compare(result):
               "--action-seeds", "1,2", "--out", grid, "-q")
     assert res.exit_code == 0, res.output
     assert "calibrated to mse distances 0.02" in res.output  # the distance defaults to the axes' one
-    assert Image.open(grid).size == grid_size(2, 3, 64, caption_lines=2)
-    assert Image.open(folder / "curves.png").size == curves_size(2)
-    assert Image.open(folder / "grid_action.png").size == grid_size(2, 3, 64)
+    _montage_size(grid, 2, 3, 64, caption_lines=2)
+    assert Image.open(folder / "curves.png").size == _curves_size(2)
+    _montage_size(folder / "grid_action.png", 2, 3, 64, caption_lines=2)  # step and real distance per cell
     with open(folder / "grid_steps.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 6
@@ -93,6 +102,104 @@ def test_export_apply_explore_compare(result):
     with open(folder / "c.csv") as f:
         got = list(csv.DictReader(f))
     assert [r["method"] for r in got] == ["ganspace"] * 3 + ["sefa"] * 3 + ["random-expected"]
+    with open(folder / "c_angles.csv") as f:
+        angles = list(csv.DictReader(f))
+    assert [(a["method"], a["rank"]) for a in angles] == [("ganspace", str(j)) for j in (1, 2, 3)] + \
+        [("sefa", str(j)) for j in (1, 2, 3)]
+    assert "principal angles" in res.output
+
+
+def test_compare_external_directions(result, tmp_path):
+    """--directions FILE.npy: any (m, n) array, on the same footing as SeFa; wrong sizes refused in one line."""
+    folder, path = result
+    res_file = ganmetric.load_result(path)
+    top = res_file.eigvecs[:, :2].T  # the metric's own top-2 eigenvectors, scaled: ratio 1 and 0.8, angles 0
+    np.save(tmp_path / "mine.npy", 5 * top)
+    res = run("axes", "compare", path, "--k", 2, "--methods", "sefa", "--n-directions", 2, "--directions",
+              tmp_path / "mine.npy", "--out", tmp_path / "c.csv", "-q")
+    assert res.exit_code == 0, res.output
+    with open(tmp_path / "c.csv") as f:
+        got = {(r["method"], r["index"]): r for r in csv.DictReader(f)}
+    assert float(got["mine", "0"]["rayleigh_ratio"]) == pytest.approx(1.0, abs=1e-9)
+    assert float(got["mine", "1"]["rayleigh_ratio"]) == pytest.approx(0.8, abs=1e-9)
+    assert float(got["mine", "1"]["topk_energy"]) == pytest.approx(1.0, abs=1e-9)
+    assert ("sefa", "1") in got
+    with open(tmp_path / "c_angles.csv") as f:
+        mine = [float(r["angle_deg"]) for r in csv.DictReader(f) if r["method"] == "mine"]
+    np.testing.assert_allclose(mine, [0.0, 0.0], atol=1e-5)
+    np.save(tmp_path / "short.npy", np.ones((2, 7)))
+    _one_error_line(run("axes", "compare", path, "--methods", "none", "--directions", tmp_path / "short.npy",
+                        "--out", tmp_path / "d.csv"), "must be (m, 100) rows, one direction each")
+    np.save(tmp_path / "zero.npy", np.zeros((1, 100)))
+    _one_error_line(run("axes", "compare", path, "--methods", "none", "--directions", tmp_path / "zero.npy",
+                        "--out", tmp_path / "d.csv"), "row 0 is zero")
+    np.save(tmp_path / "nan.npy", np.full(100, np.nan))
+    _one_error_line(run("axes", "compare", path, "--methods", "none", "--directions", tmp_path / "nan.npy",
+                        "--out", tmp_path / "d.csv"), "contain NaN or inf")
+    assert not (tmp_path / "d.csv").exists()
+
+
+def test_output_formats_follow_the_suffix(result, tmp_path):
+    """--out x.jpg writes JPEG, --out x.npz is refused before any work (nothing written); --scale upscales."""
+    folder, path = result
+    axes_file = tmp_path / "axes.npz"
+    export_axes(path, top=3, out=axes_file)
+    res = run("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", 1, "--seed", 1, "--scale", 3,
+              "--out", tmp_path / "e.jpg")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "e.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
+    assert Image.open(tmp_path / "e.jpg").size == (192, 192)
+    assert (tmp_path / "e.npy").is_file()
+    res = run("explore", "--axes", axes_file, "--axes-list", "0", "--steps", 3, "--action-seeds", "1",
+              "--out", tmp_path / "g.jpeg")
+    assert res.exit_code == 0, res.output
+    for name in ("g.jpeg", "g_action.jpeg"):
+        assert (tmp_path / name).read_bytes()[:3] == b"\xff\xd8\xff"
+    bad = tmp_path / "bad"
+    for args, match in [
+        (("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", 1, "--out", bad / "x.npz"),
+         "--out is written as an image (PNG or JPEG, by the suffix): its name must end in .png or .jpg or .jpeg, "
+         "got x.npz"),
+        (("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", 1, "--out", bad / "x.png", "--codes-out",
+          bad / "c.txt"), "--codes-out is written as a .npy array: its name must end in .npy, got c.txt"),
+        (("explore", "--axes", axes_file, "--axes-list", "0", "--out", bad / "g.npz"), "--out is written as an image"),
+        (("explore", "--axes", axes_file, "--axes-list", "0", "--action-seeds", "1", "--action-out", bad / "a.gif",
+          "--out", bad / "g.png"), "--action-out is written as an image"),
+        (("explore", "--axes", axes_file, "--axes-list", "0", "--curves", bad / "c.jpg", "--out", bad / "g.png"),
+         "--curves is written as a PNG plot: its name must end in .png, got c.jpg"),
+        (("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", 1, "--scale", 0, "--out", bad / "x.png"),
+         "scale must be at least 1, got 0"),
+        (("explore", "--axes", axes_file, "--axes-list", "0", "--scale", 0, "--out", bad / "g.png"),
+         "scale must be at least 1, got 0"),
+        (("explore", "--axes", axes_file, "--axes-list", "0", "--curves", bad / "c.png", "--curve-points", 1,
+          "--out", bad / "g.png"), "curve_points must be at least 2, got 1"),
+        (("explore", "--axes", axes_file, "--axes-list", "0", "--action-seeds", "1", "--action-axis", 5,
+          "--out", bad / "g.png"), "axis index 5 is out of range"),
+    ]:
+        _one_error_line(run(*args), match)
+    assert [p for p in bad.rglob("*") if p.is_file()] == []
+
+
+def test_unreachable_calibration_is_reported(result, tmp_path):
+    """mse of [-1, 1] images is at most 4: targets up to 100 cannot be reached (issue 9: steps of -1.99e19 and
+    "max relative error 0.0e+00" before)."""
+    folder, path = result
+    axes_file = tmp_path / "axes.npz"
+    export_axes(path, top=2, out=axes_file)
+    res = run("explore", "--axes", axes_file, "--axes-list", "0,1", "--steps", 3, "--calibrate", 100,
+              "--out", tmp_path / "g.png", "-q")
+    assert res.exit_code == 0, res.output
+    assert "no target reached" in res.output and "max relative error" not in res.output
+    assert res.output.count("targets not reached within |t| <= 20 (the search bound)") == 2  # 2 sqrt(100)
+    assert "e+1" not in res.output  # no absurd steps
+    with open(tmp_path / "g_steps.csv") as f:
+        rows = list(csv.DictReader(f))
+    steps = np.array([float(r["step"]) for r in rows])
+    assert np.isfinite(steps).all() and np.abs(steps).max() <= 20
+    assert [r["reached"] for r in rows] == ["0", "1", "0"] * 2
+    assert all(float(r["distance"]) < 4 for r in rows)
+    img = np.asarray(Image.open(tmp_path / "g.png").convert("RGB"))
+    assert np.all(img == (220, 0, 0), axis=-1).sum() > 4 * 64 * 2  # red frames around the unreached cells
 
 
 def test_bad_inputs(result, tmp_path):
@@ -109,9 +216,10 @@ def test_bad_inputs(result, tmp_path):
     np.save(tmp_path / "z.npy", np.zeros(100))
     _one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", 1, "--z", tmp_path / "z.npy",
                         "--seed", 1, "--out", out), "not both")
-    _one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0", "--steps", 4, "--out", out), "odd number >= 3")
-    _one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0", "--curves", tmp_path / "c.png", "--curves-range", "nan",
-                        "--out", out), "must be a positive number")
+    _one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0", "--steps", 4, "--out", out),
+                    "odd number >= 3")
+    _one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0", "--curves", tmp_path / "c.png",
+                        "--curves-range", "nan", "--out", out), "curves_range must be a finite number, got nan")
 
     small = SimpleNamespace(eigvals=np.array([2.0, 1.0]), eigvecs=np.eye(8)[:, :2], z=np.ones(8), H=None,
                             residuals=None)
@@ -129,3 +237,19 @@ def test_bad_inputs(result, tmp_path):
                     "looks like a result file")
     assert not out.exists() and not out.with_suffix(".npy").exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp files left
+
+
+def test_cli_uses_only_the_public_axes_api():
+    """cli/axes.py reaches ganmetric.axes only through the names its __init__ exports (issue 10)."""
+    import ast
+    from pathlib import Path
+
+    import ganmetric.axes as gax
+    source = (Path(__file__).resolve().parents[1] / "cli" / "ganmetric_cli" / "axes.py").read_text()
+    tree = ast.parse(source)
+    used = {node.attr for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "gax"}
+    assert used and used <= set(gax.__all__), used - set(gax.__all__)
+    deep = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+            and (node.module or "").startswith("ganmetric.axes.")]
+    assert deep == []

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import csv
+import io
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from ganmetric.axes import compare_directions, ganspace_directions, principal_angles, sefa_directions
-from ganmetric.axes.compare import Directions
+from ganmetric.axes import Directions, compare_directions, ganspace_directions, load_directions, sefa_directions
+from ganmetric.axes.compare import principal_angles
 from ganmetric.errors import InputError
 from ganmetric.generators.base import Generator
 from ganmetric.generators.dcgan import DCGANGenerator
@@ -85,7 +87,7 @@ def test_ganspace_mapping_network_is_pca_of_w():
     _assert_same_directions(d.vectors, Q[:, :3].T, 2e-3)
 
 
-def test_compare_on_known_metric(tmp_path):
+def test_compare_on_known_metric():
     n, k = 6, 2
     H = np.diag([4.0, 2, 1, 0.5, 0.25, 0.25])
     e = np.eye(n)
@@ -96,18 +98,81 @@ def test_compare_on_known_metric(tmp_path):
     assert rows["exact", 0]["rayleigh_ratio"] == pytest.approx(1.0)
     assert rows["exact", 1]["rayleigh_ratio"] == pytest.approx(0.5)
     assert rows["exact", 1]["topk_energy"] == pytest.approx(1.0)
-    assert rows["exact", 0]["principal_angle_deg"] == pytest.approx(0.0, abs=1e-6)
     assert rows["tilted", 0]["rayleigh_ratio"] == pytest.approx((4 + 1) / 2 / 4)
     assert rows["tilted", 0]["topk_energy"] == pytest.approx(0.5)
     assert rows["tilted", 1]["topk_energy"] == pytest.approx(0.0, abs=1e-12)
-    assert [rows["tilted", i]["principal_angle_deg"] for i in (0, 1)] == pytest.approx([45.0, 90.0])
     assert cmp.random_rayleigh == pytest.approx(8.0 / (6 * 4)) and cmp.random_energy == pytest.approx(2 / 6)
-    assert "tilted" in cmp.table() and "random" in cmp.table()
-    cmp.to_csv(tmp_path / "c.csv")
-    with open(tmp_path / "c.csv") as f:
-        got = list(csv.DictReader(f))
-    assert len(got) == 5 and got[-1]["method"] == "random-expected"
-    assert float(got[2]["principal_angle_deg"]) == pytest.approx(45.0)
+    # principal angles belong to the pair of subspaces, not to a direction: their own table, per method
+    np.testing.assert_allclose(cmp.angles["exact"], [0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(cmp.angles["tilted"], [45.0, 90.0], atol=1e-10)
+    assert "principal_angle_deg" not in cmp.rows[0]
+    text = cmp.table()
+    assert "tilted" in text and "random" in text and "principal angles" in text
+    angle_line = [line for line in text.splitlines() if line.startswith("tilted") and "45.0" in line]
+    assert angle_line and angle_line[0].split()[1:] == ["2", "45.0", "90.0"]
+    got = list(csv.DictReader(io.StringIO(cmp.to_csv())))
+    assert len(got) == 5 and got[-1]["method"] == "random-expected" and set(got[0]) == set(cmp.COLUMNS)
+    angles = list(csv.DictReader(io.StringIO(cmp.angles_to_csv())))
+    assert [(a["method"], a["rank"]) for a in angles] == [("exact", "1"), ("exact", "2"), ("tilted", "1"),
+                                                          ("tilted", "2")]
+    assert float(angles[3]["angle_deg"]) == pytest.approx(90.0)
+
+
+def test_compare_accepts_a_top_k_result_and_bounds_k():
+    vals = np.array([3.0, 1.0])
+    vecs = np.eye(5)[:, :2]
+    result = SimpleNamespace(eigvals=vals, eigvecs=vecs, full=False, metric=lambda: (vecs * vals) @ vecs.T)
+    cmp = compare_directions(result, {"e1": np.eye(5)[1:2]}, k=2)
+    assert cmp.rows[0]["rayleigh_ratio"] == pytest.approx(1 / 3) and cmp.lambda_max == pytest.approx(3.0)
+    with pytest.raises(InputError, match="k must be at most 2: the result holds only the top 2 eigenpairs, got 3"):
+        compare_directions(result, {"e1": np.eye(5)[1:2]}, k=3)
+
+
+def test_external_directions_from_file_and_array(tmp_path):
+    """Any (m, n) array, rows normalised, on the same footing as SeFa and GANSpace."""
+    n = 6
+    H = np.diag([4.0, 2, 1, 0.5, 0.25, 0.25])
+    np.save(tmp_path / "boundary.npy", 3 * np.eye(n)[None, 0])  # InterFaceGAN's (1, n) layout, not unit length
+    d = load_directions(tmp_path / "boundary.npy", latent_dim=n)
+    assert d.method == "boundary" and d.vectors.shape == (1, n) and d.values.tolist() == [3.0]
+    np.testing.assert_allclose(d.vectors, np.eye(n)[None, 0], atol=1e-15)
+    hand = load_directions(np.array([1.0, 1, 0, 0, 0, 0]), latent_dim=n, name="hand")
+    cmp = compare_directions(H, [d, hand, sefa_like(n)], k=2)
+    rows = {(r["method"], r["index"]): r for r in cmp.rows}
+    assert rows["boundary", 0]["rayleigh_ratio"] == pytest.approx(1.0)
+    assert rows["hand", 0]["rayleigh_ratio"] == pytest.approx((4 + 2) / 2 / 4)
+    np.testing.assert_allclose(cmp.angles["boundary"], [0.0], atol=1e-6)
+
+
+def sefa_like(n):
+    return Directions(np.eye(n)[2:4], np.ones(2), "other")
+
+
+@pytest.mark.parametrize("rows, match", [
+    (np.ones((2, 5)), r"must be \(m, 6\) rows, one direction each \(this metric has n = 6\), got shape \(2, 5\)"),
+    (np.full((1, 6), np.nan), "contain NaN or inf"),
+    (np.vstack([np.ones(6), np.zeros(6)]), "row 1 is zero"),
+    (np.zeros((0, 6)), "got shape"),
+])
+def test_external_directions_refused(rows, match):
+    with pytest.raises(InputError, match=match):
+        load_directions(rows, latent_dim=6)
+
+
+def test_external_directions_bad_files(tmp_path):
+    with pytest.raises(InputError, match="directions file not found"):
+        load_directions(tmp_path / "missing.npy", latent_dim=6)
+    np.savez(tmp_path / "b.npz", a=np.ones(6))
+    with pytest.raises(InputError, match="must be a .npy array"):
+        load_directions(tmp_path / "b.npz", latent_dim=6)
+    (tmp_path / "photo.npy").write_bytes(b"\xff\xd8\xff\xe0 a jpeg")
+    with pytest.raises(InputError, match="is not a plain .npy array of numbers"):
+        load_directions(tmp_path / "photo.npy", latent_dim=6)
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(InputError, match="is not a plain .npy array of numbers"):
+        load_directions(tmp_path / "obj.npy", latent_dim=6)
+    with pytest.raises(InputError, match="two sets of directions are both called x"):
+        compare_directions(np.eye(6), [Directions(np.eye(6)[:1], np.ones(1), "x")] * 2, k=1)
 
 
 def test_principal_angles_reference():
@@ -131,7 +196,7 @@ def test_bad_inputs():
 
 def test_randomized_pca_matches_exact(monkeypatch):
     """The randomized SVD used for wide activations (F > EXACT_PCA_MAX) agrees with the exact PCA."""
-    from ganmetric.axes import compare
+    from ganmetric.axes import ganspace as compare
     rng = np.random.default_rng(3)
     Y = torch.as_tensor(rng.standard_normal((300, 40)) @ np.diag(0.7 ** np.arange(40)) @ np.linalg.qr(
         rng.standard_normal((40, 40)))[0])

@@ -1,24 +1,80 @@
-"""Distance-curve PNG: exact pixel size, not blank."""
+"""Distance-curve PNG: exact pixel size, not blank, a legend that covers no panel, matplotlib's backend untouched."""
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
+import pytest
 from PIL import Image
 
 import ganmetric
-from ganmetric.axes import Axes, curves_size, distance_curves, plot_distance_curves
+from ganmetric.axes import Axes, distance_curves, plot_distance_curves
+from ganmetric.axes.curves import _curves_figure, _curves_size
+from ganmetric.errors import InputError
 from helpers import TinyConvGenerator
 
+ROOT = Path(__file__).resolve().parents[1]
 
-def test_curves_png(tmp_path):
+
+@pytest.fixture(scope="module")
+def curves():
     G = TinyConvGenerator(n=6, res=16).double()
     rows = np.linalg.qr(np.random.default_rng(0).standard_normal((6, 4)))[0].T
     axes = Axes(rows, np.array([4.0, 2.0, 1.0, 0.5]), G.name, "z", "mse", np.zeros((1, 6)), {})
-    z0 = G.sample(1, seed=3)
     D = ganmetric.load_distance("mse", dtype="float64")
     ts = np.linspace(-3, 3, 13)
-    d = distance_curves(G, D, z0, axes, [0, 1, 2, 3, 0], ts)
+    return ts, distance_curves(G, D, G.sample(1, seed=3), axes, [0, 1, 2, 3, 0], ts), axes.eigvals[[0, 1, 2, 3, 0]]
+
+
+def test_curves_png(curves, tmp_path):
+    ts, d, eigvals = curves
     path = tmp_path / "curves.png"
-    plot_distance_curves(path, ts, d, axes.eigvals[[0, 1, 2, 3, 0]], [0, 1, 2, 3, 0], distance_name="mse")
-    assert Image.open(path).size == curves_size(5) == (1280, 520)
+    plot_distance_curves(path, ts, d, eigvals, [0, 1, 2, 3, 0], distance_name="mse")
+    assert Image.open(path).size == _curves_size(5) == (1280, 520)
     arr = np.asarray(Image.open(path).convert("RGB"), dtype=float)
     assert arr.std() > 10 and len(np.unique(arr.reshape(-1, 3), axis=0)) > 50
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_legend_covers_no_panel(curves, n):
+    ts, d, eigvals = curves
+    fig = _curves_figure(ts, d[:n], eigvals[:n], list(range(n)), sphere=False, radius=1.0, distance_name="mse",
+                         title="a title as long as the one explore writes, to check it collides with nothing")
+    renderer = fig.canvas.get_renderer()
+    legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert len(legends) == 1
+    legend = legends[0].get_window_extent(renderer)
+    title = fig.texts[0].get_window_extent(renderer)
+    for ax in fig.axes:
+        panel = ax.get_tightbbox(renderer)  # the panel with its title, ticks and labels
+        assert not legend.overlaps(panel) and not title.overlaps(panel)
+    assert not legend.overlaps(title)
+
+
+def test_only_png(curves, tmp_path):
+    ts, d, eigvals = curves
+    with pytest.raises(InputError, match="path is written as a PNG plot: its name must end in .png, got c.jpg"):
+        plot_distance_curves(tmp_path / "c.jpg", ts, d, eigvals, [0, 1, 2, 3, 0])
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow  # a fresh interpreter imports torch: ~8 s on 2 shared cores
+def test_plotting_leaves_the_matplotlib_backend_alone(tmp_path):
+    """A user's backend (here pdf) and pyplot state survive importing ganmetric and drawing the axes plots."""
+    script = f"""
+import sys
+sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]
+import matplotlib
+matplotlib.use("pdf")
+import numpy as np
+import ganmetric
+from ganmetric.axes import plot_distance_curves
+plot_distance_curves({str(tmp_path / 'c.png')!r}, np.linspace(-1, 1, 5), np.ones((1, 5)), [1.0], [0])
+assert matplotlib.get_backend() == "pdf", matplotlib.get_backend()
+assert "matplotlib.pyplot" not in sys.modules
+print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]

@@ -95,7 +95,7 @@ def test_restarts_independent_and_reproducible(tiny):
     assert torch.allclose(two.codes, five.codes[:2], rtol=0, atol=1e-10)
     assert torch.allclose(two.losses, five.losses[:2], rtol=1e-9, atol=0)
     again = invert(tiny, target, "mse", restarts=5, **kw)
-    assert torch.equal(again.codes, five.codes) and torch.equal(again.losses, five.losses)
+    assert torch.equal(again.codes, five.codes) and torch.equal(again.losses, five.losses)  # bitwise: the same call repeated
     assert again.best_restart == five.best_restart and again.loss == five.loss
     other = invert(tiny, target, "mse", restarts=2, **{**kw, "seed": 8})
     assert not torch.allclose(other.codes, two.codes)
@@ -107,7 +107,7 @@ def test_restarts_independent_and_reproducible(tiny):
 
 
 def test_initial_codes_do_not_depend_on_the_number_of_restarts():
-    assert torch.equal(initial_codes(5, 2, 3), initial_codes(5, 6, 3)[:2])
+    assert torch.equal(initial_codes(5, 2, 3), initial_codes(5, 6, 3)[:2])  # bitwise: the same seeded draws
     assert initial_codes(5, 1, -1).shape == (1, 5)  # negative seeds are fine too
     assert not torch.equal(initial_codes(5, 1, 3), initial_codes(5, 1, 4))
 

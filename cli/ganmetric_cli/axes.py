@@ -11,6 +11,7 @@ from click.core import ParameterSource
 import ganmetric
 from ganmetric import axes as gax
 from ganmetric.io import atomic_write_bytes, check_writable
+from ganmetric.plotting import save_image
 
 from .common import distance_options, load_dist, load_model, model_options, read_codes
 
@@ -70,7 +71,7 @@ def _reference(G, axes, z_file, seed, *, single: bool = True):
 
 @click.group()
 def axes():
-    """Metric eigenvectors as latent axes: export them, apply them, compare them with GANSpace and SeFa.
+    """Metric eigenvectors as latent axes: export them, apply them, compare them with GANSpace, SeFa or your own.
 
     See also `ganmetric explore` for montages, calibrated steps and distance curves.
     """
@@ -107,12 +108,14 @@ def export(result, top, out):
               help="Codes to edit: a .npy of shape (n,) or (N, n).")
 @click.option("--seed", type=int, default=None, help="Edit the code drawn with this seed.")
 @click.option("--sphere", is_flag=True, help="Rotate toward the axis on the sphere of radius |z| (norm kept).")
+@click.option("--scale", type=int, default=1, show_default=True,
+              help="Upscale each image by this integer factor (nearest neighbour).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="edited.png", show_default=True,
-              help="Edited image (several codes: OUT_0.png, OUT_1.png, ...).")
+              help="Edited image, PNG or JPEG by the suffix (several codes: OUT_0.png, OUT_1.png, ...).")
 @click.option("--codes-out", type=click.Path(dir_okay=False), default=None,
               help="Edited codes .npy (default: OUT with suffix .npy).")
 def apply(model, latent_space, latent_dim, output_range, class_name, device, dtype, axes_file, index, amount, z_file,
-          seed, sphere, out, codes_out):
+          seed, sphere, scale, out, codes_out):
     """Move latent codes along one axis and write the edited image(s) and codes.
 
     Without --z or --seed, the code is the point the axes came from (single-point metrics).
@@ -121,20 +124,20 @@ def apply(model, latent_space, latent_dim, output_range, class_name, device, dty
     \b
     Examples:
       ganmetric axes apply --axes axes.npz --axis 0 --amount 2.0 --seed 3 --out edited.png
-      ganmetric axes apply --axes axes.npz --axis 1 --amount 0.2 --sphere --z codes.npy --out edited.png
+      ganmetric axes apply --axes axes.npz --axis 1 --amount 0.2 --sphere --z codes.npy --out edited.jpg --scale 4
     """
-    out = Path(out)
-    codes_out = Path(codes_out) if codes_out else out.with_suffix(".npy")
+    out = gax.check_output(out, "image", name="--out")
+    codes_out = gax.check_output(codes_out or out.with_suffix(".npy"), "codes", name="--codes-out")
     check_writable(out)
     check_writable(codes_out)
     ax = gax.load_axes(axes_file)
     G = _model_for(ax, model, latent_space, latent_dim, output_range, class_name, device, dtype)
     z, where = _reference(G, ax, z_file, seed, single=False)
     edited = gax.apply_axis(z, ax, index, amount, sphere=sphere)
-    images = gax.render_codes(G, edited)
+    images = gax.render_images(G, edited, scale=scale)
     paths = [out] if len(edited) == 1 else [out.with_name(f"{out.stem}_{j}{out.suffix}") for j in range(len(edited))]
     for img, path in zip(images, paths):
-        gax.save_image(img, path)
+        save_image(img, path)
     buf = io.BytesIO()
     np.save(buf, edited)
     atomic_write_bytes(codes_out, buf.getvalue())
@@ -146,60 +149,110 @@ def apply(model, latent_space, latent_dim, output_range, class_name, device, dty
     click.echo(f"wrote {paths[0]}" + (f" ... {paths[-1]}" if len(paths) > 1 else "") + f" and {codes_out}")
 
 
+def _methods(methods: str) -> list[str]:
+    wanted = [m.strip() for m in methods.split(",") if m.strip()]
+    if wanted == ["none"]:
+        return []
+    for m in wanted:
+        ganmetric.checks.one_of("method", m, ("ganspace", "sefa", "none"))
+    return wanted
+
+
 @axes.command("compare")
 @model_options
 @click.argument("result", type=click.Path(dir_okay=False))
 @click.option("--k", type=int, default=10, show_default=True, help="Size of the top metric eigenspace.")
 @click.option("--n-directions", type=int, default=10, show_default=True, help="Directions per method.")
-@click.option("--methods", default="ganspace,sefa", show_default=True, help="Comma-separated: ganspace, sefa.")
+@click.option("--methods", default="ganspace,sefa", show_default=True,
+              help="Comma-separated: ganspace, sefa; or none (only --directions).")
+@click.option("--directions", "direction_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Your own directions: a .npy of shape (m, n) or (n,), one per row (InterFaceGAN boundaries, "
+                   "hand-made ones); rows are normalised. Repeat for several files; each is named by its stem.")
 @click.option("--samples", type=int, default=5000, show_default=True, help="GANSpace: codes sampled.")
 @click.option("--layer", default=None,
               help="GANSpace: module name of the layer whose activations are PCA'd, or 'output' "
                    "(default: the first non-linearity, e.g. main.2 for a DCGAN).")
 @click.option("--seed", type=int, default=0, show_default=True, help="GANSpace: seed of the samples.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="compare.csv", show_default=True,
-              help="CSV: method, index, rayleigh_ratio, topk_energy, principal_angle_deg.")
+              help="CSV, one row per direction: method, index, rayleigh_ratio, topk_energy.")
+@click.option("--angles-out", type=click.Path(dir_okay=False), default=None,
+              help="CSV of the principal angles per method: method, directions, rank, angle_deg "
+                   "(default: OUT_angles.csv).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def compare(model, latent_space, latent_dim, output_range, class_name, device, dtype, result, k, n_directions,
-            methods, samples, layer, seed, out, quiet):
-    """Align GANSpace and SeFa directions with the metric of RESULT (point or average).
+            methods, direction_files, samples, layer, seed, out, angles_out, quiet):
+    """Align GANSpace, SeFa and your own directions with the metric of RESULT (point or average).
 
-    For each direction v: v^T H v / lambda_max, the fraction of |v|^2 in the top-k metric
-    eigenspace, and the principal angles between the method's first k directions and it.
-    The model defaults to the one RESULT was computed for.
+    For each direction v: v^T H v / lambda_max and the fraction of |v|^2 in the top-k metric
+    eigenspace; per method, the principal angles between the span of its first k directions
+    and that eigenspace (a separate table: the j-th angle belongs to the pair of subspaces,
+    not to direction j). The model defaults to the one RESULT was computed for.
 
     \b
-    Example:
+    Examples:
       ganmetric axes compare face.npz --k 10 --out compare.csv
+      ganmetric axes compare face.npz --directions smile.npy --methods sefa --out compare.csv
     """
+    out = Path(out)
+    angles_out = Path(angles_out) if angles_out else out.with_name(f"{out.stem}_angles.csv")
     check_writable(out)
-    wanted = [m.strip() for m in methods.split(",") if m.strip()]
-    for m in wanted:
-        ganmetric.checks.one_of("method", m, ("ganspace", "sefa"))
+    check_writable(angles_out)
+    wanted = _methods(methods)
     res = ganmetric.load_result(result)
-    if not _given("model") and res.meta.get("model"):
-        model, latent_space = res.meta["model"], latent_space or res.meta.get("latent_space")
-    G = load_model(model, latent_space, latent_dim, output_range, class_name, device, dtype)
-    if res.dim != G.latent_dim:
-        raise ganmetric.InputError(f"{result} is a metric on {res.dim} dimensions but {G.name} has latent size "
-                                   f"{G.latent_dim}")
-    if not res.full and k > res.eigvals.shape[0]:
-        raise click.BadParameter(f"{result} holds only the top {res.eigvals.shape[0]} eigenpairs, got {k}",
-                                 param_hint="--k")
-    dirs = []
-    if "ganspace" in wanted:
-        dirs.append(gax.ganspace_directions(G, k=n_directions, n_samples=samples, seed=seed, layer=layer,
-                                            progress=not quiet))
-    if "sefa" in wanted:
-        dirs.append(gax.sefa_directions(G, k=n_directions))
-    cmp = gax.compare_directions(res.metric(), dirs, k=k)
-    cmp.to_csv(out)
+    dirs = [gax.load_directions(f, latent_dim=res.dim) for f in direction_files]
+    gax.compare_directions(res, dirs, k=k)  # checks k and the files against the metric before GANSpace's sampling
+    if wanted:
+        if not _given("model") and res.meta.get("model"):
+            model, latent_space = res.meta["model"], latent_space or res.meta.get("latent_space")
+        G = load_model(model, latent_space, latent_dim, output_range, class_name, device, dtype)
+        if res.dim != G.latent_dim:
+            raise ganmetric.InputError(f"{result} is a metric on {res.dim} dimensions but {G.name} has latent size "
+                                       f"{G.latent_dim}")
+        if "sefa" in wanted:
+            dirs.insert(0, gax.sefa_directions(G, k=n_directions))
+        if "ganspace" in wanted:
+            dirs.insert(0, gax.ganspace_directions(G, k=n_directions, n_samples=samples, seed=seed, layer=layer,
+                                                   progress=not quiet))
+    if not dirs:
+        raise click.BadParameter("nothing to compare: give a method or --directions", param_hint="--methods")
+    cmp = gax.compare_directions(res, dirs, k=k)
+    atomic_write_bytes(out, cmp.to_csv().encode())
+    atomic_write_bytes(angles_out, cmp.angles_to_csv().encode())
     where = "full H" if res.full else f"rank-{res.eigvals.shape[0]} reconstruction of H"
-    click.echo(f"{G.name}: {res.meta.get('kind', 'point')} metric ({where}), lambda_max={cmp.lambda_max:.4g}")
+    click.echo(f"{res.meta.get('model')}: {res.meta.get('kind', 'point')} metric ({where}), "
+               f"lambda_max={cmp.lambda_max:.4g}")
     for d in dirs:
         click.echo(f"{d.method}: " + ", ".join(f"{key}={val}" for key, val in d.info.items()))
     click.echo(cmp.table())
-    click.echo(f"wrote {out}")
+    click.echo(f"wrote {out} and {angles_out}")
+
+
+def _explore_outputs(out, curves, action_out, steps_out, seeds, calibrate):
+    """The files explore writes, each checked (suffix, folder) before any work."""
+    out = gax.check_output(out, "image", name="--out")
+    action_out = gax.check_output(action_out or out.with_name(f"{out.stem}_action{out.suffix}"), "image",
+                                  name="--action-out") if seeds else None
+    curves = gax.check_output(curves, "curves", name="--curves") if curves else None
+    steps_out = Path(steps_out or out.with_name(f"{out.stem}_steps.csv")) if calibrate is not None else None
+    for path in (out, curves, action_out, steps_out):
+        if path is not None:
+            check_writable(path)
+    return out, curves, action_out, steps_out
+
+
+def _print_calibration(cal, indices, distance_name, sphere):
+    unit = " rad" if sphere else ""
+    err = cal.max_relative_error()
+    quality = "no target reached" if np.isnan(err) else f"max relative error {err:.1e} over the reached targets"
+    click.echo(f"calibrated to {distance_name} distances {', '.join(f'{d:.4g}' for d in cal.targets)} "
+               f"({quality}, {cal.evaluations} batched passes)")
+    for r, i in enumerate(indices):
+        click.echo(f"  axis {i:>3}  steps{unit}: " + " ".join(f"{t:+.3f}" for t in cal.steps[r])
+                   + "   achieved: " + " ".join(f"{d:.4g}" for d in cal.distances[r]))
+    for r in cal.unreached_rows():
+        neg, pos = cal.largest[r]
+        click.echo(f"  axis {indices[r]:>3}  targets not reached within |t| <= {cal.max_step:.3g}{unit} (the search "
+                   f"bound): largest distance found {neg:.4g} for t < 0, {pos:.4g} for t > 0 (marked in red)")
 
 
 @click.command()
@@ -216,22 +269,25 @@ def compare(model, latent_space, latent_dim, output_range, class_name, device, d
 @click.option("--sphere", is_flag=True, help="Move on the sphere of radius |z0| (t is an angle in radians).")
 @click.option("--calibrate", type=float, default=None,
               help="Choose the steps per axis so the real distance from the reference is evenly spaced up to "
-                   "this value (replaces --range in the montage).")
+                   "this value (replaces --range in the montage; steps searched within |t| <= 2 sqrt(n), or pi "
+                   "with --sphere; targets not reached are reported and marked in red).")
 @click.option("--curves", type=click.Path(dir_okay=False), default=None,
               help="Also plot the real distance vs t for these axes, with the prediction lambda t^2/2 (PNG).")
 @click.option("--curves-range", type=float, default=None, help="t range of the curves (default: --range).")
 @click.option("--curve-points", type=int, default=41, show_default=True, help="Amounts evaluated per curve.")
-@click.option("--action-seeds", default=None, help="Also write an action montage: one axis applied with the same steps (the explore row's, "
-                   "calibrated ones included) to these seeds' codes, one row each.")
+@click.option("--action-seeds", default=None,
+              help="Also write an action montage: one axis applied with the same steps (the explore row's, "
+                   "calibrated ones included, i.e. calibrated at the explore reference) to these seeds' codes, "
+                   "one row each, each cell captioned with its real distance when a distance is loaded.")
 @click.option("--action-axis", type=int, default=None, help="Axis of the action montage (default: first listed).")
 @click.option("--action-out", type=click.Path(dir_okay=False), default=None,
-              help="Action montage PNG (default: OUT_action.png).")
+              help="Action montage, PNG or JPEG (default: OUT_action with OUT's suffix).")
 @click.option("--steps-out", type=click.Path(dir_okay=False), default=None,
               help="With --calibrate: CSV of steps and achieved distances (default: OUT_steps.csv).")
 @click.option("--scale", type=int, default=1, show_default=True, help="Upscale each image by this integer factor.")
-@click.option("--palette", is_flag=True, help="Write 256-colour montages (about 3x smaller files, e.g. for docs).")
+@click.option("--palette", is_flag=True, help="Write 256-colour PNG montages (about 3x smaller files, e.g. for docs).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="grid.png", show_default=True,
-              help="Explore montage PNG.")
+              help="Explore montage, PNG or JPEG by the suffix.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def explore(model, latent_space, latent_dim, output_range, class_name, device, dtype, distance, lpips_backbone,
             resize, axes_file, z_file, seed, axes_list, steps, amount_range, sphere, calibrate, curves,
@@ -245,66 +301,33 @@ def explore(model, latent_space, latent_dim, output_range, class_name, device, d
       ganmetric explore --model dcgan-face --axes axes.npz --axes-list 0,1,2,4,8 --steps 7 --range 3 --out grid.png
       ganmetric explore --axes axes.npz --calibrate 0.05 --curves curves.png --action-seeds 0,1,2,3 --out cal.png
     """
-    out = Path(out)
     indices = _int_list(axes_list, "--axes-list")
     seeds = _int_list(action_seeds, "--action-seeds") if action_seeds else None
-    if seeds:
-        action_out = Path(action_out) if action_out else out.with_name(f"{out.stem}_action{out.suffix}")
-    if calibrate is not None:
-        steps_out = Path(steps_out) if steps_out else out.with_name(f"{out.stem}_steps.csv")
-    for path in (out, curves, action_out if seeds else None, steps_out if calibrate is not None else None):
-        if path is not None:
-            check_writable(path)
-    span = curves_range if curves_range is not None else amount_range
-    if curves and not (np.isfinite(span) and span > 0):  # checked before any work or output
-        raise click.BadParameter(f"must be a positive number, got {span}", param_hint="--curves-range")
-    if curve_points < 2:
-        raise click.BadParameter(f"must be at least 2, got {curve_points}", param_hint="--curve-points")
-    if scale < 1:
-        raise click.BadParameter(f"must be at least 1, got {scale}", param_hint="--scale")
+    out, curves, action_out, steps_out = _explore_outputs(out, curves, action_out, steps_out, seeds, calibrate)
     ax = gax.load_axes(axes_file)
-    for i in indices + ([action_axis] if action_axis is not None else []):
-        gax.files.check_index(i, ax.top)
     G = _model_for(ax, model, latent_space, latent_dim, output_range, class_name, device, dtype)
     z0, where = _reference(G, ax, z_file, seed)
-    D = None
-    if calibrate is not None or curves:
-        D = _dist_for(ax.meta, distance, lpips_backbone, resize, device, dtype)
-    cal = None
-    if calibrate is not None:
-        if steps < 3 or steps % 2 == 0:
-            raise click.BadParameter(f"must be odd and >= 3 (reference in the middle), got {steps}",
-                                     param_hint="--steps")
-        cal = gax.calibrate_steps(G, D, z0, ax, indices=indices, max_distance=calibrate, n_targets=(steps - 1) // 2,
-                                  sphere=sphere, progress=not quiet)
-    mont = gax.explore_montage(G, z0, ax, indices=indices, steps=steps, amount_range=amount_range, sphere=sphere,
-                               calibrated=cal, scale=scale)
-    mont.save(out, palette=palette)
+    D = _dist_for(ax.meta, distance, lpips_backbone, resize, device, dtype) if calibrate is not None or curves else None
+    codes = np.concatenate([G.sample(1, seed=s).detach().cpu().double().numpy() for s in seeds]) if seeds else None
+    found = gax.explore(G, z0, ax, indices=indices, D=D, steps=steps, amount_range=amount_range, sphere=sphere,
+                        calibrate=calibrate, curves=curves is not None, curves_range=curves_range,
+                        curve_points=curve_points, action_codes=codes, action_axis=action_axis,
+                        action_labels=[f"seed {s}" for s in seeds] if seeds else None, reference_label=where,
+                        scale=scale, progress=not quiet)
+    found.montage.save(out, palette=palette)
     click.echo(f"{G.name}: reference {where}, |z0|={np.linalg.norm(z0):.3f}, axes {indices}, "
                f"{'sphere (radians)' if sphere else 'linear'}")
-    click.echo(f"wrote {out} ({mont.image.size[0]}x{mont.image.size[1]})")
-    if cal is not None:
-        unit = " rad" if sphere else ""
-        click.echo(f"calibrated to {D.name} distances {', '.join(f'{d:.4g}' for d in cal.targets)} "
-                   f"(max relative error {cal.max_relative_error():.1e}, {cal.evaluations} batched passes)")
-        for r, i in enumerate(indices):
-            click.echo(f"  axis {i:>3}  steps{unit}: " + " ".join(f"{t:+.3f}" for t in cal.steps[r])
-                       + "   achieved: " + " ".join(f"{d:.4g}" for d in cal.distances[r])
-                       + ("" if cal.reached[r].all() else "   (some targets not reached)"))
-        cal.to_csv(steps_out, eigvals=ax.eigvals)
+    click.echo(f"wrote {out} ({found.montage.image.size[0]}x{found.montage.image.size[1]})")
+    if found.calibrated is not None:
+        _print_calibration(found.calibrated, indices, D.name, sphere)
+        atomic_write_bytes(steps_out, found.calibrated.to_csv(eigvals=ax.eigvals).encode())
         click.echo(f"wrote {steps_out}")
-    if curves:
-        ts = np.linspace(-span, span, curve_points)
-        dist = gax.distance_curves(G, D, z0, ax, indices, ts, sphere=sphere)
-        gax.plot_distance_curves(curves, ts, dist, ax.eigvals[indices], indices, sphere=sphere,
+    if curves is not None:
+        gax.plot_distance_curves(curves, found.curve_ts, found.curves, ax.eigvals[indices], indices, sphere=sphere,
                                  radius=float(np.linalg.norm(z0)), distance_name=D.name,
-                                 title=f"{G.name}: real distance along metric axes vs the metric's prediction")
+                                 title=f"{G.name}: real distance along metric axes from {where} vs the metric's "
+                                       f"prediction")
         click.echo(f"wrote {curves}")
-    if seeds:
-        i = indices[0] if action_axis is None else action_axis
-        codes = np.concatenate([G.sample(1, seed=s).detach().cpu().double().numpy() for s in seeds])
-        ts = cal.steps[indices.index(i)] if cal is not None and i in indices else None
-        act = gax.action_montage(G, codes, ax, i, steps=steps, amount_range=amount_range, sphere=sphere, ts=ts,
-                                 row_labels=[f"seed {s}" for s in seeds], scale=scale)
-        act.save(action_out, palette=palette)
-        click.echo(f"wrote {action_out} (axis {i} on seeds {seeds})")
+    if found.action is not None:
+        found.action.save(action_out, palette=palette)
+        click.echo(f"wrote {action_out} (axis {found.action_axis} on seeds {seeds})")

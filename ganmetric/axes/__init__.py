@@ -7,19 +7,23 @@ The public surface::
     z3 = apply_axis(z, axes, 0, 0.3, sphere=True)            # rotate toward u_0 by 0.3 rad
     cal = calibrate_steps(G, D, z, axes, indices=[0, 1], max_distance=0.05, n_targets=3)
     explore_montage(G, z, axes, indices=[0, 1], calibrated=cal).save("grid.png")
+    found = explore(G, z, axes, indices=[0, 1], D=D, calibrate=0.05, curves=True)  # all of it at once
+    compare_directions(load_result("face.npz"), [sefa_directions(G, k=10), load_directions("b.npy", latent_dim=100)])
 """
 from .apply import apply_axis, walk
-from .calibrate import CalibratedSteps, calibrate_steps, distance_curves, predicted_distance
-from .compare import (Comparison, Directions, compare_directions, first_layer_gram, ganspace_directions,
-                      principal_angles, sefa_directions)
-from .curves import curves_size, plot_distance_curves
-from .files import FORMAT, Axes, check_axes_for, export_axes, load_axes, save_axes
-from .montage import (Montage, action_montage, explore_montage, grid_size, render_codes, render_grid, save_image,
-                      save_png)
+from .calibrate import CalibratedSteps, calibrate_steps
+from .compare import Comparison, compare_directions, principal_angles
+from .curves import distance_curves, plot_distance_curves, predicted_distance
+from .directions import Directions, load_directions
+from .explore import Exploration, explore
+from .files import Axes, check_axes_for, export_axes, load_axes, save_axes
+from .ganspace import ganspace_directions
+from .montage import Montage, action_montage, explore_montage, render_images
+from .outputs import check_output
+from .sefa import sefa_directions
 
-__all__ = ["Axes", "FORMAT", "export_axes", "load_axes", "save_axes", "check_axes_for", "apply_axis", "walk",
+__all__ = ["Axes", "export_axes", "load_axes", "save_axes", "check_axes_for", "apply_axis", "walk",
            "CalibratedSteps", "calibrate_steps", "distance_curves", "predicted_distance", "plot_distance_curves",
-           "curves_size", "Montage", "explore_montage", "action_montage", "grid_size", "render_grid", "save_png",
-           "save_image", "render_codes",
-           "Directions", "Comparison", "sefa_directions", "ganspace_directions", "first_layer_gram",
-           "compare_directions", "principal_angles"]
+           "Montage", "explore_montage", "action_montage", "render_images", "Exploration", "explore",
+           "check_output", "Directions", "load_directions", "sefa_directions", "ganspace_directions",
+           "Comparison", "compare_directions", "principal_angles"]

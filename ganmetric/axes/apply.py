@@ -1,25 +1,15 @@
 """Moving latent codes along an axis: linearly, or on the sphere of radius |z|."""
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 
 from .. import checks
 from ..errors import InputError
-from .files import Axes, check_index
+from .files import Axes, _check_index
 
 
-def placement(G) -> dict:
-    """``dict(device=, dtype=)`` for inputs of G: its floating parameters, else its floating buffers."""
-    for t in list(G.parameters()) + list(G.buffers()):
-        if t.is_floating_point():
-            return {"device": t.device, "dtype": t.dtype}
-    return {"device": G.device, "dtype": G.dtype}
-
-
-
-def axis_vector(axes, i) -> torch.Tensor:
+def _axis_vector(axes, i) -> torch.Tensor:
     """Axis ``i`` of ``axes`` (an :class:`Axes` or a (K, n) array of rows) as a float64 unit vector.
 
     Raises:
@@ -30,11 +20,23 @@ def axis_vector(axes, i) -> torch.Tensor:
         rows = rows[None]
     if rows.ndim != 2:
         raise InputError(f"axes must be an Axes object or a (K, n) array, got shape {rows.shape}")
-    u = torch.as_tensor(np.asarray(rows[check_index(i, rows.shape[0])], dtype=np.float64))
+    u = torch.as_tensor(np.asarray(rows[_check_index(i, rows.shape[0])], dtype=np.float64))
     norm = torch.linalg.vector_norm(u)
     if not torch.isfinite(norm) or norm == 0:
         raise InputError(f"axis {i} is zero or not finite")
     return u / norm
+
+
+def _reference(G, z0) -> torch.Tensor:
+    """One reference code (n,) float64 on the CPU from (n,) or (1, n).
+
+    Raises:
+        InputError: not one finite code of G's latent size.
+    """
+    z0 = checks.latent_codes(z0, G.latent_dim, name="reference z")
+    if z0.shape[0] != 1:
+        raise InputError(f"expected one reference code of size {G.latent_dim}, got {z0.shape[0]}")
+    return z0[0].detach().to(device="cpu", dtype=torch.float64)
 
 
 def _rotate(z: torch.Tensor, u: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
@@ -96,7 +98,7 @@ def apply_axis(z, axes, i: int, t: float, *, sphere: bool = False):
         InputError: bad codes (shape, NaN), index out of range, non-finite ``t``, zero z on
             the sphere, or an axis parallel to z on the sphere.
     """
-    u = axis_vector(axes, i)
+    u = _axis_vector(axes, i)
     t = checks.finite_float(t, "amount")
     is_tensor = isinstance(z, torch.Tensor)
     codes = checks.latent_codes(z, u.numel())

@@ -1,12 +1,18 @@
-"""Real distances along axes, and calibrated steps: equal image change on every axis.
+"""Calibrated steps: the amounts along each axis at which the image has changed by evenly spaced distances.
 
-The metric predicts, for a unit axis u with eigenvalue lambda and a small linear step t,
+For each axis u (eigenvalue lambda), side s = +-1 and target d, the search solves
+``d(G(z0), G(walk(z0, s u, t))) = d`` for t in (0, max_step]:
 
-    d(G(z0), G(z0 + t u)) = lambda t^2 / 2 + O(t^3)
+1. start at the metric's prediction ``t = sqrt(2 d / lambda)`` (divided by |z0| on the sphere);
+2. bracket: grow t until the distance passes the target, never beyond ``max_step``; a
+   target the distance does not reach by then is *unreached*, and that side of the axis is
+   scanned on 32 even steps up to ``max_step`` for the largest distance it reaches;
+3. refine: bisect on the real distance until ``|f - d| <= rtol d`` (each round tries where
+   sqrt(distance), nearly linear in t, would hit the target; a try that does not halve the
+   bracket is followed by a plain bisection step, so the bracket at least halves every two
+   rounds).
 
-(H is the Hessian of d, so the quadratic term carries the Taylor 1/2). On the sphere of
-radius r = |z0| an angle t moves the code by about r t, so the prediction is
-``lambda (r t)^2 / 2`` (exact to second order only when u is orthogonal to z0).
+All axes, sides and targets advance together, one batched generator pass per round.
 """
 from __future__ import annotations
 
@@ -19,57 +25,9 @@ import torch
 from .. import checks
 from .._progress import progress_bar
 from ..errors import InputError
-from .apply import axis_vector, placement, walk
-
-
-def _reference(G, z0) -> torch.Tensor:
-    z0 = checks.latent_codes(z0, G.latent_dim, name="reference z")
-    if z0.shape[0] != 1:
-        raise InputError(f"expected one reference code of size {G.latent_dim}, got {z0.shape[0]}")
-    return z0[0].detach().to(device="cpu", dtype=torch.float64)
-
-
-@torch.no_grad()
-def _distances(G, D, x0: torch.Tensor, codes: torch.Tensor, chunk: int) -> torch.Tensor:
-    """d(x0, G(code)) for each row of codes (float64 on the CPU)."""
-    out = []
-    for start in range(0, codes.shape[0], chunk):
-        batch = codes[start:start + chunk].to(**placement(G))
-        out.append(D(x0, G(batch)).detach().to(device="cpu", dtype=torch.float64).reshape(-1))
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
-
-
-def predicted_distance(eigval: float, ts, *, sphere: bool = False, radius: float = 1.0) -> np.ndarray:
-    """The metric's quadratic prediction ``lambda s^2 / 2`` with s = t (linear) or radius * t (sphere)."""
-    s = np.asarray(ts, dtype=np.float64) * (radius if sphere else 1.0)
-    return 0.5 * float(eigval) * s ** 2
-
-
-def distance_curves(G, D, z0, axes, indices, ts, *, sphere: bool = False, chunk: int = 64) -> np.ndarray:
-    """Real distances ``d(G(z0), G(walk(z0, u_i, t)))`` for each axis i and amount t.
-
-    Args:
-        G: generator; D: distance.
-        z0: (n,) or (1, n) reference code.
-        axes: :class:`~ganmetric.axes.Axes` or (K, n) rows.
-        indices: axis indices.
-        ts: (T,) amounts (latent units; radians on the sphere).
-        sphere: walk on the sphere of radius |z0|.
-        chunk: codes per generator pass.
-
-    Returns:
-        (len(indices), T) float64 distances.
-
-    Raises:
-        InputError: bad reference code, index out of range, non-finite amounts.
-    """
-    z = _reference(G, z0)
-    ts = np.asarray(ts, dtype=np.float64).reshape(-1)
-    if not np.isfinite(ts).all():
-        raise InputError("amounts must be finite numbers")
-    x0 = G(z[None].to(**placement(G))).detach()
-    codes = torch.cat([walk(z, axis_vector(axes, i), ts, sphere=sphere) for i in indices])
-    return _distances(G, D, x0, codes, chunk).reshape(len(indices), len(ts)).numpy()
+from ..placement import placement
+from .apply import _axis_vector, _reference, walk
+from .curves import _distances
 
 
 @dataclass(frozen=True)
@@ -83,14 +41,19 @@ class CalibratedSteps:
     Attributes:
         indices: (A,) axis indices.
         targets: (m,) target distances ``D/m, 2D/m, ..., D``.
-        steps: (A, 2m+1) signed amounts found (latent units; radians on the sphere).
+        steps: (A, 2m+1) signed amounts found (latent units; radians on the sphere). For an
+            unreached target: the step, within ``max_step``, with the largest distance found
+            (over 32 even steps up to ``max_step`` and every step the search tried).
         distances: (A, 2m+1) real distances achieved at those steps.
-        predicted_steps: (A, 2m+1) the metric's starting guesses ``sqrt(2 d / lambda)``.
-        reached: (A, 2m+1) False where the distance never reached the target (e.g. it
-            saturates below it, or the sphere was rotated by pi); the step is then the
-            largest one tried.
+        predicted_steps: (A, 2m+1) the metric's starting guesses ``sqrt(2 d / lambda)``
+            (capped at ``max_step``).
+        reached: (A, 2m+1) False where the distance stays below the target for every
+            |t| <= ``max_step`` that was tried (it saturates, or the sphere ends at pi).
+        largest: (A, 2) the largest distance found on the negative and the positive side.
+        max_step: the search bound on |t| (latent units; radians on the sphere).
         sphere: spherical steps.
-        evaluations: generator passes (batches) used.
+        evaluations: batched generator passes used.
+        distance: the distance's name (e.g. "mse"), or None.
     """
 
     indices: np.ndarray
@@ -99,22 +62,23 @@ class CalibratedSteps:
     distances: np.ndarray
     predicted_steps: np.ndarray
     reached: np.ndarray
+    largest: np.ndarray
+    max_step: float
     sphere: bool
     evaluations: int
+    distance: str | None = None
 
     def target_table(self) -> np.ndarray:
         """(2m+1,) the target of each column: ``D, ..., D/m, 0, D/m, ..., D``."""
         return np.concatenate([self.targets[::-1], [0.0], self.targets])
 
-    def to_csv(self, path, *, eigvals=None) -> None:
-        """Write one row per (axis, column): axis, eigval, column, step, distance, target, reached,
-        predicted_step; atomically.
+    def to_csv(self, *, eigvals=None) -> str:
+        """CSV text, one row per (axis, column): axis, eigval, column, step, distance, target, reached,
+        predicted_step.
 
         Args:
-            path: CSV file to write.
             eigvals: the eigenvalue of each axis index (e.g. ``axes.eigvals``), or None.
         """
-        from ..io import atomic_write_bytes
         want = self.target_table()
         lines = ["axis,eigval,column,step,distance,target,reached,predicted_step"]
         for r, i in enumerate(self.indices):
@@ -122,30 +86,223 @@ class CalibratedSteps:
             for c in range(len(want)):
                 lines.append(f"{int(i)},{lam},{c},{self.steps[r, c]:.6g},{self.distances[r, c]:.6g},{want[c]:.6g},"
                              f"{int(self.reached[r, c])},{self.predicted_steps[r, c]:.6g}")
-        atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
+        return "\n".join(lines) + "\n"
 
     def max_relative_error(self) -> float:
-        """Largest ``|achieved - target| / target`` over the reached steps."""
-        m = len(self.targets)
+        """Largest ``|achieved - target| / target`` over the reached targets (NaN when none was reached).
+
+        The reference column (target 0) and unreached targets are left out.
+        """
         want = self.target_table()
         err = np.abs(self.distances - want[None]) / np.where(want > 0, want, 1.0)[None]
-        err[:, m] = 0.0
-        return float(err[self.reached].max()) if self.reached.any() else float("nan")
+        counted = self.reached & (want > 0)[None]
+        return float(err[counted].max()) if counted.any() else float("nan")
+
+    def unreached_rows(self) -> list[int]:
+        """Row numbers (positions in ``indices``) with at least one unreached target."""
+        return [r for r in range(len(self.indices)) if not self.reached[r].all()]
+
+
+@dataclass(frozen=True)
+class _Problems:
+    """One root-finding problem per (axis, side, target), flattened axis-major."""
+
+    z: torch.Tensor        # (n,) reference code
+    us: list               # A unit axes
+    axis: np.ndarray       # (P,) row of each problem
+    side: np.ndarray       # (P,) +1 / -1
+    want: np.ndarray       # (P,) target distance
+    t0: np.ndarray         # (P,) the metric's prediction, capped at the bound
+    bound: float           # max |t|
+    sphere: bool
+
+
+@dataclass
+class _Search:
+    """The state of every problem: its bracket [lo, hi], the try closest to its target and the largest distance."""
+
+    lo: np.ndarray
+    f_lo: np.ndarray
+    hi: np.ndarray
+    f_hi: np.ndarray
+    best_t: np.ndarray
+    best_f: np.ndarray
+    top_t: np.ndarray
+    top_f: np.ndarray
+    evaluations: int = 0
+
+
+def _checked_options(max_distance, n_targets, rtol, max_iter, chunk, sphere, max_step, latent_dim) -> tuple:
+    """(max_distance, rtol, bound) after validating every numerical option.
+
+    Raises:
+        InputError: naming the first option that is out of range.
+    """
+    max_distance = checks.finite_float(max_distance, "max_distance")
+    if max_distance <= 0:
+        raise InputError(f"max_distance must be a positive number, got {max_distance:g}")
+    checks.positive_int("n_targets", n_targets)
+    checks.positive_int("max_iter", max_iter)
+    checks.positive_int("chunk", chunk)
+    rtol = checks.finite_float(rtol, "rtol")
+    if not 0 < rtol < 1:
+        raise InputError(f"rtol must lie in (0, 1), got {rtol:g}")
+    return max_distance, rtol, _search_bound(max_step, sphere, latent_dim)
+
+
+def _search_bound(max_step, sphere: bool, latent_dim: int) -> float:
+    """The largest |t| tried: ``max_step``, by default 2 sqrt(n) (linear) or pi (sphere).
+
+    2 sqrt(n) is twice the typical norm of a standard normal code: a step that long leaves
+    the region the generator was trained on. On the sphere, pi reaches the far side.
+    """
+    default = math.pi if sphere else 2.0 * math.sqrt(latent_dim)
+    if max_step is None:
+        return default
+    bound = checks.finite_float(max_step, "max_step")
+    if bound <= 0 or (sphere and bound > math.pi):
+        limit = " and at most pi on the sphere" if sphere else ""
+        raise InputError(f"max_step must be a positive number{limit}, got {bound:g}")
+    return bound
+
+
+def _problems(G, z0, rows, eigvals, indices, targets, sphere: bool, bound: float) -> _Problems:
+    """The flattened problems and the metric's starting steps ``sqrt(2 d / lambda)``."""
+    z = _reference(G, z0)
+    us = [_axis_vector(rows, i) for i in indices]  # validates the indices
+    indices = [int(i) for i in indices]
+    lam_all = np.asarray(eigvals, dtype=np.float64).reshape(-1)
+    if lam_all.shape[0] <= max(indices):
+        raise InputError(f"eigvals must hold one eigenvalue per axis ({max(indices) + 1} at least), "
+                         f"got {lam_all.shape[0]}")
+    A, m = len(indices), len(targets)
+    axis = np.repeat(np.arange(A), 2 * m)
+    side = np.tile(np.repeat([1.0, -1.0], m), A)
+    want = np.tile(np.concatenate([targets, targets]), A)
+    lam = lam_all[indices][axis]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t0 = np.sqrt(2 * want / np.where(lam > 0, lam, np.nan))
+    radius = float(torch.linalg.vector_norm(z)) if sphere else 1.0
+    t0 = np.where(np.isfinite(t0), t0, 1.0) / radius  # no usable eigenvalue: start at 1
+    return _Problems(z, us, axis, side, want, np.minimum(t0, bound), bound, sphere)
+
+
+def _evaluator(G, D, p: _Problems, chunk: int, search: _Search):
+    """``f(ts, mask)``: the real distances of the masked problems at ``ts`` ((P,) or (P, K) amounts), in one
+    batched pass; every value seen updates each problem's largest distance."""
+    x0 = G(p.z[None].to(**placement(G))).detach()
+
+    def f(ts: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        search.evaluations += 1
+        grid = ts.reshape(len(ts), -1)
+        out = np.full(grid.shape, np.nan)
+        rows = np.flatnonzero(mask)
+        codes = torch.cat([walk(p.z, p.us[p.axis[j]], p.side[j] * grid[j], sphere=p.sphere) for j in rows])
+        out[rows] = _distances(G, D, x0, codes, chunk).numpy().reshape(len(rows), -1)
+        best = np.nanargmax(np.where(np.isnan(out), -np.inf, out), axis=1)
+        f_max, t_max = out[np.arange(len(out)), best], grid[np.arange(len(grid)), best]
+        top = mask & (f_max > search.top_f)
+        search.top_t[top], search.top_f[top] = t_max[top], f_max[top]
+        return out.reshape(ts.shape)
+
+    return f
+
+
+def _start(p: _Problems, f, search: _Search, rtol: float) -> None:
+    """Evaluate the predictions: a target passed (or met within tolerance) closes the bracket at once."""
+    ft = f(p.t0, np.ones(p.t0.shape, dtype=bool))
+    above = (ft >= p.want) | (np.abs(ft - p.want) <= rtol * p.want)
+    search.hi[above], search.f_hi[above] = p.t0[above], ft[above]
+    search.lo[~above], search.f_lo[~above] = p.t0[~above], ft[~above]
+
+
+def _bracket(p: _Problems, f, search: _Search, max_rounds: int = 200) -> None:
+    """Grow t until the distance passes the target or t reaches the bound (then the target is unreached)."""
+    for _ in range(max_rounds):
+        open_ = np.isnan(search.hi) & (search.lo < p.bound)
+        if not open_.any():
+            return
+        # grow by the quadratic model's factor sqrt(want / f) (x1.1 to overshoot), at least x1.5, at most x4
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grow = np.clip(np.nan_to_num(1.1 * np.sqrt(p.want / search.f_lo), nan=4.0, posinf=4.0), 1.5, 4.0)
+        trial = np.where(open_, np.minimum(grow * np.maximum(search.lo, 1e-12), p.bound), search.lo)
+        ft = f(trial, open_)
+        up = open_ & (ft >= p.want)
+        search.hi[up], search.f_hi[up] = trial[up], ft[up]
+        stay = open_ & ~up
+        search.lo[stay], search.f_lo[stay] = trial[stay], ft[stay]
+
+
+def _refine(p: _Problems, f, search: _Search, *, rtol: float, max_iter: int, interpolate: bool,
+            progress: bool) -> None:
+    """Shrink every closed bracket on the real distance until the target is met within rtol."""
+    reached = ~np.isnan(search.hi)
+    search.best_t[:], search.best_f[:] = np.where(reached, search.hi, np.nan), np.where(reached, search.f_hi, np.nan)
+    done = ~reached | (np.abs(search.best_f - p.want) <= rtol * p.want)
+    bisect_next = np.full(p.t0.shape, not interpolate)
+    for _ in progress_bar(range(max_iter), enable=progress, desc="calibrating"):
+        active = ~done
+        if not active.any():
+            return
+        lo, hi, f_lo, f_hi = search.lo, search.hi, search.f_lo, search.f_hi
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = (np.sqrt(p.want) - np.sqrt(f_lo)) / (np.sqrt(f_hi) - np.sqrt(f_lo))
+        # the sqrt-interpolated try, kept inside the middle 90% of the bracket; a bisection step after a try
+        # that did not halve the bracket
+        frac = np.where(bisect_next, 0.5, np.clip(np.nan_to_num(frac, nan=0.5), 0.05, 0.95))
+        mid = np.where(active, lo + frac * (hi - lo), search.best_t)
+        width = hi - lo
+        fm = f(mid, active)
+        go_lo, go_hi = active & (fm >= p.want), active & (fm < p.want)
+        hi[go_lo], f_hi[go_lo] = mid[go_lo], fm[go_lo]
+        lo[go_hi], f_lo[go_hi] = mid[go_hi], fm[go_hi]
+        better = active & (np.abs(fm - p.want) < np.abs(search.best_f - p.want))
+        search.best_t[better], search.best_f[better] = mid[better], fm[better]
+        done |= active & ((np.abs(fm - p.want) <= rtol * p.want) | (hi - lo <= 1e-14 * np.maximum(hi, 1e-300)))
+        bisect_next = ~bisect_next & (hi - lo > 0.5 * width) if interpolate else bisect_next
+
+
+def _scan_unreached(p: _Problems, f, search: _Search, points: int = 32) -> None:
+    """For each (axis, side) with an unreached target, one pass over ``points`` even steps up to the bound, so
+    that the largest distance reported is the curve's, not only the few steps the bracketing tried."""
+    unreached = np.isnan(search.hi)
+    key = p.axis * 2 + (p.side < 0)
+    first = np.zeros_like(unreached)
+    first[np.unique(np.where(unreached, key, -1), return_index=True)[1]] = True  # one problem per side
+    mask = unreached & first
+    if mask.any():
+        f(np.tile(p.bound * np.arange(1, points + 1) / points, (len(p.t0), 1)), mask)
+
+
+def _result(p: _Problems, search: _Search, indices, targets, distance) -> CalibratedSteps:
+    """Tables (A, 2m+1); an unreached target shows the side's largest distance found and its step."""
+    A, m = len(indices), len(targets)
+    reached = ~np.isnan(search.hi)
+    # the largest distance found on each (axis, side), over every problem on that side
+    top_f = search.top_f.reshape(A, 2, m)
+    pick = top_f.argmax(axis=2)
+    side_top_f = np.take_along_axis(top_f, pick[..., None], axis=2)[..., 0]
+    side_top_t = np.take_along_axis(search.top_t.reshape(A, 2, m), pick[..., None], axis=2)[..., 0]
+    steps = np.where(reached, search.best_t, np.repeat(side_top_t.reshape(-1), m))
+    dists = np.where(reached, search.best_f, np.repeat(side_top_f.reshape(-1), m))
+
+    def table(values, centre):
+        v = values.reshape(A, 2, m)
+        return np.concatenate([v[:, 1, ::-1], np.full((A, 1), centre), v[:, 0]], axis=1)
+
+    return CalibratedSteps(np.asarray(indices), targets, table(p.side * steps, 0.0), table(dists, 0.0),
+                           table(p.side * p.t0, 0.0), table(reached.astype(float), 1.0).astype(bool),
+                           side_top_f[:, ::-1].copy(), p.bound, p.sphere, search.evaluations, distance)
 
 
 def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: int, sphere: bool = False,
-                    rtol: float = 1e-3, max_iter: int = 60, chunk: int = 64, interpolate: bool = True,
-                    progress: bool = False) -> CalibratedSteps:
+                    max_step: float | None = None, rtol: float = 1e-3, max_iter: int = 60, chunk: int = 64,
+                    interpolate: bool = True, progress: bool = False) -> CalibratedSteps:
     """Find, per axis and side, the steps whose real image distance equals evenly spaced targets.
 
-    For each axis u (eigenvalue lambda), side s = +-1 and target d, it solves
-    ``d(G(z0), G(walk(z0, s u, t))) = d`` for t > 0: starting from the metric's prediction
-    ``t = sqrt(2 d / lambda)`` (divided by |z0| on the sphere), it doubles t until the
-    target is bracketed, then bisects on the real distance until ``|f - d| <= rtol d``
-    (each round tries the point where sqrt(distance), nearly linear in t, would hit the
-    target, inside the bracket; a try that does not halve the bracket is followed by a plain
-    bisection step, so the bracket still at least halves every two rounds).
-    All axes, sides and targets advance together, one batched generator pass per round.
+    See the module docstring for the search. A target the distance does not reach within
+    ``|t| <= max_step`` is flagged in ``reached`` (never faked): its step and distance are
+    those of the largest distance found on that side.
 
     Args:
         G: generator; D: distance.
@@ -156,8 +313,10 @@ def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: 
         max_distance: D, the largest target.
         n_targets: m, the number of targets per side.
         sphere: steps are rotation angles (radians) on the sphere of radius |z0|.
+        max_step: the search bound on |t|; default 2 sqrt(n) latent units (twice the
+            typical norm of a standard normal code), or pi radians on the sphere.
         rtol: relative tolerance on the achieved distance.
-        max_iter: bisection rounds at most (after bracketing).
+        max_iter: refinement rounds at most (after bracketing).
         chunk: codes per generator pass.
         interpolate: try the sqrt-interpolated point (False: plain bisection).
         progress: show a progress bar.
@@ -166,87 +325,23 @@ def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: 
         :class:`CalibratedSteps`.
 
     Raises:
-        InputError: non-positive or non-finite ``max_distance``, bad indices or reference.
+        InputError: a non-positive or non-finite ``max_distance`` or ``max_step``, bad
+            ``n_targets``/``rtol``/``max_iter``/``chunk``, bad indices, eigenvalues or reference.
     """
     rows, eigvals = (axes if isinstance(axes, tuple) else (axes, axes.eigvals))
-    max_distance = float(max_distance)
-    if not (math.isfinite(max_distance) and max_distance > 0):
-        raise InputError(f"the calibration distance must be a positive finite number, got {max_distance}")
-    checks.positive_int("number of targets", n_targets)
-    z = _reference(G, z0)
-    radius = float(torch.linalg.vector_norm(z))
-    x0 = G(z[None].to(**placement(G))).detach()
-    indices = [int(i) for i in indices]
-    us = [axis_vector(rows, i) for i in indices]
+    max_distance, rtol, bound = _checked_options(max_distance, n_targets, rtol, max_iter, chunk, sphere, max_step,
+                                                 G.latent_dim)
+    indices = list(indices)
+    if not indices:
+        raise InputError("indices must name at least one axis")
     targets = max_distance * np.arange(1, n_targets + 1) / n_targets
-    # one problem per (axis, side, target)
-    A, m = len(indices), n_targets
-    ax = np.repeat(np.arange(A), 2 * m)
-    side = np.tile(np.repeat([1.0, -1.0], m), A)
-    want = np.tile(np.concatenate([targets, targets]), A)
-    lam = np.asarray(eigvals, dtype=np.float64)[indices][ax]
-    t0 = np.sqrt(2 * want / np.where(lam > 0, lam, np.nan))
-    t0 = np.where(np.isfinite(t0), t0, 1.0) / (radius if sphere else 1.0)
-    t_cap = math.pi if sphere else np.inf
-    t0 = np.minimum(t0, t_cap)
-    evaluations = 0
-
-    def f(ts):
-        nonlocal evaluations
-        evaluations += 1
-        codes = torch.stack([walk(z, us[a], [s * t], sphere=sphere)[0] for a, s, t in zip(ax, side, ts)])
-        return _distances(G, D, x0, codes, chunk).numpy()
-
-    lo, f_lo = np.zeros_like(t0), np.zeros_like(t0)
-    hi, f_hi = np.full_like(t0, np.nan), np.full_like(t0, np.nan)
-    ft = f(t0)
-    above = (ft >= want) | (np.abs(ft - want) <= rtol * want)  # a prediction within tolerance is kept
-    hi[above], f_hi[above] = t0[above], ft[above]
-    lo[~above], f_lo[~above] = t0[~above], ft[~above]
-    for _ in range(30):  # bracket: grow t until the distance passes the target
-        open_ = np.isnan(hi) & (lo < t_cap)
-        if not open_.any():
-            break
-        # grow by the quadratic model's factor sqrt(want / f) (x1.1 to overshoot), at least x1.5, at most x4
-        with np.errstate(divide="ignore", invalid="ignore"):
-            grow = np.clip(np.nan_to_num(1.1 * np.sqrt(want / f_lo), nan=4.0, posinf=4.0), 1.5, 4.0)
-        trial = np.where(open_, np.minimum(grow * np.maximum(lo, 1e-12), t_cap), lo)
-        ft = f(trial)
-        up = open_ & (ft >= want)
-        hi[up], f_hi[up] = trial[up], ft[up]
-        stay = open_ & ~up
-        lo[stay], f_lo[stay] = trial[stay], ft[stay]
-    reached = ~np.isnan(hi)
-    best_t = np.where(reached, hi, lo)
-    best_f = np.where(reached, f_hi, f_lo)
-    done = ~reached | (np.abs(best_f - want) <= rtol * want)
-    bisect_next = np.full(t0.shape, not interpolate)
-    for _ in progress_bar(range(max_iter), enable=progress, desc="calibrating"):
-        active = ~done
-        if not active.any():
-            break
-        # try where sqrt(f), about linear in t, meets the target (kept inside the middle 90% of
-        # the bracket); after a try that did not halve the bracket, a plain bisection step, so the
-        # bracket at least halves every two rounds whatever the curve does
-        with np.errstate(divide="ignore", invalid="ignore"):
-            frac = (np.sqrt(want) - np.sqrt(f_lo)) / (np.sqrt(f_hi) - np.sqrt(f_lo))
-        frac = np.where(bisect_next, 0.5, np.clip(np.nan_to_num(frac, nan=0.5), 0.05, 0.95))
-        mid = np.where(active, lo + frac * (hi - lo), best_t)
-        width = hi - lo
-        fm = f(mid)
-        go_lo = active & (fm >= want)
-        hi[go_lo], f_hi[go_lo] = mid[go_lo], fm[go_lo]
-        go_hi = active & (fm < want)
-        lo[go_hi], f_lo[go_hi] = mid[go_hi], fm[go_hi]
-        better = active & (np.abs(fm - want) < np.abs(best_f - want))
-        best_t[better], best_f[better] = mid[better], fm[better]
-        done |= active & ((np.abs(fm - want) <= rtol * want) | (hi - lo <= 1e-14 * np.maximum(hi, 1e-300)))
-        bisect_next = ~bisect_next & (hi - lo > 0.5 * width) if interpolate else bisect_next
-
-    def table(values, centre):
-        v = values.reshape(A, 2, m)
-        return np.concatenate([v[:, 1, ::-1], np.full((A, 1), centre), v[:, 0]], axis=1)
-
-    return CalibratedSteps(np.asarray(indices), targets, table(side * best_t, 0.0), table(best_f, 0.0),
-                           table(side * t0, 0.0), table(reached.astype(float), 1.0).astype(bool), bool(sphere),
-                           evaluations)
+    p = _problems(G, z0, rows, eigvals, indices, targets, sphere, bound)
+    nan = np.full(p.t0.shape, np.nan)
+    search = _Search(np.zeros_like(p.t0), np.zeros_like(p.t0), nan.copy(), nan.copy(), nan.copy(), nan.copy(),
+                     np.zeros_like(p.t0), np.full(p.t0.shape, -np.inf))
+    f = _evaluator(G, D, p, chunk, search)
+    _start(p, f, search, rtol)
+    _bracket(p, f, search)
+    _scan_unreached(p, f, search)
+    _refine(p, f, search, rtol=rtol, max_iter=max_iter, interpolate=interpolate, progress=progress)
+    return _result(p, search, [int(i) for i in indices], targets, getattr(D, "name", None))

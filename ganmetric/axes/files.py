@@ -14,7 +14,6 @@ Format ``ganmetric-axes/1``, an ``.npz`` readable with ``numpy.load(path, allow_
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 
 from .. import checks
 from ..errors import InputError, ResultFileError
-from ..io import LoadedResult, atomic_save_npz, load_result, read_npz_with_meta, sha256_file, versions
+from ..io import LoadedResult, atomic_save_npz, json_text, load_result, read_npz_with_meta, sha256_file, versions
 
 FORMAT = "ganmetric-axes/1"
 
@@ -67,10 +66,10 @@ class Axes:
         Raises:
             InputError: ``i`` is not an integer in [0, K).
         """
-        return self.axes[check_index(i, self.top)]
+        return self.axes[_check_index(i, self.top)]
 
 
-def check_index(i, top: int, *, name: str = "axis index") -> int:
+def _check_index(i, top: int, *, name: str = "axis index") -> int:
     """Validate an axis index in [0, top).
 
     Raises:
@@ -81,7 +80,6 @@ def check_index(i, top: int, *, name: str = "axis index") -> int:
     if not 0 <= int(i) < top:
         raise InputError(f"{name} {int(i)} is out of range: the axis file holds {top} axes (0 to {top - 1})")
     return int(i)
-
 
 
 def export_axes(result_or_path, *, top: int, out=None) -> Axes:
@@ -128,7 +126,7 @@ def export_axes(result_or_path, *, top: int, out=None) -> Axes:
 def save_axes(path, axes: Axes) -> Axes:
     """Write ``axes`` to ``path`` atomically; return them with ``path`` set."""
     arrays = {"axes": axes.axes, "eigvals": axes.eigvals, "points": axes.points,
-              "meta": np.array(json.dumps(axes.meta, default=str))}
+              "meta": np.array(json_text(axes.meta, indent=None))}
     atomic_save_npz(path, arrays)
     return Axes(axes.axes, axes.eigvals, axes.model, axes.latent_space, axes.distance, axes.points, axes.meta,
                 Path(path))

@@ -1,0 +1,153 @@
+"""GANSpace (Haerkoenen et al. 2020): latent directions from PCA over many samples.
+
+For a model with a mapping network (it exposes ``mapping``, z -> w, and its latent space
+is "w"), PCA of many ``w = mapping(z)``. For a model without one, PCA of an early layer's
+activations over many samples z, then latent directions by regressing the centred codes on
+the principal coordinates (least squares ``Z ~ X U``; direction j is row j of U,
+normalised). The layer: by default the output of the first non-linearity (for a DCGAN, the
+ReLU after the first ConvTranspose + BatchNorm: 512 x 4 x 4). It is the earliest layer that
+is not a linear function of z: on the first layer's raw output, PCA of ``A z`` with
+z ~ N(0, I) has the eigenvectors of ``A A^T`` and the regression returns those of ``A^T A``,
+i.e. exactly SeFa. A generator with no non-linearity (a linear model) uses its output.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import checks
+from .._progress import progress_bar
+from ..errors import InputError
+from ..linalg import eigh_descending
+from ..placement import placement
+from .directions import Directions
+
+#: feature sizes up to this get an exact PCA (F x F covariance); larger ones a randomized SVD.
+EXACT_PCA_MAX = 2048
+#: module types that count as "the first non-linearity" (the default layer).
+ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Softplus, nn.Tanh, nn.Sigmoid)
+
+
+class _Stop(Exception):
+    """Raised by the forward hook: nothing after the chosen layer is needed."""
+
+
+def _layer_by_name(G, layer):
+    if layer is None:
+        for name, module in G.named_modules():
+            if isinstance(module, ACTIVATIONS):
+                return name, module
+        return "output", None
+    if layer == "output":
+        return "output", None
+    modules = dict(G.named_modules())
+    if layer not in modules or layer == "":
+        names = [n for n in modules if n]
+        raise InputError(f"Invalid layer {layer!r}. Must be 'output' or one of {{{', '.join(names)}}}")
+    return layer, modules[layer]
+
+
+@torch.no_grad()
+def _activations(G, z: torch.Tensor, module) -> torch.Tensor:
+    if module is None:
+        return G(z).flatten(1)
+    box = []
+
+    def hook(_mod, _inp, out):
+        box.append(out.detach().flatten(1).clone())
+        raise _Stop
+
+    handle = module.register_forward_hook(hook)
+    try:
+        G(z)
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    if not box:
+        raise InputError("the chosen layer was not called by the generator's forward pass")
+    return box[0]
+
+
+def _pca(Y: torch.Tensor, k: int, seed: int, n_iter: int = 6):
+    """Top-k principal components of the rows of Y.
+
+    Exact (eigendecomposition of the F x F covariance) when F <= EXACT_PCA_MAX, else a
+    seeded randomized SVD with power iterations (a private generator; global RNG untouched).
+
+    Returns (components (k, F), variances (k,), coordinates (N, k)) as float64 tensors.
+    """
+    Yc = (Y - Y.mean(0, keepdim=True)).double().numpy()
+    N, F = Yc.shape
+    if F <= EXACT_PCA_MAX:
+        vals, vecs = eigh_descending(Yc.T @ Yc)
+        comps = vecs[:, :k].T
+        var = vals[:k] / max(N - 1, 1)
+        return torch.as_tensor(comps.copy()), torch.as_tensor(var.copy()), torch.as_tensor(Yc @ comps.T)
+    q = min(k + 10, N, F)
+    rng = np.random.default_rng(int(seed) + 1)
+    Q = np.linalg.qr(Yc @ rng.standard_normal((F, q)))[0]  # numpy's tall QR: far faster than torch's on CPU
+    for _ in range(n_iter):  # power iterations sharpen the subspace
+        Q = np.linalg.qr(Yc @ (Yc.T @ Q))[0]
+    Ub, S, Vt = np.linalg.svd(Q.T @ Yc, full_matrices=False)
+    coords = (Q @ Ub[:, :k]) * S[:k]
+    return torch.as_tensor(Vt[:k].copy()), torch.as_tensor(S[:k] ** 2 / max(N - 1, 1)), torch.as_tensor(coords)
+
+
+def _mapping_directions(G, mapping, k: int, n_samples: int, seed: int, chunk: int) -> Directions:
+    """PCA of w = mapping(z) over n_samples prior draws."""
+    z_dim = int(getattr(G, "z_dim", G.latent_dim))
+    gen = torch.Generator().manual_seed(int(seed))
+    zs = torch.randn(n_samples, z_dim, generator=gen, dtype=torch.float64).to(**placement(G))
+    with torch.no_grad():
+        W = torch.cat([mapping(zs[s:s + chunk]).detach().cpu() for s in range(0, n_samples, chunk)])
+    comps, var, _ = _pca(W.reshape(n_samples, -1), k, seed)
+    return Directions(comps.numpy(), var.numpy(), "ganspace", {"mode": "mapping", "samples": n_samples})
+
+
+def _activation_directions(G, k: int, n_samples: int, seed: int, layer, chunk: int, progress: bool) -> Directions:
+    """PCA of a layer's activations, then codes regressed on the principal coordinates."""
+    n = G.latent_dim
+    if n_samples < 2 * n:
+        raise InputError(f"n_samples must be at least twice the latent size ({2 * n}) for GANSpace, got {n_samples}")
+    name, module = _layer_by_name(G, layer)
+    Z = G.sample(n_samples, seed=seed).to(**placement(G))
+    Y = torch.cat([_activations(G, Z[s:s + chunk], module).cpu()
+                   for s in progress_bar(range(0, n_samples, chunk), enable=progress, desc="GANSpace samples")])
+    _, var, X = _pca(Y, k, seed)
+    Zc = Z.detach().cpu().double()
+    Zc = Zc - Zc.mean(0, keepdim=True)
+    U = torch.linalg.lstsq(X, Zc).solution  # (k, n): Z ~ X U
+    U = U / torch.linalg.vector_norm(U, dim=1, keepdim=True)
+    return Directions(U.numpy(), var.numpy(), "ganspace", {"mode": "activations", "layer": name,
+                                                              "samples": n_samples})
+
+
+def ganspace_directions(G, *, k: int = 20, n_samples: int = 5000, seed: int = 0, layer: str | None = None,
+                        chunk: int = 500, progress: bool = False) -> Directions:
+    """GANSpace directions for G (see the module docstring for the layer and the regression).
+
+    Args:
+        G: generator.
+        k: how many directions (at most the latent size).
+        n_samples: codes sampled from G's prior (GANSpace used 10^6 with incremental PCA;
+            a few thousand already fix the top directions of a DCGAN).
+        seed: seed of the samples and of the randomized PCA.
+        layer: a module name of G, "output", or None for the first non-linearity.
+        chunk: codes per generator pass.
+        progress: show a progress bar.
+
+    Returns:
+        :class:`~ganmetric.axes.Directions` with ``values`` the PCA variances.
+
+    Raises:
+        InputError: k out of range; too few samples; unknown layer.
+    """
+    k = checks.positive_int("k", k, maximum=G.latent_dim)
+    checks.positive_int("n_samples", n_samples)
+    chunk = checks.positive_int("chunk", chunk)
+    mapping = getattr(G, "mapping", None)
+    if callable(mapping) and G.latent_space == "w":
+        return _mapping_directions(G, mapping, k, n_samples, seed, chunk)
+    return _activation_directions(G, k, n_samples, seed, layer, chunk, progress)

@@ -1,0 +1,38 @@
+"""What the axes commands write, and the one suffix rule per kind of output, checked before any work."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+from ..plotting import IMAGE_FORMATS
+
+#: kind of output -> the suffixes it may be written as (the file format follows the suffix)
+OUTPUT_SUFFIXES = {"image": tuple(IMAGE_FORMATS), "curves": (".png",), "codes": (".npy",)}
+
+
+def check_output(path, kind: str, *, name: str = "out") -> Path:
+    """Refuse a file name whose suffix does not name a format this kind of output is written in.
+
+    Images (montages, edited images) are PNG or JPEG by suffix; distance curves are PNG;
+    codes are ``.npy``.
+
+    Args:
+        path: the file to be written.
+        kind: "image", "curves" or "codes".
+        name: what to call the argument in the message.
+
+    Returns:
+        ``path`` as a Path.
+
+    Raises:
+        InputError: an unknown kind, or a suffix the kind is not written as.
+    """
+    if kind not in OUTPUT_SUFFIXES:
+        raise InputError(f"Invalid kind {kind!r}. Must be one of {{{', '.join(OUTPUT_SUFFIXES)}}}")
+    path = Path(path)
+    allowed = OUTPUT_SUFFIXES[kind]
+    if path.suffix.lower() not in allowed:
+        what = {"image": "an image (PNG or JPEG, by the suffix)", "curves": "a PNG plot", "codes": "a .npy array"}
+        raise InputError(f"{name} is written as {what[kind]}: its name must end in {' or '.join(allowed)}, "
+                         f"got {path.name}")
+    return path
