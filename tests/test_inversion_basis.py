@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import ganmetric
 from ganmetric.axes import export_axes
@@ -75,8 +76,13 @@ def test_bad_files(tmp_path, metric, G):
     with pytest.raises(InputError, match="basis file not found"):
         resolve_basis(tmp_path / "nowhere.npz", G)
     (tmp_path / "junk.npz").write_bytes(b"junk")
-    with pytest.raises(ResultFileError, match="junk.npz is not a readable ganmetric result or axes file"):
+    with pytest.raises(ResultFileError, match=r"junk.npz is not a ganmetric result or axes file \(those are .npz"):
         resolve_basis(tmp_path / "junk.npz", G)
+    np.save(tmp_path / "code.npy", np.zeros(N))  # numpy raised a TypeError on a .npy, and advised allow_pickle
+    Image.new("RGB", (4, 4)).save(tmp_path / "photo.jpg")  # on a JPEG
+    for name in ("code.npy", "photo.jpg"):
+        with pytest.raises(ResultFileError, match=f"^{tmp_path / name} is not a ganmetric result or axes file"):
+            resolve_basis(tmp_path / name, G)
     atomic_save_npz(tmp_path / "other.npz", {"x": np.zeros(3)})
     with pytest.raises(ResultFileError, match="not a ganmetric result or axes file: missing meta"):
         resolve_basis(tmp_path / "other.npz", G)

@@ -270,6 +270,10 @@ def test_fit_reports_distance_psnr_ssim_and_the_known_code(linear, tiny):
     res16 = invert(big, t16, None, pixel_weight=1.0, steps=2, restarts=1)
     assert res16.fit["ssim"] == pytest.approx(float(ssim(res16.image, t16)), rel=1e-12)
     assert res16.fit["distance"] is None and res16.fit["true_z_l2"] is None
+    zero = invert(G, target, "mse", steps=2, restarts=1, true_z=torch.zeros(N))
+    assert zero.fit["true_z_cosine"] is None  # undefined for a zero code
+    assert zero.fit["true_z_l2"] == pytest.approx(float(zero.z.double().norm()), rel=1e-12)
+    assert side_by_side_png(zero)[:4] == b"\x89PNG"
 
 
 def test_basis_label_says_which_basis(linear, tmp_path):

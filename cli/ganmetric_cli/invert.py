@@ -59,7 +59,8 @@ def _report(G, res, folder: Path) -> None:
     ssim = f"{fit['ssim']:.4f}" if fit["ssim"] is not None else "n/a (image smaller than its 11x11 window)"
     click.echo(f"fit: {dist}PSNR {fit['psnr_db']:.2f} dB, SSIM {ssim}")
     if fit["true_z_l2"] is not None:
-        click.echo(f"to --true-z: cosine similarity {fit['true_z_cosine']:.4f}, L2 distance {fit['true_z_l2']:.4g}")
+        cos = f"{fit['true_z_cosine']:.4f}" if fit["true_z_cosine"] is not None else "undefined (a zero code)"
+        click.echo(f"to --true-z: cosine similarity {cos}, L2 distance {fit['true_z_l2']:.4g}")
     click.echo(f"wrote {folder}/: " + ", ".join(OUTPUTS.values()))
 
 

@@ -1,6 +1,6 @@
 """GAN inversion, optionally preconditioned by the metric.
 
-    res = ganmetric.invert(G, "photo.png", "mse", basis="avg.npz", steps=500, restarts=4, box=(150, 110, 370, 330))
+    res = ganmetric.invert(G, "photo.png", "mse", basis="avg.npz", steps=500, restarts=4, box=(160, 115, 370, 325))
     res.z, res.image, res.losses   # best code, its image, loss per step for each restart
     res.fit                        # the fit's distance, PSNR and SSIM (and, with true_z, cosine and L2 to it)
 

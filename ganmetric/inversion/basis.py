@@ -15,6 +15,7 @@ gradient descent along the eigen-directions. With k < n columns, the code moves 
 """
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -68,13 +69,15 @@ def _read_basis_file(path) -> tuple[np.ndarray, np.ndarray, dict, str]:
 
     Raises:
         InputError: missing file.
-        ResultFileError: not a ganmetric result or axes file, or a malformed one.
+        ResultFileError: not an .npz, not a ganmetric result or axes file, or a malformed one.
     """
     from ..axes import load_axes  # ganmetric.axes imports plotting and more: only when a file is read
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"basis file not found: {path}")
+    if not zipfile.is_zipfile(path):  # a .npy, an image, ...: numpy's own messages would mislead
+        raise ResultFileError(f"{path} is not a ganmetric result or axes file (those are .npz archives)")
     _, meta = read_npz_with_meta(path, kind="ganmetric result or axes", required=("meta",),
                                  format_prefix="ganmetric-", hint=_missing_meta_hint)
     fmt = str(meta["format"])

@@ -154,7 +154,8 @@ def _fit_quality(p: Inversion, z: torch.Tensor, image: torch.Tensor) -> dict:
            "true_z_cosine": None, "true_z_l2": None}
     if p.true_z is not None:
         z = z.double().cpu()
-        fit["true_z_cosine"] = float(z @ p.true_z / (z.norm() * p.true_z.norm()).clamp_min(1e-300))
+        norms = float(z.norm() * p.true_z.norm())
+        fit["true_z_cosine"] = float(z @ p.true_z) / norms if norms > 0 else None  # undefined for a zero code
         fit["true_z_l2"] = float((z - p.true_z).norm())
     return fit
 

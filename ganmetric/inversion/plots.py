@@ -20,7 +20,8 @@ def _caption(result) -> str:
              f"best of {s['restarts']} restarts x {s['steps']} steps ({s['optimizer']}, lr {s['lr']:g}): "
              f"loss {result.loss:.4g}, PSNR {fit['psnr_db']:.2f} dB, SSIM {ssim}"]
     if fit.get("true_z_l2") is not None:
-        lines.append(f"to the known code: cosine similarity {fit['true_z_cosine']:.3f}, L2 {fit['true_z_l2']:.3f}")
+        cos = f"{fit['true_z_cosine']:.3f}" if fit["true_z_cosine"] is not None else "undefined (a zero code)"
+        lines.append(f"to the known code: cosine similarity {cos}, L2 {fit['true_z_l2']:.3f}")
     return "\n".join(lines)
 
 
