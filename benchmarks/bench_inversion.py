@@ -21,7 +21,6 @@ Run (the machine is shared: never two benchmarks at once):
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -34,7 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ganmetric  # noqa: E402
-from ganmetric.inversion import image_to_png_bytes, initial_codes  # noqa: E402
+from ganmetric.inversion import initial_codes  # noqa: E402
+from ganmetric.io import write_json  # noqa: E402
+from ganmetric.plotting import image_bytes  # noqa: E402
 
 
 def real_photos(folder: Path) -> dict[str, Path]:
@@ -102,7 +103,7 @@ def main():
     targets = {}
     for i in range(args.targets):  # through PNG files, like a user's images (8-bit quantised)
         path = tmp / f"gen{i:02d}.png"
-        path.write_bytes(image_to_png_bytes(generated[i]))
+        path.write_bytes(image_bytes(generated[i]))
         targets[f"gen{i:02d}"] = path
     targets.update(real_photos(tmp))
     methods = {"adam-z": None, "adam-metric-basis": basis}
@@ -173,7 +174,7 @@ def main():
         for rows in summary["by_lr"].values():
             for r in rows.values():
                 r["losses"] = {k: float(v) for k, v in r["losses"].items()}
-        args.json.write_text(json.dumps(summary, indent=2, default=str))
+        write_json(args.json, summary)
 
 
 if __name__ == "__main__":

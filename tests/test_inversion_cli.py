@@ -11,9 +11,10 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+import ganmetric
 from conftest import subprocess_env
-from ganmetric.inversion import image_to_png_bytes
-from ganmetric.io import atomic_save_npz
+from ganmetric.axes import export_axes
+from ganmetric.plotting import image_bytes
 from ganmetric_cli.main import main
 from helpers import TinyConvGenerator
 
@@ -26,7 +27,8 @@ def files(tmp_path_factory):
     torch.jit.save(torch.jit.trace(G, torch.zeros(2, 8)), str(d / "tiny.pt"))
     z_star = torch.linspace(-1, 1, 8)[None]
     with torch.no_grad():
-        (d / "target.png").write_bytes(image_to_png_bytes(G(z_star)[0]))
+        (d / "target.png").write_bytes(image_bytes(G(z_star)[0]))
+    np.save(d / "z_star.npy", z_star[0].numpy())
     runner = CliRunner()
     res = runner.invoke(main, ["hessian", "--model", str(d / "tiny.pt"), "--latent-dim", "8", "--distance", "mse",
                                "--seed", "1", "--quiet", "--out", str(d / "h.npz")])
@@ -55,6 +57,12 @@ def test_writes_every_output(files, basis):
     assert summary["loss"] == pytest.approx(min(summary["final_losses"]))
     assert summary["loss"] < losses[:, 0].min()  # the fit improved on every starting code
     assert summary["settings"]["basis"] == ("point result file h.npz" if basis else None)
+    assert summary["basis_label"] == ("point result file h.npz, k=8, eigval power 0.25" if basis else "none")
+    assert f"basis: {summary['basis_label']}" in res.output
+    fit = summary["fit"]  # always: the chosen distance of the fit, PSNR, SSIM (None: 8 px < its 11 px window)
+    assert fit["distance_name"] == "mse" and fit["distance"] == pytest.approx(summary["loss"], rel=1e-6)
+    assert fit["psnr_db"] > 0 and fit["ssim"] is None and fit["true_z_l2"] is None
+    assert f"fit: mse {fit['distance']:.4g}, PSNR {fit['psnr_db']:.2f} dB, SSIM n/a" in res.output
     assert Image.open(out / "fit.png").size == (8, 8)
     for name in ("side_by_side.png", "loss_curve.png"):
         assert Image.open(out / name).format == "PNG"
@@ -66,10 +74,13 @@ def test_bad_image_and_mismatched_basis_give_one_error_line(files):
     res = CliRunner().invoke(main, ["invert", "--model", str(files / "tiny.pt"), "--latent-dim", "8", "--distance",
                                     "mse", "--image", str(files / "bad.png"), "--out", str(files / "bad")])
     assert res.exit_code == 1 and "Error: cannot read image" in res.output and "Traceback" not in res.output
-    assert not any((files / "bad").iterdir())  # nothing written
-    atomic_save_npz(files / "axes5.npz", {"axes": np.eye(5)})
+    assert not (files / "bad").exists()  # nothing written: every input is checked before --out is made
+    five = ganmetric.MetricResult(eigvals=torch.ones(5), eigvecs=torch.eye(5), H=None, method="x", seconds=0.0,
+                                  z=torch.zeros(5), k=5)
+    export_axes(ganmetric.save_result(files / "h5.npz", five), top=5, out=files / "axes5.npz")
     res = _invert(files, "--hessian", str(files / "axes5.npz"), "--out", str(files / "bad2"))
-    assert res.exit_code == 1 and "must have shape (8, k)" in res.output
+    assert res.exit_code == 1 and "latent size 5, but is used with" in res.output
+    assert "(latent size differs)" in res.output and not (files / "bad2").exists()
 
 
 def test_subprocess_no_traceback(files):
@@ -80,3 +91,82 @@ def test_subprocess_no_traceback(files):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == f"Error: image file not found: {files / 'missing.png'}"
+
+
+def _error_line(res):
+    """The output is exactly one `Error:` line (no traceback), returned."""
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), res.output
+    return lines[0]
+
+
+def test_a_basis_made_for_another_model_is_refused(files):
+    """Issue 9: `invert --model eyes-cdcgan --hessian face.npz` accepted a dcgan-face basis."""
+    h = ganmetric.load_result(files / "h.npz")
+    other = ganmetric.save_result(files / "face.npz", h, **{**h.meta, "model": "dcgan-face"})
+    line = _error_line(_invert(files, "--hessian", str(other), "--out", str(files / "face_inv")))
+    assert line.startswith("Error: basis point result file face.npz was made for model dcgan-face, latent space z, "
+                           "latent size 8, but is used with model ")
+    assert line.endswith("(model differs)") and not (files / "face_inv").exists()
+
+
+def test_basis_k_without_hessian_is_refused(files):
+    res = _invert(files, "--basis-k", "3", "--out", str(files / "bk"))
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert res.output.strip().splitlines()[-1] == "Error: Invalid value for --basis-k: needs --hessian (the basis " \
+                                                  "to take the top k directions from)"
+    assert not (files / "bk").exists()
+
+
+def test_out_creates_missing_parent_folders(files):
+    """Issue 9: `--out a/b/c` refused when a/b was missing."""
+    out = files / "new" / "deeper" / "inv"
+    res = _invert(files, "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(["code.npy", "codes.npy", "losses.npy", "fit.png",
+                                                            "side_by_side.png", "loss_curve.png", "summary.json"])
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--restarts", "100000000"], "Error: restarts=100000000 with steps=30 would keep 35.0 GiB of per-restart results"),
+    (["--box", "0,0,9,8"], "Error: box 0, 0, 9, 8 does not fit in target.png, which is 8 x 8 pixels"),
+    (["--box", "4,0,2,8"], "Error: box must have 0 <= x0 < x1 and 0 <= y0 < y1, got 4, 0, 2, 8"),
+    (["--chunk", "0"], "Error: chunk must be at least 1, got 0"),
+    (["--lr", "nan"], "Error: lr must be a finite number, got nan"),
+    (["--lr", "0"], "Error: lr must be positive, got 0"),
+    (["--pixel-weight", "-1"], "Error: pixel_weight must be non-negative, got -1"),
+    (["--eigval-power", "0.5"], "Error: eigval_power needs a basis"),
+    (["--true-z", "TRUE_Z_9"], "Error: z file TRUE_Z_9.npy must have shape (8,) or (N, 8)"),
+    (["--true-z", "TRUE_Z_2x8"], "Error: true_z must be one code of size 8, got 2 codes"),
+])
+def test_bad_inputs_are_one_error_line_and_write_nothing(files, extra, expected):
+    for name, shape in (("TRUE_Z_9", (9,)), ("TRUE_Z_2x8", (2, 8))):
+        np.save(files / f"{name}.npy", np.zeros(shape))
+    extra = [str(files / f"{e}.npy") if e.startswith("TRUE_Z") else e for e in extra]
+    out = files / "never"
+    line = _error_line(_invert(files, *extra, "--out", str(out)))
+    assert line.startswith(expected), line
+    assert not out.exists()
+
+
+def test_box_syntax_is_a_flag_error(files):
+    res = _invert(files, "--box", "1,2,3", "--out", str(files / "never"))
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "Invalid value for '--box': expected x0,y0,x1,y1 (four integers, pixels of the image), got 1,2,3" \
+        in res.output
+
+
+def test_box_and_true_z_end_to_end(files):
+    """The box is recorded; --true-z reports the fit's cosine similarity and L2 distance to the code."""
+    out = files / "boxed"
+    res = _invert(files, "--box", "0,0,8,8", "--true-z", str(files / "z_star.npy"), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    z, z_star = np.load(out / "code.npy").astype(np.float64), np.load(files / "z_star.npy").astype(np.float64)
+    fit = summary["fit"]
+    assert fit["true_z_l2"] == pytest.approx(float(np.linalg.norm(z - z_star)), rel=1e-5)
+    cos = float(z @ z_star / (np.linalg.norm(z) * np.linalg.norm(z_star)))
+    assert fit["true_z_cosine"] == pytest.approx(cos, rel=1e-5)
+    assert summary["settings"]["box"] == [0, 0, 8, 8] and summary["true_z_file"] == str(files / "z_star.npy")
+    assert f"to --true-z: cosine similarity {cos:.4f}" in res.output

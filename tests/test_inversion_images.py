@@ -1,4 +1,4 @@
-"""ganmetric.inversion.images: reading, cropping, resizing and validating targets."""
+"""ganmetric.inversion.images: reading, cutting to a box, cropping, resizing and validating targets."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +7,9 @@ import torch
 from PIL import Image
 
 from ganmetric.errors import InputError
-from ganmetric.inversion import image_to_png_bytes, load_image
+from ganmetric.inversion import load_image
 from ganmetric.inversion.images import as_target
+from ganmetric.plotting import image_bytes
 
 
 def _stripes(path, mode="RGB"):
@@ -38,7 +39,7 @@ def test_grey_jpeg_and_png_round_trip(tmp_path):
     g = load_image(path, size=5, channels=1, resample="nearest")
     assert g.shape == (1, 5, 5) and g.min() > 0.9  # JPEG is lossy; white stays near 1
     x = torch.linspace(-1, 1, 48).reshape(3, 4, 4)
-    (tmp_path / "x.png").write_bytes(image_to_png_bytes(x))
+    (tmp_path / "x.png").write_bytes(image_bytes(x))
     back = load_image(tmp_path / "x.png", size=4)
     assert torch.allclose(back, x, atol=1 / 127.5 + 1e-6)
 
@@ -64,7 +65,7 @@ def test_bad_options(tmp_path):
         load_image(path, size=4, channels=4)
     with pytest.raises(InputError, match="1- or 3-channel"):
         as_target(path, (4, 8, 8))
-    with pytest.raises(InputError, match="image width must be at least 1"):
+    with pytest.raises(InputError, match=r"size \(width\) must be at least 1"):
         load_image(path, size=(4, 0))
 
 
@@ -74,3 +75,40 @@ def test_as_target_accepts_batched_and_numpy():
     assert as_target(np.zeros((3, 4, 4), dtype=np.float32), (3, 4, 4)).shape == (3, 4, 4)
     with pytest.raises(InputError, match=r"to match G's images, got \(3, 5, 4\)"):
         as_target(torch.zeros(3, 5, 4), (3, 4, 4), name="G")
+
+
+def test_box_cuts_the_source_image_first(tmp_path):
+    """Issue 9: a face-tight box of a photo, in pixels of the source image, before the crop and resize."""
+    path = _stripes(tmp_path / "s.png")  # columns 0-9 black, 10-19 white, 20-29 black
+    white = load_image(path, size=(2, 4), box=(10, 0, 20, 10), crop="none", resample="nearest")
+    assert torch.allclose(white, torch.ones_like(white))
+    # a 20 x 10 box: black 5 | white 10 | black 5; stretched to 4 columns by nearest: black, white, white, black
+    x = load_image(path, size=(2, 4), box=(5, 0, 25, 10), crop="none", resample="nearest")
+    assert torch.allclose(x[:, :, [0, 3]], -torch.ones(3, 2, 2)) and torch.allclose(x[:, :, 1:3], torch.ones(3, 2, 2))
+    # the centre crop to the model's aspect ratio applies to the box: its middle 10 x 10 is all white
+    sq = load_image(path, size=4, box=(5, 0, 25, 10))
+    assert torch.allclose(sq, torch.ones_like(sq))
+    assert torch.equal(load_image(path, size=4, box=(0, 0, 30, 10)), load_image(path, size=4))  # the whole image
+    assert torch.equal(load_image(path, size=4, box=np.array([5, 0, 25, 10])), sq)  # numpy integers are fine
+
+
+@pytest.mark.parametrize("box, match", [
+    ((0, 0, 31, 10), r"box 0, 0, 31, 10 does not fit in s.png, which is 30 x 10 pixels"),
+    ((0, 0, 30, 11), "need x1 <= 30 and y1 <= 10"),
+    ((5, 0, 5, 10), "0 <= x0 < x1 and 0 <= y0 < y1, got 5, 0, 5, 10"),
+    ((0, 6, 10, 2), "0 <= x0 < x1 and 0 <= y0 < y1"),
+    ((-1, 0, 10, 10), "0 <= x0 < x1"),
+    ((0, 0, 10), "box must be 4 integers x0, y0, x1, y1 .*got 0, 0, 10"),
+    ((0, 0, 10.5, 10), "box must be 4 integers"),
+    ("0,0,10,10", "box must be 4 integers .*got 0,0,10,10$"),
+    (3, "box must be 4 integers .*got 3"),
+])
+def test_bad_boxes(tmp_path, box, match):
+    path = _stripes(tmp_path / "s.png")
+    with pytest.raises(InputError, match=match):
+        load_image(path, size=4, box=box)
+
+
+def test_box_needs_an_image_file():
+    with pytest.raises(InputError, match="box applies to an image file target"):
+        as_target(torch.zeros(3, 4, 4), (3, 4, 4), box=(0, 0, 2, 2))

@@ -2,13 +2,17 @@
 reparametrisation under gradient descent, restart independence, determinism and errors."""
 from __future__ import annotations
 
+import io
+import math
+
 import pytest
 import torch
 
 import ganmetric
 from ganmetric.distances.base import FeatureDistance, FunctionDistance
 from ganmetric.errors import GanmetricError, InputError
-from ganmetric.inversion import initial_codes, invert
+from ganmetric.inversion import (initial_codes, invert, loss_curve_png, prepare_inversion, run_inversion,
+                                 side_by_side_png, ssim)
 from helpers import LinearGenerator, TinyConvGenerator
 
 N = 6
@@ -145,13 +149,20 @@ def test_pixel_only_loss(linear):
     (dict(basis=torch.full((N, N), float("nan"))), "NaN"),
     (dict(basis=torch.eye(N), eigval_power=0.5), "needs eigenvalues"),
     (dict(eigval_power=0.5), "needs a basis"),
-    (dict(basis=torch.eye(N), basis_k=N + 1), "basis k must be"),
+    (dict(basis=torch.eye(N), basis_k=N + 1), "basis_k must be"),
+    (dict(basis_k=3), "basis_k=3 needs a basis"),
+    (dict(lr=float("nan")), "lr must be a finite number"),
+    (dict(pixel_weight=-0.5), "pixel_weight must be non-negative, got -0.5"),
+    (dict(chunk=0), "chunk must be at least 1"),
+    (dict(true_z=torch.zeros(2, N)), "true_z must be one code of size 6, got 2 codes"),
+    (dict(true_z=torch.zeros(N + 1)), r"true_z must have shape \(6,\)"),
+    (dict(box=(0, 0, 2, 2)), "box applies to an image file target"),
     (dict(basis="nowhere.npz"), "basis file not found"),
     (dict(steps=0), "steps must be at least 1"),
     (dict(restarts=1.5), "restarts must be an integer"),
     (dict(lr=-1), "lr must be positive"),
     (dict(optimizer="lbfgs"), "Invalid optimizer 'lbfgs'"),
-    (dict(pixel_loss="l2"), "Invalid pixel loss"),
+    (dict(pixel_loss="l2"), "Invalid pixel_loss 'l2'"),
     (dict(distance_weight=0.0), "the loss is empty"),
     (dict(z_init=torch.zeros(3, N + 1)), r"z_init must have shape"),
     (dict(z_init=torch.zeros(3, N), restarts=2), "z_init must have 1 or restarts=2 rows"),
@@ -178,7 +189,7 @@ def test_bad_targets_raise_input_error(linear, target, match):
 
 def test_distance_dtype_must_match(linear):
     lpips32 = FeatureDistance(torch.nn.Linear(16, 3).requires_grad_(False))  # float32 parameters
-    with pytest.raises(InputError, match="the distance is torch.float32 but the generator is torch.float64"):
+    with pytest.raises(InputError, match="the distance is float32 but the generator is float64"):
         invert(linear[0], linear[2], lpips32, steps=1)
 
 
@@ -186,3 +197,117 @@ def test_divergence_is_an_error(linear):
     G, _, target = linear
     with pytest.raises(GanmetricError, match="diverged"):
         invert(G, target, "mse", optimizer="sgd", lr=1e9, steps=60, restarts=1)
+
+
+def _max_batch(G, run):
+    """Run ``run()`` and return the largest batch of codes G was called with."""
+    sizes = []
+    handle = G.register_forward_hook(lambda module, inputs, output: sizes.append(inputs[0].shape[0]))
+    try:
+        out = run()
+    finally:
+        handle.remove()
+    return out, max(sizes)
+
+
+def test_chunked_restarts_equal_one_batch(tiny):
+    """Issue 9: restarts run in chunks of ``chunk`` (memory bounded by the chunk, not by restarts), and
+    the result does not depend on the chunking: same codes, losses and best restart, to float64 rounding
+    (1e-12 absolute on codes of size ~1, 1e-10 relative on losses)."""
+    target = tiny(torch.full((1, 8), -0.2, dtype=torch.float64))[0].detach()
+    kw = dict(steps=12, lr=0.05, seed=3, restarts=5, pixel_weight=0.3)
+    whole, biggest = _max_batch(tiny, lambda: invert(tiny, target, "mse", chunk=5, **kw))
+    assert biggest == 5
+    for chunk in (1, 2, 3):
+        part, biggest = _max_batch(tiny, lambda: invert(tiny, target, "mse", chunk=chunk, **kw))
+        assert biggest == chunk  # the generator never sees more codes at once than one chunk
+        assert torch.allclose(part.codes, whole.codes, rtol=0, atol=1e-12)
+        assert torch.allclose(part.losses, whole.losses, rtol=1e-10, atol=0)
+        assert torch.allclose(part.final_losses, whole.final_losses, rtol=1e-10, atol=0)
+        assert part.best_restart == whole.best_restart and part.settings["chunk"] == chunk
+    default, biggest = _max_batch(tiny, lambda: invert(tiny, target, "mse", **{**kw, "restarts": 70}))
+    assert biggest == 64  # DEFAULT_CHUNK
+    assert torch.allclose(default.codes[:5], whole.codes, rtol=0, atol=1e-12)  # restarts stay independent
+
+
+def test_chunked_restarts_with_given_start_codes_and_a_basis(linear):
+    G, z_star, target = linear
+    z_init = initial_codes(N, 4, 11) * 0.5
+    kw = dict(steps=6, lr=0.1, restarts=4, z_init=z_init, basis=_rotation(N)[:, :4])
+    whole = invert(G, target, "mse", chunk=4, **kw)
+    part = invert(G, target, "mse", chunk=3, **kw)
+    assert torch.allclose(part.codes, whole.codes, rtol=0, atol=1e-12)
+    assert torch.allclose(part.losses, whole.losses, rtol=1e-10, atol=0)
+
+
+def test_huge_restarts_are_refused_up_front_with_an_estimate(linear):
+    """Issue 9: `invert --restarts 100000` was killed by the kernel; what cannot be chunked (the loss
+    history kept for every restart) is estimated and refused before any work: 10^8 restarts x (500 steps
+    + 2 x 6 coordinates + 1) x 8 bytes = 382.2 GiB."""
+    with pytest.raises(InputError, match=r"^restarts=100000000 with steps=500 would keep 382\.2 GiB of per-restart "
+                                         r"results .* more than the 4 GiB allowed: lower restarts or steps$"):
+        invert(linear[0], linear[2], "mse", restarts=10 ** 8, steps=500)
+
+
+def test_fit_reports_distance_psnr_ssim_and_the_known_code(linear, tiny):
+    """Issue 9: the summary reports the fit's distance (here the loss itself: mse, weight 1), PSNR and
+    SSIM, and with true_z the cosine similarity and L2 distance to it."""
+    G, z_star, target = linear
+    res = invert(G, target, "mse", steps=3, lr=0.05, restarts=2, true_z=-z_star)
+    fit = res.fit
+    assert fit["distance_name"] == "mse" and fit["distance"] == pytest.approx(res.loss, rel=1e-12)
+    mse01 = float((((res.image + 1) / 2 - (target + 1) / 2) ** 2).mean())
+    assert fit["psnr_db"] == pytest.approx(-10 * math.log10(mse01), rel=1e-12)
+    assert fit["ssim"] is None  # 4 x 4 images: smaller than SSIM's 11 x 11 window
+    z = res.z.double()
+    assert fit["true_z_cosine"] == pytest.approx(float(-z @ z_star / (z.norm() * z_star.norm())), rel=1e-12)
+    assert fit["true_z_l2"] == pytest.approx(float((z + z_star).norm()), rel=1e-12)
+    assert res.summary()["fit"] == fit
+    exact = invert(G, target, "mse", steps=400, lr=0.05, restarts=1, true_z=z_star)
+    assert exact.fit["true_z_cosine"] == pytest.approx(1.0, abs=1e-9) and exact.fit["true_z_l2"] < 1e-6
+    big = TinyConvGenerator(n=8, seed=1, res=16).double()
+    t16 = big(torch.zeros(1, 8, dtype=torch.float64))[0].detach()
+    res16 = invert(big, t16, None, pixel_weight=1.0, steps=2, restarts=1)
+    assert res16.fit["ssim"] == pytest.approx(float(ssim(res16.image, t16)), rel=1e-12)
+    assert res16.fit["distance"] is None and res16.fit["true_z_l2"] is None
+    zero = invert(G, target, "mse", steps=2, restarts=1, true_z=torch.zeros(N))
+    assert zero.fit["true_z_cosine"] is None  # undefined for a zero code
+    assert zero.fit["true_z_l2"] == pytest.approx(float(zero.z.double().norm()), rel=1e-12)
+    assert side_by_side_png(zero)[:4] == b"\x89PNG"
+
+
+def test_basis_label_says_which_basis(linear, tmp_path):
+    G, z_star, target = linear
+    assert invert(G, target, "mse", steps=1, restarts=1).basis_label == "none"
+    res = invert(G, target, "mse", basis=_rotation(N), basis_k=4, steps=1, restarts=1)
+    assert res.basis_label == "matrix (6, 6), k=4, eigval power 0"
+
+
+def test_prepare_checks_everything_before_running(linear):
+    """prepare_inversion validates (and loads) without optimising; run_inversion gives invert's numbers."""
+    G, z_star, target = linear
+    calls = []
+    handle = G.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape[0]))
+    try:
+        problem = prepare_inversion(G, target, "mse", steps=5, restarts=3, seed=2)
+    finally:
+        handle.remove()
+    assert calls == [1]  # one code, to learn the image shape
+    res = run_inversion(problem)
+    ref = invert(G, target, "mse", steps=5, restarts=3, seed=2)
+    assert torch.equal(res.codes, ref.codes) and torch.equal(res.losses, ref.losses)
+
+
+def test_plots_use_no_pyplot_and_leave_the_backend_alone(linear, monkeypatch):
+    """Issue 10: figures are drawn on Agg-canvas Figures; matplotlib.use and pyplot are never touched."""
+    import sys
+
+    import matplotlib
+    from PIL import Image
+
+    G, z_star, target = linear
+    res = invert(G, target, "mse", steps=3, restarts=25)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # importing pyplot now fails
+    monkeypatch.setattr(matplotlib, "use", lambda *a, **k: pytest.fail("matplotlib.use was called"))
+    for png in (side_by_side_png(res), loss_curve_png(res)):
+        assert Image.open(io.BytesIO(png)).format == "PNG"

@@ -2,59 +2,87 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import click
 import numpy as np
 
-import ganmetric
-from ganmetric.inversion import OPTIMIZERS, PIXEL_LOSSES, image_to_png_bytes, loss_curve_png, side_by_side_png
-from ganmetric.inversion.images import CROPS, RESAMPLE
-from ganmetric.io import atomic_write_bytes, check_writable
+from ganmetric.inversion import (CROPS, OPTIMIZERS, PIXEL_LOSSES, RESAMPLE, loss_curve_png, prepare_inversion,
+                                 run_inversion, side_by_side_png)
+from ganmetric.io import atomic_write_bytes, check_writable, write_json
+from ganmetric.plotting import save_image
 
-from .common import distance_options, load_dist, load_model, model_options
+from .common import distance_options, load_dist, load_model, model_options, read_codes
 
 #: The files written into --out.
 OUTPUTS = {"code": "code.npy", "codes": "codes.npy", "losses": "losses.npy", "fit": "fit.png",
            "side_by_side": "side_by_side.png", "loss_curve": "loss_curve.png", "summary": "summary.json"}
 
 
-def _out_dir(out) -> Path:
-    """Create --out (its parent must exist) and check every output can be written, before any work."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ganmetric.InputError(f"--out {out} exists and is not a folder")
-    if not out.exists():
-        if not out.parent.is_dir():
-            raise ganmetric.InputError(f"cannot create {out}: folder {out.parent} does not exist")
-        out.mkdir()
-    for name in OUTPUTS.values():
-        check_writable(out / name)
-    return out
+def _box(ctx, param, value):
+    """--box x0,y0,x1,y1 as four integers (the library checks order and bounds)."""
+    if value is None:
+        return None
+    try:
+        box = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4:
+        raise click.BadParameter(f"expected x0,y0,x1,y1 (four integers, pixels of the image), got {value}")
+    return box
 
 
-def _npy_bytes(arr) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(arr))
-    return buf.getvalue()
+def _write(folder: Path, res, summary: dict) -> None:
+    def npy(arr):
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(arr))
+        return buf.getvalue()
+
+    for key in ("code", "codes", "losses"):
+        atomic_write_bytes(folder / OUTPUTS[key], npy({"code": res.z, "codes": res.codes,
+                                                       "losses": res.losses}[key].numpy()))
+    save_image(res.image, folder / OUTPUTS["fit"])
+    atomic_write_bytes(folder / OUTPUTS["side_by_side"], side_by_side_png(res))
+    atomic_write_bytes(folder / OUTPUTS["loss_curve"], loss_curve_png(res))
+    write_json(folder / OUTPUTS["summary"], summary)
+
+
+def _report(G, res, folder: Path) -> None:
+    s, fit = res.settings, res.fit
+    click.echo(f"{G.name} [{G.latent_space}, n={G.latent_dim}]  basis: {res.basis_label}  {s['optimizer']} "
+               f"lr={s['lr']:g}  {s['steps']} steps x {s['restarts']} restarts  {res.seconds:.1f} s")
+    finals = np.sort(res.final_losses.numpy())
+    spread = (", ".join(f"{v:.4g}" for v in res.final_losses.tolist()) if len(finals) <= 8 else
+              f"median {np.median(finals):.4g}, worst {finals[-1]:.4g}")
+    click.echo(f"best loss {res.loss:.5g} (restart {res.best_restart}); final losses: {spread}")
+    dist = f"{fit['distance_name']} {fit['distance']:.4g}, " if fit["distance"] is not None else ""
+    ssim = f"{fit['ssim']:.4f}" if fit["ssim"] is not None else "n/a (image smaller than its 11x11 window)"
+    click.echo(f"fit: {dist}PSNR {fit['psnr_db']:.2f} dB, SSIM {ssim}")
+    if fit["true_z_l2"] is not None:
+        cos = f"{fit['true_z_cosine']:.4f}" if fit["true_z_cosine"] is not None else "undefined (a zero code)"
+        click.echo(f"to --true-z: cosine similarity {cos}, L2 distance {fit['true_z_l2']:.4g}")
+    click.echo(f"wrote {folder}/: " + ", ".join(OUTPUTS.values()))
 
 
 @click.command()
 @model_options
 @distance_options
 @click.option("--image", "-i", "image", required=True, type=click.Path(dir_okay=False),
-              help="Target image (PNG/JPEG): converted to RGB, centre-cropped, resized to the model's images.")
+              help="Target image (PNG/JPEG): converted to RGB, cut to --box, centre-cropped, resized to the model's.")
+@click.option("--box", callback=_box, default=None, metavar="X0,Y0,X1,Y1",
+              help="Cut the image to this box first (pixels; e.g. a tight box around a face for a face GAN).")
 @click.option("--hessian", "basis", type=click.Path(dir_okay=False), default=None,
-              help="Optimise in this basis: a result file (e.g. from `ganmetric average` or `ganmetric hessian`; "
-                   "its eigenvectors) or an axes .npz with 'axes' (K, n). Default: plain optimisation in z.")
+              help="Optimise in this basis: a result file of the same model (e.g. from `ganmetric average` or "
+                   "`ganmetric hessian`; its eigenvectors) or an axes file. Default: plain optimisation in z.")
 @click.option("--eigval-power", type=float, default=0.0, show_default=True,
               help="Scale basis direction i by (lambda_i / lambda_1)^-P (needs eigenvalues; 0.5 equalises curvature).")
-@click.option("--basis-k", type=int, default=None, help="Use only the top k basis directions.")
+@click.option("--basis-k", type=int, default=None, help="Use only the top k basis directions (needs --hessian).")
 @click.option("--steps", type=int, default=500, show_default=True, help="Optimiser steps.")
-@click.option("--restarts", type=int, default=4, show_default=True, help="Starting codes, optimised as one batch.")
+@click.option("--restarts", type=int, default=4, show_default=True, help="Starting codes.")
+@click.option("--chunk", type=int, default=None,
+              help="Restarts optimised together (default 64; lower it to bound memory; results do not change).")
 @click.option("--lr", type=float, default=0.05, show_default=True, help="Learning rate.")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True)
+@click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), default="adam", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the starting codes.")
 @click.option("--distance-weight", type=float, default=1.0, show_default=True, help="Weight of --distance.")
 @click.option("--pixel-weight", type=float, default=0.0, show_default=True,
@@ -63,17 +91,20 @@ def _npy_bytes(arr) -> bytes:
 @click.option("--crop", type=click.Choice(CROPS), default="center", show_default=True,
               help="center: crop to the model's aspect ratio; none: stretch.")
 @click.option("--resample", type=click.Choice(RESAMPLE), default="bicubic", show_default=True)
+@click.option("--true-z", type=click.Path(dir_okay=False), default=None,
+              help="A known code (.npy, shape (n,)): report the fit's cosine similarity and L2 distance to it.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="inversion", show_default=True,
-              help="Output folder (created if missing).")
+              help="Output folder (created with its parents if missing).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def invert(model, latent_space, latent_dim, output_range, class_name, device, dtype, distance, lpips_backbone,
-           resize, image, basis, eigval_power, basis_k, steps, restarts, lr, optimizer, seed, distance_weight,
-           pixel_weight, pixel_loss, crop, resample, out, quiet):
+           resize, image, box, basis, eigval_power, basis_k, steps, restarts, chunk, lr, optimizer, seed,
+           distance_weight, pixel_weight, pixel_loss, crop, resample, true_z, out, quiet):
     """Find the latent code whose image best matches a target image.
 
-    Minimises distance_weight * d(G(z), target) + pixel_weight * pixel(G(z), target) with
-    Adam from several starting codes at once. With --hessian the optimiser works on the
-    coefficients c of z = z_init + U c, U the metric's eigenvectors (Wang & Ponce 2021).
+    Minimises distance_weight * d(G(z), target) + pixel_weight * pixel(G(z), target)
+    from several starting codes. With --hessian the optimiser works on the coefficients c
+    of z = z_init + U c, U the metric's eigenvectors (Wang & Ponce 2021). Prints the fit's
+    distance, PSNR and SSIM (and with --true-z its distance to that code).
 
     \b
     Writes into --out: code.npy (best code, (n,)), codes.npy (every restart's code),
@@ -83,30 +114,24 @@ def invert(model, latent_space, latent_dim, output_range, class_name, device, dt
     \b
     Examples:
       ganmetric invert --model dcgan-face --distance mse --image face.png --out inv
-      ganmetric average runs/ --out avg.npz
+      ganmetric invert --model dcgan-face --distance mse --image photo.jpg --box 161,113,369,321 --out inv
       ganmetric invert --model dcgan-face --distance mse --image face.png --hessian avg.npz --out inv_metric
     """
-    folder = _out_dir(out)
+    if basis_k is not None and basis is None:
+        raise click.BadParameter("needs --hessian (the basis to take the top k directions from)",
+                                 param_hint="--basis-k")
     G = load_model(model, latent_space, latent_dim, output_range, class_name, device, dtype)
     D = load_dist(distance, lpips_backbone, resize, device, dtype) if distance_weight > 0 else None
-    res = ganmetric.invert(G, image, D, basis, steps=steps, lr=lr, restarts=restarts, seed=seed,
-                           optimizer=optimizer, distance_weight=distance_weight, pixel_weight=pixel_weight,
-                           pixel_loss=pixel_loss, eigval_power=eigval_power, basis_k=basis_k, crop=crop,
-                           resample=resample, progress=not quiet)
-    title = f"{G.name}  {res.settings['distance'] or pixel_loss}  loss {res.loss:.4g}"
+    known = read_codes(true_z, G.latent_dim) if true_z is not None else None
+    problem = prepare_inversion(G, image, D, basis, steps=steps, lr=lr, restarts=restarts, seed=seed,
+                                optimizer=optimizer, distance_weight=distance_weight, pixel_weight=pixel_weight,
+                                pixel_loss=pixel_loss, eigval_power=eigval_power, basis_k=basis_k, true_z=known,
+                                chunk=chunk, box=box, crop=crop, resample=resample)
+    folder = Path(out)
+    for name in OUTPUTS.values():  # creates --out and its missing parents; all checked before the long run
+        check_writable(folder / name)
+    res = run_inversion(problem, progress=not quiet)
     summary = {"model": G.name, "latent_space": G.latent_space, "image": str(image), "basis_file": basis,
-               **res.summary(), "files": OUTPUTS}
-    atomic_write_bytes(folder / OUTPUTS["code"], _npy_bytes(res.z.numpy()))
-    atomic_write_bytes(folder / OUTPUTS["codes"], _npy_bytes(res.codes.numpy()))
-    atomic_write_bytes(folder / OUTPUTS["losses"], _npy_bytes(res.losses.numpy()))
-    atomic_write_bytes(folder / OUTPUTS["fit"], image_to_png_bytes(res.image))
-    atomic_write_bytes(folder / OUTPUTS["side_by_side"], side_by_side_png(res.target, res.image, title=title))
-    atomic_write_bytes(folder / OUTPUTS["loss_curve"], loss_curve_png(res.losses, best=res.best_restart,
-                                                                      title=title))
-    atomic_write_bytes(folder / OUTPUTS["summary"], json.dumps(summary, indent=2, default=str).encode())
-    where = f"basis {res.settings['basis']} (k={res.settings['basis_k']})" if basis else "plain z"
-    click.echo(f"{G.name} [{G.latent_space}, n={G.latent_dim}]  {where}  {optimizer} lr={lr}  "
-               f"{steps} steps x {restarts} restarts  {res.seconds:.1f} s")
-    click.echo(f"best loss {res.loss:.5g} (restart {res.best_restart}); final losses: "
-               + ", ".join(f"{v:.4g}" for v in res.final_losses.tolist()))
-    click.echo(f"wrote {folder}/: " + ", ".join(OUTPUTS.values()))
+               "true_z_file": true_z, **res.summary(), "files": OUTPUTS}
+    _write(folder, res, summary)
+    _report(G, res, folder)

@@ -1,12 +1,18 @@
-"""GAN inversion, optionally preconditioned by the metric: ``invert`` and its helpers.
+"""GAN inversion, optionally preconditioned by the metric.
 
-    res = ganmetric.invert(G, "photo.png", "mse", basis="avg.npz", steps=500, restarts=4)
+    res = ganmetric.invert(G, "photo.png", "mse", basis="avg.npz", steps=500, restarts=4, box=(160, 115, 370, 325))
     res.z, res.image, res.losses   # best code, its image, loss per step for each restart
-"""
-from .basis import read_basis_file, resolve_basis
-from .images import image_to_png_bytes, load_image
-from .invert import OPTIMIZERS, PIXEL_LOSSES, InversionResult, initial_codes, invert
-from .plots import loss_curve_png, side_by_side_png
+    res.fit                        # the fit's distance, PSNR and SSIM (and, with true_z, cosine and L2 to it)
 
-__all__ = ["invert", "InversionResult", "load_image", "resolve_basis", "read_basis_file", "initial_codes",
-           "image_to_png_bytes", "side_by_side_png", "loss_curve_png", "OPTIMIZERS", "PIXEL_LOSSES"]
+``invert`` is ``run_inversion(prepare_inversion(...))``: prepare checks everything first.
+"""
+from .basis import check_basis_for, resolve_basis
+from .images import CROPS, RESAMPLE, load_image
+from .invert import InversionResult, invert, run_inversion
+from .problem import OPTIMIZERS, PIXEL_LOSSES, Inversion, initial_codes, prepare_inversion
+from .plots import loss_curve_png, side_by_side_png
+from .quality import psnr, ssim
+
+__all__ = ["invert", "prepare_inversion", "run_inversion", "Inversion", "InversionResult", "load_image",
+           "resolve_basis", "check_basis_for", "initial_codes", "psnr", "ssim", "side_by_side_png", "loss_curve_png",
+           "OPTIMIZERS", "PIXEL_LOSSES", "CROPS", "RESAMPLE"]

@@ -23,70 +23,156 @@ import torch
 
 from .. import checks
 from ..errors import InputError, ResultFileError
+from ..io import LoadedResult, load_result, read_npz_with_meta
+from ..placement import placement
+
+#: What a basis's meta records about the model it was computed for, and the same thing read
+#: from a generator: (meta key, label in messages, G -> value). A recorded value that differs
+#: from G's is refused; to check another recorded option, add a row.
+RECORDED_MODEL = (
+    ("model", "model", lambda G: getattr(G, "name", None)),
+    ("latent_space", "latent space", lambda G: getattr(G, "latent_space", None)),
+    ("latent_dim", "latent size", lambda G: int(G.latent_dim)),
+)
 
 
+def check_basis_for(meta: dict | None, G, *, source: str = "the basis") -> None:
+    """Refuse a basis computed for another model, latent space or latent size than ``G``'s.
 
-def read_basis_file(path) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """Directions (n, k) as columns and eigenvalues (k,) or None from a file.
+    Every key of :data:`RECORDED_MODEL` that ``meta`` records (not None) must equal the
+    generator's value; a key the file does not record is not checked. (A matrix passed from
+    Python has no meta: :func:`resolve_basis` checks only its shape.)
 
-    Accepts a ganmetric result file (``eigvecs`` (n, k) columns, ``eigvals``; e.g. from
-    ``ganmetric hessian`` or ``ganmetric average``, read with :func:`ganmetric.load_result`)
-    or an axes file: an ``.npz`` with ``axes`` (K, n), one direction per row, and optionally
-    ``eigvals`` (K,).
-
-    Returns:
-        (directions (n, k), eigenvalues (k,) or None, a description of the source).
+    Args:
+        meta: the basis file's meta (a result file's or an axes file's), or None.
+        G: the generator the basis will be used with.
+        source: what to call the basis in the message (e.g. "result file face.npz").
 
     Raises:
-        InputError / ResultFileError: missing, unreadable or malformed file.
+        InputError: one line naming what the basis was made for and what the model is.
     """
-    from ..io import load_result
+    meta = meta or {}
+    rows = [(key, label, meta.get(key), of(G)) for key, label, of in RECORDED_MODEL]
+    differ = [label for key, label, made, this in rows if made is not None and this is not None and made != this]
+    if differ:
+        made_for = ", ".join(f"{label} {made}" for _, label, made, _ in rows if made is not None)
+        this = ", ".join(f"{label} {value}" for _, label, _, value in rows if value is not None)
+        raise InputError(f"{source} was made for {made_for}, but is used with {this} "
+                         f"({' and '.join(differ)} {'differ' if len(differ) > 1 else 'differs'})")
+
+
+def _read_basis_file(path) -> tuple[np.ndarray, np.ndarray, dict, str]:
+    """Directions (n, k) as columns, eigenvalues (k,), meta and a description, from a result or axes file.
+
+    The file's ``meta.format`` says which it is; the file is then read by
+    :func:`ganmetric.load_result` or :func:`ganmetric.axes.load_axes`, which validate it.
+
+    Raises:
+        InputError: missing file.
+        ResultFileError: not an .npz, not a ganmetric result or axes file, or a malformed one.
+    """
+    from ..axes import load_axes  # ganmetric.axes imports plotting and more: only when a file is read
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"basis file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            keys = set(data.files)
-            axes = data["axes"] if "axes" in keys and "eigvecs" not in keys else None
-            vals = data["eigvals"] if axes is not None and "eigvals" in keys else None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, AttributeError) as exc:
-        raise InputError(f"cannot read basis file {path}: expected a ganmetric result .npz or an axes .npz "
-                         f"({exc})") from exc
-    if axes is not None:
-        if axes.ndim != 2 or axes.shape[0] == 0:
-            raise InputError(f"{path}: 'axes' must have shape (K, n), one direction per row, got {axes.shape}")
-        if vals is not None and vals.shape != (axes.shape[0],):
-            raise InputError(f"{path}: 'eigvals' must have shape ({axes.shape[0]},), got {vals.shape}")
-        return axes.T.astype(np.float64), vals, f"axes file {path.name}"
-    if "eigvecs" not in keys:
-        raise ResultFileError(f"{path} holds neither 'eigvecs' (a ganmetric result file) nor 'axes' (an axes file)")
-    res = load_result(path)
-    kind = res.meta.get("kind", "point")
-    return res.eigvecs, res.eigvals, f"{kind} result file {path.name}"
+    if not zipfile.is_zipfile(path):  # a .npy, an image, ...: numpy's own messages would mislead
+        raise ResultFileError(f"{path} is not a ganmetric result or axes file (those are .npz archives)")
+    _, meta = read_npz_with_meta(path, kind="ganmetric result or axes", required=("meta",),
+                                 format_prefix="ganmetric-", hint=_missing_meta_hint)
+    fmt = str(meta["format"])
+    if fmt.startswith("ganmetric-axes/"):
+        axes = load_axes(path)
+        return axes.axes.T, axes.eigvals, axes.meta, f"axes file {path.name}"
+    if fmt.startswith("ganmetric-result/"):
+        res = load_result(path)
+        return res.eigvecs, res.eigvals, res.meta, f"{res.meta.get('kind', 'point')} result file {path.name}"
+    raise ResultFileError(f"{path} is a {fmt} file, not a ganmetric result or axes file")
 
 
-def resolve_basis(basis, latent_dim: int, *, eigval_power: float = 0.0, eigval_floor: float = 1e-6,
-                  k: int | None = None, device=None, dtype=torch.float32) -> tuple[torch.Tensor | None, dict]:
-    """Turn any accepted ``basis`` into the (n, k) matrix B of ``z = z_init + B c``.
+def _missing_meta_hint(arrays) -> str:
+    if "axes" in arrays:
+        return " (axes files are written by `ganmetric axes export` or ganmetric.axes.export_axes)"
+    return ""
+
+
+def _basis_source(basis) -> tuple[object, object, dict | None, str]:
+    """(directions (n, k), eigenvalues or None, meta or None, description) of any accepted basis."""
+    from ..axes import Axes
+
+    if isinstance(basis, (str, Path)):
+        return _read_basis_file(basis)
+    if isinstance(basis, Axes):
+        name = basis.path.name if basis.path is not None else "in memory"
+        return basis.axes.T, basis.eigvals, basis.meta, f"axes {name}"
+    if isinstance(basis, LoadedResult):
+        return basis.eigvecs, basis.eigvals, basis.meta, f"result file {basis.path.name}"
+    if hasattr(basis, "eigvecs") and hasattr(basis, "eigvals"):  # MetricResult, AverageMetric: no model recorded
+        return basis.eigvecs, basis.eigvals, None, type(basis).__name__
+    if isinstance(basis, (torch.Tensor, np.ndarray)):
+        return basis, None, None, f"matrix {tuple(basis.shape)}"
+    raise InputError(f"basis must be None, an (n, k) matrix, a MetricResult, Axes or a result/axes file path, "
+                     f"got {type(basis).__name__}")
+
+
+def _float64(values) -> torch.Tensor:
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu()
+    return torch.as_tensor(np.asarray(values), dtype=torch.float64)
+
+
+def _columns(vecs, n: int, source: str, basis_k) -> torch.Tensor:
+    """The directions as an (n, k) float64 matrix, checked, cut to the first ``basis_k`` columns."""
+    U = _float64(vecs)
+    if U.dim() != 2 or U.shape[0] != n or not 1 <= U.shape[1] <= n:
+        raise InputError(f"basis from {source} must have shape ({n}, k) with 1 <= k <= {n} "
+                         f"(columns are directions in this {n}-d latent space), got {tuple(U.shape)}")
+    if not torch.isfinite(U).all():
+        raise InputError(f"basis from {source} contains NaN or inf values")
+    if basis_k is not None:
+        if isinstance(basis_k, bool) or not isinstance(basis_k, (int, np.integer)) or not 1 <= basis_k <= U.shape[1]:
+            raise InputError(f"basis_k must be an integer between 1 and {U.shape[1]} (the directions {source} "
+                             f"holds), got {basis_k}")
+        U = U[:, :int(basis_k)]
+    return U
+
+
+def _eigval_scale(vals, k: int, source: str, p: float, floor: float) -> torch.Tensor:
+    """s_i = (max(lambda_i, floor lambda_1) / lambda_1) ** -p for the first k eigenvalues."""
+    if vals is None:
+        raise InputError(f"eigval_power={p} needs eigenvalues, but {source} has none "
+                         "(pass a result file, a MetricResult or an axes file)")
+    lam = _float64(vals)[:k]
+    if not torch.isfinite(lam).all() or float(lam.max()) <= 0:
+        raise InputError(f"eigenvalues from {source} must be finite with a positive maximum")
+    top = float(lam.max())
+    return (lam.clamp_min(floor * top) / top) ** (-p)
+
+
+def resolve_basis(basis, G, *, eigval_power: float = 0.0, eigval_floor: float = 1e-6, basis_k: int | None = None,
+                  device=None, dtype=None) -> tuple[torch.Tensor | None, dict]:
+    """Turn any accepted ``basis`` into the (n, k) matrix B of ``z = z_init + B c``, checked against ``G``.
 
     Args:
         basis: None (optimise z itself); an (n, n) or (n, k) tensor/array whose columns are
             the directions; an object with ``eigvecs`` (n, k) and ``eigvals`` (a
-            :class:`~ganmetric.MetricResult` or :class:`~ganmetric.LoadedResult`); or a path
-            to a result file or an axes file (see :func:`read_basis_file`).
-        latent_dim: n, the generator's latent size.
+            :class:`~ganmetric.MetricResult` or :class:`~ganmetric.LoadedResult`); an
+            :class:`~ganmetric.Axes`; or a path to a result file or an axes file.
+        G: the generator (its latent size, and the model recorded in a file, are checked by
+            :func:`check_basis_for`).
         eigval_power: p in ``s_i = (lambda_i / lambda_1) ** -p`` (needs eigenvalues; 0: unscaled).
         eigval_floor: eigenvalues below ``eigval_floor * lambda_1`` are raised to it (bounds s).
-        k: keep only the first k directions (the top k for eigenvectors).
-        device, dtype: of the returned matrix.
+        basis_k: keep only the first k directions (the top k for eigenvectors).
+        device, dtype: of the returned matrix (default: G's).
 
     Returns:
         (B or None, info) where info records the source, k and the scaling.
 
     Raises:
-        InputError: wrong size (n must equal latent_dim), non-finite values, k out of range,
-            eigval_power without eigenvalues, or a bad file.
+        InputError: a basis made for another model, latent space or size; non-finite values;
+            basis_k out of range or given without a basis; eigval_power without eigenvalues;
+            a missing file.
+        ResultFileError: a file that is not a valid ganmetric result or axes file.
     """
     p = checks.finite_float(eigval_power, "eigval_power")
     floor = checks.finite_float(eigval_floor, "eigval_floor")
@@ -94,40 +180,19 @@ def resolve_basis(basis, latent_dim: int, *, eigval_power: float = 0.0, eigval_f
         raise InputError(f"eigval_floor must be in (0, 1], got {floor}")
     if basis is None:
         if p != 0:
-            raise InputError("eigval_power needs a basis with eigenvalues (a result file or MetricResult); got no basis")
+            raise InputError("eigval_power needs a basis with eigenvalues (a result file or MetricResult); "
+                             "got no basis")
+        if basis_k is not None:
+            raise InputError(f"basis_k={basis_k} needs a basis to take directions from; got no basis")
         return None, {"basis": None}
-    vals = None
-    if isinstance(basis, (str, Path)):
-        vecs, vals, source = read_basis_file(basis)
-    elif hasattr(basis, "eigvecs") and hasattr(basis, "eigvals"):
-        vecs, vals, source = basis.eigvecs, basis.eigvals, type(basis).__name__
-    elif isinstance(basis, (torch.Tensor, np.ndarray)):
-        vecs, source = basis, f"matrix {tuple(basis.shape)}"
-    else:
-        raise InputError(f"basis must be None, an (n, k) matrix, a MetricResult or a result/axes file path, "
-                         f"got {type(basis).__name__}")
-    U = torch.as_tensor(np.asarray(vecs.detach().cpu() if isinstance(vecs, torch.Tensor) else vecs),
-                        dtype=torch.float64)
-    if U.dim() != 2 or U.shape[0] != latent_dim or not 1 <= U.shape[1] <= latent_dim:
-        raise InputError(f"basis from {source} must have shape ({latent_dim}, k) with 1 <= k <= {latent_dim} "
-                         f"(columns are directions in this {latent_dim}-d latent space), got {tuple(U.shape)}")
-    if not torch.isfinite(U).all():
-        raise InputError(f"basis from {source} contains NaN or inf values")
-    if k is not None:
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= U.shape[1]:
-            raise InputError(f"basis k must be an integer between 1 and {U.shape[1]}, got {k!r}")
-        U = U[:, :k]
+    vecs, vals, meta, source = _basis_source(basis)
+    if meta is not None:  # the size is the stored array's, whatever the meta says
+        check_basis_for({**meta, "latent_dim": int(np.shape(vecs)[0])}, G, source=f"basis {source}")
+    U = _columns(vecs, int(G.latent_dim), source, basis_k)
     info = {"basis": source, "basis_k": int(U.shape[1]), "eigval_power": p}
     if p != 0:
-        if vals is None:
-            raise InputError(f"eigval_power={p} needs eigenvalues, but {source} has none "
-                             "(pass a result file, a MetricResult, or an axes file with 'eigvals')")
-        lam = torch.as_tensor(np.asarray(vals.detach().cpu() if isinstance(vals, torch.Tensor) else vals),
-                              dtype=torch.float64)[: U.shape[1]]
-        if not torch.isfinite(lam).all() or float(lam.max()) <= 0:
-            raise InputError(f"eigenvalues from {source} must be finite with a positive maximum")
-        top = float(lam.max())
-        scale = (lam.clamp_min(floor * top) / top) ** (-p)
+        scale = _eigval_scale(vals, U.shape[1], source, p, floor)
         U = U * scale
         info.update(eigval_floor=floor, scale_min=float(scale.min()), scale_max=float(scale.max()))
-    return U.to(device=device, dtype=dtype), info
+    place = placement(G)
+    return U.to(device=device or place["device"], dtype=dtype or place["dtype"]), info

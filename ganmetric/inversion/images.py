@@ -1,7 +1,6 @@
-"""Inversion targets: image files read with Pillow, tensors validated, images written as PNG bytes."""
+"""Inversion targets: image files read with Pillow (optionally cut to a box), tensors validated."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -18,17 +17,20 @@ CROPS = ("center", "none")
 RANGE_TOL = 1e-4
 
 
-def load_image(path, *, size, channels: int = 3, crop: str = "center", resample: str = "bicubic") -> torch.Tensor:
+def load_image(path, *, size, channels: int = 3, box=None, crop: str = "center",
+               resample: str = "bicubic") -> torch.Tensor:
     """Read a PNG/JPEG (anything Pillow reads) as a (C, H, W) float32 tensor in [-1, 1].
 
-    The image is converted to RGB (``channels=3``) or grey (``channels=1``), centre-cropped
-    to the aspect ratio of ``size`` (``crop="center"``; ``"none"`` stretches instead), resized
-    with ``resample`` and mapped from [0, 255] to [-1, 1].
+    The image is converted to RGB (``channels=3``) or grey (``channels=1``), cut to ``box``
+    if given, centre-cropped to the aspect ratio of ``size`` (``crop="center"``; ``"none"``
+    stretches instead), resized with ``resample`` and mapped from [0, 255] to [-1, 1].
 
     Args:
         path: image file.
         size: output side (int) or (H, W).
         channels: 3 (RGB) or 1 (grey).
+        box: (x0, y0, x1, y1) in pixels of the source image (x0, y0 included, x1, y1 excluded,
+            as in Pillow's ``crop``), e.g. a tight box around a face; None: the whole image.
         crop: one of :data:`CROPS`.
         resample: one of :data:`RESAMPLE`.
 
@@ -36,32 +38,76 @@ def load_image(path, *, size, channels: int = 3, crop: str = "center", resample:
         Tensor of shape (channels, H, W).
 
     Raises:
-        InputError: missing or unreadable file, bad size, channels, crop or resample.
+        InputError: missing or unreadable file, a box that is not 4 ordered integers inside
+            the image, bad size, channels, crop or resample.
     """
-    from PIL import Image, UnidentifiedImageError
-
     checks.one_of("crop", crop, CROPS)
-    checks.one_of("resample filter", resample, RESAMPLE)
+    checks.one_of("resample", resample, RESAMPLE)
     if channels not in (1, 3):
         raise InputError(f"image files can be inverted only for 1- or 3-channel generators, got {channels} channels")
     h, w = (size, size) if isinstance(size, int) else tuple(size)
-    checks.positive_int("image height", int(h))
-    checks.positive_int("image width", int(w))
-    path = Path(path)
+    checks.positive_int("size (height)", int(h))
+    checks.positive_int("size (width)", int(w))
+    box = None if box is None else _check_box(box)
+    im = _read(Path(path), "RGB" if channels == 3 else "L")
+    if box is not None:
+        im = im.crop(_inside(box, im.width, im.height, Path(path).name))
+    if crop == "center":
+        im = im.crop(_center_box(im.width, im.height, w / h))
+    from PIL import Image
+    im = im.resize((w, h), getattr(Image.Resampling, resample.upper()))
+    arr = np.asarray(im, dtype=np.float32) / 127.5 - 1.0
+    arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def _read(path: Path, mode: str):
+    """The image file as a PIL image in ``mode``.
+
+    Raises:
+        InputError: missing or unreadable.
+    """
+    from PIL import Image, UnidentifiedImageError
+
     if not path.is_file():
         raise InputError(f"image file not found: {path}")
     try:
         with Image.open(path) as im:
             im.load()
-            im = im.convert("RGB" if channels == 3 else "L")
+            return im.convert(mode)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"cannot read image {path}: expected a PNG or JPEG file Pillow can read ({exc})") from exc
-    if crop == "center":
-        im = im.crop(_center_box(im.width, im.height, w / h))
-    im = im.resize((w, h), getattr(Image.Resampling, resample.upper()))
-    arr = np.asarray(im, dtype=np.float32) / 127.5 - 1.0
-    arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def _check_box(box) -> tuple[int, int, int, int]:
+    """``box`` as four integers with x0 < x1, y0 < y1, all >= 0.
+
+    Raises:
+        InputError: anything else.
+    """
+    try:
+        vals = [] if isinstance(box, str) else list(box)
+    except TypeError:
+        vals = []
+    if len(vals) != 4 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in vals):
+        shown = ", ".join(map(str, vals)) if vals else str(box)
+        raise InputError(f"box must be 4 integers x0, y0, x1, y1 (pixels of the source image), got {shown}")
+    x0, y0, x1, y1 = (int(v) for v in vals)
+    if not (0 <= x0 < x1 and 0 <= y0 < y1):
+        raise InputError(f"box must have 0 <= x0 < x1 and 0 <= y0 < y1, got {x0}, {y0}, {x1}, {y1}")
+    return x0, y0, x1, y1
+
+
+def _inside(box: tuple[int, int, int, int], width: int, height: int, name: str) -> tuple[int, int, int, int]:
+    """``box`` if it lies inside a width x height image.
+
+    Raises:
+        InputError: it reaches past the right or bottom edge.
+    """
+    if box[2] > width or box[3] > height:
+        raise InputError(f"box {', '.join(map(str, box))} does not fit in {name}, which is {width} x {height} "
+                         f"pixels (need x1 <= {width} and y1 <= {height})")
+    return box
 
 
 def _center_box(width: int, height: int, aspect: float) -> tuple[int, int, int, int]:
@@ -75,27 +121,31 @@ def _center_box(width: int, height: int, aspect: float) -> tuple[int, int, int, 
     return 0, top, width, top + new_h
 
 
-def as_target(target, shape: tuple[int, int, int], *, crop: str = "center", resample: str = "bicubic",
+def as_target(target, shape: tuple[int, int, int], *, box=None, crop: str = "center", resample: str = "bicubic",
               name: str = "generator") -> torch.Tensor:
     """Validate an inversion target against the generator's image shape; return (C, H, W).
 
     Args:
         target: a (C, H, W) or (1, C, H, W) tensor/array in [-1, 1], or an image path.
         shape: the generator's image shape (C, H, W).
-        crop, resample: for image files, see :func:`load_image`.
+        box, crop, resample: for image files, see :func:`load_image`.
         name: the generator's name, for messages.
 
     Raises:
-        InputError: wrong type, shape, non-finite values, values outside [-1, 1], bad file.
+        InputError: wrong type, shape, non-finite values, values outside [-1, 1], bad file,
+            or a box given with a tensor target.
     """
     if isinstance(target, (str, Path)):
-        return load_image(target, size=shape[1:], channels=shape[0], crop=crop, resample=resample)
+        return load_image(target, size=shape[1:], channels=shape[0], box=box, crop=crop, resample=resample)
+    if box is not None:
+        raise InputError("box applies to an image file target; cut a tensor target yourself")
     if isinstance(target, np.ndarray):
         target = torch.from_numpy(target)
     if not isinstance(target, torch.Tensor):
         raise InputError(f"target must be an image path or a (C, H, W) tensor in [-1, 1], got {type(target).__name__}")
     if not target.is_floating_point():
-        raise InputError(f"target must be a floating-point tensor in [-1, 1], got dtype {target.dtype}")
+        dtype = str(target.dtype).replace("torch.", "")
+        raise InputError(f"target must be a floating-point tensor in [-1, 1], got dtype {dtype}")
     t = target.detach()
     if t.dim() == 4 and t.shape[0] == 1:
         t = t[0]
@@ -108,16 +158,3 @@ def as_target(target, shape: tuple[int, int, int], *, crop: str = "center", resa
     if lo < -1 - RANGE_TOL or hi > 1 + RANGE_TOL:
         raise InputError(f"target values must lie in [-1, 1] (map [0, 1] images by 2x - 1), got [{lo:.4g}, {hi:.4g}]")
     return t
-
-
-def image_to_png_bytes(image: torch.Tensor) -> bytes:
-    """PNG bytes of a (C, H, W) image in [-1, 1] (C = 1 or 3), for atomic writes."""
-    from PIL import Image
-
-    arr = ((image.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
-    if arr.shape[0] not in (1, 3):
-        raise InputError(f"only 1- or 3-channel images can be written as PNG, got {arr.shape[0]} channels")
-    im = Image.fromarray(arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0))
-    buf = io.BytesIO()
-    im.save(buf, format="PNG")
-    return buf.getvalue()
