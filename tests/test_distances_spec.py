@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import ganmetric
-from ganmetric.distances import (check_same_distance, describe_distance, distance_meta, load_distance,
+from ganmetric.distances import (DistanceSpec, check_same_distance, describe_distance, distance_meta, load_distance,
                                  load_recorded_distance)
 from ganmetric.errors import InputError
 
@@ -61,10 +61,11 @@ def test_recorded_distance_is_rebuilt_and_mismatches_refused():
     meta = distance_meta(load_distance("lpips-alex", lpips_backbone="random:2"))
     D = load_recorded_distance(meta)
     assert D.options["backbone"] == "random:2"
+    assert load_recorded_distance(meta, DistanceSpec(resize=None)).options["backbone"] == "random:2"
     with pytest.raises(InputError, match="made with another distance: backbone random:2 there, random:0 here"):
-        load_recorded_distance(meta, "lpips-alex", lpips_backbone="random")
+        load_recorded_distance(meta, DistanceSpec("lpips-alex", lpips_backbone="random"))
     with pytest.raises(InputError, match="distance lpips-alex there, mse here"):
-        load_recorded_distance(meta, "mse")
+        load_recorded_distance(meta, DistanceSpec("mse"))
 
 
 def test_old_unseeded_random_backbones_match_nothing():

@@ -5,8 +5,8 @@ from .. import checks
 from ..errors import InputError
 from .base import Distance, FeatureDistance, FunctionDistance, MSEDistance
 from .lpips_distance import LPIPSDistance
-from .spec import (check_same_distance, describe_distance, distance_differences, distance_meta,
-                   load_recorded_distance)
+from .spec import (DEFAULT_DISTANCE, DistanceSpec, check_same_distance, describe_distance, distance_differences,
+                   distance_meta, load_recorded_distance)
 
 DISTANCES = ("mse", "lpips-alex", "lpips-vgg", "lpips-squeeze")
 
@@ -43,5 +43,5 @@ def load_distance(spec: str = "lpips-alex", *, device="cpu", dtype=None, lpips_b
 
 
 __all__ = ["Distance", "FeatureDistance", "FunctionDistance", "MSEDistance", "LPIPSDistance", "DISTANCES",
-           "load_distance", "distance_meta", "describe_distance", "check_same_distance", "distance_differences",
+           "load_distance", "DistanceSpec", "DEFAULT_DISTANCE", "distance_meta", "describe_distance", "check_same_distance", "distance_differences",
            "load_recorded_distance"]

@@ -8,11 +8,50 @@ by a user, so a random backbone is never recorded as the pretrained one.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..errors import InputError
 from ..io import jsonable
 
 #: meta keys that describe the distance
 DISTANCE_KEYS = ("distance", "distance_options")
+#: the distance used when none is named and no file records one
+DEFAULT_DISTANCE = "lpips-alex"
+
+
+@dataclass(frozen=True)
+class DistanceSpec:
+    """A request for a distance; fields left as None were not given.
+
+    Attributes:
+        distance: ``mse``, ``lpips-alex``, ``lpips-vgg``, ``lpips-squeeze`` (None: the default,
+            or the one a file records).
+        lpips_backbone: "pretrained", "random", "random:SEED" or a path (LPIPS only).
+        resize: square side the images are resized to first (LPIPS only).
+    """
+
+    distance: str | None = None
+    lpips_backbone: str | None = None
+    resize: int | None = None
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "DistanceSpec":
+        """The spec that rebuilds the distance a file's meta records."""
+        name, options = distance_spec_from_meta(meta)
+        return cls(name, options.get("lpips_backbone"), options.get("resize"))
+
+    def over(self, base: "DistanceSpec") -> "DistanceSpec":
+        """This spec with what it leaves open taken from ``base`` (the same distance only)."""
+        if self.distance is not None and base.distance is not None and self.distance != base.distance:
+            return self
+        return DistanceSpec(self.distance or base.distance, self.lpips_backbone or base.lpips_backbone,
+                            self.resize if self.resize is not None else base.resize)
+
+    def load(self, *, device="cpu", dtype=None):
+        """``load_distance`` with this spec (the default distance when none is named)."""
+        from . import load_distance
+        return load_distance(self.distance or DEFAULT_DISTANCE, device=device, dtype=dtype,
+                             lpips_backbone=self.lpips_backbone, resize=self.resize)
 
 
 def distance_meta(D) -> dict:
@@ -96,19 +135,18 @@ def check_same_distance(meta: dict, D, *, what: str = "the file") -> None:
         raise InputError(f"{what} was made with another distance: " + "; ".join(diffs))
 
 
-def load_recorded_distance(meta: dict, spec: str | None = None, *, device="cpu", dtype=None,
-                           what: str = "the file", **options):
-    """The distance a file's meta records, rebuilt; ``spec``/``options`` may restate it.
+def load_recorded_distance(meta: dict, given: DistanceSpec | None = None, *, device="cpu", dtype=None,
+                           what: str = "the file"):
+    """The distance a file's meta records, rebuilt; ``given`` may restate it or its options.
 
     Raises:
-        InputError: the record names no distance and none is given, or what is given differs.
+        InputError: the record names no distance and none is given, or what is given differs
+            from the record.
     """
-    from . import load_distance
-    if spec is None or spec == meta.get("distance"):
-        rec_spec, rec_options = distance_spec_from_meta(meta) if meta.get("distance") else (spec, {})
-        spec, options = rec_spec, {**rec_options, **{k: v for k, v in options.items() if v is not None}}
-    if spec is None:
+    given = given or DistanceSpec()
+    if meta.get("distance") is None and given.distance is None:
         raise InputError(f"{what} does not record which distance made it; name the distance")
-    D = load_distance(spec, device=device, dtype=dtype, **options)
+    base = DistanceSpec.from_meta(meta) if meta.get("distance") is not None else DistanceSpec()
+    D = given.over(base).load(device=device, dtype=dtype)
     check_same_distance(meta, D, what=what)
     return D
