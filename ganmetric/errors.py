@@ -10,7 +10,16 @@ class GanmetricError(Exception):
 
 
 class InputError(GanmetricError, ValueError):
-    """An argument, file or option has the wrong value, shape or type."""
+    """An argument, file or option has the wrong value, shape or type.
+
+    Attributes:
+        argument: the name of the offending argument when one is to blame (``"eps"``,
+            ``"max_iter"``), so that a front end can name its own flag for it; else None.
+    """
+
+    def __init__(self, *args, argument: str | None = None):
+        super().__init__(*args)
+        self.argument = argument
 
 
 class WeightsError(GanmetricError):
