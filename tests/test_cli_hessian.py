@@ -1,6 +1,9 @@
 """`ganmetric hessian` and `ganmetric models` end to end, including every bad input."""
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -36,7 +39,7 @@ def test_hessian_topk_with_z_file_and_lpips(tmp_path):
     assert r.exit_code == 0, r.output
     res = ganmetric.load_result(out)
     assert res.H is None and res.eigvals.shape == (5,) and res.residuals.shape == (5,)
-    np.testing.assert_array_equal(res.z, z)
+    np.testing.assert_array_equal(res.z, z)  # bitwise on purpose: a float32 code copied through, not computed
 
 
 def test_models_list_and_fetch():
@@ -48,6 +51,7 @@ def test_models_list_and_fetch():
 
 
 def _bad_z_files(tmp):
+    np.save(tmp / "one.npy", np.zeros(100, dtype=np.float32))
     np.save(tmp / "short.npy", np.zeros(7))
     np.save(tmp / "nan.npy", np.full(100, np.nan))
     np.save(tmp / "two.npy", np.zeros((2, 100)))
@@ -62,8 +66,22 @@ BAD = [
     (["--z", "{t}/two.npy"], "expected one code"),
     (["--z", "{t}/missing.npy"], "z file not found"),
     (["--z", "{t}/corrupt.npy"], "cannot read z file"),
-    (["--k", "0"], "between 1 and the latent size 100"),
-    (["--k", "101"], "between 1 and the latent size 100"),
+    (["--k", "0"], "Invalid value for --k: k must be at least 1 and at most 100, got 0"),
+    (["--k", "101"], "Invalid value for --k: k must be at least 1 and at most 100, got 101"),
+    # solver options: validated by the library, reported under the flag (issue 9, section 4)
+    (["--method", "forward-iter", "--eps", "0"], "Invalid value for --eps: eps must be a finite number > 0, got 0"),
+    (["--method", "forward-iter", "--eps", "nan"], "Invalid value for --eps: eps must be a finite number, got nan"),
+    (["--method", "gn-lanczos", "--tol", "-1"], "Invalid value for --tol: tol must be a finite number > 0, got -1"),
+    (["--method", "gn-lanczos", "--max-iter", "0"], "Invalid value for --max-iter: max_iter must be at least 1"),
+    (["--method", "gn-lanczos", "--k", "5", "--max-iter", "3"], "--max-iter: max_iter must be at least k (5)"),
+    (["--chunk", "0"], "Invalid value for --chunk: chunk must be at least 1, got 0"),
+    # options the method would ignore are refused, not accepted and dropped
+    (["--eps", "0.01"], "--eps is not used by method auto (here jacobian)"),
+    (["--method", "gn-lanczos", "--eps", "1e-3"], "--eps is not used by method gn-lanczos"),
+    (["--method", "jacobian", "--tol", "1e-3"], "--tol is not used by method jacobian"),
+    (["--method", "jacobian", "--max-iter", "5", "--tol", "1e-3"], "--max-iter, --tol are not used by method jacobian"),
+    (["--method", "bp", "--chunk", "8"], "--chunk is not used by method bp"),
+    (["--seed", "3", "--z", "{t}/one.npy"], "--seed draws the point and --z gives it: use one of them"),
     (["--device", "cuda"], "CUDA is not available"),
     (["--lpips-backbone", "{t}/none.pth", "--distance", "lpips-alex"], "file not found"),
     (["--out", "{t}"], "is a directory"),
@@ -83,7 +101,8 @@ def test_bad_input_one_line_no_file(tmp_path, args, message):
     r = run("hessian", "-q", *args)
     assert r.exit_code != 0
     assert message in r.output, r.output
-    assert "Traceback" not in r.output and r.exception is None or isinstance(r.exception, SystemExit)
+    assert r.output.count("Error:") == 1 and "Traceback" not in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
     assert set(tmp_path.iterdir()) == before  # nothing written
 
 
@@ -113,3 +132,31 @@ def test_out_creates_missing_parent_folders(tmp_path):
     res = run("hessian", "--distance", "mse", "--k", "3", "--method", "gn-lanczos", "--out", str(out), "-q")
     assert res.exit_code == 0, res.output
     assert out.is_file()
+
+
+def _printed_count(output: str) -> tuple[int, int]:
+    found = re.search(r"eigen-directions holding 99% of it: (\d+) of (\d+)", output)
+    assert found, output
+    return int(found.group(1)), int(found.group(2))
+
+
+@pytest.mark.parametrize("extra", [[], ["--method", "jacobian", "--k", "20"], ["--method", "gn-lanczos", "--k", "10"]],
+                         ids=["full", "full-H-top-20-stored", "top-10"])
+def test_hessian_and_spectrum_print_the_same_anisotropy(tmp_path, extra):
+    """One definition (ganmetric.linalg.anisotropy_counts) for both commands, on the same file.
+
+    With ``--method jacobian --k 20`` the old hessian summary measured the 20 stored eigenvalues
+    against the full trace and printed "20 of 20", while spectrum said 17 for that file.
+    """
+    out = tmp_path / "face.npz"
+    r = run("hessian", "--distance", "mse", "--seed", "0", "--out", str(out), "-q", *extra)
+    assert r.exit_code == 0, r.output
+    count, k = _printed_count(r.output)
+    s = run("spectrum", str(out), "--out", str(tmp_path / "sp"))
+    assert s.exit_code == 0, s.output
+    row = json.loads((tmp_path / "sp.json").read_text())["anisotropy"][0]
+    assert row["threshold"] == 0.99
+    assert count == row["mean_spectrum"] == row["per_point_min"] == row["per_point_max"]
+    assert k == ganmetric.load_result(out).eigvals.shape[0]
+    if extra[1:2] == ["jacobian"]:
+        assert count < k  # the case where the old summary and spectrum disagreed
