@@ -46,6 +46,7 @@ def _one_error_line(res, match):
     assert "Traceback" not in res.output
 
 
+@pytest.mark.pretrained("dcgan-face")
 def test_export_apply_explore_compare(result):
     folder, path = result
     axes_file = folder / "axes.npz"
@@ -95,6 +96,7 @@ def test_export_apply_explore_compare(result):
     assert [r["method"] for r in got] == ["ganspace"] * 3 + ["sefa"] * 3 + ["random-expected"]
 
 
+@pytest.mark.pretrained("dcgan-face")
 def test_bad_inputs(result, tmp_path):
     folder, path = result
     axes_file = tmp_path / "axes.npz"

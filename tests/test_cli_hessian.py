@@ -17,6 +17,7 @@ def run(*args, env=None):
     return CliRunner().invoke(main, list(args), env=env)
 
 
+@pytest.mark.pretrained("dcgan-face")
 def test_hessian_main_command(tmp_path):
     out = tmp_path / "face.npz"
     r = run("hessian", "--model", "dcgan-face", "--distance", "mse", "--seed", "0", "--out", str(out), "-q")
@@ -30,6 +31,7 @@ def test_hessian_main_command(tmp_path):
     assert f"{np.trace(res.H):.4g}" in r.output
 
 
+@pytest.mark.pretrained("dcgan-face")
 def test_hessian_topk_with_z_file_and_lpips(tmp_path):
     z = np.random.default_rng(0).standard_normal(100).astype(np.float32)
     np.save(tmp_path / "z.npy", z)
@@ -42,6 +44,7 @@ def test_hessian_topk_with_z_file_and_lpips(tmp_path):
     np.testing.assert_array_equal(res.z, z)  # bitwise on purpose: a float32 code copied through, not computed
 
 
+@pytest.mark.pretrained("dcgan-face")
 def test_models_list_and_fetch():
     r = run("models", "list")
     assert r.exit_code == 0 and "dcgan-face" in r.output and "z (100)" in r.output
@@ -58,34 +61,45 @@ def _bad_z_files(tmp):
     (tmp / "corrupt.npy").write_bytes(b"\x93NUMPY garbage")
 
 
+def _needs_model(*case):
+    """A bad-input case that gets past loading the default model: it needs dcgan-face's weights."""
+    return pytest.param(*case, marks=pytest.mark.pretrained("dcgan-face"))
+
+
 BAD = [
     (["--model", "nope"], "Invalid model 'nope'. Must be one of"),
     (["--distance", "ssim9"], "Invalid value for '--distance'"),
-    (["--z", "{t}/short.npy"], "must have shape (100,)"),
-    (["--z", "{t}/nan.npy"], "NaN or inf"),
-    (["--z", "{t}/two.npy"], "expected one code"),
-    (["--z", "{t}/missing.npy"], "z file not found"),
-    (["--z", "{t}/corrupt.npy"], "cannot read z file"),
-    (["--k", "0"], "Invalid value for --k: k must be at least 1 and at most 100, got 0"),
-    (["--k", "101"], "Invalid value for --k: k must be at least 1 and at most 100, got 101"),
+    _needs_model(["--z", "{t}/short.npy"], "must have shape (100,)"),
+    _needs_model(["--z", "{t}/nan.npy"], "NaN or inf"),
+    _needs_model(["--z", "{t}/two.npy"], "expected one code"),
+    _needs_model(["--z", "{t}/missing.npy"], "z file not found"),
+    _needs_model(["--z", "{t}/corrupt.npy"], "cannot read z file"),
+    _needs_model(["--k", "0"], "Invalid value for --k: k must be at least 1 and at most 100, got 0"),
+    _needs_model(["--k", "101"], "Invalid value for --k: k must be at least 1 and at most 100, got 101"),
     # solver options: validated by the library, reported under the flag (issue 9, section 4)
-    (["--method", "forward-iter", "--eps", "0"], "Invalid value for --eps: eps must be a finite number > 0, got 0"),
-    (["--method", "forward-iter", "--eps", "nan"], "Invalid value for --eps: eps must be a finite number, got nan"),
-    (["--method", "gn-lanczos", "--tol", "-1"], "Invalid value for --tol: tol must be a finite number > 0, got -1"),
-    (["--method", "gn-lanczos", "--max-iter", "0"], "Invalid value for --max-iter: max_iter must be at least 1"),
-    (["--method", "gn-lanczos", "--k", "5", "--max-iter", "3"], "--max-iter: max_iter must be at least k (5)"),
-    (["--chunk", "0"], "Invalid value for --chunk: chunk must be at least 1, got 0"),
+    _needs_model(["--method", "forward-iter", "--eps", "0"],
+                 "Invalid value for --eps: eps must be a finite number > 0, got 0"),
+    _needs_model(["--method", "forward-iter", "--eps", "nan"],
+                 "Invalid value for --eps: eps must be a finite number, got nan"),
+    _needs_model(["--method", "gn-lanczos", "--tol", "-1"],
+                 "Invalid value for --tol: tol must be a finite number > 0, got -1"),
+    _needs_model(["--method", "gn-lanczos", "--max-iter", "0"],
+                 "Invalid value for --max-iter: max_iter must be at least 1"),
+    _needs_model(["--method", "gn-lanczos", "--k", "5", "--max-iter", "3"],
+                 "--max-iter: max_iter must be at least k (5)"),
+    _needs_model(["--chunk", "0"], "Invalid value for --chunk: chunk must be at least 1, got 0"),
     # options the method would ignore are refused, not accepted and dropped
-    (["--eps", "0.01"], "--eps is not used by method auto (here jacobian)"),
-    (["--method", "gn-lanczos", "--eps", "1e-3"], "--eps is not used by method gn-lanczos"),
-    (["--method", "jacobian", "--tol", "1e-3"], "--tol is not used by method jacobian"),
-    (["--method", "jacobian", "--max-iter", "5", "--tol", "1e-3"], "--max-iter, --tol are not used by method jacobian"),
-    (["--method", "bp", "--chunk", "8"], "--chunk is not used by method bp"),
-    (["--seed", "3", "--z", "{t}/one.npy"], "--seed draws the point and --z gives it: use one of them"),
+    _needs_model(["--eps", "0.01"], "--eps is not used by method auto (here jacobian)"),
+    _needs_model(["--method", "gn-lanczos", "--eps", "1e-3"], "--eps is not used by method gn-lanczos"),
+    _needs_model(["--method", "jacobian", "--tol", "1e-3"], "--tol is not used by method jacobian"),
+    _needs_model(["--method", "jacobian", "--max-iter", "5", "--tol", "1e-3"],
+                 "--max-iter, --tol are not used by method jacobian"),
+    _needs_model(["--method", "bp", "--chunk", "8"], "--chunk is not used by method bp"),
+    _needs_model(["--seed", "3", "--z", "{t}/one.npy"], "--seed draws the point and --z gives it: use one of them"),
     (["--device", "cuda"], "CUDA is not available"),
-    (["--lpips-backbone", "{t}/none.pth", "--distance", "lpips-alex"], "file not found"),
+    _needs_model(["--lpips-backbone", "{t}/none.pth", "--distance", "lpips-alex"], "file not found"),
     (["--out", "{t}"], "is a directory"),
-    (["--resize", "64"], "LPIPS distances only"),
+    _needs_model(["--resize", "64"], "LPIPS distances only"),
 ]
 
 
@@ -106,6 +120,7 @@ def test_bad_input_one_line_no_file(tmp_path, args, message):
     assert set(tmp_path.iterdir()) == before  # nothing written
 
 
+@pytest.mark.pretrained("dcgan-face")
 def test_tampered_weights_through_cli(tmp_path, monkeypatch):
     from ganmetric.generators import weights, registry
     monkeypatch.setattr(weights, "_installed_member", lambda spec: None)
@@ -127,6 +142,7 @@ def test_help_explains():
     assert r.exit_code == 0 and "Hessian of d(G(z0), G(z))" in r.output and "gn-lanczos" in r.output
 
 
+@pytest.mark.pretrained("dcgan-face")
 def test_out_creates_missing_parent_folders(tmp_path):
     out = tmp_path / "no" / "such" / "dir" / "r.npz"
     res = run("hessian", "--distance", "mse", "--k", "3", "--method", "gn-lanczos", "--out", str(out), "-q")
@@ -142,6 +158,7 @@ def _printed_count(output: str) -> tuple[int, int]:
 
 @pytest.mark.parametrize("extra", [[], ["--method", "jacobian", "--k", "20"], ["--method", "gn-lanczos", "--k", "10"]],
                          ids=["full", "full-H-top-20-stored", "top-10"])
+@pytest.mark.pretrained("dcgan-face")
 def test_hessian_and_spectrum_print_the_same_anisotropy(tmp_path, extra):
     """One definition (ganmetric.linalg.anisotropy_counts) for both commands, on the same file.
 

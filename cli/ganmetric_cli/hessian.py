@@ -25,7 +25,8 @@ SOLVER_FLAGS = {"k": "--k", "chunk": "--chunk", "eps": "--eps", "max_iter": "--m
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
               help="Use this latent point instead: a .npy of shape (n,) or (1, n).")
 @click.option("--method", type=click.Choice(list(METHODS)), default="auto", show_default=True, help=METHOD_HELP)
-@click.option("--k", type=int, default=None, help="Top-k eigenpairs (default: all for full methods, 20 for iterative ones).")
+@click.option("--k", type=int, default=None,
+              help="Top-k eigenpairs (default: all for full methods, 20 for iterative ones).")
 @click.option("--chunk", type=int, default=None,
               help="Codes per batched pass (lower it to bound memory; bp and backward-iter do not batch).")
 @click.option("--eps", type=float, default=None, help="forward-iter only: step relative to |z0|, > 0 (default 1e-3).")
