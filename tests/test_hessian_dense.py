@@ -37,7 +37,8 @@ def test_jacobian_gram_matches_dense_hessian_for_any_chunk(problem, chunk, devic
     out = jacobian_gram(Objective(G.to(device), D.to(device), z0.to(device)), chunk=chunk)
     assert out.shape == (6, 6) and out.device.type == device.type
     assert _rel(out.cpu(), H) <= RTOL
-    assert torch.equal(out, out.T)  # symmetrised by construction: bitwise symmetric, not just close
+    # bitwise on purpose: (H + H^T) / 2 is exactly symmetric, floating-point addition being commutative
+    assert torch.equal(out, out.T)
 
 
 def test_jacobian_gram_closed_form():

@@ -72,6 +72,6 @@ def test_seed_is_reproducible_and_k_validated():
     H = _spd(CASES["random"], seed=6)
     a = lanczos(lambda v: H @ v, 200, 3, dtype=torch.float64, seed=7)
     b = lanczos(lambda v: H @ v, 200, 3, dtype=torch.float64, seed=7)
-    assert torch.equal(a.eigvecs, b.eigvecs)
+    assert torch.equal(a.eigvecs, b.eigvecs)  # bitwise on purpose: same seed, same code, same inputs
     with pytest.raises(ValueError):
         lanczos(lambda v: H @ v, 200, 0)

@@ -330,6 +330,6 @@ def test_caller_tensors_untouched():
     z_copy = z.clone()
     params = [p.clone() for p in G.parameters()]
     ganmetric.metric_tensor(G, ganmetric.load_distance("mse"), z, method="bp")
-    # bitwise on purpose: the inputs must be left exactly as they were (no in-place op touched them)
+    # bitwise on purpose: the caller's z and parameters must be left exactly as they were (nothing in place)
     assert torch.equal(z, z_copy)
     assert all(torch.equal(a, b) for a, b in zip(params, G.parameters()))
