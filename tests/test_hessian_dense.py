@@ -10,6 +10,7 @@ import torch
 
 import ganmetric
 from ganmetric.distances import FunctionDistance
+from ganmetric.errors import InputError
 from ganmetric.generators.base import Generator
 from ganmetric.hessian.dense import bp_hessian, jacobian_gram, operator_dense
 from ganmetric.hessian.operators import (DoubleBackwardOperator, FwdOverRevOperator, GaussNewtonOperator,
@@ -111,3 +112,11 @@ def test_jacobian_falls_back_to_batched_copies_when_vmap_cannot_run():
     J = (1 - y ** 2)[:, None] * G.A  # (16, 4) in closed form; with mse (16 pixels), H = 2 J^T J / 16
     assert _rel(jacobian_gram(obj, chunk=3), 2 * J.T @ J / 16) <= 1e-14
     assert obj._vmap_ok is False  # the fallback was taken, and is remembered for the next blocks
+
+
+@pytest.mark.parametrize("chunk", [0, -1, 1.5])
+def test_jacobian_gram_refuses_a_bad_chunk(problem, chunk):
+    G, D, z0, _ = problem
+    with pytest.raises(InputError, match="chunk must be") as info:
+        jacobian_gram(Objective(G, D, z0), chunk=chunk)
+    assert info.value.argument == "chunk"

@@ -257,9 +257,7 @@ def probe_determinism(obj: Objective, *, rtol: float | None = None) -> None:
 
 
 def _settings(n: int, name: str, k, chunk, eps, max_iter, tol, seed, progress) -> Settings:
-    """Validate every numerical option (used or not: a bad value is an error either way)."""
-    if k is not None:
-        checks.positive_int("k", k, maximum=n)
+    """Validate every numerical option but k (used or not: a bad value is an error either way)."""
     if METHODS[name].kind == "top-k" and k is None:
         k = min(DEFAULT_K, n)
     chunk = min(n, DEFAULT_CHUNK) if chunk is None else checks.positive_int("chunk", chunk)
@@ -270,8 +268,8 @@ def _settings(n: int, name: str, k, chunk, eps, max_iter, tol, seed, progress) -
             raise InputError(f"max_iter must be at least k ({k}) for a top-{k} solve, got {max_iter}",
                              argument="max_iter")
     tol = None if tol is None else checks.positive_float("tol", tol)
-    checks.integer("seed", seed)
-    return Settings(k=k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=seed, progress=bool(progress))
+    return Settings(k=k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=checks.integer("seed", seed),
+                    progress=bool(progress))
 
 
 def _recorded_options(method: Method, s: Settings) -> dict:
@@ -321,10 +319,13 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
     if z.shape[0] != 1:
         raise InputError(f"metric_tensor takes one latent point, got {z.shape[0]}; use ganmetric.batch_metric for many")
     z0 = z[0].to(device=module_device(G), dtype=check_same_dtype(G, D))
+    if k is not None:
+        checks.positive_int("k", k, maximum=n)
     name = resolve_method(method, D.has_features, n, k)
     if METHODS[name].needs_features and not D.has_features:
+        usable = ", ".join(m for m, spec in METHODS.items() if spec.run is not None and not spec.needs_features)
         raise InputError(f"method {name} needs a distance with a squared-feature form; {D.name} has none: "
-                         f"use fwd-over-rev, bp or backward-iter")
+                         f"use one of {usable}", argument="method")
     settings = _settings(n, name, k, chunk, eps, max_iter, tol, seed, progress)
     t0 = time.perf_counter()
     obj = Objective(G, D, z0)
