@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Iterable
 
 import torch
@@ -17,7 +18,8 @@ def one_of(kind: str, value: str, valid: Iterable[str]) -> str:
     """
     valid = sorted(valid)
     if value not in valid:
-        raise InputError(f"Invalid {kind} {value!r}. Must be one of {{{', '.join(valid)}}}")
+        # quoted by hand: a repr would show numpy's np.str_('x') for a numpy string
+        raise InputError(f"Invalid {kind} '{value}'. Must be one of {{{', '.join(valid)}}}", argument=kind)
     return value
 
 
@@ -39,13 +41,12 @@ def latent_codes(z, latent_dim: int, *, name: str = "z") -> torch.Tensor:
             raise InputError(f"{name} must be a numeric array, got {type(z).__name__}") from exc
     if not (z.dtype.is_floating_point or z.dtype in (torch.int32, torch.int64)):
         raise InputError(f"{name} must hold real numbers, got dtype {z.dtype}")
+    given = tuple(z.shape)  # reported as given, before a single code becomes a batch of one
     if z.dim() == 1:
         z = z[None]
     if z.dim() != 2 or z.shape[1] != latent_dim or z.shape[0] == 0:
-        raise InputError(
-            f"{name} must have shape ({latent_dim},) or (N, {latent_dim}) for this latent space, "
-            f"got {tuple(z.shape)}"
-        )
+        raise InputError(f"{name} must have shape ({latent_dim},) or (N, {latent_dim}) for this latent space, "
+                         f"got {given}")
     if not torch.isfinite(z).all():
         raise InputError(f"{name} contains NaN or inf values")
     return z
@@ -60,10 +61,39 @@ def finite_float(value, name: str) -> float:
     try:
         out = float(value)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a real number, got {value!r}") from exc
+        shown = value if isinstance(value, str) else type(value).__name__
+        raise InputError(f"{name} must be a real number, got {shown}", argument=name) from exc
     if not math.isfinite(out):
-        raise InputError(f"{name} must be a finite number, got {out}")
+        raise InputError(f"{name} must be a finite number, got {out}", argument=name)
     return out
+
+
+def positive_float(name: str, value) -> float:
+    """Return ``value`` as a finite float > 0 (a step, a tolerance, a scale).
+
+    Raises:
+        InputError: not a real number, NaN/inf, or <= 0.
+    """
+    out = finite_float(value, name)
+    if out <= 0:
+        raise InputError(f"{name} must be a finite number > 0, got {out:g}", argument=name)
+    return out
+
+
+def integer(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Validate an integer (a Python or numpy int, not a bool or a float), optionally within bounds.
+
+    Raises:
+        InputError: not an integer, or outside [minimum, maximum].
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        shown = value if isinstance(value, (int, float, str)) else type(value).__name__
+        raise InputError(f"{name} must be an integer, got {shown}", argument=name)
+    value = int(value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        bounds = [f"at least {minimum}"] * (minimum is not None) + [f"at most {maximum}"] * (maximum is not None)
+        raise InputError(f"{name} must be {' and '.join(bounds)}, got {value}", argument=name)
+    return value
 
 
 def positive_int(name: str, value, *, maximum: int | None = None) -> int:
@@ -72,12 +102,7 @@ def positive_int(name: str, value, *, maximum: int | None = None) -> int:
     Raises:
         InputError: not an integer, below 1, or above ``maximum``.
     """
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(f"{name} must be an integer, got {value!r}")
-    if value < 1 or (maximum is not None and value > maximum):
-        upper = f" and at most {maximum}" if maximum is not None else ""
-        raise InputError(f"{name} must be at least 1{upper}, got {value}")
-    return value
+    return integer(name, value, minimum=1, maximum=maximum)
 
 
 def device(spec) -> torch.device:
@@ -89,14 +114,16 @@ def device(spec) -> torch.device:
     try:
         dev = torch.device(spec)
     except (RuntimeError, TypeError) as exc:
-        raise InputError(f"Invalid device {spec!r}; expected e.g. 'cpu', 'cuda', 'cuda:1'") from exc
+        raise InputError(f"Invalid device {spec}; expected e.g. cpu, cuda, cuda:1", argument="device") from exc
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise InputError(f"Device {spec!r} requested but CUDA is not available on this machine; use --device cpu")
+            raise InputError(f"device {spec} requested but CUDA is not available on this machine (cpu is)",
+                             argument="device")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise InputError(f"Device {spec!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
+            raise InputError(f"device {spec} requested but only {torch.cuda.device_count()} CUDA device(s) exist",
+                             argument="device")
     elif dev.type == "mps" and not torch.backends.mps.is_available():
-        raise InputError(f"Device {spec!r} requested but MPS is not available on this machine")
+        raise InputError(f"device {spec} requested but MPS is not available on this machine", argument="device")
     return dev
 
 

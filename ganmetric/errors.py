@@ -14,12 +14,12 @@ class InputError(GanmetricError, ValueError):
 
     Args:
         message: what was wrong, naming the argument as the Python API calls it.
-        argument: that argument's name, so that the command line can say which flag
-            instead (``resize`` -> ``--resize``).
+        argument: that argument's name when one is to blame (``"eps"``, ``"resize"``), so that a
+            front end can name its own flag for it (``--resize``); else None.
     """
 
-    def __init__(self, message: str = "", *, argument: str | None = None):
-        super().__init__(message)
+    def __init__(self, *args, argument: str | None = None):
+        super().__init__(*args)
         self.argument = argument
 
 

@@ -31,6 +31,42 @@ def subprocess_env(**extra) -> dict:
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
+#: fixtures that load a pretrained model, and the model whose weights they need
+PRETRAINED_FIXTURES = {"dcgan_face": "dcgan-face", "eyes": "eyes-cdcgan"}
+
+
+def _weights_available(model: str) -> bool:
+    """Whether a pretrained model's weight file is here already (its package installed, or in the cache).
+
+    Only looks for the file: the digest is still checked when a test loads it.
+    """
+    from ganmetric.generators import registry, weights
+    spec = registry.available_configs()[model]["weights"]
+    return weights._installed_member(spec) is not None or weights.is_cached(model, spec)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tiers: a test that needs pretrained weights is ``pretrained(model)``, and also ``network`` when
+    those weights are not here yet (loading them would run ``pip download``).
+
+    So ``-m "not slow and not network"`` never touches the network: on a machine with the
+    weights cached it still runs the tests of the real models (fast, offline), on a fresh one
+    it leaves them out. Tests that always download (a fresh cache on purpose) carry ``network``
+    themselves.
+    """
+    available = {}
+    for item in items:
+        models = {PRETRAINED_FIXTURES[f] for f in getattr(item, "fixturenames", ()) if f in PRETRAINED_FIXTURES}
+        for mark in item.iter_markers("pretrained"):
+            models.update(mark.args)
+        for model in sorted(models):
+            if not any(m.args == (model,) for m in item.iter_markers("pretrained")):
+                item.add_marker(pytest.mark.pretrained(model))
+            if model not in available:
+                available[model] = _weights_available(model)
+            if not available[model]:
+                item.add_marker(pytest.mark.network)
+
 
 @pytest.fixture(params=DEVICES)
 def device(request):
@@ -41,7 +77,8 @@ def device(request):
 
 @pytest.fixture(scope="session")
 def dcgan_face():
-    """The real pretrained dcgan-face generator (fetched and verified once per session), float64."""
+    """The real pretrained dcgan-face generator, float64: verified from the cache (``pip download`` the
+    first time on a machine; tests using it are ``network`` until then)."""
     import ganmetric
     return ganmetric.load_generator("dcgan-face", dtype="float64")
 

@@ -27,7 +27,6 @@ class TinyConvGenerator(Generator):
 
     def __init__(self, n: int = 8, seed: int = 0, res: int = 16, channels: int = 3):
         super().__init__(name="tiny-conv", latent_dim=n, resolution=res)
-        g = torch.Generator().manual_seed(seed)
         self.fc = nn.Linear(n, 16 * 4 * 4)
         layers, c, side = [], 16, 4
         while side < res:
@@ -35,17 +34,28 @@ class TinyConvGenerator(Generator):
             c, side = 8, side * 2
         layers += [nn.Conv2d(c, channels, 3, 1, 1), nn.Tanh()]
         self.body = nn.Sequential(*layers)
-        with torch.no_grad():
-            for p in self.parameters():
-                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-            for m in self.modules():
-                if isinstance(m, nn.BatchNorm2d):
-                    m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
-                    m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+        randomize_(self, seed)
         self.freeze()
 
     def _generate(self, z):
         return self.body(self.fc(z).reshape(-1, 16, 4, 4))
+
+
+def randomize_(module: nn.Module, seed: int, scale: float = 0.5) -> nn.Module:
+    """Seeded random weights (N(0, scale^2)) and BatchNorm running statistics, in place; returns the module.
+
+    Random weights rather than a framework's initialisation make every layer matter (a fair
+    test), and the stored statistics make eval-mode BatchNorm a non-trivial affine map.
+    """
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * scale)
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+    return module
 
 
 def dense_reference(G, D, z0: torch.Tensor) -> torch.Tensor:

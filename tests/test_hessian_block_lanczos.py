@@ -1,8 +1,16 @@
 """Block Lanczos (ganmetric/hessian/lanczos.py: block_lanczos) against eigvalsh."""
+import importlib
+
 import pytest
 import torch
 
+from ganmetric.errors import InputError
 from ganmetric.hessian.lanczos import block_lanczos
+
+lanczos_module = importlib.import_module("ganmetric.hessian.lanczos")  # the package exports the function
+
+# a solver that stops short warns NumericalWarning: an error here unless a test expects it
+pytestmark = pytest.mark.filterwarnings("error::ganmetric.errors.NumericalWarning")
 
 
 def _spd(n, cond, seed=0):
@@ -48,3 +56,35 @@ def test_float32_top20_within_1e5():
 def test_bad_k():
     with pytest.raises(ValueError, match="k must be between 1 and n=5"):
         block_lanczos(lambda V: V, 5, 6)
+
+
+@pytest.mark.parametrize("kw, argument", [({"block": 0}, "block"), ({"max_iter": 4}, "max_iter"),
+                                          ({"tol": -1.0}, "tol"), ({"seed": "x"}, "seed")])
+def test_bad_options_are_input_errors_naming_the_argument(kw, argument):
+    with pytest.raises(InputError, match=argument) as info:
+        block_lanczos(lambda V: V, 20, 5, **kw)
+    assert info.value.argument == argument
+
+
+def test_progress_bar_advances_per_product(monkeypatch):
+    """The bar counts products (a block of them per step), up to the products computed; no manual
+    ``next()`` driving it."""
+    bars = []
+
+    class Bar:
+        def __init__(self, iterable, enable, total, **kw):
+            self.total, self.updates, self.closed = total, [], False
+            bars.append(self)
+
+        def update(self, n=1):
+            self.updates.append(n)
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(lanczos_module, "progress_bar", Bar)
+    A, _, _ = _spd(100, 1e2)
+    res = block_lanczos(lambda V: A @ V, 100, 6, dtype=torch.float64, progress=True)
+    (bar,) = bars
+    assert res.converged and bar.closed and bar.total == 100
+    assert sum(bar.updates) == res.n_iter and bar.updates[0] == 6 and len(bar.updates) > 1

@@ -2,11 +2,18 @@
 from __future__ import annotations
 
 
+import importlib
+
 import pytest
 import torch
 
-from ganmetric.errors import NumericalWarning
+from ganmetric.errors import InputError, NumericalWarning
 from ganmetric.hessian.lanczos import lanczos
+
+lanczos_module = importlib.import_module("ganmetric.hessian.lanczos")  # the package exports the function
+
+# a solver that stops short warns NumericalWarning: an error here unless a test expects it
+pytestmark = pytest.mark.filterwarnings("error::ganmetric.errors.NumericalWarning")
 
 
 def _spd(eigvals: torch.Tensor, seed: int) -> torch.Tensor:
@@ -70,8 +77,44 @@ def test_nonconvergence_warns_with_residuals():
 
 def test_seed_is_reproducible_and_k_validated():
     H = _spd(CASES["random"], seed=6)
-    a = lanczos(lambda v: H @ v, 200, 3, dtype=torch.float64, seed=7)
-    b = lanczos(lambda v: H @ v, 200, 3, dtype=torch.float64, seed=7)
-    assert torch.equal(a.eigvecs, b.eigvecs)
+    a = lanczos(lambda v: H @ v, 200, 3, dtype=torch.float64, seed=7, max_iter=150)
+    b = lanczos(lambda v: H @ v, 200, 3, dtype=torch.float64, seed=7, max_iter=150)
+    assert a.converged
+    assert torch.equal(a.eigvecs, b.eigvecs)  # bitwise on purpose: same seed, same code, same inputs
     with pytest.raises(ValueError):
         lanczos(lambda v: H @ v, 200, 0)
+
+
+@pytest.mark.parametrize("kw, argument, match", [
+    ({"k": 0}, "k", "k must be between 1 and n=20, got 0"), ({"k": 21}, "k", "k must be between 1 and n=20"),
+    ({"max_iter": 0}, "max_iter", "max_iter must be at least 1"),
+    ({"max_iter": 2}, "max_iter", r"max_iter must be at least k \(3\), got 2"),
+    ({"tol": 0.0}, "tol", "tol must be a finite number > 0"), ({"tol": float("nan")}, "tol", "finite"),
+    ({"seed": 1.5}, "seed", "seed must be an integer"), ({"check_every": 0}, "check_every", "at least 1")])
+def test_bad_options_are_input_errors_naming_the_argument(kw, argument, match):
+    kw = {"k": 3, **kw}
+    with pytest.raises(InputError, match=match) as info:
+        lanczos(lambda v: v, 20, dtype=torch.float64, **kw)
+    assert info.value.argument == argument
+
+
+def test_progress_bar_advances_once_per_step(monkeypatch):
+    """One update per Lanczos step (one product each), on a bar whose total is the step budget."""
+    bars = []
+
+    class Bar:
+        def __init__(self, iterable, enable, total, **kw):
+            self.total, self.n, self.closed = total, 0, False
+            bars.append(self)
+
+        def update(self, n=1):
+            self.n += n
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(lanczos_module, "progress_bar", Bar)
+    H = _spd(CASES["gan-like"], seed=8)
+    res = lanczos(lambda v: H @ v, 200, 5, dtype=torch.float64, seed=0, progress=True)
+    (bar,) = bars
+    assert bar.n == res.n_iter < bar.total == 45 and bar.closed  # default budget max(4k, k + 40); it converged early

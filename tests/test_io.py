@@ -27,6 +27,7 @@ def test_round_trip_and_plain_numpy(tmp_path, result):
     assert meta["model"] == "linear" and meta["method"] == "jacobian" and meta["seed"] == 3
     assert "torch" in meta["versions"] and meta["k"] == 5 and meta["latent_dim"] == 5
     loaded = load_result(path)
+    # bitwise on purpose: a file round trip stores and returns the same bytes, nothing is computed
     np.testing.assert_array_equal(loaded.H, result.H.numpy())
     np.testing.assert_array_equal(loaded.eigvecs, result.eigvecs.numpy())
     np.testing.assert_allclose(loaded.metric(), result.H.numpy())
@@ -82,3 +83,18 @@ def test_written_files_follow_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_meta_records_what_the_solver_read(tmp_path):
+    """The Lanczos seed is ``lanczos_seed``; ``seed`` stays the seed the point was drawn with (it used to
+    be the Lanczos seed unless the caller overwrote it), and options a method ignores are null."""
+    G = LinearGenerator(torch.randn(16, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+    D = ganmetric.load_distance("mse", dtype="float64")
+    top = ganmetric.metric_tensor(G, D, torch.ones(5, dtype=torch.float64), method="gn-lanczos", k=2, seed=7)
+    meta = load_result(save_result(tmp_path / "top.npz", top, model="linear")).meta
+    assert meta["lanczos_seed"] == 7 and "seed" not in meta and meta["eps"] is None and meta["chunk"] == 5
+    meta = load_result(save_result(tmp_path / "top.npz", top, model="linear", seed=3)).meta
+    assert meta["seed"] == 3 and meta["lanczos_seed"] == 7
+    full = ganmetric.metric_tensor(G, D, torch.ones(5, dtype=torch.float64), method="jacobian", seed=7)
+    meta = load_result(save_result(tmp_path / "full.npz", full, model="linear")).meta
+    assert (meta["lanczos_seed"], meta["max_iter"], meta["tol"], meta["eps"]) == (None, None, None, None)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import torch
 
-from .operators import MetricOperator, Objective
+from .. import checks
 from .._progress import progress_bar
+from .operators import MetricOperator, Objective
 
 
 def jacobian_gram(obj: Objective, *, chunk: int | None = None, progress: bool = False) -> torch.Tensor:
@@ -21,9 +22,12 @@ def jacobian_gram(obj: Objective, *, chunk: int | None = None, progress: bool = 
 
     Returns:
         H, shape (n, n), symmetric PSD.
+
+    Raises:
+        InputError: chunk is not a positive integer.
     """
     n = obj.z0.numel()
-    chunk = chunk or n
+    chunk = n if chunk is None else checks.positive_int("chunk", chunk)
     eye = torch.eye(n, device=obj.z0.device, dtype=obj.z0.dtype)
     rows = []
     for i in progress_bar(range(0, n, chunk), enable=progress and n > chunk, desc="jacobian", unit="chunk"):

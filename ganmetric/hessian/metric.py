@@ -1,39 +1,146 @@
-"""``metric_tensor``: the pull-back metric H(z0) of a distance through a generator, by named method."""
+"""``metric_tensor``: the pull-back metric H(z0) of a distance through a generator, by named method.
+
+Every method is one entry of :data:`METHODS`: what it computes, whether it needs the
+distance's squared-feature form, its kind (the full H, the top k, or either), the solver
+options it reads, and ``run``, which builds its operator or dense builder and solves.
+Adding a method is adding one entry. :func:`resolve_method` is the one place ``auto`` is
+decided; :func:`metric_tensor` validates, probes, runs the entry and wraps the result.
+"""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
 from .. import checks
 from ..errors import InputError, NotDeterministicError
+from ..linalg import anisotropy_counts, eigh_descending
+from ..placement import check_same_dtype, module_device
 from .dense import bp_hessian, jacobian_gram, operator_dense
 from .lanczos import block_lanczos, lanczos
 from .operators import (DoubleBackwardOperator, FiniteDifferenceOperator, FwdOverRevOperator,
                         GaussNewtonOperator, MetricOperator, Objective)
 
-#: name -> (what it computes, needs the squared-feature form)
-METHODS = {
-    "auto": ("picks by cost: jacobian, gn-lanczos or fwd-over-rev", False),
-    "jacobian": ("full H = 2 J^T J from batched forward-mode products", True),
-    "gn-lanczos": ("top k by Lanczos on H v = 2 J^T (J v) (jvp + vjp)", True),
-    "fwd-over-rev": ("exact forward-over-reverse HVPs, any distance: full H, or top k by Lanczos", False),
-    "bp": ("paper: gradient with create_graph, one backward pass per row (full H)", False),
-    "backward-iter": ("paper: Lanczos on double-backward HVPs (top k)", False),
-    "forward-iter": ("paper: Lanczos on finite-difference HVPs (top k, approximate)", False),
-}
-FULL_METHODS = ("jacobian", "bp")
-TOPK_METHODS = ("gn-lanczos", "backward-iter", "forward-iter")
-#: top-k methods solved by block Lanczos (their products batch well); the paper's baselines stay single-vector
-BLOCK_METHODS = ("gn-lanczos", "fwd-over-rev")
 DEFAULT_K = 20
 #: codes per batched pass when not given: forward-mode passes keep no activations for a
 #: backward pass, so memory is about chunk x (largest activation) x a few.
 DEFAULT_CHUNK = 64
+#: forward-iter's finite-difference step, relative to |z0| (the paper's value).
+DEFAULT_EPS = 1e-3
 #: ``auto`` uses the full Jacobian Gram up to this latent size (measured: one batched pass
 #: beats ~3k sequential Lanczos products there), gn-lanczos above it when k is small.
 AUTO_FULL_MAX_DIM = 128
+#: the solver options every Lanczos run reads (names of :func:`metric_tensor` arguments; the
+#: start vector's seed is ``seed`` there and ``lanczos_seed`` in :attr:`MetricResult.options`).
+LANCZOS_OPTIONS = frozenset({"max_iter", "tol", "seed"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated numerical options a method's ``run`` reads (see :func:`metric_tensor`)."""
+
+    k: int | None
+    chunk: int
+    eps: float
+    max_iter: int | None
+    tol: float | None
+    seed: int
+    progress: bool
+
+
+@dataclass(frozen=True)
+class Solution:
+    """What a method's ``run`` returns: descending eigenpairs, H when dense, solver diagnostics."""
+
+    eigvals: torch.Tensor
+    eigvecs: torch.Tensor
+    H: torch.Tensor | None = None
+    residuals: torch.Tensor | None = None
+    converged: bool = True
+    n_products: int = 0
+
+
+@dataclass(frozen=True)
+class Method:
+    """One entry of :data:`METHODS`.
+
+    Attributes:
+        help: what it computes, in one line (the CLI's ``--method`` help reads it).
+        needs_features: it needs a distance with the squared-feature form.
+        kind: ``"full"`` (the whole H), ``"top-k"`` (the k largest pairs, by Lanczos) or
+            ``"either"`` (the whole H without k, the top k by Lanczos with k).
+        run: ``run(obj, settings) -> Solution``; None for ``auto``, which
+            :func:`resolve_method` replaces by a real method before anything runs.
+        options: the options it reads besides k, among ``chunk`` and ``eps``
+            (:data:`LANCZOS_OPTIONS` come with every Lanczos run).
+    """
+
+    help: str
+    needs_features: bool
+    kind: str
+    run: Callable[[Objective, Settings], Solution] | None
+    options: frozenset = frozenset()
+
+    def iterative(self, k: int | None) -> bool:
+        """Whether it runs Lanczos for this k."""
+        return self.kind == "top-k" or (self.kind == "either" and k is not None)
+
+    def uses(self, k: int | None) -> frozenset:
+        """Names of the :func:`metric_tensor` options it reads for this k."""
+        return self.options | (LANCZOS_OPTIONS if self.iterative(k) else frozenset())
+
+
+def _dense(H: torch.Tensor, k: int | None) -> Solution:
+    vals, vecs = eigh_descending(H)
+    if k is not None:
+        vals, vecs = vals[:k], vecs[:, :k]
+    return Solution(vals, vecs, H=H, n_products=H.shape[0])
+
+
+def _block_solve(op: MetricOperator, s: Settings) -> Solution:
+    """Block Lanczos: the operator's products batch well (a block of them per vmap pass)."""
+    lz = block_lanczos(op.matmat, op.dim, s.k, device=op.device, dtype=op.dtype, max_iter=s.max_iter, tol=s.tol,
+                       seed=s.seed, progress=s.progress)
+    return Solution(lz.eigvals, lz.eigvecs, residuals=lz.residuals, converged=lz.converged,
+                    n_products=op.n_products)
+
+
+def _single_solve(op: MetricOperator, s: Settings) -> Solution:
+    """Single-vector Lanczos, as the paper's baselines run."""
+    lz = lanczos(op.matvec, op.dim, s.k, matmat=op.matmat, device=op.device, dtype=op.dtype, max_iter=s.max_iter,
+                 tol=s.tol, seed=s.seed, progress=s.progress)
+    return Solution(lz.eigvals, lz.eigvecs, residuals=lz.residuals, converged=lz.converged,
+                    n_products=op.n_products)
+
+
+def _run_fwd_over_rev(obj: Objective, s: Settings) -> Solution:
+    op = FwdOverRevOperator(obj, s.chunk)
+    if s.k is None:
+        return _dense(operator_dense(op, progress=s.progress), None)
+    return _block_solve(op, s)
+
+
+#: name -> :class:`Method`; the CLI's ``--method`` choices and help read this registry.
+METHODS: dict[str, Method] = {
+    "auto": Method("picks by cost: jacobian, gn-lanczos or fwd-over-rev", False, "either", None,
+                   frozenset({"chunk"})),
+    "jacobian": Method("full H = 2 J^T J from batched forward-mode products", True, "full",
+                       lambda obj, s: _dense(jacobian_gram(obj, chunk=s.chunk, progress=s.progress), s.k),
+                       frozenset({"chunk"})),
+    "gn-lanczos": Method("top k by Lanczos on H v = 2 J^T (J v) (jvp + vjp)", True, "top-k",
+                         lambda obj, s: _block_solve(GaussNewtonOperator(obj, s.chunk), s), frozenset({"chunk"})),
+    "fwd-over-rev": Method("exact forward-over-reverse HVPs, any distance: full H, or top k by Lanczos", False,
+                           "either", _run_fwd_over_rev, frozenset({"chunk"})),
+    "bp": Method("paper: gradient with create_graph, one backward pass per row (full H)", False, "full",
+                 lambda obj, s: _dense(bp_hessian(obj, progress=s.progress), s.k)),
+    "backward-iter": Method("paper: Lanczos on double-backward HVPs (top k)", False, "top-k",
+                            lambda obj, s: _single_solve(DoubleBackwardOperator(obj), s)),
+    "forward-iter": Method("paper: Lanczos on finite-difference HVPs (top k, approximate)", False, "top-k",
+                           lambda obj, s: _single_solve(FiniteDifferenceOperator(obj, s.eps, s.chunk), s),
+                           frozenset({"chunk", "eps"})),
+}
 
 
 @dataclass(frozen=True)
@@ -51,6 +158,8 @@ class MetricResult:
         residuals: (k,) ``||H v - lambda v||`` (iterative methods), else None.
         converged: the iterative solver reached its tolerance (True for dense methods).
         n_products: single-vector products (or rows) computed.
+        options: the solver options the method read (``chunk``, ``eps``, ``max_iter``, ``tol``,
+            ``lanczos_seed``); those it does not read are None.
     """
 
     eigvals: torch.Tensor
@@ -70,17 +179,24 @@ class MetricResult:
         return self.z.numel()
 
     def summary(self, top: int = 5) -> dict:
-        """Top eigenvalues, trace (of the full H, or of the top k), and the 99%-of-trace count."""
+        """Top eigenvalues, the trace of H, and the 99% anisotropy count of the stored eigenvalues.
+
+        ``n99`` is :func:`ganmetric.linalg.anisotropy_counts` at 0.99 of exactly the eigenvalues
+        a result file stores, so ``ganmetric spectrum`` reports the same count for the file;
+        ``total`` is the sum of their magnitudes (the count's 100%). Both are None when the
+        spectrum is all zeros or not finite (the count is undefined then).
+        """
         vals = self.eigvals.detach().double().cpu()
-        trace = float(torch.trace(self.H.double()).item()) if self.H is not None else float(vals.sum())
-        frac = torch.cumsum(vals.clamp_min(0), 0) / max(trace, 1e-300)
-        n99 = int((frac < 0.99).sum().item()) + 1
-        return {"top_eigvals": vals[:top].tolist(), "trace": trace, "n99": min(n99, len(vals)),
+        trace = float(torch.trace(self.H.detach().double()).item()) if self.H is not None else None
+        defined = bool(torch.isfinite(vals).all()) and float(vals.abs().sum()) > 0
+        n99 = int(anisotropy_counts(vals.numpy(), (0.99,))[0]) if defined else None
+        return {"top_eigvals": vals[:top].tolist(), "trace": trace,
+                "total": float(vals.abs().sum()) if defined else None, "n99": n99,
                 "method": self.method, "seconds": self.seconds, "dim": self.dim, "k": self.k}
 
 
 def resolve_method(method: str, has_features: bool, n: int, k: int | None) -> str:
-    """The method ``auto`` stands for, given the distance, latent size and k."""
+    """The method ``auto`` stands for, given the distance, latent size and k (others unchanged)."""
     if method != "auto":
         return method
     if not has_features:
@@ -88,6 +204,27 @@ def resolve_method(method: str, has_features: bool, n: int, k: int | None) -> st
     if k is None or n <= AUTO_FULL_MAX_DIM or k > n // 4:
         return "jacobian"
     return "gn-lanczos"
+
+
+def unused_options(method: str, has_features: bool, n: int, k: int | None, given) -> list[str]:
+    """The names in ``given`` that ``method`` (``auto`` resolved) would not read.
+
+    :func:`metric_tensor` validates such options and records them as None; a front end that
+    refuses an option given for nothing (the CLI does) asks here before computing.
+
+    Args:
+        method: a key of :data:`METHODS`.
+        has_features: whether the distance has the squared-feature form.
+        n: latent size. k: as for :func:`metric_tensor`.
+        given: names of :func:`metric_tensor` options the caller set, among ``chunk``, ``eps``,
+            ``max_iter``, ``tol``, ``seed``.
+
+    Raises:
+        InputError: an unknown method.
+    """
+    checks.one_of("method", method, METHODS)
+    used = METHODS[resolve_method(method, has_features, n, k)].uses(k)
+    return [name for name in given if name not in used]
 
 
 def probe_determinism(obj: Objective, *, rtol: float | None = None) -> None:
@@ -119,28 +256,52 @@ def probe_determinism(obj: Objective, *, rtol: float | None = None) -> None:
             f"(train-mode BatchNorm?); put the model in eval mode")
 
 
-def _module_dtype(m) -> torch.dtype | None:
-    for t in list(m.parameters()) + list(m.buffers()):
-        if t.is_floating_point():
-            return t.dtype
-    return None
+def _settings(n: int, name: str, k, chunk, eps, max_iter, tol, seed, progress) -> Settings:
+    """Validate every numerical option but k (used or not: a bad value is an error either way)."""
+    if METHODS[name].kind == "top-k" and k is None:
+        k = min(DEFAULT_K, n)
+    chunk = min(n, DEFAULT_CHUNK) if chunk is None else checks.positive_int("chunk", chunk)
+    eps = DEFAULT_EPS if eps is None else checks.positive_float("eps", eps)
+    if max_iter is not None:
+        checks.positive_int("max_iter", max_iter)
+        if METHODS[name].iterative(k) and max_iter < k:
+            raise InputError(f"max_iter must be at least k ({k}) for a top-{k} solve, got {max_iter}",
+                             argument="max_iter")
+    tol = None if tol is None else checks.positive_float("tol", tol)
+    return Settings(k=k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=checks.integer("seed", seed),
+                    progress=bool(progress))
+
+
+def _recorded_options(method: Method, s: Settings) -> dict:
+    """The options the method read; the others are None, so a result never claims a setting it ignored."""
+    used = method.uses(s.k)
+    read = {"chunk": s.chunk, "eps": s.eps, "max_iter": s.max_iter, "tol": s.tol, "seed": s.seed}
+    out = {key: (value if key in used else None) for key, value in read.items()}
+    out["lanczos_seed"] = out.pop("seed")  # "seed" in a result file is the seed the point was drawn with
+    return out
 
 
 def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk: int | None = None,
-                  eps: float = 1e-3, max_iter: int | None = None, tol: float | None = None, seed: int = 0,
+                  eps: float | None = None, max_iter: int | None = None, tol: float | None = None, seed: int = 0,
                   probe: bool = True, progress: bool = False) -> MetricResult:
     """The metric tensor H(z0) (Hessian of d(G(z0), G(z)) at z = z0), full or top k.
+
+    Options a method does not read (``eps`` except for forward-iter; ``max_iter``, ``tol``
+    and ``seed`` for dense solves; ``chunk`` for bp and backward-iter) are still validated,
+    and recorded as None in :attr:`MetricResult.options`.
 
     Args:
         G: a :class:`~ganmetric.generators.Generator` (or module with ``latent_dim``).
         D: a :class:`~ganmetric.distances.Distance`.
         z: the base point, shape (n,) or (1, n).
-        method: one of :data:`METHODS` (``auto``: jacobian for features-form distances and
-            moderate n, gn-lanczos for small k at large n, fwd-over-rev otherwise).
-        k: number of top eigenpairs (None: all for full methods, 20 for iterative ones).
-        chunk: codes per batched pass (bounds memory; default :data:`DEFAULT_CHUNK`).
-        eps: forward-iter finite-difference step, relative to |z0|.
-        max_iter, tol, seed: Lanczos options (see :func:`~ganmetric.hessian.lanczos.lanczos`).
+        method: a key of :data:`METHODS` (``auto``: see :func:`resolve_method`).
+        k: number of top eigenpairs, 1 <= k <= n (None: all for full methods, 20 for top-k ones).
+        chunk: codes per batched pass, >= 1 (bounds memory; default :data:`DEFAULT_CHUNK`).
+        eps: forward-iter finite-difference step relative to |z0|, finite and > 0
+            (default :data:`DEFAULT_EPS`).
+        max_iter: Lanczos products at most, >= k.
+        tol: Lanczos relative residual tolerance, finite and > 0.
+        seed: seed of the Lanczos start vector (an integer).
         probe: run the determinism probe first.
         progress: show progress bars.
 
@@ -148,7 +309,8 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
         MetricResult.
 
     Raises:
-        InputError: bad z, k, method or chunk, or a method needing features with a distance without.
+        InputError: bad z, method or option (the message names the argument), a distance of
+            another dtype, or a method needing features with a distance without them.
         NotDeterministicError: the probe found a non-deterministic map.
     """
     checks.one_of("method", method, METHODS)
@@ -156,59 +318,21 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
     z = checks.latent_codes(z, n)
     if z.shape[0] != 1:
         raise InputError(f"metric_tensor takes one latent point, got {z.shape[0]}; use ganmetric.batch_metric for many")
-    dtype = _module_dtype(G) or torch.get_default_dtype()
-    ddt = _module_dtype(D)
-    if ddt is not None and ddt != dtype:
-        raise InputError(f"the distance is {ddt} but the generator is {dtype}; load both with the same dtype")
-    device = getattr(G, "device", torch.device("cpu"))
-    z0 = z[0].to(device=device, dtype=dtype)
+    z0 = z[0].to(device=module_device(G), dtype=check_same_dtype(G, D))
     if k is not None:
         checks.positive_int("k", k, maximum=n)
-    if chunk is not None:
-        checks.positive_int("chunk", chunk)
-    else:
-        chunk = min(n, DEFAULT_CHUNK)
     name = resolve_method(method, D.has_features, n, k)
-    if METHODS[name][1] and not D.has_features:
-        raise InputError(f"method {name!r} needs a distance with a squared-feature form; "
-                         f"{D.name!r} has none: use fwd-over-rev, bp or backward-iter")
-    if name in TOPK_METHODS or (name == "fwd-over-rev" and k is not None and k < n):
-        k = k or min(DEFAULT_K, n)
-
+    if METHODS[name].needs_features and not D.has_features:
+        usable = ", ".join(m for m, spec in METHODS.items() if spec.run is not None and not spec.needs_features)
+        raise InputError(f"method {name} needs a distance with a squared-feature form; {D.name} has none: "
+                         f"use one of {usable}", argument="method")
+    settings = _settings(n, name, k, chunk, eps, max_iter, tol, seed, progress)
     t0 = time.perf_counter()
     obj = Objective(G, D, z0)
     if probe:
         probe_determinism(obj)
-    H = residuals = None
-    converged, n_products = True, n
-    if name == "jacobian":
-        H = jacobian_gram(obj, chunk=chunk, progress=progress)
-    elif name == "bp":
-        H = bp_hessian(obj, progress=progress)
-    elif name == "fwd-over-rev" and k is None:
-        H = operator_dense(FwdOverRevOperator(obj, chunk), progress=progress)
-    else:
-        op: MetricOperator = {
-            "gn-lanczos": lambda: GaussNewtonOperator(obj, chunk),
-            "fwd-over-rev": lambda: FwdOverRevOperator(obj, chunk),
-            "backward-iter": lambda: DoubleBackwardOperator(obj),
-            "forward-iter": lambda: FiniteDifferenceOperator(obj, eps, chunk),
-        }[name]()
-        if name in BLOCK_METHODS:  # batched operators: a block of products per vmap pass
-            lz = block_lanczos(op.matmat, n, k, device=device, dtype=dtype, max_iter=max_iter, tol=tol,
-                               seed=seed, progress=progress)
-        else:
-            lz = lanczos(op.matvec, n, k, matmat=op.matmat, device=device, dtype=dtype, max_iter=max_iter,
-                         tol=tol, seed=seed, progress=progress)
-        vals, vecs, residuals, converged, n_products = lz.eigvals, lz.eigvecs, lz.residuals, lz.converged, op.n_products
-    if H is not None:
-        evals, evecs = torch.linalg.eigh(H)
-        vals, vecs = evals.flip(0), evecs.flip(1)
-        if k is not None:
-            vals, vecs = vals[:k], vecs[:, :k]
-    seconds = time.perf_counter() - t0
-    options = {"chunk": chunk, "eps": eps if name == "forward-iter" else None, "max_iter": max_iter,
-               "tol": tol, "seed": seed}
-    return MetricResult(eigvals=vals, eigvecs=vecs, H=H, method=name, seconds=seconds, z=z0.detach(),
-                        k=int(vals.numel()), residuals=residuals, converged=converged,
-                        n_products=n_products, options=options)
+    sol = METHODS[name].run(obj, settings)
+    return MetricResult(eigvals=sol.eigvals, eigvecs=sol.eigvecs, H=sol.H, method=name,
+                        seconds=time.perf_counter() - t0, z=z0.detach(), k=int(sol.eigvals.numel()),
+                        residuals=sol.residuals, converged=sol.converged, n_products=sol.n_products,
+                        options=_recorded_options(METHODS[name], settings))

@@ -21,6 +21,9 @@ import warnings
 import torch
 from torch.func import grad, jvp, vjp, vmap
 
+from .. import checks
+from ..errors import InputError
+
 
 class MetricOperator:
     """A symmetric linear operator on R^n given by its product with blocks of vectors.
@@ -39,20 +42,32 @@ class MetricOperator:
 
     def __init__(self, dim: int, device: torch.device, dtype: torch.dtype, chunk: int | None = None):
         self.dim, self.device, self.dtype = dim, device, dtype
-        self.chunk = chunk or dim
+        self.chunk = dim if chunk is None else checks.positive_int("chunk", chunk)
         self.n_products = 0
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
-        """H @ V for V of shape (n, m); returns (n, m)."""
-        if V.dim() != 2 or V.shape[0] != self.dim:
-            raise ValueError(f"expected a block of shape ({self.dim}, m), got {tuple(V.shape)}")
+        """H @ V for V of shape (n, m); returns (n, m).
+
+        Raises:
+            InputError: V is not a tensor of shape (n, m).
+        """
+        if not isinstance(V, torch.Tensor) or V.dim() != 2 or V.shape[0] != self.dim:
+            shape = tuple(V.shape) if isinstance(V, torch.Tensor) else type(V).__name__
+            raise InputError(f"V must be a block of shape ({self.dim}, m), got {shape}")
         step = self.chunk if self.batched else 1
         out = [self._matmat(V[:, i:i + step]) for i in range(0, V.shape[1], step)]
         self.n_products += V.shape[1]
         return torch.cat(out, dim=1)
 
     def matvec(self, v: torch.Tensor) -> torch.Tensor:
-        """H @ v for v of shape (n,)."""
+        """H @ v for v of shape (n,).
+
+        Raises:
+            InputError: v is not a tensor of shape (n,).
+        """
+        if not isinstance(v, torch.Tensor) or v.dim() != 1:
+            shape = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
+            raise InputError(f"v must be a vector of shape ({self.dim},), got {shape}")
         return self.matmat(v[:, None])[:, 0]
 
     def __matmul__(self, other: torch.Tensor) -> torch.Tensor:
@@ -165,11 +180,15 @@ class FiniteDifferenceOperator(MetricOperator):
 
     For a block V with columns v_i: ``(g(z0 + e u_i) - g(z0 - e u_i)) |v_i| / 2e``,
     ``u_i = v_i / |v_i|``, ``e = eps * |z0|`` (both sides in one batched pass).
+
+    Raises:
+        InputError: eps is not a finite number > 0.
     """
 
     def __init__(self, obj: Objective, eps: float = 1e-3, chunk: int | None = None):
         super().__init__(obj.z0.numel(), obj.z0.device, obj.z0.dtype, chunk)
         self.obj = obj
+        eps = checks.positive_float("eps", eps)  # eps = 0 would divide by zero: NaN products
         self.step = eps * float(obj.z0.norm()) if float(obj.z0.norm()) > 0 else eps
         self._grad = grad(lambda Z: self.obj.f(Z).sum())
 

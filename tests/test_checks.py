@@ -1,0 +1,102 @@
+"""ganmetric/checks.py: every validator accepts what it should, refuses the rest with an InputError
+that names the argument (message and ``.argument``) and shows no Python repr of internals."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ganmetric import checks
+from ganmetric.errors import InputError
+
+
+def _refused(call, match, argument=None):
+    with pytest.raises(InputError, match=match) as info:
+        call()
+    assert "np." not in str(info.value) and "tensor(" not in str(info.value)
+    if argument is not None:
+        assert info.value.argument == argument
+    return info.value
+
+
+def test_one_of_lists_every_choice_sorted():
+    assert checks.one_of("method", "bp", ["jacobian", "bp"]) == "bp"
+    _refused(lambda: checks.one_of("method", "nope", {"jacobian": 1, "bp": 2}),
+             r"^Invalid method 'nope'\. Must be one of \{bp, jacobian\}$", "method")
+    # a numpy string is quoted like any other, not shown as np.str_('x')
+    _refused(lambda: checks.one_of("model", np.str_("x"), ["a"]), r"Invalid model 'x'")
+
+
+@pytest.mark.parametrize("z, shape", [(torch.zeros(3), (1, 3)), (np.zeros((2, 3)), (2, 3)), ([[1, 2, 3]], (1, 3)),
+                                      (torch.zeros(4, 3, dtype=torch.float64), (4, 3))])
+def test_latent_codes_accepts_vectors_and_batches(z, shape):
+    out = checks.latent_codes(z, 3)
+    assert isinstance(out, torch.Tensor) and tuple(out.shape) == shape
+
+
+@pytest.mark.parametrize("z, match", [
+    (torch.zeros(4), r"z must have shape \(3,\) or \(N, 3\) for this latent space, got \(4,\)"),
+    (torch.zeros(0, 3), r"got \(0, 3\)"), (torch.zeros(2, 3, 1), r"got \(2, 3, 1\)"),
+    (torch.tensor([0.0, math.nan, 0.0]), "NaN or inf"), (torch.tensor([0.0, math.inf, 0.0]), "NaN or inf"),
+    (torch.zeros(3, dtype=torch.bool), "must hold real numbers"), (np.array(["a", "b", "c"]), "numeric array"),
+    ("abc", "numeric array")])
+def test_latent_codes_refusals(z, match):
+    _refused(lambda: checks.latent_codes(z, 3), match)
+
+
+def test_latent_codes_names_its_source():
+    _refused(lambda: checks.latent_codes(torch.zeros(5), 3, name="z file codes.npy"), "z file codes.npy must have")
+
+
+def test_finite_float():
+    assert checks.finite_float("2.5", "amount") == 2.5 and checks.finite_float(np.float64(-1), "amount") == -1.0
+    _refused(lambda: checks.finite_float(math.nan, "amount"), "amount must be a finite number, got nan", "amount")
+    _refused(lambda: checks.finite_float("x", "amount"), "amount must be a real number, got x", "amount")
+    _refused(lambda: checks.finite_float(None, "amount"), "amount must be a real number, got NoneType", "amount")
+
+
+@pytest.mark.parametrize("value", [1e-300, 0.5, np.float32(3.0), 7])
+def test_positive_float_accepts(value):
+    assert checks.positive_float("tol", value) == float(value)
+
+
+@pytest.mark.parametrize("value, match", [(0, r"tol must be a finite number > 0, got 0$"), (-1.0, "got -1$"),
+                                          (math.inf, "finite number, got inf"), (math.nan, "got nan"),
+                                          (np.float64(-2.0), "got -2$"), ("big", "real number")])
+def test_positive_float_refuses(value, match):
+    _refused(lambda: checks.positive_float("tol", value), match, "tol")
+
+
+def test_integer_and_bounds():
+    assert checks.integer("seed", -3) == -3 and checks.integer("seed", np.int64(5)) == 5
+    assert type(checks.integer("seed", np.int32(5))) is int
+    _refused(lambda: checks.integer("seed", 1.0), "seed must be an integer, got 1.0", "seed")
+    _refused(lambda: checks.integer("seed", True), "seed must be an integer, got True", "seed")
+    _refused(lambda: checks.integer("seed", torch.tensor(2)), "seed must be an integer, got Tensor", "seed")
+    _refused(lambda: checks.integer("k", 0, minimum=1, maximum=4), "k must be at least 1 and at most 4, got 0", "k")
+    _refused(lambda: checks.integer("k", 9, maximum=4), "k must be at most 4, got 9", "k")
+
+
+def test_positive_int():
+    assert checks.positive_int("chunk", 1) == 1 and checks.positive_int("k", np.int64(4), maximum=4) == 4
+    _refused(lambda: checks.positive_int("chunk", 0), "chunk must be at least 1, got 0", "chunk")
+    _refused(lambda: checks.positive_int("k", 5, maximum=4), "k must be at least 1 and at most 4, got 5", "k")
+    _refused(lambda: checks.positive_int("max_iter", 2.5), "max_iter must be an integer, got 2.5", "max_iter")
+
+
+def test_device():
+    assert checks.device("cpu") == torch.device("cpu")
+    _refused(lambda: checks.device("toaster"), "Invalid device toaster; expected e.g. cpu, cuda, cuda:1", "device")
+    if not torch.cuda.is_available():
+        err = _refused(lambda: checks.device("cuda"), "device cuda requested but CUDA is not available", "device")
+        assert "--device" not in str(err)  # the library names the argument; the CLI its flag
+    else:
+        _refused(lambda: checks.device(f"cuda:{torch.cuda.device_count()}"), "CUDA device", "device")
+
+
+def test_dtype():
+    assert checks.dtype("float64") is torch.float64 and checks.dtype(torch.float32) is torch.float32
+    _refused(lambda: checks.dtype("float16"), r"Invalid dtype 'float16'. Must be one of \{float32, float64\}")
+    _refused(lambda: checks.dtype(torch.int64), r"Invalid dtype 'int64'")
