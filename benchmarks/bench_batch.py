@@ -32,7 +32,7 @@ def _tiled(rs, N):
     for i in range(N):
         r = rs.results[i % len(rs)]
         Q = np.linalg.qr(rng.standard_normal((r.dim, r.dim)))[0]
-        out.append(ganmetric.LoadedResult(r.eigvals, Q @ r.eigvecs, r.z, Q @ r.H @ Q.T, None, r.meta, r.path))
+        out.append(ganmetric.MetricResult(r.eigvals, Q @ r.eigvecs, r.z, Q @ r.H @ Q.T, meta=r.meta, path=r.path))
     return ResultSet(tuple(out), np.stack([r.eigvals for r in out]).astype(np.float64),
                      np.stack([r.eigvecs for r in out]).astype(np.float64), False)
 

@@ -94,8 +94,8 @@ def main():
     n99 = int((torch.cumsum(vals, 0) / vals.sum() < 0.99).sum()) + 1
     print(f"average metric over {args.metric_points} points: {t_metric:.1f} s; top eigenvalues "
           f"{', '.join(f'{v:.3g}' for v in vals[:4].tolist())}; {n99} of {len(vals)} hold 99% of the trace")
-    basis = ganmetric.MetricResult(eigvals=vals, eigvecs=vecs, H=None, method="average", seconds=t_metric,
-                                   z=torch.zeros(G.latent_dim), k=len(vals))
+    basis = ganmetric.MetricResult(eigvals=vals, eigvecs=vecs, z=torch.zeros(G.latent_dim), kind="average",
+                                   method="average", seconds=t_metric)
     z_star = G.sample(args.targets, seed=2024)
     with torch.no_grad():
         generated = G(z_star)

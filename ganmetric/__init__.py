@@ -5,21 +5,23 @@ The public surface::
     G = ganmetric.load_generator("dcgan-face")
     D = ganmetric.load_distance("lpips-alex", lpips_backbone="random")
     res = ganmetric.metric_tensor(G, D, G.sample(1, seed=0))
+    res.save("face.npz")            # the file records the model, the distance and the solver options
 """
 __version__ = "0.1.0"
 
 from .axes import Axes, apply_axis, export_axes, load_axes
-from .distances import Distance, load_distance
-from .errors import GanmetricError, InputError, NotDeterministicError, NumericalWarning, ResultFileError, WeightsError
-from .generators import Generator, load_generator
-from .hessian import METHODS, MetricResult, metric_tensor
+from .distances import Distance, DistanceSpec, load_distance
+from .errors import (GanmetricError, InputError, NotDeterministicError, NumericalWarning, ResultFileError,
+                     UntrainedWeightsWarning, WeightsError)
+from .generators import Generator, ModelSpec, load_generator
+from .hessian import METHODS, metric_tensor, resolve_method, unused_options
 from .inversion import InversionResult, invert, load_image
-from .io import LoadedResult, load_result, save_result
+from .result import MetricResult, load_result, save_result
 from .analysis import average_metric, batch_metric, homogeneity, load_results, spectrum_stats
 
 __all__ = ["__version__", "load_generator", "load_distance", "metric_tensor", "save_result", "load_result",
-           "Generator", "Distance", "MetricResult", "LoadedResult", "METHODS", "GanmetricError", "InputError",
-           "WeightsError", "NotDeterministicError", "ResultFileError", "NumericalWarning",
+           "Generator", "Distance", "ModelSpec", "DistanceSpec", "MetricResult", "METHODS", "resolve_method",
+           "unused_options", "GanmetricError", "InputError", "WeightsError", "NotDeterministicError", "ResultFileError", "NumericalWarning", "UntrainedWeightsWarning",
            "batch_metric", "load_results", "spectrum_stats", "homogeneity", "average_metric",
            "Axes", "export_axes", "load_axes", "apply_axis",
            "invert", "InversionResult", "load_image"]

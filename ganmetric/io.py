@@ -1,14 +1,9 @@
-"""Result files: ``.npz`` arrays plus a JSON ``meta`` string, written atomically.
+"""Files: atomic writes, strict JSON, ``.npz`` arrays with a JSON ``meta``, what a file is, torch weights.
 
-Format (version 1), readable with ``numpy.load(path, allow_pickle=False)``:
-
-- ``eigvals`` (k,) float, descending;  ``eigvecs`` (n, k) float, columns;
-- ``z`` (n,) the base point (or, for an average metric, the points' mean);
-- ``H`` (n, n), present when the full metric was computed;
-- ``residuals`` (k,), present for iterative methods;
-- ``meta``: a 0-d unicode array holding JSON: format, kind ("point" or "average"),
-  model, latent_space, latent_dim, distance, distance_options, method, k, dtype, device,
-  seed, seconds, converged, versions, and anything else the writer adds.
+Every file the package writes goes through :func:`atomic_write_bytes` (a temporary name,
+fsync, rename), so no reader ever sees half a file. The package's ``.npz`` formats (results,
+averages, axes) are arrays plus a strict-JSON ``meta`` string: :func:`save_npz_with_meta`
+and :func:`read_npz_with_meta` are their one writer and reader.
 """
 from __future__ import annotations
 
@@ -19,15 +14,11 @@ import os
 import platform
 import tempfile
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError, ResultFileError
-
-FORMAT = "ganmetric-result/1"
-
 
 def sha256_file(path) -> str:
     """Hex sha256 digest of a file, read in 1 MiB blocks."""
@@ -220,60 +211,6 @@ def versions() -> dict:
     return out
 
 
-def _np(t):
-    import torch
-    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
-
-
-def save_result(path, result, **meta) -> Path:
-    """Write a :class:`~ganmetric.hessian.MetricResult` (or any object with eigvals, eigvecs,
-    z, H, residuals) with metadata ``meta`` to ``path`` atomically.
-
-    Returns:
-        The path written.
-    """
-    arrays = {"eigvals": _np(result.eigvals), "eigvecs": _np(result.eigvecs), "z": _np(result.z)}
-    if getattr(result, "H", None) is not None:
-        arrays["H"] = _np(result.H)
-    if getattr(result, "residuals", None) is not None:
-        arrays["residuals"] = _np(result.residuals)
-    full = {"format": FORMAT, "kind": "point", "method": getattr(result, "method", None),
-            "k": int(arrays["eigvals"].shape[0]), "latent_dim": int(arrays["eigvecs"].shape[0]),
-            "dtype": str(arrays["eigvals"].dtype), "seconds": getattr(result, "seconds", None),
-            "converged": getattr(result, "converged", True), "versions": versions()}
-    full.update(getattr(result, "options", {}) or {})
-    full.update(meta)
-    arrays["meta"] = np.array(json.dumps(full, default=str))
-    return atomic_save_npz(path, arrays)
-
-
-@dataclass(frozen=True)
-class LoadedResult:
-    """A validated result file (numpy arrays)."""
-
-    eigvals: np.ndarray
-    eigvecs: np.ndarray
-    z: np.ndarray
-    H: np.ndarray | None
-    residuals: np.ndarray | None
-    meta: dict
-    path: Path
-
-    @property
-    def dim(self) -> int:
-        return int(self.eigvecs.shape[0])
-
-    @property
-    def full(self) -> bool:
-        return self.H is not None
-
-    def metric(self) -> np.ndarray:
-        """H itself, or its rank-k reconstruction ``U diag(lambda) U^T`` from the stored eigenpairs."""
-        if self.H is not None:
-            return self.H
-        return (self.eigvecs * self.eigvals) @ self.eigvecs.T
-
-
 def save_npz_with_meta(path, arrays: dict, meta: dict) -> Path:
     """Write arrays plus ``meta`` (as a strict-JSON 0-d string array named ``meta``) atomically.
 
@@ -318,25 +255,3 @@ def read_npz_with_meta(path, *, kind: str, required, format_prefix: str,
     if not isinstance(meta, dict) or not str(meta.get("format", "")).startswith(format_prefix):
         raise ResultFileError(f"{path} is not a {kind} file (meta.format is not {format_prefix}...)")
     return arrays, meta
-
-
-def load_result(path) -> LoadedResult:
-    """Read and validate a result file.
-
-    Raises:
-        ResultFileError: missing file, not an npz, missing arrays, inconsistent shapes or bad meta.
-    """
-    arrays, meta = read_npz_with_meta(path, kind="ganmetric result", required=("eigvals", "eigvecs", "z", "meta"),
-                                      format_prefix="ganmetric-result/")
-    path = Path(path)
-    vals, vecs, z = arrays["eigvals"], arrays["eigvecs"], arrays["z"]
-    H = arrays.get("H")
-    n = vecs.shape[0] if vecs.ndim == 2 else -1
-    ok = (vals.ndim == 1 and vecs.ndim == 2 and vecs.shape[1] == vals.shape[0] and z.shape[-1] == n
-          and (H is None or H.shape == (n, n)))
-    if not ok:
-        raise ResultFileError(f"{path}: inconsistent shapes eigvals {vals.shape}, eigvecs {vecs.shape}, z {z.shape}"
-                              + (f", H {H.shape}" if H is not None else ""))
-    if not (np.isfinite(vals).all() and np.isfinite(vecs).all()):
-        raise ResultFileError(f"{path}: non-finite eigenpairs")
-    return LoadedResult(vals, vecs, z, H, arrays.get("residuals"), meta, path)

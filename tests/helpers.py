@@ -66,3 +66,24 @@ def dense_reference(G, D, z0: torch.Tensor) -> torch.Tensor:
     x0 = G(z0[None]).detach()
     f = lambda z: D(x0, G(z[None])).sum()
     return torch.autograd.functional.hessian(f, z0, vectorize=True)
+
+
+def save_with(path, result, **meta):
+    """Save a result with the meta a test chooses, reserved keys (model, distance, kind, ...) included.
+
+    ``save_result`` refuses reserved keys: a real result records its model and distance from
+    the objects that computed it. A test standing in for those objects puts them into the
+    result itself, as ``metric_tensor`` and ``average_metric`` do, and saves the rest as extras.
+    ``result`` may be any object with eigvals, eigvecs, z (and H, residuals, method).
+    """
+    from dataclasses import replace
+
+    from ganmetric.result import RESERVED_KEYS, MetricResult
+    own = {k: meta.pop(k) for k in list(meta) if k in RESERVED_KEYS}
+    if not isinstance(result, MetricResult):
+        result = MetricResult(eigvals=result.eigvals, eigvecs=result.eigvecs, z=result.z,
+                              H=getattr(result, "H", None), residuals=getattr(result, "residuals", None),
+                              method=getattr(result, "method", None))
+    result = replace(result, kind=own.pop("kind", result.kind), method=own.pop("method", result.method),
+                     meta={**result.meta, **own})
+    return result.save(path, **meta).path

@@ -6,9 +6,8 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-import ganmetric
 from ganmetric.generators.base import Generator
-from helpers import LinearGenerator
+from helpers import LinearGenerator, save_with
 
 
 def prescribed_linear(eigvals, *, pixels: int = 16, seed: int = 0) -> LinearGenerator:
@@ -58,7 +57,7 @@ def fake_result(path, eigvals, *, eigvecs=None, H=True, seed=0, **meta):
     full = (eigvecs * lam) @ eigvecs.T if H else None
     res = SimpleNamespace(eigvals=lam, eigvecs=eigvecs, z=np.zeros(n), H=full, method="jacobian" if H else "gn-lanczos")
     meta = {"model": "fake", "latent_space": "z", "distance": "mse", **meta}
-    return ganmetric.save_result(path, res, **meta)
+    return save_with(path, res, **meta)
 
 
 class _Traced(torch.nn.Module):

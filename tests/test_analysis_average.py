@@ -25,7 +25,7 @@ def test_average_file_round_trip(tmp_path):
     np.testing.assert_allclose(avg.H, np.diag([1.0, 0.0, 2.0]))
     np.testing.assert_allclose(avg.eigvals, [2.0, 1.0, 0.0])
     np.testing.assert_allclose(np.abs(avg.eigvecs[:, 0]), [0, 0, 1])
-    out = ganmetric.save_result(tmp_path / "avg.npz", avg, **avg.meta(rs))
+    out = avg.save(tmp_path / "avg.npz").path
     back = ganmetric.load_result(out)
     assert back.meta["kind"] == "average" and back.meta["n_points"] == 2 and back.meta["method"] == "average"
     assert back.meta["model"] == "fake" and not back.meta["reconstructed_from_topk"]
@@ -39,5 +39,5 @@ def test_topk_average_is_flagged(tmp_path):
     rs = load_results(tmp_path)
     avg = average_metric(rs)
     np.testing.assert_allclose(avg.H, (rs.results[0].metric() + rs.results[1].metric()) / 2)
-    assert avg.reconstructed and avg.meta(rs)["reconstructed_from_topk"]
+    assert avg.kind == "average" and avg.meta["reconstructed_from_topk"] and avg.meta["n_points"] == 2
     assert avg.eigvals.shape == (4,)

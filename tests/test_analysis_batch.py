@@ -238,15 +238,19 @@ def test_messages_name_the_argument_not_a_flag(tmp_path, tiny, mse):
 
 
 def test_manifest_is_strict_json(tmp_path, tiny, mse):
-    """An undefined number (here an unused eps of NaN) is written as null, never as a NaN token."""
-    batch_metric(tiny, mse, tiny.sample(1), tmp_path, method="jacobian", eps=float("nan"))
+    """The manifest parses as strict JSON (no NaN tokens); a NaN solver option is refused before anything is
+    written (it used to be recorded as NaN), and the batch resumes from its manifest."""
+    with pytest.raises(ganmetric.InputError, match="eps must be a finite number, got nan"):
+        batch_metric(tiny, mse, tiny.sample(1), tmp_path / "b", method="jacobian", eps=float("nan"))
+    assert not (tmp_path / "b").exists()
+    batch_metric(tiny, mse, tiny.sample(1), tmp_path / "b", method="jacobian")
 
     def refuse(token):
         raise AssertionError(f"non-strict JSON token {token}")
-    manifest = json.loads((tmp_path / "manifest.json").read_text(), parse_constant=refuse)
-    assert manifest["solver"]["eps"] is None
-    s = batch_metric(tiny, mse, tiny.sample(1), tmp_path, method="jacobian", eps=float("nan"))
-    assert s.skipped == 1                                                   # and the batch still resumes
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text(), parse_constant=refuse)
+    assert manifest["solver"]["eps"] == 1e-3
+    s = batch_metric(tiny, mse, tiny.sample(1), tmp_path / "b", method="jacobian")
+    assert s.skipped == 1
 
 
 def test_a_folder_of_another_class_is_refused(tmp_path, mse):

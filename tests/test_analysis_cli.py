@@ -111,8 +111,8 @@ def test_errors_are_one_line(tiny_file, tmp_path):
     assert not (tmp_path / "o").exists()
     res = run(*base, "--out", tmp_path / "o")
     assert res.exit_code == 2 and "exactly one of --points N or --z" in res.output
-    res = run(*base, "--points", 2, "--k", 99, "--out", tmp_path / "o")
-    assert res.exit_code == 2 and "--k" in res.output
+    _one_line_error(run(*base, "--points", 2, "--k", 99, "--out", tmp_path / "o"),
+                    "Invalid value for --k: must be at least 1 and at most 6, got 99")
     assert not (tmp_path / "o").exists()
 
 
@@ -233,4 +233,4 @@ def test_compare_command(tmp_path):
                     "different latent sizes")
     assert not (tmp_path / "e.json").exists()
     _one_line_error(run("compare", tmp_path / "a.npz", tmp_path / "same.npz", "--k", 0, "--out", tmp_path / "e"),
-                    "--k must be at least 1")
+                    "Invalid value for --k: must be at least 1")

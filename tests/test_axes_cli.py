@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import ganmetric
+from helpers import save_with
 from ganmetric.axes import apply_axis, export_axes, load_axes
 from ganmetric.axes.curves import _curves_size
 from ganmetric.axes.montage import _grid_size
@@ -27,7 +28,7 @@ def result(tmp_path_factory):
     z = torch.randn(1, 100, generator=torch.Generator().manual_seed(0), dtype=torch.float64).numpy()[0]
     fake = SimpleNamespace(eigvals=vals, eigvecs=Q, z=z, H=(Q * vals) @ Q.T, residuals=None)
     path = folder / "face.npz"
-    ganmetric.save_result(path, fake, model="dcgan-face", latent_space="z", distance="mse", seed=0,
+    save_with(path, fake, model="dcgan-face", latent_space="z", distance="mse", seed=0,
                           distance_options={})
     return folder, path
 
@@ -169,11 +170,11 @@ def test_output_formats_follow_the_suffix(result, tmp_path):
         (("explore", "--axes", axes_file, "--axes-list", "0", "--curves", bad / "c.jpg", "--out", bad / "g.png"),
          "--curves is written as a PNG plot: its name must end in .png, got c.jpg"),
         (("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", 1, "--scale", 0, "--out", bad / "x.png"),
-         "scale must be at least 1, got 0"),
+         "Invalid value for --scale: must be at least 1, got 0"),
         (("explore", "--axes", axes_file, "--axes-list", "0", "--scale", 0, "--out", bad / "g.png"),
-         "scale must be at least 1, got 0"),
+         "Invalid value for --scale: must be at least 1, got 0"),
         (("explore", "--axes", axes_file, "--axes-list", "0", "--curves", bad / "c.png", "--curve-points", 1,
-          "--out", bad / "g.png"), "curve_points must be at least 2, got 1"),
+          "--out", bad / "g.png"), "--curve-points must be at least 2, got 1"),
         (("explore", "--axes", axes_file, "--axes-list", "0", "--action-seeds", "1", "--action-axis", 5,
           "--out", bad / "g.png"), "axis index 5 is out of range"),
     ]:
@@ -212,7 +213,7 @@ def test_bad_inputs(result, tmp_path):
     _one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 4, "--amount", 1, "--out", out),
                     "axis index 4 is out of range: the axis file holds 4 axes (0 to 3)")
     _one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", "nan", "--out", out),
-                    "amount must be a finite number, got nan")
+                    "Invalid value for --amount: must be a finite number, got nan")
     _one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0,7", "--out", out), "axis index 7")
     _one_error_line(run("axes", "export", tmp_path / "missing.npz", "--out", tmp_path / "a.npz"), "not found")
     np.save(tmp_path / "z.npy", np.zeros(100))
@@ -221,20 +222,20 @@ def test_bad_inputs(result, tmp_path):
     _one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0", "--steps", 4, "--out", out),
                     "odd number >= 3")
     _one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0", "--curves", tmp_path / "c.png",
-                        "--curves-range", "nan", "--out", out), "curves_range must be a finite number, got nan")
+                        "--curves-range", "nan", "--out", out), "Invalid value for --curves-range: must be a finite number, got nan")
 
     small = SimpleNamespace(eigvals=np.array([2.0, 1.0]), eigvecs=np.eye(8)[:, :2], z=np.ones(8), H=None,
                             residuals=None)
-    ganmetric.save_result(tmp_path / "small.npz", small, model="linear", latent_space="z", distance="mse")
+    save_with(tmp_path / "small.npz", small, model="linear", latent_space="z", distance="mse")
     export_axes(tmp_path / "small.npz", top=2, out=tmp_path / "small_axes.npz")
     _one_error_line(run("explore", "--model", "dcgan-face", "--axes", tmp_path / "small_axes.npz", "--axes-list",
-                        "0", "--out", out), "latent sizes differ")
+                        "0", "--out", out), "latent size 8 there, 100 here")
     other = SimpleNamespace(eigvals=np.array([2.0]), eigvecs=np.eye(100)[:, :1], z=np.ones(100), H=None,
                             residuals=None)
-    ganmetric.save_result(tmp_path / "other.npz", other, model="eyes-cdcgan", latent_space="z", distance="mse")
+    save_with(tmp_path / "other.npz", other, model="eyes-cdcgan", latent_space="z", distance="mse")
     export_axes(tmp_path / "other.npz", top=1, out=tmp_path / "other_axes.npz")
     _one_error_line(run("axes", "apply", "--model", "dcgan-face", "--axes", tmp_path / "other_axes.npz", "--axis",
-                        0, "--amount", 1, "--out", out), "made for model eyes-cdcgan")
+                        0, "--amount", 1, "--out", out), "model eyes-cdcgan there, dcgan-face here")
     _one_error_line(run("axes", "apply", "--axes", path, "--axis", 0, "--amount", 1, "--out", out),
                     "looks like a result file")
     assert not out.exists() and not out.with_suffix(".npy").exists()

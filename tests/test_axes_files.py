@@ -11,7 +11,7 @@ import torch
 import ganmetric
 from ganmetric.axes import check_axes_for, export_axes, load_axes
 from ganmetric.errors import InputError, ResultFileError
-from helpers import LinearGenerator
+from helpers import LinearGenerator, save_with
 
 
 def _linear_result(tmp_path, n=6, seed=0):
@@ -20,7 +20,7 @@ def _linear_result(tmp_path, n=6, seed=0):
     D = ganmetric.load_distance("mse", dtype="float64")
     res = ganmetric.metric_tensor(G, D, G.sample(1, seed=1).double(), method="jacobian")
     path = tmp_path / "lin.npz"
-    ganmetric.save_result(path, res, model=G.name, latent_space="z", distance="mse", seed=1)
+    save_with(path, res, model=G.name, latent_space="z", distance="mse", seed=1)
     return G, res, path
 
 
@@ -52,7 +52,7 @@ def test_export_from_average_result(tmp_path):
     Q = np.linalg.qr(rng.standard_normal((n, n)))[0]
     fake = SimpleNamespace(eigvals=np.array([5.0, 3, 2, 1, 0.5]), eigvecs=Q, z=rng.standard_normal((m, n)),
                            H=None, residuals=None)
-    path = ganmetric.save_result(tmp_path / "avg.npz", fake, kind="average", model="m", latent_space="z",
+    path = save_with(tmp_path / "avg.npz", fake, kind="average", model="m", latent_space="z",
                                  distance="mse")
     ax = export_axes(ganmetric.load_result(path), top=2)
     assert ax.points.shape == (m, n) and ax.meta["source"]["kind"] == "average" and ax.path is None
@@ -75,11 +75,11 @@ def test_bad_inputs(tmp_path):
     with pytest.raises(InputError, match="axis index 3 is out of range: the axis file holds 3 axes"):
         ax.axis(3)
     other = LinearGenerator(torch.randn(16, 4, dtype=torch.float64))
-    with pytest.raises(InputError, match="latent sizes differ"):
+    with pytest.raises(InputError, match="latent size 6 there, 4 here"):
         check_axes_for(ax, other)
     renamed = LinearGenerator(torch.randn(16, 6, dtype=torch.float64))
     renamed.name = "other-model"
-    with pytest.raises(InputError, match="made for model linear .* but the model is other-model"):
+    with pytest.raises(InputError, match="the axis set was made with another model setting: model linear there, other-model here"):
         check_axes_for(ax, renamed)
     check_axes_for(ax, renamed, check_model=False)
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import ganmetric
 from ganmetric.errors import InputError, WeightsError
 from ganmetric.generators.base import ModuleGenerator
-from helpers import TinyConvGenerator, dense_reference
+from helpers import dense_reference
 
 USER_MODULE = textwrap.dedent('''
     import torch

@@ -12,7 +12,6 @@ from torch.func import jacrev, jvp, vjp, vmap
 
 import ganmetric
 from ganmetric.errors import InputError, NotDeterministicError, WeightsError
-from ganmetric.generators.stylegan2 import stylegan2_from_checkpoint
 from tests.helpers import dense_reference
 
 ROOT = Path(__file__).resolve().parents[1]

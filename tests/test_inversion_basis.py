@@ -11,7 +11,7 @@ from ganmetric.axes import export_axes
 from ganmetric.errors import InputError, ResultFileError
 from ganmetric.inversion import check_basis_for, resolve_basis
 from ganmetric.io import atomic_save_npz
-from helpers import LinearGenerator
+from helpers import LinearGenerator, save_with
 
 N = 5
 
@@ -23,7 +23,7 @@ def metric():
     H = M @ M.T
     vals, vecs = torch.linalg.eigh(H)
     return ganmetric.MetricResult(eigvals=vals.flip(0), eigvecs=vecs.flip(1), H=H, method="jacobian",
-                                  seconds=0.0, z=torch.zeros(N, dtype=torch.float64), k=N)
+                                  seconds=0.0, z=torch.zeros(N, dtype=torch.float64))
 
 
 @pytest.fixture
@@ -49,14 +49,14 @@ def test_eigval_floor_bounds_the_scale(metric, G):
     vals = metric.eigvals.clone()
     vals[-1] = 0.0
     res = ganmetric.MetricResult(eigvals=vals, eigvecs=metric.eigvecs, H=None, method="x", seconds=0.0,
-                                 z=metric.z, k=N)
+                                 z=metric.z)
     B, info = resolve_basis(res, G, eigval_power=1.0, eigval_floor=1e-3, dtype=torch.float64)
     assert info["scale_max"] == pytest.approx(1e3)
     assert torch.allclose(B[:, -1], metric.eigvecs[:, -1] * 1e3)
 
 
 def test_result_file_and_axes_file(tmp_path, metric, G):
-    path = ganmetric.save_result(tmp_path / "h.npz", metric, model="linear", latent_space="z")
+    path = save_with(tmp_path / "h.npz", metric, model="linear", latent_space="z")
     B, info = resolve_basis(path, G, eigval_power=1.0, dtype=torch.float64)
     lam = metric.eigvals
     assert torch.allclose(B, metric.eigvecs * (lam / lam[0]) ** -1.0)
@@ -102,41 +102,46 @@ def test_axes_npz_without_the_axes_format_is_refused(tmp_path, metric, G):
 
 
 @pytest.mark.parametrize("recorded, differs", [
-    ({"model": "dcgan-face", "latent_space": "z"}, "model differs"),
-    ({"model": "linear", "latent_space": "w"}, "latent space differs"),
-    ({"model": "dcgan-face", "latent_space": "w"}, "model and latent space differ"),
+    ({"model": "dcgan-face", "latent_space": "z"}, "model dcgan-face there, linear here"),
+    ({"model": "linear", "latent_space": "w"}, "latent space w there, z here"),
+    ({"model": "dcgan-face", "latent_space": "w"}, "model dcgan-face there, linear here; latent space w there, z here"),
 ])
 def test_a_basis_made_for_another_model_is_refused(tmp_path, metric, G, recorded, differs):
     """Issue 9: `invert --model eyes-cdcgan --hessian face.npz` used a dcgan-face basis without a word."""
-    path = ganmetric.save_result(tmp_path / "face.npz", metric, **recorded)
-    made_for = f"model {recorded['model']}, latent space {recorded['latent_space']}, latent size {N}"
-    msg = (f"basis point result file face.npz was made for {made_for}, but is used with model linear, "
-           f"latent space z, latent size {N} ({differs})")
+    path = save_with(tmp_path / "face.npz", metric, **recorded)
     with pytest.raises(InputError) as err:
         resolve_basis(path, G)
-    assert str(err.value) == msg
+    assert str(err.value) == f"the basis point result file face.npz was made with another model setting: {differs}"
     export_axes(path, top=2, out=tmp_path / "axes.npz")  # axes files carry the model on
-    with pytest.raises(InputError, match=f"basis axes file axes.npz was made for {made_for}"):
+    with pytest.raises(InputError, match=f"the basis axes file axes.npz was made with another model setting: {differs}"):
         resolve_basis(tmp_path / "axes.npz", G)
-    with pytest.raises(InputError, match=f"basis result file face.npz was made for {made_for}"):
+    with pytest.raises(InputError, match=f"the basis result file face.npz was made with another model setting: "
+                                         f"{differs}"):
         resolve_basis(ganmetric.load_result(path), G)  # a loaded file keeps its meta
 
 
+def test_a_basis_of_another_class_is_refused(tmp_path, metric, G):
+    """Every option that changes the map is compared, not only the model's name (issue 9: eye GAN classes)."""
+    path = save_with(tmp_path / "hazel.npz", metric, model="linear", latent_space="z",
+                     model_options={"class_name": "hazel", "weights": "unknown"})
+    with pytest.raises(InputError, match="class name hazel there, none here"):
+        resolve_basis(path, G)
+
+
 def test_latent_size_from_a_file_is_named_as_such(tmp_path, metric):
-    path = ganmetric.save_result(tmp_path / "face.npz", metric, model="linear", latent_space="z")
+    path = save_with(tmp_path / "face.npz", metric, model="linear", latent_space="z")
     G7 = LinearGenerator(torch.eye(16, 7, dtype=torch.float64))
-    with pytest.raises(InputError, match=r"made for model linear, latent space z, latent size 5, but is used with "
-                                         r"model linear, latent space z, latent size 7 \(latent size differs\)"):
+    with pytest.raises(InputError, match=r"made with another model setting: latent size 5 there, 7 here$"):
         resolve_basis(path, G7)
 
 
 def test_unrecorded_model_and_raw_matrices_check_only_the_size(tmp_path, metric, G):
-    path = ganmetric.save_result(tmp_path / "anon.npz", metric)  # no model recorded: nothing to compare
+    path = save_with(tmp_path / "anon.npz", metric)  # no model recorded: nothing to compare
     B, _ = resolve_basis(path, G, dtype=torch.float64)
     assert torch.allclose(B, metric.eigvecs)
     check_basis_for(None, G)  # a matrix from Python: no meta
     check_basis_for({"model": None, "latent_space": "z", "latent_dim": N}, G)
-    with pytest.raises(InputError, match=r"\(latent size differs\)"):
+    with pytest.raises(InputError, match=r"^this basis was made with another model setting: latent size 6 there, 5 here$"):
         check_basis_for({"latent_dim": N + 1}, G, source="this basis")
 
 

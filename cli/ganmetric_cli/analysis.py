@@ -1,9 +1,7 @@
 """``ganmetric batch | spectrum | homogeneity | average``: geometry over many latent points."""
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import signal
 import sys
 from pathlib import Path
@@ -13,38 +11,15 @@ import numpy as np
 
 import ganmetric
 from ganmetric import METHODS, analysis
-from ganmetric.errors import first_line
 from ganmetric.io import atomic_save_npz, atomic_write_bytes, check_writable, write_json
 
-from .common import distance_options, load_dist, load_model, model_options, read_codes
+from ganmetric.distances import describe_distance
+from ganmetric.generators import describe_model
+
+from .common import argument_flags, distance_options, metric_options, model_options, read_codes, refuse_unused
 
 
-@contextlib.contextmanager
-def flag_names(flags: dict[str, str], *paths):
-    """Re-raise the library's InputError with its argument names shown as this command's flags.
-
-    Args:
-        flags: argument name -> flag, e.g. ``{"out_dir": "--out"}``.
-        paths: the user's paths, left untouched wherever they appear in the message.
-    """
-    try:
-        yield
-    except ganmetric.InputError as exc:
-        raise ganmetric.InputError(_with_flags(first_line(exc), flags, [str(p) for p in paths if p])) from None
-
-
-def _tokens(words) -> str:
-    """A regex matching any of ``words`` as a whole token (not inside a word or a path)."""
-    return r"(?<![\w./-])(" + "|".join(map(re.escape, sorted(words, key=len, reverse=True))) + r")(?![\w-])"
-
-
-def _with_flags(message: str, flags: dict[str, str], paths: list[str]) -> str:
-    if paths:  # split around the user's paths (kept as written), substitute in the rest
-        pieces = re.split(_tokens(paths), message)
-        return "".join(p if i % 2 else _with_flags(p, flags, []) for i, p in enumerate(pieces))
-    return re.sub(_tokens(flags), lambda m: flags[m.group(1)], message)
-
-
+@argument_flags(out_dir="--out", n_points="--points")
 @click.command()
 @model_options
 @distance_options
@@ -54,18 +29,11 @@ def _with_flags(message: str, flags: dict[str, str], paths: list[str]) -> str:
                    "point 0 is `ganmetric hessian --seed S` and a larger --points extends the folder.")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
               help="Use these latent points instead: a .npy of shape (N, n).")
-@click.option("--method", type=click.Choice(list(METHODS)), default="auto", show_default=True,
-              help="Metric method (see `ganmetric hessian --help`).")
-@click.option("--k", type=int, default=None, help="Top-k eigenpairs (default: all for full methods, 20 for iterative).")
-@click.option("--chunk", type=int, default=None, help="Codes per batched pass (lower it to bound memory).")
-@click.option("--eps", type=float, default=1e-3, show_default=True, help="forward-iter step, relative to |z0|.")
-@click.option("--max-iter", type=int, default=None, help="Lanczos steps at most.")
-@click.option("--tol", type=float, default=None, help="Lanczos relative residual tolerance.")
+@metric_options
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
               help="Batch folder: manifest.json, codes.npy, point_00000.npz, ...")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def batch(model, latent_space, latent_dim, output_range, class_name, device, dtype, distance, lpips_backbone,
-          resize, points, seed, z_file, method, k, chunk, eps, max_iter, tol, out, quiet):
+def batch(model_spec, device, dtype, distance_spec, points, seed, z_file, solver, out, quiet):
     """Compute the metric at N latent points: one result file per point plus a manifest.
 
     Resumable: run the same command again and it keeps the points whose files are valid,
@@ -87,16 +55,13 @@ def batch(model, latent_space, latent_dim, output_range, class_name, device, dty
         raise click.UsageError("give exactly one of --points N or --z FILE.npy")
     if points is not None and points < 1:
         raise click.BadParameter(f"must be at least 1, got {points}", param_hint="--points")
-    with analysis.process_group(device) as ctx, flag_names({"out_dir": "--out", "n_points": "--points"}, out):
-        G = load_model(model, latent_space, latent_dim, output_range, class_name, str(ctx.device), dtype)
-        if k is not None and not 1 <= k <= G.latent_dim:
-            raise click.BadParameter(f"must be between 1 and the latent size {G.latent_dim}, got {k}",
-                                     param_hint="--k")
-        D = load_dist(distance, lpips_backbone, resize, str(ctx.device), dtype)
+    with analysis.process_group(device) as ctx:
+        G = model_spec.load(device=str(ctx.device), dtype=dtype)
+        D = distance_spec.load(device=str(ctx.device), dtype=dtype)
+        refuse_unused(solver, D, G.latent_dim)
         codes = read_codes(z_file, G.latent_dim) if z_file else analysis.batch_codes(G, points, seed, out)
         with _stop_on_sigint() as stop:
-            s = analysis.batch_metric(G, D, codes, out, method=method, k=k, chunk=chunk, eps=eps,
-                                      max_iter=max_iter, tol=tol, seed=None if z_file else seed, z_file=z_file,
+            s = analysis.batch_metric(G, D, codes, out, **solver, seed=None if z_file else seed, z_file=z_file,
                                       progress=not quiet, stop=stop)
         if s.interrupted:
             if ctx.is_main:
@@ -104,12 +69,12 @@ def batch(model, latent_space, latent_dim, output_range, class_name, device, dty
                            f"run the same command to resume.", err=True)
             sys.exit(130)
         if ctx.is_main:
-            _batch_summary(G, D, method, s)
+            _batch_summary(G, D, solver["method"], s)
 
 
 def _batch_summary(G, D, method, s) -> None:
-    click.echo(f"{G.name} [{G.latent_space}, n={G.latent_dim}]  distance={D.name}  method={method}  "
-               f"{s.n_points} points on {s.world_size} process(es)")
+    click.echo(describe_model(G))
+    click.echo(f"distance {describe_distance(D)}  method={method}  {s.n_points} points on {s.world_size} process(es)")
     click.echo(f"computed {s.computed} (recomputed {s.recomputed} corrupt/stale), kept {s.skipped} "
                f"already done; {s.seconds:.1f} s"
                + (f", {s.seconds / s.computed * s.world_size:.2f} s per point per process" if s.computed else ""))
@@ -142,6 +107,7 @@ class _stop_on_sigint:
         return False
 
 
+@argument_flags(thresholds="--thresholds")
 @click.command(help=f"""Spectra of many points: mean spectrum with 5-95 percentile band, anisotropy table.
 
 SOURCES are batch folders (their point_*.npz) and/or result files (an average file too).
@@ -167,8 +133,7 @@ def spectrum(sources, prefix, thresholds):
     except ValueError:
         raise click.BadParameter(f"expected comma-separated numbers, got {thresholds}", param_hint="--thresholds")
     rs = analysis.load_results(list(sources))
-    with flag_names({"thresholds": "--thresholds"}):
-        st = analysis.spectrum_stats(rs, thresholds=th)
+    st = analysis.spectrum_stats(rs, thresholds=th)
     prefix = Path(prefix) if prefix else _default_prefix(sources, "spectrum")
     png, csv, js = (check_writable(prefix.with_name(prefix.name + suffix)) for suffix in (".png", ".csv", ".json"))
     click.echo(rs.describe())
@@ -261,7 +226,7 @@ def average(sources, out):
     rs = analysis.load_results(list(sources))
     click.echo(rs.describe())
     avg = analysis.average_metric(rs)
-    ganmetric.save_result(out, avg, **avg.meta(rs))
+    avg.save(out, seed=None)
     counts = analysis.anisotropy_counts(avg.eigvals)
     click.echo("top eigenvalues of the average metric: " + ", ".join(f"{v:.4g}" for v in avg.eigvals[:5]))
     click.echo("anisotropy (eigen-directions for " + ", ".join(

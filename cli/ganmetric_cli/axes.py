@@ -6,14 +6,16 @@ from pathlib import Path
 
 import click
 import numpy as np
-from click.core import ParameterSource
 
 import ganmetric
 from ganmetric import axes as gax
 from ganmetric.io import atomic_write_bytes, check_writable
 from ganmetric.plotting import save_image
 
-from .common import distance_options, load_dist, load_model, model_options, read_codes
+from ganmetric.distances import describe_distance, load_recorded_distance
+from ganmetric.generators import describe_model, load_recorded_generator
+
+from .common import distance_options, model_options, read_codes
 
 
 def _int_list(value: str, param: str) -> list[int]:
@@ -27,46 +29,30 @@ def _int_list(value: str, param: str) -> list[int]:
     return items
 
 
-def _given(name: str) -> bool:
-    src = click.get_current_context().get_parameter_source(name)
-    return src not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
+def _model_for(axes, model_spec, device, dtype):
+    """The generator the axes were made with (what --model and its options restate must match)."""
+    return load_recorded_generator(axes.meta, model_spec, device=device, dtype=dtype, what=_what(axes))
 
 
-def _model_for(axes, model, latent_space, latent_dim, output_range, class_name, device, dtype):
-    """The generator: --model if given, else the one the axes were made for; checked against the axes."""
-    if not _given("model") and axes.model:
-        model, latent_space = axes.model, latent_space or axes.latent_space
-    G = load_model(model, latent_space, latent_dim, output_range, class_name, device, dtype)
-    gax.check_axes_for(axes, G)
-    return G
+def _dist_for(axes, distance_spec, device, dtype):
+    """The distance the axes were computed with (what --distance and its options restate must match)."""
+    return load_recorded_distance(axes.meta, distance_spec, device=device, dtype=dtype, what=_what(axes))
 
 
-def _dist_for(meta, distance, lpips_backbone, resize, device, dtype):
-    """The distance: --distance if given, else the one the axes/result were computed with."""
-    if not _given("distance") and meta.get("distance"):
-        distance = meta["distance"]
-        opts = meta.get("distance_options") or {}
-        if not _given("lpips_backbone") and opts.get("backbone"):
-            lpips_backbone = opts["backbone"]
-        if not _given("resize") and opts.get("resize"):
-            resize = opts["resize"]
-    return load_dist(distance, lpips_backbone, resize, device, dtype)
+def _what(axes) -> str:
+    return f"the axis file {axes.path.name}" if axes.path is not None else "the axes"
 
 
 def _reference(G, axes, z_file, seed, *, single: bool = True):
-    """Codes from --z, else --seed, else the axes' own source point (a single-point metric), else seed 0."""
+    """Codes from --z, else the library's default reference (--seed, else the axes' source point)."""
     if z_file is not None and seed is not None:
         raise click.BadParameter("give --z or --seed, not both", param_hint="--z/--seed")
-    if z_file is not None:
-        codes = read_codes(z_file, G.latent_dim)
-        if single and codes.shape[0] != 1:
-            raise click.BadParameter(f"expected one code of size {G.latent_dim}, got {codes.shape[0]}",
-                                     param_hint="--z")
-        return codes, f"z file {z_file}"
-    if seed is None and axes.points.shape[0] == 1 and axes.meta.get("source", {}).get("kind", "point") == "point":
-        return axes.points.copy(), "the axes' source point"
-    seed = 0 if seed is None else seed
-    return G.sample(1, seed=seed).detach().cpu().double().numpy(), f"seed {seed}"
+    if z_file is None:
+        return gax.reference_code(axes, G, seed)
+    codes = read_codes(z_file, G.latent_dim)
+    if single and codes.shape[0] != 1:
+        raise click.BadParameter(f"expected one code of size {G.latent_dim}, got {codes.shape[0]}", param_hint="--z")
+    return codes, f"z file {z_file}"
 
 
 @click.group()
@@ -114,8 +100,7 @@ def export(result, top, out):
               help="Edited image, PNG or JPEG by the suffix (several codes: OUT_0.png, OUT_1.png, ...).")
 @click.option("--codes-out", type=click.Path(dir_okay=False), default=None,
               help="Edited codes .npy (default: OUT with suffix .npy).")
-def apply(model, latent_space, latent_dim, output_range, class_name, device, dtype, axes_file, index, amount, z_file,
-          seed, sphere, scale, out, codes_out):
+def apply(model_spec, device, dtype, axes_file, index, amount, z_file, seed, sphere, scale, out, codes_out):
     """Move latent codes along one axis and write the edited image(s) and codes.
 
     Without --z or --seed, the code is the point the axes came from (single-point metrics).
@@ -131,7 +116,7 @@ def apply(model, latent_space, latent_dim, output_range, class_name, device, dty
     check_writable(out)
     check_writable(codes_out)
     ax = gax.load_axes(axes_file)
-    G = _model_for(ax, model, latent_space, latent_dim, output_range, class_name, device, dtype)
+    G = _model_for(ax, model_spec, device, dtype)
     z, where = _reference(G, ax, z_file, seed, single=False)
     edited = gax.apply_axis(z, ax, index, amount, sphere=sphere)
     images = gax.render_images(G, edited, scale=scale)
@@ -142,7 +127,8 @@ def apply(model, latent_space, latent_dim, output_range, class_name, device, dty
     np.save(buf, edited)
     atomic_write_bytes(codes_out, buf.getvalue())
     how = f"rotated {amount:+g} rad toward" if sphere else f"moved {amount:+g} along"
-    click.echo(f"{G.name}: {len(edited)} code(s) from {where} {how} axis {index} (eigenvalue {ax.eigvals[index]:.4g})")
+    click.echo(describe_model(G))
+    click.echo(f"{len(edited)} code(s) from {where} {how} axis {index} (eigenvalue {ax.eigvals[index]:.4g})")
     norms = np.linalg.norm(np.asarray(z, dtype=np.float64), axis=1)
     click.echo(f"|z| before: {', '.join(f'{v:.4f}' for v in norms[:4])}   after: "
                f"{', '.join(f'{v:.4f}' for v in np.linalg.norm(edited, axis=1)[:4])}")
@@ -179,8 +165,8 @@ def _methods(methods: str) -> list[str]:
               help="CSV of the principal angles per method: method, directions, rank, angle_deg "
                    "(default: OUT_angles.csv).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def compare(model, latent_space, latent_dim, output_range, class_name, device, dtype, result, k, n_directions,
-            methods, direction_files, samples, layer, seed, out, angles_out, quiet):
+def compare(model_spec, device, dtype, result, k, n_directions, methods, direction_files, samples, layer, seed, out,
+            angles_out, quiet):
     """Align GANSpace, SeFa and your own directions with the metric of RESULT (point or average).
 
     For each direction v: v^T H v / lambda_max and the fraction of |v|^2 in the top-k metric
@@ -202,12 +188,8 @@ def compare(model, latent_space, latent_dim, output_range, class_name, device, d
     dirs = [gax.load_directions(f, latent_dim=res.dim) for f in direction_files]
     gax.compare_directions(res, dirs, k=k)  # checks k and the files against the metric before GANSpace's sampling
     if wanted:
-        if not _given("model") and res.meta.get("model"):
-            model, latent_space = res.meta["model"], latent_space or res.meta.get("latent_space")
-        G = load_model(model, latent_space, latent_dim, output_range, class_name, device, dtype)
-        if res.dim != G.latent_dim:
-            raise ganmetric.InputError(f"{result} is a metric on {res.dim} dimensions but {G.name} has latent size "
-                                       f"{G.latent_dim}")
+        G = load_recorded_generator(res.meta, model_spec, device=device, dtype=dtype,
+                                    what=f"the result {Path(result).name}")
         if "sefa" in wanted:
             dirs.insert(0, gax.sefa_directions(G, k=n_directions))
         if "ganspace" in wanted:
@@ -289,9 +271,9 @@ def _print_calibration(cal, indices, distance_name, sphere):
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="grid.png", show_default=True,
               help="Explore montage, PNG or JPEG by the suffix.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def explore(model, latent_space, latent_dim, output_range, class_name, device, dtype, distance, lpips_backbone,
-            resize, axes_file, z_file, seed, axes_list, steps, amount_range, sphere, calibrate, curves,
-            curves_range, curve_points, action_seeds, action_axis, action_out, steps_out, scale, palette, out, quiet):
+def explore(model_spec, device, dtype, distance_spec, axes_file, z_file, seed, axes_list, steps, amount_range, sphere,
+            calibrate, curves, curves_range, curve_points, action_seeds, action_axis, action_out, steps_out, scale,
+            palette, out, quiet):
     """Montages along metric axes: one row per axis, the reference image in the middle.
 
     The model and distance default to those the axes were computed with.
@@ -305,9 +287,9 @@ def explore(model, latent_space, latent_dim, output_range, class_name, device, d
     seeds = _int_list(action_seeds, "--action-seeds") if action_seeds else None
     out, curves, action_out, steps_out = _explore_outputs(out, curves, action_out, steps_out, seeds, calibrate)
     ax = gax.load_axes(axes_file)
-    G = _model_for(ax, model, latent_space, latent_dim, output_range, class_name, device, dtype)
+    G = _model_for(ax, model_spec, device, dtype)
     z0, where = _reference(G, ax, z_file, seed)
-    D = _dist_for(ax.meta, distance, lpips_backbone, resize, device, dtype) if calibrate is not None or curves else None
+    D = _dist_for(ax, distance_spec, device, dtype) if calibrate is not None or curves else None
     codes = np.concatenate([G.sample(1, seed=s).detach().cpu().double().numpy() for s in seeds]) if seeds else None
     found = gax.explore(G, z0, ax, indices=indices, D=D, steps=steps, amount_range=amount_range, sphere=sphere,
                         calibrate=calibrate, curves=curves is not None, curves_range=curves_range,
@@ -315,7 +297,8 @@ def explore(model, latent_space, latent_dim, output_range, class_name, device, d
                         action_labels=[f"seed {s}" for s in seeds] if seeds else None, reference_label=where,
                         scale=scale, progress=not quiet)
     found.montage.save(out, palette=palette)
-    click.echo(f"{G.name}: reference {where}, |z0|={np.linalg.norm(z0):.3f}, axes {indices}, "
+    click.echo(describe_model(G) + (f"; distance {describe_distance(D)}" if D is not None else ""))
+    click.echo(f"reference {where}, |z0|={np.linalg.norm(z0):.3f}, axes {indices}, "
                f"{'sphere (radians)' if sphere else 'linear'}")
     click.echo(f"wrote {out} ({found.montage.image.size[0]}x{found.montage.image.size[1]})")
     if found.calibrated is not None:

@@ -1,7 +1,15 @@
-"""Shared CLI plumbing: one-line errors, common options, model/distance loading, z input."""
+"""Shared CLI plumbing: one-line errors in flag names, the model/distance/solver option groups, code files.
+
+The option groups build the library's own request objects: ``model_options`` gives a
+command one ``model_spec`` (:class:`ganmetric.generators.ModelSpec`: only what the user
+typed, so a command reading a file fills the rest from the file's record),
+``distance_options`` one ``distance_spec`` (:class:`ganmetric.distances.DistanceSpec`) and
+``metric_options`` one ``solver`` dict of the metric's numerical options.
+"""
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from pathlib import Path
 
@@ -10,8 +18,10 @@ import numpy as np
 
 import ganmetric
 from ganmetric import checks
-from ganmetric.distances import DISTANCES
-from ganmetric.errors import GanmetricError
+from ganmetric.distances import DEFAULT_DISTANCE, DISTANCES, DistanceSpec
+from ganmetric.errors import GanmetricError, first_line
+from ganmetric.generators import ModelSpec
+from ganmetric.io import describe_file
 
 
 class OneLineErrors(click.Group):
@@ -22,35 +32,111 @@ class OneLineErrors(click.Group):
         try:
             return super().invoke(ctx)
         except (GanmetricError, FileNotFoundError, PermissionError) as exc:
-            raise click.ClickException(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+            raise click.ClickException(first_line(exc)) from None
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
 
 
-#: model options that reach ``load_model`` through the click context instead of the command's
-#: signature, so that adding them here does not change every command's parameters.
-CONTEXT_MODEL_OPTIONS = ("weights", "class_index", "truncation")
+def argument_flags(**mapping):
+    """Name the flags of library arguments a command passes under another name, e.g.
+    ``@argument_flags(out_dir="--out")`` (put it above ``@click.command``)."""
+    def deco(command):
+        command.argument_flags = {**getattr(command, "argument_flags", {}), **mapping}
+        return command
+    return deco
+
+
+def _flag_map(command: click.Command) -> dict[str, str]:
+    flags = {}
+    for p in command.params:
+        longs = [o for o in getattr(p, "opts", []) if o.startswith("--")]
+        if longs:
+            flags[p.name] = max(longs, key=len)
+    return {**flags, **getattr(command, "argument_flags", {})}
+
+
+def _tokens(words) -> str:
+    """A regex matching any of ``words`` as a whole token (not inside a word or a path)."""
+    return r"(?<![\w./-])(" + "|".join(map(re.escape, sorted(words, key=len, reverse=True))) + r")(?![\w-])"
+
+
+def in_flag_names(message: str, exc: GanmetricError, command: click.Command, paths=()) -> str:
+    """The library's message in the command's flag names.
+
+    An error about one argument (``exc.argument``) that is a flag of the command reads as
+    click's own: ``Invalid value for --eps: must be a finite number > 0, got 0``. In the rest
+    of the message every argument name written with an underscore (``max_iter``, ``out_dir``:
+    identifiers, never plain words) and every name the command maps with
+    :func:`argument_flags` becomes its flag; the user's own paths are kept as written.
+    """
+    flags = _flag_map(command)
+    argument = getattr(exc, "argument", None)
+    if argument in flags and not message.startswith("Invalid "):  # "Invalid model x. Must be one of" stays
+        body = message[len(argument) + 1:] if message.startswith(argument + " ") else message
+        return f"Invalid value for {flags[argument]}: {_rewrite(body, flags, command, paths)}"
+    return _rewrite(message, flags, command, paths)
+
+
+def _rewrite(message: str, flags: dict, command: click.Command, paths) -> str:
+    explicit = getattr(command, "argument_flags", {})
+    wanted = {k: v for k, v in flags.items() if "_" in k or k in explicit}
+    if not wanted:
+        return message
+    paths = [str(p) for p in paths if p]
+    if paths:
+        pieces = re.split(_tokens(paths), message)
+        return "".join(p if i % 2 else _rewrite(p, flags, command, []) for i, p in enumerate(pieces))
+    return re.sub(_tokens(wanted), lambda m: wanted[m.group(1)], message)
+
+
+def install_flag_names(group: click.Group) -> None:
+    """Make every command under ``group`` report library errors in its own flag names."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            install_flag_names(command)
+        elif not getattr(command.callback, "_flag_names", False):
+            command.callback = _reporting_flags(command.callback)
+
+
+def _reporting_flags(callback):
+    @functools.wraps(callback)
+    def wrapped(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except GanmetricError as exc:
+            ctx = click.get_current_context()
+            paths = [v for v in ctx.params.values() if isinstance(v, (str, Path))]
+            paths += [x for v in ctx.params.values() if isinstance(v, (tuple, list)) for x in v
+                      if isinstance(x, (str, Path))]
+            raise click.ClickException(in_flag_names(first_line(exc), exc, ctx.command, paths)) from None
+    wrapped._flag_names = True
+    return wrapped
+
+
+#: ``--model`` options -> ``ModelSpec.options`` keys (None when not given)
+_MODEL_OPTIONS = ("latent_dim", "output_range", "class_name", "weights", "class_index", "truncation",
+                  "reference_seed")
 
 
 def model_options(f):
-    """--model, --latent-space, --latent-dim, --output-range, --class-name, --device, --dtype, and
-    --weights, --class-index, --truncation (the last three are stored in the click context and
-    read by :func:`load_model`, not passed to the command)."""
+    """The model's options, passed to the command as ``model_spec`` (a ModelSpec of what was
+    typed), plus ``device`` and ``dtype``."""
 
     @functools.wraps(f)
     def command(*args, **kwargs):
-        extra = {k: kwargs.pop(k, None) for k in CONTEXT_MODEL_OPTIONS}
-        click.get_current_context().meta["ganmetric.model_options"] = extra
+        options = {k: kwargs.pop(k) for k in _MODEL_OPTIONS}
+        kwargs["model_spec"] = ModelSpec(kwargs.pop("model"), kwargs.pop("latent_space"), options)
         return f(*args, **kwargs)
 
     opts = [
-        click.option("--model", "-m", default="dcgan-face", show_default=True,
+        click.option("--model", "-m", default=None,
                      help="Pretrained model name (see `ganmetric models list`), a config .json, a saved "
                           "generator file (TorchScript .pt/.ts or exported program .pt2), or your own "
-                          "code as module.path:factory."),
+                          "code as module.path:factory. Default: the model the input file records, else "
+                          f"{ganmetric.generators.spec.DEFAULT_MODEL}."),
         click.option("--latent-space", default=None,
-                     help="Latent space for models with several (biggan: full, noise, class)."),
+                     help="Latent space for models with several (biggan: full, noise, class; stylegan2: w, z, w+)."),
         click.option("--latent-dim", type=int, default=None, help="Latent size of a saved generator file or "
                                                                   "custom module, if it does not record it."),
         click.option("--output-range", type=click.Choice(["-1,1", "0,1"]), default=None,
@@ -62,7 +148,10 @@ def model_options(f):
                           "pytorch_model.bin."),
         click.option("--class-index", type=int, default=None,
                      help="BigGAN: ImageNet class index (0-999) of the reference point and samples."),
-        click.option("--truncation", type=float, default=None, help="BigGAN: truncation in (0, 1] (default 1)."),
+        click.option("--truncation", type=float, default=None,
+                     help="BigGAN: truncation in (0, 1] (default 1); StyleGAN2: psi."),
+        click.option("--reference-seed", type=int, default=None,
+                     help="BigGAN: seed of the reference point's fixed part (default 0)."),
         click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ..."),
         click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True),
     ]
@@ -72,55 +161,101 @@ def model_options(f):
 
 
 def distance_options(f):
-    """--distance, --lpips-backbone, --resize."""
+    """--distance, --lpips-backbone, --resize, passed to the command as ``distance_spec``."""
+
+    @functools.wraps(f)
+    def command(*args, **kwargs):
+        kwargs["distance_spec"] = DistanceSpec(kwargs.pop("distance"), kwargs.pop("lpips_backbone"),
+                                               kwargs.pop("resize"))
+        return f(*args, **kwargs)
+
     opts = [
-        click.option("--distance", "-d", type=click.Choice(DISTANCES), default="lpips-alex", show_default=True,
-                     help="Image distance pulled back through the generator."),
-        click.option("--lpips-backbone", default="pretrained", show_default=True,
+        click.option("--distance", "-d", type=click.Choice(DISTANCES), default=None,
+                     help=f"Image distance pulled back through the generator. Default: the one the input file "
+                          f"records, else {DEFAULT_DISTANCE}."),
+        click.option("--lpips-backbone", default=None,
                      help="LPIPS backbone weights: 'pretrained' (torchvision ImageNet, needs the network or "
-                          "torch's cache), 'random' (untrained, offline/tests) or a path to a torchvision state dict."),
+                          "torch's cache; the default), 'random' or 'random:SEED' (an untrained backbone drawn "
+                          "from the seed, 0 by default: the same every run; for tests and offline use), or the "
+                          "path of a torchvision state dict."),
         click.option("--resize", type=int, default=None,
-                     help="LPIPS: resize images to this square side first (the paper used 256)."),
+                     help="LPIPS: resize images to this square side first (the paper used 256; needed below "
+                          "31 px for alex, 16 for vgg, 17 for squeeze)."),
     ]
     for opt in reversed(opts):
-        f = opt(f)
-    return f
+        command = opt(command)
+    return command
 
 
-def load_model(model, latent_space=None, latent_dim=None, output_range=None, class_name=None, device="cpu",
-               dtype="float32", weights=None, class_index=None, truncation=None):
-    """``ganmetric.load_generator`` with the options given on the command line.
+#: metric_tensor's solver arguments and their flags
+SOLVER_FLAGS = {"method": "--method", "k": "--k", "chunk": "--chunk", "eps": "--eps", "max_iter": "--max-iter",
+                "tol": "--tol"}
 
-    ``weights``, ``class_index`` and ``truncation`` default to the values ``model_options``
-    stored in the current click context.
+
+def metric_options(f):
+    """--method, --k, --chunk, --eps, --max-iter, --tol, passed to the command as one ``solver``
+    dict of ``metric_tensor`` arguments (None where not given)."""
+
+    @functools.wraps(f)
+    def command(*args, **kwargs):
+        kwargs["solver"] = {name: kwargs.pop(name) for name in SOLVER_FLAGS}
+        return f(*args, **kwargs)
+
+    method_help = "; ".join(f"{name}: {m.help}" for name, m in ganmetric.METHODS.items())
+    opts = [
+        click.option("--method", type=click.Choice(list(ganmetric.METHODS)), default="auto", show_default=True,
+                     help=method_help),
+        click.option("--k", type=int, default=None,
+                     help="Top-k eigenpairs (default: all for full methods, 20 for iterative ones)."),
+        click.option("--chunk", type=int, default=None,
+                     help="Codes per batched pass (lower it to bound memory; bp and backward-iter do not batch)."),
+        click.option("--eps", type=float, default=None,
+                     help="forward-iter only: step relative to |z0|, > 0 (default 1e-3)."),
+        click.option("--max-iter", type=int, default=None,
+                     help="Lanczos methods only: products at most (at least k)."),
+        click.option("--tol", type=float, default=None, help="Lanczos methods only: relative residual tolerance, > 0."),
+    ]
+    for opt in reversed(opts):
+        command = opt(command)
+    return command
+
+
+def refuse_unused(solver: dict, D, n: int) -> None:
+    """Refuse solver flags that the method (auto resolved) would not read, instead of ignoring them.
+
+    Raises:
+        click.UsageError: naming the flags and the method.
     """
-    ctx = click.get_current_context(silent=True)
-    stored = ctx.meta.get("ganmetric.model_options", {}) if ctx is not None else {}
-    given = {"weights": weights, "class_index": class_index, "truncation": truncation}
-    opts = {"latent_dim": latent_dim, "output_range": output_range, "class_name": class_name}
-    opts.update({k: v if v is not None else stored.get(k) for k, v in given.items()})
-    opts = {k: v for k, v in opts.items() if v is not None}
-    return ganmetric.load_generator(model, device=device, dtype=dtype, latent_space=latent_space, **opts)
+    given = [name for name, value in solver.items() if value is not None and name not in ("method", "k")]
+    unused = ganmetric.unused_options(solver["method"], D.has_features, n, solver["k"], given)
+    if unused:
+        resolved = ganmetric.resolve_method(solver["method"], D.has_features, n, solver["k"])
+        which = resolved if solver["method"] == resolved else f"{solver['method']} (here {resolved})"
+        one = len(unused) == 1
+        raise click.UsageError(f"{', '.join(SOLVER_FLAGS[name] for name in unused)} {'is' if one else 'are'} not used "
+                               f"by method {which}; leave {'it' if one else 'them'} out or choose a method that "
+                               f"uses {'it' if one else 'them'}")
 
 
-def load_dist(distance, lpips_backbone="pretrained", resize=None, device="cpu", dtype="float32"):
-    if distance == "mse" and resize is not None:
-        raise ganmetric.InputError("--resize applies to LPIPS distances only")
-    return ganmetric.load_distance(distance, device=device, dtype=dtype, lpips_backbone=lpips_backbone,
-                                   resize=resize)
+def read_codes(z_file, latent_dim: int, *, flag: str = "--z") -> np.ndarray:
+    """Codes from a .npy (or .npz with one array) file, validated: (N, latent_dim), finite.
 
-
-def read_codes(z_file, latent_dim: int) -> np.ndarray:
-    """Codes from a .npy (or .npz with one array) file, validated: (N, latent_dim), finite."""
+    Raises:
+        InputError: missing, unreadable or not an array file (saying what it is), wrong shape, NaN.
+    """
     path = Path(z_file)
     if not path.is_file():
-        raise ganmetric.InputError(f"z file not found: {path}")
+        raise ganmetric.InputError(f"{flag} file not found: {path}")
     try:
         arr = np.load(path, allow_pickle=False)
         if isinstance(arr, np.lib.npyio.NpzFile):
             with arr:
                 keys = list(arr.files)
                 arr = arr["z"] if "z" in keys else arr[keys[0]]
-    except (OSError, ValueError, EOFError) as exc:
-        raise ganmetric.InputError(f"cannot read z file {path}: expected a .npy array ({exc})") from exc
-    return checks.latent_codes(np.asarray(arr), latent_dim, name=f"z file {path.name}").cpu().numpy()
+    except (OSError, ValueError, EOFError, IndexError) as exc:
+        what = describe_file(path)
+        if what in (None, "a numpy .npy array", "a numpy .npz archive"):
+            raise ganmetric.InputError(f"cannot read {flag} {path}: the file is damaged or not a .npy array of "
+                                       f"latent codes") from exc
+        raise ganmetric.InputError(f"{flag} {path} is {what}, not a .npy array of latent codes") from exc
+    return checks.latent_codes(np.asarray(arr), latent_dim, name=f"{flag} {path.name}").cpu().numpy()

@@ -9,9 +9,10 @@ import click
 from ganmetric import analysis
 from ganmetric.io import atomic_write_bytes, check_writable, write_json
 
-from .analysis import flag_names
+from .common import argument_flags
 
 
+@argument_flags(k="--k")
 @click.command()
 @click.argument("a", type=click.Path(dir_okay=False))
 @click.argument("b", type=click.Path(dir_okay=False))
@@ -36,7 +37,7 @@ def compare(a, b, k, prefix):
       ganmetric compare face_mse.npz face_lpips.npz --k 10 --out mse_vs_lpips
       ganmetric compare face.npz top20.npz --k 20 --out jacobian_vs_lanczos
     """
-    with warnings.catch_warnings(), flag_names({"k": "--k"}, a, b):
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)   # shown below as one line each
         cmp = analysis.compare_metrics(a, b, k=k)
     for note in cmp.warnings:

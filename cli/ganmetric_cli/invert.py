@@ -7,12 +7,14 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ganmetric.inversion import (CROPS, OPTIMIZERS, PIXEL_LOSSES, RESAMPLE, loss_curve_png, prepare_inversion,
-                                 run_inversion, side_by_side_png)
+from ganmetric.inversion import (CROPS, OPTIMIZERS, PIXEL_LOSSES, RESAMPLE, basis_meta, loss_curve_png,
+                                 prepare_inversion, run_inversion, side_by_side_png)
+from ganmetric.distances import distance_meta
+from ganmetric.generators import describe_model, load_recorded_generator, model_meta
 from ganmetric.io import atomic_write_bytes, check_writable, write_json
 from ganmetric.plotting import save_image
 
-from .common import distance_options, load_dist, load_model, model_options, read_codes
+from .common import argument_flags, distance_options, model_options, read_codes
 
 #: The files written into --out.
 OUTPUTS = {"code": "code.npy", "codes": "codes.npy", "losses": "losses.npy", "fit": "fit.png",
@@ -47,9 +49,18 @@ def _write(folder: Path, res, summary: dict) -> None:
     write_json(folder / OUTPUTS["summary"], summary)
 
 
+def _generator(model_spec, basis, device, dtype):
+    """The model: with a basis file, the one it records (restated options must match); else as given."""
+    if basis is None:
+        return model_spec.load(device=device, dtype=dtype)
+    return load_recorded_generator(basis_meta(basis), model_spec, device=device, dtype=dtype,
+                                   what=f"the basis {Path(basis).name}")
+
+
 def _report(G, res, folder: Path) -> None:
     s, fit = res.settings, res.fit
-    click.echo(f"{G.name} [{G.latent_space}, n={G.latent_dim}]  basis: {res.basis_label}  {s['optimizer']} "
+    click.echo(describe_model(G))
+    click.echo(f"basis: {res.basis_label}  {s['optimizer']} "
                f"lr={s['lr']:g}  {s['steps']} steps x {s['restarts']} restarts  {res.seconds:.1f} s")
     finals = np.sort(res.final_losses.numpy())
     spread = (", ".join(f"{v:.4g}" for v in res.final_losses.tolist()) if len(finals) <= 8 else
@@ -64,6 +75,7 @@ def _report(G, res, folder: Path) -> None:
     click.echo(f"wrote {folder}/: " + ", ".join(OUTPUTS.values()))
 
 
+@argument_flags(true_z="--true-z")
 @click.command()
 @model_options
 @distance_options
@@ -96,8 +108,7 @@ def _report(G, res, folder: Path) -> None:
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="inversion", show_default=True,
               help="Output folder (created with its parents if missing).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def invert(model, latent_space, latent_dim, output_range, class_name, device, dtype, distance, lpips_backbone,
-           resize, image, box, basis, eigval_power, basis_k, steps, restarts, chunk, lr, optimizer, seed,
+def invert(model_spec, device, dtype, distance_spec, image, box, basis, eigval_power, basis_k, steps, restarts, chunk, lr, optimizer, seed,
            distance_weight, pixel_weight, pixel_loss, crop, resample, true_z, out, quiet):
     """Find the latent code whose image best matches a target image.
 
@@ -120,9 +131,9 @@ def invert(model, latent_space, latent_dim, output_range, class_name, device, dt
     if basis_k is not None and basis is None:
         raise click.BadParameter("needs --hessian (the basis to take the top k directions from)",
                                  param_hint="--basis-k")
-    G = load_model(model, latent_space, latent_dim, output_range, class_name, device, dtype)
-    D = load_dist(distance, lpips_backbone, resize, device, dtype) if distance_weight > 0 else None
-    known = read_codes(true_z, G.latent_dim) if true_z is not None else None
+    G = _generator(model_spec, basis, device, dtype)
+    D = distance_spec.load(device=device, dtype=dtype) if distance_weight > 0 else None
+    known = read_codes(true_z, G.latent_dim, flag="--true-z") if true_z is not None else None
     problem = prepare_inversion(G, image, D, basis, steps=steps, lr=lr, restarts=restarts, seed=seed,
                                 optimizer=optimizer, distance_weight=distance_weight, pixel_weight=pixel_weight,
                                 pixel_loss=pixel_loss, eigval_power=eigval_power, basis_k=basis_k, true_z=known,
@@ -131,7 +142,7 @@ def invert(model, latent_space, latent_dim, output_range, class_name, device, dt
     for name in OUTPUTS.values():  # creates --out and its missing parents; all checked before the long run
         check_writable(folder / name)
     res = run_inversion(problem, progress=not quiet)
-    summary = {"model": G.name, "latent_space": G.latent_space, "image": str(image), "basis_file": basis,
-               "true_z_file": true_z, **res.summary(), "files": OUTPUTS}
+    summary = {**model_meta(G), **({} if D is None else distance_meta(D)), "image": str(image), "box": box,
+               "basis_file": basis, "true_z_file": true_z, **res.summary(), "files": OUTPUTS}
     _write(folder, res, summary)
     _report(G, res, folder)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .common import OneLineErrors
+from .common import OneLineErrors, install_flag_names
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,6 +31,7 @@ def _register():
     main.add_command(axes.axes)
     main.add_command(axes.explore)
     main.add_command(invert.invert)
+    install_flag_names(main)
 
 
 _register()

@@ -1,6 +1,6 @@
 """Geometry at scale: batch metrics over many points, spectra and anisotropy, homogeneity, average metric,
 and the comparison of two metrics."""
-from .average import AverageMetric, average_metric
+from .average import average_metric
 from .batch import BatchSummary, batch_metric
 from .batch_folder import batch_codes, point_name
 from .compare import MetricComparison, compare_metrics
@@ -12,6 +12,6 @@ from .spectrum import ANISOTROPY_DEFINITION, THRESHOLDS, SpectrumStats, anisotro
 
 __all__ = ["batch_metric", "BatchSummary", "batch_codes", "point_name", "process_group", "load_results",
            "ResultSet", "spectrum_stats", "SpectrumStats", "anisotropy_counts", "THRESHOLDS",
-           "ANISOTROPY_DEFINITION", "homogeneity", "Homogeneity", "average_metric", "AverageMetric",
+           "ANISOTROPY_DEFINITION", "homogeneity", "Homogeneity", "average_metric",
            "compare_metrics", "MetricComparison", "plot_spectrum", "plot_homogeneity_heatmap",
            "plot_homogeneity_hist", "plot_comparison"]

@@ -1,56 +1,31 @@
 """The average metric over many points and its eigendecomposition (the global axes)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from ..distances.spec import DISTANCE_KEYS
+from ..generators.spec import MODEL_KEYS
 from ..linalg import eigh_descending
+from ..result import MetricResult
 from .results import ResultSet
 
 
-@dataclass(frozen=True)
-class AverageMetric:
-    """``H_avg = mean_i H_i`` and its eigenpairs; saved with :func:`ganmetric.save_result` as kind "average".
-
-    Attributes:
-        eigvals: (n,) descending. eigvecs: (n, n) columns. H: (n, n).
-        z: (n,) mean of the points' codes (recorded for reference; H_avg belongs to no single point).
-        n_points: number of metrics averaged.
-        reconstructed: some H_i were rebuilt from top-k eigenpairs.
-        method: "average".
-    """
-
-    eigvals: np.ndarray
-    eigvecs: np.ndarray
-    H: np.ndarray
-    z: np.ndarray
-    n_points: int
-    reconstructed: bool
-    method: str = "average"
-    seconds: float | None = None
-    residuals: None = None
-    converged: bool = True
-    options: dict = field(default_factory=dict)
-
-    def meta(self, results: ResultSet) -> dict:
-        """Metadata for the result file: kind "average", the source model, distance and points."""
-        m = results.meta
-        return {"kind": "average", "model": m.get("model"), "latent_space": m.get("latent_space"),
-                "distance": m.get("distance"), "distance_options": m.get("distance_options"),
-                "source_method": m.get("method"), "n_points": self.n_points,
-                "reconstructed_from_topk": self.reconstructed,
-                "sources": [r.path.name for r in results.results], "seed": None}
-
-
-def average_metric(results: ResultSet) -> AverageMetric:
+def average_metric(results: ResultSet) -> MetricResult:
     """Average the metrics of a set of points and eigendecompose the mean.
 
-    Top-k results contribute ``U diag(lambda) U^T`` (their rank-k reconstruction).
+    ``H_avg = mean_i H_i``; top-k results contribute ``U diag(lambda) U^T`` (their rank-k
+    reconstruction). The result is of kind "average": ``z`` is the mean of the points'
+    codes (recorded for reference; H_avg belongs to no single point), and its meta carries
+    the points' model and distance (every file of a set agrees on them) plus
+    ``source_method``, ``n_points``, ``reconstructed_from_topk`` and ``sources``.
     """
     H = results.metrics().mean(axis=0)
     H = (H + H.T) / 2
     vals, vecs = eigh_descending(H)
-    return AverageMetric(eigvals=vals, eigvecs=vecs, H=H,
-                         z=np.mean([r.z.reshape(-1) for r in results.results], axis=0),
-                         n_points=len(results), reconstructed=not results.full)
+    first = results.meta
+    meta = {key: first[key] for key in MODEL_KEYS + DISTANCE_KEYS if key in first}
+    meta.update(source_method=first.get("method"), n_points=len(results), reconstructed_from_topk=not results.full,
+                sources=[r.path.name if r.path is not None else None for r in results.results])
+    return MetricResult(eigvals=vals, eigvecs=vecs, z=np.mean([np.asarray(r.z).reshape(-1) for r in results.results],
+                                                              axis=0),
+                        H=H, kind="average", method="average", meta=meta)

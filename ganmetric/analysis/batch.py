@@ -26,8 +26,9 @@ import torch
 from .. import checks
 from .._progress import progress_bar
 from ..errors import InputError
-from ..hessian import METHODS, metric_tensor
-from ..io import atomic_write_bytes, save_result
+from ..hessian import check_options, metric_tensor
+from ..hessian.metric import DEFAULT_EPS
+from ..io import atomic_write_bytes
 from . import distributed
 from .batch_folder import (CODES, MANIFEST, Manifest, batch_identity, check_directory, npy_bytes, point_name,
                            point_status, remove_stale_temps)
@@ -62,13 +63,10 @@ class BatchSummary:
         return self.out_dir / MANIFEST
 
 
-def _validated(G, codes, out_dir, method: str, k: int | None) -> tuple[torch.Tensor, np.ndarray, Path]:
+def _validated(G, D, codes, out_dir, solver: dict) -> tuple[torch.Tensor, np.ndarray, Path]:
     """Check every argument before anything is written; codes as a float64 tensor and array."""
-    checks.one_of("method", method, METHODS)
-    n = int(G.latent_dim)
-    codes_t = checks.latent_codes(codes, n, name="codes")
-    if k is not None:
-        checks.positive_int("k", k, maximum=n)
+    check_options(G, D, **solver)
+    codes_t = checks.latent_codes(codes, int(G.latent_dim), name="codes")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"out_dir {out_dir} is a file; a batch needs a folder")
@@ -97,7 +95,7 @@ def _compute_points(G, D, codes: torch.Tensor, todo: list[int], out_dir: Path, i
         if stop is not None and stop():
             return True
         res = metric_tensor(G, D, codes[i:i + 1], **solver, probe=count == 0)
-        save_result(out_dir / point_name(i), res, kind="point", index=i, batch=identity, **meta)
+        res.save(out_dir / point_name(i), index=i, batch=identity, **meta)
         status[i] = "done"
         if manifest is not None:
             manifest.every_few_seconds(status)
@@ -105,9 +103,8 @@ def _compute_points(G, D, codes: torch.Tensor, todo: list[int], out_dir: Path, i
 
 
 def _point_meta(G, D, method: str, *, seed, lanczos_seed: int, z_file) -> dict:
-    """What each point file records besides its result and the batch identity."""
-    return dict(model=G.name, latent_space=G.latent_space, distance=D.name, distance_options=dict(D.options),
-                requested_method=method, seed=seed, lanczos_seed=lanczos_seed, z_file=z_file,
+    """What each point file records besides its result (model and distance included) and the batch identity."""
+    return dict(requested_method=method, seed=seed, lanczos_seed=lanczos_seed, z_file=z_file,
                 device=str(getattr(G, "device", "cpu")))
 
 
@@ -127,7 +124,7 @@ def _final_manifest(out_dir: Path, identity: dict, codes: np.ndarray, manifest: 
 
 
 def batch_metric(G, D, codes, out_dir, method: str = "auto", k: int | None = None, *, chunk: int | None = None,
-                 eps: float = 1e-3, max_iter: int | None = None, tol: float | None = None, lanczos_seed: int = 0,
+                 eps: float | None = None, max_iter: int | None = None, tol: float | None = None, lanczos_seed: int = 0,
                  seed: int | None = None, z_file: str | None = None, progress: bool = False,
                  stop: Callable[[], bool] | None = None) -> BatchSummary:
     """Compute the metric at every code and write one result file per point into ``out_dir``.
@@ -159,7 +156,9 @@ def batch_metric(G, D, codes, out_dir, method: str = "auto", k: int | None = Non
             run's codes do not extend).
     """
     t0 = time.perf_counter()
-    codes_t, codes_np, out_dir = _validated(G, codes, out_dir, method, k)
+    eps = DEFAULT_EPS if eps is None else eps  # recorded as a number in the batch identity (as before)
+    solver = dict(method=method, k=k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=lanczos_seed)
+    codes_t, codes_np, out_dir = _validated(G, D, codes, out_dir, solver)
     identity = batch_identity(G, D, method, k, eps=eps, max_iter=max_iter, tol=tol, lanczos_seed=lanczos_seed)
     rank, world = distributed.rank_and_world()
     if out_dir.is_dir():
@@ -173,7 +172,6 @@ def batch_metric(G, D, codes, out_dir, method: str = "auto", k: int | None = Non
     todo = [i for i in mine if status[i] != "done"]
     bar = progress_bar(todo, enable=progress, total=len(todo), unit="pt",
                        desc="points" if world == 1 else f"rank {rank}/{world}", position=rank)
-    solver = dict(method=method, k=k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=lanczos_seed)
     meta = _point_meta(G, D, method, seed=seed, lanczos_seed=lanczos_seed, z_file=z_file)
     was = dict(status)
     try:

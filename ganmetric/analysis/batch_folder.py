@@ -27,7 +27,8 @@ from .. import checks
 from ..distances.spec import distance_meta
 from ..errors import InputError, ResultFileError
 from ..generators.spec import model_meta
-from ..io import atomic_write_bytes, json_text, jsonable, load_result
+from ..io import atomic_write_bytes, json_text, jsonable
+from ..result import load_result
 
 MANIFEST = "manifest.json"
 CODES = "codes.npy"

@@ -31,7 +31,7 @@ import torch
 
 from .. import checks
 from ..errors import InputError
-from ..io import load_result
+from ..result import load_result
 from .homogeneity import masked_corr, vhv_matrix
 
 #: meta keys shown for each side and checked for a model / latent-space mismatch

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, ResultFileError
-from ..io import LoadedResult, load_result
+from ..result import MetricResult, load_result
 
 #: meta keys that must agree across a set (a spectrum or homogeneity over mixed models means nothing)
 CONSISTENT_KEYS = ("model", "latent_space", "distance")
@@ -24,7 +24,7 @@ class ResultSet:
         truncated: True when the files held different k and the set was cut to the common k.
     """
 
-    results: tuple[LoadedResult, ...]
+    results: tuple[MetricResult, ...]
     eigvals: np.ndarray
     eigvecs: np.ndarray
     truncated: bool

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
 from ..linalg import ANISOTROPY_DEFINITION, THRESHOLDS, anisotropy_counts  # noqa: F401  (re-exported)
 from .results import ResultSet
 

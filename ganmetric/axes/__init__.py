@@ -16,13 +16,13 @@ from .compare import Comparison, compare_directions, principal_angles
 from .curves import distance_curves, plot_distance_curves, predicted_distance
 from .directions import Directions, load_directions
 from .explore import Exploration, explore
-from .files import Axes, check_axes_for, export_axes, load_axes, save_axes
+from .files import Axes, check_axes_for, export_axes, load_axes, reference_code, save_axes
 from .ganspace import ganspace_directions
 from .montage import Montage, action_montage, explore_montage, render_images
 from .outputs import check_output
 from .sefa import sefa_directions
 
-__all__ = ["Axes", "export_axes", "load_axes", "save_axes", "check_axes_for", "apply_axis", "walk",
+__all__ = ["Axes", "export_axes", "load_axes", "save_axes", "check_axes_for", "reference_code", "apply_axis", "walk",
            "CalibratedSteps", "calibrate_steps", "distance_curves", "predicted_distance", "plot_distance_curves",
            "Montage", "explore_montage", "action_montage", "render_images", "Exploration", "explore",
            "check_output", "Directions", "load_directions", "sefa_directions", "ganspace_directions",

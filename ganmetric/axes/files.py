@@ -21,9 +21,13 @@ import numpy as np
 
 from .. import checks
 from ..errors import InputError, ResultFileError
-from ..io import LoadedResult, atomic_save_npz, json_text, load_result, read_npz_with_meta, sha256_file, versions
+from ..generators.spec import MODEL_KEYS, check_same_model
+from ..io import read_npz_with_meta, save_npz_with_meta, sha256_file, versions
+from ..result import MetricResult, load_result
 
 FORMAT = "ganmetric-axes/1"
+#: what an axis file copies from its source result: the model's and the distance's identity
+PROVENANCE_KEYS = MODEL_KEYS + ("distance", "distance_options")
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ def export_axes(result_or_path, *, top: int, out=None) -> Axes:
     """Take the top-K eigenvectors of a result (single point or average metric) as axes.
 
     Args:
-        result_or_path: a result file path or a :class:`~ganmetric.io.LoadedResult`.
+        result_or_path: a result file path or a :class:`~ganmetric.MetricResult` (computed or loaded).
         top: K, how many axes (at most the number of eigenpairs the result holds).
         out: if given, write the axis file there atomically.
 
@@ -98,7 +102,7 @@ def export_axes(result_or_path, *, top: int, out=None) -> Axes:
         InputError: ``top`` is not in [1, k]; the eigenvectors are not unit length;
             ``out`` cannot be written.
     """
-    res = result_or_path if isinstance(result_or_path, LoadedResult) else load_result(result_or_path)
+    res = result_or_path if isinstance(result_or_path, MetricResult) else load_result(result_or_path)
     k = int(res.eigvals.shape[0])
     checks.positive_int("top", top, maximum=k)
     order = np.argsort(-res.eigvals, kind="stable")[:top]  # files are descending already; be sure
@@ -111,13 +115,13 @@ def export_axes(result_or_path, *, top: int, out=None) -> Axes:
     meta_in = res.meta
     source = {"path": str(res.path), "sha256": sha256_file(res.path) if Path(res.path).is_file() else None,
               "kind": meta_in.get("kind", "point"), "method": meta_in.get("method"), "k": k}
-    meta = {"format": FORMAT, "kind": "axes", "model": meta_in.get("model"),
-            "latent_space": meta_in.get("latent_space"), "latent_dim": int(vecs.shape[1]),
-            "distance": meta_in.get("distance"), "distance_options": meta_in.get("distance_options") or {},
+    provenance = {key: meta_in[key] for key in PROVENANCE_KEYS if key in meta_in}
+    meta = {"format": FORMAT, "kind": "axes", **provenance, "latent_dim": int(vecs.shape[1]),
+            "distance_options": meta_in.get("distance_options") or {},
             "top": int(top), "source": source, "source_meta": meta_in, "versions": versions()}
     points = np.atleast_2d(np.asarray(res.z, dtype=np.float64))
-    axes = Axes(vecs, np.asarray(res.eigvals, dtype=np.float64)[order].copy(), meta["model"], meta["latent_space"],
-                meta["distance"], points, meta, None)
+    axes = Axes(vecs, np.asarray(res.eigvals, dtype=np.float64)[order].copy(), meta.get("model"),
+                meta.get("latent_space"), meta.get("distance"), points, meta, None)
     if out is not None:
         axes = save_axes(out, axes)
     return axes
@@ -125,9 +129,7 @@ def export_axes(result_or_path, *, top: int, out=None) -> Axes:
 
 def save_axes(path, axes: Axes) -> Axes:
     """Write ``axes`` to ``path`` atomically; return them with ``path`` set."""
-    arrays = {"axes": axes.axes, "eigvals": axes.eigvals, "points": axes.points,
-              "meta": np.array(json_text(axes.meta, indent=None))}
-    atomic_save_npz(path, arrays)
+    save_npz_with_meta(path, {"axes": axes.axes, "eigvals": axes.eigvals, "points": axes.points}, axes.meta)
     return Axes(axes.axes, axes.eigvals, axes.model, axes.latent_space, axes.distance, axes.points, axes.meta,
                 Path(path))
 
@@ -157,21 +159,36 @@ def load_axes(path) -> Axes:
 
 
 def check_axes_for(axes: Axes, G, *, check_model: bool = True) -> None:
-    """Check that ``axes`` belong to generator ``G`` (same latent size, latent space and model).
+    """Check that ``axes`` belong to generator ``G``: the same latent size and, with
+    ``check_model``, everything the file records about the model (name, latent space, every
+    option that changes the map, the weights' digest: :func:`ganmetric.generators.check_same_model`).
 
     Args:
         axes: the axes.
         G: a :class:`~ganmetric.generators.base.Generator`.
-        check_model: also require the same model name and latent space (off for a user's
-            renamed copy of the same network).
+        check_model: also require the recorded model (off for a user's renamed copy of the
+            same network: only the latent size is checked then).
 
     Raises:
-        InputError: naming what the axes were made for and what ``G`` is.
+        InputError: one line naming every difference.
     """
-    made_for = f"model {axes.model} (latent space {axes.latent_space}, n={axes.latent_dim})"
-    this = f"{G.name} (latent space {G.latent_space}, n={G.latent_dim})"
-    if axes.latent_dim != G.latent_dim:
-        raise InputError(f"the axes were made for {made_for}, but the model is {this}: latent sizes differ")
-    if check_model and axes.model is not None and (axes.model != G.name or
-                                                   (axes.latent_space or G.latent_space) != G.latent_space):
-        raise InputError(f"the axes were made for {made_for}, but the model is {this}")
+    what = f"the axis file {axes.path.name}" if axes.path is not None else "the axis set"
+    if check_model:
+        check_same_model(axes.meta, G, what=what)
+    elif axes.latent_dim != G.latent_dim:
+        raise InputError(f"{what} was made for latent size {axes.latent_dim}, but the model's is {G.latent_dim}")
+
+
+def reference_code(axes: Axes, G, seed: int | None = None) -> tuple[np.ndarray, str]:
+    """The code axes are applied to by default, and how it was chosen.
+
+    With ``seed`` the code ``G.sample(1, seed)``; without, the point the axes were computed
+    at when they come from a single-point metric, else ``G.sample(1, 0)``.
+
+    Returns:
+        ``(codes (1, n) float64, label)``, the label in words ("seed 3", "the axes' source point").
+    """
+    if seed is None and axes.points.shape[0] == 1 and axes.meta.get("source", {}).get("kind", "point") == "point":
+        return axes.points.copy(), "the axes' source point"
+    seed = 0 if seed is None else seed
+    return G.sample(1, seed=seed).detach().cpu().double().numpy(), f"seed {seed}"

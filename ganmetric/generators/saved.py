@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import InputError, first_line
+from ..errors import InputError
 from ..io import describe_file, sha256_file
 from .base import ModuleGenerator
 from .custom import check_image_output

@@ -9,15 +9,18 @@ decided; :func:`metric_tensor` validates, probes, runs the entry and wraps the r
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
 from .. import checks
 from ..errors import InputError, NotDeterministicError
-from ..linalg import anisotropy_counts, eigh_descending
+from ..distances.spec import distance_meta
+from ..generators.spec import model_meta
+from ..linalg import eigh_descending
 from ..placement import check_same_dtype, module_device
+from ..result import MetricResult
 from .dense import bp_hessian, jacobian_gram, operator_dense
 from .lanczos import block_lanczos, lanczos
 from .operators import (DoubleBackwardOperator, FiniteDifferenceOperator, FwdOverRevOperator,
@@ -143,58 +146,6 @@ METHODS: dict[str, Method] = {
 }
 
 
-@dataclass(frozen=True)
-class MetricResult:
-    """The metric at one latent point.
-
-    Attributes:
-        eigvals: (k,) descending (k = n for full methods).
-        eigvecs: (n, k), orthonormal columns.
-        H: (n, n) for full methods, else None.
-        method: the method that ran (``auto`` resolved).
-        seconds: wall time of the computation.
-        z: (n,) the base point.
-        k: number of eigenpairs returned.
-        residuals: (k,) ``||H v - lambda v||`` (iterative methods), else None.
-        converged: the iterative solver reached its tolerance (True for dense methods).
-        n_products: single-vector products (or rows) computed.
-        options: the solver options the method read (``chunk``, ``eps``, ``max_iter``, ``tol``,
-            ``lanczos_seed``); those it does not read are None.
-    """
-
-    eigvals: torch.Tensor
-    eigvecs: torch.Tensor
-    H: torch.Tensor | None
-    method: str
-    seconds: float
-    z: torch.Tensor
-    k: int
-    residuals: torch.Tensor | None = None
-    converged: bool = True
-    n_products: int = 0
-    options: dict = field(default_factory=dict)
-
-    @property
-    def dim(self) -> int:
-        return self.z.numel()
-
-    def summary(self, top: int = 5) -> dict:
-        """Top eigenvalues, the trace of H, and the 99% anisotropy count of the stored eigenvalues.
-
-        ``n99`` is :func:`ganmetric.linalg.anisotropy_counts` at 0.99 of exactly the eigenvalues
-        a result file stores, so ``ganmetric spectrum`` reports the same count for the file;
-        ``total`` is the sum of their magnitudes (the count's 100%). Both are None when the
-        spectrum is all zeros or not finite (the count is undefined then).
-        """
-        vals = self.eigvals.detach().double().cpu()
-        trace = float(torch.trace(self.H.detach().double()).item()) if self.H is not None else None
-        defined = bool(torch.isfinite(vals).all()) and float(vals.abs().sum()) > 0
-        n99 = int(anisotropy_counts(vals.numpy(), (0.99,))[0]) if defined else None
-        return {"top_eigvals": vals[:top].tolist(), "trace": trace,
-                "total": float(vals.abs().sum()) if defined else None, "n99": n99,
-                "method": self.method, "seconds": self.seconds, "dim": self.dim, "k": self.k}
-
-
 def resolve_method(method: str, has_features: bool, n: int, k: int | None) -> str:
     """The method ``auto`` stands for, given the distance, latent size and k (others unchanged)."""
     if method != "auto":
@@ -272,6 +223,29 @@ def _settings(n: int, name: str, k, chunk, eps, max_iter, tol, seed, progress) -
                     progress=bool(progress))
 
 
+def check_options(G, D, method: str = "auto", k: int | None = None, *, chunk: int | None = None,
+                  eps: float | None = None, max_iter: int | None = None, tol: float | None = None,
+                  seed: int = 0) -> str:
+    """Validate :func:`metric_tensor`'s options without computing anything; returns the method ``auto`` stands for.
+
+    A caller that writes files before the first metric (``batch_metric``) checks here first.
+
+    Raises:
+        InputError: as :func:`metric_tensor` would, naming the argument.
+    """
+    checks.one_of("method", method, METHODS)
+    n = int(G.latent_dim)
+    if k is not None:
+        checks.positive_int("k", k, maximum=n)
+    name = resolve_method(method, D.has_features, n, k)
+    if METHODS[name].needs_features and not D.has_features:
+        usable = ", ".join(m for m, spec in METHODS.items() if spec.run is not None and not spec.needs_features)
+        raise InputError(f"method {name} needs a distance with a squared-feature form; {D.name} has none: "
+                         f"use one of {usable}", argument="method")
+    _settings(n, name, k, chunk, eps, max_iter, tol, seed, False)
+    return name
+
+
 def _recorded_options(method: Method, s: Settings) -> dict:
     """The options the method read; the others are None, so a result never claims a setting it ignored."""
     used = method.uses(s.k)
@@ -319,20 +293,14 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
     if z.shape[0] != 1:
         raise InputError(f"metric_tensor takes one latent point, got {z.shape[0]}; use ganmetric.batch_metric for many")
     z0 = z[0].to(device=module_device(G), dtype=check_same_dtype(G, D))
-    if k is not None:
-        checks.positive_int("k", k, maximum=n)
-    name = resolve_method(method, D.has_features, n, k)
-    if METHODS[name].needs_features and not D.has_features:
-        usable = ", ".join(m for m, spec in METHODS.items() if spec.run is not None and not spec.needs_features)
-        raise InputError(f"method {name} needs a distance with a squared-feature form; {D.name} has none: "
-                         f"use one of {usable}", argument="method")
+    name = check_options(G, D, method, k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=seed)
     settings = _settings(n, name, k, chunk, eps, max_iter, tol, seed, progress)
     t0 = time.perf_counter()
     obj = Objective(G, D, z0)
     if probe:
         probe_determinism(obj)
     sol = METHODS[name].run(obj, settings)
-    return MetricResult(eigvals=sol.eigvals, eigvecs=sol.eigvecs, H=sol.H, method=name,
-                        seconds=time.perf_counter() - t0, z=z0.detach(), k=int(sol.eigvals.numel()),
-                        residuals=sol.residuals, converged=sol.converged, n_products=sol.n_products,
-                        options=_recorded_options(METHODS[name], settings))
+    return MetricResult(eigvals=sol.eigvals, eigvecs=sol.eigvecs, z=z0.detach(), H=sol.H, residuals=sol.residuals,
+                        kind="point", method=name, seconds=time.perf_counter() - t0, converged=sol.converged,
+                        n_products=sol.n_products, options=_recorded_options(METHODS[name], settings),
+                        meta={**model_meta(G), **distance_meta(D)})

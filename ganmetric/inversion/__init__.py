@@ -6,7 +6,7 @@
 
 ``invert`` is ``run_inversion(prepare_inversion(...))``: prepare checks everything first.
 """
-from .basis import check_basis_for, resolve_basis
+from .basis import basis_meta, check_basis_for, resolve_basis
 from .images import CROPS, RESAMPLE, load_image
 from .invert import InversionResult, invert, run_inversion
 from .problem import OPTIMIZERS, PIXEL_LOSSES, Inversion, initial_codes, prepare_inversion
@@ -14,5 +14,5 @@ from .plots import loss_curve_png, side_by_side_png
 from .quality import psnr, ssim
 
 __all__ = ["invert", "prepare_inversion", "run_inversion", "Inversion", "InversionResult", "load_image",
-           "resolve_basis", "check_basis_for", "initial_codes", "psnr", "ssim", "side_by_side_png", "loss_curve_png",
+           "resolve_basis", "check_basis_for", "basis_meta", "initial_codes", "psnr", "ssim", "side_by_side_png", "loss_curve_png",
            "OPTIMIZERS", "PIXEL_LOSSES", "CROPS", "RESAMPLE"]

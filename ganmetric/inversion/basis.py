@@ -23,25 +23,17 @@ import torch
 
 from .. import checks
 from ..errors import InputError, ResultFileError
-from ..io import LoadedResult, load_result, read_npz_with_meta
+from ..generators.spec import check_same_model
+from ..io import read_npz_with_meta
+from ..result import MetricResult, load_result
 from ..placement import placement
-
-#: What a basis's meta records about the model it was computed for, and the same thing read
-#: from a generator: (meta key, label in messages, G -> value). A recorded value that differs
-#: from G's is refused; to check another recorded option, add a row.
-RECORDED_MODEL = (
-    ("model", "model", lambda G: getattr(G, "name", None)),
-    ("latent_space", "latent space", lambda G: getattr(G, "latent_space", None)),
-    ("latent_dim", "latent size", lambda G: int(G.latent_dim)),
-)
 
 
 def check_basis_for(meta: dict | None, G, *, source: str = "the basis") -> None:
-    """Refuse a basis computed for another model, latent space or latent size than ``G``'s.
-
-    Every key of :data:`RECORDED_MODEL` that ``meta`` records (not None) must equal the
-    generator's value; a key the file does not record is not checked. (A matrix passed from
-    Python has no meta: :func:`resolve_basis` checks only its shape.)
+    """Refuse a basis computed for another model than ``G``: everything the file records about
+    its model (name, latent space and size, the options that change the map such as a class,
+    the weights' digest) must match (:func:`ganmetric.generators.check_same_model`). A matrix
+    passed from Python has no meta: :func:`resolve_basis` checks only its shape.
 
     Args:
         meta: the basis file's meta (a result file's or an axes file's), or None.
@@ -49,16 +41,19 @@ def check_basis_for(meta: dict | None, G, *, source: str = "the basis") -> None:
         source: what to call the basis in the message (e.g. "result file face.npz").
 
     Raises:
-        InputError: one line naming what the basis was made for and what the model is.
+        InputError: one line naming every difference.
     """
-    meta = meta or {}
-    rows = [(key, label, meta.get(key), of(G)) for key, label, of in RECORDED_MODEL]
-    differ = [label for key, label, made, this in rows if made is not None and this is not None and made != this]
-    if differ:
-        made_for = ", ".join(f"{label} {made}" for _, label, made, _ in rows if made is not None)
-        this = ", ".join(f"{label} {value}" for _, label, _, value in rows if value is not None)
-        raise InputError(f"{source} was made for {made_for}, but is used with {this} "
-                         f"({' and '.join(differ)} {'differ' if len(differ) > 1 else 'differs'})")
+    if meta:
+        check_same_model(meta, G, what=f"the {source}" if source.startswith("basis ") else source)
+
+
+def basis_meta(path) -> dict:
+    """What a basis file (a result, an average or an axis file) records: its meta.
+
+    Raises:
+        InputError: missing file. ResultFileError: not a result or axis file.
+    """
+    return _read_basis_file(path)[2]
 
 
 def _read_basis_file(path) -> tuple[np.ndarray, np.ndarray, dict, str]:
@@ -105,10 +100,9 @@ def _basis_source(basis) -> tuple[object, object, dict | None, str]:
     if isinstance(basis, Axes):
         name = basis.path.name if basis.path is not None else "in memory"
         return basis.axes.T, basis.eigvals, basis.meta, f"axes {name}"
-    if isinstance(basis, LoadedResult):
-        return basis.eigvecs, basis.eigvals, basis.meta, f"result file {basis.path.name}"
-    if hasattr(basis, "eigvecs") and hasattr(basis, "eigvals"):  # MetricResult, AverageMetric: no model recorded
-        return basis.eigvecs, basis.eigvals, None, type(basis).__name__
+    if isinstance(basis, MetricResult):  # computed or loaded: it records its model (checked when it does)
+        where = f"result file {basis.path.name}" if basis.path is not None else f"{basis.kind} result in memory"
+        return basis.eigvecs, basis.eigvals, basis.meta or None, where
     if isinstance(basis, (torch.Tensor, np.ndarray)):
         return basis, None, None, f"matrix {tuple(basis.shape)}"
     raise InputError(f"basis must be None, an (n, k) matrix, a MetricResult, Axes or a result/axes file path, "
