@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-import ganmetric
-from ganmetric import METHODS, analysis
+from ganmetric import analysis
 from ganmetric.io import atomic_save_npz, atomic_write_bytes, check_writable, write_json
 
 from ganmetric.distances import describe_distance

@@ -6,7 +6,7 @@
 
 ``invert`` is ``run_inversion(prepare_inversion(...))``: prepare checks everything first.
 """
-from .basis import basis_meta, check_basis_for, resolve_basis
+from ..basis import basis_meta, check_basis_for, resolve_basis
 from .images import CROPS, RESAMPLE, load_image
 from .invert import InversionResult, invert, run_inversion
 from .problem import OPTIMIZERS, PIXEL_LOSSES, Inversion, initial_codes, prepare_inversion

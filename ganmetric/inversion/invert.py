@@ -165,7 +165,7 @@ def run_inversion(p: Inversion, *, progress: bool = False) -> InversionResult:
 
     Minimises ``distance_weight * d(G(z), target) + pixel_weight * pixel(G(z), target)``
     from every starting code. With a basis the optimiser works on coefficients c with
-    ``z = z_init + B c`` (see :mod:`ganmetric.inversion.basis`); the paper (Wang & Ponce,
+    ``z = z_init + B c`` (see :mod:`ganmetric.basis`); the paper (Wang & Ponce,
     2021) finds Adam in the eigenbasis of the average metric inverts better than Adam in z,
     since Adam is not rotation-invariant. With ``optimizer="sgd"`` and an orthonormal
     (n, n) basis, the trajectory in z is the same as without a basis.

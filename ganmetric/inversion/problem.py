@@ -9,7 +9,7 @@ import torch
 from .. import checks
 from ..errors import InputError
 from ..placement import check_same_dtype, placement
-from .basis import resolve_basis
+from ..basis import resolve_basis
 from .images import as_target
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}

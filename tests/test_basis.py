@@ -1,4 +1,4 @@
-"""ganmetric.inversion.basis: matrices, metric results, result files and axes files, checked against the model."""
+"""ganmetric.basis: matrices, metric results, result files and axes files, checked against the model."""
 from __future__ import annotations
 
 import numpy as np

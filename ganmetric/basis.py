@@ -1,4 +1,6 @@
-"""The basis an inversion optimises in: a matrix, a metric result, or a result/axes file.
+"""A basis of latent directions from a matrix, a metric result, or a result/axes file, checked against the model.
+
+Inversion optimises in it; black-box optimisation and compression use it too.
 
 The code is parametrised as ``z = z_init + B c`` with ``c`` starting at 0 and
 
@@ -21,12 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import checks
-from ..errors import InputError, ResultFileError
-from ..generators.spec import check_same_model
-from ..io import read_npz_with_meta
-from ..result import MetricResult, load_result
-from ..placement import placement
+from . import checks
+from .errors import InputError, ResultFileError
+from .generators.spec import check_same_model
+from .io import read_npz_with_meta
+from .result import MetricResult, load_result
+from .placement import placement
 
 
 def check_basis_for(meta: dict | None, G, *, source: str = "the basis") -> None:
@@ -66,7 +68,7 @@ def _read_basis_file(path) -> tuple[np.ndarray, np.ndarray, dict, str]:
         InputError: missing file.
         ResultFileError: not an .npz, not a ganmetric result or axes file, or a malformed one.
     """
-    from ..axes import load_axes  # ganmetric.axes imports plotting and more: only when a file is read
+    from .axes import load_axes  # ganmetric.axes imports plotting and more: only when a file is read
 
     path = Path(path)
     if not path.is_file():
@@ -93,7 +95,7 @@ def _missing_meta_hint(arrays) -> str:
 
 def _basis_source(basis) -> tuple[object, object, dict | None, str]:
     """(directions (n, k), eigenvalues or None, meta or None, description) of any accepted basis."""
-    from ..axes import Axes
+    from .axes import Axes
 
     if isinstance(basis, (str, Path)):
         return _read_basis_file(basis)
