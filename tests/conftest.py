@@ -1,8 +1,8 @@
 """Shared fixtures. Tests import the checkout they live in (not an installed copy), so
-parallel worktrees test their own code; subprocesses get the same path via ``subprocess_env``."""
+parallel worktrees test their own code; subprocesses get the same path via ``helpers.subprocess_env``.
+Test modules import their helpers one way: ``from helpers import ...`` (tests/helpers.py)."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -18,15 +18,6 @@ for p in (ROOT / "cli", ROOT):
 # Many small ops, and tests that start several processes (torchrun ranks): one intra-op
 # thread per process avoids oversubscribing CI's 2 cores, which slowed tests by 10-50x.
 torch.set_num_threads(1)
-
-
-def subprocess_env(**extra) -> dict:
-    """Environment for child processes that must import this checkout (one thread each)."""
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", "1")
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "cli"), env.get("PYTHONPATH", "")])
-    env.update(extra)
-    return env
 
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

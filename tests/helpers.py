@@ -2,11 +2,24 @@
 from __future__ import annotations
 
 import copy
+import os
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from ganmetric.generators.base import Generator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def subprocess_env(**extra) -> dict:
+    """Environment for child processes that must import this checkout (one thread each)."""
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "cli"), env.get("PYTHONPATH", "")])
+    env.update(extra)
+    return env
 
 
 class LinearGenerator(Generator):

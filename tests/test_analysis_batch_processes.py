@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import ganmetric
-from conftest import subprocess_env
+from helpers import subprocess_env
 from ganmetric.analysis import point_name
 from helpers import TinyConvGenerator
 

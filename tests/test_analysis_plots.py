@@ -5,7 +5,7 @@ import sys
 import numpy as np
 from matplotlib.collections import PolyCollection
 
-from conftest import subprocess_env
+from helpers import subprocess_env
 from ganmetric.analysis import (homogeneity, load_results, plot_homogeneity_heatmap, plot_homogeneity_hist,
                                 plot_spectrum, spectrum_stats)
 from helpers_analysis import fake_result

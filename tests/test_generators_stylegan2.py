@@ -12,7 +12,7 @@ from torch.func import jacrev, jvp, vjp, vmap
 
 import ganmetric
 from ganmetric.errors import InputError, NotDeterministicError, WeightsError
-from tests.helpers import dense_reference
+from helpers import dense_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 STYLE_DIM, N_MLP, CHANNELS = 16, 2, {4: 8, 8: 8, 16: 4}  # 16 px: n_latent 6, w+ has 96 dims
@@ -257,7 +257,7 @@ def test_cli_hessian_with_a_stylegan2_config(tmp_path, ckpt_path, mse):
 
     import numpy as np
 
-    from tests.conftest import subprocess_env
+    from helpers import subprocess_env
     cfg = {"name": "tiny-sg2", "family": "stylegan2", "latent_spaces": {"w": 16, "z": 16, "w+": 96},
            "weights": {"path": str(ckpt_path)}}
     (tmp_path / "tiny.json").write_text(json.dumps(cfg))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -26,9 +27,12 @@ from ganmetric.io import describe_file
 
 class OneLineErrors(click.Group):
     """A click group that turns ganmetric's own errors (bad input, weights, files) into one
-    ``Error: ...`` line on stderr with exit status 1, never a traceback."""
+    ``Error: ...`` line on stderr with exit status 1, never a traceback, and shows warnings as
+    one ``Warning: ...`` line each (not Python's file:line form)."""
 
     def invoke(self, ctx):
+        previous = warnings.showwarning
+        warnings.showwarning = _one_line_warning
         try:
             return super().invoke(ctx)
         except (GanmetricError, FileNotFoundError, PermissionError) as exc:
@@ -36,6 +40,12 @@ class OneLineErrors(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        finally:
+            warnings.showwarning = previous
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"Warning: {first_line(message) if isinstance(message, Warning) else message}", err=True)
 
 
 def argument_flags(**mapping):
@@ -64,29 +74,36 @@ def _tokens(words) -> str:
 def in_flag_names(message: str, exc: GanmetricError, command: click.Command, paths=()) -> str:
     """The library's message in the command's flag names.
 
-    An error about one argument (``exc.argument``) that is a flag of the command reads as
+    An error about one argument (``exc.argument``) that the user gave as a flag reads as
     click's own: ``Invalid value for --eps: must be a finite number > 0, got 0``. In the rest
-    of the message every argument name written with an underscore (``max_iter``, ``out_dir``:
-    identifiers, never plain words) and every name the command maps with
-    :func:`argument_flags` becomes its flag; the user's own paths are kept as written.
+    of the message (and in an error about a flag the user did not give, such as images too
+    small for LPIPS without ``--resize``) the argument, every argument name written with an
+    underscore (``max_iter``, ``out_dir``: identifiers, never plain words) and every name the
+    command maps with :func:`argument_flags` become flags; the user's own paths are kept.
     """
     flags = _flag_map(command)
     argument = getattr(exc, "argument", None)
-    if argument in flags and not message.startswith("Invalid "):  # "Invalid model x. Must be one of" stays
+    if argument in flags and _given(argument) and not message.startswith("Invalid "):  # "Invalid model x." stays
         body = message[len(argument) + 1:] if message.startswith(argument + " ") else message
         return f"Invalid value for {flags[argument]}: {_rewrite(body, flags, command, paths)}"
-    return _rewrite(message, flags, command, paths)
+    return _rewrite(message, flags, command, paths, also=argument)
 
 
-def _rewrite(message: str, flags: dict, command: click.Command, paths) -> str:
+def _given(name: str) -> bool:
+    ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source(name) if ctx is not None else None
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _rewrite(message: str, flags: dict, command: click.Command, paths, also: str | None = None) -> str:
     explicit = getattr(command, "argument_flags", {})
-    wanted = {k: v for k, v in flags.items() if "_" in k or k in explicit}
+    wanted = {k: v for k, v in flags.items() if "_" in k or k in explicit or k == also}
     if not wanted:
         return message
     paths = [str(p) for p in paths if p]
     if paths:
         pieces = re.split(_tokens(paths), message)
-        return "".join(p if i % 2 else _rewrite(p, flags, command, []) for i, p in enumerate(pieces))
+        return "".join(p if i % 2 else _rewrite(p, flags, command, [], also) for i, p in enumerate(pieces))
     return re.sub(_tokens(wanted), lambda m: wanted[m.group(1)], message)
 
 

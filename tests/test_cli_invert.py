@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import ganmetric
-from conftest import subprocess_env
+from helpers import subprocess_env
 from ganmetric.axes import export_axes
 from ganmetric.plotting import image_bytes
 from ganmetric_cli.main import main
