@@ -67,3 +67,18 @@ def test_min_count(tmp_path):
     fake_result(tmp_path / "a.npz", [1.0, 0.5])
     with pytest.raises(ganmetric.InputError, match="at least 2"):
         load_results(tmp_path, min_count=2)
+
+
+def test_results_of_other_settings_are_not_mixed(tmp_path):
+    """The same model and distance names with another class, or another random LPIPS backbone, are other metrics."""
+    (tmp_path / "a").mkdir()
+    fake_result(tmp_path / "a" / "h.npz", [1.0, 0.5], model_options={"class_name": "hazel"})
+    fake_result(tmp_path / "a" / "b.npz", [1.0, 0.5], model_options={"class_name": "blue"})
+    with pytest.raises(ganmetric.InputError, match="^results mix settings: class name blue in b.npz, hazel in h.npz; "
+                                                   "analyse one setting at a time$"):
+        load_results(tmp_path / "a")
+    (tmp_path / "d").mkdir()
+    fake_result(tmp_path / "d" / "r0.npz", [1.0, 0.5], distance="lpips-alex", distance_options={"backbone": "random:0"})
+    fake_result(tmp_path / "d" / "r1.npz", [1.0, 0.5], distance="lpips-alex", distance_options={"backbone": "random:1"})
+    with pytest.raises(ganmetric.InputError, match="backbone random:0 in r0.npz, random:1 in r1.npz"):
+        load_results(tmp_path / "d")

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..distances.spec import recorded_distance_differences
 from ..errors import InputError, ResultFileError
+from ..generators.spec import recorded_model_differences
 from ..result import MetricResult, load_result
 
 #: meta keys that must agree across a set (a spectrum or homogeneity over mixed models means nothing)
@@ -118,8 +120,13 @@ def load_results(sources, *, min_count: int = 1) -> ResultSet:
                              f"{r.path.name} has n={r.dim}")
         for key in CONSISTENT_KEYS:
             if r.meta.get(key) != first.meta.get(key):
-                raise InputError(f"results mix {key}s: {first.path.name} has {first.meta.get(key)!r}, "
-                                 f"{r.path.name} has {r.meta.get(key)!r}; analyse one {key} at a time")
+                raise InputError(f"results mix {key}s: {first.path.name} has {first.meta.get(key)}, "
+                                 f"{r.path.name} has {r.meta.get(key)}; analyse one {key} at a time")
+        diffs = recorded_model_differences(first.meta, r.meta) + recorded_distance_differences(first.meta, r.meta)
+        if diffs:  # the same model and distance names with other settings (a class, a random backbone's seed)
+            named = "; ".join(d.replace(" there, ", f" in {first.path.name}, ").removesuffix(" here")
+                              + f" in {r.path.name}" for d in diffs)
+            raise InputError(f"results mix settings: {named}; analyse one setting at a time")
     k = min(len(r.eigvals) for r in results)
     truncated = any(len(r.eigvals) != k for r in results)
     vals = np.stack([np.asarray(r.eigvals[:k], dtype=np.float64) for r in results])

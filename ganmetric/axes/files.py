@@ -80,7 +80,7 @@ def _check_index(i, top: int, *, name: str = "axis index") -> int:
         InputError: not an integer, or out of range.
     """
     if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
-        raise InputError(f"{name} must be an integer, got {i!r}")
+        raise InputError(f"{name} must be an integer, got {i}")
     if not 0 <= int(i) < top:
         raise InputError(f"{name} {int(i)} is out of range: the axis file holds {top} axes (0 to {top - 1})")
     return int(i)

@@ -106,12 +106,16 @@ def _same_backbone(a, b) -> bool:
 
 def distance_differences(meta: dict, D) -> list[str]:
     """Every way distance ``D`` differs from the one ``meta`` records, in plain words."""
-    here = distance_meta(D)
-    if meta.get("distance") is None:
+    return recorded_distance_differences(meta, distance_meta(D))
+
+
+def recorded_distance_differences(meta: dict, here: dict) -> list[str]:
+    """Every way the distance recorded in ``here`` differs from the one ``meta`` records ("there")."""
+    if meta.get("distance") is None or here.get("distance") is None:
         return []
     if meta["distance"] != here["distance"]:
         return [f"distance {meta['distance']} there, {here['distance']} here"]
-    there_opts, here_opts = dict(meta.get("distance_options") or {}), here["distance_options"]
+    there_opts, here_opts = dict(meta.get("distance_options") or {}), dict(here.get("distance_options") or {})
     diffs = []
     for key in sorted(set(there_opts) | set(here_opts)):
         a, b = there_opts.get(key), here_opts.get(key)

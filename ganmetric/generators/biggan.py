@@ -89,7 +89,7 @@ class BigGANGenerator(Generator):
             raise InputError(f"BigGAN truncation must be in (0, 1], got {truncation}")
         if class_index is not None and (isinstance(class_index, bool) or not isinstance(class_index, int)
                                         or not 0 <= class_index < n_classes):
-            raise InputError(f"class index must be an integer in [0, {n_classes - 1}], got {class_index!r}")
+            raise InputError(f"class index must be an integer in [0, {n_classes - 1}], got {class_index}")
         dim = 2 * d if latent_space == "full" else d
         super().__init__(name=name, latent_dim=dim, latent_space=latent_space,
                          resolution=int(getattr(biggan.config, "output_dim", 0)) or None, latent_spaces=SPACES)
@@ -116,7 +116,7 @@ class BigGANGenerator(Generator):
         """
         checks.positive_int("n", n)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
-            raise InputError(f"BigGAN seeds are integers in [0, 2**32) (numpy RandomState), got {seed!r}")
+            raise InputError(f"BigGAN seeds are integers in [0, 2**32) (numpy RandomState), got {seed}")
         from pytorch_pretrained_biggan import truncated_noise_sample
         noise = torch.from_numpy(truncated_noise_sample(batch_size=n, dim_z=self.half, truncation=self.truncation,
                                                         seed=int(seed))).to(torch.float64)

@@ -141,18 +141,23 @@ def _same_weights(a, b) -> bool:
 
 def model_differences(meta: dict, G) -> list[str]:
     """Every way generator ``G`` differs from the one ``meta`` records, in plain words (empty if none)."""
-    here = model_meta(G)
+    return recorded_model_differences(meta, model_meta(G))
+
+
+def recorded_model_differences(meta: dict, here: dict) -> list[str]:
+    """Every way the model recorded in ``here`` differs from the one ``meta`` records ("there")."""
     diffs = []
-    if meta.get("latent_dim") is not None and int(meta["latent_dim"]) != here["latent_dim"]:
+    if meta.get("latent_dim") is not None and here.get("latent_dim") is not None and \
+            int(meta["latent_dim"]) != int(here["latent_dim"]):
         diffs.append(f"latent size {meta['latent_dim']} there, {here['latent_dim']} here")
-    there_opts, here_opts = dict(meta.get("model_options") or {}), here["model_options"]
+    there_opts, here_opts = dict(meta.get("model_options") or {}), dict(here.get("model_options") or {})
     same_file = there_opts.get("file_sha256") is not None and there_opts.get("file_sha256") == \
         here_opts.get("file_sha256")
-    if meta.get("model") is not None and meta["model"] != here["model"] and not same_file:
+    if meta.get("model") is not None and meta["model"] != here.get("model") and not same_file:
         diffs.append(f"model {meta['model']} there, {here['model']} here")
-    if meta.get("latent_space") is not None and meta["latent_space"] != here["latent_space"]:
+    if meta.get("latent_space") is not None and meta["latent_space"] != here.get("latent_space"):
         diffs.append(f"latent space {meta['latent_space']} there, {here['latent_space']} here")
-    if "model_options" in meta and not diffs:
+    if "model_options" in meta and "model_options" in here and not diffs:
         for key in sorted(set(there_opts) | set(here_opts)):
             a, b = there_opts.get(key), here_opts.get(key)
             same = _same_weights(a, b) if key == "weights" else (a == b or key == "file_sha256" and same_file)

@@ -67,7 +67,7 @@ class StyleGAN2Generator(Generator):
         try:
             truncation = float(truncation)
         except (TypeError, ValueError):
-            raise InputError(f"truncation must be a number (psi, 1 = none), got {truncation!r}") from None
+            raise InputError(f"truncation must be a number (psi, 1 = none), got {truncation}") from None
         if not 0.0 <= truncation <= 2.0:
             raise InputError(f"truncation psi must be in [0, 2], got {truncation}")
         dims = {"z": net.style_dim, "w": net.style_dim, "w+": net.n_latent * net.style_dim}
