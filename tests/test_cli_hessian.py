@@ -67,7 +67,7 @@ def _needs_model(*case):
 
 
 BAD = [
-    (["--model", "nope"], "Invalid model 'nope'. Must be one of"),
+    (["--model", "nope"], "Invalid --model 'nope'. Must be one of"),
     (["--distance", "ssim9"], "Invalid value for '--distance'"),
     _needs_model(["--z", "{t}/short.npy"], "must have shape (100,)"),
     _needs_model(["--z", "{t}/nan.npy"], "NaN or inf"),
