@@ -73,7 +73,7 @@ def _cumulative_panel(ax, stats) -> None:
     total = "Σ|λ|" if stats.full else "the sum of the stored top-k |λ|"
     ax.set_ylabel(f"cumulative fraction of {total}")
     ax.set_title("anisotropy: fraction held by the first m")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left")  # the curve runs from the lower left to the upper right: keep the dots clear
     _integer_ticks(ax)
 
 
