@@ -55,8 +55,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise InputError(f"port {port} on {host} is in use: choose another port (0 picks a free one)",
-                             argument="port") from None
+            shown = f"[{host}]" if ":" in host else host
+            raise InputError(f"{shown}:{port} is already in use by another program: choose another port (0 picks "
+                             f"a free one)", argument="port") from None
         raise InputError(f"cannot listen on {host} port {port}: {exc.strerror}", argument="host") from None
     return sock
 

@@ -93,6 +93,7 @@
   async function render() {
     const seed = state.seed;
     const body = renderBody(state.shownReference !== seed);
+    const positions = JSON.stringify(state.positions);
     const started = performance.now();
     const res = await api("/api/render", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
@@ -100,6 +101,7 @@
     const out = await res.json();
     const img = $("current");
     img.dataset.coefficients = JSON.stringify(body.coefficients);
+    img.dataset.positions = positions; // the slider positions this image shows (tests wait on them)
     img.dataset.seed = seed === null ? "" : String(seed);
     img.dataset.sphere = String(body.sphere);
     img.dataset.distance = out.distance === null ? "" : String(out.distance);
