@@ -64,7 +64,7 @@ def test_info_reports_the_model_axes_and_calibrated_ranges(setup):
     assert r.status_code == 200
     info = r.json()
     assert info["model"] == "tiny-conv" and info["latent_dim"] == N and info["axes"] == K
-    assert info["distance"] == "mse" and info["axes_file"] == "axes.npz" and info["image_size"] == [RES, RES]
+    assert info["distance"] == "mse" and info["source"] == "axes.npz" and info["image_size"] == [RES, RES]
     np.testing.assert_allclose(info["eigvals"], axes.eigvals, rtol=1e-15)
     # t_max = sqrt(2 d_max / lambda): the metric predicts d = d_max at every slider's end
     np.testing.assert_allclose(info["ranges"], np.sqrt(2 * 0.05 / axes.eigvals), rtol=1e-12)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -117,13 +118,20 @@ class Viewer:
                 "latent_space": getattr(self.G, "latent_space", None), "latent_dim": int(self.G.latent_dim),
                 "image_size": self.image_size,
                 "distance": None if self.D is None else describe_distance(self.D),
-                "axes_file": None if self.axes.path is None else self.axes.path.name,
+                "source": self._source_name(),
                 "axes": self.n_axes, "eigvals": [float(v) for v in self.axes.eigvals],
                 "d_max": d_max, "default_d_max": self.d_max, "sphere": sphere,
                 "ranges": [float(t) for t in self.ranges(d_max, sphere=sphere, radius=radius or 1.0)],
                 "max_step": self.max_step(sphere), "unit": "rad" if sphere else "latent units",
                 "reference": {"seed": seed, "label": label, "norm": radius},
                 "max_seed": protocol.MAX_SEED}
+
+    def _source_name(self) -> str | None:
+        """The file the axes come from: the axis file, else the result file they were taken from."""
+        if self.axes.path is not None:
+            return self.axes.path.name
+        path = (self.axes.meta.get("source") or {}).get("path")
+        return None if path in (None, "None") else Path(path).name
 
     def code(self, z0, coefficients, *, sphere: bool = False) -> np.ndarray:
         """The code for slider values: ``z0 + sum_i c_i u_i``; on the sphere, ``z0`` rotated toward each

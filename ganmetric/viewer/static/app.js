@@ -168,7 +168,7 @@
   }
 
   function setUp(info) {
-    const where = info.axes_file ? ` from ${info.axes_file}` : "";
+    const where = info.source ? ` from ${info.source}` : "";
     $("model").textContent = `${info.model_description} · ${info.axes} axes${where} · distance `
       + `${info.distance === null ? "none" : info.distance}`;
     const [h, w] = info.image_size;
