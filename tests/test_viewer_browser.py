@@ -112,8 +112,8 @@ const canvas = document.createElement("canvas");
 canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
 const ctx = canvas.getContext("2d");
 ctx.drawImage(img, 0, 0);
-return {width: canvas.width, height: canvas.height, rgba: Array.from(ctx.getImageData(0, 0, canvas.width, canvas.height).data),
-        data: Object.assign({}, img.dataset)};
+const rgba = Array.from(ctx.getImageData(0, 0, canvas.width, canvas.height).data);
+return {width: canvas.width, height: canvas.height, rgba: rgba, data: Object.assign({}, img.dataset)};
 """
 
 

@@ -24,7 +24,6 @@ from .. import checks
 from ..axes import apply_axis, check_axes_for, explore_montage, reference_code
 from ..axes.calibrate import _search_bound
 from ..distances import describe_distance
-from ..errors import InputError
 from ..generators import describe_model
 from ..placement import placement
 from ..plotting import image_bytes
