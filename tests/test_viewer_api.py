@@ -272,12 +272,14 @@ def test_create_app_without_the_extra_says_how_to_install_it(setup, monkeypatch)
         create_app(setup[3])
 
 
-def test_viewer_refuses_axes_of_another_latent_size(setup):
+def test_viewer_refuses_axes_of_another_latent_size_and_a_distance_of_another_dtype(setup):
     G, D, axes, viewer, client = setup
     with pytest.raises(ganmetric.InputError, match="latent size"):
         Viewer(TinyConvGenerator(n=N + 1, res=RES), axes, D)
     with pytest.raises(ganmetric.InputError, match="d_max"):
         Viewer(G, axes, D, d_max=float("nan"))
+    with pytest.raises(ganmetric.InputError, match="same dtype"):
+        Viewer(G, axes, ganmetric.load_distance("lpips-alex", lpips_backbone="random", dtype="float64"))
 
 
 def test_info_json_is_strict(setup):

@@ -25,7 +25,7 @@ from ..axes import apply_axis, check_axes_for, explore_montage, reference_code
 from ..axes.calibrate import _search_bound
 from ..distances import describe_distance
 from ..generators import describe_model
-from ..placement import placement
+from ..placement import check_same_dtype, placement
 from ..plotting import image_bytes
 from . import protocol
 
@@ -65,11 +65,13 @@ class Viewer:
         d_max: the default distance a slider's end stands for.
 
     Raises:
-        InputError: axes of another latent size, or a d_max that is not a positive finite number.
+        InputError: axes of another latent size, a distance of another dtype than the generator, or a d_max
+            that is not a positive finite number.
     """
 
     def __init__(self, G, axes, D=None, *, d_max: float = DEFAULT_D_MAX):
         check_axes_for(axes, G, check_model=False)
+        check_same_dtype(G, D)
         self.G, self.axes, self.D = G, axes, D
         self.d_max = checks.positive_float("d_max", d_max)
         self._cached = (None, None)  # (reference code bytes, its image): a slider drag keeps the reference
