@@ -22,7 +22,10 @@ import torch
 from PIL import Image
 
 import ganmetric
-from conftest import subprocess_env
+try:
+    from helpers import subprocess_env  # where main keeps it now
+except ImportError:  # this branch's base kept it in conftest
+    from conftest import subprocess_env
 from ganmetric.axes import apply_axis, export_axes, load_axes
 from ganmetric.plotting import to_uint8
 from ganmetric.viewer import DEFAULT_D_MAX
