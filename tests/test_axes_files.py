@@ -69,7 +69,7 @@ def test_bad_inputs(tmp_path):
         load_axes(path)
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
-    with pytest.raises(ResultFileError, match="not a readable axis file"):
+    with pytest.raises(ResultFileError, match="not a readable ganmetric axis file"):
         load_axes(bad)
     ax = export_axes(path, top=3)
     with pytest.raises(InputError, match="axis index 3 is out of range: the axis file holds 3 axes"):

@@ -22,12 +22,9 @@ import torch
 from PIL import Image
 
 import ganmetric
-try:
-    from helpers import subprocess_env  # where main keeps it now
-except ImportError:  # this branch's base kept it in conftest
-    from conftest import subprocess_env
 from ganmetric.axes import apply_axis, export_axes, load_axes
 from ganmetric.plotting import to_uint8
+from helpers import subprocess_env
 from ganmetric.viewer import DEFAULT_D_MAX
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")

@@ -11,7 +11,7 @@ The public surface::
     compare_directions(load_result("face.npz"), [sefa_directions(G, k=10), load_directions("b.npy", latent_dim=100)])
 """
 from .apply import apply_axis, walk
-from .calibrate import CalibratedSteps, calibrate_steps
+from .calibrate import CalibratedSteps, calibrate_steps, search_bound
 from .compare import Comparison, compare_directions, principal_angles
 from .curves import distance_curves, plot_distance_curves, predicted_distance
 from .directions import Directions, load_directions
@@ -23,7 +23,7 @@ from .outputs import check_output
 from .sefa import sefa_directions
 
 __all__ = ["Axes", "export_axes", "load_axes", "save_axes", "check_axes_for", "reference_code", "apply_axis", "walk",
-           "CalibratedSteps", "calibrate_steps", "distance_curves", "predicted_distance", "plot_distance_curves",
+           "CalibratedSteps", "calibrate_steps", "search_bound", "distance_curves", "predicted_distance", "plot_distance_curves",
            "Montage", "explore_montage", "action_montage", "render_images", "Exploration", "explore",
            "check_output", "Directions", "load_directions", "sefa_directions", "ganspace_directions",
            "Comparison", "compare_directions", "principal_angles"]

@@ -147,11 +147,12 @@ def _checked_options(max_distance, n_targets, rtol, max_iter, chunk, sphere, max
     rtol = checks.finite_float(rtol, "rtol")
     if not 0 < rtol < 1:
         raise InputError(f"rtol must lie in (0, 1), got {rtol:g}")
-    return max_distance, rtol, _search_bound(max_step, sphere, latent_dim)
+    return max_distance, rtol, search_bound(max_step, sphere, latent_dim)
 
 
-def _search_bound(max_step, sphere: bool, latent_dim: int) -> float:
-    """The largest |t| tried: ``max_step``, by default 2 sqrt(n) (linear) or pi (sphere).
+def search_bound(max_step, sphere: bool, latent_dim: int) -> float:
+    """The largest |t| a calibration (or a viewer slider) goes to: ``max_step``, by default
+    2 sqrt(n) (linear) or pi (sphere).
 
     2 sqrt(n) is twice the typical norm of a standard normal code: a step that long leaves
     the region the generator was trained on. On the sphere, pi reaches the far side.

@@ -143,7 +143,7 @@ def load_axes(path) -> Axes:
     """
     path = Path(path)
     arrays, meta = read_npz_with_meta(
-        path, kind="axis", required=("axes", "eigvals", "points", "meta"), format_prefix="ganmetric-axes/",
+        path, kind="ganmetric axis", required=("axes", "eigvals", "points", "meta"), format_prefix="ganmetric-axes/",
         hint=lambda arrays: (" (it looks like a result file: make axes with `ganmetric axes export`)"
                              if "eigvecs" in arrays else ""))
     vecs, vals, pts = (np.asarray(arrays[key], dtype=np.float64) for key in ("axes", "eigvals", "points"))

@@ -22,7 +22,7 @@ import torch
 
 from .. import checks
 from ..axes import apply_axis, check_axes_for, explore_montage, reference_code
-from ..axes.calibrate import _search_bound
+from ..axes import search_bound
 from ..distances import describe_distance
 from ..generators import describe_model
 from ..placement import check_same_dtype, placement
@@ -85,7 +85,7 @@ class Viewer:
 
     def max_step(self, sphere: bool) -> float:
         """The sliders' cap: 2 sqrt(n) latent units, or pi radians on the sphere."""
-        return _search_bound(None, sphere, self.G.latent_dim)
+        return search_bound(None, sphere, self.G.latent_dim)
 
     def reference(self, seed: int | None = None, z0=None) -> tuple[np.ndarray, str]:
         """The reference code (n,) float64 and its label: ``z0`` as given, else ``G.sample(1, seed)``,
