@@ -119,7 +119,9 @@ def check_scores(out, batch: int, spec: str) -> np.ndarray:
         except Exception:  # ragged lists and the like
             arr = None
         if arr is None or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-            what = f"{_shape_of(out)} of {arr.dtype}" if arr is not None and arr.dtype != object else _shape_of(out)
+            what = _shape_of(out)
+            if arr is not None and arr.dtype != object:
+                what += f" holding {'text' if arr.dtype.kind in 'USa' else arr.dtype.name}"
             raise ObjectiveError(f"{where} {what}; expected {batch} real scores (shape ({batch},))")
         arr = arr.astype(np.float64)
     if arr.shape != (batch,):

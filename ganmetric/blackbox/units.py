@@ -64,21 +64,31 @@ def _parse(spec: str) -> tuple[str, str, int, tuple[int, int] | None]:
 
 
 def _seeded_init(net: torch.nn.Module, seed: int) -> None:
-    """Weights and biases of every convolution and linear layer ~ U(+-1/sqrt(fan_in)), from ``seed``."""
+    """Weights and biases of every convolution and linear layer ~ U(+-1/sqrt(fan_in)), from ``seed``,
+    in module order; every other module (batch norms) gets its own deterministic reset."""
     gen = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
         for module in net.modules():
             weight = getattr(module, "weight", None)
             if not isinstance(weight, torch.nn.Parameter) or weight.dim() < 2:
+                if hasattr(module, "reset_parameters"):
+                    module.reset_parameters()  # batch norm: weight 1, bias 0, running mean 0 and var 1
                 continue
             bound = 1.0 / weight[0].numel() ** 0.5
             for p in (weight, getattr(module, "bias", None)):
                 if isinstance(p, torch.nn.Parameter):
-                    p.copy_((torch.rand(p.shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound)
+                    p.copy_((torch.rand(p.shape, generator=gen) * 2 - 1) * bound)
 
 
-def _network(model: str, weights: str) -> tuple[torch.nn.Module, object]:
-    """The torchvision model with its weights, and the weights record.
+def _skeleton(model: str) -> torch.nn.Module:
+    """The torchvision architecture on the meta device: shapes only, no memory, no initialisation cost."""
+    import torchvision
+    with torch.device("meta"):
+        return torchvision.models.get_model(model, weights=None)
+
+
+def _materialise(net: torch.nn.Module, model: str, weights: str):
+    """Give the skeleton its weights (on the CPU); returns the weights record.
 
     Raises:
         InputError: a malformed ``random:SEED`` or a missing file.
@@ -87,8 +97,15 @@ def _network(model: str, weights: str) -> tuple[torch.nn.Module, object]:
     import torchvision
     from ..generators.base import load_state_strict
 
-    net = torchvision.models.get_model(model, weights=None)
     spec = str(weights)
+    if spec == "random" or spec.startswith("random:"):
+        seed = spec.partition(":")[2] or "0"
+        if not seed.isdigit():
+            raise InputError(f"objective_weights random:SEED needs a non-negative integer seed, got {spec}",
+                             argument="objective_weights")
+        net.to_empty(device="cpu")
+        _seeded_init(net, int(seed))
+        return f"random:{int(seed)}"
     if spec == "pretrained":
         try:
             state = torchvision.models.get_model_weights(model).DEFAULT.get_state_dict(progress=False)
@@ -96,15 +113,9 @@ def _network(model: str, weights: str) -> tuple[torch.nn.Module, object]:
             raise WeightsError(f"the torchvision {model} ImageNet weights could not be downloaded "
                                f"({type(exc).__name__}); offline, choose the objective weights random (an "
                                f"untrained network with a fixed seed) or the path of a {model} state dict") from exc
-        net.load_state_dict(state)
-        return net, "pretrained"
-    if spec == "random" or spec.startswith("random:"):
-        seed = spec.partition(":")[2] or "0"
-        if not seed.isdigit():
-            raise InputError(f"objective_weights random:SEED needs a non-negative integer seed, got {spec}",
-                             argument="objective_weights")
-        _seeded_init(net, int(seed))
-        return net, f"random:{int(seed)}"
+        net.to_empty(device="cpu")
+        load_state_strict(net, state, model, label="torchvision weights for")
+        return "pretrained"
     path = Path(spec).expanduser()
     if not path.is_file():
         raise InputError(f"objective_weights must be pretrained, random, random:SEED or the path of a {model} "
@@ -112,8 +123,9 @@ def _network(model: str, weights: str) -> tuple[torch.nn.Module, object]:
     state = load_torch_file(path, what=f"{model} weights file")
     if not isinstance(state, dict):
         raise WeightsError(f"{path} must hold a {model} state dict (names -> tensors)")
+    net.to_empty(device="cpu")
     load_state_strict(net, state, path, label=f"{model} weights")
-    return net, {"path": str(path.resolve()), "sha256": sha256_file(path)}
+    return {"path": str(path.resolve()), "sha256": sha256_file(path)}
 
 
 def _layer(net: torch.nn.Module, model: str, name: str) -> torch.nn.Module:
@@ -200,15 +212,15 @@ def unit_objective(spec: str, *, weights: str = "pretrained", device="cpu") -> O
         WeightsError: pretrained weights unavailable, or a file that does not fit.
     """
     model, name, channel, yx = _parse(spec)
-    net, record = _network(model, weights)
-    net = net.to(device=checks.device(device), dtype=torch.float32).eval()
+    net = _skeleton(model).eval()
+    layer = _layer(net, model, name)
+    shape = tuple(int(s) for s in layer_output(net, layer, torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE,
+                                                                       device="meta")).shape[1:])
+    _check_unit(shape, model, name, channel, yx)  # all checked on shapes alone, before any weight exists
+    record = _materialise(net, model, weights)
+    net = net.to(device=checks.device(device), dtype=torch.float32)
     for p in net.parameters():
         p.requires_grad_(False)
-    layer = _layer(net, model, name)
-    with torch.no_grad():
-        out = layer_output(net, layer, torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE, device=next(net.parameters()).device))
-    shape = tuple(int(s) for s in out.shape[1:])
-    _check_unit(shape, model, name, channel, yx)
 
     def score(images):
         act = layer_output(net, layer, images.to(dtype=torch.float32))[:, channel]
