@@ -73,7 +73,7 @@ def _report(cmp, folder: Path) -> None:
                f"best_METHOD_sSEED.npy/.png, trace_METHOD_sSEED.csv")
 
 
-@argument_flags(out_dir="--out", basis="--hessian", z_init="--z", methods="--method")
+@argument_flags(out_dir="--out", z_init="--z", methods="--method")
 @click.command()
 @model_options
 @distance_options
@@ -131,12 +131,16 @@ def optimize(model_spec, device, dtype, distance_spec, objective, objective_weig
     if n_seeds < 1 or first_seed < 0:
         raise click.BadParameter("--seeds must be at least 1 and --seed at least 0", param_hint="--seeds")
     basis = hessian or axes_file
+    names = _methods(methods, basis)
+    if ("hess-cma" in names) != (basis is not None):
+        raise click.UsageError("hess-cma needs a basis, --hessian FILE (a metric result or average) or --axes FILE, "
+                               "and a basis is used only by hess-cma")
     G = _generator(model_spec, basis, device, dtype)
     if not objective.startswith("image:") and distance_spec != type(distance_spec)():
         raise click.UsageError("--distance, --lpips-backbone and --resize apply to image: objectives only")
     D = distance_spec.load(device=device, dtype=dtype) if objective.startswith("image:") else None
     plan = blackbox.prepare_optimization(
-        G, objective, _methods(methods, basis), seeds=list(range(first_seed, first_seed + n_seeds)), basis=basis,
+        G, objective, names, seeds=list(range(first_seed, first_seed + n_seeds)), basis=basis,
         top=top, eigval_power=eigval_power, budget=budget, sigma0=sigma0, popsize=popsize, batch=batch,
         minimize=minimize, z_init=read_codes(z_file, G.latent_dim) if z_file else None, distance=D,
         objective_weights=objective_weights)
