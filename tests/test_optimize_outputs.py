@@ -38,7 +38,7 @@ def test_files_match_the_runs(G, tmp_path):
         np.testing.assert_allclose([float(r["mean"]) for r in rows], run.trace["mean"], rtol=1e-8)
     rows = list(csv.DictReader((out / "scores.csv").open()))
     assert len(rows) == sum(len(r.trace["generation"]) for r in cmp.runs)
-    assert [r["sigma"] for r in rows if r["method"] == "random"] == [""] * 4        # no step for random search
+    assert [r["sigma"] for r in rows if r["method"] == "random"] == [""] * 6   # 9 + 9 + 2 per seed; random has no step
     s = json.loads((out / "summary.json").read_text())
     assert s["model"] == "tiny-conv" and s["latent_dim"] == 6 and s["versions"]["cma"]
     assert s["median"]["cma"] == pytest.approx(cmp.medians()["cma"])
