@@ -1,8 +1,8 @@
 """Black-box optimisation: random search vs CMA-ES vs Hessian-aware CMA-ES (issue 13).
 
 For each model (dcgan-face, eyes-cdcgan), objectives:
-- channels of a torchvision AlexNet with seeded random weights (``random:0``: ImageNet weights
-  cannot be downloaded here), the channel's mean activation over its map;
+- dcgan-face only (the CPU budget): 8 channels of conv2 of a torchvision AlexNet with seeded random
+  weights (``random:0``: ImageNet weights cannot be downloaded here), the channel's mean activation;
 - ``image:`` targets made from known codes (``G.sample(T, seed=777)``, written to PNG and read
   back), scored by minus the pixel MSE.
 Methods (arms): random, cma, hess-cma with p in POWERS and k in TOPS, all from the same seeds and

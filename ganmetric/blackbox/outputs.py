@@ -111,8 +111,8 @@ def curves_png(cmp: Comparison) -> bytes:
     ax.set_xlabel("images scored")
     ax.set_ylabel("best score so far" + ("" if cmp.plan.maximize else " (minimised)"))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right" if cmp.plan.maximize else "upper right",
-              title="line: mean over seeds; band: min-max", title_fontsize=7)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2 if len(cmp.labels) > 3 else 1,
+              title="line: mean over seeds; band: min-max over seeds", title_fontsize=7)  # below: never on the data
     ax.set_title(_title(cmp), fontsize=8)
     return figure_png_bytes(fig, dpi=100, bbox_inches="tight")
 
@@ -120,7 +120,7 @@ def curves_png(cmp: Comparison) -> bytes:
 def montage_png(cmp: Comparison) -> bytes:
     """The best image of every run: rows are methods, columns are seeds, each captioned with its score."""
     labels, seeds = cmp.labels, cmp.plan.seeds
-    fig = figure(figsize=(1.55 * len(seeds) + 1.2, 1.75 * len(labels) + 0.9))
+    fig = figure(figsize=(1.55 * len(seeds) + 1.2, 1.75 * len(labels) + 0.9), layout="constrained")
     axes = np.atleast_2d(fig.subplots(len(labels), len(seeds), squeeze=False))
     for i, label in enumerate(labels):
         for j, seed in enumerate(seeds):
