@@ -153,8 +153,8 @@ def curves_png(records: list[dict], title: str, path: Path) -> None:
     ax.set_ylim(-1.5, 1.1)
     ax.set_xlabel("images scored")
     ax.set_ylabel("best so far, normalised per objective\n(0: random's median final, 1: best final of any run)")
-    ax.legend(fontsize=8, loc="lower right", title="line: median; band: 25-75% over objectives x seeds",
-              title_fontsize=7)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3,
+              title="line: median; band: 25-75% over objectives x seeds", title_fontsize=7)
     ax.grid(alpha=0.3)
     ax.set_title(title, fontsize=9)
     save_figure(fig, path, dpi=100, bbox_inches="tight")
