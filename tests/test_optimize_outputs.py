@@ -64,3 +64,13 @@ def test_check_folder_refuses_a_file(G, tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(ganmetric.InputError, match="cannot create folder"):
         check_folder(plan, tmp_path / "f")
+
+
+def test_a_comparison_that_scored_nothing_still_writes_its_files(G, tmp_path):
+    cmp = compare(G, lambda x: torch.full((x.shape[0],), float("nan")), ["cma"], seeds=1, budget=9)
+    assert cmp.stopped.endswith("returned NaN for 9 of 9 images (first at index 0); scores must be finite")
+    write_outputs(cmp, tmp_path)
+    assert not (tmp_path / "best_cma_s0.npy").exists()
+    assert (tmp_path / "trace_cma_s0.csv").read_text().count("\n") == 1          # the header alone
+    assert Image.open(tmp_path / "curves.png").format == "PNG"
+    assert json.loads((tmp_path / "summary.json").read_text())["runs"][0]["evaluations"] == 0

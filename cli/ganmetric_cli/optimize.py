@@ -68,7 +68,7 @@ def _report(cmp, folder: Path) -> None:
         finals = [v for v in cmp.table()[label].values() if v is not None]
         med = f"{medians[label]:.5g}" if medians[label] is not None else "n/a"
         click.echo(f"  {label:<16} median best {med:>11}  wins {wins[label]}/{done}  finals: "
-                   + ", ".join(f"{v:.4g}" for v in finals))
+                   + (", ".join(f"{v:.4g}" for v in finals) or "none"))
     click.echo(f"wrote {folder}/: summary.json, scores.csv, curves.png, best_montage.png and per run "
                f"best_METHOD_sSEED.npy/.png, trace_METHOD_sSEED.csv")
 

@@ -86,7 +86,8 @@ def _band(runs, maximize: bool):
 def _title(cmp: Comparison) -> str:
     p = cmp.plan
     s = p.settings
-    stop = f"  [stopped: {cmp.stopped[:60]}]" if cmp.stopped else ""
+    why = "interrupted" if cmp.stopped == "interrupted" else "the objective failed (summary.json says how)"
+    stop = f"  [stopped early: {why}]" if cmp.stopped else ""
     return (f"{p.G.name} [{p.G.latent_space}, n={p.G.latent_dim}]  |  {p.objective.description}\n"
             f"{'maximised' if p.maximize else 'minimised'}, budget {p.budget} images, popsize {p.popsize}, "
             f"sigma0 {s['sigma0']:g}, {len(p.seeds)} seed(s){stop}")
@@ -111,6 +112,10 @@ def curves_png(cmp: Comparison) -> bytes:
     ax.set_xlabel("images scored")
     ax.set_ylabel("best score so far" + ("" if cmp.plan.maximize else " (minimised)"))
     ax.grid(alpha=0.3)
+    if not ax.lines:  # nothing was scored (the objective failed on the first call): say so, no empty legend
+        ax.text(0.5, 0.5, "no image was scored", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title(_title(cmp), fontsize=8)
+        return figure_png_bytes(fig, dpi=100, bbox_inches="tight")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2 if len(cmp.labels) > 3 else 1,
               title="line: mean over seeds; band: min-max over seeds", title_fontsize=7)  # below: never on the data
     ax.set_title(_title(cmp), fontsize=8)
@@ -134,7 +139,7 @@ def montage_png(cmp: Comparison) -> bytes:
                 ax.imshow(pix[..., 0] if grey else pix, cmap="gray" if grey else None, vmin=0, vmax=255)
                 ax.set_title(f"seed {seed}: {run.score:.4g}" + ("*" if run.stopped else ""), fontsize=7)
             else:
-                ax.set_title(f"seed {seed}: not run", fontsize=7)
+                ax.set_title(f"seed {seed}: " + ("not run" if run is None else "nothing scored*"), fontsize=7)
             if j == 0:
                 ax.set_ylabel(label, fontsize=8)
     note = "\nrows: methods; columns: seeds; caption: best score" + \
