@@ -135,3 +135,19 @@ def test_basis_of_another_model_is_refused(files, monkeypatch, tmp_path):
                "--hessian", "h.npz", "--top", "4", out="bad")
     assert res.exit_code == 1 and "Error: the basis h.npz was made with another model setting" in res.output
     assert not (files / "bad").exists()
+
+
+def test_axes_basis_and_given_starting_codes(files, monkeypatch):
+    import ganmetric
+    ganmetric.export_axes(str(files / "h.npz"), top=5, out=files / "axes.npz")
+    np.save(files / "starts.npy", np.stack([np.full(8, 0.1), np.full(8, -0.1)]).astype(np.float32))
+    res = _run(files, monkeypatch, "--objective", "opt_scores_cli:brightness", "--method", "hess-cma", "--axes",
+               "axes.npz", "--top", "5", "--eigval-power", "0", "--z", "starts.npy", "--seeds", "2", "--budget", "10",
+               out="axes_run")
+    assert res.exit_code == 0, res.output
+    s = json.loads((files / "axes_run" / "summary.json").read_text())
+    assert s["methods"][0]["basis_source"] == "axes file axes.npz" and s["methods"][0]["top"] == 5
+    assert s["settings"]["init"] == "given (2 code(s))" and s["settings"]["basis"]["file"] == "axes.npz"
+    res = _run(files, monkeypatch, "--objective", "opt_scores_cli:brightness", "--z", "starts.npy", "--init", "prior",
+               out="bad")
+    assert res.exit_code == 2 and "--init z needs --z FILE; --init prior takes no --z" in res.output
