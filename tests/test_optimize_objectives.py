@@ -143,3 +143,16 @@ def test_unit_weights_options(tmp_path):
     torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "w.pt")
     with pytest.raises(ganmetric.WeightsError, match="alexnet weights .* do not fit the architecture"):
         load_objective("unit:torchvision:alexnet:features.0:0", weights=str(tmp_path / "w.pt"))
+
+
+def test_pretrained_weights_offline_name_the_alternatives(monkeypatch):
+    import urllib.error
+
+    import torchvision
+
+    def offline(self, *args, **kwargs):
+        raise urllib.error.URLError("no network")
+    monkeypatch.setattr(torchvision.models.WeightsEnum, "get_state_dict", offline)
+    with pytest.raises(ganmetric.WeightsError, match=r"alexnet ImageNet weights could not be downloaded \(URLError\); "
+                                                     "offline, give objective_weights random"):
+        load_objective("unit:torchvision:alexnet:features.0:0")

@@ -111,15 +111,16 @@ def _materialise(net: torch.nn.Module, model: str, weights: str):
             state = torchvision.models.get_model_weights(model).DEFAULT.get_state_dict(progress=False)
         except Exception as exc:  # URLError / OSError offline, a broken download
             raise WeightsError(f"the torchvision {model} ImageNet weights could not be downloaded "
-                               f"({type(exc).__name__}); offline, choose the objective weights random (an "
-                               f"untrained network with a fixed seed) or the path of a {model} state dict") from exc
+                               f"({type(exc).__name__}); offline, give objective_weights random (an untrained "
+                               f"network drawn from a fixed seed) or the path of a state dict of torchvision's "
+                               f"{model}") from exc
         net.to_empty(device="cpu")
         load_state_strict(net, state, model, label="torchvision weights for")
         return "pretrained"
     path = Path(spec).expanduser()
     if not path.is_file():
-        raise InputError(f"objective_weights must be pretrained, random, random:SEED or the path of a {model} "
-                         f"state dict; file not found: {spec}", argument="objective_weights")
+        raise InputError(f"objective_weights must be pretrained, random, random:SEED or the path of a state dict "
+                         f"of torchvision's {model}; file not found: {spec}", argument="objective_weights")
     state = load_torch_file(path, what=f"{model} weights file")
     if not isinstance(state, dict):
         raise WeightsError(f"{path} must hold a {model} state dict (names -> tensors)")
