@@ -33,6 +33,8 @@ def _register():
     main.add_command(invert.invert)
     from . import view
     main.add_command(view.view)
+    from . import optimize
+    main.add_command(optimize.optimize)
     install_flag_names(main)
 
 

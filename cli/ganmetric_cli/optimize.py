@@ -1,0 +1,156 @@
+"""``ganmetric optimize``: black-box search in latent space (random, CMA-ES, Hessian-aware CMA-ES)."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from ganmetric import blackbox
+from ganmetric.basis import basis_meta
+from ganmetric.generators import describe_model, load_recorded_generator
+
+from .common import argument_flags, distance_options, model_options, read_codes
+
+
+class _StopOnSigint:
+    """The first Ctrl-C asks the run to stop after the current generation (everything so far is
+    written); a second one exits at once (files are written atomically: none is left half-written)."""
+
+    def __enter__(self):
+        self.requested = False
+        self.previous = signal.getsignal(signal.SIGINT)
+        if self.previous is signal.SIG_IGN:
+            return lambda: False
+        signal.signal(signal.SIGINT, self._handle)
+        return lambda: self.requested
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            os.write(2, b"\nInterrupted.\n")
+            os._exit(130)
+        self.requested = True
+        os.write(2, b"\nStopping after the current generation (Ctrl-C again to stop at once)...\n")
+
+    def __exit__(self, *exc):
+        if self.previous is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+def _methods(value: str | None, basis) -> list[str]:
+    if value is None:
+        return ["random", "cma"] + (["hess-cma"] if basis is not None else [])
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [v for v in names if v not in blackbox.METHODS]
+    if unknown or not names:
+        raise click.BadParameter(f"expected a comma-separated list of {', '.join(blackbox.METHODS)}, got {value}",
+                                 param_hint="--method")
+    return names
+
+
+def _generator(model_spec, basis, device, dtype):
+    if basis is None:
+        return model_spec.load(device=device, dtype=dtype)
+    return load_recorded_generator(basis_meta(basis), model_spec, device=device, dtype=dtype,
+                                   what=f"the basis {Path(basis).name}")
+
+
+def _report(cmp, folder: Path) -> None:
+    click.echo(describe_model(cmp.plan.G))
+    s = cmp.plan.settings
+    click.echo(f"objective: {cmp.plan.objective.description} ({'maximised' if cmp.plan.maximize else 'minimised'}); "
+               f"budget {s['budget']} images, popsize {s['popsize']}, sigma0 {s['sigma0']:g}; {cmp.seconds:.1f} s")
+    medians, wins, done = cmp.medians(), cmp.wins(), len(cmp.complete_seeds())
+    for label in cmp.labels:
+        finals = [v for v in cmp.table()[label].values() if v is not None]
+        med = f"{medians[label]:.5g}" if medians[label] is not None else "n/a"
+        click.echo(f"  {label:<16} median best {med:>11}  wins {wins[label]}/{done}  finals: "
+                   + (", ".join(f"{v:.4g}" for v in finals) or "none"))
+    click.echo(f"wrote {folder}/: summary.json, scores.csv, curves.png, best_montage.png and per run "
+               f"best_METHOD_sSEED.npy/.png, trace_METHOD_sSEED.csv")
+
+
+@argument_flags(out_dir="--out", z_init="--z", methods="--method")
+@click.command()
+@model_options
+@distance_options
+@click.option("--objective", required=True,
+              help="What to maximise: module.path:function (images (B, C, H, W) in [-1, 1] -> B scores), "
+                   "unit:torchvision:MODEL:LAYER:CHANNEL[:Y:X] (alexnet, vgg16, resnet50) or image:PATH "
+                   "(the negative --distance to a target image).")
+@click.option("--objective-weights", default=None,
+              help="unit: objectives: pretrained (torchvision ImageNet; the default), random, random:SEED, or a "
+                   "state-dict path.")
+@click.option("--minimize", is_flag=True, help="Minimise the objective instead.")
+@click.option("--method", "methods", default=None,
+              help="Comma-separated: random, cma, hess-cma. Default: random,cma, plus hess-cma with a basis.")
+@click.option("--hessian", "hessian", type=click.Path(dir_okay=False), default=None,
+              help="hess-cma's basis: a result or average file of the same model (its eigenvectors).")
+@click.option("--axes", "axes_file", type=click.Path(dir_okay=False), default=None,
+              help="hess-cma's basis from an axes file instead.")
+@click.option("--top", type=int, default=None, help="hess-cma: use the top K directions (default 50).")
+@click.option("--eigval-power", type=float, default=None,
+              help="hess-cma: scale direction i by (lambda_i / lambda_1)^-P (default 0.5; 0: plain eigenbasis).")
+@click.option("--budget", type=int, default=3000, show_default=True, help="Images scored per method and seed.")
+@click.option("--seeds", "n_seeds", type=int, default=5, show_default=True, help="Runs per method.")
+@click.option("--seed", "first_seed", type=int, default=0, show_default=True, help="First seed.")
+@click.option("--init", type=click.Choice(["prior", "z"]), default=None,
+              help="Starting points: prior (a prior sample per seed, the default) or z (the --z file).")
+@click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
+              help="Starting codes (.npy): one code for all seeds or one row per seed.")
+@click.option("--sigma0", type=float, default=0.5, show_default=True,
+              help="Initial step, relative to the prior's scale.")
+@click.option("--popsize", type=int, default=None, help="Codes per generation (default 4 + floor(3 ln n)).")
+@click.option("--batch", type=int, default=None, help="Images per objective call at most (default: a generation).")
+@click.option("--out", "-o", type=click.Path(file_okay=False), default="evolve", show_default=True,
+              help="Output folder (created with its parents).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def optimize(model_spec, device, dtype, distance_spec, objective, objective_weights, minimize, methods, hessian,
+             axes_file, top, eigval_power, budget, n_seeds, first_seed, init, z_file, sigma0, popsize, batch, out,
+             quiet):
+    """Search the latent space for images that maximise a black-box score.
+
+    Runs each method from the same seeds and starting points with the same budget of
+    scored images. hess-cma runs CMA-ES on c in z = z_init + U_k diag(s) c, U_k the top
+    --top eigenvectors of a metric (--hessian or --axes), s_i = (lambda_i/lambda_1)^-P.
+    Ctrl-C stops after the current generation and writes everything so far.
+
+    \b
+    Examples:
+      ganmetric optimize --model dcgan-face --objective unit:torchvision:alexnet:features.10:3 \\
+          --objective-weights random --budget 600 --seeds 3 --out evolve
+      ganmetric optimize --objective my_scores:score --method cma,hess-cma --hessian avg.npz --top 50 --out evolve
+    """
+    if hessian and axes_file:
+        raise click.UsageError("give one basis: --hessian or --axes")
+    if (init == "z" and z_file is None) or (init == "prior" and z_file is not None):
+        raise click.BadParameter("--init z needs --z FILE; --init prior takes no --z", param_hint="--init")
+    if n_seeds < 1 or first_seed < 0:
+        raise click.BadParameter("--seeds must be at least 1 and --seed at least 0", param_hint="--seeds")
+    basis = hessian or axes_file
+    names = _methods(methods, basis)
+    if ("hess-cma" in names) != (basis is not None):
+        raise click.UsageError("hess-cma needs a basis, --hessian FILE (a metric result or average) or --axes FILE, "
+                               "and a basis is used only by hess-cma")
+    G = _generator(model_spec, basis, device, dtype)
+    if not objective.startswith("image:") and distance_spec != type(distance_spec)():
+        raise click.UsageError("--distance, --lpips-backbone and --resize apply to image: objectives only")
+    D = distance_spec.load(device=device, dtype=dtype) if objective.startswith("image:") else None
+    plan = blackbox.prepare_optimization(
+        G, objective, names, seeds=list(range(first_seed, first_seed + n_seeds)), basis=basis,
+        top=top, eigval_power=eigval_power, budget=budget, sigma0=sigma0, popsize=popsize, batch=batch,
+        minimize=minimize, z_init=read_codes(z_file, G.latent_dim) if z_file else None, distance=D,
+        objective_weights=objective_weights)
+    folder = blackbox.check_folder(plan, out)
+    with _StopOnSigint() as stop:
+        cmp = blackbox.run_comparison(plan, stop=stop, progress=not quiet)
+    blackbox.write_outputs(cmp, folder)
+    _report(cmp, folder)
+    if cmp.stopped == "interrupted":
+        click.echo(f"Interrupted: {len(cmp.runs)} run(s) so far are written in {folder}.", err=True)
+        sys.exit(130)
+    if cmp.stopped:
+        raise click.ClickException(f"{cmp.stopped}; the run stopped, and what it had is written in {folder}")
