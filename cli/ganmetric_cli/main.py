@@ -31,8 +31,9 @@ def _register():
     main.add_command(axes.axes)
     main.add_command(axes.explore)
     main.add_command(invert.invert)
-    from . import layers
+    from . import compress, layers
     main.add_command(layers.layers_command)
+    main.add_command(compress.compress)
     install_flag_names(main)
 
 
