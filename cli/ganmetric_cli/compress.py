@@ -100,7 +100,8 @@ def compress(model_spec, device, dtype, distance_spec, hessian, axes_file, direc
     codes = G.sample(samples, seed=seed)
     res = analysis.compress(G, D, basis, codes, ks if ks is not None else default_ks(G.latent_dim),
                             center="point" if center else None, fills=("none", "norm") if fills == "both" else (fills,),
-                            random_bases=random_bases, seed=seed, montage_samples=montage_samples, out_dir=out,
+                            random_bases=random_bases, seed=seed, montage_samples=montage_samples, codes_seed=seed,
+                            out_dir=out,
                             progress=not quiet)
     _report(G, D, res, out)
 

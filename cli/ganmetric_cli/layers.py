@@ -44,7 +44,7 @@ def layers_command(model_spec, device, dtype, distance_spec, points, seed, z_fil
 
     \b
     Examples:
-      ganmetric layers --model dcgan-face --distance mse --points 50 --layers main.2,main.5,main.8,main.11,main.13 --out face_layers
+      ganmetric layers --model dcgan-face --distance mse --points 50 --layers main.2,main.5,main.13 --out fl
       ganmetric layers --model eyes-cdcgan --distance mse --points 20 --layers all --out eye_layers
     """
     if (points is None) == (z_file is None):

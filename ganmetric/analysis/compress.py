@@ -62,7 +62,8 @@ class Compression:
         distances: (basis, fill) -> (len(ks), N) distances per k and sample.
         codes: k -> (N, n) projected codes for the given basis and the first fill.
         images: (rows, len(listed) + 1, C, H, W) montage images (the listed k, then the original), or None.
-        summary: the smallest listed k whose mean distance falls below 10% and 1% of the k = 0 distance, per basis and fill.
+        summary: the smallest listed k whose mean distance falls below 10% and 1% of the k = 0
+            distance, per basis and fill.
         meta: provenance (model, distance, basis, codes, options, versions).
     """
 
@@ -86,7 +87,7 @@ class Compression:
         return buf.getvalue()
 
     def save(self, out_dir) -> list[Path]:
-        """Write ``curve.csv``, ``curve.png``, ``montage.png``, ``summary.json`` and ``codes_k{K}.npy`` into ``out_dir``."""
+        """Write curve.csv, curve.png, montage.png, summary.json and codes_k{K}.npy into ``out_dir``."""
         from ..io import atomic_write_bytes, write_json
         from .batch_folder import npy_bytes
         from .compress_plots import plot_compression_curve, plot_compression_montage
@@ -281,7 +282,8 @@ def _montage_images(G, Z, z0, U, listed, fill: str, count: int):
 
 
 def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: int = 5, seed: int = 0,
-             chunk: int = 64, montage_samples: int = 4, out_dir=None, progress: bool = False) -> Compression:
+             chunk: int = 64, montage_samples: int = 4, codes_seed: int | None = None, out_dir=None,
+             progress: bool = False) -> Compression:
     """Project codes onto the first k basis directions and measure the image change, against random bases.
 
     Args:
@@ -298,6 +300,7 @@ def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: 
         seed: their seed (each basis has its own stream, independent of the codes').
         chunk: samples per pass (bounds memory).
         montage_samples: samples in the montage (0: no montage).
+        codes_seed: the seed the codes were drawn with (recorded only).
         out_dir: if given, the folder :meth:`Compression.save` writes into, checked (and
             created) after every argument is validated and before the measurement.
         progress: show a progress bar.
@@ -313,6 +316,8 @@ def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: 
     n = int(G.latent_dim)
     check_same_dtype(G, D)
     B, info = resolve_basis(_basis_matrix(basis), G, device="cpu", dtype=torch.float64)
+    if _basis_label(basis) not in (EIGEN, "given"):
+        info["basis"] = f"{basis.method} directions"
     U, was_orthonormal = orthonormal_columns(B)
     listed = check_ks(ks, n, U.shape[1])
     fills = _check_fills(fills)
@@ -333,8 +338,9 @@ def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: 
     codes_out = {k: (z0 + P).numpy() for k, P in zip(listed, _projections(Z - z0, U, listed, fills[0]))}
     images = _montage_images(G, Z, z0, U, listed, fills[0], min(montage_samples, Z.shape[0]))
     meta = {**model_meta(G), **distance_meta(D), "basis": info, "basis_orthonormalised": not was_orthonormal,
-            "n_samples": int(Z.shape[0]), "ks": list(listed), "fills": list(fills), "random_bases": n_random,
-            "random_seed": seed, "center": how, "z0": z0.numpy(), "codes_basis": label, "codes_fill": fills[0]}
+            "n_samples": int(Z.shape[0]), "codes_seed": codes_seed, "ks": list(listed), "fills": list(fills),
+            "random_bases": n_random, "random_seed": seed, "center": how,
+            "z0": None if center is None else z0.numpy(), "codes_basis": label, "codes_fill": fills[0]}
     result = Compression(rows, label, all_ks, listed, fills, dist, codes_out, images,
                          _summary(rows, listed, fills, n_random, label), jsonable(meta))
     if out_dir is not None:

@@ -23,7 +23,7 @@ def _layer_colours(n: int) -> list:
 
 
 def plot_layer_spectra(table, path):
-    """Mean normalised spectrum (lambda_i / lambda_1, log scale) of every layer, coloured by depth; the image's in black.
+    """Mean normalised spectrum (lambda_i / lambda_1, log) of every layer, coloured by depth; the image's in black.
 
     Args:
         table: :class:`~ganmetric.analysis.LayerMetrics`.
