@@ -112,8 +112,8 @@ def test_resume_keeps_points_and_refuses_another_run(tmp_path, mse64):
 
 @pytest.mark.parametrize("layers, message", [
     ("frist", "two-linear has no layer frist; near matches: first"),
-    ("first,first", "layers names layer first twice"),
-    ("", "layers must name layers"),
+    ("first,first", "layers must name each layer once, got first twice"),
+    ("", "layers must name layers as NAME or NAME1,NAME2"),
 ])
 def test_bad_layers_write_nothing(tmp_path, mse64, layers, message):
     with pytest.raises(InputError, match=message) as err:

@@ -221,7 +221,7 @@ class Const(nn.Module):
     ("layer:unused", "unused of odd cannot make a layer distance: not run by the forward pass"),
     ("layer:", "distance must name layers as layer:NAME"),
     ("layer:out,", "distance must name layers as layer:NAME"),
-    ("layer:out,out", "distance names layer out twice"),
+    ("layer:out,out", "distance must name each layer once, got out twice"),
 ])
 def test_bad_layers_are_one_line_errors(spec, message):
     with pytest.raises(InputError) as err:

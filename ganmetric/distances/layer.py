@@ -92,11 +92,12 @@ def parse_layer_spec(spec: str, *, argument: str = "distance") -> list[str]:
     body = spec[len(LAYER_PREFIX):] if is_layer_spec(spec) else str(spec)
     names = [part.strip() for part in body.split(",")]
     if not body.strip() or any(not n for n in names):
-        raise InputError(f"{argument} must name layers as layer:NAME or layer:NAME1,NAME2 (names as listed by "
-                         f"`ganmetric models layers MODEL`), got {spec}", argument=argument)
+        form = "layer:NAME or layer:NAME1,NAME2" if argument == "distance" else "NAME or NAME1,NAME2"
+        raise InputError(f"{argument} must name layers as {form} (names as listed by `ganmetric models layers "
+                         f"MODEL`), got {spec or 'nothing'}", argument=argument)
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise InputError(f"{argument} names layer {twice[0]} twice", argument=argument)
+        raise InputError(f"{argument} must name each layer once, got {twice[0]} twice", argument=argument)
     return names
 
 
