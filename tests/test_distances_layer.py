@@ -303,3 +303,12 @@ def test_biggan_layer_matches_the_dense_reference():
         handle.remove()
     res = ganmetric.metric_tensor(G, D, z0, method="jacobian")
     torch.testing.assert_close(res.H, ref, rtol=0, atol=1e-9 * float(ref.abs().max()))
+
+
+def test_torchscript_submodules_are_named_but_not_usable(tmp_path):
+    from helpers_analysis import save_traced_tiny
+    G = ganmetric.load_generator(str(save_traced_tiny(tmp_path / "tiny.pt", n=6, res=8)), latent_dim=6)
+    infos = generator_layers(G)
+    assert infos and all(not i.usable and i.reason == "cannot be hooked (a TorchScript submodule)" for i in infos)
+    with pytest.raises(InputError, match="layer net.g.fc of .* cannot make a layer distance: cannot be hooked"):
+        ganmetric.load_distance("layer:net.g.fc", generator=G)
