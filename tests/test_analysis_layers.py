@@ -160,3 +160,17 @@ def test_save_writes_the_table_and_figures(tmp_path, mse64):
     assert saved["alignment"]["random_baseline"] == {"8": 1.0}
     for png in paths[2:]:
         assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_stylegan2_synthesis_layers_with_a_top_k_method(tmp_path):
+    """stylegan2-demo in w: two synthesis layers by gn-lanczos (top 5); the alignment's k is capped at the 5 stored."""
+    G = ganmetric.load_generator("stylegan2-demo")
+    D = ganmetric.load_distance("mse")
+    table = layer_metrics(G, "g_ema.convs.1.activate,g_ema.conv1.activate", G.sample(2, seed=0), tmp_path / "run", D,
+                          method="gn-lanczos", k=5)
+    assert [r["layer"] for r in table.rows] == ["g_ema.conv1.activate", "g_ema.convs.1.activate", "image"]
+    assert table.alignment_ks == (5,)
+    assert all(0 <= r["align_k5"] <= 1 + 1e-6 for r in table.rows)
+    assert table.rows[-1]["align_k5"] == pytest.approx(1.0, abs=1e-5)
+    assert table.meta["resolved_method"] == "gn-lanczos" and table.rows[0]["shape"] == "1x128x4x4"
