@@ -230,9 +230,13 @@ def _measure(G, D, Z: torch.Tensor, z0: torch.Tensor, bases: dict, ks, fills, ch
         Zc = Z[s:s + chunk]
         ref = distance_inputs(G, D, Zc.to(**place))       # the originals once per chunk
         Y = Zc - z0
+        at_z0 = D(ref, distance_inputs(G, D, z0[None].to(**place))).detach().cpu().double().numpy()
         for (b, U) in bases.items():
             for f in fills:
                 for j, P in enumerate(_projections(Y, U, ks, f)):
+                    if ks[j] == 0:  # z_k = z0 for every basis and fill: measured once
+                        out[b, f][j, s:s + chunk] = at_z0
+                        continue
                     y = distance_inputs(G, D, (z0 + P).to(**place))
                     out[b, f][j, s:s + chunk] = D(ref, y).detach().cpu().double().numpy()
     return out
