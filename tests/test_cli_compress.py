@@ -1,4 +1,4 @@
-"""``ganmetric compress``, in-process, on a user's small module loaded by name (the basis from ``ganmetric hessian``)."""
+"""``ganmetric compress``, in-process, on a user's small module loaded by name (basis: ``ganmetric hessian``)."""
 from __future__ import annotations
 
 import csv
@@ -87,7 +87,8 @@ def test_bad_input_is_one_line_and_writes_nothing(model, result, tmp_path):  # n
     one_line_error(run(*base, "--ks", "a"), "expected comma-separated integers")
     one_line_error(run("compress", "--hessian", result, "--samples", 0, "--out", out), "--samples")
     one_line_error(run(*base, "--random-bases", -1), "Invalid value for --random-bases: must be at least 0")
-    one_line_error(run(*base, "--model", "dcgan-face"), "the basis h.npz was made with another model setting: latent size 6 there, 100 here; "
+    one_line_error(run(*base, "--model", "dcgan-face"), "the basis h.npz was made with another model setting: "
+                                                         "latent size 6 there, 100 here; "
                                                          "model gm_layers_nets:make there, dcgan-face here")
     one_line_error(run(*base, "--distance", "layer:nope"), "has no layer nope")
     one_line_error(run("compress", *model, "--directions", "sefa", "--distance", "mse", "--center", "--out", out),

@@ -84,7 +84,8 @@ def test_bad_layer_names_are_one_line_and_write_nothing(model, tmp_path):
     base = ["layers", *model, "--distance", "mse", "--points", 2, "-q", "--out", tmp_path / "r"]
     one_line_error(run(*base, "--layers", "net.7"), "Invalid value for --layers: gm_layers_nets:make has no layer "
                                                     "net.7; near matches: net.4, net.3")
-    one_line_error(run(*base, "--layers", "net.1,net.1"), "Invalid value for --layers: must name each layer once, got net.1 twice")
+    one_line_error(run(*base, "--layers", "net.1,net.1"),
+                   "Invalid value for --layers: must name each layer once, got net.1 twice")
     one_line_error(run("layers", *model, "--distance", "layer:net.1", "--points", 2, "--out", tmp_path / "r"),
                    "D is the image distance the layers are compared with")
     one_line_error(run(*base[:-2], "--points", 0, "--out", tmp_path / "r"), "--points")
