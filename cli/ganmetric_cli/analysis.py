@@ -56,7 +56,7 @@ def batch(model_spec, device, dtype, distance_spec, points, seed, z_file, solver
         raise click.BadParameter(f"must be at least 1, got {points}", param_hint="--points")
     with analysis.process_group(device) as ctx:
         G = model_spec.load(device=str(ctx.device), dtype=dtype)
-        D = distance_spec.load(device=str(ctx.device), dtype=dtype)
+        D = distance_spec.load(device=str(ctx.device), dtype=dtype, generator=G)  # layer names checked before writing
         refuse_unused(solver, D, G.latent_dim)
         codes = read_codes(z_file, G.latent_dim) if z_file else analysis.batch_codes(G, points, seed, out)
         with _stop_on_sigint() as stop:

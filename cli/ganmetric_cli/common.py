@@ -19,7 +19,7 @@ import numpy as np
 
 import ganmetric
 from ganmetric import checks
-from ganmetric.distances import DEFAULT_DISTANCE, DISTANCES, DistanceSpec
+from ganmetric.distances import DEFAULT_DISTANCE, DISTANCES, LAYER_PREFIX, DistanceSpec
 from ganmetric.errors import GanmetricError, first_line
 from ganmetric.generators import ModelSpec
 from ganmetric.io import describe_file
@@ -177,6 +177,25 @@ def model_options(f):
     return command
 
 
+class DistanceChoice(click.Choice):
+    """``--distance``: one of the image distances, or ``layer:NAME[,NAME2...]`` (the generator's own layers)."""
+
+    def __init__(self):
+        super().__init__(DISTANCES)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.startswith(LAYER_PREFIX):
+            return value  # the names are checked against the model when the distance is loaded
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r} is not one of {', '.join(DISTANCES)}, or {LAYER_PREFIX}NAME (a layer of the model: "
+                      f"`ganmetric models layers MODEL` lists them)", param, ctx)
+
+    def get_metavar(self, param, *args, **kwargs):
+        return "[" + "|".join(DISTANCES) + f"|{LAYER_PREFIX}NAME]"
+
+
 def distance_options(f):
     """--distance, --lpips-backbone, --resize, passed to the command as ``distance_spec``."""
 
@@ -187,9 +206,11 @@ def distance_options(f):
         return f(*args, **kwargs)
 
     opts = [
-        click.option("--distance", "-d", type=click.Choice(DISTANCES), default=None,
-                     help=f"Image distance pulled back through the generator. Default: the one the input file "
-                          f"records, else {DEFAULT_DISTANCE}."),
+        click.option("--distance", "-d", type=DistanceChoice(), default=None,
+                     help=f"Image distance pulled back through the generator, or {LAYER_PREFIX}NAME[,NAME2...]: the "
+                          f"mean squared difference of the model's own layer NAME's activations (layers as listed by "
+                          f"`ganmetric models layers MODEL`; several are summed, each normalised by its size). "
+                          f"Default: the one the input file records, else {DEFAULT_DISTANCE}."),
         click.option("--lpips-backbone", default=None,
                      help="LPIPS backbone weights: 'pretrained' (torchvision ImageNet, needs the network or "
                           "torch's cache; the default), 'random' or 'random:SEED' (an untrained backbone drawn "

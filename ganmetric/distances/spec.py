@@ -24,8 +24,8 @@ class DistanceSpec:
     """A request for a distance; fields left as None were not given.
 
     Attributes:
-        distance: ``mse``, ``lpips-alex``, ``lpips-vgg``, ``lpips-squeeze`` (None: the default,
-            or the one a file records).
+        distance: ``mse``, ``lpips-alex``, ``lpips-vgg``, ``lpips-squeeze``, ``layer:NAME[,NAME2...]``
+            (None: the default, or the one a file records).
         lpips_backbone: "pretrained", "random", "random:SEED" or a path (LPIPS only).
         resize: square side the images are resized to first (LPIPS only).
     """
@@ -47,11 +47,12 @@ class DistanceSpec:
         return DistanceSpec(self.distance or base.distance, self.lpips_backbone or base.lpips_backbone,
                             self.resize if self.resize is not None else base.resize)
 
-    def load(self, *, device="cpu", dtype=None):
-        """``load_distance`` with this spec (the default distance when none is named)."""
+    def load(self, *, device="cpu", dtype=None, generator=None):
+        """``load_distance`` with this spec (the default distance when none is named); ``generator``:
+        the one a layer distance reads (its names are checked now; image distances ignore it)."""
         from . import load_distance
         return load_distance(self.distance or DEFAULT_DISTANCE, device=device, dtype=dtype,
-                             lpips_backbone=self.lpips_backbone, resize=self.resize)
+                             lpips_backbone=self.lpips_backbone, resize=self.resize, generator=generator)
 
 
 def distance_meta(D) -> dict:
@@ -72,7 +73,7 @@ def describe_distance(D_or_meta) -> str:
     if opts.get("resize"):
         extra.append(f"resized to {opts['resize']} px")
     for key, value in opts.items():
-        if key not in ("backbone", "resize", "version") and value is not None:
+        if key not in ("backbone", "resize", "version", "layers") and value is not None:  # layers: in the name
             extra.append(f"{key.replace('_', ' ')} {value}")
     return f"{name} ({', '.join(extra)})" if extra else str(name)
 
@@ -140,8 +141,12 @@ def check_same_distance(meta: dict, D, *, what: str = "the file") -> None:
 
 
 def load_recorded_distance(meta: dict, given: DistanceSpec | None = None, *, device="cpu", dtype=None,
-                           what: str = "the file"):
+                           what: str = "the file", generator=None):
     """The distance a file's meta records, rebuilt; ``given`` may restate it or its options.
+
+    ``generator``: the generator a recorded layer distance reads (see
+    :meth:`DistanceSpec.load`); the file's model is checked against it by the caller
+    (:func:`ganmetric.generators.check_same_model`), as for every file.
 
     Raises:
         InputError: the record names no distance and none is given, or what is given differs
@@ -151,6 +156,6 @@ def load_recorded_distance(meta: dict, given: DistanceSpec | None = None, *, dev
     if meta.get("distance") is None and given.distance is None:
         raise InputError(f"{what} does not record which distance made it; name the distance")
     base = DistanceSpec.from_meta(meta) if meta.get("distance") is not None else DistanceSpec()
-    D = given.over(base).load(device=device, dtype=dtype)
+    D = given.over(base).load(device=device, dtype=dtype, generator=generator)
     check_same_distance(meta, D, what=what)
     return D

@@ -22,6 +22,7 @@ import torch
 from torch.func import grad, jvp, vjp, vmap
 
 from .. import checks
+from ..distances.layer import distance_inputs
 from ..errors import InputError
 
 
@@ -84,19 +85,21 @@ class Objective:
         G: generator; D: distance; z0: base point, shape (n,).
 
     ``psi(Z)`` -> (m, F) weighted features of G(Z) (feature-form distances only);
-    ``f(Z)`` -> (m,) distances d(G(z0), G(Z_i)).
+    ``f(Z)`` -> (m,) distances d(G(z0), G(Z_i)). What the distance compares is
+    :func:`~ganmetric.distances.distance_inputs`: the images G(Z), or for a distance of G's
+    own layers the activations it reads out of G (hooks run inside the differentiated map).
     """
 
     def __init__(self, G, D, z0: torch.Tensor):
         self.G, self.D, self.z0 = G, D, z0
         with torch.no_grad():
-            self.x0 = G(z0[None])
+            self.x0 = distance_inputs(G, D, z0[None])
 
     def psi(self, Z):
-        return self.D.features(self.G(Z))
+        return self.D.features(distance_inputs(self.G, self.D, Z))
 
     def f(self, Z):
-        return self.D(self.x0, self.G(Z))
+        return self.D(self.x0, distance_inputs(self.G, self.D, Z))
 
     def copies(self, m: int) -> torch.Tensor:
         return self.z0.expand(m, -1).clone()

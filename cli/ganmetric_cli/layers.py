@@ -1,0 +1,87 @@
+"""``ganmetric layers``: the metric of each of the generator's layers next to the image metric."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ganmetric import analysis
+from ganmetric.distances import describe_distance
+from ganmetric.generators import describe_model
+
+from .analysis import _stop_on_sigint
+from .common import argument_flags, distance_options, metric_options, model_options, read_codes, refuse_unused
+
+
+@argument_flags(out_dir="--out", n_points="--points")
+@click.command("layers")
+@model_options
+@distance_options
+@click.option("--points", "-n", type=int, default=None, help="Number of latent points drawn from the model's prior.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --points (as `ganmetric batch`).")
+@click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
+              help="Use these latent points instead: a .npy of shape (N, n).")
+@click.option("--layers", default="all", show_default=True,
+              help="'all' (every usable submodule without submodules) or comma-separated names as listed by "
+                   "`ganmetric models layers MODEL`.")
+@metric_options
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
+              help="Run folder: one batch folder per layer (layer_NAME/) and image/, run.json, layers.csv, "
+                   "layers.json, layers_spectra.png, layers_summary.png.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def layers_command(model_spec, device, dtype, distance_spec, points, seed, z_file, layers, solver, out, quiet):
+    """Metrics of the generator's own layers at the same codes, next to the image metric.
+
+    For each chosen layer the pull-back metric of d = mean squared difference of the layer's
+    activations (--distance layer:NAME), and the image distance's (--distance), each as a
+    resumable batch folder (Ctrl-C keeps what is done; run the same command to resume; a
+    folder of another model, distance, layer list or method is refused). Then per layer, in
+    forward order: output shape, anisotropy counts (0.99, 0.999 of the trace, as
+    `ganmetric spectrum`), mean top eigenvalue, effective rank (sum l)^2 / sum l^2, mean
+    log-scale homogeneity, and the alignment with the image metric at k = 10 and 50 (capped
+    at n): mean over points of ||U_layer,k^T U_image,k||_F^2 / k, 1 for the same top-k
+    eigenspace, k/n for random subspaces (printed as the baseline).
+
+    \b
+    Examples:
+      ganmetric layers --model dcgan-face --distance mse --points 50 --layers main.2,main.5,main.13 --out fl
+      ganmetric layers --model eyes-cdcgan --distance mse --points 20 --layers all --out eye_layers
+    """
+    if (points is None) == (z_file is None):
+        raise click.UsageError("give exactly one of --points N or --z FILE.npy")
+    if points is not None and points < 1:
+        raise click.BadParameter(f"must be at least 1, got {points}", param_hint="--points")
+    with analysis.process_group(device) as ctx:
+        G = model_spec.load(device=str(ctx.device), dtype=dtype)
+        D = distance_spec.load(device=str(ctx.device), dtype=dtype, generator=G)
+        refuse_unused(solver, D, G.latent_dim)
+        codes = read_codes(z_file, G.latent_dim) if z_file else G.sample(points, seed=seed).cpu().double().numpy()
+        with _stop_on_sigint() as stop:
+            table = analysis.layer_metrics(G, layers, codes, out, D, **solver, seed=None if z_file else seed,
+                                           z_file=z_file, progress=not quiet, stop=stop)
+        if table.interrupted:
+            if ctx.is_main:
+                click.echo(f"Interrupted: the points computed are saved in {out}; run the same command to resume.",
+                           err=True)
+            sys.exit(130)
+        if ctx.is_main:
+            paths = table.save(out)
+            _print_table(G, D, table)
+            click.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+def _print_table(G, D, table) -> None:
+    click.echo(describe_model(G))
+    click.echo(f"image distance {describe_distance(D)}; {table.meta['n_points']} points, method "
+               f"{table.meta['resolved_method']}")
+    align = [f"k={k}" for k in table.alignment_ks]
+    click.echo(f"{'layer':<24} {'shape':<14} {'n99':>4} {'n999':>5} {'top eig':>9} {'eff.rank':>8} {'homog':>6} "
+               + " ".join(f"{a:>7}" for a in align))
+    fmt = lambda v, f: "n/a" if v is None else format(v, f)  # noqa: E731
+    for r in table.rows:
+        click.echo(f"{r['layer']:<24} {r['shape'] or '-':<14} {fmt(r['n99'], 'd'):>4} {fmt(r['n999'], 'd'):>5} "
+                   f"{fmt(r['top_eigval'], '.3g'):>9} {fmt(r['effective_rank'], '.1f'):>8} "
+                   f"{fmt(r['homogeneity_log'], '.2f'):>6} "
+                   + " ".join(f"{fmt(r[f'align_k{k}'], '.3f'):>7}" for k in table.alignment_ks))
+    click.echo(f"{'random subspaces (k/n)':<24} {'':<14} {'':>4} {'':>5} {'':>9} {'':>8} {'':>6} "
+               + " ".join(f"{b:>7.3f}" for b in table.baselines.values()))

@@ -1,0 +1,382 @@
+"""Layer distances: the squared distance between the activations of a generator's own layers.
+
+``load_distance("layer:NAME")`` compares two codes through the output ``f`` of the
+generator's submodule ``NAME`` (names as in ``G.named_modules()``)::
+
+    d(z0, z) = mean over the elements of f(z) - f(z0), squared
+
+the same mean convention as ``mse`` (on the generator's output layer the two agree).
+Several layers, ``layer:A,B``, are the sum of their distances, each normalised by its own
+element count. It is a squared-feature distance with features
+``f(z).flatten() / sqrt(elements)``, so every metric method works, ``jacobian`` included.
+
+A layer distance compares codes, not images: the objects it compares are the activation
+vectors :meth:`LayerDistance.activations` reads out of ``G`` with forward hooks, inside the
+function the metric engine differentiates, so ``torch.func`` transforms (jvp, vjp, vmap)
+see an ordinary function of the code. :func:`distance_inputs` is what a distance compares
+for codes Z (``G(Z)`` for an image distance), :func:`code_distance` the distance between
+two batches of codes; the metric engine and compression use them, so every distance works
+there alike.
+
+A layer distance belongs to one generator. It binds to the generator it is built with
+(``load_distance("layer:main.2", generator=G)``: bad names fail there, in one line, with
+near matches) or, without one, to the first generator it is used with; a generator with
+another identity (:func:`ganmetric.generators.model_meta`) is then refused. Result files
+record the layer names in ``distance_options`` next to the model's identity.
+"""
+from __future__ import annotations
+
+import difflib
+import weakref
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import InputError
+from .base import Distance
+
+#: a distance spec naming layers starts with this
+LAYER_PREFIX = "layer:"
+#: codes of the inspection forward passes (a fixed seed: listing a model twice gives the same table)
+_INSPECT_SEED = 0
+
+
+class _Captured(Exception):
+    """Raised by the last hook: nothing after the chosen layers is needed."""
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One submodule of a generator, as a layer distance sees it.
+
+    Attributes:
+        name: its name in ``G.named_modules()``.
+        type: its class name.
+        shape: its output's shape for a batch of one code, or None (not run, not a tensor).
+        order: position of its output in the forward pass (0 first), None when it does not run.
+        leaf: it has no submodules.
+        usable: a layer distance can use it.
+        reason: why it cannot ("" when usable).
+    """
+
+    name: str
+    type: str
+    shape: tuple | None
+    order: int | None
+    leaf: bool
+    usable: bool
+    reason: str = ""
+
+    @property
+    def elements(self) -> int | None:
+        """Elements of one code's output (None when there is no output)."""
+        if self.shape is None:
+            return None
+        count = 1
+        for s in self.shape[1:]:
+            count *= int(s)
+        return count
+
+
+def is_layer_spec(spec) -> bool:
+    """Whether ``spec`` names a layer distance (``layer:...``)."""
+    return isinstance(spec, str) and spec.startswith(LAYER_PREFIX)
+
+
+def parse_layer_spec(spec: str, *, argument: str = "distance") -> list[str]:
+    """The layer names of ``layer:A,B`` (or of ``A,B``), in the given order.
+
+    Raises:
+        InputError: no name, an empty name, or a name given twice.
+    """
+    body = spec[len(LAYER_PREFIX):] if is_layer_spec(spec) else str(spec)
+    names = [part.strip() for part in body.split(",")]
+    if not body.strip() or any(not n for n in names):
+        form = "layer:NAME or layer:NAME1,NAME2" if argument == "distance" else "NAME or NAME1,NAME2"
+        raise InputError(f"{argument} must name layers as {form} (names as listed by `ganmetric models layers "
+                         f"MODEL`), got {spec or 'nothing'}", argument=argument)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputError(f"{argument} must name each layer once, got {twice[0]} twice", argument=argument)
+    return names
+
+
+def _probe_codes(G) -> torch.Tensor:
+    """Two different codes from the prior on G's device and dtype (their rows do not depend on the count)."""
+    return G.sample(2, seed=_INSPECT_SEED)
+
+
+class _Recorder:
+    """Forward hooks that note, per module, how often it ran, in which order, and its output."""
+
+    def __init__(self, modules: dict):
+        self.calls: dict[str, int] = {}
+        self.outputs: dict[str, object] = {}
+        self.order: list[str] = []
+        self.hooked: set[str] = set()
+        self.handles = []
+        for name, module in modules.items():
+            try:
+                self.handles.append(module.register_forward_hook(self._hook(name)))
+                self.hooked.add(name)
+            except (RuntimeError, AttributeError, TypeError):  # TorchScript submodules take no Python hooks
+                pass
+
+    def _hook(self, name):
+        def hook(_module, _inputs, output):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            if name not in self.outputs:
+                self.order.append(name)
+                self.outputs[name] = output.detach().clone() if isinstance(output, torch.Tensor) else output
+        return hook
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+
+@torch.no_grad()
+def _record(G, modules: dict, codes: torch.Tensor) -> _Recorder:
+    rec = _Recorder(modules)
+    try:
+        G(codes)
+    finally:
+        rec.remove()
+    return rec
+
+
+def _why_not(output, calls: int, hooked: bool, container_ran: bool, latent_space) -> str:
+    """Why a module's output cannot make a layer distance ("" if it can)."""
+    if not hooked:
+        return "cannot be hooked (a TorchScript submodule)"
+    if calls == 0 and container_ran:
+        return "a container that is not called itself (its submodules are)"
+    if calls == 0:
+        return f"not run by the forward pass in latent space {latent_space}"
+    if calls > 1:
+        return f"runs {calls} times per forward pass (its output is ambiguous)"
+    if not isinstance(output, torch.Tensor):
+        return f"its output is a {type(output).__name__}, not a tensor"
+    if not output.is_floating_point():
+        return f"its output holds {str(output.dtype).replace('torch.', '')} values, not real numbers"
+    if output.dim() == 0 or output.shape[0] != 2:
+        return "its output has no batch dimension first"
+    return ""
+
+
+def _inspect(G, modules: dict) -> dict[str, LayerInfo]:
+    """Run G on one code and on two codes with hooks on ``modules``; what each module gives."""
+    two = _probe_codes(G)
+    one = _record(G, modules, two[:1])
+    both = _record(G, modules, two)
+    infos = {}
+    for name, module in modules.items():
+        out1, out2 = one.outputs.get(name), both.outputs.get(name)
+        ran = any(other.startswith(name + ".") for other in both.calls)
+        reason = _why_not(out2, both.calls.get(name, 0), name in both.hooked, ran, getattr(G, "latent_space", None))
+        if not reason and out2.shape[1:] != out1.shape[1:]:
+            reason = "its output's size depends on the batch"
+        elif not reason and torch.equal(out2[0], out2[1]):
+            reason = "constant: its output does not depend on the code (its metric is zero)"
+        shape = tuple(out1.shape) if isinstance(out1, torch.Tensor) else None
+        order = one.order.index(name) if name in one.order else None
+        infos[name] = LayerInfo(name, type(module).__name__, shape, order, not any(True for _ in module.children()),
+                                not reason, reason)
+    return infos
+
+
+def _submodules(G) -> dict:
+    """Every named submodule of G but G itself."""
+    return {name: module for name, module in G.named_modules() if name}
+
+
+def generator_layers(G) -> list[LayerInfo]:
+    """Every submodule of G with its type, output shape and whether a layer distance can use it.
+
+    Runs G on one code (the shapes) and on two (whether the output has a batch dimension and
+    depends on the code), with a forward hook on every submodule. A module is usable when it
+    runs exactly once per forward pass and returns a real-valued tensor, batch first, that
+    changes with the code.
+
+    Args:
+        G: a generator (any module with ``latent_dim`` and ``sample``).
+
+    Returns:
+        LayerInfo per submodule, in ``named_modules()`` order.
+    """
+    return list(_inspect(G, _submodules(G)).values())
+
+
+def _near(name: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.6)
+    return f"; near matches: {', '.join(close)}" if close else ""
+
+
+def check_layers(G, names, *, argument: str = "distance") -> dict[str, LayerInfo]:
+    """The :class:`LayerInfo` of each named layer of G, refusing names a layer distance cannot use.
+
+    Raises:
+        InputError: an unknown name (with near matches), or a module that does not run once
+            per forward pass, returns no real tensor, or does not depend on the code.
+    """
+    modules = _submodules(G)
+    missing = [n for n in names if n not in modules]
+    if missing:
+        raise InputError(f"{getattr(G, 'name', 'the generator')} has no layer {missing[0]}"
+                         f"{_near(missing[0], list(modules))} (`ganmetric models layers` lists them)",
+                         argument=argument)
+    infos = _inspect(G, {n: modules[n] for n in names})
+    for name in names:
+        if not infos[name].usable:
+            raise InputError(f"layer {name} of {getattr(G, 'name', 'the generator')} cannot make a layer distance: "
+                             f"{infos[name].reason}", argument=argument)
+    return infos
+
+
+@dataclass
+class _Binding:
+    """The generator a layer distance belongs to: its identity, the object, each layer's element count."""
+
+    model: dict
+    generator: weakref.ref
+    elements: dict
+
+
+class LayerDistance(Distance):
+    """``d(z0, z) = sum_l mean_e (f_l(z) - f_l(z0))^2`` over the outputs f_l of a generator's layers.
+
+    Features: ``cat_l f_l(z).flatten() / sqrt(E_l)`` (E_l: elements of one code's f_l), so
+    ``d = ||features(z) - features(z0)||^2`` and the metric is ``H = 2 J^T J`` exactly.
+
+    It compares activation vectors (m, F) read from G by :meth:`activations`, not images:
+    ``forward(a, b)`` and ``features(a)`` take those.
+
+    Args:
+        layers: the submodule names (``G.named_modules()``), or a spec ``layer:A,B``.
+        generator: bind to this generator now (checks the names); else to the first one used.
+
+    Attributes:
+        layers: the names, in the given order.
+        needs_generator: True (what a distance compares comes from G itself).
+
+    Raises:
+        InputError: no or repeated names; with ``generator``, a name it cannot use.
+    """
+
+    has_features = True
+    needs_generator = True
+
+    def __init__(self, layers, generator=None):
+        names = parse_layer_spec(layers if isinstance(layers, str) else ",".join(layers))
+        super().__init__(LAYER_PREFIX + ",".join(names), {"layers": list(names)})
+        self.layers = tuple(names)
+        self._binding: _Binding | None = None
+        if generator is not None:
+            self.bind(generator)
+
+    def __deepcopy__(self, memo):
+        # a copy keeps the names and the identity it is bound to; it re-checks the next generator object it meets
+        out = LayerDistance(self.layers).train(self.training)
+        if self._binding is not None:
+            out._binding = _Binding(dict(self._binding.model), lambda: None, dict(self._binding.elements))
+        return out
+
+    @property
+    def bound_model(self) -> dict | None:
+        """The identity (``model_meta``) of the generator it belongs to, or None before its first use."""
+        return None if self._binding is None else dict(self._binding.model)
+
+    def bind(self, G) -> "LayerDistance":
+        """Belong to generator G (a no-op for the generator it already belongs to).
+
+        Raises:
+            InputError: it belongs to a generator with another identity, or G cannot give
+                one of its layers.
+        """
+        if self._binding is not None and self._binding.generator() is G:
+            return self
+        from ..generators.spec import model_differences, model_meta  # generators import distances' users
+        if self._binding is not None:
+            diffs = model_differences(self._binding.model, G)
+            if diffs:
+                raise InputError(f"distance {self.name} belongs to another generator ({self._binding.model['model']}):"
+                                 f" {'; '.join(diffs)}; load it for this one", argument="distance")
+        infos = check_layers(G, self.layers)
+        elements = {n: infos[n].elements for n in self.layers}
+        if self._binding is not None and elements != self._binding.elements:
+            raise InputError(f"distance {self.name}: this generator's layers have other sizes "
+                             f"({elements} here, {self._binding.elements} before)", argument="distance")
+        self._binding = _Binding(model_meta(G), weakref.ref(G), elements)
+        return self
+
+    def activations(self, G, Z: torch.Tensor) -> torch.Tensor:
+        """The features of codes Z: ``cat_l f_l(Z).flatten(1) / sqrt(E_l)``, shape (m, F).
+
+        Hooks on the chosen layers keep their outputs (cloned: a later in-place op, such as
+        an in-place ReLU after a BatchNorm, must not change them); the pass stops after the
+        last of them. Called inside the function a ``torch.func`` transform differentiates,
+        the hooks see that transform's tensors.
+
+        Args:
+            G: the generator it belongs to (bound on first use).
+            Z: (m, n) codes.
+
+        Raises:
+            InputError: G is not its generator.
+        """
+        self.bind(G)
+        modules = dict(G.named_modules())
+        kept: dict[str, torch.Tensor] = {}
+
+        def hook(name):
+            def keep(_module, _inputs, output):
+                kept[name] = output.clone()
+                if len(kept) == len(self.layers):
+                    raise _Captured
+            return keep
+
+        handles = [modules[name].register_forward_hook(hook(name)) for name in self.layers]
+        try:
+            G(Z)
+        except _Captured:
+            pass
+        finally:
+            for handle in handles:
+                handle.remove()
+        scale = self._binding.elements
+        return torch.cat([kept[n].flatten(1) * scale[n] ** -0.5 for n in self.layers], dim=1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The features of activation vectors from :meth:`activations` (they already are: returned as is).
+
+        Raises:
+            InputError: ``x`` is an image batch or anything but (m, F) activation vectors.
+        """
+        width = None if self._binding is None else sum(self._binding.elements.values())
+        if x.dim() != 2 or (width is not None and x.shape[1] != width):
+            raise InputError(f"distance {self.name} compares the activations of the generator's own layers at two "
+                             f"codes, not images: this needs an image distance (mse, lpips-alex, ...)",
+                             argument="distance")
+        return x
+
+
+def distance_inputs(G, D, Z: torch.Tensor) -> torch.Tensor:
+    """What distance D compares for codes Z: the images ``G(Z)``, or a layer distance's activations of G.
+
+    Args:
+        G: the generator; D: a distance; Z: (m, n) codes.
+    """
+    return D.activations(G, Z) if getattr(D, "needs_generator", False) else G(Z)
+
+
+def code_distance(G, D, Z0: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
+    """``d(G(z0_i), G(z_i))`` row by row (either side may have one row), for any distance.
+
+    Args:
+        G: the generator; D: a distance (an image distance or a layer distance of G).
+        Z0, Z: (m, n) or (1, n) codes.
+
+    Returns:
+        (m,) distances.
+    """
+    return D(distance_inputs(G, D, Z0), distance_inputs(G, D, Z))
