@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
@@ -78,3 +79,16 @@ print("ok")
 """
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_curves_with_a_layer_distance_read_the_generator_layers():
+    """explore --curves/--calibrate with --distance layer:NAME: d compares the layer's activations, not images."""
+    G = TinyConvGenerator(n=6, res=16).double()
+    rows = np.linalg.qr(np.random.default_rng(1).standard_normal((6, 2)))[0].T
+    axes = Axes(rows, np.array([2.0, 1.0]), G.name, "z", "layer:fc", np.zeros((1, 6)), {})
+    D = ganmetric.load_distance("layer:fc", generator=G, dtype="float64")
+    z0 = G.sample(1, seed=2)
+    ts = np.array([-0.5, 0.0, 0.25])
+    got = distance_curves(G, D, z0, axes, [0, 1], ts)
+    want = [[float(((G.fc(z0 + t * torch.as_tensor(u)[None]) - G.fc(z0)) ** 2).mean()) for t in ts] for u in rows]
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)  # the mean-square convention of mse

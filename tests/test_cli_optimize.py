@@ -91,8 +91,8 @@ def test_objective_error_is_one_line_and_keeps_what_it_had(files, monkeypatch):
 
 def test_ctrl_c_stops_after_the_generation_and_writes(files, monkeypatch):
     asked = []
-    monkeypatch.setattr(optimize_cli._StopOnSigint, "__enter__", lambda self: lambda: asked.append(1) or len(asked) > 2)
-    monkeypatch.setattr(optimize_cli._StopOnSigint, "__exit__", lambda self, *exc: False)
+    monkeypatch.setattr(optimize_cli.stop_on_sigint, "__enter__", lambda self: lambda: asked.append(1) or len(asked) > 2)
+    monkeypatch.setattr(optimize_cli.stop_on_sigint, "__exit__", lambda self, *exc: False)
     res = _run(files, monkeypatch, "--objective", "opt_scores_cli:brightness", "--method", "cma", "--budget", "40",
                out="stopped")
     assert res.exit_code == 130 and "Interrupted: 1 run(s) so far are written" in res.output

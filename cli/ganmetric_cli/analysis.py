@@ -1,8 +1,6 @@
 """``ganmetric batch | spectrum | homogeneity | average``: geometry over many latent points."""
 from __future__ import annotations
 
-import os
-import signal
 import sys
 from pathlib import Path
 
@@ -15,7 +13,8 @@ from ganmetric.io import atomic_save_npz, atomic_write_bytes, check_writable, wr
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 
-from .common import argument_flags, distance_options, metric_options, model_options, read_codes, refuse_unused
+from .common import (argument_flags, distance_options, metric_options, model_options, read_codes, refuse_unused,
+                     stop_on_sigint)
 
 
 @argument_flags(out_dir="--out", n_points="--points")
@@ -59,7 +58,7 @@ def batch(model_spec, device, dtype, distance_spec, points, seed, z_file, solver
         D = distance_spec.load(device=str(ctx.device), dtype=dtype, generator=G)  # layer names checked before writing
         refuse_unused(solver, D, G.latent_dim)
         codes = read_codes(z_file, G.latent_dim) if z_file else analysis.batch_codes(G, points, seed, out)
-        with _stop_on_sigint() as stop:
+        with stop_on_sigint("point") as stop:
             s = analysis.batch_metric(G, D, codes, out, **solver, seed=None if z_file else seed, z_file=z_file,
                                       progress=not quiet, stop=stop)
         if s.interrupted:
@@ -78,32 +77,6 @@ def _batch_summary(G, D, method, s) -> None:
                f"already done; {s.seconds:.1f} s"
                + (f", {s.seconds / s.computed * s.world_size:.2f} s per point per process" if s.computed else ""))
     click.echo(f"wrote {s.out_dir}/ ({analysis.point_name(0)} ... and {s.manifest.name})")
-
-
-class _stop_on_sigint:
-    """Context manager: the first Ctrl-C asks the batch to stop after the current point (a
-    KeyboardInterrupt raised inside torch can be swallowed there and perturb the point being
-    computed); a second one exits at once (atomic writes leave no partial file)."""
-
-    def __enter__(self):
-        self.requested = False
-        self.previous = signal.getsignal(signal.SIGINT)
-        if self.previous is signal.SIG_IGN:        # e.g. a background job: keep ignoring
-            return lambda: False
-        signal.signal(signal.SIGINT, self._handle)
-        return lambda: self.requested
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            os.write(2, b"\nInterrupted.\n")
-            os._exit(130)
-        self.requested = True
-        os.write(2, b"\nStopping after the current point (Ctrl-C again to stop at once)...\n")
-
-    def __exit__(self, *exc):
-        if self.previous is not signal.SIG_IGN:
-            signal.signal(signal.SIGINT, self.previous)
-        return False
 
 
 @argument_flags(thresholds="--thresholds")

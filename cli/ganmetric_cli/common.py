@@ -9,7 +9,9 @@ typed, so a command reading a file fills the rest from the file's record),
 from __future__ import annotations
 
 import functools
+import os
 import re
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -21,7 +23,8 @@ import ganmetric
 from ganmetric import checks
 from ganmetric.distances import DEFAULT_DISTANCE, DISTANCES, LAYER_PREFIX, DistanceSpec
 from ganmetric.errors import GanmetricError, first_line
-from ganmetric.generators import ModelSpec
+from ganmetric.basis import basis_meta
+from ganmetric.generators import ModelSpec, load_recorded_generator
 from ganmetric.io import describe_file
 
 
@@ -297,3 +300,45 @@ def read_codes(z_file, latent_dim: int, *, flag: str = "--z") -> np.ndarray:
                                        f"latent codes") from exc
         raise ganmetric.InputError(f"{flag} {path} is {what}, not a .npy array of latent codes") from exc
     return checks.latent_codes(np.asarray(arr), latent_dim, name=f"{flag} {path.name}").cpu().numpy()
+
+
+class stop_on_sigint:
+    """Context manager: the first Ctrl-C asks a long run to stop after its current step (a
+    KeyboardInterrupt raised inside torch can be swallowed there and perturb the step being
+    computed); a second one exits at once (atomic writes leave no partial file). Entering it
+    gives the ``stop()`` callable the library's long runs poll.
+
+    Args:
+        step: what a step is, for the message ("point", "generation", ...).
+    """
+
+    def __init__(self, step: str = "point"):
+        self.step = step
+
+    def __enter__(self):
+        self.requested = False
+        self.previous = signal.getsignal(signal.SIGINT)
+        if self.previous is signal.SIG_IGN:        # e.g. a background job: keep ignoring
+            return lambda: False
+        signal.signal(signal.SIGINT, self._handle)
+        return lambda: self.requested
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            os.write(2, b"\nInterrupted.\n")
+            os._exit(130)
+        self.requested = True
+        os.write(2, f"\nStopping after the current {self.step} (Ctrl-C again to stop at once)...\n".encode())
+
+    def __exit__(self, *exc):
+        if self.previous is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+def generator_for_basis(model_spec: ModelSpec, basis, device, dtype):
+    """The model: with a basis file, the one it records (restated options must match); else as given."""
+    if basis is None:
+        return model_spec.load(device=device, dtype=dtype)
+    return load_recorded_generator(basis_meta(basis), model_spec, device=device, dtype=dtype,
+                                   what=f"the basis {Path(basis).name}")

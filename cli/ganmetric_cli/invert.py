@@ -7,14 +7,14 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ganmetric.inversion import (CROPS, OPTIMIZERS, PIXEL_LOSSES, RESAMPLE, basis_meta, loss_curve_png,
+from ganmetric.inversion import (CROPS, OPTIMIZERS, PIXEL_LOSSES, RESAMPLE, loss_curve_png,
                                  prepare_inversion, run_inversion, side_by_side_png)
 from ganmetric.distances import distance_meta
-from ganmetric.generators import describe_model, load_recorded_generator, model_meta
+from ganmetric.generators import describe_model, model_meta
 from ganmetric.io import atomic_write_bytes, check_writable, write_json
 from ganmetric.plotting import save_image
 
-from .common import argument_flags, distance_options, model_options, read_codes
+from .common import argument_flags, distance_options, generator_for_basis, model_options, read_codes
 
 #: The files written into --out.
 OUTPUTS = {"code": "code.npy", "codes": "codes.npy", "losses": "losses.npy", "fit": "fit.png",
@@ -47,14 +47,6 @@ def _write(folder: Path, res, summary: dict) -> None:
     atomic_write_bytes(folder / OUTPUTS["side_by_side"], side_by_side_png(res))
     atomic_write_bytes(folder / OUTPUTS["loss_curve"], loss_curve_png(res))
     write_json(folder / OUTPUTS["summary"], summary)
-
-
-def _generator(model_spec, basis, device, dtype):
-    """The model: with a basis file, the one it records (restated options must match); else as given."""
-    if basis is None:
-        return model_spec.load(device=device, dtype=dtype)
-    return load_recorded_generator(basis_meta(basis), model_spec, device=device, dtype=dtype,
-                                   what=f"the basis {Path(basis).name}")
 
 
 def _report(G, res, folder: Path) -> None:
@@ -131,7 +123,7 @@ def invert(model_spec, device, dtype, distance_spec, image, box, basis, eigval_p
     if basis_k is not None and basis is None:
         raise click.BadParameter("needs --hessian (the basis to take the top k directions from)",
                                  param_hint="--basis-k")
-    G = _generator(model_spec, basis, device, dtype)
+    G = generator_for_basis(model_spec, basis, device, dtype)
     D = distance_spec.load(device=device, dtype=dtype) if distance_weight > 0 else None
     known = read_codes(true_z, G.latent_dim, flag="--true-z") if true_z is not None else None
     problem = prepare_inversion(G, image, D, basis, steps=steps, lr=lr, restarts=restarts, seed=seed,

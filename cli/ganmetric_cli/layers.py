@@ -9,8 +9,8 @@ from ganmetric import analysis
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 
-from .analysis import _stop_on_sigint
-from .common import argument_flags, distance_options, metric_options, model_options, read_codes, refuse_unused
+from .common import (argument_flags, distance_options, metric_options, model_options, read_codes, refuse_unused,
+                     stop_on_sigint)
 
 
 @argument_flags(out_dir="--out", n_points="--points")
@@ -56,7 +56,7 @@ def layers_command(model_spec, device, dtype, distance_spec, points, seed, z_fil
         D = distance_spec.load(device=str(ctx.device), dtype=dtype, generator=G)
         refuse_unused(solver, D, G.latent_dim)
         codes = read_codes(z_file, G.latent_dim) if z_file else G.sample(points, seed=seed).cpu().double().numpy()
-        with _stop_on_sigint() as stop:
+        with stop_on_sigint("point") as stop:
             table = analysis.layer_metrics(G, layers, codes, out, D, **solver, seed=None if z_file else seed,
                                            z_file=z_file, progress=not quiet, stop=stop)
         if table.interrupted:

@@ -1,43 +1,16 @@
 """``ganmetric optimize``: black-box search in latent space (random, CMA-ES, Hessian-aware CMA-ES)."""
 from __future__ import annotations
 
-import os
-import signal
 import sys
 from pathlib import Path
 
 import click
 
 from ganmetric import blackbox
-from ganmetric.basis import basis_meta
-from ganmetric.generators import describe_model, load_recorded_generator
+from ganmetric.generators import describe_model
 
-from .common import argument_flags, distance_options, model_options, read_codes
-
-
-class _StopOnSigint:
-    """The first Ctrl-C asks the run to stop after the current generation (everything so far is
-    written); a second one exits at once (files are written atomically: none is left half-written)."""
-
-    def __enter__(self):
-        self.requested = False
-        self.previous = signal.getsignal(signal.SIGINT)
-        if self.previous is signal.SIG_IGN:
-            return lambda: False
-        signal.signal(signal.SIGINT, self._handle)
-        return lambda: self.requested
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            os.write(2, b"\nInterrupted.\n")
-            os._exit(130)
-        self.requested = True
-        os.write(2, b"\nStopping after the current generation (Ctrl-C again to stop at once)...\n")
-
-    def __exit__(self, *exc):
-        if self.previous is not signal.SIG_IGN:
-            signal.signal(signal.SIGINT, self.previous)
-        return False
+from .common import (argument_flags, distance_options, generator_for_basis, model_options, read_codes,
+                     stop_on_sigint)
 
 
 def _methods(value: str | None, basis) -> list[str]:
@@ -49,13 +22,6 @@ def _methods(value: str | None, basis) -> list[str]:
         raise click.BadParameter(f"expected a comma-separated list of {', '.join(blackbox.METHODS)}, got {value}",
                                  param_hint="--method")
     return names
-
-
-def _generator(model_spec, basis, device, dtype):
-    if basis is None:
-        return model_spec.load(device=device, dtype=dtype)
-    return load_recorded_generator(basis_meta(basis), model_spec, device=device, dtype=dtype,
-                                   what=f"the basis {Path(basis).name}")
 
 
 def _report(cmp, folder: Path) -> None:
@@ -135,7 +101,7 @@ def optimize(model_spec, device, dtype, distance_spec, objective, objective_weig
     if ("hess-cma" in names) != (basis is not None):
         raise click.UsageError("hess-cma needs a basis, --hessian FILE (a metric result or average) or --axes FILE, "
                                "and a basis is used only by hess-cma")
-    G = _generator(model_spec, basis, device, dtype)
+    G = generator_for_basis(model_spec, basis, device, dtype)
     if not objective.startswith("image:") and distance_spec != type(distance_spec)():
         raise click.UsageError("--distance, --lpips-backbone and --resize apply to image: objectives only")
     D = distance_spec.load(device=device, dtype=dtype) if objective.startswith("image:") else None
@@ -145,7 +111,7 @@ def optimize(model_spec, device, dtype, distance_spec, objective, objective_weig
         minimize=minimize, z_init=read_codes(z_file, G.latent_dim) if z_file else None, distance=D,
         objective_weights=objective_weights)
     folder = blackbox.check_folder(plan, out)
-    with _StopOnSigint() as stop:
+    with stop_on_sigint("generation") as stop:
         cmp = blackbox.run_comparison(plan, stop=stop, progress=not quiet)
     blackbox.write_outputs(cmp, folder)
     _report(cmp, folder)

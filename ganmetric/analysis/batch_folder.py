@@ -82,7 +82,7 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def _differences(theirs: dict, ours: dict) -> str:
+def identity_differences(theirs: dict, ours: dict) -> str:
     """``key: directory has X, this run Y`` for every differing (nested) key, values as JSON."""
     a, b = _flat(theirs), _flat(ours)
     keys = [key for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
@@ -123,7 +123,8 @@ def check_directory(out_dir: Path, identity: dict, codes: np.ndarray, seed: int 
     """Refuse a directory that belongs to another batch (other options, or codes this run does not extend)."""
     manifest = _read_manifest(out_dir)
     if manifest is not None and not same_identity(manifest["identity"], identity):
-        raise InputError(f"{out_dir} holds a different batch ({_differences(manifest['identity'], identity)}); "
+        differs = identity_differences(manifest["identity"], identity)
+        raise InputError(f"{out_dir} holds a different batch ({differs}); "
                          f"{OTHER_FOLDER}")
     if not (out_dir / CODES).exists():
         return
@@ -206,7 +207,8 @@ def point_status(path: Path, index: int, identity: dict, code: np.ndarray) -> st
         theirs = batch if isinstance(batch, dict) else {"model": res.meta.get("model"),
                                                         "distance": res.meta.get("distance"),
                                                         "method": res.meta.get("method")}
-        raise InputError(f"{path} belongs to a different batch ({_differences(theirs, identity)}); {OTHER_FOLDER}")
+        raise InputError(f"{path} belongs to a different batch ({identity_differences(theirs, identity)}); "
+                         f"{OTHER_FOLDER}")
     want = code.astype(res.z.dtype) if np.issubdtype(res.z.dtype, np.floating) else code
     if res.meta.get("index") != index or res.z.shape != code.shape or not np.array_equal(res.z, want):
         return "corrupt"

@@ -40,7 +40,7 @@ from ..hessian.metric import DEFAULT_EPS
 from ..io import jsonable, versions, write_json
 from ..linalg import anisotropy_counts
 from .batch import batch_metric
-from .batch_folder import _differences, batch_identity, check_directory, same_identity
+from .batch_folder import batch_identity, check_directory, identity_differences, same_identity
 from .homogeneity import homogeneity
 from .results import load_results
 
@@ -168,7 +168,7 @@ def _check_run_folder(out_dir: Path, identity: dict) -> None:
     if not isinstance(run, dict) or run.get("format") != FORMAT or not isinstance(run.get("identity"), dict):
         raise InputError(f"{path} is not a ganmetric layers run record; choose another folder for out_dir")
     if not same_identity(run["identity"], identity):
-        raise InputError(f"{out_dir} holds a layers run with other settings ({_differences(run['identity'], identity)})"
+        raise InputError(f"{out_dir} holds a layers run with other settings ({identity_differences(run['identity'], identity)})"
                          f"; choose another folder for out_dir")
 
 
