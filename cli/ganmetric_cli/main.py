@@ -31,6 +31,8 @@ def _register():
     main.add_command(axes.axes)
     main.add_command(axes.explore)
     main.add_command(invert.invert)
+    from . import path
+    main.add_command(path.path)
     install_flag_names(main)
 
 
