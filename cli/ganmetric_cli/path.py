@@ -1,12 +1,14 @@
 """``ganmetric path``: the geodesic between two codes next to the straight line and SLERP, or the length of a path."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
 from click.core import ParameterSource
 
 from ganmetric.distances import describe_distance
+from ganmetric.errors import InputError, NumericalWarning
 from ganmetric.generators import describe_model
 from ganmetric.paths import (OPTIMIZERS, PATH_METHODS, check_outputs, path_length, path_summary, prepare_paths,
                              report_lines, run_paths, write_outputs)
@@ -26,14 +28,17 @@ def _endpoint(G, seed, z_file, seed_flag: str, file_flag: str):
         return G.sample(1, seed=seed)[0], {"seed": seed}
     codes = read_codes(z_file, G.latent_dim, flag=file_flag)
     if codes.shape[0] != 1:
-        raise click.BadParameter(f"expected one code of size {G.latent_dim}, got {codes.shape[0]}",
-                                 param_hint=file_flag)
+        raise InputError(f"{file_flag} {Path(z_file).name} must hold one code of size {G.latent_dim}, got "
+                         f"{codes.shape[0]} codes")
     return codes[0], {"file": str(z_file)}
 
 
 def _measure(G, D, measure, out, chunk, frames, scale):
     """--measure: the length of the path in a file; with --out, its summary, montage, steps and GIF."""
     codes = read_codes(measure, G.latent_dim, flag="--measure")
+    if codes.shape[0] < 2:
+        raise InputError(f"--measure {Path(measure).name} must hold a path of at least 2 codes, shape (T + 1, "
+                         f"{G.latent_dim}), got 1 code")
     files = check_outputs(out, ["measured"], codes=False, frames=frames, scale=scale) if out else None
     paths = {"measured": path_length(G, D, codes, chunk=chunk)}
     if out:
@@ -43,7 +48,7 @@ def _measure(G, D, measure, out, chunk, frames, scale):
     return paths, files
 
 
-@argument_flags(methods="--method", z_a="--from-seed/--z-from", z_b="--to-seed/--z-to", codes="--measure")
+@argument_flags(methods="--method", z_a="--from-seed/--z-from", z_b="--to-seed/--z-to")
 @click.command()
 @model_options
 @distance_options
@@ -116,7 +121,9 @@ def path(model_spec, device, dtype, distance_spec, from_seed, to_seed, z_from, z
                              prior_weight=prior_weight, refine=refine, optimizer=optimizer, max_iter=max_iter,
                              tol=tol, chunk=chunk)
         files = check_outputs(out, plan.methods, frames=frames, scale=scale)
-        paths = run_paths(plan, progress=not quiet)
+        with warnings.catch_warnings():  # said below in flag names, with the table
+            warnings.simplefilter("ignore", NumericalWarning)
+            paths = run_paths(plan, progress=not quiet)
         summary = path_summary(G, D, paths, options={**plan.record(), "device": str(device), "dtype": dtype},
                                endpoints={"from": from_record, "to": to_record}, files=files)
         write_outputs(out, G, D, paths, summary, files, frames=frames, scale=scale)
@@ -125,6 +132,10 @@ def path(model_spec, device, dtype, distance_spec, from_seed, to_seed, z_from, z
     click.echo(f"distance {describe_distance(D)}; {where}")
     for line in report_lines(paths):
         click.echo(line)
+    geo = paths.get("geodesic")
+    if geo is not None and geo.stages[-1]["stop_reason"] == "max_iter":
+        click.echo(f"note: the geodesic stopped at --max-iter {geo.options['max_iter']} before its stopping rule "
+                   f"(--tol {geo.options['tol']:g}) was met; raise --max-iter or --tol")
     if files:
         click.echo(f"wrote {Path(out)}/: " + ", ".join(files.values()))
 

@@ -87,7 +87,7 @@ def prepare_paths(G, D, z_a, z_b, *, methods=tuple(PATH_METHODS), points: int = 
     if "geodesic" not in methods and unused:
         one = len(unused) == 1
         raise InputError(f"{', '.join(unused)} {'applies' if one else 'apply'} to the geodesic only; add geodesic "
-                         f"to the methods or leave {'it' if one else 'them'} out", argument=unused[0])
+                         f"to methods or leave {'it' if one else 'them'} out", argument=unused[0])
     opts = geodesic_options(points=points, chunk=chunk, **given)
     if "geodesic" in methods:
         needs_features(D)

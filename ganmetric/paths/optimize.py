@@ -33,7 +33,10 @@ ARMIJO = 1e-4
 #: the stopping rule averages the relative change over this many iterations
 WINDOW = 5
 #: halvings of a step before a line search gives up
-MAX_HALVINGS = 40
+MAX_HALVINGS = 20
+#: a step whose predicted decrease is below this fraction of tol (relative to the objective) is
+#: not tried: the objective is stationary to rounding (a line search there would only stall)
+STATIONARY = 1e-3
 
 
 @dataclass(frozen=True)
@@ -126,8 +129,10 @@ class Minimum:
 
     Attributes:
         x: the final coordinates. values: the objective after every iteration (the start
-        first). stop_reason: "tolerance" (the rule met), "max_iter", "stationary" (zero
-        gradient) or "stalled" (no step decreased the objective). iterations: accepted steps.
+        first). stop_reason: "tolerance" (the rule met), "max_iter", "stationary" (the
+        full step's predicted decrease below ``STATIONARY * tol`` of the objective: a
+        minimum to rounding) or "stalled" (no step decreased the objective). iterations:
+        accepted steps.
     """
 
     x: torch.Tensor
@@ -202,12 +207,12 @@ def minimize(fun: Callable, x0: torch.Tensor, *, max_iter: int, tol: float, on_i
     values = [f]
     S, Y = deque(maxlen=HISTORY), deque(maxlen=HISTORY)
     for it in range(max_iter):
-        if not bool(g.any()):
-            return Minimum(x, values, "stationary", it)
         d = _two_loop(g, S, Y)
         if float(g @ d) >= 0:  # not a descent direction (curvature lost): start the memory again
             S.clear(), Y.clear()
             d = -g
+        if -float(g @ d) <= STATIONARY * tol * abs(f):
+            return Minimum(x, values, "stationary", it)
         step = _line_search(fun, x, f, g, d)
         if step is None and S:
             S.clear(), Y.clear()
