@@ -98,15 +98,18 @@ def _files(tmp):
     (["--from-seed", 1, "--z-to", "{tmp}/missing.npy"], "--z-to file not found"),
     (["--from-seed", 1], "give --to-seed or --z-to"),
     (["--from-seed", 1, "--z-from", "{tmp}/one.npy", "--to-seed", 2], "give --from-seed or --z-from (one of them)"),
-    (["--from-seed", 1, "--to-seed", 2, "--method", "geodesic,spline"], "Invalid --method 'spline'. Must be one of {geodesic, linear, slerp}"),
+    (["--from-seed", 1, "--to-seed", 2, "--method", "geodesic,spline"],
+     "Invalid --method 'spline'. Must be one of {geodesic, linear, slerp}"),
     (["--from-seed", 1, "--to-seed", 2, "--method", "linear", "--prior-weight", 1],
      "Invalid value for --prior-weight: applies to the geodesic only; add geodesic to --method or leave it out"),
     (["--from-seed", 1, "--to-seed", 2, "--tol", 0], "Invalid value for --tol: must be a finite number > 0"),
-    (["--from-seed", 1, "--to-seed", 2, "--refine", 9], "Invalid value for --refine: refine=9 would make a path of 7681"),
+    (["--from-seed", 1, "--to-seed", 2, "--refine", 9],
+     "Invalid value for --refine: 9 refinements of a path of 16 points would make 7681 codes; at most 4097"),
     (["--from-seed", 1, "--to-seed", 2, "--frames", 1], "Invalid value for --frames: must be at least 2"),
     (["--measure", "{tmp}/path_short.npy"], "--measure path_short.npy must have shape (6,) or (N, 6)"),
-    (["--measure", "{tmp}/one.npy"], "--measure one.npy must hold a path of at least 2 codes, shape (T + 1, 6), got 1 code"),
-    (["--measure", "{tmp}/two.npy", "--points", 5], "--measure measures a path from a file; --points make"),
+    (["--measure", "{tmp}/one.npy"],
+     "--measure one.npy must hold a path of at least 2 codes, shape (T + 1, 6), got 1 code"),
+    (["--measure", "{tmp}/two.npy", "--points", 5], "--measure measures a path from a file; --points makes paths"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tiny, tmp_path, args, pattern):
     _files(tmp_path)

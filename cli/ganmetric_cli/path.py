@@ -74,7 +74,8 @@ def _measure(G, D, measure, out, chunk, frames, scale):
 @click.option("--tol", type=float, default=None,
               help="Geodesic: stop when the relative decrease of the energy, averaged over 5 iterations, is below "
                    "this (default 1e-4).")
-@click.option("--chunk", type=int, default=None, help="Codes per generator pass (default 64; lower it to bound memory).")
+@click.option("--chunk", type=int, default=None,
+              help="Codes per generator pass (default 64; lower it to bound memory).")
 @click.option("--measure", type=click.Path(dir_okay=False), default=None,
               help="Measure the path in this file instead (a .npy of shape (T+1, n)): its length, energy and steps.")
 @click.option("--frames", type=int, default=16, show_default=True, help="Montage columns at most.")
@@ -106,8 +107,9 @@ def path(model_spec, device, dtype, distance_spec, from_seed, to_seed, z_from, z
     given = [f"--{name.replace('_', '-')}" for name in _MAKING
              if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT]
     if measure is not None and given:
-        raise click.UsageError(f"--measure measures a path from a file; {', '.join(given)} make paths: leave "
-                               f"{'it' if len(given) == 1 else 'them'} out")
+        one = len(given) == 1
+        raise click.UsageError(f"--measure measures a path from a file; {', '.join(given)} "
+                               f"{'makes' if one else 'make'} paths: leave {'it' if one else 'them'} out")
     G = model_spec.load(device=device, dtype=dtype)
     D = distance_spec.load(device=device, dtype=dtype)
     if measure is not None:

@@ -15,5 +15,6 @@ from .measure import path_length
 from .outputs import check_outputs, path_summary, report_lines, write_outputs
 from .path import LatentPath
 
-__all__ = ["geodesic", "path_length", "linear_path", "slerp_path", "compare_paths", "prepare_paths", "run_paths", "PathPlan", "path_methods", "LatentPath",
-           "PATH_METHODS", "OPTIMIZERS", "check_outputs", "path_summary", "report_lines", "write_outputs"]
+__all__ = ["geodesic", "path_length", "linear_path", "slerp_path", "LatentPath", "compare_paths", "prepare_paths",
+           "run_paths", "PathPlan", "path_methods", "PATH_METHODS", "OPTIMIZERS", "check_outputs", "path_summary",
+           "report_lines", "write_outputs"]

@@ -77,7 +77,7 @@ def geodesic_options(*, points=16, init="linear", prior_weight=0.0, refine=0, op
                            tol=checks.positive_float("tol", DEFAULT_TOL if tol is None else tol),
                            chunk=check_chunk(chunk))
     if opts.final_points > MAX_POINTS:
-        raise InputError(f"refine={refine} would make a path of {opts.final_points} codes from points={points}; "
+        raise InputError(f"{refine} refinements of a path of {points} points would make {opts.final_points} codes; "
                          f"at most {MAX_POINTS} are allowed", argument="refine")
     return opts
 
