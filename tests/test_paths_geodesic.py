@@ -152,7 +152,7 @@ def test_float32_generator_gives_float32_codes():
     ({"init": "spline"}, "Invalid init 'spline'"),
     ({"optimizer": "sgd"}, "Invalid optimizer 'sgd'"),
     ({"refine": -1}, "refine must be at least 0, got -1"),
-    ({"refine": 13}, "13 refinements of a path of 16 points would make 61441 codes; at most 4097"),
+    ({"refine": 13}, "13 refinements of a path of 16 points would make 122881 codes; at most 4097"),
     ({"tol": 0}, "tol must be a finite number > 0, got 0"),
     ({"max_iter": 0}, "max_iter must be at least 1, got 0"),
     ({"prior_weight": float("nan")}, "prior_weight must be a finite number"),
