@@ -27,8 +27,9 @@ def test_frame_indices_spread_over_the_path_with_both_ends():
     assert frame_indices(16, 16) == list(range(16))
     assert frame_indices(5, 9) == [0, 1, 2, 3, 4]
     assert frame_indices(33, 5) == [0, 8, 16, 24, 32]
-    idx = frame_indices(32, 16)
-    assert idx[0] == 0 and idx[-1] == 31 and len(idx) == 16
+    assert frame_indices(16, 9) == [0, 3, 6, 9, 12, 15]  # 15 steps: 5 even gaps rather than 8 uneven ones
+    idx = frame_indices(32, 16)  # 31 steps, a prime: the nearest to an even spread
+    assert idx[0] == 0 and idx[-1] == 31 and len(idx) == 16 and max(b - a for a, b in zip(idx, idx[1:])) == 3
 
 
 def test_montage_has_one_row_per_method_and_the_same_frames(run):

@@ -23,16 +23,29 @@ MONTAGE_FRAMES = 16
 
 
 def frame_indices(points: int, frames: int) -> list[int]:
-    """Indices of ``frames`` codes spread evenly over a path of ``points`` codes, both ends included
-    (all of them when frames >= points)."""
+    """Indices of at most ``frames`` codes spread over a path of ``points`` codes, both ends included.
+
+    All of them when frames >= points; else evenly spaced when some count between frames / 2
+    and frames divides the path's T steps evenly (e.g. 6 of 16 points: 0, 3, ..., 15), else
+    the nearest indices to an even spread.
+    """
     if frames >= points:
         return list(range(points))
     T = points - 1
+    for count in range(frames, (frames + 1) // 2 - 1, -1):
+        if count >= 3 and T % (count - 1) == 0:
+            return list(range(0, points, T // (count - 1)))
     return sorted({int(k * T / (frames - 1) + 0.5) for k in range(frames)})
 
 
 def _model_name(G) -> str:
     return f"{getattr(G, 'name', 'generator')} [{getattr(G, 'latent_space', 'z')}, n={int(G.latent_dim)}]"
+
+
+def _row_name(method: str, path) -> str:
+    """The method, and the prior weight of a geodesic that used one."""
+    w = path.options.get("prior_weight") or 0
+    return f"{method} w={w:g}" if w > 0 else method
 
 
 def montage_image(G, D, paths: dict, *, frames: int = MONTAGE_FRAMES, scale: int = 1):
@@ -54,15 +67,17 @@ def montage_image(G, D, paths: dict, *, frames: int = MONTAGE_FRAMES, scale: int
     for method, path in paths.items():
         rows.append(_render_codes(G, path.codes[idx]))
         even = f"{path.evenness:.2f}" if path.evenness is not None else "n/a"
-        labels.append(f"{method}\nL = {path.length:.3g}\nE = {path.energy:.3g}\nmax/mean {even}")
+        labels.append(f"{_row_name(method, path)}\nL = {path.length:.3g}\nE = {path.energy:.3g}\nmax/mean {even}")
         cum = path.cumulative
         captions.append([f"{float(cum[i]):.3g}" for i in idx])
     images = torch.stack(rows)
-    which = "every point" if len(idx) == first.points else f"points {', '.join(map(str, idx))}"
+    which = f"every point (0 to {first.points - 1})" if len(idx) == first.points else \
+        f"points {', '.join(map(str, idx))} of 0 to {first.points - 1}"
     title = (f"{_model_name(G)}: {len(paths)} paths between the same two codes, {first.points} points each, "
-             f"under {describe_distance(D)}. Columns: {which} of {first.points - 1}. Caption: length L travelled "
+             f"under {describe_distance(D)}. Columns: {which}. Caption: length L travelled "
              f"from the left end (sum of sqrt d between consecutive points). E = T x sum of squared steps; "
-             f"max/mean: largest step over the mean step (1 = even).")
+             f"max/mean: largest step over the mean step (1 = even)."
+             + (" w: the geodesic's prior weight." if any("w=" in _row_name(m, p) for m, p in paths.items()) else ""))
     return _render_grid(images, row_labels=labels, captions=captions, title=title, scale=scale)
 
 
@@ -74,7 +89,7 @@ def steps_png(G, D, paths: dict) -> bytes:
         steps = path.steps.numpy()
         even = f"{path.evenness:.2f}" if path.evenness is not None else "n/a"
         ax.plot(np.arange(1, len(steps) + 1), steps, marker="o", ms=3, lw=1.5,
-                label=f"{method}: L = {path.length:.3g}, max/mean step {even}")
+                label=f"{_row_name(method, path)}: L = {path.length:.3g}, max/mean step {even}")
     T = len(next(iter(paths.values())).steps)
     ax.set_xlabel(f"step i (from point i-1 to point i), {T} steps")
     ax.set_ylabel("step size s_i = sqrt d(G(z_i-1), G(z_i))")
