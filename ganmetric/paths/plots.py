@@ -43,9 +43,9 @@ def _model_name(G) -> str:
 
 
 def _row_name(method: str, path) -> str:
-    """The method, and the prior weight of a geodesic that used one."""
+    """The method, the prior weight of a geodesic that used one, and * if it stopped unconverged."""
     w = path.options.get("prior_weight") or 0
-    return f"{method} w={w:g}" if w > 0 else method
+    return method + ("*" if path.converged is False else "") + (f" w={w:g}" if w > 0 else "")
 
 
 def montage_image(G, D, paths: dict, *, frames: int = MONTAGE_FRAMES, scale: int = 1):
@@ -77,7 +77,9 @@ def montage_image(G, D, paths: dict, *, frames: int = MONTAGE_FRAMES, scale: int
              f"under {describe_distance(D)}. Columns: {which}. Caption: length L travelled "
              f"from the left end (sum of sqrt d between consecutive points). E = T x sum of squared steps; "
              f"max/mean: largest step over the mean step (1 = even)."
-             + (" w: the geodesic's prior weight." if any("w=" in _row_name(m, p) for m, p in paths.items()) else ""))
+             + (" w: the geodesic's prior weight." if any("w=" in _row_name(m, p) for m, p in paths.items()) else "")
+             + (" *: stopped before its stopping rule was met (not converged)."
+                if any(p.converged is False for p in paths.values()) else ""))
     return _render_grid(images, row_labels=labels, captions=captions, title=title, scale=scale)
 
 
