@@ -10,8 +10,8 @@ from click.core import ParameterSource
 from ganmetric.distances import describe_distance
 from ganmetric.errors import InputError, NumericalWarning
 from ganmetric.generators import describe_model
-from ganmetric.paths import (OPTIMIZERS, PATH_METHODS, check_outputs, path_length, path_summary, prepare_paths,
-                             report_lines, run_paths, write_outputs)
+from ganmetric.paths import (INTERPOLATIONS, OPTIMIZERS, PATH_METHODS, check_outputs, path_length, path_summary,
+                             prepare_paths, report_lines, run_paths, write_outputs)
 
 from .common import argument_flags, distance_options, model_options, read_codes
 
@@ -60,7 +60,7 @@ def _measure(G, D, measure, out, chunk, frames, scale):
 @click.option("--points", type=int, default=None, help="Codes of each path, both ends included, >= 3 (default 16).")
 @click.option("--method", default=",".join(PATH_METHODS), show_default=True,
               help="Comma-separated paths to make: " + "; ".join(f"{k}: {v}" for k, v in PATH_METHODS.items()))
-@click.option("--init", type=click.Choice(["linear", "slerp"]), default=None,
+@click.option("--init", type=click.Choice(list(INTERPOLATIONS)), default=None,
               help="Geodesic: the path it starts from (default linear).")
 @click.option("--prior-weight", type=float, default=None,
               help="Geodesic: weight w of the penalty w * sum_i (|z_i| - sqrt(n))^2 / n that keeps codes near the "

@@ -10,11 +10,11 @@ evenness ``max_i s_i / mean_i s_i``.
 """
 from .compare import PATH_METHODS, PathPlan, compare_paths, path_methods, prepare_paths, run_paths
 from .geodesic import OPTIMIZERS, geodesic
-from .interpolation import linear_path, slerp_path
+from .interpolation import INTERPOLATIONS, linear_path, slerp_path
 from .measure import path_length
 from .outputs import check_outputs, path_summary, report_lines, write_outputs
 from .path import LatentPath
 
 __all__ = ["geodesic", "path_length", "linear_path", "slerp_path", "LatentPath", "compare_paths", "prepare_paths",
-           "run_paths", "PathPlan", "path_methods", "PATH_METHODS", "OPTIMIZERS", "check_outputs", "path_summary",
-           "report_lines", "write_outputs"]
+           "run_paths", "PathPlan", "path_methods", "PATH_METHODS", "OPTIMIZERS", "INTERPOLATIONS", "check_outputs",
+           "path_summary", "report_lines", "write_outputs"]
