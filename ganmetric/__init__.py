@@ -19,10 +19,12 @@ from .inversion import InversionResult, invert, load_image
 from .result import MetricResult, load_result, save_result
 from .analysis import average_metric, batch_metric, homogeneity, load_results, spectrum_stats
 from .blackbox import optimize
+from .paths import LatentPath, geodesic, linear_path, path_length, slerp_path
 
 __all__ = ["__version__", "load_generator", "load_distance", "metric_tensor", "save_result", "load_result",
            "Generator", "Distance", "ModelSpec", "DistanceSpec", "MetricResult", "METHODS", "resolve_method",
            "unused_options", "GanmetricError", "InputError", "WeightsError", "NotDeterministicError", "ResultFileError", "NumericalWarning", "UntrainedWeightsWarning",
            "batch_metric", "load_results", "spectrum_stats", "homogeneity", "average_metric",
            "Axes", "export_axes", "load_axes", "apply_axis",
-           "invert", "InversionResult", "load_image", "optimize"]
+           "invert", "InversionResult", "load_image", "optimize",
+           "geodesic", "path_length", "linear_path", "slerp_path", "LatentPath"]

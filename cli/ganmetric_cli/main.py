@@ -38,6 +38,8 @@ def _register():
     from . import compress, layers
     main.add_command(layers.layers_command)
     main.add_command(compress.compress)
+    from . import path
+    main.add_command(path.path)
     install_flag_names(main)
 
 

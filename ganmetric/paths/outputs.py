@@ -1,0 +1,99 @@
+"""The files of a path run: codes, summary.json, montage.png, steps.png and one GIF per path.
+
+:func:`check_outputs` runs before any long work (it creates the folder and checks every
+file can be written); :func:`write_outputs` writes each file atomically.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from .. import checks
+from ..distances import distance_meta
+from ..generators import model_meta
+from ..io import atomic_write_bytes, check_writable, versions, write_json
+from .plots import MONTAGE_FRAMES, gif_bytes, montage_image, steps_png
+
+#: format of summary.json
+SUMMARY_FORMAT = "ganmetric-paths/1"
+
+
+def output_files(methods, *, codes: bool = True) -> dict:
+    """``{what: file name}`` for paths of these methods (``codes=False``: no codes files, e.g. a
+    measured path the user already has)."""
+    files = {"summary": "summary.json", "montage": "montage.png", "steps": "steps.png"}
+    for method in methods:
+        if codes:
+            files[f"codes_{method}"] = f"codes_{method}.npy"
+        files[f"gif_{method}"] = f"path_{method}.gif"
+    return files
+
+
+def check_outputs(folder, methods, *, codes: bool = True, frames: int = MONTAGE_FRAMES, scale: int = 1) -> dict:
+    """Create ``folder`` if needed and check that every output can be written, before the long work.
+
+    Raises:
+        InputError: a file cannot be written, or a bad frames or scale.
+    """
+    checks.integer("frames", frames, minimum=2)
+    checks.positive_int("scale", scale)
+    files = output_files(methods, codes=codes)
+    for name in files.values():
+        check_writable(Path(folder) / name)
+    return files
+
+
+def path_summary(G, D, paths: dict, *, options: dict | None = None, endpoints: dict | None = None,
+                 files: dict | None = None) -> dict:
+    """The JSON record of a run: provenance (model, distance, options, versions), every path's
+    numbers, and the length ratios of the geodesic to the other paths."""
+    ratios = {}
+    if "geodesic" in paths:
+        for method, path in paths.items():
+            if method != "geodesic" and path.length > 0:
+                ratios[f"geodesic/{method}"] = paths["geodesic"].length / path.length
+    return {"format": SUMMARY_FORMAT, **model_meta(G), **distance_meta(D), "options": dict(options or {}),
+            "endpoints": dict(endpoints or {}), "paths": {m: p.summary() for m, p in paths.items()},
+            "length_ratios": ratios, "files": dict(files or {}), "versions": versions()}
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def write_outputs(folder, G, D, paths: dict, summary: dict, files: dict, *, frames: int = MONTAGE_FRAMES,
+                  scale: int = 1) -> None:
+    """Write the files :func:`check_outputs` named: codes, GIFs, montage, steps and the summary (last)."""
+    folder = Path(folder)
+    for method, path in paths.items():
+        if f"codes_{method}" in files:
+            atomic_write_bytes(folder / files[f"codes_{method}"], _npy(path.codes.numpy()))
+        atomic_write_bytes(folder / files[f"gif_{method}"], gif_bytes(G, path, method=method))
+    image = montage_image(G, D, paths, frames=frames, scale=scale)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=True)
+    atomic_write_bytes(folder / files["montage"], buf.getvalue())
+    atomic_write_bytes(folder / files["steps"], steps_png(G, D, paths))
+    write_json(folder / files["summary"], summary)
+
+
+def report_lines(paths: dict) -> list[str]:
+    """A plain-text table of the paths (one row each) and the geodesic's length ratios."""
+    lines = [f"{'method':<10} {'points':>6} {'length':>9} {'energy':>9} {'L^2/E':>6} {'max/mean':>8} {'min |z|':>7} "
+             f"{'iters':>5} {'seconds':>7}  converged"]
+    for method, p in paths.items():
+        ratio = f"{p.length ** 2 / p.energy:.3f}" if p.energy > 0 else "n/a"
+        even = f"{p.evenness:.3f}" if p.evenness is not None else "n/a"
+        conv = {None: "-", True: "yes"}.get(p.converged, f"no ({p.stages[-1]['stop_reason']})" if p.stages else "no")
+        lines.append(f"{method:<10} {p.points:>6} {p.length:>9.4g} {p.energy:>9.4g} {ratio:>6} {even:>8} "
+                     f"{float(p.norms.min()):>7.3g} {p.iterations:>5} {p.seconds:>7.1f}  {conv}")
+    if "geodesic" in paths:
+        ratios = [f"geodesic / {m}: {paths['geodesic'].length / p.length:.3f}" for m, p in paths.items()
+                  if m != "geodesic" and p.length > 0]
+        if ratios:
+            lines.append("length ratios: " + ", ".join(ratios))
+    return lines
