@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from matplotlib.collections import PolyCollection
 
 from helpers import subprocess_env
@@ -59,6 +60,7 @@ def test_heatmap_says_what_rows_and_columns_are(tmp_path):
     assert fig.axes[0].get_title() == "homogeneity over 7 points"
 
 
+@pytest.mark.slow
 def test_plotting_leaves_the_backend_alone(tmp_path):
     """A notebook user's backend survives importing ganmetric and drawing every analysis figure."""
     fake_result(tmp_path / "a.npz", DECADES, seed=0)

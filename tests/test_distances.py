@@ -21,7 +21,7 @@ def test_mse_is_mean_squared_difference():
     assert torch.allclose(D(x, x), torch.zeros(3, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("net", ["alex", "vgg", "squeeze"])
+@pytest.mark.parametrize("net", ["alex", pytest.param("vgg", marks=pytest.mark.slow), "squeeze"])
 def test_lpips_features_equal_lpips_package(net):
     D = ganmetric.load_distance(f"lpips-{net}", lpips_backbone="random", dtype="float64")
     ref = lpips.LPIPS(net=net, pnet_rand=True, verbose=False).double().eval()

@@ -81,7 +81,8 @@ def test_lpips_options_are_refused_for_mse():
         load_distance("mse", lpips_backbone="random")
 
 
-@pytest.mark.parametrize("net, side", [("alex", 31), ("vgg", 16), ("squeeze", 17)])
+@pytest.mark.parametrize("net, side", [("alex", 31), pytest.param("vgg", 16, marks=pytest.mark.slow),
+                                       ("squeeze", 17)])
 def test_too_small_images_name_the_minimum_and_resize(net, side):
     D = load_distance(f"lpips-{net}", lpips_backbone="random")
     x = torch.zeros(1, 3, side - 1, side - 1)

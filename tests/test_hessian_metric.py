@@ -155,6 +155,7 @@ def test_dcgan_face_forward_iter(dcgan_face, face_problem):
     assert _rel(fi.eigvals, torch.linalg.eigvalsh(H_ref).flip(0)[:5]) < 5e-2
 
 
+@pytest.mark.slow
 def test_float32_default_and_auto_choice(dcgan_face):
     G = ganmetric.load_generator("dcgan-face")
     D = ganmetric.load_distance("mse")
