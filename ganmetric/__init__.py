@@ -23,7 +23,8 @@ from .paths import LatentPath, geodesic, linear_path, path_length, slerp_path
 
 __all__ = ["__version__", "load_generator", "load_distance", "metric_tensor", "save_result", "load_result",
            "Generator", "Distance", "ModelSpec", "DistanceSpec", "MetricResult", "METHODS", "resolve_method",
-           "unused_options", "GanmetricError", "InputError", "WeightsError", "NotDeterministicError", "ResultFileError", "NumericalWarning", "UntrainedWeightsWarning",
+           "unused_options", "GanmetricError", "InputError", "WeightsError", "NotDeterministicError", "ResultFileError",
+           "NumericalWarning", "UntrainedWeightsWarning",
            "batch_metric", "load_results", "spectrum_stats", "homogeneity", "average_metric",
            "Axes", "export_axes", "load_axes", "apply_axis",
            "invert", "InversionResult", "load_image", "optimize",

@@ -79,7 +79,8 @@ def test_bad_inputs(tmp_path):
         check_axes_for(ax, other)
     renamed = LinearGenerator(torch.randn(16, 6, dtype=torch.float64))
     renamed.name = "other-model"
-    with pytest.raises(InputError, match="the axis set was made with another model setting: model linear there, other-model here"):
+    with pytest.raises(InputError, match="the axis set was made with another model setting: "
+                                         "model linear there, other-model here"):
         check_axes_for(ax, renamed)
     check_axes_for(ax, renamed, check_model=False)
 

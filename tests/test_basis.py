@@ -113,7 +113,8 @@ def test_a_basis_made_for_another_model_is_refused(tmp_path, metric, G, recorded
         resolve_basis(path, G)
     assert str(err.value) == f"the basis point result file face.npz was made with another model setting: {differs}"
     export_axes(path, top=2, out=tmp_path / "axes.npz")  # axes files carry the model on
-    with pytest.raises(InputError, match=f"the basis axes file axes.npz was made with another model setting: {differs}"):
+    with pytest.raises(InputError,
+                       match=f"the basis axes file axes.npz was made with another model setting: {differs}"):
         resolve_basis(tmp_path / "axes.npz", G)
     with pytest.raises(InputError, match=f"the basis result file face.npz was made with another model setting: "
                                          f"{differs}"):
@@ -141,7 +142,8 @@ def test_unrecorded_model_and_raw_matrices_check_only_the_size(tmp_path, metric,
     assert torch.allclose(B, metric.eigvecs)
     check_basis_for(None, G)  # a matrix from Python: no meta
     check_basis_for({"model": None, "latent_space": "z", "latent_dim": N}, G)
-    with pytest.raises(InputError, match=r"^this basis was made with another model setting: latent size 6 there, 5 here$"):
+    with pytest.raises(InputError,
+                       match=r"^this basis was made with another model setting: latent size 6 there, 5 here$"):
         check_basis_for({"latent_dim": N + 1}, G, source="this basis")
 
 

@@ -222,7 +222,8 @@ def test_bad_inputs(result, tmp_path):
     _one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0", "--steps", 4, "--out", out),
                     "odd number >= 3")
     _one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0", "--curves", tmp_path / "c.png",
-                        "--curves-range", "nan", "--out", out), "Invalid value for --curves-range: must be a finite number, got nan")
+                        "--curves-range", "nan", "--out", out),
+           "Invalid value for --curves-range: must be a finite number, got nan")
 
     small = SimpleNamespace(eigvals=np.array([2.0, 1.0]), eigvecs=np.eye(8)[:, :2], z=np.ones(8), H=None,
                             residuals=None)

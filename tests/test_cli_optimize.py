@@ -91,7 +91,8 @@ def test_objective_error_is_one_line_and_keeps_what_it_had(files, monkeypatch):
 
 def test_ctrl_c_stops_after_the_generation_and_writes(files, monkeypatch):
     asked = []
-    monkeypatch.setattr(optimize_cli.stop_on_sigint, "__enter__", lambda self: lambda: asked.append(1) or len(asked) > 2)
+    monkeypatch.setattr(optimize_cli.stop_on_sigint, "__enter__",
+                        lambda self: lambda: asked.append(1) or len(asked) > 2)
     monkeypatch.setattr(optimize_cli.stop_on_sigint, "__exit__", lambda self, *exc: False)
     res = _run(files, monkeypatch, "--objective", "opt_scores_cli:brightness", "--method", "cma", "--budget", "40",
                out="stopped")
@@ -117,7 +118,8 @@ def test_ctrl_c_stops_after_the_generation_and_writes(files, monkeypatch):
      "Error: --distance, --lpips-backbone and --resize apply to image: objectives only"),
     (["--objective", "opt_scores_cli:brightness", "--objective-weights", "random"],
      "Error: Invalid value for --objective-weights: is used only by unit: objectives, not by opt_scores_cli"),
-    (["--objective", "opt_scores_cli:brightness", "--init", "z"], "Error: Invalid value for --init: --init z needs --z"),
+    (["--objective", "opt_scores_cli:brightness", "--init", "z"],
+     "Error: Invalid value for --init: --init z needs --z"),
     (["--objective", "opt_scores_cli:brightness", "--hessian", "h.npz", "--axes", "h.npz"],
      "Error: give one basis: --hessian or --axes"),
 ])

@@ -29,7 +29,8 @@ def test_center_crop_resize_and_range(tmp_path):
     assert x.shape == (3, 4, 4) and x.dtype == torch.float32
     assert torch.allclose(x, torch.ones_like(x))  # only the white centre survives the crop
     stretched = load_image(path, size=4, crop="none")
-    assert stretched[:, :, 0].max() == pytest.approx(-1, abs=1e-6) and stretched[:, :, 1:3].min() > 0  # black sides kept when stretched
+    # black sides kept when stretched
+    assert stretched[:, :, 0].max() == pytest.approx(-1, abs=1e-6) and stretched[:, :, 1:3].min() > 0
     wide = load_image(path, size=(2, 6), crop="center")  # aspect 3 = the image's: nothing cropped
     assert wide.shape == (3, 2, 6) and wide[:, :, 0].max() < -0.9 and wide[:, :, 3].min() > 0.5
 

@@ -99,7 +99,8 @@ def test_restarts_independent_and_reproducible(tiny):
     assert torch.allclose(two.codes, five.codes[:2], rtol=0, atol=1e-10)
     assert torch.allclose(two.losses, five.losses[:2], rtol=1e-9, atol=0)
     again = invert(tiny, target, "mse", restarts=5, **kw)
-    assert torch.equal(again.codes, five.codes) and torch.equal(again.losses, five.losses)  # bitwise: the same call repeated
+    # bitwise: the same call repeated
+    assert torch.equal(again.codes, five.codes) and torch.equal(again.losses, five.losses)
     assert again.best_restart == five.best_restart and again.loss == five.loss
     other = invert(tiny, target, "mse", restarts=2, **{**kw, "seed": 8})
     assert not torch.allclose(other.codes, two.codes)

@@ -95,7 +95,8 @@ def test_unit_is_the_channel_mean_of_the_layer_output(alexnet_unit):
     net = _random_alexnet(1)
     x = torch.rand(2, 3, 16, 16) * 2 - 1
     inp = F.interpolate((x + 1) / 2, size=(224, 224), mode="bilinear", align_corners=False, antialias=True)
-    inp = (inp - torch.tensor([0.485, 0.456, 0.406])[:, None, None]) / torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    inp = (inp - mean[:, None, None]) / std[:, None, None]
     with torch.no_grad():
         expected = net.features[:4](inp)[:, 5].mean(dim=(1, 2))
     np.testing.assert_allclose(alexnet_unit(x), expected.double().numpy(), rtol=1e-5, atol=1e-6)
@@ -116,8 +117,10 @@ def test_unit_position_and_grey_images():
 @pytest.mark.parametrize("spec,match", [
     ("unit:torchvision:alexnet:features.3", "a unit objective is written unit:torchvision:MODEL:LAYER:CHANNEL"),
     ("unit:timm:alexnet:features.3:0", "a unit objective is written"),
-    ("unit:torchvision:lenet:features.3:0", r"Invalid torchvision model 'lenet'. Must be one of \{alexnet, resnet50, vgg16\}"),
-    ("unit:torchvision:alexnet:conv5:0", "torchvision alexnet has no layer conv5; its layers are: features, features.0, "),
+    ("unit:torchvision:lenet:features.3:0",
+     r"Invalid torchvision model 'lenet'. Must be one of \{alexnet, resnet50, vgg16\}"),
+    ("unit:torchvision:alexnet:conv5:0",
+     "torchvision alexnet has no layer conv5; its layers are: features, features.0, "),
     ("unit:torchvision:alexnet:features.3:192", r"layer features.3 of torchvision alexnet has 192 channels \(0-191\), "
                                                  "got channel 192"),
     ("unit:torchvision:alexnet:features.3:0:27:0", r"has a 27 x 27 map for 224 px inputs \(Y 0-26, X 0-26\), got 27:0"),

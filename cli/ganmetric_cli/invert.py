@@ -100,7 +100,8 @@ def _report(G, res, folder: Path) -> None:
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="inversion", show_default=True,
               help="Output folder (created with its parents if missing).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def invert(model_spec, device, dtype, distance_spec, image, box, basis, eigval_power, basis_k, steps, restarts, chunk, lr, optimizer, seed,
+def invert(model_spec, device, dtype, distance_spec, image, box, basis, eigval_power, basis_k, steps, restarts, chunk,
+           lr, optimizer, seed,
            distance_weight, pixel_weight, pixel_loss, crop, resample, true_z, out, quiet):
     """Find the latent code whose image best matches a target image.
 

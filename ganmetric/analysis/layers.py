@@ -168,8 +168,9 @@ def _check_run_folder(out_dir: Path, identity: dict) -> None:
     if not isinstance(run, dict) or run.get("format") != FORMAT or not isinstance(run.get("identity"), dict):
         raise InputError(f"{path} is not a ganmetric layers run record; choose another folder for out_dir")
     if not same_identity(run["identity"], identity):
-        raise InputError(f"{out_dir} holds a layers run with other settings ({identity_differences(run['identity'], identity)})"
-                         f"; choose another folder for out_dir")
+        differences = identity_differences(run["identity"], identity)
+        raise InputError(f"{out_dir} holds a layers run with other settings ({differences}); choose another folder for "
+                         f"out_dir")
 
 
 def layer_metrics(G, layers, codes, out_dir, D, method: str = "auto", k: int | None = None, *,

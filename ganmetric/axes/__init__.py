@@ -23,7 +23,8 @@ from .outputs import check_output
 from .sefa import sefa_directions
 
 __all__ = ["Axes", "export_axes", "load_axes", "save_axes", "check_axes_for", "reference_code", "apply_axis", "walk",
-           "CalibratedSteps", "calibrate_steps", "search_bound", "distance_curves", "predicted_distance", "plot_distance_curves",
+           "CalibratedSteps", "calibrate_steps", "search_bound", "distance_curves", "predicted_distance",
+           "plot_distance_curves",
            "Montage", "explore_montage", "action_montage", "render_images", "Exploration", "explore",
            "check_output", "Directions", "load_directions", "sefa_directions", "ganspace_directions",
            "Comparison", "compare_directions", "principal_angles"]

@@ -18,5 +18,6 @@ from .units import MODELS as UNIT_MODELS
 
 __all__ = ["optimize", "compare", "prepare_optimization", "run_comparison", "run_one", "write_outputs",
            "OptimizationResult", "Comparison", "Arm", "Plan", "Objective", "ObjectiveError", "load_objective",
-           "check_scores", "METHODS", "OBJECTIVES", "UNIT_MODELS", "OUTPUTS", "run_files", "check_folder", "comparison_summary",
+           "check_scores", "METHODS", "OBJECTIVES", "UNIT_MODELS", "OUTPUTS", "run_files", "check_folder",
+           "comparison_summary",
            "curves_png", "montage_png", "default_popsize", "prior_scale"]

@@ -54,5 +54,5 @@ def load_distance(spec: str = "lpips-alex", *, device="cpu", dtype=None, lpips_b
 __all__ = ["Distance", "FeatureDistance", "FunctionDistance", "MSEDistance", "LPIPSDistance", "DISTANCES",
            "LayerDistance", "LayerInfo", "LAYER_PREFIX", "generator_layers", "check_layers", "distance_inputs",
            "code_distance", "is_layer_spec",
-           "load_distance", "DistanceSpec", "DEFAULT_DISTANCE", "distance_meta", "describe_distance", "check_same_distance", "distance_differences",
-           "load_recorded_distance"]
+           "load_distance", "DistanceSpec", "DEFAULT_DISTANCE", "distance_meta", "describe_distance",
+           "check_same_distance", "distance_differences", "load_recorded_distance"]

@@ -151,8 +151,9 @@ class LPIPSDistance(Distance):
 
     def features(self, x):
         if self.resize is None and min(x.shape[-2:]) < MIN_SIDE[self.backbone_net]:
-            raise InputError(f"LPIPS {self.backbone_net} needs images of at least {MIN_SIDE[self.backbone_net]} pixels a side, got "
-                             f"{x.shape[-2]}x{x.shape[-1]}; have them resized first (resize, e.g. 64)", argument="resize")
+            raise InputError(f"LPIPS {self.backbone_net} needs images of at least {MIN_SIDE[self.backbone_net]} pixels "
+                             f"a side, got {x.shape[-2]}x{x.shape[-1]}; have them resized first (resize, e.g. 64)",
+                             argument="resize")
         if self.resize is not None and tuple(x.shape[-2:]) != (self.resize, self.resize):
             x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear", align_corners=False)
         outs = self.lpips.net(self.lpips.scaling_layer(x))

@@ -14,5 +14,6 @@ from .plots import loss_curve_png, side_by_side_png
 from .quality import psnr, ssim
 
 __all__ = ["invert", "prepare_inversion", "run_inversion", "Inversion", "InversionResult", "load_image",
-           "resolve_basis", "check_basis_for", "basis_meta", "initial_codes", "psnr", "ssim", "side_by_side_png", "loss_curve_png",
+           "resolve_basis", "check_basis_for", "basis_meta", "initial_codes", "psnr", "ssim",
+           "side_by_side_png", "loss_curve_png",
            "OPTIMIZERS", "PIXEL_LOSSES", "CROPS", "RESAMPLE"]
