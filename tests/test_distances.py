@@ -62,8 +62,26 @@ def test_offline_pretrained_names_alternatives(monkeypatch):
         raise urllib.error.URLError("no network")
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
-    with pytest.raises(WeightsError, match="offline, choose the backbone random .* state dict"):
+    with pytest.raises(WeightsError, match="offline, give lpips_backbone random .* state dict"):
         ganmetric.load_distance("lpips-alex", lpips_backbone="pretrained")
+
+
+def test_offline_pretrained_names_the_flag_on_the_command_line(monkeypatch, tmp_path):
+    """The CLI says --lpips-backbone, not the library's argument name."""
+    import urllib.request
+    import torch.hub
+    from click.testing import CliRunner
+    from ganmetric_cli.main import main
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    res = CliRunner().invoke(main, ["hessian", "--model", "stylegan2-demo", "--seed", "0",
+                                    "--out", str(tmp_path / "h.npz")])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "offline, give --lpips-backbone random (an untrained backbone" in res.output.splitlines()[-1]
+    assert not (tmp_path / "h.npz").exists()
 
 
 @pytest.mark.parametrize("spec, kw, match", [("ssim2", {}, "Invalid distance"),

@@ -59,7 +59,7 @@ def _build_lpips(net: str, kind: str, arg):
             except OSError as exc:  # URLError offline, or a broken download
                 raise WeightsError(
                     f"the LPIPS {net} backbone weights (torchvision {BACKBONES[net]} ImageNet) could not be "
-                    f"downloaded ({exc.__class__.__name__}); offline, choose the backbone random (an untrained "
+                    f"downloaded ({exc.__class__.__name__}); offline, give lpips_backbone random (an untrained "
                     f"backbone with a fixed seed, for tests) or the path of a torchvision {BACKBONES[net]} state "
                     f"dict you have") from exc
         model = lpips.LPIPS(net=net, pnet_rand=True, verbose=False)
