@@ -1,24 +1,67 @@
-"""SeFa (Shen & Zhou 2021): latent directions from the first layer's weight alone.
+"""SeFa (Shen & Zhou, CVPR 2021): latent directions from a generator's weights alone.
 
-The directions are the top eigenvectors of ``A^T A`` where ``A`` is the linear map of the
-first layer from the latent code to its output. For ``nn.Linear(n, m)``, ``A = weight``
-(m, n). For a DCGAN's first ``ConvTranspose2d`` on the 1x1 code, the weight is
-(n, C, kh, kw) and output pixel (i, j) of channel c is ``sum_z W[z, c, i+p, j+p] z``
-(p the padding), so ``A^T = W[:, :, p:kh-p, p:kw-p].reshape(n, C*h*w)`` and
-``A^T A = W_r W_r^T`` (n x n, in latent space). The other orientation, ``W_r^T W_r``,
-would be (C*16) x (C*16), a space of first-layer activations, not of codes. For
-conditional models only the first n input channels are the code (the rest is a fixed
-one-hot), so only they enter.
+**Definition** (the authors' ``factorize_weight`` in genforce/sefa ``utils.py``, read, not
+copied): arrange the weights of the linear map(s) that act on the latent code as a matrix
+``W`` of shape (latent size n) x (output units m), one column per output unit; divide every
+column by its norm; the directions are the eigenvectors of ``W W^T`` (n x n, in latent
+space), largest eigenvalue first. The eigenvalues are those of the normalised ``W W^T``
+(they sum to the number of columns). The authors use float32 and ``np.linalg.eig`` (no
+sorting); here float64 and a symmetric solver, sorted descending.
+
+**Which weights**, per family:
+
+- DCGAN-style models (the first layer is ``nn.Linear`` or ``nn.ConvTranspose2d`` on the
+  1x1 code): that layer's map on the code. ``nn.Linear(n, m)``: ``W = weight.T`` (n, m).
+  ``ConvTranspose2d`` weight (n, C, kh, kw), padding p: output pixel (i, j) of channel c is
+  ``sum_z weight[z, c, i+p, j+p] z``, so ``W = weight[:, :, p:kh-p, p:kw-p].reshape(n, -1)``
+  and every output pixel of every channel is a column (the authors' PGGAN branch treats its
+  first 4x4 layer the same way). Conditional models: only the code's n inputs (the one-hot
+  class inputs are fixed).
+- StyleGAN2 in ``w``: the style (modulation) affine maps, ``s = A w + b`` with ``A`` of shape
+  (in_channels, style_dim), of the chosen synthesis layers, each used as
+  (style_dim x in_channels), concatenated along the columns. The default is the authors'
+  ``layer_idx='all'``: every modulated convolution (``conv1``, ``convs.*``) **and the last
+  toRGB** (the authors number the layers by the style they read, 0 .. n_latent-1, and their
+  last index names the final toRGB, ``output{idx//2}``), but no other toRGB. ``layers=``
+  picks a subset by the authors' indices (``[0, 1, 2]``, ``"0-3,5"``) or by module name
+  (``"conv1,convs.0"``; any toRGB by its name too).
+- StyleGAN2 in ``w+``: the same factorisation of the chosen layers; each direction is placed
+  in the rows of w+ that those layers read (the authors' edit ``code[:, layers] += d v``),
+  zero elsewhere, and scaled to unit length.
+- StyleGAN2 in ``z``: not defined (the mapping network is not linear): refused.
+- BigGAN: the first linear map of the conditioning vector ``[noise, class embedding]``
+  (``generator.gen_z``, the authors' BigGAN variant), with its spectral normalisation as in the
+  forward pass, restricted to the inputs of the latent space the metric is in: all of them in
+  ``full``, the noise half in ``noise``, the class half in ``class``.
+
+**Variants** (``variant=``):
+
+- ``"authors"`` (default): columns normalised, as genforce/sefa does.
+- ``"unnormalised"``: the raw weights' ``W W^T`` (StyleGAN2: the modulation weight times its
+  equalised-learning-rate scale, the map the forward pass applies). This is what ganmetric
+  computed before (its first-layer Gram ``A^T A``), and what rosinality/stylegan2-pytorch's
+  ``closed_form_factorization.py`` computes for StyleGAN2 (right singular vectors of the
+  stacked raw modulation weights of ``conv1``, ``to_rgb1`` and ``convs.*``; pass those
+  names as ``layers`` to reproduce its layer set).
+
+A column of zeros (an output unit the code does not reach) contributes nothing in either variant.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
 from .. import checks
 from ..errors import InputError
+from ..generators.biggan import BigGANGenerator
+from ..generators.stylegan2 import StyleGAN2Generator
 from ..linalg import eigh_descending
 from .directions import Directions
+
+VARIANTS = ("authors", "unnormalised")
+#: the method name a variant's directions carry in tables and files
+METHOD_NAMES = {"authors": "sefa", "unnormalised": "sefa-unnormalised"}
 
 
 def _first_layer(G):
@@ -31,65 +74,190 @@ def _first_layer(G):
                      "has none (pass its weight to sefa_directions(weight=...))")
 
 
-def _weight_and_padding(G, weight) -> tuple[torch.Tensor, bool, int, str]:
-    """(W float64 on the CPU, is it nn.Linear's, the padding, the layer's name)."""
-    if weight is not None:
-        W, name, pad = torch.as_tensor(weight).detach(), "weight", 0
-        if W.dim() not in (2, 4):
-            raise InputError(f"weight must be (m, n) or (n, C, kh, kw), got shape {tuple(W.shape)}")
-        is_linear = W.dim() == 2
-    else:
-        name, layer = _first_layer(G)
-        W, is_linear = layer.weight.detach(), isinstance(layer, nn.Linear)
-        pad = 0 if is_linear else int(layer.padding[0])
-    return W.to(device="cpu", dtype=torch.float64), is_linear, pad, name
+def _layer_weight(layer: nn.Module) -> torch.Tensor:
+    """The weight the layer's forward pass uses (spectral normalisation applied, without a power-iteration step)."""
+    for hook in layer._forward_pre_hooks.values():
+        if isinstance(hook, torch.nn.utils.spectral_norm.SpectralNorm):
+            return hook.compute_weight(layer, do_power_iteration=False).detach()
+    return layer.weight.detach()
 
 
-def _first_layer_gram(G=None, *, weight=None, latent_dim: int | None = None):
-    """``A^T A`` (n x n, float64 numpy) for the first layer's linear map A, and the layer's name.
-
-    Args:
-        G: generator (its first Linear / ConvTranspose2d is used), or None with ``weight``.
-        weight: an explicit first-layer weight: (m, n) like nn.Linear, or (n, C, kh, kw)
-            like ConvTranspose2d (padding 0).
-        latent_dim: n (default: ``G.latent_dim``, or the weight's input size).
-
-    Returns:
-        ``(gram (n, n), layer name)``.
+def _code_map(W: torch.Tensor, is_linear: bool, pad: int, n: int, name: str) -> np.ndarray:
+    """(n, m) float64: the layer's map on the first n inputs, one column per output unit.
 
     Raises:
-        InputError: no suitable layer, a weight of the wrong rank, or a layer input smaller
-            than the latent size.
+        InputError: the layer takes fewer than n inputs.
     """
-    W, is_linear, pad, name = _weight_and_padding(G, weight)
+    W = W.to(device="cpu", dtype=torch.float64)
     n_in = W.shape[1] if is_linear else W.shape[0]
-    n = latent_dim or (G.latent_dim if G is not None else n_in)
     if n_in < n:
         raise InputError(f"first layer {name} takes {n_in} inputs but the latent size is {n}")
     if is_linear:
-        A = W[:, :n]
-        return (A.T @ A).numpy(), name
+        return W[:, :n].T.numpy()
     kh, kw = W.shape[2], W.shape[3]
-    Wr = W[:n, :, pad:kh - pad, pad:kw - pad].reshape(n, -1)
-    return (Wr @ Wr.T).numpy(), name
+    return W[:n, :, pad:kh - pad, pad:kw - pad].reshape(n, -1).numpy()
 
 
-def sefa_directions(G=None, *, k: int | None = None, weight=None) -> Directions:
-    """SeFa: the top-k eigenvectors of ``A^T A`` for the first layer's map A (see the module docstring).
+def _explicit_blocks(weight, latent_dim) -> tuple[list, dict]:
+    W = torch.as_tensor(weight).detach()
+    if W.dim() not in (2, 4):
+        raise InputError(f"weight must be (m, n) or (n, C, kh, kw), got shape {tuple(W.shape)}")
+    n = latent_dim or (W.shape[1] if W.dim() == 2 else W.shape[0])
+    return [_code_map(W, W.dim() == 2, 0, n, "weight")], {"layers": ["weight"]}
 
-    Args:
-        G: generator, or None with ``weight``.
-        k: how many directions (default all n).
-        weight: an explicit first-layer weight instead of G's.
 
-    Returns:
-        :class:`~ganmetric.axes.Directions` with ``values`` the eigenvalues of A^T A (descending).
+def _first_layer_blocks(G) -> tuple[list, dict]:
+    name, layer = _first_layer(G)
+    is_linear = isinstance(layer, nn.Linear)
+    pad = 0 if is_linear else int(layer.padding[0])
+    return [_code_map(_layer_weight(layer), is_linear, pad, G.latent_dim, name)], {"layers": [name]}
+
+
+def _biggan_blocks(G: BigGANGenerator) -> tuple[list, dict]:
+    """gen_z's map on the conditioning vector, restricted to the latent space's half (or all of it)."""
+    W = _layer_weight(G.biggan.generator.gen_z).to(device="cpu", dtype=torch.float64)  # (m, 2d)
+    d = G.half
+    cols = {"full": slice(0, 2 * d), "noise": slice(0, d), "class": slice(d, 2 * d)}[G.latent_space]
+    return [W[:, cols].T.numpy()], {"layers": ["generator.gen_z"], "inputs": G.latent_space}
+
+
+def _style_layers(net) -> dict:
+    """Every modulated layer of a StyleGAN2 synthesis network: name -> (style index, modulation EqualLinear)."""
+    found = {"conv1": (0, net.conv1.conv.modulation), "to_rgb1": (1, net.to_rgb1.conv.modulation)}
+    found.update({f"convs.{j}": (j + 1, c.conv.modulation) for j, c in enumerate(net.convs)})
+    found.update({f"to_rgbs.{j}": (2 * j + 3, t.conv.modulation) for j, t in enumerate(net.to_rgbs)})
+    return found
+
+
+def _authors_numbering(net) -> list[str]:
+    """The authors' layer indices 0 .. n_latent-1 as module names: conv1, convs.0, ..., then the last toRGB."""
+    last_rgb = f"to_rgbs.{len(net.to_rgbs) - 1}" if len(net.to_rgbs) else "to_rgb1"
+    return ["conv1"] + [f"convs.{j}" for j in range(len(net.convs))] + [last_rgb]
+
+
+def _layer_tokens(layers) -> list:
+    """``layers`` as a flat list of ints and names ("0-3,5,conv1" -> [0, 1, 2, 3, 5, "conv1"])."""
+    items = [layers] if isinstance(layers, (int, str)) else list(layers)
+    out = []
+    for item in items:
+        if isinstance(item, bool):
+            raise InputError(f"layers must be indices or layer names, got {item}", argument="layers")
+        parts = item.replace(" ", "").split(",") if isinstance(item, str) else [item]
+        for part in parts:
+            lo, dash, hi = part.partition("-") if isinstance(part, str) else ("", "", "")
+            if dash and lo.isdigit() and hi.isdigit():
+                out += list(range(int(lo), int(hi) + 1))
+            elif isinstance(part, str) and part.isdigit():
+                out.append(int(part))
+            elif part != "":
+                out.append(part)
+    if not out:
+        raise InputError("layers is empty: give layer indices or names, or None for the authors' 'all'",
+                         argument="layers")
+    return out
+
+
+def _select_layers(net, layers) -> list[str]:
+    """Names of the chosen modulated layers, in the network's order, each once.
 
     Raises:
-        InputError: no suitable first layer; k out of range.
+        InputError: an index outside the authors' numbering, or an unknown name.
     """
-    gram, name = _first_layer_gram(G, weight=weight)
-    n = gram.shape[0]
+    numbering = _authors_numbering(net)
+    catalogue = _style_layers(net)
+    if layers is None or layers == "all":
+        return numbering
+    chosen = set()
+    for token in _layer_tokens(layers):
+        if isinstance(token, (int, np.integer)):
+            if not 0 <= token < len(numbering):
+                raise InputError(f"layers: index {token} is out of range; this StyleGAN2 has layers 0-"
+                                 f"{len(numbering) - 1} in the SeFa authors' numbering (0 conv1, 1-"
+                                 f"{len(numbering) - 2} convs.0-{len(numbering) - 3}, {len(numbering) - 1} the "
+                                 f"last toRGB {numbering[-1]})", argument="layers")
+            chosen.add(numbering[token])
+        else:
+            chosen.add(checks.one_of("SeFa layer", str(token), catalogue))
+    return [name for name in catalogue if name in chosen]
+
+
+def _stylegan2_blocks(G: StyleGAN2Generator, layers) -> tuple[list, dict]:
+    if G.latent_space == "z":
+        raise InputError("SeFa is not defined in StyleGAN2's z space (the mapping network is not linear): load the "
+                         "model in latent space w", argument="latent_space")
+    catalogue = _style_layers(G.g_ema)
+    names = _select_layers(G.g_ema, layers)
+    blocks = [(catalogue[name][1].weight * catalogue[name][1].scale).detach().to(device="cpu", dtype=torch.float64)
+              .T.numpy() for name in names]  # (style_dim, in_channels) each: the map the forward pass applies
+    rows = sorted({catalogue[name][0] for name in names})
+    return blocks, {"layers": names, "style_rows": rows}
+
+
+def _blocks(G, layers, weight, latent_dim) -> tuple[list, dict]:
+    """The (n, m_i) maps on the code whose columns SeFa factorises, and how they were chosen."""
+    if weight is not None:
+        blocks, info = _explicit_blocks(weight, latent_dim)
+    elif isinstance(G, StyleGAN2Generator):
+        return _stylegan2_blocks(G, layers)
+    elif isinstance(G, BigGANGenerator):
+        blocks, info = _biggan_blocks(G)
+    else:
+        blocks, info = _first_layer_blocks(G)
+    if layers is not None:
+        raise InputError(f"layers picks StyleGAN2 synthesis layers; this model has one SeFa layer "
+                         f"({info['layers'][0]}): leave layers out", argument="layers")
+    return blocks, info
+
+
+def _factorise(W: np.ndarray, variant: str) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenpairs (descending) of ``W W^T`` for W (n, m), columns normalised for the authors' variant."""
+    if variant == "authors":
+        norms = np.linalg.norm(W, axis=0)
+        W = W / np.where(norms > 0, norms, 1.0)
+    return eigh_descending(W @ W.T)
+
+
+def _in_w_plus(G: StyleGAN2Generator, vecs: np.ndarray, rows: list[int]) -> np.ndarray:
+    """Directions (k, style_dim) placed in the given w+ rows, zero elsewhere, unit length."""
+    out = np.zeros((vecs.shape[0], G.n_latent, G.style_dim))
+    out[:, rows] = vecs[:, None, :]
+    return out.reshape(vecs.shape[0], -1) / np.sqrt(len(rows))
+
+
+def sefa_directions(G=None, *, k: int | None = None, layers=None, variant: str = "authors", weight=None,
+                    latent_dim: int | None = None) -> Directions:
+    """SeFa directions of G: eigenvectors of ``W W^T`` for its code-facing weights (see the module docstring).
+
+    Args:
+        G: generator (DCGAN-style, StyleGAN2 in w or w+, BigGAN), or None with ``weight``.
+        k: how many directions (default all: the latent size, style_dim for StyleGAN2).
+        layers: StyleGAN2 only: the synthesis layers, by the authors' indices (0 .. n_latent-1,
+            the last being the final toRGB) or module names (``conv1``, ``convs.K``,
+            ``to_rgb1``, ``to_rgbs.K``): an int, a name, a list, or a string like
+            ``"0-3,5"`` / ``"conv1,convs.0"``. None or ``"all"``: the authors' default.
+        variant: ``"authors"`` (columns normalised) or ``"unnormalised"`` (raw weights).
+        weight: an explicit first-layer weight instead of G's: (m, n) like nn.Linear, or
+            (n, C, kh, kw) like ConvTranspose2d (padding 0).
+        latent_dim: with ``weight``, how many of its inputs are the code (default: all).
+
+    Returns:
+        :class:`~ganmetric.axes.Directions` named ``sefa`` (authors) or ``sefa-unnormalised``,
+        ``values`` the eigenvalues of ``W W^T`` (descending), ``info`` the variant, the layers
+        used and, in w+, the rows the directions occupy.
+
+    Raises:
+        InputError: StyleGAN2 in z; no suitable first layer; a weight of the wrong rank; an
+            unknown variant or layer, an index out of range, ``layers`` for a model that is
+            not a StyleGAN2; k out of range.
+    """
+    variant = checks.one_of("SeFa variant", variant, VARIANTS)
+    blocks, info = _blocks(G, layers, weight, latent_dim)
+    vals, vecs = _factorise(np.concatenate(blocks, axis=1), variant)
+    n = vecs.shape[0]
     k = checks.positive_int("k", k if k is not None else n, maximum=n)
-    vals, vecs = eigh_descending(gram)
-    return Directions(vecs[:, :k].T.copy(), vals[:k], "sefa", {"layer": name})
+    V = vecs[:, :k].T.copy()
+    if isinstance(G, StyleGAN2Generator) and G.latent_space == "w+" and weight is None:
+        V = _in_w_plus(G, V, info["style_rows"])
+    else:
+        info.pop("style_rows", None)
+    return Directions(V, vals[:k].copy(), METHOD_NAMES[variant], {"variant": variant, **info})
