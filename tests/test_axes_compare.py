@@ -25,17 +25,20 @@ def _assert_same_directions(V, W, atol):
 
 
 def test_sefa_linear_first_layer_matches_numpy_eigh():
+    """nn.Linear: each output unit is a row of its weight; the authors normalise those, the raw variant does not."""
     G = TinyConvGenerator(n=8, res=8).double()
     W = G.fc.weight.numpy()  # (256, 8): y = W z
-    vals, vecs = np.linalg.eigh(W.T @ W)
-    d = sefa_directions(G, k=5)
-    np.testing.assert_allclose(d.values, vals[::-1][:5], rtol=1e-10)
-    _assert_same_directions(d.vectors, vecs[:, ::-1][:, :5].T, 1e-8)
-    assert d.info["layer"] == "fc"
+    Wn = W / np.linalg.norm(W, axis=1, keepdims=True)
+    for variant, A in (("authors", Wn), ("unnormalised", W)):
+        vals, vecs = np.linalg.eigh(A.T @ A)
+        d = sefa_directions(G, k=5, variant=variant)
+        np.testing.assert_allclose(d.values, vals[::-1][:5], rtol=1e-10)
+        _assert_same_directions(d.vectors, vecs[:, ::-1][:, :5].T, 1e-8)
+        assert d.info == {"variant": variant, "layers": ["fc"]}
 
 
 def test_sefa_dcgan_orientation_matches_jacobian_of_first_layer():
-    """For ConvTranspose2d (n, C, 4, 4) the latent-space Gram is W_r W_r^T: check against J^T J of layer 0."""
+    """For ConvTranspose2d (n, C, 4, 4) the raw latent-space Gram is W_r W_r^T: check against J^T J of layer 0."""
     torch.manual_seed(0)
     G = DCGANGenerator(nz=6, ngf=4, nc=3, resolution=8).double()
     with torch.no_grad():
@@ -44,8 +47,8 @@ def test_sefa_dcgan_orientation_matches_jacobian_of_first_layer():
     J = torch.autograd.functional.jacobian(lambda z: first(z[None, :, None, None]).flatten(), torch.zeros(6,
                                                                                                      dtype=torch.float64))
     vals, vecs = np.linalg.eigh((J.T @ J).numpy())
-    d = sefa_directions(G)
-    assert d.info["layer"] == "main.0" and d.vectors.shape == (6, 6)
+    d = sefa_directions(G, variant="unnormalised")
+    assert d.info["layers"] == ["main.0"] and d.vectors.shape == (6, 6)
     np.testing.assert_allclose(d.values, vals[::-1], rtol=1e-10)
     _assert_same_directions(d.vectors, vecs[:, ::-1].T, 1e-8)
 

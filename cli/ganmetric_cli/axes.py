@@ -9,13 +9,13 @@ import numpy as np
 
 import ganmetric
 from ganmetric import axes as gax
-from ganmetric.io import atomic_write_bytes, check_writable
+from ganmetric.io import atomic_write_bytes, check_writable, write_json
 from ganmetric.plotting import save_image
 
 from ganmetric.distances import describe_distance, load_recorded_distance
 from ganmetric.generators import describe_model, load_recorded_generator
 
-from .common import distance_options, model_options, read_codes
+from .common import argument_flags, distance_options, model_options, read_codes
 
 
 def _int_list(value: str, param: str) -> list[int]:
@@ -135,22 +135,44 @@ def apply(model_spec, device, dtype, axes_file, index, amount, z_file, seed, sph
     click.echo(f"wrote {paths[0]}" + (f" ... {paths[-1]}" if len(paths) > 1 else "") + f" and {codes_out}")
 
 
+COMPARE_METHODS = ("ganspace", "sefa", "sefa-unnormalised", "none")
+
+
 def _methods(methods: str) -> list[str]:
     wanted = [m.strip() for m in methods.split(",") if m.strip()]
     if wanted == ["none"]:
         return []
     for m in wanted:
-        ganmetric.checks.one_of("method", m, ("ganspace", "sefa", "none"))
+        ganmetric.checks.one_of("method", m, COMPARE_METHODS)
     return wanted
 
 
+def _plain(value) -> str:
+    """A setting as a user reads it: lists comma-separated, not as Python lists."""
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _discovered(G, wanted, n_directions, sefa_layers, samples, seed, layer, quiet) -> list:
+    """The directions of the methods asked for, in the order of the table: GANSpace, then SeFa's variants."""
+    dirs = []
+    if "ganspace" in wanted:
+        dirs.append(gax.ganspace_directions(G, k=n_directions, n_samples=samples, seed=seed, layer=layer,
+                                            progress=not quiet))
+    for method, variant in (("sefa", "authors"), ("sefa-unnormalised", "unnormalised")):
+        if method in wanted:
+            dirs.append(gax.sefa_directions(G, k=n_directions, layers=sefa_layers, variant=variant))
+    return dirs
+
+
+@argument_flags(layers="--sefa-layers")
 @axes.command("compare")
 @model_options
 @click.argument("result", type=click.Path(dir_okay=False))
 @click.option("--k", type=int, default=10, show_default=True, help="Size of the top metric eigenspace.")
 @click.option("--n-directions", type=int, default=10, show_default=True, help="Directions per method.")
 @click.option("--methods", default="ganspace,sefa", show_default=True,
-              help="Comma-separated: ganspace, sefa; or none (only --directions).")
+              help="Comma-separated: ganspace, sefa (the SeFa authors' column-normalised weights), "
+                   "sefa-unnormalised (raw weights, for comparison); or none (only --directions).")
 @click.option("--directions", "direction_files", multiple=True, type=click.Path(dir_okay=False),
               help="Your own directions: a .npy of shape (m, n) or (n,), one per row (InterFaceGAN boundaries, "
                    "hand-made ones); rows are normalised. Repeat for several files; each is named by its stem.")
@@ -159,14 +181,21 @@ def _methods(methods: str) -> list[str]:
               help="GANSpace: module name of the layer whose activations are PCA'd, or 'output' "
                    "(default: the first non-linearity, e.g. main.2 for a DCGAN).")
 @click.option("--seed", type=int, default=0, show_default=True, help="GANSpace: seed of the samples.")
+@click.option("--sefa-layers", default=None,
+              help="SeFa on StyleGAN2: synthesis layers whose style weights are factorised, by the SeFa authors' "
+                   "indices (0 = conv1, then convs.0, ..., the last index the final toRGB; e.g. 0-3,5) or module "
+                   "names (conv1,convs.0,to_rgb1,...) (default: all of the authors' layers).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="compare.csv", show_default=True,
               help="CSV, one row per direction: method, index, rayleigh_ratio, topk_energy.")
 @click.option("--angles-out", type=click.Path(dir_okay=False), default=None,
               help="CSV of the principal angles per method: method, directions, rank, angle_deg "
                    "(default: OUT_angles.csv).")
+@click.option("--meta-out", type=click.Path(dir_okay=False), default=None,
+              help="JSON saying what made the tables: the metric file, each method's settings (SeFa's variant "
+                   "and layers, GANSpace's layer, samples and seed, files) (default: OUT_meta.json).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def compare(model_spec, device, dtype, result, k, n_directions, methods, direction_files, samples, layer, seed, out,
-            angles_out, quiet):
+def compare(model_spec, device, dtype, result, k, n_directions, methods, direction_files, samples, layer, seed,
+            sefa_layers, out, angles_out, meta_out, quiet):
     """Align GANSpace, SeFa and your own directions with the metric of RESULT (point or average).
 
     For each direction v: v^T H v / lambda_max and the fraction of |v|^2 in the top-k metric
@@ -178,35 +207,36 @@ def compare(model_spec, device, dtype, result, k, n_directions, methods, directi
     Examples:
       ganmetric axes compare face.npz --k 10 --out compare.csv
       ganmetric axes compare face.npz --directions smile.npy --methods sefa --out compare.csv
+      ganmetric axes compare sg2_w.npz --methods sefa,sefa-unnormalised --sefa-layers 0-3 --out early.csv
     """
     out = Path(out)
     angles_out = Path(angles_out) if angles_out else out.with_name(f"{out.stem}_angles.csv")
-    check_writable(out)
-    check_writable(angles_out)
+    meta_out = Path(meta_out) if meta_out else out.with_name(f"{out.stem}_meta.json")
+    for path in (out, angles_out, meta_out):
+        check_writable(path)
     wanted = _methods(methods)
+    if sefa_layers is not None and not any(m.startswith("sefa") for m in wanted):
+        raise click.BadParameter("needs sefa or sefa-unnormalised in --methods", param_hint="--sefa-layers")
     res = ganmetric.load_result(result)
     dirs = [gax.load_directions(f, latent_dim=res.dim) for f in direction_files]
     gax.compare_directions(res, dirs, k=k)  # checks k and the files against the metric before GANSpace's sampling
     if wanted:
         G = load_recorded_generator(res.meta, model_spec, device=device, dtype=dtype,
                                     what=f"the result {Path(result).name}")
-        if "sefa" in wanted:
-            dirs.insert(0, gax.sefa_directions(G, k=n_directions))
-        if "ganspace" in wanted:
-            dirs.insert(0, gax.ganspace_directions(G, k=n_directions, n_samples=samples, seed=seed, layer=layer,
-                                                   progress=not quiet))
+        dirs = _discovered(G, wanted, n_directions, sefa_layers, samples, seed, layer, quiet) + dirs
     if not dirs:
         raise click.BadParameter("nothing to compare: give a method or --directions", param_hint="--methods")
     cmp = gax.compare_directions(res, dirs, k=k)
     atomic_write_bytes(out, cmp.to_csv().encode())
     atomic_write_bytes(angles_out, cmp.angles_to_csv().encode())
+    write_json(meta_out, {**cmp.summary(), "outputs": {"rows": str(out), "angles": str(angles_out)}})
     where = "full H" if res.full else f"rank-{res.eigvals.shape[0]} reconstruction of H"
     click.echo(f"{res.meta.get('model')}: {res.meta.get('kind', 'point')} metric ({where}), "
                f"lambda_max={cmp.lambda_max:.4g}")
     for d in dirs:
-        click.echo(f"{d.method}: " + ", ".join(f"{key}={val}" for key, val in d.info.items()))
+        click.echo(f"{d.method}: " + ", ".join(f"{key}={_plain(val)}" for key, val in d.info.items()))
     click.echo(cmp.table())
-    click.echo(f"wrote {out} and {angles_out}")
+    click.echo(f"wrote {out}, {angles_out} and {meta_out}")
 
 
 def _explore_outputs(out, curves, action_out, steps_out, seeds, calibrate):

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import checks
 from ..errors import InputError
+from ..io import versions
 from ..linalg import eigh_descending
 from .directions import Directions, _unit_rows
 
@@ -33,6 +34,10 @@ class Comparison:
         lambda_max: the metric's largest eigenvalue.
         random_rayleigh: ``trace(H) / (n lambda_max)``, a random direction's expected ratio.
         random_energy: ``k / n``.
+        methods: method -> how its directions were made (the directions' ``info``: SeFa's
+            variant and layers, GANSpace's layer, samples and seed, a file's path, ...).
+        source: the metric's provenance when it is a result (path, model, latent space,
+            distance, kind, point); empty for a bare matrix.
     """
 
     rows: list
@@ -41,6 +46,8 @@ class Comparison:
     lambda_max: float
     random_rayleigh: float
     random_energy: float
+    methods: dict = field(default_factory=dict)
+    source: dict = field(default_factory=dict)
 
     COLUMNS = ("method", "index", "rayleigh_ratio", "topk_energy")
     ANGLE_COLUMNS = ("method", "directions", "rank", "angle_deg")
@@ -72,6 +79,13 @@ class Comparison:
         writer.writerow({"method": "random-expected", "index": "", "rayleigh_ratio": self.random_rayleigh,
                          "topk_energy": self.random_energy})
         return buf.getvalue()
+
+    def summary(self) -> dict:
+        """What the comparison was made from and its baselines, for a JSON file next to the CSVs."""
+        return {"metric": self.source, "k": self.k, "lambda_max": self.lambda_max,
+                "random_rayleigh": self.random_rayleigh, "random_energy": self.random_energy,
+                "methods": self.methods, "principal_angles_deg": {m: a.tolist() for m, a in self.angles.items()},
+                "versions": versions()}
 
     def angles_to_csv(self) -> str:
         """The principal angles as CSV text: method, directions (how many spanned), rank (1 = smallest), angle_deg."""
@@ -111,6 +125,16 @@ def _metric_matrix(metric, k: int) -> np.ndarray:
     return 0.5 * (H + H.T)
 
 
+def _source(metric) -> dict:
+    """A result's provenance (path and the meta that says what it is a metric of); {} for a matrix."""
+    meta = getattr(metric, "meta", None)
+    if not isinstance(meta, dict):
+        return {}
+    path = getattr(metric, "path", None)
+    keys = ("model", "latent_space", "distance", "kind", "method", "seed", "index")
+    return {"path": None if path is None else str(path), **{key: meta[key] for key in keys if key in meta}}
+
+
 def compare_directions(metric, directions, *, k: int = 10) -> Comparison:
     """Align each method's directions with the metric.
 
@@ -139,7 +163,7 @@ def compare_directions(metric, directions, *, k: int = 10) -> Comparison:
     if isinstance(directions, dict):
         directions = [Directions(np.asarray(v, dtype=np.float64), np.zeros(len(v)), name)
                       for name, v in directions.items()]
-    rows, angles = [], {}
+    rows, angles, methods = [], {}, {}
     for d in directions:
         if d.method in angles:
             raise InputError(f"two sets of directions are both called {d.method}: give them different names")
@@ -147,6 +171,7 @@ def compare_directions(metric, directions, *, k: int = 10) -> Comparison:
         ray = np.einsum("mi,ij,mj->m", V, H, V) / lam
         energy = ((V @ Uk) ** 2).sum(1)
         angles[d.method] = np.degrees(principal_angles(V[:k].T, Uk))
+        methods[d.method] = {"directions": int(len(V)), **dict(d.info)}
         rows += [{"method": d.method, "index": j, "rayleigh_ratio": float(ray[j]), "topk_energy": float(energy[j])}
                  for j in range(len(V))]
-    return Comparison(rows, angles, k, lam, float(np.trace(H) / (n * lam)), k / n)
+    return Comparison(rows, angles, k, lam, float(np.trace(H) / (n * lam)), k / n, methods, _source(metric))

@@ -1,14 +1,34 @@
-"""GANSpace (Haerkoenen et al. 2020): latent directions from PCA over many samples.
+"""GANSpace (Haerkoenen et al., NeurIPS 2020): latent directions from PCA over many samples.
 
-For a model with a mapping network (it exposes ``mapping``, z -> w, and its latent space
-is "w"), PCA of many ``w = mapping(z)``. For a model without one, PCA of an early layer's
-activations over many samples z, then latent directions by regressing the centred codes on
-the principal coordinates (least squares ``Z ~ X U``; direction j is row j of U,
-normalised). The layer: by default the output of the first non-linearity (for a DCGAN, the
-ReLU after the first ConvTranspose + BatchNorm: 512 x 4 x 4). It is the earliest layer that
-is not a linear function of z: on the first layer's raw output, PCA of ``A z`` with
-z ~ N(0, I) has the eigenvectors of ``A A^T`` and the regression returns those of ``A^T A``,
-i.e. exactly SeFa. A generator with no non-linearity (a linear model) uses its output.
+**Definition** (the authors' harskish/ganspace ``decomposition.py``, read, not copied):
+
+- A model without a mapping network: sample codes z from the prior, take the activations of
+  one layer, PCA them (components ``X_comp`` and their standard deviations), then turn the
+  components into latent directions by least squares: regress the codes on the principal
+  coordinates scaled by their standard deviations (``Z ~ (coords / std) M``); direction j is
+  row j of M, normalised to unit length. Dividing coordinate j by its standard deviation
+  multiplies row j of M by it, which the normalisation removes: the regression here uses the
+  unscaled coordinates and gives the same directions.
+- A model with a mapping network in ``w`` (it exposes ``mapping``, z -> w, and its latent
+  space is "w"): the components of a PCA of ``w = mapping(z)`` samples are the directions
+  (the authors' ``samples_are_latents`` case: no regression).
+
+The layer: by default the output of the first non-linearity (for a DCGAN, the ReLU after the
+first ConvTranspose + BatchNorm: 512 x 4 x 4; the authors choose a layer per model). It is
+the earliest layer that is not a linear function of z: on the first layer's raw output, PCA
+of ``A z`` with z ~ N(0, I) has the eigenvectors of ``A A^T`` and the regression returns
+those of ``A^T A``, i.e. SeFa without its column normalisation (``variant="unnormalised"``).
+A generator with no non-linearity (a linear model) uses its output.
+
+**Samples, and how ours differ from the authors' run.** We draw ``n_samples`` codes (default
+5000, seeded, the rows of ``G.sample``) and use the same codes for the PCA and for the
+regression, with the codes centred. The authors fit an incremental PCA on far more samples
+(their examples use 10^5 to 10^6), regress on a fresh set of ``max(10_000, N)`` codes, and do
+not centre the codes (z has mean 0, so that changes little). 5000 is a trade of time against
+sampling noise: the top-10 directions of ``dcgan-face`` from 5000 and from 20000 samples
+span nearly the same subspace (measured: see the README's comparison section); raise
+``n_samples`` for models whose spectrum decays slowly. ``n_samples`` must be at least twice
+the latent size for the regression to be determined.
 """
 from __future__ import annotations
 
@@ -103,7 +123,8 @@ def _mapping_directions(G, mapping, k: int, n_samples: int, seed: int, chunk: in
     with torch.no_grad():
         W = torch.cat([mapping(zs[s:s + chunk]).detach().cpu() for s in range(0, n_samples, chunk)])
     comps, var, _ = _pca(W.reshape(n_samples, -1), k, seed)
-    return Directions(comps.numpy(), var.numpy(), "ganspace", {"mode": "mapping", "samples": n_samples})
+    return Directions(comps.numpy(), var.numpy(), "ganspace", {"mode": "mapping", "samples": n_samples,
+                                                                "seed": int(seed)})
 
 
 def _activation_directions(G, k: int, n_samples: int, seed: int, layer, chunk: int, progress: bool) -> Directions:
@@ -121,7 +142,7 @@ def _activation_directions(G, k: int, n_samples: int, seed: int, layer, chunk: i
     U = torch.linalg.lstsq(X, Zc).solution  # (k, n): Z ~ X U
     U = U / torch.linalg.vector_norm(U, dim=1, keepdim=True)
     return Directions(U.numpy(), var.numpy(), "ganspace", {"mode": "activations", "layer": name,
-                                                              "samples": n_samples})
+                                                              "samples": n_samples, "seed": int(seed)})
 
 
 def ganspace_directions(G, *, k: int = 20, n_samples: int = 5000, seed: int = 0, layer: str | None = None,
@@ -131,8 +152,9 @@ def ganspace_directions(G, *, k: int = 20, n_samples: int = 5000, seed: int = 0,
     Args:
         G: generator.
         k: how many directions (at most the latent size).
-        n_samples: codes sampled from G's prior (GANSpace used 10^6 with incremental PCA;
-            a few thousand already fix the top directions of a DCGAN).
+        n_samples: codes sampled from G's prior, used for the PCA and the regression (the
+            authors use 10^5 - 10^6 with incremental PCA; see the module docstring for why
+            5000 suffices for a DCGAN's top directions).
         seed: seed of the samples and of the randomized PCA.
         layer: a module name of G, "output", or None for the first non-linearity.
         chunk: codes per generator pass.

@@ -51,6 +51,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils.spectral_norm import SpectralNorm
 
 from .. import checks
 from ..errors import InputError
@@ -77,7 +78,7 @@ def _first_layer(G):
 def _layer_weight(layer: nn.Module) -> torch.Tensor:
     """The weight the layer's forward pass uses (spectral normalisation applied, without a power-iteration step)."""
     for hook in layer._forward_pre_hooks.values():
-        if isinstance(hook, torch.nn.utils.spectral_norm.SpectralNorm):
+        if isinstance(hook, SpectralNorm):
             return hook.compute_weight(layer, do_power_iteration=False).detach()
     return layer.weight.detach()
 
@@ -141,7 +142,7 @@ def _layer_tokens(layers) -> list:
     out = []
     for item in items:
         if isinstance(item, bool):
-            raise InputError(f"layers must be indices or layer names, got {item}", argument="layers")
+            raise InputError(f"layers must be indices or module names, got {item}", argument="layers")
         parts = item.replace(" ", "").split(",") if isinstance(item, str) else [item]
         for part in parts:
             lo, dash, hi = part.partition("-") if isinstance(part, str) else ("", "", "")
@@ -152,7 +153,7 @@ def _layer_tokens(layers) -> list:
             elif part != "":
                 out.append(part)
     if not out:
-        raise InputError("layers is empty: give layer indices or names, or None for the authors' 'all'",
+        raise InputError("layers must name at least one synthesis layer (or be None: the authors' default)",
                          argument="layers")
     return out
 
@@ -171,14 +172,19 @@ def _select_layers(net, layers) -> list[str]:
     for token in _layer_tokens(layers):
         if isinstance(token, (int, np.integer)):
             if not 0 <= token < len(numbering):
-                raise InputError(f"layers: index {token} is out of range; this StyleGAN2 has layers 0-"
-                                 f"{len(numbering) - 1} in the SeFa authors' numbering (0 conv1, 1-"
-                                 f"{len(numbering) - 2} convs.0-{len(numbering) - 3}, {len(numbering) - 1} the "
-                                 f"last toRGB {numbering[-1]})", argument="layers")
+                raise InputError(f"layers must be indices 0-{len(numbering) - 1} in the SeFa authors' numbering "
+                                 f"(0 conv1, 1-{len(numbering) - 2} convs.0-{len(numbering) - 3}, "
+                                 f"{len(numbering) - 1} the last toRGB {numbering[-1]}) or module names, got {token}",
+                                 argument="layers")
             chosen.add(numbering[token])
         else:
             chosen.add(checks.one_of("SeFa layer", str(token), catalogue))
     return [name for name in catalogue if name in chosen]
+
+
+def _style_map(modulation) -> np.ndarray:
+    """(style_dim, in_channels) float64: the affine style map's matrix as the forward pass applies it."""
+    return (modulation.weight.detach().to(device="cpu", dtype=torch.float64) * modulation.scale).T.numpy()
 
 
 def _stylegan2_blocks(G: StyleGAN2Generator, layers) -> tuple[list, dict]:
@@ -187,8 +193,7 @@ def _stylegan2_blocks(G: StyleGAN2Generator, layers) -> tuple[list, dict]:
                          "model in latent space w", argument="latent_space")
     catalogue = _style_layers(G.g_ema)
     names = _select_layers(G.g_ema, layers)
-    blocks = [(catalogue[name][1].weight * catalogue[name][1].scale).detach().to(device="cpu", dtype=torch.float64)
-              .T.numpy() for name in names]  # (style_dim, in_channels) each: the map the forward pass applies
+    blocks = [_style_map(catalogue[name][1]) for name in names]
     rows = sorted({catalogue[name][0] for name in names})
     return blocks, {"layers": names, "style_rows": rows}
 
@@ -204,8 +209,8 @@ def _blocks(G, layers, weight, latent_dim) -> tuple[list, dict]:
     else:
         blocks, info = _first_layer_blocks(G)
     if layers is not None:
-        raise InputError(f"layers picks StyleGAN2 synthesis layers; this model has one SeFa layer "
-                         f"({info['layers'][0]}): leave layers out", argument="layers")
+        raise InputError(f"layers must be left out for this model: it has a single SeFa layer "
+                         f"({info['layers'][0]}); choosing among several is for StyleGAN2", argument="layers")
     return blocks, info
 
 
