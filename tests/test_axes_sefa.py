@@ -21,6 +21,7 @@ from ganmetric.errors import InputError
 from ganmetric.generators.dcgan import DCGANGenerator
 from ganmetric.generators.stylegan2 import StyleGAN2Generator
 from ganmetric.generators.stylegan2_layers import StyleGAN2Network
+from ganmetric.io import sha256_file
 from ganmetric_cli.main import main
 from helpers import save_with
 
@@ -294,6 +295,7 @@ def test_cli_compare_records_variant_and_layers(demo_result):
     assert meta["methods"]["sefa-unnormalised"]["variant"] == "unnormalised"
     assert meta["metric"]["model"] == "stylegan2-demo" and meta["metric"]["latent_space"] == "w"
     assert meta["metric"]["path"] == str(paths["w"]) and meta["k"] == 4
+    assert meta["metric"]["sha256"] == sha256_file(paths["w"])
 
 
 @pytest.mark.parametrize("args, match", [

@@ -12,12 +12,13 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from .. import checks
 from ..errors import InputError
-from ..io import versions
+from ..io import sha256_file, versions
 from ..linalg import eigh_descending
 from .directions import Directions, _unit_rows
 
@@ -132,7 +133,9 @@ def _source(metric) -> dict:
         return {}
     path = getattr(metric, "path", None)
     keys = ("model", "latent_space", "distance", "kind", "method", "seed", "index")
-    return {"path": None if path is None else str(path), **{key: meta[key] for key in keys if key in meta}}
+    digest = sha256_file(path) if path is not None and Path(path).is_file() else None
+    return {"path": None if path is None else str(path), "sha256": digest,
+            **{key: meta[key] for key in keys if key in meta}}
 
 
 def compare_directions(metric, directions, *, k: int = 10) -> Comparison:

@@ -25,10 +25,12 @@ A generator with no non-linearity (a linear model) uses its output.
 regression, with the codes centred. The authors fit an incremental PCA on far more samples
 (their examples use 10^5 to 10^6), regress on a fresh set of ``max(10_000, N)`` codes, and do
 not centre the codes (z has mean 0, so that changes little). 5000 is a trade of time against
-sampling noise: the top-10 directions of ``dcgan-face`` from 5000 and from 20000 samples
-span nearly the same subspace (measured: see the README's comparison section); raise
-``n_samples`` for models whose spectrum decays slowly. ``n_samples`` must be at least twice
-the latent size for the regression to be determined.
+sampling noise, measured on ``dcgan-face`` (5000 samples, seed 0, against 20000 samples,
+seed 1): the first six directions agree to |cos| >= 0.956, the 7th and 8th (near-equal
+variances) swap, and the 10th is not pinned down (the largest principal angles between the
+two top-10 spans are 30 and 42 degrees). Raise ``n_samples`` when directions past the first
+few matter. ``n_samples`` must be at least twice the latent size for the regression to be
+determined.
 """
 from __future__ import annotations
 

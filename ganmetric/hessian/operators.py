@@ -184,6 +184,15 @@ class FiniteDifferenceOperator(MetricOperator):
     For a block V with columns v_i: ``(g(z0 + e u_i) - g(z0 - e u_i)) |v_i| / 2e``,
     ``u_i = v_i / |v_i|``, ``e = eps * |z0|`` (both sides in one batched pass).
 
+    This is ``H v`` itself, and its eigenvalues are those of H. The paper's published code
+    (Animadversio/GAN-Geometry, ``GANForwardMetricHVPOperator.apply``) differentiates the
+    *mean* of the two distances ``d(G(z0), G(z0 +- e u))`` before taking the difference, so
+    each gradient, and its product, is halved: its ForwardIter returns ``H v / 2`` and
+    eigenvalues half of ours (and of its own BP / BackwardIter). Ours differentiates the sum
+    on purpose, so that every method agrees on H; do not "fix" it back to match the paper's
+    ForwardIter numbers (halve ours to compare with them). The paper's default step is also
+    larger (``EPS = 1e-2`` against our ``eps = 1e-3``).
+
     Raises:
         InputError: eps is not a finite number > 0.
     """
