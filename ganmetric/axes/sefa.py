@@ -201,7 +201,7 @@ def _stylegan2_blocks(G: StyleGAN2Generator, layers) -> tuple[list, dict]:
 def _blocks(G, layers, weight, latent_dim) -> tuple[list, dict]:
     """The (n, m_i) maps on the code whose columns SeFa factorises, and how they were chosen."""
     if weight is not None:
-        blocks, info = _explicit_blocks(weight, latent_dim)
+        blocks, info = _explicit_blocks(weight, latent_dim or (G.latent_dim if G is not None else None))
     elif isinstance(G, StyleGAN2Generator):
         return _stylegan2_blocks(G, layers)
     elif isinstance(G, BigGANGenerator):
@@ -243,7 +243,8 @@ def sefa_directions(G=None, *, k: int | None = None, layers=None, variant: str =
         variant: ``"authors"`` (columns normalised) or ``"unnormalised"`` (raw weights).
         weight: an explicit first-layer weight instead of G's: (m, n) like nn.Linear, or
             (n, C, kh, kw) like ConvTranspose2d (padding 0).
-        latent_dim: with ``weight``, how many of its inputs are the code (default: all).
+        latent_dim: with ``weight``, how many of its inputs are the code (default: G's
+            latent size, or all of them without G).
 
     Returns:
         :class:`~ganmetric.axes.Directions` named ``sefa`` (authors) or ``sefa-unnormalised``,
