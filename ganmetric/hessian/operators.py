@@ -84,7 +84,9 @@ class Objective:
     Args:
         G: generator; D: distance; z0: base point, shape (n,).
 
-    ``psi(Z)`` -> (m, F) weighted features of G(Z) (feature-form distances only);
+    ``psi(Z)`` -> (m, F) weighted features of G(Z) (feature-form distances only), which are
+    ``feature_scale * psi_unscaled(Z)``: the operators differentiate ``psi_unscaled`` and
+    apply ``feature_scale ** 2`` once to their result (no constant in the tangent path);
     ``f(Z)`` -> (m,) distances d(G(z0), G(Z_i)). What the distance compares is
     :func:`~ganmetric.distances.distance_inputs`: the images G(Z), or for a distance of G's
     own layers the activations it reads out of G (hooks run inside the differentiated map).
@@ -94,9 +96,15 @@ class Objective:
         self.G, self.D, self.z0 = G, D, z0
         with torch.no_grad():
             self.x0 = distance_inputs(G, D, z0[None])
+        scale = getattr(D, "feature_scale", None) if getattr(D, "has_features", False) else None
+        self.feature_scale = 1.0 if scale is None else float(scale(tuple(self.x0.shape[1:])))
 
     def psi(self, Z):
         return self.D.features(distance_inputs(self.G, self.D, Z))
+
+    def psi_unscaled(self, Z):
+        unscaled = getattr(self.D, "unscaled_features", self.D.features)
+        return unscaled(distance_inputs(self.G, self.D, Z))
 
     def f(self, Z):
         return self.D(self.x0, distance_inputs(self.G, self.D, Z))
@@ -139,15 +147,15 @@ class GaussNewtonOperator(MetricOperator):
         super().__init__(obj.z0.numel(), obj.z0.device, obj.z0.dtype, chunk)
         self.obj = obj
         # One forward pass at z0 whose graph every J^T product reuses.
-        _, self._pullback = vjp(obj.psi, obj.z0[None])
+        _, self._pullback = vjp(obj.psi_unscaled, obj.z0[None])
 
     def _matmat(self, V):
-        JV = self.obj.jvp_block(self.obj.psi, V.T.contiguous())
+        JV = self.obj.jvp_block(self.obj.psi_unscaled, V.T.contiguous())
         if V.shape[1] == 1:
             (JtJV,) = self._pullback(JV)
         else:
             JtJV = vmap(lambda u: self._pullback(u[None])[0][0])(JV)
-        return 2 * JtJV.T
+        return (2 * self.obj.feature_scale ** 2) * JtJV.T
 
 
 class FwdOverRevOperator(MetricOperator):
