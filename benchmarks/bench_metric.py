@@ -21,9 +21,14 @@ across methods so that load from other jobs on a shared machine hits them alike.
 the first call in a fresh process (imports, oneDNN primitive creation, torch's lazy
 ``torch._dynamo`` import on the first autograd pass through BatchNorm).
 
+``--floor-only`` times just the floor and ``jacobian`` for the three dcgan-face cases
+(issue 16's target: ``t(jacobian) / t(floor) <= 1.2``), every run interleaved across the
+cases, and reports the ratio of the medians.
+
 Usage::
 
     flock /tmp/bench.lock python benchmarks/bench_metric.py [--quick] [--json out.json]
+    flock /tmp/bench.lock python benchmarks/bench_metric.py --floor-only [--reps 7]
 """
 from __future__ import annotations
 
@@ -172,6 +177,48 @@ def bench_config(label, G, D, z, *, reps, slow_reps, methods, ref_chunk=None, lo
     return out
 
 
+def dcgan_face_cases(quick: bool = False) -> list[tuple[str, object, int | None]]:
+    """(label, distance, reference chunk) of the dcgan-face cases: mse and lpips-alex at 64 px, lpips-alex at 256."""
+    cases = [("dcgan-face mse 64", ganmetric.load_distance("mse"), None),
+             ("dcgan-face lpips-alex 64", ganmetric.load_distance("lpips-alex", lpips_backbone="random"), None)]
+    if not quick:
+        cases.append(("dcgan-face lpips-alex 256",
+                      ganmetric.load_distance("lpips-alex", lpips_backbone="random", resize=256), 25))
+    return cases
+
+
+def floor_ratios(reps: int, quick: bool = False, log=print) -> dict:
+    """``t(jacobian) / t(floor)`` on dcgan-face: medians of ``reps`` runs, interleaved across every case and job.
+
+    ``jacobian`` is ``metric_tensor(method="jacobian")`` as a user calls it (probe, products,
+    Gram, eigh); the floor one no-grad forward of the n codes through G and ``D.features``.
+    """
+    G = ganmetric.load_generator("dcgan-face")
+    z, n = G.sample(1, seed=0), G.latent_dim
+    jobs = []
+    for label, D, _ in dcgan_face_cases(quick):
+        jobs.append((label, "floor", floor_fn(G, D, n)))
+        jobs.append((label, "jacobian", lambda D=D: metric_tensor(G, D, z, method="jacobian")))
+    times = {(label, name): [] for label, name, _ in jobs}
+    for _, _, fn in jobs:
+        fn()  # warm-up
+    for _ in range(reps):
+        for label, name, fn in jobs:
+            t0 = time.perf_counter()
+            fn()
+            times[label, name].append(time.perf_counter() - t0)
+    out = {}
+    for label in dict.fromkeys(label for label, _, _ in jobs):
+        tf, tj = statistics.median(times[label, "floor"]), statistics.median(times[label, "jacobian"])
+        # each jacobian run next to the floor run just before it: load from other jobs drifts less within a pair
+        paired = statistics.median(j / f for f, j in zip(times[label, "floor"], times[label, "jacobian"]))
+        out[label] = {"floor": tf, "jacobian": tj, "ratio": tj / tf, "paired_ratio": paired,
+                      "floor_all": times[label, "floor"], "jacobian_all": times[label, "jacobian"]}
+        log(f"  {label:<26} floor {tf:.3f} s  jacobian {tj:.3f} s  jacobian/floor {tj / tf:.2f} "
+            f"(median of paired ratios {paired:.2f}; target <= 1.2: {'PASS' if tj / tf <= 1.2 else 'MISS'})")
+    return out
+
+
 def cold_start() -> dict:
     """First and second ``metric_tensor(jacobian)`` calls in a fresh process, and torch._dynamo's import."""
     code = r"""
@@ -238,8 +285,18 @@ def main(argv=None) -> int:
     ap.add_argument("--slow-reps", type=int, default=1, help="timed runs of bp at 256 px (default 1: ~10 s each)")
     ap.add_argument("--large-n", type=int, default=1024, help="latent size of the random DCGAN")
     ap.add_argument("--no-cold", action="store_true", help="skip the fresh-process first-call timing")
+    ap.add_argument("--floor-only", action="store_true", help="only t(jacobian)/t(floor) of the dcgan-face cases")
     ap.add_argument("--json", type=Path, default=None, help="also write every measurement to this file")
     args = ap.parse_args(argv)
+    if args.floor_only:
+        info = machine()
+        reps = args.reps or 7
+        print(f"torch {info['torch']} | {info['threads']} threads | {info['cpu_count']} CPUs | load avg "
+              f"{info['loadavg_start'][0]:.2f} | float32, median of {reps} interleaved runs after a warm-up")
+        ratios = floor_ratios(reps, quick=args.quick)
+        if args.json:
+            args.json.write_text(json.dumps({"machine": info, "reps": reps, "floor_ratios": ratios}, indent=1))
+        return 0
     reps = args.reps or (1 if args.quick else 3)
     slow_reps = min(args.slow_reps, reps)
     torch.manual_seed(0)
@@ -259,12 +316,7 @@ def main(argv=None) -> int:
 
     G = ganmetric.load_generator("dcgan-face")
     z = G.sample(1, seed=0)
-    configs = [("dcgan-face mse 64", ganmetric.load_distance("mse"), None),
-               ("dcgan-face lpips-alex 64", ganmetric.load_distance("lpips-alex", lpips_backbone="random"), None)]
-    if not args.quick:
-        configs.append(("dcgan-face lpips-alex 256",
-                        ganmetric.load_distance("lpips-alex", lpips_backbone="random", resize=256), 25))
-    for label, D, ref_chunk in configs:
+    for label, D, ref_chunk in dcgan_face_cases(args.quick):
         print(f"\n[{label}] n = {G.latent_dim}")
         results["configs"].append(bench_config(label, G, D, z, reps=reps, slow_reps=slow_reps, methods=METHODS,
                                                ref_chunk=ref_chunk))

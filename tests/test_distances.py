@@ -90,3 +90,37 @@ def test_offline_pretrained_names_the_flag_on_the_command_line(monkeypatch, tmp_
 def test_bad_specs(spec, kw, match):
     with pytest.raises(InputError, match=match):
         ganmetric.load_distance(spec, **kw)
+
+
+def _plain_weighted_unit(f, s, eps):
+    return f / (f.pow(2).sum(dim=1, keepdim=True).sqrt() + eps) * s
+
+
+def test_weighted_unit_rules_match_autograd_of_the_plain_formula():
+    """The fused normalisation's jvp, vjp (and its vmap) equal torch's derivatives of f / (|f| + eps) * s."""
+    from torch.func import jvp, vjp, vmap
+    from ganmetric.distances.lpips_distance import WeightedUnit
+    g = torch.Generator().manual_seed(0)
+    f = torch.randn(2, 5, 3, 4, generator=g, dtype=torch.float64)
+    s = torch.rand(1, 5, 1, 1, generator=g, dtype=torch.float64)
+    T = torch.randn(6, 2, 5, 3, 4, generator=g, dtype=torch.float64)
+    fused = lambda x: WeightedUnit.apply(x, s, 1e-10)  # noqa: E731
+    plain = lambda x: _plain_weighted_unit(x, s, 1e-10)  # noqa: E731
+    assert torch.allclose(fused(f), plain(f), rtol=1e-14, atol=0)
+    got = vmap(lambda t: jvp(fused, (f,), (t,))[1])(T)
+    want = torch.stack([jvp(plain, (f,), (t,))[1] for t in T])
+    assert torch.allclose(got, want, rtol=1e-12, atol=1e-14)
+    got = vmap(vjp(fused, f)[1])(T)[0]
+    want = torch.stack([vjp(plain, f)[1](t)[0] for t in T])
+    assert torch.allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_weighted_unit_double_backward_and_forward_over_reverse():
+    """bp and backward-iter differentiate the backward again; fwd-over-rev runs forward mode through it."""
+    from ganmetric.distances.lpips_distance import WeightedUnit
+    g = torch.Generator().manual_seed(1)
+    f = torch.randn(1, 4, 2, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    s = torch.rand(1, 4, 1, 1, generator=g, dtype=torch.float64)
+    fn = lambda x: WeightedUnit.apply(x, s, 1e-10)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (f,), check_forward_ad=True)
+    assert torch.autograd.gradgradcheck(fn, (f,), check_fwd_over_rev=True)

@@ -8,7 +8,8 @@ import torch
 
 import ganmetric
 from ganmetric.errors import InputError, WeightsError
-from ganmetric.generators import registry, weights
+from ganmetric.generators import ConditionalDCGANGenerator, DCGANGenerator, registry, weights
+from ganmetric.generators.dcgan import dcgan_stack
 
 
 def test_dcgan_face_images(dcgan_face):
@@ -83,3 +84,70 @@ def test_float64_and_device_errors():
     if not torch.cuda.is_available():
         with pytest.raises(InputError, match="CUDA is not available"):
             ganmetric.load_generator("dcgan-face", device="cuda")
+
+
+def _random_batchnorm(G, seed=0):
+    """Non-trivial eval-mode BatchNorm statistics and affine parameters, so that a wrong fold shows."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in G.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                for t, lo in ((m.weight, 0.5), (m.bias, -0.5), (m.running_mean, -0.5), (m.running_var, 0.2)):
+                    t.copy_(lo + torch.rand(t.shape, generator=g, dtype=torch.float64))
+    return G
+
+
+def _unfolded(G, z):
+    """The body module by module, as the checkpoint's architecture defines it (BatchNorm not folded)."""
+    x = z[:, :, None, None]
+    if isinstance(G, ConditionalDCGANGenerator):
+        x = torch.cat([z, G.onehot.to(z.dtype).expand(z.shape[0], -1)], dim=1)[:, :, None, None]
+    with torch.no_grad():
+        return G.main(x)
+
+
+def _tiny_generators():
+    return [DCGANGenerator(nz=8, ngf=4, resolution=32),
+            ConditionalDCGANGenerator(name="c", nz=8, n_classes=3, class_names=("a", "b", "c"), class_name="b",
+                                      ngf=4, resolution=32, dropout=0.5)]
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["dcgan", "cdcgan"])
+def test_batchnorm_fold_equals_unfolded_in_float64(index, monkeypatch):
+    G = _random_batchnorm(_tiny_generators()[index]).double().freeze()
+    z = G.sample(5, seed=1)
+    expected = _unfolded(G, z)
+    monkeypatch.setattr(torch.nn.BatchNorm2d, "forward", lambda *a: pytest.fail("BatchNorm ran: not folded"))
+    with torch.no_grad():
+        got = G(z)
+    scale = expected.abs().max()
+    assert scale > 1e-3 and (got - expected).abs().max() <= 1e-12 * scale  # float64 rounding, relative
+
+
+def test_fold_follows_new_weights_dtype_and_keeps_the_state_dict_format(tmp_path):
+    G = _random_batchnorm(DCGANGenerator(nz=8, ngf=4, resolution=32))
+    keys = set(G.state_dict())
+    assert keys == {f"main.{k}" for k in dcgan_stack(8, 4, 3, 32).state_dict()}  # the checkpoint's format
+    torch.save(G.state_dict(), tmp_path / "w.pt")
+    H = DCGANGenerator(nz=8, ngf=4, resolution=32)
+    H.load_state_dict(torch.load(tmp_path / "w.pt", weights_only=True))  # after the first fold: refolds
+    z = G.sample(3, seed=2)
+    with torch.no_grad():
+        assert torch.allclose(H(z), G(z), rtol=0, atol=1e-6)
+    G64 = G.double()  # folded again in float64, not the float32 fold converted
+    z64 = G64.sample(3, seed=2)
+    with torch.no_grad():
+        assert (G64(z64) - _unfolded(G64, z64)).abs().max() <= 1e-12
+
+
+def test_hooks_see_the_unfolded_layers():
+    """Layer distances read activations with forward hooks: a hooked BatchNorm still runs (once per forward)."""
+    G = _random_batchnorm(DCGANGenerator(nz=8, ngf=4, resolution=32)).double().freeze()
+    z = G.sample(2, seed=3)
+    expected = _unfolded(G, z)
+    seen = []
+    handle = G.main[1].register_forward_hook(lambda m, i, out: seen.append(out.shape))
+    with torch.no_grad():
+        out = G(z)
+    handle.remove()
+    assert seen == [(2, 16, 4, 4)] and (out - expected).abs().max() <= 1e-12 * expected.abs().max()

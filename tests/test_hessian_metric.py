@@ -204,11 +204,29 @@ class _Noisy(Generator):
         return x.reshape(-1, 1, 4, 4)
 
 
-@pytest.mark.parametrize("mode", ["dropout", "batchstats"])
-def test_determinism_probe(mode):
+@pytest.mark.parametrize("mode, match", [("dropout", "two evaluations"), ("batchstats", "other codes")])
+def test_determinism_probe(mode, match):
     D = ganmetric.load_distance("mse")
-    with pytest.raises(NotDeterministicError):
+    with pytest.raises(NotDeterministicError, match=match):
         ganmetric.metric_tensor(_Noisy(mode), D, torch.ones(4), method="jacobian")
+
+
+@pytest.mark.parametrize("distance", ["mse", "features", "function"])
+def test_determinism_probe_of_a_deterministic_map_costs_one_pass_of_two_codes(distance):
+    """A fixed cost of the metric (issue 16): the objective's own evaluation at z0 is one side of the comparison."""
+    from ganmetric.distances import FeatureDistance
+    from ganmetric.hessian import Objective, probe_determinism
+    G = LinearGenerator(torch.randn(16, 4, generator=torch.Generator().manual_seed(0)))
+    D = {"mse": ganmetric.load_distance("mse"), "features": FeatureDistance(lambda x: torch.tanh(x).flatten(1)),
+         "function": FunctionDistance(lambda x, y: (x - y).pow(2).flatten(1).sum(1))}[distance]
+    obj = Objective(G, D, torch.ones(4))
+    batches = []
+    handle = G.register_forward_pre_hook(lambda module, args: batches.append(args[0].shape[0]))
+    try:
+        probe_determinism(obj)
+    finally:
+        handle.remove()
+    assert batches == [2]
 
 
 @pytest.mark.parametrize("bad, match", [

@@ -1,6 +1,7 @@
 """The Distance interface: per-pair image distances, with a squared-feature form when one exists."""
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -36,6 +37,24 @@ class Distance(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Weighted, flattened features (B, F) with ``d(x, y) = ||f(x) - f(y)||^2``."""
         raise NotImplementedError(f"distance {self.name!r} has no squared-feature form")
+
+    def feature_scale(self, shape: tuple) -> float:
+        """The constant factor c with ``features(x) = c * unscaled_features(x)``.
+
+        The metric engine differentiates :meth:`unscaled_features` and multiplies the Gram
+        matrix by ``c**2`` once: under ``vmap(jvp(...))`` a product of the tangents with a
+        constant runs a Python decomposition (a pass over every tangent, and on its first
+        call an import of ``torch._dynamo``, about 2 s), the Gram's scaling a single
+        multiply of an (n, n) matrix.
+
+        Args:
+            shape: the shape of one input item, e.g. (C, H, W).
+        """
+        return 1.0
+
+    def unscaled_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Features (B, F) without the constant factor :meth:`feature_scale`."""
+        return self.features(x)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return (self.features(x) - self.features(y)).pow(2).sum(dim=1)
@@ -73,7 +92,8 @@ class MSEDistance(Distance):
 
     The images are the generator's output in [-1, 1], so ``d`` lies in [0, 4] (4 between an
     all-black and an all-white image) and 0.01 is a root-mean-square difference of 0.1, i.e.
-    about 13 grey levels of 255. Features: ``x.flatten() / sqrt(C H W)``.
+    about 13 grey levels of 255. Features: ``x.flatten() / sqrt(C H W)``, whose constant
+    factor the metric engine applies to the Gram matrix instead (:meth:`feature_scale`).
     """
 
     has_features = True
@@ -82,5 +102,10 @@ class MSEDistance(Distance):
         super().__init__("mse")
 
     def features(self, x):
-        flat = x.flatten(1)
-        return flat / flat.shape[1] ** 0.5
+        return self.unscaled_features(x) * self.feature_scale(x.shape[1:])
+
+    def feature_scale(self, shape):
+        return 1.0 / math.prod(shape) ** 0.5
+
+    def unscaled_features(self, x):
+        return x.flatten(1)

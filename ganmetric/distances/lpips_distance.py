@@ -8,6 +8,15 @@ the non-negative linear head weights w_l,
 
 which equals ``lpips.LPIPS(...)(x, y)`` (tested). Inputs are images in [-1, 1], as LPIPS
 expects; ``resize`` bilinearly resizes both to a square side first (the paper used 256).
+
+Computed in a form that keeps constants out of the tangent path of forward-mode products
+(under ``vmap(jvp(...))`` an elementwise op between a tangent and a constant runs a Python
+decomposition: a pass over every tangent, and on its first call an import of
+``torch._dynamo``, about 2 s): lpips' input scaling ``(x - shift) / scale`` is folded into
+the first backbone convolution (its zero padding becomes padding with ``shift``, so the
+fold is exact at the borders too), and the unit normalisation and the head weights are one
+fused operation with its own forward-mode rule (:class:`WeightedUnit`). The backbone's
+ReLUs run out of place (an in-place ReLU costs a copy of every tangent under forward mode).
 """
 from __future__ import annotations
 
@@ -18,6 +27,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..errors import InputError, WeightsError
 from ..io import describe_file, load_torch_file, sha256_file
@@ -109,6 +119,61 @@ def _load_backbone(model, net: str, path: Path) -> None:
             p.copy_(state[k])
 
 
+class WeightedUnit(torch.autograd.Function):
+    """``u = s * f / (|f| + eps)``, the norm over channels (dim 1), with fused derivative rules.
+
+    ``f`` (B, C, H, W) are backbone features; ``s`` (1, C, 1, 1) constant channel weights.
+    With ``n = |f|`` and ``d = n + eps`` both derivatives are one projection,
+    ``P(v) = (v - f (f . v) / (n d)) / d``: the tangent is ``s P(f_t)``, the cotangent
+    ``P(s g)``. Written with torch ops (the backward is differentiable, for double backward)
+    and ``generate_vmap_rule``, so ``vmap``, ``jvp``, ``vjp`` and their compositions work.
+    At a pixel where f = 0 the rule gives the true limit ``s f_t / eps`` (n is clamped in
+    the projection's second term, which vanishes there).
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(f, s, eps):
+        return f * (s / (f.pow(2).sum(dim=1, keepdim=True).sqrt() + eps))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        f, s, eps = inputs
+        ctx.save_for_backward(f, s)
+        ctx.save_for_forward(f, s)
+        ctx.eps = eps
+
+    @staticmethod
+    def _project(f, v, eps):
+        n = f.pow(2).sum(dim=1, keepdim=True).sqrt()
+        d = n + eps
+        along = (f * v).sum(dim=1, keepdim=True) / (n.clamp_min(torch.finfo(f.dtype).tiny) * d)
+        return (v - f * along) / d
+
+    @staticmethod
+    def jvp(ctx, f_t, s_t, eps_t):
+        f, s = ctx.saved_tensors
+        return s * WeightedUnit._project(f, f_t, ctx.eps)
+
+    @staticmethod
+    def backward(ctx, g):
+        f, s = ctx.saved_tensors
+        return WeightedUnit._project(f, s * g, ctx.eps), None, None
+
+
+def _pad_with(x: torch.Tensor, fill: torch.Tensor, padding: tuple[int, int]) -> torch.Tensor:
+    """``x`` (B, C, H, W) padded by ``padding`` (rows, columns) with the per-channel values ``fill`` (C,)."""
+    ph, pw = padding
+    if ph:
+        rows = fill.view(1, -1, 1, 1).expand(x.shape[0], -1, ph, x.shape[3])
+        x = torch.cat([rows, x, rows], dim=2)
+    if pw:
+        cols = fill.view(1, -1, 1, 1).expand(x.shape[0], -1, x.shape[2], pw)
+        x = torch.cat([cols, x, cols], dim=3)
+    return x
+
+
 class LPIPSDistance(Distance):
     """LPIPS with backbone ``net`` in {alex, vgg, squeeze}.
 
@@ -147,7 +212,13 @@ class LPIPSDistance(Distance):
             if (w < 0).any():
                 raise WeightsError("LPIPS linear head has negative weights; the squared-feature form needs w >= 0")
             self.register_buffer(f"sqrt_w{k}", w.sqrt(), persistent=False)
+        self._fold_key, self._fold = None, None
         self.freeze()
+
+    def freeze(self) -> "LPIPSDistance":
+        super().freeze()
+        self._input_conv()  # fold now, not inside the first differentiated pass
+        return self
 
     def features(self, x):
         if self.resize is None and min(x.shape[-2:]) < MIN_SIDE[self.backbone_net]:
@@ -156,10 +227,46 @@ class LPIPSDistance(Distance):
                              argument="resize")
         if self.resize is not None and tuple(x.shape[-2:]) != (self.resize, self.resize):
             x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear", align_corners=False)
-        outs = self.lpips.net(self.lpips.scaling_layer(x))
         feats = []
-        for k, f in enumerate(outs):
-            f = f / (f.pow(2).sum(dim=1, keepdim=True).sqrt() + self.eps)
+        for k, f in enumerate(self._backbone(x)):
             scale = getattr(self, f"sqrt_w{k}").to(f.dtype) / (f.shape[-1] * f.shape[-2]) ** 0.5
-            feats.append((f * scale[None, :, None, None]).flatten(1))
+            feats.append(WeightedUnit.apply(f, scale[None, :, None, None], self.eps).flatten(1))
         return torch.cat(feats, dim=1)
+
+    def _backbone(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """lpips' ``net(scaling_layer(x))``: the outputs of every slice, with the scaling folded
+        into the first convolution and the ReLUs out of place."""
+        net = self.lpips.net
+        weight, bias, shift = self._input_conv()
+        first = net.slice1[0]
+        h, outs = x, []
+        for k in range(net.N_slices):
+            for m in getattr(net, f"slice{k + 1}"):
+                if m is first:
+                    h = F.conv2d(_pad_with(h, shift.to(h.dtype), first.padding), weight, bias, first.stride, 0,
+                                 first.dilation, first.groups)
+                elif isinstance(m, nn.ReLU):
+                    h = torch.relu(h)
+                else:
+                    h = m(h)
+            outs.append(h)
+        return outs
+
+    def _input_conv(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The first backbone convolution with lpips' input scaling folded in: (weight, bias, shift).
+
+        ``conv(pad0((x - shift) / scale))`` equals ``conv'(pad_shift(x))`` with
+        ``W' = W / scale`` (per input channel) and ``b' = b - sum W' shift``; recomputed when
+        the convolution's or the scaling layer's tensors change (new weights, another dtype).
+        """
+        conv, scaling = self.lpips.net.slice1[0], self.lpips.scaling_layer
+        tensors = [t for t in (conv.weight, conv.bias, scaling.shift, scaling.scale) if t is not None]
+        key = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+        if key != self._fold_key:
+            with torch.no_grad():
+                shift = scaling.shift.flatten().to(conv.weight.dtype)
+                weight = conv.weight / scaling.scale.flatten().to(conv.weight.dtype)[None, :, None, None]
+                bias = conv.bias if conv.bias is not None else weight.new_zeros(weight.shape[0])
+                bias = bias - (weight * shift[None, :, None, None]).sum(dim=(1, 2, 3))
+            self._fold, self._fold_key = (weight, bias, shift), key
+        return self._fold

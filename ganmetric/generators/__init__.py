@@ -1,12 +1,26 @@
-"""Generators: the interface, adapters per family, the pretrained registry and model provenance."""
+"""Generators: the interface, adapters per family, the pretrained registry and model provenance.
+
+The family modules (DCGAN, BigGAN, StyleGAN2) are imported on first use: by a model that
+needs them, or by asking this package for one of their names.
+"""
+import importlib
+
 from .base import Generator, ModuleGenerator
-from .biggan import BigGANGenerator
-from .dcgan import ConditionalDCGANGenerator, DCGANGenerator
 from .families import FAMILIES, register_family
 from .registry import available_configs, load_generator
 from .spec import ModelSpec, check_same_model, describe_model, load_recorded_generator, model_meta
-from .stylegan2 import StyleGAN2Generator, stylegan2_from_checkpoint
 from .weights import fetch_pypi_member, is_cached
+
+#: exported name -> the family module defining it (imported when the name is first asked for)
+_LAZY = {"DCGANGenerator": "dcgan", "ConditionalDCGANGenerator": "dcgan", "BigGANGenerator": "biggan",
+         "StyleGAN2Generator": "stylegan2", "stylegan2_from_checkpoint": "stylegan2"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["Generator", "ModuleGenerator", "DCGANGenerator", "ConditionalDCGANGenerator", "BigGANGenerator",
            "StyleGAN2Generator", "stylegan2_from_checkpoint", "FAMILIES", "available_configs", "load_generator",

@@ -1,17 +1,52 @@
 """The registry of model families: ``family`` name in a config -> builder.
 
 Family modules register their builder with :func:`register_family` at import time; this
-module imports none of them, so any family module can import it at its top.
+module imports none of them, so any family module can import it at its top. The built-in
+families' modules are imported when their family is first looked up, so a process that
+uses one family never imports the others (nor does ``import ganmetric``).
 """
 from __future__ import annotations
 
+import importlib
 import inspect
+from collections.abc import MutableMapping
 from typing import Callable
 
 from ..errors import InputError
 
+#: built-in family -> the module of this package that registers it
+_BUILTIN = {"dcgan": "dcgan", "cdcgan": "dcgan", "biggan": "biggan", "stylegan2": "stylegan2"}
+
+
+class _Families(MutableMapping):
+    """family name -> builder; a built-in family's module is imported on its first lookup."""
+
+    def __init__(self):
+        self._builders: dict[str, Callable] = {}
+
+    def __getitem__(self, name: str) -> Callable:
+        if name not in self._builders and name in _BUILTIN:
+            importlib.import_module(f".{_BUILTIN[name]}", __package__)  # registers the builder
+        return self._builders[name]
+
+    def __setitem__(self, name: str, builder: Callable) -> None:
+        self._builders[name] = builder
+
+    def __delitem__(self, name: str) -> None:
+        del self._builders[name]
+
+    def __contains__(self, name) -> bool:
+        return name in self._builders or name in _BUILTIN
+
+    def __iter__(self):
+        return iter(dict.fromkeys([*_BUILTIN, *self._builders]))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys([*_BUILTIN, *self._builders]))
+
+
 #: family name -> ``builder(config, *, latent_space, **options) -> Generator``
-FAMILIES: dict[str, Callable] = {}
+FAMILIES: MutableMapping[str, Callable] = _Families()
 
 
 def register_family(name: str):

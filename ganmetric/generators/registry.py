@@ -2,8 +2,8 @@
 
 A config is a JSON file in ``pretrained_configs/`` (or a folder named in
 ``$GANMETRIC_CONFIG_PATH``): data only, never code. Its ``family`` selects a builder
-registered with :func:`~ganmetric.generators.families.register_family` (the family
-modules imported below register theirs); the builder returns a frozen
+registered with :func:`~ganmetric.generators.families.register_family` (a built-in
+family's module is imported, and registers it, on first use); the builder returns a frozen
 :class:`~ganmetric.generators.base.Generator` with its weights loaded.
 """
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 from .. import checks
 from ..errors import InputError
 from ..io import describe_file, sha256_file
-from . import biggan, dcgan, stylegan2  # noqa: F401  (importing a family module registers its builder)
 from .base import Generator
 from .custom import is_factory_spec, load_custom_generator
 from .families import FAMILIES, check_options

@@ -31,9 +31,9 @@ def jacobian_gram(obj: Objective, *, chunk: int | None = None, progress: bool = 
     eye = torch.eye(n, device=obj.z0.device, dtype=obj.z0.dtype)
     rows = []
     for i in progress_bar(range(0, n, chunk), enable=progress and n > chunk, desc="jacobian", unit="chunk"):
-        rows.append(obj.jvp_block(obj.psi, eye[i:i + chunk]).flatten(1))
+        rows.append(obj.jvp_block(obj.psi_unscaled, eye[i:i + chunk]).flatten(1))
     Jt = rows[0] if len(rows) == 1 else torch.cat(rows)  # (n, F): row i is J e_i (no copy for one chunk)
-    H = 2 * (Jt @ Jt.T)
+    H = (2 * obj.feature_scale ** 2) * (Jt @ Jt.T)  # the distance's constant factor, once, on the Gram
     return (H + H.T) / 2
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import warnings
 
 import torch
-from torch.func import grad, jvp, vjp, vmap
+from torch.func import grad, jvp, vmap
 
 from .. import checks
 from ..distances.layer import distance_inputs
@@ -84,7 +84,9 @@ class Objective:
     Args:
         G: generator; D: distance; z0: base point, shape (n,).
 
-    ``psi(Z)`` -> (m, F) weighted features of G(Z) (feature-form distances only);
+    ``psi(Z)`` -> (m, F) weighted features of G(Z) (feature-form distances only), which are
+    ``feature_scale * psi_unscaled(Z)``: the operators differentiate ``psi_unscaled`` and
+    apply ``feature_scale ** 2`` once to their result (no constant in the tangent path);
     ``f(Z)`` -> (m,) distances d(G(z0), G(Z_i)). What the distance compares is
     :func:`~ganmetric.distances.distance_inputs`: the images G(Z), or for a distance of G's
     own layers the activations it reads out of G (hooks run inside the differentiated map).
@@ -94,9 +96,15 @@ class Objective:
         self.G, self.D, self.z0 = G, D, z0
         with torch.no_grad():
             self.x0 = distance_inputs(G, D, z0[None])
+        scale = getattr(D, "feature_scale", None) if getattr(D, "has_features", False) else None
+        self.feature_scale = 1.0 if scale is None else float(scale(tuple(self.x0.shape[1:])))
 
     def psi(self, Z):
         return self.D.features(distance_inputs(self.G, self.D, Z))
+
+    def psi_unscaled(self, Z):
+        unscaled = getattr(self.D, "unscaled_features", self.D.features)
+        return unscaled(distance_inputs(self.G, self.D, Z))
 
     def f(self, Z):
         return self.D(self.x0, distance_inputs(self.G, self.D, Z))
@@ -138,16 +146,24 @@ class GaussNewtonOperator(MetricOperator):
     def __init__(self, obj: Objective, chunk: int | None = None):
         super().__init__(obj.z0.numel(), obj.z0.device, obj.z0.dtype, chunk)
         self.obj = obj
-        # One forward pass at z0 whose graph every J^T product reuses.
-        _, self._pullback = vjp(obj.psi, obj.z0[None])
+        # One forward pass at z0 whose graph every J^T product reuses. Plain autograd, not
+        # torch.func.vjp: the latter's pullback imports torch._dynamo on its first call (~2 s).
+        self._z = obj.z0[None].detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            self._psi = obj.psi_unscaled(self._z)
 
     def _matmat(self, V):
-        JV = self.obj.jvp_block(self.obj.psi, V.T.contiguous())
-        if V.shape[1] == 1:
-            (JtJV,) = self._pullback(JV)
-        else:
-            JtJV = vmap(lambda u: self._pullback(u[None])[0][0])(JV)
-        return 2 * JtJV.T
+        JV = self.obj.jvp_block(self.obj.psi_unscaled, V.T.contiguous())
+        JtJV = self._pullback(JV.reshape(V.shape[1], *self._psi.shape))
+        return (2 * self.obj.feature_scale ** 2) * JtJV.reshape(V.shape[1], -1).T
+
+    def _pullback(self, U: torch.Tensor) -> torch.Tensor:
+        """``J^T u`` for each of the m cotangents U (m, 1, F), batched: (m, 1, n)."""
+        if not self._psi.requires_grad:  # psi does not depend on z: J = 0
+            return U.new_zeros(U.shape[0], *self._z.shape)
+        (g,) = torch.autograd.grad(self._psi, self._z, grad_outputs=U, is_grads_batched=True, retain_graph=True,
+                                   allow_unused=True)
+        return U.new_zeros(U.shape[0], *self._z.shape) if g is None else g
 
 
 class FwdOverRevOperator(MetricOperator):
