@@ -217,14 +217,14 @@ def probe_determinism(obj: Objective, *, rtol: float | None = None) -> None:
             f"(train-mode BatchNorm?); put the model in eval mode")
 
 
-def _checked_chunk(chunk, n: int) -> int | str:
-    """``"auto"`` (also for None), or a positive integer capped at n.
+def _checked_chunk(chunk) -> int | str:
+    """``"auto"`` (also for None), or a positive integer (used as given, as before ``auto`` existed).
 
     Raises:
         InputError: anything else, naming ``chunk``.
     """
-    if chunk is None or (isinstance(chunk, str) and chunk == "auto"):
-        return "auto"
+    if chunk is None or (isinstance(chunk, str) and chunk == DEFAULT_CHUNK):
+        return DEFAULT_CHUNK
     if isinstance(chunk, str):
         raise InputError(f"chunk must be auto or an integer >= 1, got {chunk}", argument="chunk")
     return checks.positive_int("chunk", chunk)
@@ -234,7 +234,7 @@ def _settings(n: int, name: str, k, chunk, eps, max_iter, tol, seed, progress) -
     """Validate every numerical option but k (used or not: a bad value is an error either way)."""
     if METHODS[name].kind == "top-k" and k is None:
         k = min(DEFAULT_K, n)
-    chunk = _checked_chunk(chunk, n)
+    chunk = _checked_chunk(chunk)
     eps = DEFAULT_EPS if eps is None else checks.positive_float("eps", eps)
     if max_iter is not None:
         checks.positive_int("max_iter", max_iter)
