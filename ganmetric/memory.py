@@ -47,14 +47,30 @@ from .errors import OutOfMemoryWarning
 SAFETY = 0.5
 #: chunk when free memory cannot be read (an unknown device or platform)
 FALLBACK_CHUNK = 64
-#: per product: bytes per tangent = ``peak * PEAK + total * TOTAL`` of the measured forward,
-#: and whether the n outputs are all kept (the full Jacobian's rows: fixed bytes, whatever the
-#: chunk). Measured against the passes' real peak memory (see the module docstring).
+@dataclass(frozen=True)
+class Cost:
+    """What a kind of batched pass holds, in units of one measured forward of one code.
+
+    Attributes:
+        peak: bytes per tangent, as a multiple of the forward's most bytes alive at once.
+        total: bytes per tangent, as a multiple of all the bytes the forward created.
+        rows: the n outputs are all kept (the full Jacobian's rows): fixed bytes.
+        graph: one forward's saved activations are kept for the whole run (a vjp pullback): fixed bytes.
+    """
+
+    peak: float
+    total: float
+    rows: bool = False
+    graph: bool = False
+
+
+#: per kind of pass (a method's ``memory``); the multipliers were measured against the passes'
+#: real peak memory on DCGAN, BigGAN-deep and StyleGAN2 (benchmarks/RESULTS.md, "Auto chunk")
 COSTS = {
-    "jacobian": (3.0, 0.0, True),            # tangent activations, the primal's, a jvp rule's temporaries
-    "gauss-newton": (4.0, 0.0, False),       # the jvp, then the vjp pullback under vmap (gradients alike)
-    "fwd-over-rev": (2.0, 3.0, False),       # jvp of a gradient: every saved activation gets a tangent
-    "finite-difference": (4.0, 4.0, False),  # forward-iter: a gradient of 2 codes per column
+    "jacobian": Cost(3.0, 0.0, rows=True),          # tangent activations, the primal's, a jvp rule's temporaries
+    "gauss-newton": Cost(4.0, 0.0, graph=True),     # the jvp, then the vjp pullback under vmap (gradients alike)
+    "fwd-over-rev": Cost(2.0, 3.0),                 # jvp of a gradient: every saved activation gets a tangent
+    "finite-difference": Cost(4.0, 4.0),            # forward-iter: a gradient of 2 codes per column
 }
 
 
@@ -80,7 +96,7 @@ class ChunkChoice:
     Attributes:
         chunk: tangents per pass.
         per_tangent: estimated bytes one more tangent adds to a pass.
-        fixed: bytes held whatever the chunk (the full Jacobian's rows).
+        fixed: bytes held whatever the chunk (the full Jacobian's rows, a pullback's graph).
         free: free bytes of the device when it was decided (None: unknown, :data:`FALLBACK_CHUNK`).
     """
 
@@ -225,9 +241,9 @@ def choose_chunk(measured: ForwardMemory, product: str, n: int, *, free: int | N
     Returns:
         ChunkChoice.
     """
-    peak_x, total_x, keeps_rows = COSTS[product]
-    per_tangent = max(int(peak_x * measured.peak + total_x * measured.total), 1)
-    fixed = n * measured.out if keeps_rows else 0
+    cost = COSTS[product]
+    per_tangent = max(int(cost.peak * measured.peak + cost.total * measured.total), 1)
+    fixed = (n * measured.out if cost.rows else 0) + (measured.total if cost.graph else 0)
     if free is None:
         return ChunkChoice(min(n, FALLBACK_CHUNK), per_tangent, fixed, None)
     room = SAFETY * free - fixed

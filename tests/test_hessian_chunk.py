@@ -153,8 +153,9 @@ def test_auto_chunk_fits_the_free_memory_and_block_lanczos_keeps_to_it(linear, m
     A, D, z, H = linear
     G = OutOfMemoryAbove(A, limit=3)
     measured = memory.forward_memory(Objective(G, D, z).psi, z[None])
-    per_tangent = memory.choose_chunk(measured, "gauss-newton", 10, free=10 ** 12).per_tangent
-    monkeypatch.setattr(memory, "free_memory", lambda device: int((3.5 * per_tangent) / memory.SAFETY))
+    unbounded = memory.choose_chunk(measured, "gauss-newton", 10, free=10 ** 12)
+    room = unbounded.fixed + 3.5 * unbounded.per_tangent
+    monkeypatch.setattr(memory, "free_memory", lambda device: int(room / memory.SAFETY))
     with warnings.catch_warnings():
         warnings.simplefilter("error", OutOfMemoryWarning)
         res = ganmetric.metric_tensor(G, D, z, method="gn-lanczos", k=6)
