@@ -83,7 +83,7 @@ def random_biggan(config: dict, device, dtype=torch.float32, seed: int = 0):
                 m.weight_v.copy_(Vh[0])
             if hasattr(m, "gamma"):
                 m.gamma.fill_(0.5)
-    G = BigGANGenerator(model.eval(), name=f"biggan-deep-{config['output_dim']}-random", latent_space="full")
+    G = BigGANGenerator(model.eval(), name=f"biggan-deep-{model.config.output_dim}-random", latent_space="full")
     return G.to(device=device, dtype=dtype).freeze()
 
 

@@ -64,13 +64,18 @@ class Cost:
     graph: bool = False
 
 
-#: per kind of pass (a method's ``memory``); the multipliers were measured against the passes'
-#: real peak memory on DCGAN, BigGAN-deep and StyleGAN2 (benchmarks/RESULTS.md, "Auto chunk")
+#: per kind of pass (a method's ``memory``). Measured per tangent (peak of one pass of c
+#: tangents over c, at two c, on dcgan-face with mse and with LPIPS at 64 and 256 px,
+#: BigGAN-deep-128 and StyleGAN2-256; benchmarks/RESULTS.md, "Auto chunk"), in units of the
+#: forward's ``peak`` A and ``total`` S: jacobian 1.3-3.2 A (dcgan-face + mse the highest: its
+#: activations are small and the jvp rules' temporaries are not); gauss-newton 1.4-4.8 A;
+#: fwd-over-rev 1.1-3.7 S; finite-difference 4.3-4.6 S (a gradient of 2 codes per column).
+#: Each multiplier is above the largest measured, so the estimate errs on the safe side.
 COSTS = {
-    "jacobian": Cost(3.0, 0.0, rows=True),          # tangent activations, the primal's, a jvp rule's temporaries
-    "gauss-newton": Cost(4.0, 0.0, graph=True),     # the jvp, then the vjp pullback under vmap (gradients alike)
-    "fwd-over-rev": Cost(2.0, 3.0),                 # jvp of a gradient: every saved activation gets a tangent
-    "finite-difference": Cost(4.0, 4.0),            # forward-iter: a gradient of 2 codes per column
+    "jacobian": Cost(3.5, 0.0, rows=True),
+    "gauss-newton": Cost(5.0, 0.0, graph=True),
+    "fwd-over-rev": Cost(0.0, 4.0),
+    "finite-difference": Cost(0.0, 5.0),
 }
 
 
@@ -79,8 +84,8 @@ class ForwardMemory:
     """Bytes of one measured forward pass of one code.
 
     Attributes:
-        peak: the most bytes of tensors created by the pass alive at once.
-        total: the bytes of every tensor the pass created.
+        peak: the most bytes of tensors computed from the code alive at once.
+        total: the bytes of every tensor computed from the code.
         out: the bytes of its output (a Jacobian row, for the full Jacobian).
     """
 
@@ -114,8 +119,12 @@ class ChunkChoice:
 
 
 class _ByteCounter(TorchFunctionMode):
-    """Counts the bytes of the tensors torch functions create (new storages only: views and in-place
-    results are not new).
+    """Counts the bytes of the tensors torch functions compute from the input (new storages only).
+
+    Only tensors that depend on the input are counted: they are what a batch of tangents
+    multiplies. Tensors computed from parameters alone (BigGAN's spectrally normalised
+    weights, StyleGAN2's constant input) exist once whatever the chunk. Views and in-place
+    results share a storage already counted.
 
     A torch-function mode, not a dispatch mode: entering a ``TorchDispatchMode`` imports
     ``torch._dynamo`` (seconds, in a fresh process); this sees each top-level torch call
@@ -123,32 +132,33 @@ class _ByteCounter(TorchFunctionMode):
     multipliers absorb.
     """
 
-    def __init__(self):
+    def __init__(self, x: torch.Tensor):
         super().__init__()
         self.live = self.peak = self.total = 0
-        self._alive: set[int] = set()
+        self._derived: set[int] = {_storage_key(x)}  # storages computed from the input (and the input's own)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        inputs = {_storage_key(t) for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)}
-        for t in tree_flatten(out)[0]:
-            if isinstance(t, torch.Tensor):
-                self._count(t, inputs)
+        if any(isinstance(t, torch.Tensor) and _storage_key(t) in self._derived
+               for t in tree_flatten((args, kwargs))[0]):
+            for t in tree_flatten(out)[0]:
+                if isinstance(t, torch.Tensor):
+                    self._count(t)
         return out
 
-    def _count(self, t: torch.Tensor, inputs: set) -> None:
+    def _count(self, t: torch.Tensor) -> None:
         storage = t.untyped_storage()
         key, nbytes = _storage_key(t), storage.nbytes()
-        if key in inputs or key in self._alive or nbytes == 0:
+        if key in self._derived or nbytes == 0:
             return
-        self._alive.add(key)
+        self._derived.add(key)
         self.live += nbytes
         self.total += nbytes
         self.peak = max(self.peak, self.live)
         weakref.finalize(storage, self._freed, key, nbytes)
 
     def _freed(self, key: int, nbytes: int) -> None:
-        self._alive.discard(key)
+        self._derived.discard(key)
         self.live -= nbytes
 
 
@@ -171,7 +181,7 @@ def forward_memory(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) 
         torch.cuda.synchronize(x.device)
         torch.cuda.reset_peak_memory_stats(x.device)
         start = torch.cuda.memory_allocated(x.device)
-    counter = _ByteCounter()
+    counter = _ByteCounter(x)
     with torch.no_grad(), counter:
         y = fn(x)
     peak = counter.peak
