@@ -14,8 +14,9 @@ methods ``jacobian`` (one batched jvp pass) and ``gn-lanczos`` (one batched jvp 
   level before the pass (``VmHWM`` after ``/proc/self/clear_refs`` reset it, minus ``VmRSS``);
   torch's CPU allocator hands big blocks straight to the kernel, so RSS follows what torch
   holds, while tracemalloc sees none of it;
-- the estimate for that pass (``c`` x bytes per tangent, plus its ``c`` output rows) and the
-  ratio estimate / measured (above 1: the estimate errs on the safe side).
+- the estimate for that pass (``c`` x bytes per tangent, plus its ``c`` output rows and
+  ``memory.PASS_OVERHEAD``) and the ratio estimate / measured (above 1: the estimate errs on
+  the safe side).
 """
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ def measure_one(model: str, method: str, max_chunk: int) -> dict:
     seconds = time.perf_counter() - t0
     measured = _status_bytes("VmHWM") - before
     out_rows = c * memory._measured_forward(obj, features=True).out
-    estimate = c * choice.per_tangent + out_rows
+    estimate = c * choice.per_tangent + out_rows + memory.PASS_OVERHEAD
     mib = 2 ** 20
     return {"model": model, "method": method, "n": G.latent_dim, "free_mib": round(choice.free / mib),
             "per_tangent_mib": round(choice.per_tangent / mib, 2), "auto_chunk": choice.chunk, "pass_chunk": c,

@@ -155,7 +155,7 @@ def test_auto_chunk_fits_the_free_memory_and_block_lanczos_keeps_to_it(linear, m
     G = OutOfMemoryAbove(A, limit=3)
     measured = memory.forward_memory(Objective(G, D, z).psi, z[None])
     unbounded = memory.choose_chunk(measured, "gauss-newton", 10, free=10 ** 12)
-    room = unbounded.fixed + 3.5 * unbounded.per_tangent
+    room = unbounded.fixed + memory.PASS_OVERHEAD + 3.5 * unbounded.per_tangent
     monkeypatch.setattr(memory, "free_memory", lambda device: int(room / memory.SAFETY))
     with warnings.catch_warnings():
         warnings.simplefilter("error", OutOfMemoryWarning)
@@ -269,7 +269,7 @@ def test_estimate_is_at_or_above_the_measured_peak_on_cpu(method):
     """One pass of 64 tangents through dcgan-face + mse, in a fresh process: the estimate auto uses for it
     is not below the measured rise of the resident set (VmHWM after a reset, minus VmRSS before;
     torch's CPU allocator returns big blocks to the kernel, so RSS follows what torch holds), and
-    not wastefully above it: 1 <= estimate / measured <= 3 (measured 1.13 and 1.23 here)."""
+    not wastefully above it: 1 <= estimate / measured <= 3."""
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_auto_chunk.py"), "--one", "dcgan-face",
                           method, "--max-chunk", "64"], capture_output=True, text=True, env=subprocess_env(),
                          timeout=300)
