@@ -256,7 +256,7 @@ def test_cli_chunk_accepts_auto_or_an_integer(tmp_path):
                                   "--out", str(out), "-q"])
     assert r.exit_code == 0, r.output
     meta = ganmetric.load_result(out).meta
-    assert meta["chunk"] == 100 and meta["chunk_auto"]["chunk_auto"] is True
+    assert meta["chunk"] == memory.CPU_MAX_CHUNK and meta["chunk_auto"]["chunk_auto"] is True  # 100 fit
     r = CliRunner().invoke(main, ["hessian", "--model", "dcgan-face", "--chunk", "lots", "--out", str(out), "-q"])
     assert r.exit_code != 0 and "Invalid value for '--chunk': must be auto or an integer, got lots" in r.output
     assert "Traceback" not in r.output
