@@ -52,7 +52,8 @@ FALLBACK_CHUNK = 64
 #: with LPIPS at 256 px), and 64 was the default before ``auto``. A GPU takes up to n.
 CPU_MAX_CHUNK = 64
 #: bytes a pass holds whatever its chunk (its inputs, vmap's bookkeeping, the allocator's
-#: rounding): measured intercepts of the peak against the chunk were at most 9 MiB on the CPU
+#: rounding): the measured intercepts of a pass's peak against its chunk were at most 9 MiB on
+#: dcgan-face (larger on BigGAN and StyleGAN2, where the per-tangent bytes are 2x above the slope)
 PASS_OVERHEAD = 16 * 2 ** 20
 @dataclass(frozen=True)
 class Cost:
