@@ -3,11 +3,14 @@
 The batched products (``vmap`` over ``jvp`` / ``vjp``) hold, per tangent, about what one
 forward pass of one code holds; the auto chunk is therefore
 
-    chunk = (SAFETY * free memory - fixed - PASS_OVERHEAD) / per-tangent bytes   (clipped to 1 .. n)
+    chunk = (SAFETY * free memory - fixed - PASS_OVERHEAD) / per-tangent bytes
+
+clipped to 1 .. n (and to :data:`CPU_MAX_CHUNK` on the CPU).
 
 - **per-tangent bytes** come from one measured no-grad forward of one code through the
-  objective's map (G, then the distance's features or the distance): ``peak``, the most bytes
-  alive at once, and ``total``, the bytes of every tensor it produced. Forward-mode products
+  objective's map (G, then the distance's features or the distance), counting the tensors
+  computed from the code: ``peak``, the most bytes alive at once, and ``total``, all of them
+  (cached per generator, distance and placement: a batch of points measures once). Forward-mode products
   (``jacobian``, the jvp half of ``gn-lanczos``) keep only a few activations alive at a time,
   so they scale with ``peak``; products that differentiate a gradient (``fwd-over-rev``,
   ``forward-iter``) keep every saved activation, and its tangent, until the backward pass:
@@ -338,19 +341,22 @@ class Chunks:
             stop = min(start + self.size, total)
             try:
                 out.append(fn(start, stop))
+                failed = False
             except (RuntimeError, MemoryError) as exc:
                 if not is_out_of_memory(exc) or stop - start == 1:
                     raise
-                self._shrink(stop - start, exc)
+                failed = True
+            if failed:  # outside the except block: the error's frames, and the tensors they hold, are freed
+                self._shrink(stop - start)
                 continue
             if on_pass is not None:
                 on_pass(stop - start)
             start = stop
         return out
 
-    def _shrink(self, tried: int, exc: BaseException) -> None:
+    def _shrink(self, tried: int) -> None:
         self.size = max(1, tried // 2)
         if torch.cuda.is_initialized():
             torch.cuda.empty_cache()  # give the failed pass's blocks back before the smaller one
         warnings.warn(f"{self.what}: a pass of {tried} tangents ran out of memory; retrying with {self.size}",
-                      OutOfMemoryWarning, stacklevel=4)
+                      OutOfMemoryWarning, stacklevel=3)
