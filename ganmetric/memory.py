@@ -122,11 +122,13 @@ class ChunkChoice:
     free: int | None
 
     def meta(self) -> dict:
-        """JSON-ready fields for a result's meta, in MiB."""
+        """JSON-ready fields for a result's meta, in MiB: the estimate, which depends on the model only.
+
+        The free memory is left out: it changes from run to run, and two runs of the same
+        computation write the same meta but for ``seconds`` (a resumed batch is checked so).
+        """
         mib = 2 ** 20
-        return {"chunk_auto": True, "chunk_per_tangent_mib": round(self.per_tangent / mib, 3),
-                "chunk_fixed_mib": round(self.fixed / mib, 3),
-                "chunk_free_mib": None if self.free is None else round(self.free / mib, 1)}
+        return {"per_tangent_mib": round(self.per_tangent / mib, 3), "fixed_mib": round(self.fixed / mib, 3)}
 
 
 class _ByteCounter(TorchFunctionMode):

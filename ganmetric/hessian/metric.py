@@ -312,8 +312,8 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
             None too): as many as fit half the device's free memory, from one measured forward
             of one code (:mod:`ganmetric.memory`). A pass that runs out of memory is retried
             with half as many, down to 1, with an :class:`~ganmetric.errors.OutOfMemoryWarning`.
-            The chunk used is recorded in ``options["chunk"]`` (and ``meta["chunk_auto"]`` says
-            what ``auto`` saw).
+            The chunk used is recorded in ``options["chunk"]`` (and ``meta["chunk_auto"]``, present
+            when ``auto`` chose, holds its estimate: MiB per tangent and fixed).
         eps: forward-iter finite-difference step relative to |z0|, finite and > 0
             (default :data:`DEFAULT_EPS`).
         max_iter: Lanczos products at most, >= k.
