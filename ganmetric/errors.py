@@ -39,6 +39,14 @@ class NumericalWarning(UserWarning):
     """An iterative solver did not reach its tolerance (filterable)."""
 
 
+class OutOfMemoryWarning(UserWarning):
+    """A batched pass ran out of device memory and was retried with fewer tangents (filterable).
+
+    A ``UserWarning``, not a ``ResourceWarning``: Python's default filters hide ResourceWarnings,
+    and a user should see that the computation ran slower than it could (or set ``chunk``).
+    """
+
+
 class UntrainedWeightsWarning(UserWarning):
     """A generator runs on untrained initial weights (a custom module given no weights file)."""
 

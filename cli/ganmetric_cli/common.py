@@ -228,6 +228,20 @@ def distance_options(f):
     return command
 
 
+class ChunkParam(click.ParamType):
+    """``--chunk``: ``auto`` or an integer (the library checks that it is at least 1)."""
+
+    name = "auto|INTEGER"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value == "auto":
+            return value
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            self.fail(f"must be auto or an integer, got {value}", param, ctx)
+
+
 #: metric_tensor's solver arguments and their flags
 SOLVER_FLAGS = {"method": "--method", "k": "--k", "chunk": "--chunk", "eps": "--eps", "max_iter": "--max-iter",
                 "tol": "--tol"}
@@ -248,8 +262,10 @@ def metric_options(f):
                      help=method_help),
         click.option("--k", type=int, default=None,
                      help="Top-k eigenpairs (default: all for full methods, 20 for iterative ones)."),
-        click.option("--chunk", type=int, default=None,
-                     help="Codes per batched pass (lower it to bound memory; bp and backward-iter do not batch)."),
+        click.option("--chunk", type=ChunkParam(), default=None,
+                     help="Tangents per batched pass: auto (default: as many as fit half the free memory of the "
+                          "device, measured on one code; a pass that runs out of memory is retried with half) or "
+                          "an integer. bp and backward-iter do not batch."),
         click.option("--eps", type=float, default=None,
                      help="forward-iter only: step relative to |z0|, > 0 (default 1e-3)."),
         click.option("--max-iter", type=int, default=None,

@@ -9,7 +9,7 @@ decided; :func:`metric_tensor` validates, probes, runs the entry and wraps the r
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
@@ -20,6 +20,7 @@ from ..distances.layer import distance_inputs
 from ..distances.spec import distance_meta
 from ..generators.spec import model_meta
 from ..linalg import eigh_descending
+from ..memory import ChunkChoice, Chunks, auto_chunk
 from ..placement import check_same_dtype, module_device
 from ..result import MetricResult
 from .dense import bp_hessian, jacobian_gram, operator_dense
@@ -28,9 +29,9 @@ from .operators import (DoubleBackwardOperator, FiniteDifferenceOperator, FwdOve
                         GaussNewtonOperator, MetricOperator, Objective)
 
 DEFAULT_K = 20
-#: codes per batched pass when not given: forward-mode passes keep no activations for a
-#: backward pass, so memory is about chunk x (largest activation) x a few.
-DEFAULT_CHUNK = 64
+#: codes per batched pass when not given: ``"auto"`` measures one code's forward and fits the
+#: passes into the device's free memory (see :mod:`ganmetric.memory`).
+DEFAULT_CHUNK = "auto"
 #: forward-iter's finite-difference step, relative to |z0| (the paper's value).
 DEFAULT_EPS = 1e-3
 #: ``auto`` uses the full Jacobian Gram up to this latent size (measured: one batched pass
@@ -46,7 +47,7 @@ class Settings:
     """The validated numerical options a method's ``run`` reads (see :func:`metric_tensor`)."""
 
     k: int | None
-    chunk: int
+    chunk: int | str
     eps: float
     max_iter: int | None
     tol: float | None
@@ -64,6 +65,7 @@ class Solution:
     residuals: torch.Tensor | None = None
     converged: bool = True
     n_products: int = 0
+    chunk: int | None = None  # tangents per pass at the end (smaller than asked after an out-of-memory retry)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class Method:
             :func:`resolve_method` replaces by a real method before anything runs.
         options: the options it reads besides k, among ``chunk`` and ``eps``
             (:data:`LANCZOS_OPTIONS` come with every Lanczos run).
+        memory: what one tangent of its batched passes costs, a key of
+            :data:`ganmetric.memory.COSTS` (``chunk="auto"`` reads it).
     """
 
     help: str
@@ -86,6 +90,7 @@ class Method:
     kind: str
     run: Callable[[Objective, Settings], Solution] | None
     options: frozenset = frozenset()
+    memory: str = "fwd-over-rev"
 
     def iterative(self, k: int | None) -> bool:
         """Whether it runs Lanczos for this k."""
@@ -96,11 +101,16 @@ class Method:
         return self.options | (LANCZOS_OPTIONS if self.iterative(k) else frozenset())
 
 
-def _dense(H: torch.Tensor, k: int | None) -> Solution:
+def _dense(H: torch.Tensor, k: int | None, chunk: int | None = None) -> Solution:
     vals, vecs = eigh_descending(H)
     if k is not None:
         vals, vecs = vals[:k], vecs[:, :k]
-    return Solution(vals, vecs, H=H, n_products=H.shape[0])
+    return Solution(vals, vecs, H=H, n_products=H.shape[0], chunk=chunk)
+
+
+def _run_jacobian(obj: Objective, s: Settings) -> Solution:
+    chunks = Chunks(s.chunk, "jacobian")
+    return _dense(jacobian_gram(obj, chunk=chunks, progress=s.progress), s.k, chunks.size)
 
 
 def _block_solve(op: MetricOperator, s: Settings) -> Solution:
@@ -108,7 +118,7 @@ def _block_solve(op: MetricOperator, s: Settings) -> Solution:
     lz = block_lanczos(op.matmat, op.dim, s.k, device=op.device, dtype=op.dtype, max_iter=s.max_iter, tol=s.tol,
                        seed=s.seed, progress=s.progress)
     return Solution(lz.eigvals, lz.eigvecs, residuals=lz.residuals, converged=lz.converged,
-                    n_products=op.n_products)
+                    n_products=op.n_products, chunk=op.chunk)
 
 
 def _single_solve(op: MetricOperator, s: Settings) -> Solution:
@@ -116,13 +126,13 @@ def _single_solve(op: MetricOperator, s: Settings) -> Solution:
     lz = lanczos(op.matvec, op.dim, s.k, matmat=op.matmat, device=op.device, dtype=op.dtype, max_iter=s.max_iter,
                  tol=s.tol, seed=s.seed, progress=s.progress)
     return Solution(lz.eigvals, lz.eigvecs, residuals=lz.residuals, converged=lz.converged,
-                    n_products=op.n_products)
+                    n_products=op.n_products, chunk=op.chunk)
 
 
 def _run_fwd_over_rev(obj: Objective, s: Settings) -> Solution:
     op = FwdOverRevOperator(obj, s.chunk)
     if s.k is None:
-        return _dense(operator_dense(op, progress=s.progress), None)
+        return _dense(operator_dense(op, progress=s.progress), None, op.chunk)
     return _block_solve(op, s)
 
 
@@ -130,20 +140,20 @@ def _run_fwd_over_rev(obj: Objective, s: Settings) -> Solution:
 METHODS: dict[str, Method] = {
     "auto": Method("picks by cost: jacobian, gn-lanczos or fwd-over-rev", False, "either", None,
                    frozenset({"chunk"})),
-    "jacobian": Method("full H = 2 J^T J from batched forward-mode products", True, "full",
-                       lambda obj, s: _dense(jacobian_gram(obj, chunk=s.chunk, progress=s.progress), s.k),
-                       frozenset({"chunk"})),
+    "jacobian": Method("full H = 2 J^T J from batched forward-mode products", True, "full", _run_jacobian,
+                       frozenset({"chunk"}), "jacobian"),
     "gn-lanczos": Method("top k by Lanczos on H v = 2 J^T (J v) (jvp + vjp)", True, "top-k",
-                         lambda obj, s: _block_solve(GaussNewtonOperator(obj, s.chunk), s), frozenset({"chunk"})),
+                         lambda obj, s: _block_solve(GaussNewtonOperator(obj, s.chunk), s), frozenset({"chunk"}),
+                         "gauss-newton"),
     "fwd-over-rev": Method("exact forward-over-reverse HVPs, any distance: full H, or top k by Lanczos", False,
-                           "either", _run_fwd_over_rev, frozenset({"chunk"})),
+                           "either", _run_fwd_over_rev, frozenset({"chunk"}), "fwd-over-rev"),
     "bp": Method("paper: gradient with create_graph, one backward pass per row (full H)", False, "full",
                  lambda obj, s: _dense(bp_hessian(obj, progress=s.progress), s.k)),
     "backward-iter": Method("paper: Lanczos on double-backward HVPs (top k)", False, "top-k",
                             lambda obj, s: _single_solve(DoubleBackwardOperator(obj), s)),
     "forward-iter": Method("paper: Lanczos on finite-difference HVPs (top k, approximate)", False, "top-k",
                            lambda obj, s: _single_solve(FiniteDifferenceOperator(obj, s.eps, s.chunk), s),
-                           frozenset({"chunk", "eps"})),
+                           frozenset({"chunk", "eps"}), "finite-difference"),
 }
 
 
@@ -213,11 +223,24 @@ def probe_determinism(obj: Objective, *, rtol: float | None = None) -> None:
             f"(train-mode BatchNorm?); put the model in eval mode")
 
 
+def _checked_chunk(chunk) -> int | str:
+    """``"auto"`` (also for None), or a positive integer (used as given, as before ``auto`` existed).
+
+    Raises:
+        InputError: anything else, naming ``chunk``.
+    """
+    if chunk is None or (isinstance(chunk, str) and chunk == DEFAULT_CHUNK):
+        return DEFAULT_CHUNK
+    if isinstance(chunk, str):
+        raise InputError(f"chunk must be auto or an integer >= 1, got {chunk}", argument="chunk")
+    return checks.positive_int("chunk", chunk)
+
+
 def _settings(n: int, name: str, k, chunk, eps, max_iter, tol, seed, progress) -> Settings:
     """Validate every numerical option but k (used or not: a bad value is an error either way)."""
     if METHODS[name].kind == "top-k" and k is None:
         k = min(DEFAULT_K, n)
-    chunk = min(n, DEFAULT_CHUNK) if chunk is None else checks.positive_int("chunk", chunk)
+    chunk = _checked_chunk(chunk)
     eps = DEFAULT_EPS if eps is None else checks.positive_float("eps", eps)
     if max_iter is not None:
         checks.positive_int("max_iter", max_iter)
@@ -229,7 +252,7 @@ def _settings(n: int, name: str, k, chunk, eps, max_iter, tol, seed, progress) -
                     progress=bool(progress))
 
 
-def check_options(G, D, method: str = "auto", k: int | None = None, *, chunk: int | None = None,
+def check_options(G, D, method: str = "auto", k: int | None = None, *, chunk: int | str | None = "auto",
                   eps: float | None = None, max_iter: int | None = None, tol: float | None = None,
                   seed: int = 0) -> str:
     """Validate :func:`metric_tensor`'s options without computing anything; returns the method ``auto`` stands for.
@@ -252,16 +275,31 @@ def check_options(G, D, method: str = "auto", k: int | None = None, *, chunk: in
     return name
 
 
-def _recorded_options(method: Method, s: Settings) -> dict:
-    """The options the method read; the others are None, so a result never claims a setting it ignored."""
+def _resolved_chunk(obj: Objective, method: Method, s: Settings) -> tuple[Settings, ChunkChoice | None]:
+    """Settings with ``chunk="auto"`` replaced by the measured choice (methods that batch), and that choice."""
+    if s.chunk != "auto":
+        return s, None
+    if "chunk" not in method.uses(s.k):
+        return replace(s, chunk=obj.z0.numel()), None  # bp, backward-iter: one vector a pass whatever chunk says
+    choice = auto_chunk(obj, method.memory)
+    return replace(s, chunk=choice.chunk), choice
+
+
+def _recorded_options(method: Method, s: Settings, sol: Solution) -> dict:
+    """The options the method read; the others are None, so a result never claims a setting it ignored.
+
+    ``chunk`` is the number of tangents per pass actually used (after ``auto`` and any
+    out-of-memory retry).
+    """
     used = method.uses(s.k)
-    read = {"chunk": s.chunk, "eps": s.eps, "max_iter": s.max_iter, "tol": s.tol, "seed": s.seed}
+    read = {"chunk": s.chunk if sol.chunk is None else sol.chunk, "eps": s.eps, "max_iter": s.max_iter,
+            "tol": s.tol, "seed": s.seed}
     out = {key: (value if key in used else None) for key, value in read.items()}
     out["lanczos_seed"] = out.pop("seed")  # "seed" in a result file is the seed the point was drawn with
     return out
 
 
-def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk: int | None = None,
+def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk: int | str | None = "auto",
                   eps: float | None = None, max_iter: int | None = None, tol: float | None = None, seed: int = 0,
                   probe: bool = True, progress: bool = False) -> MetricResult:
     """The metric tensor H(z0) (Hessian of d(G(z0), G(z)) at z = z0), full or top k.
@@ -276,7 +314,12 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
         z: the base point, shape (n,) or (1, n).
         method: a key of :data:`METHODS` (``auto``: see :func:`resolve_method`).
         k: number of top eigenpairs, 1 <= k <= n (None: all for full methods, 20 for top-k ones).
-        chunk: codes per batched pass, >= 1 (bounds memory; default :data:`DEFAULT_CHUNK`).
+        chunk: tangents (codes) per batched pass: an integer >= 1, or ``"auto"`` (the default;
+            None too): as many as fit half the device's free memory, from one measured forward
+            of one code (:mod:`ganmetric.memory`). A pass that runs out of memory is retried
+            with half as many, down to 1, with an :class:`~ganmetric.errors.OutOfMemoryWarning`.
+            The chunk used is recorded in ``options["chunk"]`` (and ``meta["chunk_auto"]``, present
+            when ``auto`` chose, holds its estimate: MiB per tangent and fixed).
         eps: forward-iter finite-difference step relative to |z0|, finite and > 0
             (default :data:`DEFAULT_EPS`).
         max_iter: Lanczos products at most, >= k.
@@ -305,8 +348,10 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
     obj = Objective(G, D, z0)
     if probe:
         probe_determinism(obj)
+    settings, choice = _resolved_chunk(obj, METHODS[name], settings)
     sol = METHODS[name].run(obj, settings)
+    auto = {} if choice is None else {"chunk_auto": choice.meta()}
     return MetricResult(eigvals=sol.eigvals, eigvecs=sol.eigvecs, z=z0.detach(), H=sol.H, residuals=sol.residuals,
                         kind="point", method=name, seconds=time.perf_counter() - t0, converged=sol.converged,
-                        n_products=sol.n_products, options=_recorded_options(METHODS[name], settings),
-                        meta={**model_meta(G), **distance_meta(D)})
+                        n_products=sol.n_products, options=_recorded_options(METHODS[name], settings, sol),
+                        meta={**model_meta(G), **distance_meta(D), **auto})

@@ -24,27 +24,36 @@ from torch.func import grad, jvp, vmap
 from .. import checks
 from ..distances.layer import distance_inputs
 from ..errors import InputError
+from ..memory import Chunks, is_out_of_memory
 
 
 class MetricOperator:
     """A symmetric linear operator on R^n given by its product with blocks of vectors.
 
     Subclasses implement ``_matmat(V)`` for V of shape (n, m); the base class chunks
-    wide blocks (``chunk`` columns per pass, bounding memory), counts products, and
-    provides ``matvec`` and ``@``.
+    wide blocks (``chunk`` columns per pass, bounding memory; a pass that runs out of memory
+    is retried with half as many columns, see :class:`ganmetric.memory.Chunks`), counts
+    products, and provides ``matvec`` and ``@``.
 
     Attributes:
         dim: n.
         device, dtype: of the vectors it accepts and returns.
+        chunk: columns per pass (smaller than given after an out-of-memory retry).
         n_products: number of single-vector products computed so far.
     """
 
     batched = True  # whether one pass can serve many vectors
+    label = "metric products"  # what its passes compute, in warnings
 
     def __init__(self, dim: int, device: torch.device, dtype: torch.dtype, chunk: int | None = None):
         self.dim, self.device, self.dtype = dim, device, dtype
-        self.chunk = dim if chunk is None else checks.positive_int("chunk", chunk)
+        size = dim if chunk is None else checks.positive_int("chunk", chunk)
+        self._chunks = Chunks(size if self.batched else 1, self.label)
         self.n_products = 0
+
+    @property
+    def chunk(self) -> int:
+        return self._chunks.size
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
         """H @ V for V of shape (n, m); returns (n, m).
@@ -55,8 +64,7 @@ class MetricOperator:
         if not isinstance(V, torch.Tensor) or V.dim() != 2 or V.shape[0] != self.dim:
             shape = tuple(V.shape) if isinstance(V, torch.Tensor) else type(V).__name__
             raise InputError(f"V must be a block of shape ({self.dim}, m), got {shape}")
-        step = self.chunk if self.batched else 1
-        out = [self._matmat(V[:, i:i + step]) for i in range(0, V.shape[1], step)]
+        out = self._chunks.map(lambda i, j: self._matmat(V[:, i:j]), V.shape[1])
         self.n_products += V.shape[1]
         return torch.cat(out, dim=1)
 
@@ -132,7 +140,7 @@ class Objective:
             try:
                 return vmap(lambda v: jvp(fn, (z1,), (v[None],))[1][0])(V)
             except (RuntimeError, NotImplementedError) as exc:
-                if "out of memory" in str(exc).lower():
+                if is_out_of_memory(exc):
                     raise
                 self._vmap_ok = False
         return jvp(fn, (self.copies(V.shape[0]),), (V,))[1]
@@ -142,6 +150,8 @@ class Objective:
 
 class GaussNewtonOperator(MetricOperator):
     """``H V = 2 J^T (J V)``: one batched jvp and one batched vjp per block."""
+
+    label = "Gauss-Newton products"
 
     def __init__(self, obj: Objective, chunk: int | None = None):
         super().__init__(obj.z0.numel(), obj.z0.device, obj.z0.dtype, chunk)
@@ -168,6 +178,8 @@ class GaussNewtonOperator(MetricOperator):
 
 class FwdOverRevOperator(MetricOperator):
     """``H V`` by forward-mode differentiation of the reverse-mode gradient (exact, any distance)."""
+
+    label = "forward-over-reverse products"
 
     def __init__(self, obj: Objective, chunk: int | None = None):
         super().__init__(obj.z0.numel(), obj.z0.device, obj.z0.dtype, chunk)
@@ -212,6 +224,8 @@ class FiniteDifferenceOperator(MetricOperator):
     Raises:
         InputError: eps is not a finite number > 0.
     """
+
+    label = "finite-difference products"
 
     def __init__(self, obj: Objective, eps: float = 1e-3, chunk: int | None = None):
         super().__init__(obj.z0.numel(), obj.z0.device, obj.z0.dtype, chunk)

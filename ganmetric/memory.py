@@ -1,0 +1,364 @@
+"""How many tangents fit in one batched pass: ``chunk="auto"``, and the retry when a pass runs out of memory.
+
+The batched products (``vmap`` over ``jvp`` / ``vjp``) hold, per tangent, about what one
+forward pass of one code holds; the auto chunk is therefore
+
+    chunk = (SAFETY * free memory - fixed - PASS_OVERHEAD) / per-tangent bytes
+
+clipped to 1 .. n (and to :data:`CPU_MAX_CHUNK` on the CPU).
+
+- **per-tangent bytes** come from one measured no-grad forward of one code through the
+  objective's map (G, then the distance's features or the distance), counting the tensors
+  computed from the code: ``peak``, the most bytes alive at once, and ``total``, all of them
+  (cached per generator, distance and placement: a batch of points measures once). Forward-mode products
+  (``jacobian``, the jvp half of ``gn-lanczos``) keep only a few activations alive at a time,
+  so they scale with ``peak``; products that differentiate a gradient (``fwd-over-rev``,
+  ``forward-iter``) keep every saved activation, and its tangent, until the backward pass:
+  they scale with ``total``. :data:`COSTS` holds the multipliers, measured on DCGAN, BigGAN-deep
+  and StyleGAN2 (benchmarks/RESULTS.md, "Auto chunk").
+- **the measurement** counts bytes with a :class:`~torch.overrides.TorchFunctionMode` that
+  sees every tensor a torch call of the forward returns and a weak reference to its storage that
+  sees it freed (any device; tracemalloc does not see torch's allocations, and the process's
+  RSS counts the allocator's reuse and everything else the process does); on CUDA the
+  allocator's own peak (``torch.cuda.max_memory_allocated``, which also counts convolution
+  workspaces and the temporaries inside one call) is taken when larger.
+- **free memory**: CUDA ``torch.cuda.mem_get_info`` plus what torch's caching allocator holds
+  unused; CPU ``MemAvailable`` of ``/proc/meminfo``, lowered to a cgroup's limit when the
+  process runs in one (containers); elsewhere, or where none can be read, :data:`FALLBACK_CHUNK`.
+
+A pass that still runs out of memory (the estimate is an estimate; other processes share a
+GPU) is retried by :class:`Chunks` with half as many tangents, down to 1, with an
+:class:`~ganmetric.errors.OutOfMemoryWarning`; the smaller chunk is kept for the passes after it.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_flatten
+
+from .errors import OutOfMemoryWarning
+
+#: fraction of the free memory the passes may use: the rest is left to fragmentation, the
+#: allocator's rounding, the solver's own arrays and other processes
+SAFETY = 0.5
+#: chunk when free memory cannot be read (an unknown device or platform)
+FALLBACK_CHUNK = 64
+#: most tangents per pass on the CPU: wider passes were no faster there (dcgan-face, jacobian,
+#: median of 5 interleaved runs: 0.373 s at 100 vs 0.374 s at 64 with mse, 3.95 s vs 3.78 s
+#: with LPIPS at 256 px), and 64 was the default before ``auto``. A GPU takes up to n.
+CPU_MAX_CHUNK = 64
+#: bytes a pass holds whatever its chunk (its inputs, vmap's bookkeeping, the allocator's
+#: rounding): the measured intercepts of a pass's peak against its chunk were at most 9 MiB on
+#: dcgan-face (larger on BigGAN and StyleGAN2, where the per-tangent bytes are 2x above the slope)
+PASS_OVERHEAD = 16 * 2 ** 20
+@dataclass(frozen=True)
+class Cost:
+    """What a kind of batched pass holds, in units of one measured forward of one code.
+
+    Attributes:
+        peak: bytes per tangent, as a multiple of the forward's most bytes alive at once.
+        total: bytes per tangent, as a multiple of all the bytes the forward created.
+        rows: the n outputs are all kept (the full Jacobian's rows): fixed bytes.
+        graph: one forward's saved activations are kept for the whole run (a vjp pullback): fixed bytes.
+    """
+
+    peak: float
+    total: float
+    rows: bool = False
+    graph: bool = False
+
+
+#: per kind of pass (a method's ``memory``). Measured per tangent (peak of one pass of c
+#: tangents over c, at two c, on dcgan-face with mse and with LPIPS at 64 and 256 px,
+#: BigGAN-deep-128 and StyleGAN2-256; benchmarks/RESULTS.md, "Auto chunk"), in units of the
+#: forward's ``peak`` A and ``total`` S: jacobian 1.3-3.2 A (dcgan-face + mse the highest: its
+#: activations are small and the jvp rules' temporaries are not); gauss-newton 1.4-4.8 A;
+#: fwd-over-rev 1.1-3.7 S; finite-difference 4.3-4.6 S (a gradient of 2 codes per column).
+#: Each multiplier is above the largest measured, so the estimate errs on the safe side.
+COSTS = {
+    "jacobian": Cost(3.5, 0.0, rows=True),
+    "gauss-newton": Cost(5.0, 0.0, graph=True),
+    "fwd-over-rev": Cost(0.0, 4.0),
+    "finite-difference": Cost(0.0, 5.0),
+}
+
+
+@dataclass(frozen=True)
+class ForwardMemory:
+    """Bytes of one measured forward pass of one code.
+
+    Attributes:
+        peak: the most bytes of tensors computed from the code alive at once.
+        total: the bytes of every tensor computed from the code.
+        out: the bytes of its output (a Jacobian row, for the full Jacobian).
+    """
+
+    peak: int
+    total: int
+    out: int
+
+
+@dataclass(frozen=True)
+class ChunkChoice:
+    """What ``chunk="auto"`` decided, and from what (recorded in a result's meta).
+
+    Attributes:
+        chunk: tangents per pass.
+        per_tangent: estimated bytes one more tangent adds to a pass.
+        fixed: bytes held whatever the chunk (the full Jacobian's rows, a pullback's graph).
+        free: free bytes of the device when it was decided (None: unknown, :data:`FALLBACK_CHUNK`).
+    """
+
+    chunk: int
+    per_tangent: int
+    fixed: int
+    free: int | None
+
+    def meta(self) -> dict:
+        """JSON-ready fields for a result's meta, in MiB: the estimate, which depends on the model only.
+
+        The free memory is left out: it changes from run to run, and two runs of the same
+        computation write the same meta but for ``seconds`` (a resumed batch is checked so).
+        """
+        mib = 2 ** 20
+        return {"per_tangent_mib": round(self.per_tangent / mib, 3), "fixed_mib": round(self.fixed / mib, 3)}
+
+
+class _ByteCounter(TorchFunctionMode):
+    """Counts the bytes of the tensors torch functions compute from the input (new storages only).
+
+    Only tensors that depend on the input are counted: they are what a batch of tangents
+    multiplies. Tensors computed from parameters alone (BigGAN's spectrally normalised
+    weights, StyleGAN2's constant input) exist once whatever the chunk. Views and in-place
+    results share a storage already counted.
+
+    A torch-function mode, not a dispatch mode: entering a ``TorchDispatchMode`` imports
+    ``torch._dynamo`` (seconds, in a fresh process); this sees each top-level torch call
+    (``conv2d``, ``linear``, ``x * s``), not the temporaries inside one, which the cost
+    multipliers absorb.
+    """
+
+    def __init__(self, x: torch.Tensor):
+        super().__init__()
+        self.live = self.peak = self.total = 0
+        self._derived: set[int] = {_storage_key(x)}  # storages computed from the input (and the input's own)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if any(isinstance(t, torch.Tensor) and _storage_key(t) in self._derived
+               for t in tree_flatten((args, kwargs))[0]):
+            for t in tree_flatten(out)[0]:
+                if isinstance(t, torch.Tensor):
+                    self._count(t)
+        return out
+
+    def _count(self, t: torch.Tensor) -> None:
+        storage = t.untyped_storage()
+        key, nbytes = _storage_key(t), storage.nbytes()
+        if key in self._derived or nbytes == 0:
+            return
+        self._derived.add(key)
+        self.live += nbytes
+        self.total += nbytes
+        self.peak = max(self.peak, self.live)
+        weakref.finalize(storage, self._freed, key, nbytes)
+
+    def _freed(self, key: int, nbytes: int) -> None:
+        self._derived.discard(key)
+        self.live -= nbytes
+
+
+def _storage_key(t: torch.Tensor) -> int:
+    return t.untyped_storage().data_ptr()
+
+
+def forward_memory(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> ForwardMemory:
+    """Measure one no-grad forward ``fn(x)`` (x: one code, shape (1, n)).
+
+    Args:
+        fn: the map, (m, n) -> (m, ...).
+        x: shape (1, n).
+
+    Returns:
+        ForwardMemory (on CUDA ``peak`` is at least the allocator's own peak above its start).
+    """
+    cuda = x.device.type == "cuda"
+    if cuda:
+        torch.cuda.synchronize(x.device)
+        torch.cuda.reset_peak_memory_stats(x.device)
+        start = torch.cuda.memory_allocated(x.device)
+    counter = _ByteCounter(x)
+    with torch.no_grad(), counter:
+        y = fn(x)
+    peak = counter.peak
+    if cuda:
+        torch.cuda.synchronize(x.device)
+        peak = max(peak, torch.cuda.max_memory_allocated(x.device) - start)
+    return ForwardMemory(peak=int(peak), total=int(counter.total), out=int(y.numel() * y.element_size()))
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Bytes the device can still give this process (None where it cannot be read)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return int(free + cached)  # blocks torch's allocator holds unused are ours to reuse
+    if device.type == "cpu":
+        return _cpu_available()
+    return None
+
+
+def _cpu_available() -> int | None:
+    """MemAvailable, lowered to the room left under a cgroup's memory limit (v2, then v1)."""
+    available = _meminfo_available()
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        limit, usage = _read_int(limit_file), _read_int(usage_file)
+        if limit is not None and usage is not None and limit < 2 ** 60:  # v1's "no limit" is a huge number
+            room = max(limit - usage, 0)
+            available = room if available is None else min(available, room)
+            break
+    if available is None and hasattr(os, "sysconf"):
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError):
+            available = None
+    return available
+
+
+def _meminfo_available() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        return int(Path(path).read_text().strip())  # "max" (no limit) is not an int
+    except (OSError, ValueError):
+        return None
+
+
+def choose_chunk(measured: ForwardMemory, product: str, n: int, *, free: int | None,
+                 most: int | None = None) -> ChunkChoice:
+    """The number of tangents per pass that fits ``SAFETY * free`` bytes.
+
+    Args:
+        measured: one code's forward (:func:`forward_memory`).
+        product: a key of :data:`COSTS`.
+        n: the latent size (the chunk never exceeds it).
+        free: free bytes of the device (None: :data:`FALLBACK_CHUNK`).
+        most: the chunk never exceeds it (default n).
+
+    Returns:
+        ChunkChoice.
+    """
+    most = n if most is None else min(n, most)
+    cost = COSTS[product]
+    per_tangent = max(int(cost.peak * measured.peak + cost.total * measured.total), 1)
+    fixed = (n * measured.out if cost.rows else 0) + (measured.total if cost.graph else 0)
+    if free is None:
+        return ChunkChoice(min(most, FALLBACK_CHUNK), per_tangent, fixed, None)
+    room = SAFETY * free - fixed - PASS_OVERHEAD
+    return ChunkChoice(int(max(1, min(most, room // per_tangent))), per_tangent, fixed, int(free))
+
+
+#: measured forwards per generator, distance, device and dtype: the activation memory of one
+#: code depends on the architecture, not on the point, so a batch of points measures once
+_MEASURED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _measured_forward(obj, features: bool) -> ForwardMemory:
+    """:func:`forward_memory` of the objective's map at its base point, cached per (G, D, placement)."""
+    per_distance = _MEASURED.setdefault(obj.G, weakref.WeakKeyDictionary())
+    per_key = per_distance.setdefault(obj.D, {})
+    key = (features, str(obj.z0.device), str(obj.z0.dtype), obj.z0.numel())
+    if key not in per_key:
+        per_key[key] = forward_memory(obj.psi if features else obj.f, obj.z0[None])
+    return per_key[key]
+
+
+def auto_chunk(obj, product: str) -> ChunkChoice:
+    """``chunk="auto"``: the tangents per pass of ``product`` that fit the free memory of the objective's device.
+
+    Args:
+        obj: a :class:`~ganmetric.hessian.operators.Objective` (generator, distance, base point).
+        product: a key of :data:`COSTS`; ``jacobian`` and ``gauss-newton`` measure the
+            distance's features, the others the distance itself.
+
+    Returns:
+        ChunkChoice.
+    """
+    measured = _measured_forward(obj, features=product in ("jacobian", "gauss-newton"))
+    most = CPU_MAX_CHUNK if obj.z0.device.type == "cpu" else None
+    return choose_chunk(measured, product, obj.z0.numel(), free=free_memory(obj.z0.device), most=most)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocator's out-of-memory error (CUDA, or a CPU/MPS allocation failure)."""
+    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+class Chunks:
+    """Runs a batched computation over ranges of ``size`` items, halving ``size`` when a pass runs out of memory.
+
+    Args:
+        size: items per pass (>= 1).
+        what: names the computation in the warning (``"jacobian"``).
+
+    Attributes:
+        size: the current chunk (the smallest one used so far, after any retry).
+    """
+
+    def __init__(self, size: int, what: str):
+        self.size, self.what = int(size), what
+
+    def map(self, fn: Callable[[int, int], torch.Tensor], total: int, *,
+            on_pass: Callable[[int], object] | None = None) -> list:
+        """``[fn(start, stop), ...]`` over ``range(total)`` in passes of at most ``size`` items.
+
+        ``on_pass(items)`` is called after each pass that succeeded (a progress bar's ``update``).
+
+        Raises:
+            torch.OutOfMemoryError (or the allocator's RuntimeError): a pass of one item ran out of memory.
+        """
+        out, start = [], 0
+        while start < total:
+            stop = min(start + self.size, total)
+            try:
+                out.append(fn(start, stop))
+                failed = False
+            except (RuntimeError, MemoryError) as exc:
+                if not is_out_of_memory(exc) or stop - start == 1:
+                    raise
+                failed = True
+            if failed:  # outside the except block: the error's frames, and the tensors they hold, are freed
+                self._shrink(stop - start)
+                continue
+            if on_pass is not None:
+                on_pass(stop - start)
+            start = stop
+        return out
+
+    def _shrink(self, tried: int) -> None:
+        self.size = max(1, tried // 2)
+        if torch.cuda.is_initialized():
+            torch.cuda.empty_cache()  # give the failed pass's blocks back before the smaller one
+        warnings.warn(f"{self.what}: a pass of {tried} tangents ran out of memory; retrying with {self.size}",
+                      OutOfMemoryWarning, stacklevel=3)

@@ -1,0 +1,35 @@
+"""benchmarks/bench_gpu.py --quick: the GPU benchmark's four cases at tiny sizes on the CPU, so that it cannot rot."""
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from ganmetric import memory
+from helpers import ROOT
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_gpu", ROOT / "benchmarks" / "bench_gpu.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow  # about 5 s: four generators, LPIPS, bp and three Lanczos runs
+def test_quick_run_writes_json_and_table_with_agreeing_methods(tmp_path):
+    report = _bench().main(["--quick", "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "bench_gpu.json").read_text())
+    assert saved["quick"] is True and [c["space"] for c in saved["cases"]] == ["z", "full", "w", "w+"]
+    runs = {(c["space"], r["method"]): r for c in report["cases"] for r in c["runs"]}
+    assert set(runs) == {("z", "jacobian"), ("z", "bp"), ("z", "backward-iter"), ("full", "jacobian"),
+                         ("full", "gn-lanczos"), ("w", "jacobian"), ("w", "gn-lanczos"), ("w+", "gn-lanczos")}
+    for key, r in runs.items():
+        assert r["seconds"] > 0 and r["peak_mib"] > 0 and r["converged"], key
+        # float32 throughout: the exact methods agree with jacobian to float32 rounding (measured <= 4e-7)
+        assert r.get("error", 0.0) <= 1e-5, key
+    # auto: a tiny model fits whole, but the CPU takes at most CPU_MAX_CHUNK tangents a pass
+    assert runs[("w+", "gn-lanczos")]["chunk"] == min(saved["cases"][3]["n"], memory.CPU_MAX_CHUNK)
+    table = (tmp_path / "bench_gpu.md").read_text()
+    assert table.count("\n| ") == 1 + len(runs) and "| backward-iter | 4 |" in table
