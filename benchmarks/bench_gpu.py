@@ -42,8 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ganmetric  # noqa: E402
 from ganmetric.io import atomic_write_bytes, write_json  # noqa: E402
 
-#: StyleGAN2 channel widths per side 4, 8, ..., 1024 (rosinality's table, channel multiplier 2)
-STYLEGAN2_CHANNELS = {4: 512, 8: 512, 16: 512, 32: 512, 64: 512, 128: 256, 256: 128, 512: 64, 1024: 32}
 #: BigGAN-deep-256's blocks (pytorch-pretrained-biggan's config for biggan-deep-256)
 BIGGAN_DEEP_256 = dict(output_dim=256, layers=[(False, 16, 16), (True, 16, 16), (False, 16, 16), (True, 16, 8),
                                                (False, 8, 8), (True, 8, 8), (False, 8, 4), (True, 4, 4),
@@ -91,9 +89,8 @@ def random_stylegan2(size: int, space: str, device, dtype=torch.float32, *, styl
                      channels: list[int] | None = None, seed: int = 0):
     """A StyleGAN2 of side ``size`` (rosinality's architecture unless ``channels``) with seeded random weights."""
     from ganmetric.generators.stylegan2 import StyleGAN2Generator
-    from ganmetric.generators.stylegan2_layers import StyleGAN2Network
-    sides = [2 ** i for i in range(2, size.bit_length())]
-    net = StyleGAN2Network(channels=channels or [STYLEGAN2_CHANNELS[s] for s in sides], style_dim=style_dim,
+    from ganmetric.generators.stylegan2_layers import StyleGAN2Network, rosinality_channels
+    net = StyleGAN2Network(channels=channels or rosinality_channels(size), style_dim=style_dim,
                            n_mlp=n_mlp, seed=seed)
     G = StyleGAN2Generator(net, name=f"stylegan2-{size}-random", latent_space=space)
     return G.to(device=device, dtype=dtype).freeze()

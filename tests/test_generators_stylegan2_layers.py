@@ -6,17 +6,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ganmetric.generators.stylegan2_layers import (ModulatedConv2d, StyleGAN2Network, make_kernel,
+from ganmetric.generators.stylegan2_layers import (ModulatedConv2d, StyleGAN2Network, make_kernel, rosinality_channels,
                                                    upfirdn2d)
 
-
-
-def rosinality_channels(size: int, channel_multiplier: int = 2) -> list[int]:
-    """Channel widths per side 4, 8, ..., ``size`` of rosinality's default generator (for checks only)."""
-    m = channel_multiplier
-    table = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * m, 128: 128 * m, 256: 64 * m, 512: 32 * m,
-             1024: 16 * m, 2048: 8 * m}
-    return [table[2 ** i] for i in range(2, int(math.log2(size)) + 1)]
 
 
 def test_modulated_conv_matches_per_sample_weights():

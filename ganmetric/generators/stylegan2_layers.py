@@ -215,6 +215,18 @@ class ConstantInput(nn.Module):
         return self.input.expand(batch, -1, -1, -1)
 
 
+def rosinality_channels(size: int, channel_multiplier: int = 2) -> list[int]:
+    """Channel widths at sides 4, 8, ..., ``size`` of rosinality's default StyleGAN2 generator.
+
+    Args:
+        size: the output side, a power of 2 from 4 to 2048; channel_multiplier: rosinality's ``channel_multiplier``.
+    """
+    m = channel_multiplier
+    table = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * m, 128: 128 * m, 256: 64 * m, 512: 32 * m,
+             1024: 16 * m, 2048: 8 * m}
+    return [table[2 ** i] for i in range(2, int(math.log2(size)) + 1)]
+
+
 class StyleGAN2Network(nn.Module):
     """The generator network: mapping MLP ``style`` and the synthesis layers, rosinality names.
 
