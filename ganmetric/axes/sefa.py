@@ -48,6 +48,9 @@ A column of zeros (an output unit the code does not reach) contributes nothing i
 """
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import nn
@@ -55,10 +58,12 @@ from torch.nn.utils.spectral_norm import SpectralNorm
 
 from .. import checks
 from ..errors import InputError
-from ..generators.biggan import BigGANGenerator
-from ..generators.stylegan2 import StyleGAN2Generator
 from ..linalg import eigh_descending
 from .directions import Directions
+
+if TYPE_CHECKING:  # the families are imported on first use (cold start): a model of one is already loaded
+    from ..generators.biggan import BigGANGenerator
+    from ..generators.stylegan2 import StyleGAN2Generator
 
 VARIANTS = ("authors", "unnormalised")
 #: the method name a variant's directions carry in tables and files
@@ -198,13 +203,20 @@ def _stylegan2_blocks(G: StyleGAN2Generator, layers) -> tuple[list, dict]:
     return blocks, {"layers": names, "style_rows": rows}
 
 
+def _is_family(G, module: str, name: str) -> bool:
+    """isinstance(G, ganmetric.generators.<module>.<name>) without importing the family: a
+    generator of a family whose module was never imported cannot be one of its instances."""
+    family = sys.modules.get(f"ganmetric.generators.{module}")
+    return family is not None and isinstance(G, getattr(family, name))
+
+
 def _blocks(G, layers, weight, latent_dim) -> tuple[list, dict]:
     """The (n, m_i) maps on the code whose columns SeFa factorises, and how they were chosen."""
     if weight is not None:
         blocks, info = _explicit_blocks(weight, latent_dim or (G.latent_dim if G is not None else None))
-    elif isinstance(G, StyleGAN2Generator):
+    elif _is_family(G, "stylegan2", "StyleGAN2Generator"):
         return _stylegan2_blocks(G, layers)
-    elif isinstance(G, BigGANGenerator):
+    elif _is_family(G, "biggan", "BigGANGenerator"):
         blocks, info = _biggan_blocks(G)
     else:
         blocks, info = _first_layer_blocks(G)
@@ -262,7 +274,7 @@ def sefa_directions(G=None, *, k: int | None = None, layers=None, variant: str =
     n = vecs.shape[0]
     k = checks.positive_int("k", k if k is not None else n, maximum=n)
     V = vecs[:, :k].T.copy()
-    if isinstance(G, StyleGAN2Generator) and G.latent_space == "w+" and weight is None:
+    if _is_family(G, "stylegan2", "StyleGAN2Generator") and G.latent_space == "w+" and weight is None:
         V = _in_w_plus(G, V, info["style_rows"])
     else:
         info.pop("style_rows", None)
