@@ -131,8 +131,10 @@ def test_a_basis_that_is_not_orthonormal_keeps_its_nested_spans(G, D, result):
 
 
 def test_direction_sets_are_named_in_the_table(G, D, result):
-    dirs = Directions(result.eigvecs.T.numpy()[::-1].copy(), np.ones(N), "sefa")
+    dirs = Directions(result.eigvecs.T.numpy()[::-1].copy(), np.ones(N), "sefa",
+                      {"variant": "authors", "layers": ["main.0"]})
     comp = compress(G, D, dirs, G.sample(4), [3], random_bases=1, montage_samples=0)
+    assert comp.meta["basis"]["directions"] == {"variant": "authors", "layers": ["main.0"]}  # what made them
     assert {r["basis"] for r in comp.rows} == {"sefa", "random", "random-1"}
     assert comp.meta["basis"]["basis"] == "sefa directions" and set(comp.summary["smallest_k"]) == {
         "sefa", "random", "random-1"}

@@ -322,6 +322,7 @@ def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: 
     B, info = resolve_basis(_basis_matrix(basis), G, device="cpu", dtype=torch.float64)
     if _basis_label(basis) not in (EIGEN, "given"):
         info["basis"] = f"{basis.method} directions"
+        info["directions"] = jsonable(basis.info)  # how they were made: SeFa's variant and layers, GANSpace's samples
     U, was_orthonormal = orthonormal_columns(B)
     listed = check_ks(ks, n, U.shape[1])
     fills = _check_fills(fills)
