@@ -22,6 +22,29 @@ def subprocess_env(**extra) -> dict:
     return env
 
 
+def one_error_line(res, match):
+    """A CLI result that failed with exactly one ``Error:`` line holding ``match`` and no traceback.
+
+    ganmetric's own errors exit 1 with that line alone; click's usage errors (BadParameter) exit 2
+    and may print the usage above it."""
+    assert res.exit_code in (1, 2), res.output
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error:")]
+    assert len(errors) == 1 and match in errors[0], res.output
+    if res.exit_code == 1:
+        assert len(lines) == 1, res.output
+    assert "Traceback" not in res.output
+
+
+def last_line_error(res, pattern):
+    """A CLI result that failed and whose last line is an ``Error:`` line holding ``pattern`` (progress
+    or notes may come before it), without a traceback."""
+    assert res.exit_code != 0, res.output
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert lines[-1].startswith("Error:") and pattern in lines[-1], res.output
+    assert not any(line.startswith("Traceback") for line in lines)
+
+
 class LinearGenerator(Generator):
     """G(z) = A z reshaped to (C, H, W): with mse, H = 2 A^T A / N exactly."""
 

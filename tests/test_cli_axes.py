@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import ganmetric
-from helpers import save_with
+from helpers import one_error_line, save_with
 from ganmetric.axes import apply_axis, export_axes, load_axes
 from ganmetric.axes.curves import _curves_size
 from ganmetric.axes.montage import _grid_size
@@ -43,17 +43,6 @@ def _montage_size(path, rows, cols, cell, caption_lines=1):
 def run(*args):
     res = CliRunner().invoke(main, [str(a) for a in args])
     return res
-
-
-def _one_error_line(res, match):
-    """ganmetric errors: exit 1 and one line; click usage errors (BadParameter): exit 2, usage + one Error line."""
-    assert res.exit_code in (1, 2), res.output
-    lines = [line for line in res.output.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error:")]
-    assert len(errors) == 1 and match in errors[0], res.output
-    if res.exit_code == 1:
-        assert len(lines) == 1, res.output
-    assert "Traceback" not in res.output
 
 
 @pytest.mark.pretrained("dcgan-face")
@@ -130,13 +119,13 @@ def test_compare_external_directions(result, tmp_path):
         mine = [float(r["angle_deg"]) for r in csv.DictReader(f) if r["method"] == "mine"]
     np.testing.assert_allclose(mine, [0.0, 0.0], atol=1e-5)
     np.save(tmp_path / "short.npy", np.ones((2, 7)))
-    _one_error_line(run("axes", "compare", path, "--methods", "none", "--directions", tmp_path / "short.npy",
+    one_error_line(run("axes", "compare", path, "--methods", "none", "--directions", tmp_path / "short.npy",
                         "--out", tmp_path / "d.csv"), "must be (m, 100) rows, one direction each")
     np.save(tmp_path / "zero.npy", np.zeros((1, 100)))
-    _one_error_line(run("axes", "compare", path, "--methods", "none", "--directions", tmp_path / "zero.npy",
+    one_error_line(run("axes", "compare", path, "--methods", "none", "--directions", tmp_path / "zero.npy",
                         "--out", tmp_path / "d.csv"), "row 0 is zero")
     np.save(tmp_path / "nan.npy", np.full(100, np.nan))
-    _one_error_line(run("axes", "compare", path, "--methods", "none", "--directions", tmp_path / "nan.npy",
+    one_error_line(run("axes", "compare", path, "--methods", "none", "--directions", tmp_path / "nan.npy",
                         "--out", tmp_path / "d.csv"), "contain NaN or inf")
     assert not (tmp_path / "d.csv").exists()
 
@@ -178,7 +167,7 @@ def test_output_formats_follow_the_suffix(result, tmp_path):
         (("explore", "--axes", axes_file, "--axes-list", "0", "--action-seeds", "1", "--action-axis", 5,
           "--out", bad / "g.png"), "axis index 5 is out of range"),
     ]:
-        _one_error_line(run(*args), match)
+        one_error_line(run(*args), match)
     assert [p for p in bad.rglob("*") if p.is_file()] == []
 
 
@@ -210,18 +199,18 @@ def test_bad_inputs(result, tmp_path):
     axes_file = tmp_path / "axes.npz"
     export_axes(path, top=4, out=axes_file)
     out = tmp_path / "x.png"
-    _one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 4, "--amount", 1, "--out", out),
+    one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 4, "--amount", 1, "--out", out),
                     "axis index 4 is out of range: the axis file holds 4 axes (0 to 3)")
-    _one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", "nan", "--out", out),
+    one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", "nan", "--out", out),
                     "Invalid value for --amount: must be a finite number, got nan")
-    _one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0,7", "--out", out), "axis index 7")
-    _one_error_line(run("axes", "export", tmp_path / "missing.npz", "--out", tmp_path / "a.npz"), "not found")
+    one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0,7", "--out", out), "axis index 7")
+    one_error_line(run("axes", "export", tmp_path / "missing.npz", "--out", tmp_path / "a.npz"), "not found")
     np.save(tmp_path / "z.npy", np.zeros(100))
-    _one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", 1, "--z", tmp_path / "z.npy",
+    one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", 1, "--z", tmp_path / "z.npy",
                         "--seed", 1, "--out", out), "not both")
-    _one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0", "--steps", 4, "--out", out),
+    one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0", "--steps", 4, "--out", out),
                     "odd number >= 3")
-    _one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0", "--curves", tmp_path / "c.png",
+    one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0", "--curves", tmp_path / "c.png",
                         "--curves-range", "nan", "--out", out),
            "Invalid value for --curves-range: must be a finite number, got nan")
 
@@ -229,15 +218,15 @@ def test_bad_inputs(result, tmp_path):
                             residuals=None)
     save_with(tmp_path / "small.npz", small, model="linear", latent_space="z", distance="mse")
     export_axes(tmp_path / "small.npz", top=2, out=tmp_path / "small_axes.npz")
-    _one_error_line(run("explore", "--model", "dcgan-face", "--axes", tmp_path / "small_axes.npz", "--axes-list",
+    one_error_line(run("explore", "--model", "dcgan-face", "--axes", tmp_path / "small_axes.npz", "--axes-list",
                         "0", "--out", out), "latent size 8 there, 100 here")
     other = SimpleNamespace(eigvals=np.array([2.0]), eigvecs=np.eye(100)[:, :1], z=np.ones(100), H=None,
                             residuals=None)
     save_with(tmp_path / "other.npz", other, model="eyes-cdcgan", latent_space="z", distance="mse")
     export_axes(tmp_path / "other.npz", top=1, out=tmp_path / "other_axes.npz")
-    _one_error_line(run("axes", "apply", "--model", "dcgan-face", "--axes", tmp_path / "other_axes.npz", "--axis",
+    one_error_line(run("axes", "apply", "--model", "dcgan-face", "--axes", tmp_path / "other_axes.npz", "--axis",
                         0, "--amount", 1, "--out", out), "model eyes-cdcgan there, dcgan-face here")
-    _one_error_line(run("axes", "apply", "--axes", path, "--axis", 0, "--amount", 1, "--out", out),
+    one_error_line(run("axes", "apply", "--axes", path, "--axis", 0, "--amount", 1, "--out", out),
                     "looks like a result file")
     assert not out.exists() and not out.with_suffix(".npy").exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp files left

@@ -11,18 +11,12 @@ from click.testing import CliRunner
 import ganmetric
 from ganmetric_cli.compress import default_ks
 from ganmetric_cli.main import main
+from helpers import last_line_error
 from test_cli_layers import model  # noqa: F401  (fixture: --model gm_layers_nets:make --weights W --latent-dim 6)
 
 
 def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def one_line_error(res, pattern):
-    assert res.exit_code != 0, res.output
-    lines = [line for line in res.output.splitlines() if line.strip()]
-    assert lines[-1].startswith("Error:") and pattern in lines[-1], res.output
-    assert not any(line.startswith("Traceback") for line in lines)
 
 
 @pytest.fixture
@@ -81,19 +75,19 @@ def test_default_ks():
 def test_bad_input_is_one_line_and_writes_nothing(model, result, tmp_path):  # noqa: F811
     out = tmp_path / "c"
     base = ["compress", "--hessian", result, "--samples", 2, "--out", out]
-    one_line_error(run(*base, "--ks", "3,1"), "Invalid value for --ks: must be distinct and ascending, got 3,1")
-    one_line_error(run(*base, "--ks", "1,1"), "Invalid value for --ks: must be distinct and ascending")
-    one_line_error(run(*base, "--ks", "0,7"), "Invalid value for --ks: must be at least 0 and at most 6, got 7")
-    one_line_error(run(*base, "--ks", "a"), "expected comma-separated integers")
-    one_line_error(run("compress", "--hessian", result, "--samples", 0, "--out", out), "--samples")
-    one_line_error(run(*base, "--random-bases", -1), "Invalid value for --random-bases: must be at least 0")
-    one_line_error(run(*base, "--model", "dcgan-face"), "the basis h.npz was made with another model setting: "
+    last_line_error(run(*base, "--ks", "3,1"), "Invalid value for --ks: must be distinct and ascending, got 3,1")
+    last_line_error(run(*base, "--ks", "1,1"), "Invalid value for --ks: must be distinct and ascending")
+    last_line_error(run(*base, "--ks", "0,7"), "Invalid value for --ks: must be at least 0 and at most 6, got 7")
+    last_line_error(run(*base, "--ks", "a"), "expected comma-separated integers")
+    last_line_error(run("compress", "--hessian", result, "--samples", 0, "--out", out), "--samples")
+    last_line_error(run(*base, "--random-bases", -1), "Invalid value for --random-bases: must be at least 0")
+    last_line_error(run(*base, "--model", "dcgan-face"), "the basis h.npz was made with another model setting: "
                                                          "latent size 6 there, 100 here; "
                                                          "model gm_layers_nets:make there, dcgan-face here")
-    one_line_error(run(*base, "--distance", "layer:nope"), "has no layer nope")
-    one_line_error(run("compress", *model, "--directions", "sefa", "--distance", "mse", "--center", "--out", out),
+    last_line_error(run(*base, "--distance", "layer:nope"), "has no layer nope")
+    last_line_error(run("compress", *model, "--directions", "sefa", "--distance", "mse", "--center", "--out", out),
                    "Invalid value for --center: needs the point a metric was computed at")
     np.save(tmp_path / "d.npy", np.eye(7))
-    one_line_error(run("compress", *model, "--directions", tmp_path / "d.npy", "--out", out), "must be (m, 6) rows")
-    one_line_error(run("compress", *model, "--out", out), "give exactly one basis")
+    last_line_error(run("compress", *model, "--directions", tmp_path / "d.npy", "--out", out), "must be (m, 6) rows")
+    last_line_error(run("compress", *model, "--out", out), "give exactly one basis")
     assert not out.exists()

@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from ganmetric_cli.main import main
-from helpers import randomize_
+from helpers import last_line_error, randomize_
 
 NETS = textwrap.dedent('''
     from torch import nn
@@ -37,13 +37,6 @@ def model(tmp_path, monkeypatch):
 
 def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def one_line_error(res, pattern):
-    assert res.exit_code != 0, res.output
-    lines = [line for line in res.output.splitlines() if line.strip()]
-    assert lines[-1].startswith("Error:") and pattern in lines[-1], res.output
-    assert not any(line.startswith("Traceback") for line in lines)
 
 
 def test_models_layers_lists_names_types_shapes(model):
@@ -74,21 +67,21 @@ def test_layers_run_resume_and_refusals(model, tmp_path):
                  "layer_net.1/point_00001.npz"):
         assert (out / name).exists(), name
     before = sorted(out.rglob("*"))
-    one_line_error(run(*base, "--layers", "net.1"), f"{out} holds a layers run with other settings (layers: directory "
+    last_line_error(run(*base, "--layers", "net.1"), f"{out} holds a layers run with other settings (layers: directory "
                                                      f"has [\"net.1\", \"net.3\"], this run [\"net.1\"])")
-    one_line_error(run(*base, "--layers", "net.1", "--method", "bp"), "method: directory has \"jacobian\"")
+    last_line_error(run(*base, "--layers", "net.1", "--method", "bp"), "method: directory has \"jacobian\"")
     assert sorted(out.rglob("*")) == before
 
 
 def test_bad_layer_names_are_one_line_and_write_nothing(model, tmp_path):
     base = ["layers", *model, "--distance", "mse", "--points", 2, "-q", "--out", tmp_path / "r"]
-    one_line_error(run(*base, "--layers", "net.7"), "Invalid value for --layers: gm_layers_nets:make has no layer "
+    last_line_error(run(*base, "--layers", "net.7"), "Invalid value for --layers: gm_layers_nets:make has no layer "
                                                     "net.7; near matches: net.4, net.3")
-    one_line_error(run(*base, "--layers", "net.1,net.1"),
+    last_line_error(run(*base, "--layers", "net.1,net.1"),
                    "Invalid value for --layers: must name each layer once, got net.1 twice")
-    one_line_error(run("layers", *model, "--distance", "layer:net.1", "--points", 2, "--out", tmp_path / "r"),
+    last_line_error(run("layers", *model, "--distance", "layer:net.1", "--points", 2, "--out", tmp_path / "r"),
                    "D is the image distance the layers are compared with")
-    one_line_error(run(*base[:-2], "--points", 0, "--out", tmp_path / "r"), "--points")
+    last_line_error(run(*base[:-2], "--points", 0, "--out", tmp_path / "r"), "--points")
     assert not (tmp_path / "r").exists()
 
 
@@ -99,10 +92,10 @@ def test_distance_layer_on_the_hessian_and_batch_commands(model, tmp_path):
     import ganmetric
     saved = ganmetric.load_result(tmp_path / "h.npz")
     assert saved.meta["distance"] == "layer:net.1" and saved.meta["distance_options"] == {"layers": ["net.1"]}
-    one_line_error(run("batch", *model, "--distance", "layer:net.9", "--points", 2, "--out", tmp_path / "b"),
+    last_line_error(run("batch", *model, "--distance", "layer:net.9", "--points", 2, "--out", tmp_path / "b"),
                    "Invalid value for --distance: gm_layers_nets:make has no layer net.9")
-    one_line_error(run("hessian", *model, "--distance", "layer:net.9", "--out", tmp_path / "h2.npz"),
+    last_line_error(run("hessian", *model, "--distance", "layer:net.9", "--out", tmp_path / "h2.npz"),
                    "has no layer net.9")
     assert not (tmp_path / "b").exists() and not (tmp_path / "h2.npz").exists()
-    one_line_error(run("hessian", *model, "--distance", "layer:net.1", "--lpips-backbone", "random",
+    last_line_error(run("hessian", *model, "--distance", "layer:net.1", "--lpips-backbone", "random",
                        "--out", tmp_path / "h3.npz"), "applies to LPIPS distances only, not layer:net.1")

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 import ganmetric.viewer
 from ganmetric.axes import export_axes
-from helpers import save_with
+from helpers import one_error_line, save_with
 from ganmetric_cli.main import main
 
 pytest.importorskip("fastapi", reason="the viewer extra is not installed (pip install -e \".[test]\")")
@@ -40,17 +40,6 @@ def run(*args):
     return CliRunner().invoke(main, ["view", *[str(a) for a in args]])
 
 
-def _one_error_line(res, match):
-    """One ``Error:`` line (usage errors may print the usage line above it), no traceback."""
-    assert res.exit_code in (1, 2), res.output
-    lines = [line for line in res.output.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error:")]
-    assert len(errors) == 1 and match in errors[0], res.output
-    if res.exit_code == 1:
-        assert len(lines) == 1, res.output
-    assert "Traceback" not in res.output
-
-
 @pytest.fixture
 def no_serving(monkeypatch):
     """Replace uvicorn's loop: record what would be served and return at once."""
@@ -65,7 +54,7 @@ def no_serving(monkeypatch):
 
 def test_without_the_extra_one_line_says_how_to_install_it(files, monkeypatch):
     monkeypatch.setitem(sys.modules, "fastapi", None)  # as if FastAPI were not installed
-    _one_error_line(run("--axes", files.axes), 'pip install "ganmetric[viewer]"')
+    one_error_line(run("--axes", files.axes), 'pip install "ganmetric[viewer]"')
 
 
 @pytest.mark.parametrize("args, match", [
@@ -83,7 +72,7 @@ def test_without_the_extra_one_line_says_how_to_install_it(files, monkeypatch):
 def test_bad_input_is_one_error_line(files, no_serving, args, match):
     names = {"AXES": files.axes, "RESULT": files.result}
     args = [names.get(a, a) for a in args]
-    _one_error_line(run(*args), match.replace("AXES_NAME", files.axes.name))
+    one_error_line(run(*args), match.replace("AXES_NAME", files.axes.name))
     assert not no_serving
 
 
@@ -95,11 +84,11 @@ def test_a_port_in_use_is_one_error_line_before_the_model_loads(files, no_servin
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        _one_error_line(run("--axes", files.axes, "--port", port), f"127.0.0.1:{port} is already in use")
+        one_error_line(run("--axes", files.axes, "--port", port), f"127.0.0.1:{port} is already in use")
 
 
 def test_a_model_that_does_not_match_the_file_is_refused(files, no_serving):
-    _one_error_line(run("--axes", files.axes, "--latent-space", "z", "--port", "0"), "latent space w there, z here")
+    one_error_line(run("--axes", files.axes, "--latent-space", "z", "--port", "0"), "latent space w there, z here")
     assert not no_serving
 
 
