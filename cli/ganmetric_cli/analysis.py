@@ -13,8 +13,8 @@ from ganmetric.io import atomic_save_npz, atomic_write_bytes, check_writable, wr
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 
-from .common import (argument_flags, distance_options, metric_options, model_options, read_codes, refuse_unused,
-                     stop_on_sigint)
+from .common import (argument_flags, check_points_or_z, distance_options, metric_options, model_options, read_codes,
+                     refuse_unused, stop_on_sigint)
 
 
 @argument_flags(out_dir="--out", n_points="--points")
@@ -49,10 +49,7 @@ def batch(model_spec, device, dtype, distance_spec, points, seed, z_file, solver
       ganmetric batch --model dcgan-face --distance mse --points 300 --seed 0 --out face_mse
       torchrun --nproc_per_node=4 -m ganmetric_cli batch --device cuda --points 300 --out face_lpips
     """
-    if (points is None) == (z_file is None):
-        raise click.UsageError("give exactly one of --points N or --z FILE.npy")
-    if points is not None and points < 1:
-        raise click.BadParameter(f"must be at least 1, got {points}", param_hint="--points")
+    check_points_or_z(points, z_file)
     with analysis.process_group(device) as ctx:
         G = model_spec.load(device=str(ctx.device), dtype=dtype)
         D = distance_spec.load(device=str(ctx.device), dtype=dtype, generator=G)  # layer names checked before writing

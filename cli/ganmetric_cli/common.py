@@ -294,6 +294,14 @@ def refuse_unused(solver: dict, D, n: int) -> None:
                                f"uses {'it' if one else 'them'}")
 
 
+def check_points_or_z(points, z_file) -> None:
+    """``--points N`` or ``--z FILE.npy``, exactly one, with N >= 1 (batch, layers)."""
+    if (points is None) == (z_file is None):
+        raise click.UsageError("give exactly one of --points N or --z FILE.npy")
+    if points is not None and points < 1:
+        raise click.BadParameter(f"must be at least 1, got {points}", param_hint="--points")
+
+
 def read_codes(z_file, latent_dim: int, *, flag: str = "--z") -> np.ndarray:
     """Codes from a .npy (or .npz with one array) file, validated: (N, latent_dim), finite.
 

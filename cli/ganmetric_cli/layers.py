@@ -9,8 +9,8 @@ from ganmetric import analysis
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 
-from .common import (argument_flags, distance_options, metric_options, model_options, read_codes, refuse_unused,
-                     stop_on_sigint)
+from .common import (argument_flags, check_points_or_z, distance_options, metric_options, model_options, read_codes,
+                     refuse_unused, stop_on_sigint)
 
 
 @argument_flags(out_dir="--out", n_points="--points")
@@ -47,10 +47,7 @@ def layers_command(model_spec, device, dtype, distance_spec, points, seed, z_fil
       ganmetric layers --model dcgan-face --distance mse --points 50 --layers main.2,main.5,main.13 --out fl
       ganmetric layers --model eyes-cdcgan --distance mse --points 20 --layers all --out eye_layers
     """
-    if (points is None) == (z_file is None):
-        raise click.UsageError("give exactly one of --points N or --z FILE.npy")
-    if points is not None and points < 1:
-        raise click.BadParameter(f"must be at least 1, got {points}", param_hint="--points")
+    check_points_or_z(points, z_file)
     with analysis.process_group(device) as ctx:
         G = model_spec.load(device=str(ctx.device), dtype=dtype)
         D = distance_spec.load(device=str(ctx.device), dtype=dtype, generator=G)
