@@ -191,23 +191,23 @@ def _jacobian_and_top(G, D, z, k: int, **lanczos) -> list[dict]:
     return records
 
 
-def case_biggan(args, device) -> dict:
-    G = random_biggan(BIGGAN_TINY if args.quick else {**BIGGAN_DEEP_256}, device)
+def _full_and_top_case(G, args, device, case: str, space: str) -> dict:
+    """A random-weights model's full jacobian and top-20 (top-4 at --quick), as one case record."""
     D = ganmetric.load_distance(args.distance, device=device, **_distance_options(args))
     z = G.sample(1, seed=0).to(device)
-    return {"case": "BigGAN-deep-256 architecture, random weights", "model": G.name, "weights": "random",
-            "distance": args.distance, "space": "full", "n": G.latent_dim,
-            "runs": _jacobian_and_top(G, D, z, 4 if args.quick else 20)}
+    return {"case": case, "model": G.name, "weights": "random", "distance": args.distance, "space": space,
+            "n": G.latent_dim, "runs": _jacobian_and_top(G, D, z, 4 if args.quick else 20)}
+
+
+def case_biggan(args, device) -> dict:
+    G = random_biggan(BIGGAN_TINY if args.quick else {**BIGGAN_DEEP_256}, device)
+    return _full_and_top_case(G, args, device, "BigGAN-deep-256 architecture, random weights", "full")
 
 
 def case_stylegan2_w(args, device) -> dict:
     G = (random_stylegan2(16, "w", device, style_dim=16, n_mlp=2, channels=[16, 16, 8]) if args.quick
          else random_stylegan2(256, "w", device))
-    D = ganmetric.load_distance(args.distance, device=device, **_distance_options(args))
-    z = G.sample(1, seed=0).to(device)
-    return {"case": "StyleGAN2-256 architecture, random weights", "model": G.name, "weights": "random",
-            "distance": args.distance, "space": "w", "n": G.latent_dim,
-            "runs": _jacobian_and_top(G, D, z, 4 if args.quick else 20)}
+    return _full_and_top_case(G, args, device, "StyleGAN2-256 architecture, random weights", "w")
 
 
 def case_stylegan2_wplus(args, device) -> dict:
