@@ -5,7 +5,8 @@ forward pass of one code holds; the auto chunk is therefore
 
     chunk = (SAFETY * free memory - fixed - PASS_OVERHEAD) / per-tangent bytes
 
-clipped to 1 .. n (and to :data:`CPU_MAX_CHUNK` on the CPU).
+clipped to 1 .. n (and on the CPU to the larger of :data:`CPU_MAX_CHUNK` and
+:data:`CPU_PASS_BYTES` / per-tangent bytes).
 
 - **per-tangent bytes** come from one measured no-grad forward of one code through the
   objective's map (G, then the distance's features or the distance), counting the tensors
@@ -50,10 +51,16 @@ from .errors import OutOfMemoryWarning
 SAFETY = 0.5
 #: chunk when free memory cannot be read (an unknown device or platform)
 FALLBACK_CHUNK = 64
-#: most tangents per pass on the CPU: wider passes were no faster there (dcgan-face, jacobian,
-#: median of 5 interleaved runs: 0.373 s at 100 vs 0.374 s at 64 with mse, 3.95 s vs 3.78 s
-#: with LPIPS at 256 px), and 64 was the default before ``auto``. A GPU takes up to n.
+#: most tangents per pass on the CPU, unless more fit in :data:`CPU_PASS_BYTES`: passes wider
+#: than this and larger than that were no faster there (dcgan-face, jacobian, median of 5-7
+#: interleaved runs: lpips-alex at 256 px, 20 MiB a tangent, 2.26 s at 100 vs 2.10 s at 64 and
+#: 1.91 s at 25), and 64 was the default before ``auto``. A GPU takes up to n.
 CPU_MAX_CHUNK = 64
+#: estimated bytes a CPU pass may take before :data:`CPU_MAX_CHUNK` caps it: each pass also
+#: evaluates the code alone (the primal of the jvp, ~10 ms on dcgan-face + lpips-alex at
+#: 64 px), so small models are faster in fewer passes (n = 100 at 1.75 MiB a tangent: one
+#: pass 0.279 s vs 64 + 36 0.306 s with lpips-alex 64 px, 0.197 vs 0.208 s with mse).
+CPU_PASS_BYTES = 512 * 2 ** 20
 #: bytes a pass holds whatever its chunk (its inputs, vmap's bookkeeping, the allocator's
 #: rounding): the measured intercepts of a pass's peak against its chunk were at most 9 MiB on
 #: dcgan-face (larger on BigGAN and StyleGAN2, where the per-tangent bytes are 2x above the slope)
@@ -253,7 +260,7 @@ def _read_int(path: str) -> int | None:
 
 
 def choose_chunk(measured: ForwardMemory, product: str, n: int, *, free: int | None,
-                 most: int | None = None) -> ChunkChoice:
+                 most: int | None = None, cpu: bool = False) -> ChunkChoice:
     """The number of tangents per pass that fits ``SAFETY * free`` bytes.
 
     Args:
@@ -262,6 +269,8 @@ def choose_chunk(measured: ForwardMemory, product: str, n: int, *, free: int | N
         n: the latent size (the chunk never exceeds it).
         free: free bytes of the device (None: :data:`FALLBACK_CHUNK`).
         most: the chunk never exceeds it (default n).
+        cpu: the passes run on the CPU: at most :data:`CPU_MAX_CHUNK` tangents, or as many as
+            fit :data:`CPU_PASS_BYTES` when that is more.
 
     Returns:
         ChunkChoice.
@@ -269,6 +278,8 @@ def choose_chunk(measured: ForwardMemory, product: str, n: int, *, free: int | N
     most = n if most is None else min(n, most)
     cost = COSTS[product]
     per_tangent = max(int(cost.peak * measured.peak + cost.total * measured.total), 1)
+    if cpu:
+        most = min(most, max(CPU_MAX_CHUNK, CPU_PASS_BYTES // per_tangent))
     fixed = (n * measured.out if cost.rows else 0) + (measured.total if cost.graph else 0)
     if free is None:
         return ChunkChoice(min(most, FALLBACK_CHUNK), per_tangent, fixed, None)
@@ -303,8 +314,8 @@ def auto_chunk(obj, product: str) -> ChunkChoice:
         ChunkChoice.
     """
     measured = _measured_forward(obj, features=product in ("jacobian", "gauss-newton"))
-    most = CPU_MAX_CHUNK if obj.z0.device.type == "cpu" else None
-    return choose_chunk(measured, product, obj.z0.numel(), free=free_memory(obj.z0.device), most=most)
+    return choose_chunk(measured, product, obj.z0.numel(), free=free_memory(obj.z0.device),
+                        cpu=obj.z0.device.type == "cpu")
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from ganmetric import memory
 from helpers import ROOT
 
 
@@ -29,7 +28,7 @@ def test_quick_run_writes_json_and_table_with_agreeing_methods(tmp_path):
         assert r["seconds"] > 0 and r["peak_mib"] > 0 and r["converged"], key
         # float32 throughout: the exact methods agree with jacobian to float32 rounding (measured <= 4e-7)
         assert r.get("error", 0.0) <= 1e-5, key
-    # auto: a tiny model fits whole, but the CPU takes at most CPU_MAX_CHUNK tangents a pass
-    assert runs[("w+", "gn-lanczos")]["chunk"] == min(saved["cases"][3]["n"], memory.CPU_MAX_CHUNK)
+    # auto: a tiny model fits whole in one pass, on the CPU too (far below CPU_PASS_BYTES)
+    assert runs[("w+", "gn-lanczos")]["chunk"] == saved["cases"][3]["n"]
     table = (tmp_path / "bench_gpu.md").read_text()
     assert table.count("\n| ") == 1 + len(runs) and "| backward-iter | 4 |" in table

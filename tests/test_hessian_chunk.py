@@ -165,6 +165,17 @@ def test_auto_chunk_fits_the_free_memory_and_block_lanczos_keeps_to_it(linear, m
     assert _rel(res.eigvals, _top(H, 6)) <= 1e-10
 
 
+@pytest.mark.parametrize("peak_mib, cpu, want", [(1, True, 146), (10, True, 64), (1, False, 1000),
+                                                  (10, False, 1000)])
+def test_cpu_passes_are_capped_by_bytes_not_below_cpu_max_chunk(peak_mib, cpu, want):
+    """On the CPU: as many tangents as fit CPU_PASS_BYTES (3.5 MiB each: 512 // 3.5 = 146), never capped
+    below CPU_MAX_CHUNK (35 MiB each: 64); elsewhere only memory bounds it (here all n = 1000 fit)."""
+    measured = memory.ForwardMemory(peak=peak_mib * 2 ** 20, total=2 * peak_mib * 2 ** 20, out=4096)
+    assert memory.COSTS["jacobian"].peak == 3.5 and memory.COSTS["jacobian"].total == 0
+    choice = memory.choose_chunk(measured, "jacobian", 1000, free=10 ** 13, cpu=cpu)
+    assert choice.chunk == want
+
+
 def test_auto_is_the_default_and_records_what_it_saw(linear):
     """No chunk given: the whole latent in one pass on a tiny model; the meta says why."""
     A, D, z, H = linear
@@ -256,7 +267,8 @@ def test_cli_chunk_accepts_auto_or_an_integer(tmp_path):
                                   "--out", str(out), "-q"])
     assert r.exit_code == 0, r.output
     meta = ganmetric.load_result(out).meta
-    assert meta["chunk"] == memory.CPU_MAX_CHUNK and meta["chunk_auto"]["per_tangent_mib"] > 0  # 100 fit
+    # all 100 in one pass: 1.75 MiB a tangent is far below CPU_PASS_BYTES for 100
+    assert meta["chunk"] == 100 and 0 < meta["chunk_auto"]["per_tangent_mib"] * 100 * 2 ** 20 < memory.CPU_PASS_BYTES
     r = CliRunner().invoke(main, ["hessian", "--model", "dcgan-face", "--chunk", "lots", "--out", str(out), "-q"])
     assert r.exit_code != 0 and "Invalid value for '--chunk': must be auto or an integer, got lots" in r.output
     assert "Traceback" not in r.output

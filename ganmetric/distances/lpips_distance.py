@@ -141,7 +141,7 @@ class WeightedUnit(torch.autograd.Function):
     def setup_context(ctx, inputs, output):
         f, s, eps = inputs
         ctx.save_for_backward(f, s)
-        ctx.save_for_forward(f, s)
+        ctx.save_for_forward(f, s, output)
         ctx.eps = eps
 
     @staticmethod
@@ -153,8 +153,14 @@ class WeightedUnit(torch.autograd.Function):
 
     @staticmethod
     def jvp(ctx, f_t, s_t, eps_t):
-        f, s = ctx.saved_tensors
-        return s * WeightedUnit._project(f, f_t, ctx.eps)
+        # s P(f_t) = (s / d) f_t - u (f . f_t) / (n d), u = s f / d the output: everything but the
+        # tangents is the primal's (one code under vmap), so the batched tangents see one product
+        # with a sum over channels and one fused multiply-add (3 passes over them, not 5)
+        f, s, u = ctx.saved_tensors
+        n = f.pow(2).sum(dim=1, keepdim=True).sqrt()
+        d = n + ctx.eps
+        along = (f_t * (f / (n.clamp_min(torch.finfo(f.dtype).tiny) * d))).sum(dim=1, keepdim=True)
+        return torch.addcmul(f_t * (s / d), u, along, value=-1)
 
     @staticmethod
     def backward(ctx, g):

@@ -83,6 +83,9 @@ class Method:
             (:data:`LANCZOS_OPTIONS` come with every Lanczos run).
         memory: what one tangent of its batched passes costs, a key of
             :data:`ganmetric.memory.COSTS` (``chunk="auto"`` reads it).
+        checks_primal: its first pass evaluates the distance's features at z0 alone and hands
+            them to the determinism probe (:attr:`Objective.primal_check`), which then needs
+            no evaluation of its own.
     """
 
     help: str
@@ -91,6 +94,7 @@ class Method:
     run: Callable[[Objective, Settings], Solution] | None
     options: frozenset = frozenset()
     memory: str = "fwd-over-rev"
+    checks_primal: bool = False
 
     def iterative(self, k: int | None) -> bool:
         """Whether it runs Lanczos for this k."""
@@ -141,10 +145,10 @@ METHODS: dict[str, Method] = {
     "auto": Method("picks by cost: jacobian, gn-lanczos or fwd-over-rev", False, "either", None,
                    frozenset({"chunk"})),
     "jacobian": Method("full H = 2 J^T J from batched forward-mode products", True, "full", _run_jacobian,
-                       frozenset({"chunk"}), "jacobian"),
+                       frozenset({"chunk"}), "jacobian", checks_primal=True),
     "gn-lanczos": Method("top k by Lanczos on H v = 2 J^T (J v) (jvp + vjp)", True, "top-k",
                          lambda obj, s: _block_solve(GaussNewtonOperator(obj, s.chunk), s), frozenset({"chunk"}),
-                         "gauss-newton"),
+                         "gauss-newton", checks_primal=True),
     "fwd-over-rev": Method("exact forward-over-reverse HVPs, any distance: full H, or top k by Lanczos", False,
                            "either", _run_fwd_over_rev, frozenset({"chunk"}), "fwd-over-rev"),
     "bp": Method("paper: gradient with create_graph, one backward pass per row (full H)", False, "full",
@@ -189,38 +193,68 @@ def unused_options(method: str, has_features: bool, n: int, k: int | None, given
     return [name for name in given if name not in used]
 
 
-def probe_determinism(obj: Objective, *, rtol: float | None = None) -> None:
-    """Raise if the composed map is not a deterministic, row-independent function of z.
+def determinism_check(obj: Objective, *, rtol: float | None = None) -> Callable[[torch.Tensor], None]:
+    """The determinism probe's first half: z0 evaluated inside a batch of two; returns the second half.
 
-    Compares the code's features (or what the distance compares) computed from the
-    objective's own evaluation at z0 with the same code inside a batch of two: dropout,
-    noise injection and train-mode BatchNorm all show up as a difference. Only then is
-    the code evaluated alone a second time, to say which (a fixed cost of one pass of two
-    codes on the way to the metric, instead of three passes).
+    The returned ``check(alone)`` compares ``alone``, what the probe compares for z0
+    evaluated by itself, with z0's row of that batch: dropout, noise injection and
+    train-mode BatchNorm all show up as a difference. Only then is z0 evaluated alone once
+    more, to say which. What is compared: the distance's unscaled features when it has
+    them (``alone = obj.psi_unscaled(z0[None])``), otherwise what it compares, flattened.
+    ``jacobian`` and ``gn-lanczos`` hand the check the primal of their first pass, which is
+    that evaluation alone, so their probe costs one pass of two codes and nothing else.
 
     Raises:
-        NotDeterministicError: naming which check failed and by how much.
+        NotDeterministicError (from ``check``): naming which check failed and by how much.
     """
     rtol = rtol if rtol is not None else (1e-4 if obj.z0.dtype == torch.float32 else 1e-9)
     g = torch.Generator().manual_seed(12345)
     other = obj.z0 + torch.randn(obj.z0.shape, generator=g, dtype=torch.float64).to(obj.z0)
-    has_features = obj.D.has_features
-    fn = obj.psi if has_features else (lambda Z: distance_inputs(obj.G, obj.D, Z).flatten(1))
-    with torch.no_grad():
-        a = obj.D.features(obj.x0) if has_features else obj.x0.flatten(1)  # x0: G at z0, already computed
-        c = fn(torch.stack([obj.z0, other]))[:1]
-        scale = a.abs().max().clamp_min(1e-30)
-        if (a - c).abs().max() <= rtol * scale:
+    unscaled = getattr(obj.D, "unscaled_features", obj.D.features) if obj.D.has_features else None
+
+    def compared(Z: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            inputs = distance_inputs(obj.G, obj.D, Z)
+            return unscaled(inputs) if unscaled is not None else inputs.flatten(1), inputs
+
+    in_batch, inputs = compared(torch.stack([obj.z0, other]))
+    in_batch = in_batch[:1]
+    obj.note_input_shape(inputs.shape[1:])
+
+    def check(alone: torch.Tensor) -> None:
+        alone = alone.reshape(in_batch.shape).to(in_batch.dtype)
+        scale = alone.abs().max().clamp_min(1e-30)
+        if (alone - in_batch).abs().max() <= rtol * scale:
             return
-        b = fn(obj.z0[None])
-    if (a - b).abs().max() > rtol * scale:
-        raise NotDeterministicError(
-            f"{obj.G.name}: two evaluations of the same code differ by {float((a - b).abs().max()):.3g} "
-            f"(dropout or random noise active?); the metric needs a deterministic generator")
-    if (a - c).abs().max() > rtol * scale:
+        again = compared(obj.z0[None])[0]
+        if (alone - again).abs().max() > rtol * scale:
+            raise NotDeterministicError(
+                f"{obj.G.name}: two evaluations of the same code differ by {float((alone - again).abs().max()):.3g} "
+                f"(dropout or random noise active?); the metric needs a deterministic generator")
         raise NotDeterministicError(
             f"{obj.G.name}: a code's output changes with the other codes in its batch "
             f"(train-mode BatchNorm?); put the model in eval mode")
+    return check
+
+
+def probe_determinism(obj: Objective, *, rtol: float | None = None) -> None:
+    """Raise if the composed map is not a deterministic, row-independent function of z.
+
+    Compares z0 evaluated alone (the objective's :attr:`~Objective.x0`) with z0 inside a
+    batch of two (see :func:`determinism_check`).
+
+    Raises:
+        NotDeterministicError: naming which check failed and by how much.
+    """
+    determinism_check(obj, rtol=rtol)(_compared_alone(obj))
+
+
+def _compared_alone(obj: Objective) -> torch.Tensor:
+    """What the probe compares, for z0 evaluated alone (from :attr:`Objective.x0`)."""
+    with torch.no_grad():
+        if obj.D.has_features:
+            return getattr(obj.D, "unscaled_features", obj.D.features)(obj.x0)
+        return obj.x0.flatten(1)
 
 
 def _checked_chunk(chunk) -> int | str:
@@ -346,10 +380,14 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
     settings = _settings(n, name, k, chunk, eps, max_iter, tol, seed, progress)
     t0 = time.perf_counter()
     obj = Objective(G, D, z0)
-    if probe:
+    if probe and METHODS[name].checks_primal:
+        obj.primal_check = determinism_check(obj)  # finished by the method's first pass
+    elif probe:
         probe_determinism(obj)
     settings, choice = _resolved_chunk(obj, METHODS[name], settings)
     sol = METHODS[name].run(obj, settings)
+    if obj.primal_check is not None:  # no pass evaluated z0 alone: the probe finishes by itself
+        obj.check_primal(_compared_alone(obj))
     auto = {} if choice is None else {"chunk_auto": choice.meta()}
     return MetricResult(eigvals=sol.eigvals, eigvecs=sol.eigvecs, z=z0.detach(), H=sol.H, residuals=sol.residuals,
                         kind="point", method=name, seconds=time.perf_counter() - t0, converged=sol.converged,

@@ -17,6 +17,7 @@ block of m products costs about one forward pass of m codes.
 from __future__ import annotations
 
 import warnings
+from typing import Callable
 
 import torch
 from torch.func import grad, jvp, vmap
@@ -102,10 +103,47 @@ class Objective:
 
     def __init__(self, G, D, z0: torch.Tensor):
         self.G, self.D, self.z0 = G, D, z0
-        with torch.no_grad():
-            self.x0 = distance_inputs(G, D, z0[None])
-        scale = getattr(D, "feature_scale", None) if getattr(D, "has_features", False) else None
-        self.feature_scale = 1.0 if scale is None else float(scale(tuple(self.x0.shape[1:])))
+        self._x0: torch.Tensor | None = None
+        self._input_shape: tuple | None = None
+        self._feature_scale: float | None = None
+        #: a check of ``psi_unscaled(z0)`` evaluated alone (the determinism probe's second half),
+        #: run once by the next :meth:`jvp_block` of ``psi_unscaled``, whose primal is that value
+        self.primal_check: Callable[[torch.Tensor], None] | None = None
+
+    @property
+    def x0(self) -> torch.Tensor:
+        """What the distance compares at z0, evaluated alone (1, ...): computed on first use.
+
+        The ``jacobian`` and ``gn-lanczos`` runs never need it (their passes evaluate z0
+        themselves), so it costs them nothing.
+        """
+        if self._x0 is None:
+            with torch.no_grad():
+                self._x0 = distance_inputs(self.G, self.D, self.z0[None])
+            self._input_shape = tuple(self._x0.shape[1:])
+        return self._x0
+
+    def note_input_shape(self, shape: tuple) -> None:
+        """The shape of one distance input, (C, H, W), when known without evaluating :attr:`x0`."""
+        self._input_shape = tuple(shape)
+
+    @property
+    def feature_scale(self) -> float:
+        """The distance's constant feature factor c (``psi = c * psi_unscaled``), 1 without one."""
+        if self._feature_scale is None:
+            scale = getattr(self.D, "feature_scale", None) if getattr(self.D, "has_features", False) else None
+            if scale is None:
+                self._feature_scale = 1.0
+            else:
+                shape = self._input_shape if self._input_shape is not None else tuple(self.x0.shape[1:])
+                self._feature_scale = float(scale(shape))
+        return self._feature_scale
+
+    def check_primal(self, value: torch.Tensor) -> None:
+        """Run the pending :attr:`primal_check` (once) on ``psi_unscaled(z0)`` evaluated alone, (1, F)."""
+        check, self.primal_check = self.primal_check, None
+        if check is not None:
+            check(value)
 
     def psi(self, Z):
         return self.D.features(distance_inputs(self.G, self.D, Z))
@@ -133,17 +171,28 @@ class Objective:
             return self._jvp_block(fn, V)
 
     def _jvp_block(self, fn, V):
+        # the first pass of psi_unscaled also hands its primal (z0 alone) to a pending probe check;
+        # outside the try blocks below, so that a NotDeterministicError is never taken for a vmap failure
+        want = self.primal_check is not None and fn == self.psi_unscaled
+        primal, tangents = self._jvp_pass(fn, V)
+        if want:
+            self.check_primal(primal[:1].detach())
+        return tangents
+
+    def _jvp_pass(self, fn, V):
+        """(primal for z0, shape (1, ...) or (m, ...) of copies; tangents (m, ...))."""
         z1 = self.z0[None]
         if V.shape[0] == 1:
-            return jvp(fn, (z1,), (V,))[1]
+            return jvp(fn, (z1,), (V,))
         if self._vmap_ok:
             try:
-                return vmap(lambda v: jvp(fn, (z1,), (v[None],))[1][0])(V)
+                primal, tangents = vmap(lambda v: jvp(fn, (z1,), (v[None],)), out_dims=(None, 0))(V)
+                return primal, tangents[:, 0]
             except (RuntimeError, NotImplementedError) as exc:
                 if is_out_of_memory(exc):
                     raise
                 self._vmap_ok = False
-        return jvp(fn, (self.copies(V.shape[0]),), (V,))[1]
+        return jvp(fn, (self.copies(V.shape[0]),), (V,))
 
     _vmap_ok = True
 
@@ -161,6 +210,7 @@ class GaussNewtonOperator(MetricOperator):
         self._z = obj.z0[None].detach().clone().requires_grad_(True)
         with torch.enable_grad():
             self._psi = obj.psi_unscaled(self._z)
+        obj.check_primal(self._psi.detach())  # z0 alone: the determinism probe's pending check, if any
 
     def _matmat(self, V):
         JV = self.obj.jvp_block(self.obj.psi_unscaled, V.T.contiguous())
@@ -184,6 +234,7 @@ class FwdOverRevOperator(MetricOperator):
     def __init__(self, obj: Objective, chunk: int | None = None):
         super().__init__(obj.z0.numel(), obj.z0.device, obj.z0.dtype, chunk)
         self.obj = obj
+        obj.x0  # the reference image, evaluated here rather than first inside the transforms
         self._grad = grad(lambda Z: self.obj.f(Z).sum())
 
     def _matmat(self, V):
@@ -232,6 +283,7 @@ class FiniteDifferenceOperator(MetricOperator):
         self.obj = obj
         eps = checks.positive_float("eps", eps)  # eps = 0 would divide by zero: NaN products
         self.step = eps * float(obj.z0.norm()) if float(obj.z0.norm()) > 0 else eps
+        obj.x0  # the reference image, evaluated here rather than first inside the transforms
         self._grad = grad(lambda Z: self.obj.f(Z).sum())
 
     def _matmat(self, V):
