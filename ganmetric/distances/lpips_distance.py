@@ -17,6 +17,9 @@ the first backbone convolution (its zero padding becomes padding with ``shift``,
 fold is exact at the borders too), and the unit normalisation and the head weights are one
 fused operation with its own forward-mode rule (:class:`WeightedUnit`). The backbone's
 ReLUs run out of place (an in-place ReLU costs a copy of every tangent under forward mode).
+
+The networks (backbone slices, scaling constants, heads) come from :mod:`.lpips_nets`, which
+builds them without importing lpips or torchvision (their import costs about 2 s).
 """
 from __future__ import annotations
 
