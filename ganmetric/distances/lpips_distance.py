@@ -206,7 +206,8 @@ class LPIPSDistance(Distance):
 
     Raises:
         InputError: unknown backbone spec or bad resize.
-        WeightsError: pretrained weights unavailable, or a bad state dict.
+        WeightsError: pretrained weights unavailable, a bad state dict, or the lpips package
+            (which ships the linear heads' weight files) not installed.
     """
 
     has_features = True
