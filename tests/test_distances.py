@@ -124,3 +124,86 @@ def test_weighted_unit_double_backward_and_forward_over_reverse():
     fn = lambda x: WeightedUnit.apply(x, s, 1e-10)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (f,), check_forward_ad=True)
     assert torch.autograd.gradgradcheck(fn, (f,), check_fwd_over_rev=True)
+
+
+def _lpips_seeded_the_old_way(net, seed):
+    """The backbone as ganmetric built it with the lpips package: lpips.LPIPS(pnet_rand=True), then
+    each layer's weight and bias drawn uniformly in +-1/sqrt(fan_in) from one seeded stream, in
+    module order (written out here, so that a change to ganmetric's draw cannot follow it unseen)."""
+    ref = lpips.LPIPS(net=net, pnet_rand=True, verbose=False).eval()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in ref.net.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                bound = 1.0 / module.weight[0].numel() ** 0.5
+                for p in (module.weight, module.bias):
+                    p.copy_((torch.rand(p.shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound)
+    return ref
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+@pytest.mark.parametrize("net", ["alex", pytest.param("vgg", marks=pytest.mark.slow), "squeeze"])
+def test_random_backbone_is_bit_identical_to_the_lpips_based_one(net, seed):
+    """Results recorded with random:SEED stay valid: the same layers, names and drawn values."""
+    D = ganmetric.load_distance(f"lpips-{net}", lpips_backbone=f"random:{seed}")
+    mine, ref = D.lpips.net.state_dict(), _lpips_seeded_the_old_way(net, seed).net.state_dict()
+    assert list(mine) == list(ref)
+    for key, tensor in ref.items():
+        assert mine[key].dtype == tensor.dtype and torch.equal(mine[key], tensor), key  # copied draws
+    assert torch.equal(D.lpips.scaling_layer.shift, lpips.LPIPS(net=net, pnet_rand=True,
+                                                                verbose=False).scaling_layer.shift)
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-10), ("float32", 1e-5)])
+@pytest.mark.parametrize("resize", [None, 48])
+@pytest.mark.parametrize("net", ["alex", pytest.param("vgg", marks=pytest.mark.slow), "squeeze"])
+def test_lpips_equals_the_lpips_package_with_the_same_backbone(net, resize, dtype, rtol):
+    """Distances and features equal lpips.LPIPS's (its own scaling layer, heads and slices) on random images."""
+    D = ganmetric.load_distance(f"lpips-{net}", lpips_backbone="random:3", dtype=dtype, resize=resize)
+    ref = lpips.LPIPS(net=net, pnet_rand=True, verbose=False).eval().to(getattr(torch, dtype))
+    ref.net.load_state_dict(D.lpips.net.state_dict())  # the same seeded backbone, copied in
+    x, y = (_images(3, side=40, seed=s).to(getattr(torch, dtype)) for s in (4, 5))
+    if resize is None:
+        x, y = (_images(3, seed=s).to(getattr(torch, dtype)) for s in (4, 5))
+        expected = ref(x, y).flatten()
+    else:
+        up = lambda t: torch.nn.functional.interpolate(t, size=(resize, resize), mode="bilinear",  # noqa: E731
+                                                       align_corners=False)
+        expected = ref(up(x), up(y)).flatten()
+    assert expected.min() > 0
+    torch.testing.assert_close(D(x, y), expected, rtol=rtol, atol=0)
+    torch.testing.assert_close(((D.features(x) - D.features(y)) ** 2).sum(1), expected, rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("net, enum", [("alex", "AlexNet_Weights"), ("vgg", "VGG16_Weights"),
+                                       ("squeeze", "SqueezeNet1_1_Weights")])
+def test_pretrained_backbone_comes_from_torchvisions_url_through_torch_hub(monkeypatch, net, enum):
+    """The same URL (hence the same file name in torch hub's cache) and hash check as torchvision's."""
+    import torchvision
+    src = ganmetric.load_distance(f"lpips-{net}", lpips_backbone="random:2")
+    state = {f"features.{k.split('.', 1)[1]}": v.clone() for k, v in src.lpips.net.state_dict().items()}
+    state["classifier.1.weight"] = torch.zeros(2, 2)  # the rest of a torchvision checkpoint is ignored
+    calls = []
+
+    def cached(url, **kwargs):
+        calls.append((url, kwargs))
+        return state
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", cached)
+    D = ganmetric.load_distance(f"lpips-{net}", lpips_backbone="pretrained")
+    assert calls == [(getattr(torchvision.models, enum).IMAGENET1K_V1.url, {"check_hash": True,
+                                                                             "weights_only": True})]
+    for key, tensor in src.lpips.net.state_dict().items():
+        assert torch.equal(D.lpips.net.state_dict()[key], tensor), key  # copied
+    del state["features.0.weight"]
+    with pytest.raises(WeightsError, match=r"not a torchvision \w+ state dict \(missing features.0.weight\)"):
+        ganmetric.load_distance(f"lpips-{net}", lpips_backbone="pretrained")
+
+
+def test_missing_lpips_package_is_one_line(monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "lpips" else real(name, *a))
+    with pytest.raises(WeightsError, match="lpips package, which is not installed") as info:
+        ganmetric.load_distance("lpips-squeeze", lpips_backbone="random")
+    assert "\n" not in str(info.value)

@@ -17,12 +17,12 @@ the first backbone convolution (its zero padding becomes padding with ``shift``,
 fold is exact at the borders too), and the unit normalisation and the head weights are one
 fused operation with its own forward-mode rule (:class:`WeightedUnit`). The backbone's
 ReLUs run out of place (an in-place ReLU costs a copy of every tangent under forward mode).
+
+The networks (backbone slices, scaling constants, heads) come from :mod:`.lpips_nets`, which
+builds them without importing lpips or torchvision (their import costs about 2 s).
 """
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
 from pathlib import Path
 
 import torch
@@ -32,6 +32,7 @@ from torch import nn
 from ..errors import InputError, WeightsError
 from ..io import describe_file, load_torch_file, sha256_file
 from .base import Distance
+from .lpips_nets import URLS, LPIPSNet, head_weights
 
 BACKBONES = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
 #: smallest image side each backbone's pooling stack accepts (measured on 8..80 px squares)
@@ -59,25 +60,29 @@ def parse_backbone(backbone) -> tuple[str, int | Path | None]:
     return "file", path
 
 
-def _build_lpips(net: str, kind: str, arg):
-    import lpips
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")  # torchvision's "pretrained is deprecated" noise from inside lpips
-        if kind == "pretrained":
-            try:
-                return lpips.LPIPS(net=net, pnet_rand=False, verbose=False)
-            except OSError as exc:  # URLError offline, or a broken download
-                raise WeightsError(
-                    f"the LPIPS {net} backbone weights (torchvision {BACKBONES[net]} ImageNet) could not be "
-                    f"downloaded ({exc.__class__.__name__}); offline, give lpips_backbone random (an untrained "
-                    f"backbone with a fixed seed, for tests) or the path of a torchvision {BACKBONES[net]} state "
-                    f"dict you have") from exc
-        model = lpips.LPIPS(net=net, pnet_rand=True, verbose=False)
-    if kind == "random":
+def _build_lpips(net: str, kind: str, arg) -> LPIPSNet:
+    """lpips' scaling layer and sliced backbone, the backbone from ``kind`` (see :func:`parse_backbone`)."""
+    model = LPIPSNet(net)
+    if kind == "pretrained":
+        _download_backbone(model, net)
+    elif kind == "random":
         _seeded_backbone(model, arg)
     else:
         _load_backbone(model, net, arg)
     return model
+
+
+def _download_backbone(model: LPIPSNet, net: str) -> None:
+    """torchvision's ImageNet weights, from torch hub's cache or downloaded into it (as torchvision does)."""
+    try:
+        state = torch.hub.load_state_dict_from_url(URLS[net], check_hash=True, weights_only=True)
+    except OSError as exc:  # URLError offline, or a broken download
+        raise WeightsError(
+            f"the LPIPS {net} backbone weights (torchvision {BACKBONES[net]} ImageNet) could not be "
+            f"downloaded ({exc.__class__.__name__}); offline, give lpips_backbone random (an untrained "
+            f"backbone with a fixed seed, for tests) or the path of a torchvision {BACKBONES[net]} state "
+            f"dict you have") from exc
+    _copy_features(model, net, state, URLS[net])
 
 
 def _seeded_backbone(model, seed: int) -> None:
@@ -85,7 +90,8 @@ def _seeded_backbone(model, seed: int) -> None:
 
     Each layer's weight and bias are drawn uniformly from ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``
     (PyTorch's default range for convolutions), layer by layer in module order, so the
-    random backbone is a fixed function of the seed, whatever torchvision's own init does.
+    random backbone is a fixed function of the seed (the same draws as when the backbone
+    came from torchvision through lpips: the module order is torchvision's).
     """
     gen = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
@@ -105,17 +111,22 @@ def _load_backbone(model, net: str, path: Path) -> None:
     if not isinstance(state, dict):
         raise WeightsError(f"{path} is {describe_file(path) or 'not a state dict'}, not a torchvision "
                            f"{BACKBONES[net]} state dict")
+    _copy_features(model, net, state, path)
+
+
+def _copy_features(model, net: str, state: dict, source) -> None:
+    """Copy a torchvision state dict's ``features.N.*`` tensors into the sliced backbone (every one needed)."""
     own = {}
     for slice_name, sl in model.net.named_children():
         for pname, p in sl.named_parameters():
             own[f"features.{pname}"] = p
     missing = [k for k in own if k not in state]
     if missing:
-        raise WeightsError(f"{path} is not a torchvision {BACKBONES[net]} state dict (missing {missing[0]})")
+        raise WeightsError(f"{source} is not a torchvision {BACKBONES[net]} state dict (missing {missing[0]})")
     with torch.no_grad():
         for k, p in own.items():
             if state[k].shape != p.shape:
-                raise WeightsError(f"{path}: {k} has shape {tuple(state[k].shape)}, expected {tuple(p.shape)}")
+                raise WeightsError(f"{source}: {k} has shape {tuple(state[k].shape)}, expected {tuple(p.shape)}")
             p.copy_(state[k])
 
 
@@ -195,7 +206,8 @@ class LPIPSDistance(Distance):
 
     Raises:
         InputError: unknown backbone spec or bad resize.
-        WeightsError: pretrained weights unavailable, or a bad state dict.
+        WeightsError: pretrained weights unavailable, a bad state dict, or the lpips package
+            (which ships the linear heads' weight files) not installed.
     """
 
     has_features = True
@@ -213,11 +225,12 @@ class LPIPSDistance(Distance):
         self.backbone_net = net
         self.resize = resize
         self.eps = eps
-        for k, lin in enumerate(self.lpips.lins):
-            w = lin.model[-1].weight.detach().flatten()
+        for k, w in enumerate(head_weights(net)):
             if (w < 0).any():
                 raise WeightsError("LPIPS linear head has negative weights; the squared-feature form needs w >= 0")
-            self.register_buffer(f"sqrt_w{k}", w.sqrt(), persistent=False)
+            # the weights as lpips stores them (float32); their square roots are taken in the
+            # features' dtype, so a float64 distance is exact to float64, not to a float32 sqrt
+            self.register_buffer(f"head{k}", w, persistent=False)
         self._fold_key, self._fold = None, None
         self.freeze()
 
@@ -235,7 +248,7 @@ class LPIPSDistance(Distance):
             x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear", align_corners=False)
         feats = []
         for k, f in enumerate(self._backbone(x)):
-            scale = getattr(self, f"sqrt_w{k}").to(f.dtype) / (f.shape[-1] * f.shape[-2]) ** 0.5
+            scale = getattr(self, f"head{k}").to(f.dtype).sqrt() / (f.shape[-1] * f.shape[-2]) ** 0.5
             feats.append(WeightedUnit.apply(f, scale[None, :, None, None], self.eps).flatten(1))
         return torch.cat(feats, dim=1)
 
