@@ -61,12 +61,7 @@ def _markdown(title, comp, seconds):
                 cells.append(f"{rows[k, 'random', fill]['mean'] / d0:.3g} ({min(each):.3g}-{max(each):.3g})")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    for basis, by_fill in comp.summary["smallest_k"].items():
-        if basis.startswith("random-"):
-            continue
-        for fill, s in by_fill.items():
-            lines.append(f"- {basis}, fill {fill}: mean below 10% of the k = 0 distance from k = "
-                         f"{s['k_below_10pct']}, below 1% from k = {s['k_below_1pct']}")
+    lines += [f"- {line}" for line in comp.threshold_lines()]
     return "\n".join(lines)
 
 

@@ -148,6 +148,13 @@ def test_summary_finds_the_smallest_k_below_each_target(G, D, result):
     assert s["k_below_10pct"] == min(k for k in range(1, 7) if means[k] <= 0.1 * d0)
     assert s["k_below_1pct"] == min(k for k in range(1, 7) if means[k] <= 0.01 * d0)
     assert comp.summary["k0_mean_distance"] == pytest.approx(d0)
+    fills = {r["fill"] for r in comp.rows}
+    assert len(comp.threshold_lines()) == len(fills)  # one basis (no random ones), one line per fill
+    assert f"eigen, fill none: mean distance below 10% of the k = 0 distance from k = {s['k_below_10pct']}; " \
+           f"below 1% from k = {s['k_below_1pct']}" in comp.threshold_lines()
+    comp.summary["smallest_k"]["eigen"]["none"] = {"k_below_10pct": None, "k_below_1pct": None}
+    assert "eigen, fill none: mean distance below 10% of the k = 0 distance not reached at the listed k; " \
+           "below 1% not reached at the listed k" in comp.threshold_lines()
 
 
 def test_a_layer_distance_measures_the_change_of_the_layer():

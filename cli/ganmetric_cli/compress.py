@@ -120,11 +120,6 @@ def _report(G, D, res, out) -> None:
             r = means[k, res.label, fill]
             line = f"{'':>11}{k:>5} {r['kept_fraction']:>6.3f} {r['mean']:>10.4g}"
             click.echo(line + (f" {means[k, 'random', fill]['mean']:>10.4g}" if random else ""))
-    shown = lambda k: "not reached at the listed k" if k is None else f"from k = {k}"  # noqa: E731
-    for basis, by_fill in res.summary["smallest_k"].items():
-        if basis.startswith("random-"):
-            continue
-        for fill, ks in by_fill.items():
-            click.echo(f"{basis}, fill {fill}: mean distance below 10% of the k = 0 distance "
-                       f"{shown(ks['k_below_10pct'])}; below 1% {shown(ks['k_below_1pct'])}")
+    for line in res.threshold_lines():
+        click.echo(line)
     click.echo(f"wrote {out}/: curve.csv, curve.png, montage.png, summary.json, codes_k*.npy")

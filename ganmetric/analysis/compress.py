@@ -78,6 +78,16 @@ class Compression:
     summary: dict
     meta: dict = field(default_factory=dict)
 
+    def threshold_lines(self) -> list[str]:
+        """One sentence per basis (the pooled random bases included, not each one) and fill: from
+        which listed k the mean distance falls below 10% and 1% of the k = 0 distance."""
+        def shown(k):
+            return "not reached at the listed k" if k is None else f"from k = {k}"
+        return [f"{basis}, fill {fill}: mean distance below 10% of the k = 0 distance "
+                f"{shown(ks['k_below_10pct'])}; below 1% {shown(ks['k_below_1pct'])}"
+                for basis, by_fill in self.summary["smallest_k"].items() if not basis.startswith(f"{RANDOM}-")
+                for fill, ks in by_fill.items()]
+
     def to_csv(self) -> str:
         """The curve as CSV text (k, basis, fill, mean, std, median, kept_fraction)."""
         buf = io.StringIO()
