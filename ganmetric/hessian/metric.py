@@ -210,23 +210,18 @@ def determinism_check(obj: Objective, *, rtol: float | None = None) -> Callable[
     rtol = rtol if rtol is not None else (1e-4 if obj.z0.dtype == torch.float32 else 1e-9)
     g = torch.Generator().manual_seed(12345)
     other = obj.z0 + torch.randn(obj.z0.shape, generator=g, dtype=torch.float64).to(obj.z0)
-    unscaled = getattr(obj.D, "unscaled_features", obj.D.features) if obj.D.has_features else None
-
-    def compared(Z: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            inputs = distance_inputs(obj.G, obj.D, Z)
-            return unscaled(inputs) if unscaled is not None else inputs.flatten(1), inputs
-
-    in_batch, inputs = compared(torch.stack([obj.z0, other]))
-    in_batch = in_batch[:1]
+    with torch.no_grad():
+        inputs = distance_inputs(obj.G, obj.D, torch.stack([obj.z0, other]))
     obj.note_input_shape(inputs.shape[1:])
+    in_batch = _compared(obj, inputs)[:1]
 
     def check(alone: torch.Tensor) -> None:
         alone = alone.reshape(in_batch.shape).to(in_batch.dtype)
         scale = alone.abs().max().clamp_min(1e-30)
         if (alone - in_batch).abs().max() <= rtol * scale:
             return
-        again = compared(obj.z0[None])[0]
+        with torch.no_grad():
+            again = _compared(obj, distance_inputs(obj.G, obj.D, obj.z0[None]))
         if (alone - again).abs().max() > rtol * scale:
             raise NotDeterministicError(
                 f"{obj.G.name}: two evaluations of the same code differ by {float((alone - again).abs().max()):.3g} "
@@ -246,15 +241,14 @@ def probe_determinism(obj: Objective, *, rtol: float | None = None) -> None:
     Raises:
         NotDeterministicError: naming which check failed and by how much.
     """
-    determinism_check(obj, rtol=rtol)(_compared_alone(obj))
+    determinism_check(obj, rtol=rtol)(_compared(obj, obj.x0))
 
 
-def _compared_alone(obj: Objective) -> torch.Tensor:
-    """What the probe compares, for z0 evaluated alone (from :attr:`Objective.x0`)."""
+def _compared(obj: Objective, inputs: torch.Tensor) -> torch.Tensor:
+    """What the probe compares for these distance inputs: the distance's unscaled features
+    when it has them (what ``psi_unscaled`` gives), else the inputs, flattened."""
     with torch.no_grad():
-        if obj.D.has_features:
-            return getattr(obj.D, "unscaled_features", obj.D.features)(obj.x0)
-        return obj.x0.flatten(1)
+        return obj.unscaled_features(inputs) if obj.D.has_features else inputs.flatten(1)
 
 
 def _checked_chunk(chunk) -> int | str:
@@ -387,7 +381,7 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
     settings, choice = _resolved_chunk(obj, METHODS[name], settings)
     sol = METHODS[name].run(obj, settings)
     if obj.primal_check is not None:  # no pass evaluated z0 alone: the probe finishes by itself
-        obj.check_primal(_compared_alone(obj))
+        obj.check_primal(_compared(obj, obj.x0))
     auto = {} if choice is None else {"chunk_auto": choice.meta()}
     return MetricResult(eigvals=sol.eigvals, eigvecs=sol.eigvecs, z=z0.detach(), H=sol.H, residuals=sol.residuals,
                         kind="point", method=name, seconds=time.perf_counter() - t0, converged=sol.converged,

@@ -149,8 +149,12 @@ class Objective:
         return self.D.features(distance_inputs(self.G, self.D, Z))
 
     def psi_unscaled(self, Z):
-        unscaled = getattr(self.D, "unscaled_features", self.D.features)
-        return unscaled(distance_inputs(self.G, self.D, Z))
+        return self.unscaled_features(distance_inputs(self.G, self.D, Z))
+
+    def unscaled_features(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The distance's features of its inputs without :attr:`feature_scale` (distances without
+        ``unscaled_features`` have no constant factor: their features)."""
+        return getattr(self.D, "unscaled_features", self.D.features)(inputs)
 
     def f(self, Z):
         return self.D(self.x0, distance_inputs(self.G, self.D, Z))
