@@ -6,6 +6,7 @@ import click
 from ganmetric import checks
 from ganmetric.distances import LAYER_PREFIX, generator_layers
 from ganmetric.generators import ModelSpec, available_configs, fetch_pypi_member, is_cached
+from ganmetric.generators.weights import hub_cache_path, resolve_user_file
 
 
 @click.group()
@@ -26,6 +27,8 @@ def _cached(cfg) -> str:
     w = cfg.get("weights") or {}
     if w.get("source") == "pypi-wheel":
         return "yes" if is_cached(cfg["name"], w) else "no"
+    if w.get("source") == "published-file":  # a file the user downloads and puts in the cache
+        return "yes" if hub_cache_path(cfg).is_file() else "no"
     return "-"
 
 
@@ -42,16 +45,26 @@ def list_models():
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     click.echo("Also: --model FILE.pt|.ts (TorchScript), FILE.pt2 (torch.export program), "
                "module.path:factory [--weights STATE.pt] (your own code); pick a space with --latent-space.")
+    click.echo("Also: --model CHECKPOINT (a file of a known layout is loaded by its family: rosinality StyleGAN2, "
+               "pytorch_GAN_zoo .pth, DeePSim state dict, ...) and --model/--weights hf://OWNER/REPO/PATH[@REVISION].")
 
 
 @models.command("fetch")
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Download again even if cached.")
 def fetch(name, force):
-    """Download and verify (sha256) the weights of NAME into the cache ($GANMETRIC_CACHE)."""
+    """Download and verify (sha256) the weights of NAME into the cache ($GANMETRIC_CACHE).
+
+    For weights ganmetric cannot download (DeePSim, pytorch_GAN_zoo, ...): say where to get the
+    file and where to put it, or check the copy already there.
+    """
     configs = available_configs()
     checks.one_of("model", name, configs)
     w = configs[name].get("weights") or {}
+    if w.get("source") == "published-file":
+        path, info = resolve_user_file(configs[name], None)  # WeightsError: where to get it, where to put it
+        click.echo(f"{name}: weights in place at {path} (sha256 {info['sha256']})")
+        return
     if w.get("source") != "pypi-wheel":
         raise click.ClickException(f"{name}: weights are not downloadable by ganmetric ({_source(configs[name])})")
     path = fetch_pypi_member(name, w, force=force, progress=True)

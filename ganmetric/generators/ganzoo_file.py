@@ -121,3 +121,46 @@ def ganzoo_family(config: dict) -> str | None:
     if "dimG" in config:
         return "gan-zoo-dcgan"
     return None
+
+
+def save_ganzoo_checkpoint(path, config: dict, avgG: dict, *, netG: dict | None = None, netD: dict | None = None):
+    """Write a checkpoint in pytorch_GAN_zoo's published format (for tests, benchmarks and demos).
+
+    ``{"config": BaseConfig, "netG", "netD", "avgG"}`` with ``config`` pickled as an instance of
+    ``models.utils.config.BaseConfig`` holding ``config``'s items as attributes, exactly as
+    ``BaseGAN.save`` writes it. The class is a stand-in, registered under that name only while
+    the file is written.
+
+    Args:
+        path: the ``.pth`` to write (atomically).
+        config: plain settings (``latentVectorDim``, ``depthScale0``, ...).
+        avgG: the average generator's state dict (saved as given, keys with ``.module.``
+            for PGGAN as the repository writes them).
+        netG, netD: the other entries (default: ``avgG`` and an empty dict).
+    """
+    import io
+    import sys
+    import types
+
+    from ..io import atomic_write_bytes
+    names = ("models", "models.utils", "models.utils.config")
+    saved = {n: sys.modules.get(n) for n in names}
+    module = types.ModuleType(names[-1])
+    cls = type("BaseConfig", (), {"__module__": names[-1]})
+    module.BaseConfig = cls
+    record = cls()
+    record.__dict__.update(config)
+    buf = io.BytesIO()
+    try:
+        for n in names[:-1]:
+            sys.modules[n] = types.ModuleType(n)
+        sys.modules[names[-1]] = module
+        torch.save({"config": record, "netG": netG if netG is not None else avgG,
+                    "netD": netD if netD is not None else {}, "avgG": avgG}, buf)
+    finally:
+        for n, m in saved.items():
+            if m is None:
+                sys.modules.pop(n, None)
+            else:
+                sys.modules[n] = m
+    return atomic_write_bytes(path, buf.getvalue())

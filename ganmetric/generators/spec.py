@@ -127,6 +127,8 @@ def describe_weights(weights) -> str:
         return f"seeded random weights (seed {weights.get('seed')}), untrained"
     if source == "saved-file":
         return "inside the model file"
+    if source == "hf":
+        return f"Hugging Face {weights.get('repo')}/{weights.get('path')} at {str(weights.get('revision'))[:12]}{digest}"
     return str(source)
 
 

@@ -138,8 +138,10 @@ def resolve_weights(cfg: dict, weights) -> tuple[Path, dict]:
 
 
 def hub_cache_path(cfg: dict) -> Path | None:
-    """Where a config's published file goes offline: ``<cache>/weights/<model>/<file>`` (None without ``weights.file``)."""
-    name = (cfg.get("weights") or {}).get("file")
+    """Where a config's published file goes: ``<cache>/weights/<model>/<file>`` (None unless
+    ``weights.source`` is ``published-file`` with a ``file``)."""
+    spec = cfg.get("weights") or {}
+    name = spec.get("file") if spec.get("source") == "published-file" else None
     return cache_dir() / "weights" / cfg["name"] / name if name else None
 
 
@@ -191,7 +193,7 @@ def where_to_get(cfg: dict) -> str:
     """One line: a config's weights are not in place, where to download them and where to put them."""
     spec = cfg.get("weights") or {}
     target = hub_cache_path(cfg)
-    if spec.get("url") and target is not None:
+    if spec.get("url") and target is not None and spec.get("source") == "published-file":
         return (f"{cfg['name']}: ganmetric cannot download its weights; download {spec['file']} from {spec['url']} "
                 f"and put it at {target} (or pass weights=PATH / --weights PATH)")
     return f"{cfg['name']}: give the weights file: weights=PATH (--weights PATH)"
