@@ -148,7 +148,7 @@ class DeePSimGenerator(Generator):
         self.freeze()
 
     def map_options(self) -> dict:
-        return {"variant": self.variant, "clamp": self.clamp}
+        return {"family": "deepsim", "variant": self.variant, "clamp": self.clamp}
 
     def _generate(self, z: torch.Tensor) -> torch.Tensor:
         B = z.shape[0]

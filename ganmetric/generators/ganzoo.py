@@ -12,9 +12,10 @@ networks are written here from the repository's ``progressive_conv_net.py``,
   convolutions, a 1x1 toRGB at the last scale (blended with the previous scale's when the
   stored ``alpha`` > 0), tanh only for the MSE/DCGAN losses (the published WGAN-GP models
   output unbounded values, nominally [-1, 1]). Equalized learning rate multiplies each
-  layer's output, bias included, by ``sqrt(2 / fan_in)``: folded into the weights at load, so
-  this module's state dict holds the effective weights, with the ``.module.`` level of the
-  keys dropped (legacy keys without it load too, as ``loadStateDictCompatible`` accepts).
+  layer's output, bias included, by ``sqrt(2 / fan_in)``: applied to the weight and bias
+  (:class:`~ganmetric.generators.fast_layers.EqualizedConv2d`), not to the activations. The
+  state dict is the checkpoint's with the ``.module.`` level of the keys dropped (legacy keys
+  without it load too, as ``loadStateDictCompatible`` accepts).
 - DCGAN: a 4x4 transposed-convolution format layer, then BatchNorm, ReLU and stride-2
   transposed convolutions, tanh for the DCGAN/MSE losses. Module and key names are the
   checkpoint's. **Eval mode**: the BatchNorms use their stored statistics (folded into the
@@ -38,7 +39,7 @@ from ..errors import WeightsError
 from .base import Generator, load_state_strict, normal_rows
 from .dcgan import FoldedStack
 from .families import register_family
-from .fast_layers import ConvLinear, pixel_norm
+from .fast_layers import ConvLinear, EqualizedConv2d, pixel_norm
 from .ganzoo_file import ganzoo_family, load_ganzoo_file, split_ganzoo
 from .weights import resolve_user_file
 
@@ -89,12 +90,18 @@ class PGGANGenerator(_ZooGenerator):
         self.leak = float(config.get("leakyReluLeak", 0.2))
         self.alpha = float(config.get("alpha") or 0.0) if len(depths) > 1 else 0.0
         out = int(config.get("dimOutput", 3))
-        self.formatLayer = ConvLinear(self.latent_dim, 16 * depths[0])  # first: SeFa's layer
-        self.groupScale0 = nn.ModuleList([nn.Conv2d(depths[0], depths[0], 3, padding=1)])
-        self.scaleLayers = nn.ModuleList(
-            nn.ModuleList([nn.Conv2d(c_in, c_out, 3, padding=1), nn.Conv2d(c_out, c_out, 3, padding=1)])
-            for c_in, c_out in zip(depths[:-1], depths[1:]))
-        self.toRGBLayers = nn.ModuleList(nn.Conv2d(d, out, 1) for d in depths)
+        equalized = bool(config.get("equalizedlR", True))
+
+        def conv(c_in, c_out, k):
+            gain = math.sqrt(2.0 / (c_in * k * k)) if equalized else 1.0
+            return EqualizedConv2d(c_in, c_out, k, padding=k // 2, gain=gain)
+
+        gain = math.sqrt(2.0 / self.latent_dim) if equalized else 1.0
+        self.formatLayer = ConvLinear(self.latent_dim, 16 * depths[0], gain=gain)  # first: SeFa's layer
+        self.groupScale0 = nn.ModuleList([conv(depths[0], depths[0], 3)])
+        self.scaleLayers = nn.ModuleList(nn.ModuleList([conv(c_in, c_out, 3), conv(c_out, c_out, 3)])
+                                         for c_in, c_out in zip(depths[:-1], depths[1:]))
+        self.toRGBLayers = nn.ModuleList(conv(d, out, 1) for d in depths)
         self.freeze()
 
     def map_options(self) -> dict:
@@ -163,23 +170,14 @@ class ZooDCGANGenerator(_ZooGenerator):
         return self._body(z[:, :, None, None])
 
 
-def _pggan_state(state: dict, equalized: bool, where: str) -> dict:
-    """avgG's keys without ``.module.`` (either form accepted, not both), gains folded into weights and biases."""
+def _pggan_state(state: dict, where: str) -> dict:
+    """avgG's keys without ``.module.`` (either form accepted, not both)."""
     out = OrderedDict()
     for key, value in state.items():
         short = key.replace(".module.", ".")
         if short in out:
             raise WeightsError(f"{where}: avgG holds {short} twice (with and without '.module.')")
         out[short] = value
-    if not equalized:
-        return out
-    for key in [k for k in out if k.endswith(".weight")]:
-        w = out[key]
-        gain = math.sqrt(2.0 / math.prod(w.shape[1:])) if w.dim() > 1 else 1.0
-        out[key] = w * gain
-        bias = key[:-len("weight")] + "bias"
-        if bias in out:
-            out[bias] = out[bias] * gain
     return out
 
 
@@ -218,7 +216,7 @@ def ganzoo_from_checkpoint(obj, *, family: str | None = None, name: str | None =
     with torch.device("cpu"):
         if found == "pggan":
             gen = PGGANGenerator(config=config, name=name or found)
-            state = _pggan_state(state, bool(config.get("equalizedlR", True)), where)
+            state = _pggan_state(state, where)
         else:
             gen = ZooDCGANGenerator(config=config, name=name or found)
     load_state_strict(gen, state, where, label="avgG of")
