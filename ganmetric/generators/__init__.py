@@ -1,6 +1,6 @@
 """Generators: the interface, adapters per family, the pretrained registry and model provenance.
 
-The family modules (DCGAN, BigGAN, StyleGAN2) are imported on first use: by a model that
+The family modules (DCGAN, BigGAN, StyleGAN2, DeePSim, pytorch_GAN_zoo) are imported on first use: by a model that
 needs them, or by asking this package for one of their names.
 """
 import importlib
@@ -14,6 +14,7 @@ from .weights import fetch_pypi_member, is_cached
 #: exported name -> the family module defining it (imported when the name is first asked for)
 _LAZY = {"DCGANGenerator": "dcgan", "ConditionalDCGANGenerator": "dcgan", "BigGANGenerator": "biggan",
          "StyleGAN2Generator": "stylegan2", "stylegan2_from_checkpoint": "stylegan2"}
+_LAZY.update({"DeePSimGenerator": "deepsim", "PGGANGenerator": "ganzoo", "ZooDCGANGenerator": "ganzoo"})
 
 
 def __getattr__(name: str):

@@ -113,8 +113,9 @@ def resolve(spec: str, *, argument: str = "model") -> tuple[Path, dict]:
     except hub_errors.LocalEntryNotFoundError:
         at = f" at revision {ref.revision}" if ref.revision else ""
         why = "HF_HUB_OFFLINE is set" if offline else "the Hub cannot be reached"
+        rev = f" --revision {ref.revision}" if ref.revision else ""
         raise InputError(f"{spec}: file {ref.path} of the Hugging Face repository {ref.repo}{at} is not in the cache "
-                         f"{cache_folder()} and {why}; download it once online (hf download {ref.repo} {ref.path})",
+                         f"{cache_folder()} and {why}; download it once online (hf download {ref.repo} {ref.path}{rev})",
                          argument=argument) from None
     except (hub_errors.RepositoryNotFoundError, hub_errors.RevisionNotFoundError,
             hub_errors.EntryNotFoundError, hub_errors.HfHubHTTPError) as exc:
