@@ -5,8 +5,8 @@ import click
 
 from ganmetric import checks
 from ganmetric.distances import LAYER_PREFIX, generator_layers
-from ganmetric.generators import ModelSpec, available_configs, fetch_pypi_member, is_cached
-from ganmetric.generators.weights import hub_cache_path, resolve_user_file
+from ganmetric.generators import (ModelSpec, available_configs, fetch_pypi_member, hub_cache_path, is_cached,
+                                  resolve_user_file)
 
 
 @click.group()
