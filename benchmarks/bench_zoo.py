@@ -15,9 +15,10 @@
    same budget of scored images.
 
 Random weights follow the reference fixtures' recipe (``../shared/fixtures/zoo/README.md``):
-native initialisations, biases offset by N(0, 0.1^2); DeePSim He-scaled for LeakyReLU(0.3) with
-its last layer scaled to a raw output std of 60 pixel units (so the clamp acts); DCGAN's output
-layer x8 (so tanh is not linear), BatchNorm statistics from one batch of 64 codes.
+native initialisations with biases offset (PGGAN and DCGAN through the tests' builders,
+``tests/helpers_zoo.py``); DeePSim He-scaled for LeakyReLU(0.3) with its last layer scaled to a raw
+output std of 60 pixel units (so the clamp acts); DCGAN's output layer x8 (so tanh is not linear),
+BatchNorm statistics from one batch of 64 codes.
 
     OMP_NUM_THREADS=1 flock /tmp/bench.lock python benchmarks/bench_zoo.py --out /tmp/bench_zoo
 """
@@ -34,13 +35,14 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "cli")]
+sys.path[:0] = [str(ROOT), str(ROOT / "cli"), str(ROOT / "tests")]
 
 import ganmetric  # noqa: E402
 from ganmetric import blackbox  # noqa: E402
 from ganmetric.generators.deepsim import DECONVS, FC_LAYERS  # noqa: E402
 from ganmetric.generators.ganzoo_file import save_ganzoo_checkpoint  # noqa: E402
 from ganmetric.io import write_json  # noqa: E402
+from helpers_zoo import dcgan_parts, pggan_parts  # noqa: E402  (the tests' published-format builders)
 
 PGGAN_DEPTHS = [512, 512, 512, 512, 256, 128, 64]
 
@@ -68,54 +70,27 @@ def deepsim_fc6_state(seed: int) -> dict:
 
 
 def pggan_checkpoint(path: Path, seed: int) -> None:
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    config = {"latentVectorDim": 512, "depthScale0": PGGAN_DEPTHS[0], "depthOtherScales": PGGAN_DEPTHS[1:],
-              "dimOutput": 3, "leakyReluLeak": 0.2, "perChannelNormalization": True, "equalizedlR": True,
-              "alpha": 0.0, "lossCriterion": "WGANGP", "miniBatchStdDev": True, "initBiasToZero": True}
-    shapes = {"formatLayer": (16 * 512, 512), "groupScale0.0": (512, 512, 3, 3)}
-    for i, (a, b) in enumerate(zip(PGGAN_DEPTHS[:-1], PGGAN_DEPTHS[1:])):
-        shapes[f"scaleLayers.{i}.0"], shapes[f"scaleLayers.{i}.1"] = (b, a, 3, 3), (b, b, 3, 3)
-    for i, d in enumerate(PGGAN_DEPTHS):
-        shapes[f"toRGBLayers.{i}"] = (3, d, 1, 1)
-    state = {}
-    for name, shape in shapes.items():
-        state[f"{name}.module.weight"] = torch.randn(*shape, generator=g)  # equalized lr: N(0, 1)
-        gain = math.sqrt(2 / math.prod(shape[1:]))
-        state[f"{name}.module.bias"] = 0.1 * torch.randn(shape[0], generator=g) / gain
+    """The celebA-HQ 256 PGGAN's sizes, the repository's N(0, 1) equalized weights (the tests' builder)."""
+    config, state = pggan_parts(latent=512, depths=PGGAN_DEPTHS, seed=seed)
     save_ganzoo_checkpoint(path, config, state)
 
 
 def dcgan_checkpoint(path: Path, seed: int) -> None:
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    config = {"latentVectorDim": 120, "dimG": 64, "depth": 3, "dimOutput": 3, "lossCriterion": "DCGAN"}
-    state, width = {"formatLayer.weight": 0.02 * torch.randn(120, 512, 4, 4, generator=g)}, 512
-    for i in range(4):
-        c = width if i == 0 else width // 2
-        if i:
-            state[f"main.convTranspose{i}.weight"] = 0.02 * torch.randn(width, c, 4, 4, generator=g)
-            width = c
-        state[f"main.batchNorm{i}.weight"] = 1 + 0.02 * torch.randn(c, generator=g)
-        state[f"main.batchNorm{i}.bias"] = 0.1 * torch.randn(c, generator=g)
-        state[f"main.batchNorm{i}.running_mean"] = torch.zeros(c)
-        state[f"main.batchNorm{i}.running_var"] = torch.ones(c)
-        state[f"main.batchNorm{i}.num_batches_tracked"] = torch.tensor(1)
-    state["main.outlayer.weight"] = 8 * 0.02 * torch.randn(64, 3, 4, 4, generator=g)
-    _batch_statistics(config, state)
-    save_ganzoo_checkpoint(path, config, state)
-
-
-def _batch_statistics(config: dict, state: dict) -> None:
-    """Set each BatchNorm's running statistics to those of one batch of 64 codes (as one training step would)."""
+    """The FashionGen DCGAN's sizes, the repository's N(0, 0.02^2) weights, the output layer x8 (so tanh is not
+    linear), BatchNorm statistics of one batch of 64 codes (as one training step leaves them)."""
     import torch.nn.functional as F
+    config, state = dcgan_parts(latent=120, dim_g=64, depth=3, seed=seed, std=0.02)
+    state["main.outlayer.weight"] = 8 * state["main.outlayer.weight"]
     x = torch.randn(64, 120, 1, 1, generator=torch.Generator(device="cpu").manual_seed(5))
     x = F.conv_transpose2d(x, state["formatLayer.weight"])
     for i in range(4):
         if i:
             x = F.conv_transpose2d(x, state[f"main.convTranspose{i}.weight"], stride=2, padding=1)
-        mean, var = x.mean((0, 2, 3)), x.var((0, 2, 3))
-        state[f"main.batchNorm{i}.running_mean"], state[f"main.batchNorm{i}.running_var"] = mean, var
-        x = torch.relu((x - mean[:, None, None]) / torch.sqrt(var[:, None, None] + 1e-5)
-                       * state[f"main.batchNorm{i}.weight"][:, None, None] + state[f"main.batchNorm{i}.bias"][:, None, None])
+        bn = f"main.batchNorm{i}."
+        state[bn + "running_mean"], state[bn + "running_var"] = x.mean((0, 2, 3)), x.var((0, 2, 3))
+        x = F.batch_norm(x, state[bn + "running_mean"], state[bn + "running_var"], state[bn + "weight"],
+                         state[bn + "bias"]).relu()
+    save_ganzoo_checkpoint(path, config, state)
 
 
 def hutchinson_trace(G, D, z, probes: int, seed: int = 0) -> tuple[float, float]:

@@ -76,7 +76,8 @@ def deepsim_reference(state: dict, z: torch.Tensor, *, clamp: bool = True) -> to
 
 
 def pggan_parts(*, latent: int = 8, depths=(8, 8, 6), out: int = 3, seed: int = 0, legacy: bool = False):
-    """(config, avgG state dict) of a tiny pytorch_GAN_zoo PGAN: N(0, 1) equalized weights, biases offset."""
+    """(config, avgG state dict) of a pytorch_GAN_zoo PGAN (tiny by default): N(0, 1) equalized weights (the
+    repository's initialisation), biases N(0, 0.3^2)."""
     g = _gen(seed)
     config = {"latentVectorDim": latent, "noiseVectorDim": latent, "depthScale0": depths[0],
               "depthOtherScales": list(depths[1:]), "dimOutput": out, "leakyReluLeak": 0.2,
@@ -131,24 +132,25 @@ def pggan_reference(config: dict, state: dict, z: torch.Tensor) -> torch.Tensor:
     return torch.tanh(x) if config["lossCriterion"] in ("MSE", "DCGAN") else x
 
 
-def dcgan_parts(*, latent: int = 10, dim_g: int = 4, depth: int = 2, seed: int = 0):
-    """(config, avgG state dict) of a tiny pytorch_GAN_zoo DCGAN with BatchNorm statistics away from 0 and 1."""
+def dcgan_parts(*, latent: int = 10, dim_g: int = 4, depth: int = 2, seed: int = 0, std: float = 0.3):
+    """(config, avgG state dict) of a pytorch_GAN_zoo DCGAN (tiny by default), weights N(0, std^2), BatchNorm
+    affine parameters and statistics away from 1 and 0."""
     g = _gen(seed)
     config = {"latentVectorDim": latent, "noiseVectorDim": latent, "dimG": dim_g, "dimD": dim_g, "depth": depth,
               "dimOutput": 3, "lossCriterion": "DCGAN", "attribKeysOrder": None, "learningRate": 0.0002}
     width = dim_g * 2 ** depth
-    state = {"formatLayer.weight": 0.3 * torch.randn(latent, width, 4, 4, generator=g)}
+    state = {"formatLayer.weight": std * torch.randn(latent, width, 4, 4, generator=g)}
     for i in range(depth + 1):
         c = width if i == 0 else width // 2
         if i:
-            state[f"main.convTranspose{i}.weight"] = 0.3 * torch.randn(width, c, 4, 4, generator=g)
+            state[f"main.convTranspose{i}.weight"] = std * torch.randn(width, c, 4, 4, generator=g)
             width = c
         state[f"main.batchNorm{i}.weight"] = 1 + 0.2 * torch.randn(c, generator=g)
         state[f"main.batchNorm{i}.bias"] = 0.2 * torch.randn(c, generator=g)
         state[f"main.batchNorm{i}.running_mean"] = 0.3 * torch.randn(c, generator=g)
         state[f"main.batchNorm{i}.running_var"] = 0.5 + torch.rand(c, generator=g)
         state[f"main.batchNorm{i}.num_batches_tracked"] = torch.tensor(7)
-    state["main.outlayer.weight"] = 0.3 * torch.randn(dim_g, 3, 4, 4, generator=g)
+    state["main.outlayer.weight"] = std * torch.randn(dim_g, 3, 4, 4, generator=g)
     return config, state
 
 
