@@ -65,3 +65,19 @@ def test_models_layers_of_a_checkpoint_file(tmp_path):
     r = run("models", "layers", str(tmp_path / "g.pt"))
     assert r.exit_code == 0, r.output
     assert "defc7" in r.output and "deconv0" in r.output and "12 of" in r.output
+
+
+def test_a_result_of_a_checkpoint_file_is_reused_with_the_file_named_again(tmp_path):
+    """explore --axes A --model FILE: the recorded weights are the file itself, not an extra --weights."""
+    torch.save(deepsim_state("fc6"), tmp_path / "g.pt")
+    assert run("hessian", "--model", str(tmp_path / "g.pt"), "--distance", "mse", "--out", str(tmp_path / "h.npz"),
+               "-q").exit_code == 0
+    assert run("axes", "export", str(tmp_path / "h.npz"), "--top", "6", "--out", str(tmp_path / "a.npz")).exit_code == 0
+    r = run("explore", "--axes", str(tmp_path / "a.npz"), "--model", str(tmp_path / "g.pt"), "--out",
+            str(tmp_path / "e.png"))
+    assert r.exit_code == 0 and (tmp_path / "e.png").is_file(), r.output
+    torch.save(deepsim_state("fc6", seed=9), tmp_path / "other.pt")
+    r = run("explore", "--axes", str(tmp_path / "a.npz"), "--model", str(tmp_path / "other.pt"), "--out",
+            str(tmp_path / "f.png"))
+    one_error_line(r, "was made with another model setting")
+    assert not (tmp_path / "f.png").exists()

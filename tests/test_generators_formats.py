@@ -99,7 +99,7 @@ def test_a_checkpoint_model_takes_no_weights_and_only_its_family_options(tmp_pat
         ganmetric.load_generator(str(tmp_path / "g.pt"), weights=str(tmp_path / "g.pt"))
     with pytest.raises(InputError, match="truncation cannot be set for a DeePSim generator state dict"):
         ganmetric.load_generator(str(tmp_path / "g.pt"), truncation=0.5)
-    assert ganmetric.generators.registry.loader_options(str(tmp_path / "g.pt")) == ["weights", "variant", "clamp"]
+    assert ganmetric.generators.registry.loader_options(str(tmp_path / "g.pt")) == ["variant", "clamp"]
 
 
 def test_a_pickled_object_in_a_checkpoint_is_named_and_never_run(tmp_path):

@@ -174,8 +174,8 @@ def loader_options(name: str) -> list[str] | None:
             kind = formats.identify(path)
         except (InputError, WeightsError):
             return None
-        if kind.route == "checkpoint" and kind.family in FAMILIES:
-            return option_names(FAMILIES[kind.family])
+        if kind.route == "checkpoint" and kind.family in FAMILIES:  # the file is the weights
+            return [o for o in option_names(FAMILIES[kind.family]) if o != "weights"]
     if name.lower().endswith(SAVED_SUFFIXES):
         return option_names(load_saved_generator)
     try:
