@@ -96,3 +96,13 @@ def test_cli_records_the_hub_file_and_writes_nothing_when_absent(hub_cache, tmp_
                                   "--out", str(absent)])
     one_error_line(r, "hf://owner is not a Hugging Face file reference")
     assert not absent.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["h.npz", "hf"]
+
+
+def test_a_result_of_a_hub_model_is_reused_with_the_model_named_again(hub_cache, tmp_path):
+    from ganmetric.generators import ModelSpec, load_recorded_generator
+    G = ganmetric.load_generator("hf://owner/gans/sub/G.pt", clamp=False)
+    meta = ganmetric.generators.model_meta(G)
+    again = load_recorded_generator(meta, ModelSpec("hf://owner/gans/sub/G.pt"))
+    assert again.weights == G.weights and again.clamp is False
+    with pytest.raises(InputError, match="was made with another model setting"):
+        load_recorded_generator(meta, ModelSpec("hf://owner/gans/sub/G.pt@v1"))

@@ -126,3 +126,18 @@ def resolve(spec: str, *, argument: str = "model") -> tuple[Path, dict]:
     record = {"source": "hf", "repo": ref.repo, "revision": _resolved_commit(local, ref), "path": ref.path,
               "sha256": sha256_file(local)}
     return local, record
+
+
+def cached(spec: str) -> Path | None:
+    """The local copy of an ``hf://`` file if the cache has it (never downloads), else None."""
+    try:
+        ref = parse(spec)
+        from huggingface_hub import errors as hub_errors
+        from huggingface_hub import hf_hub_download
+    except (InputError, ImportError):
+        return None
+    try:
+        return Path(hf_hub_download(ref.repo, ref.path, revision=ref.revision, cache_dir=str(cache_folder()),
+                                    local_files_only=True))
+    except (hub_errors.LocalEntryNotFoundError, hub_errors.HfHubHTTPError, ValueError):
+        return None

@@ -166,9 +166,9 @@ def loader_options(name: str) -> list[str] | None:
     from .families import option_names
     if is_factory_spec(name):
         return option_names(load_custom_generator)
-    if hub.is_hf(name):
+    path = hub.cached(name) if hub.is_hf(name) else Path(name).expanduser()
+    if path is None:  # an hf:// file not in the cache
         return None
-    path = Path(name).expanduser()
     if not name.endswith(".json") and path.is_file():
         try:
             kind = formats.identify(path)
