@@ -154,6 +154,40 @@ def hesscma(G, basis: Path, args) -> dict:
     return out
 
 
+COLD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import torch
+t1 = time.perf_counter()
+import ganmetric
+G = ganmetric.load_generator(sys.argv[1])
+D = ganmetric.load_distance("mse")
+z = G.sample(1, seed=0)
+t2 = time.perf_counter()
+ganmetric.metric_tensor(G, D, z, method="gn-lanczos", k=3, max_iter=12)
+t3 = time.perf_counter()
+ganmetric.metric_tensor(G, D, z, method="gn-lanczos", k=3, max_iter=12)
+t4 = time.perf_counter()
+print(json.dumps({"import_torch": t1 - t0, "load": t2 - t1, "first_metric": t3 - t2, "second_metric": t4 - t3,
+                  "dynamo": "torch._dynamo" in sys.modules}))
+"""
+
+
+def cold(files: list[Path], runs: int) -> dict:
+    """Fresh processes: the first top-3 metric against the second (same work), and whether torch._dynamo came in."""
+    import os
+    import subprocess
+    env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'cli'}", OMP_NUM_THREADS="1")
+    out = {}
+    for f in files:
+        recs = [json.loads(subprocess.run([sys.executable, "-c", COLD, str(f)], capture_output=True, text=True,
+                                          env=env, check=True).stdout.strip().splitlines()[-1]) for _ in range(runs)]
+        out[f.name] = {k: (float(np.median([r[k] for r in recs])) if k != "dynamo" else any(r[k] for r in recs))
+                       for k in recs[0]}
+        print(json.dumps({f.name: out[f.name]}), flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("bench_zoo_out"))
@@ -164,9 +198,15 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--channels", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--skip", nargs="*", default=[])
+    ap.add_argument("--cold", type=int, default=0, help="only the cold start: this many fresh processes per model "
+                                                         "(on the files an earlier run wrote into --out)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.cold:
+        files = [args.out / f for f in ("dcgan.pth", "pggan.pth", "deepsim_fc6.pt")]
+        write_json(args.out / "bench_zoo_cold.json", cold(files, args.cold))
+        return
     results = {}
     if "dcgan" not in args.skip:
         dcgan_checkpoint(args.out / "dcgan.pth", 0)
