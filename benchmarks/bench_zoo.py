@@ -205,7 +205,8 @@ def main() -> None:
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.cold:
-        files = [args.out / f for f in ("dcgan.pth", "pggan.pth", "deepsim_fc6.pt")]
+        files = [args.out / f for f, key in (("dcgan.pth", "dcgan"), ("pggan.pth", "pggan"),
+                                              ("deepsim_fc6.pt", "deepsim")) if key not in args.skip]
         write_json(args.out / "bench_zoo_cold.json", cold(files, args.cold))
         return
     results = {}
