@@ -24,7 +24,9 @@ networks are written here from the repository's ``progressive_conv_net.py``,
   other codes of the batch; the metric needs a function of one code.
 
 Codes: standard normal over the whole input (``buildNoiseData`` draws ``torch.randn``; the
-GAN-Geometry authors draw ``torch.randn(n, 120)`` for the DCGAN).
+GAN-Geometry authors draw ``torch.randn(n, 120)`` for the DCGAN). A conditional (AC-GAN)
+checkpoint's input also holds its category part (``categoryVectorDim``): here it is part of
+the latent like the rest, drawn N(0, 1) by ``sample`` (the repository draws one-hot categories).
 """
 from __future__ import annotations
 
