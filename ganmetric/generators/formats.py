@@ -24,7 +24,7 @@ import torch
 
 from ..errors import InputError, WeightsError
 from ..io import describe_file
-from .ganzoo_file import SAFE_GLOBALS as GANZOO_GLOBALS, ganzoo_family, plain_config
+from .ganzoo_file import ganzoo_family, plain_config
 
 #: the first pickle of a legacy (non-zip) torch.save file holds this number
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
