@@ -18,6 +18,7 @@ from ..errors import InputError
 from ..io import describe_file, sha256_file
 from .base import ModuleGenerator
 from .custom import check_image_output
+from .exported import read_exported_program
 
 
 class ExportedModule(nn.Module):
@@ -41,7 +42,9 @@ class ExportedModule(nn.Module):
 
 def _exported(path: Path, latent_dim: int | None) -> tuple[nn.Module, int]:
     try:
-        program = torch.export.load(str(path))
+        program = read_exported_program(path)  # refuses archives that would unpickle or run code on load
+    except InputError:
+        raise
     except Exception as exc:
         raise InputError(_not_a_generator(path, exc)) from exc
     specs = [s for s in program.graph_signature.input_specs if s.kind.name == "USER_INPUT"]
