@@ -8,7 +8,7 @@ import click
 from ganmetric import analysis
 from ganmetric import axes as gax
 from ganmetric.basis import basis_meta
-from ganmetric.distances import DistanceSpec, describe_distance
+from ganmetric.distances import describe_distance, recorded_distance_spec
 from ganmetric.generators import describe_model, load_recorded_generator
 
 from .common import argument_flags, distance_options, model_options
@@ -95,8 +95,7 @@ def compress(model_spec, device, dtype, distance_spec, hessian, axes_file, direc
         raise click.BadParameter(f"must be at least 1, got {samples}", param_hint="--samples")
     ks = _ks(ks)
     G, basis, meta = _model_and_basis(model_spec, device, dtype, hessian, axes_file, directions)
-    spec = distance_spec.over(DistanceSpec.from_meta(meta)) if meta.get("distance") else distance_spec
-    D = spec.load(device=device, dtype=dtype, generator=G)
+    D = recorded_distance_spec(meta, distance_spec, what="the basis").load(device=device, dtype=dtype, generator=G)
     codes = G.sample(samples, seed=seed)
     res = analysis.compress(G, D, basis, codes, ks if ks is not None else default_ks(G.latent_dim),
                             center="point" if center else None, fills=("none", "norm") if fills == "both" else (fills,),

@@ -8,7 +8,7 @@ from .layer import (LAYER_PREFIX, LayerDistance, LayerInfo, check_layers, code_d
                     generator_layers, is_layer_spec)
 from .lpips_distance import LPIPSDistance
 from .spec import (DEFAULT_DISTANCE, DistanceSpec, check_same_distance, describe_distance, distance_differences,
-                   distance_meta, load_recorded_distance)
+                   distance_meta, load_recorded_distance, recorded_distance_spec)
 
 DISTANCES = ("mse", "lpips-alex", "lpips-vgg", "lpips-squeeze")
 
@@ -55,4 +55,4 @@ __all__ = ["Distance", "FeatureDistance", "FunctionDistance", "MSEDistance", "LP
            "LayerDistance", "LayerInfo", "LAYER_PREFIX", "generator_layers", "check_layers", "distance_inputs",
            "code_distance", "is_layer_spec",
            "load_distance", "DistanceSpec", "DEFAULT_DISTANCE", "distance_meta", "describe_distance",
-           "check_same_distance", "distance_differences", "load_recorded_distance"]
+           "check_same_distance", "distance_differences", "load_recorded_distance", "recorded_distance_spec"]

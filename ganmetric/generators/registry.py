@@ -104,6 +104,21 @@ def load_generator(name_or_path: str, *, device="cpu", dtype=None, latent_space:
     return gen.to(device=dev, dtype=dt).freeze()
 
 
+def is_pretrained_name(name) -> bool:
+    """Whether ``name`` is a pretrained config's name that :func:`load_generator` resolves through
+    the registry (config data and a registered family: never a file, a module or a program).
+
+    The one test of what a result, axis or batch file's record may rebuild by itself
+    (:func:`~ganmetric.generators.spec.load_recorded_generator`): any other kind of model, present
+    or future, must be named by the user.
+    """
+    if not isinstance(name, str) or not name or ":" in name or "/" in name or os.sep in name:
+        return False  # module:factory, a URL-like name, a path
+    if name.lower().endswith(SAVED_SUFFIXES + (".json",)) or Path(name).exists():
+        return False  # a file: load_generator would read it, not the registry
+    return name in available_configs()
+
+
 def loader_options(name: str) -> list[str] | None:
     """The options :func:`load_generator` accepts for model ``name`` (None if it cannot tell)."""
     from .families import option_names
