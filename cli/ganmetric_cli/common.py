@@ -153,7 +153,9 @@ def model_options(f):
         click.option("--model", "-m", default=None,
                      help="Pretrained model name (see `ganmetric models list`), a config .json, a saved "
                           "generator file (TorchScript .pt/.ts or exported program .pt2), or your own "
-                          "code as module.path:factory. Default: the model the input file records, else "
+                          "code as module.path:factory. A TorchScript or exported-program file is a program and "
+                          "module:factory runs your code: load only files you trust. Default: the model the input "
+                          "file records if it is a pretrained one (any other must be named here), else "
                           f"{ganmetric.generators.spec.DEFAULT_MODEL}."),
         click.option("--latent-space", default=None,
                      help="Latent space for models with several (biggan: full, noise, class; stylegan2: w, z, w+)."),

@@ -42,6 +42,8 @@ def list_models():
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     click.echo("Also: --model FILE.pt|.ts (TorchScript), FILE.pt2 (torch.export program), "
                "module.path:factory [--weights STATE.pt] (your own code); pick a space with --latent-space.")
+    click.echo("A TorchScript file is a program: load only files you trust (so is an exported program; "
+               "module:factory runs your code). Weights files are read as tensors only.")
 
 
 @models.command("fetch")
