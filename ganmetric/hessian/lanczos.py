@@ -16,6 +16,7 @@ import torch
 from .. import checks
 from .._progress import progress_bar
 from ..errors import InputError, NumericalWarning
+from ..linalg import check_finite
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,7 @@ def _tridiag_eigh(alphas, betas):
         b = torch.stack(betas)
         T = T + torch.diag(b, 1) + torch.diag(b, -1)
     # The small tridiagonal problem is solved in float64 on the same device.
+    check_finite(T, "the Lanczos tridiagonal matrix of the metric at this code")
     theta, S = torch.linalg.eigh(T.to(torch.float64))
     return theta.to(a.dtype), S.to(a.dtype)
 
@@ -320,6 +322,7 @@ def _orthonormal_block(R: torch.Tensor, Q: torch.Tensor | None, draws: _Draws) -
 def _rayleigh_ritz(basis: torch.Tensor, prods: torch.Tensor, k: int, dtype: torch.dtype):
     """Top-k Ritz values, vectors and residuals of the projected problem ``basis^T H basis``."""
     T = basis.T @ prods
+    check_finite(T, "the projected metric (Rayleigh-Ritz) at this code")
     theta, S = torch.linalg.eigh(((T + T.T) / 2).to(torch.float64))
     order = torch.argsort(theta, descending=True)[:k]
     vals, Sk = theta[order].to(dtype), S[:, order].to(dtype)

@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 
 from .. import checks
-from ..errors import InputError, NotDeterministicError
+from ..errors import InputError, NonFiniteError, NotDeterministicError
 from ..distances.layer import distance_inputs
 from ..distances.spec import distance_meta
 from ..generators.spec import model_meta
@@ -106,7 +106,7 @@ class Method:
 
 
 def _dense(H: torch.Tensor, k: int | None, chunk: int | None = None) -> Solution:
-    vals, vecs = eigh_descending(H)
+    vals, vecs = eigh_descending(H, what="the metric H at this code")
     if k is not None:
         vals, vecs = vals[:k], vecs[:, :k]
     return Solution(vals, vecs, H=H, n_products=H.shape[0], chunk=chunk)
@@ -213,10 +213,15 @@ def determinism_check(obj: Objective, *, rtol: float | None = None) -> Callable[
     with torch.no_grad():
         inputs = distance_inputs(obj.G, obj.D, torch.stack([obj.z0, other]))
     obj.note_input_shape(inputs.shape[1:])
+    _check_finite_output(obj, inputs[:1])
     in_batch = _compared(obj, inputs)[:1]
 
     def check(alone: torch.Tensor) -> None:
         alone = alone.reshape(in_batch.shape).to(in_batch.dtype)
+        if not (torch.isfinite(alone).all() and torch.isfinite(in_batch).all()):  # NaN never equals NaN
+            _check_finite_output(obj, obj.x0)
+            raise NonFiniteError(f"{obj.G.name}: the distance's features of the generator's output are not finite "
+                                 f"at this code (NaN or inf)")
         scale = alone.abs().max().clamp_min(1e-30)
         if (alone - in_batch).abs().max() <= rtol * scale:
             return
@@ -230,6 +235,13 @@ def determinism_check(obj: Objective, *, rtol: float | None = None) -> Callable[
             f"{obj.G.name}: a code's output changes with the other codes in its batch "
             f"(train-mode BatchNorm?); put the model in eval mode")
     return check
+
+
+def _check_finite_output(obj: Objective, inputs: torch.Tensor) -> None:
+    """Raise NonFiniteError when what the distance compares at z0 (the image) holds NaN or inf."""
+    if not torch.isfinite(inputs).all():
+        raise NonFiniteError(f"{obj.G.name}: the generator's output is not finite at this code (NaN or inf "
+                             f"values); the metric needs a finite output")
 
 
 def probe_determinism(obj: Objective, *, rtol: float | None = None) -> None:
