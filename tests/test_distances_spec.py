@@ -108,7 +108,7 @@ def test_too_small_images_name_the_minimum_and_resize(net, side):
 
 
 def test_bad_random_seed():
-    with pytest.raises(InputError, match="random:SEED needs a non-negative integer seed"):
+    with pytest.raises(InputError, match=r"random:SEED needs an integer seed in \[0, 2\*\*63\)"):
         load_distance("lpips-alex", lpips_backbone="random:x")
 
 

@@ -139,7 +139,7 @@ def test_resnet_layer_list_is_shortened():
 
 
 def test_unit_weights_options(tmp_path):
-    with pytest.raises(ganmetric.InputError, match="random:SEED needs a non-negative integer seed"):
+    with pytest.raises(ganmetric.InputError, match=r"random:SEED needs an integer seed in \[0, 2\*\*63\)"):
         load_objective("unit:torchvision:alexnet:features.0:0", weights="random:x")
     with pytest.raises(ganmetric.InputError, match="file not found: nope.pt"):
         load_objective("unit:torchvision:alexnet:features.0:0", weights="nope.pt")

@@ -13,8 +13,8 @@ from ganmetric.io import atomic_save_npz, atomic_write_bytes, check_writable, wr
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 
-from .common import (argument_flags, check_points_or_z, distance_options, metric_options, model_options, read_codes,
-                     refuse_unused, stop_on_sigint)
+from .common import (SEED, argument_flags, check_points_or_z, distance_options, metric_options, model_options,
+                     read_codes, refuse_unused, stop_on_sigint)
 
 
 @argument_flags(out_dir="--out", n_points="--points")
@@ -22,7 +22,7 @@ from .common import (argument_flags, check_points_or_z, distance_options, metric
 @model_options
 @distance_options
 @click.option("--points", "-n", type=int, default=None, help="Number of latent points drawn from the model's prior.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed for --points: point i is row i of G.sample(N, seed), which does not depend on N, so "
                    "point 0 is `ganmetric hessian --seed S` and a larger --points extends the folder.")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,

@@ -172,7 +172,7 @@ def model_options(f):
                      help="BigGAN: ImageNet class index (0-999) of the reference point and samples."),
         click.option("--truncation", type=float, default=None,
                      help="BigGAN: truncation in (0, 1] (default 1); StyleGAN2: psi."),
-        click.option("--reference-seed", type=int, default=None,
+        click.option("--reference-seed", type=SEED, default=None,
                      help="BigGAN: seed of the reference point's fixed part (default 0)."),
         click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ..."),
         click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True),
@@ -228,6 +228,49 @@ def distance_options(f):
     for opt in reversed(opts):
         command = opt(command)
     return command
+
+
+class SeedParam(click.ParamType):
+    """A seed flag: an integer in [0, 2**63) (:func:`ganmetric.checks.seed`), refused as the flag's
+    bad value before anything is loaded."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        try:
+            number = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value), 10)
+        except ValueError:
+            self.fail(f"{value!r} is not a valid integer", param, ctx)
+        try:
+            return checks.seed(number)
+        except ganmetric.InputError as exc:
+            self.fail(first_line(exc).removeprefix("seed "), param, ctx)
+
+
+#: the type of every --seed flag
+SEED = SeedParam()
+
+
+def seed_list(value: str, flag: str) -> list[int]:
+    """Comma-separated seeds (``--action-seeds 0,1,2``), each checked as a seed.
+
+    Raises:
+        click.BadParameter: not integers, none given, or one outside [0, 2**63).
+    """
+    try:
+        items = [int(v) for v in value.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated seeds like 0,1,2, got {value!r}", param_hint=flag) from None
+    if not items:
+        raise click.BadParameter("expected at least one seed", param_hint=flag)
+    return [_seed_or_fail(v, flag) for v in items]
+
+
+def _seed_or_fail(value: int, flag: str) -> int:
+    try:
+        return checks.seed(value)
+    except ganmetric.InputError as exc:
+        raise click.BadParameter(first_line(exc).removeprefix("seed "), param_hint=flag) from None
 
 
 class ChunkParam(click.ParamType):

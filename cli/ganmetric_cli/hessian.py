@@ -9,13 +9,13 @@ from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 from ganmetric.io import check_writable
 
-from .common import distance_options, metric_options, model_options, read_codes, refuse_unused
+from .common import SEED, distance_options, metric_options, model_options, read_codes, refuse_unused
 
 
 @click.command()
 @model_options
 @distance_options
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Draw z from the model's prior with this seed (point 0 of `ganmetric batch --seed` with the same "
                    "seed).")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,

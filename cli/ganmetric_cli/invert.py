@@ -14,7 +14,7 @@ from ganmetric.generators import describe_model, model_meta
 from ganmetric.io import atomic_write_bytes, check_writable, write_json
 from ganmetric.plotting import save_image
 
-from .common import argument_flags, distance_options, generator_for_basis, model_options, read_codes
+from .common import SEED, argument_flags, distance_options, generator_for_basis, model_options, read_codes
 
 #: The files written into --out.
 OUTPUTS = {"code": "code.npy", "codes": "codes.npy", "losses": "losses.npy", "fit": "fit.png",
@@ -87,7 +87,7 @@ def _report(G, res, folder: Path) -> None:
               help="Restarts optimised together (default 64; lower it to bound memory; results do not change).")
 @click.option("--lr", type=float, default=0.05, show_default=True, help="Learning rate.")
 @click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), default="adam", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the starting codes.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the starting codes.")
 @click.option("--distance-weight", type=float, default=1.0, show_default=True, help="Weight of --distance.")
 @click.option("--pixel-weight", type=float, default=0.0, show_default=True,
               help="Weight of a pixel term added to the distance (the paper used LPIPS + L1).")

@@ -9,7 +9,7 @@ import click
 from ganmetric import blackbox
 from ganmetric.generators import describe_model
 
-from .common import (argument_flags, distance_options, generator_for_basis, model_options, read_codes,
+from .common import (SEED, argument_flags, distance_options, generator_for_basis, model_options, read_codes,
                      stop_on_sigint)
 
 
@@ -62,7 +62,7 @@ def _report(cmp, folder: Path) -> None:
               help="hess-cma: scale direction i by (lambda_i / lambda_1)^-P (default 0.5; 0: plain eigenbasis).")
 @click.option("--budget", type=int, default=3000, show_default=True, help="Images scored per method and seed.")
 @click.option("--seeds", "n_seeds", type=int, default=5, show_default=True, help="Runs per method.")
-@click.option("--seed", "first_seed", type=int, default=0, show_default=True, help="First seed.")
+@click.option("--seed", "first_seed", type=SEED, default=0, show_default=True, help="First seed.")
 @click.option("--init", type=click.Choice(["prior", "z"]), default=None,
               help="Starting points: prior (a prior sample per seed, the default) or z (the --z file).")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,

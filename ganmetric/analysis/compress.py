@@ -337,7 +337,7 @@ def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: 
     listed = check_ks(ks, n, U.shape[1])
     fills = _check_fills(fills)
     n_random = checks.integer("random_bases", random_bases, minimum=0)
-    seed = checks.integer("seed", seed)
+    seed = checks.seed(seed)
     chunk = checks.positive_int("chunk", chunk)
     montage_samples = checks.integer("montage_samples", montage_samples, minimum=0)
     Z = checks.latent_codes(codes, n, name="codes").detach().cpu().to(torch.float64)

@@ -66,13 +66,19 @@ def walk(z0, u, ts, *, sphere: bool = False) -> torch.Tensor:
 
     Returns:
         (T, n) float64 codes.
+
+    Raises:
+        InputError: the codes leave float32's range (a huge amount).
     """
     z0 = torch.as_tensor(z0, dtype=torch.float64).reshape(-1).cpu()
     u = torch.as_tensor(u, dtype=torch.float64).reshape(-1).cpu()
     ts = torch.as_tensor(ts, dtype=torch.float64).reshape(-1).cpu()
     if sphere:
         return _rotate(z0.expand(len(ts), -1), u, ts)
-    return z0[None] + ts[:, None] * u[None]
+    out = z0[None] + ts[:, None] * u[None]
+    if len(ts) == 0:
+        return out
+    return checks.latent_codes(out, out.shape[1], name=f"the codes moved by up to {float(ts.abs().max()):g}")
 
 
 def apply_axis(z, axes, i: int, t: float, *, sphere: bool = False):
@@ -95,8 +101,9 @@ def apply_axis(z, axes, i: int, t: float, *, sphere: bool = False):
         Codes of the same shape and kind as ``z`` (tensor: same dtype and device; numpy: float64).
 
     Raises:
-        InputError: bad codes (shape, NaN), index out of range, non-finite ``t``, zero z on
-            the sphere, or an axis parallel to z on the sphere.
+        InputError: bad codes (shape, NaN), index out of range, non-finite ``t``, edited codes
+            beyond float32's range (a huge ``t``), zero z on the sphere, or an axis parallel
+            to z on the sphere.
     """
     u = _axis_vector(axes, i)
     t = checks.finite_float(t, "amount")
@@ -107,7 +114,7 @@ def apply_axis(z, axes, i: int, t: float, *, sphere: bool = False):
     if sphere:
         out = _rotate(z64, u, torch.full((z64.shape[0],), t, dtype=torch.float64))
     else:
-        out = z64 + t * u[None]
+        out = checks.latent_codes(z64 + t * u[None], u.numel(), name=f"the codes moved by amount {t:g}")
     if single:
         out = out[0]
     if is_tensor:

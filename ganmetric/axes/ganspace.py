@@ -166,11 +166,12 @@ def ganspace_directions(G, *, k: int = 20, n_samples: int = 5000, seed: int = 0,
         :class:`~ganmetric.axes.Directions` with ``values`` the PCA variances.
 
     Raises:
-        InputError: k out of range; too few samples; unknown layer.
+        InputError: k out of range; too few samples; a seed outside [0, 2**63); unknown layer.
     """
     k = checks.positive_int("k", k, maximum=G.latent_dim)
     checks.positive_int("n_samples", n_samples)
     chunk = checks.positive_int("chunk", chunk)
+    seed = checks.seed(seed)
     mapping = getattr(G, "mapping", None)
     if callable(mapping) and G.latent_space == "w":
         return _mapping_directions(G, mapping, k, n_samples, seed, chunk)

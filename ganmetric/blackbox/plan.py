@@ -151,7 +151,7 @@ def _arms(methods, top, eigval_power) -> list[Arm]:
 def _seeds(seeds) -> list[int]:
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         return list(range(checks.positive_int("seeds", seeds)))
-    out = [checks.integer("seeds", s, minimum=0) for s in seeds]
+    out = [checks.seed(s, "seeds") for s in seeds]
     if not out or len(set(out)) != len(out):
         raise InputError(f"seeds must be a count or distinct non-negative integers, got {out}", argument="seeds")
     return out

@@ -100,8 +100,8 @@ def _materialise(net: torch.nn.Module, model: str, weights: str):
     spec = str(weights)
     if spec == "random" or spec.startswith("random:"):
         seed = spec.partition(":")[2] or "0"
-        if not seed.isdigit():
-            raise InputError(f"objective_weights random:SEED needs a non-negative integer seed, got {spec}",
+        if not seed.isdigit() or int(seed) >= checks.SEED_LIMIT:
+            raise InputError(f"objective_weights random:SEED needs an integer seed in [0, 2**63), got {spec}",
                              argument="objective_weights")
         net.to_empty(device="cpu")
         _seeded_init(net, int(seed))

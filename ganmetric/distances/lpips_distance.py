@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import checks
 from ..errors import InputError, WeightsError
 from ..io import describe_file, load_torch_file, sha256_file
 from .base import Distance
@@ -50,8 +51,8 @@ def parse_backbone(backbone) -> tuple[str, int | Path | None]:
         return "pretrained", None
     if spec == "random" or spec.startswith("random:"):
         seed = spec.partition(":")[2] or "0"
-        if not seed.isdigit():
-            raise InputError(f"the LPIPS backbone random:SEED needs a non-negative integer seed, got {spec}")
+        if not seed.isdigit() or int(seed) >= checks.SEED_LIMIT:
+            raise InputError(f"the LPIPS backbone random:SEED needs an integer seed in [0, 2**63), got {spec}")
         return "random", int(seed)
     path = Path(spec).expanduser()
     if not path.is_file():

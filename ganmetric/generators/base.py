@@ -28,10 +28,10 @@ def normal_rows(n: int, dim: int, seed: int) -> torch.Tensor:
     so that row i does not depend on n (torch draws large blocks in a different order).
 
     Raises:
-        InputError: n is not a positive integer.
+        InputError: n is not a positive integer, or seed is not in [0, 2**63).
     """
     checks.positive_int("n", n)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(checks.seed(seed))
     return torch.stack([torch.randn(dim, generator=gen, dtype=torch.float64) for _ in range(n)])
 
 

@@ -288,7 +288,7 @@ def _settings(n: int, name: str, k, chunk, eps, max_iter, tol, seed, progress) -
             raise InputError(f"max_iter must be at least k ({k}) for a top-{k} solve, got {max_iter}",
                              argument="max_iter")
     tol = None if tol is None else checks.positive_float("tol", tol)
-    return Settings(k=k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=checks.integer("seed", seed),
+    return Settings(k=k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=checks.seed(seed),
                     progress=bool(progress))
 
 

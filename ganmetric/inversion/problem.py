@@ -95,8 +95,7 @@ def _check_options(*, steps, lr, restarts, seed, optimizer, chunk, distance_weig
     Raises:
         InputError: naming the first bad option.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise InputError(f"seed must be an integer, got {seed}")
+    seed = checks.seed(seed)
     checks.one_of("optimizer", optimizer, OPTIMIZERS)
     checks.one_of("pixel_loss", pixel_loss, PIXEL_LOSSES)
     return {"steps": checks.positive_int("steps", steps), "lr": _non_negative(lr, "lr", strict=True),

@@ -1,0 +1,43 @@
+"""cli/ganmetric_cli/common.py: every seed flag of every command is one check (issue 21), refused before loading."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from ganmetric_cli.main import main
+from helpers import one_error_line
+
+#: each command with a seed flag, with arguments that would fail later if the seed got through (missing files)
+SEED_FLAGS = [
+    (["hessian", "--seed"], "--seed"), (["batch", "--points", "2", "--out", "b", "--seed"], "--seed"),
+    (["layers", "--points", "2", "--layers", "x", "--out", "l", "--seed"], "--seed"),
+    (["axes", "apply", "--axes", "missing.npz", "--axis", "0", "--amount", "1", "--seed"], "--seed"),
+    (["axes", "compare", "missing.npz", "--seed"], "--seed"), (["explore", "--axes", "missing.npz", "--seed"], "--seed"),
+    (["explore", "--axes", "missing.npz", "--action-seeds", "0,1,"], "--action-seeds"),
+    (["invert", "--image", "missing.png", "--seed"], "--seed"), (["compress", "--out", "c", "--seed"], "--seed"),
+    (["optimize", "--objective", "x:y", "--seed"], "--seed"), (["path", "--from-seed", "0", "--to-seed"], "--to-seed"),
+    (["hessian", "--model", "biggan-deep-128", "--reference-seed"], "--reference-seed"),
+]
+
+
+@pytest.mark.parametrize("bad", ["-1", "99999999999999999999", "9223372036854775808"])
+@pytest.mark.parametrize("args, flag", SEED_FLAGS, ids=[" ".join(a[:2]) + " " + f for a, f in SEED_FLAGS])
+def test_every_seed_flag_takes_only_0_to_2_63(tmp_path, monkeypatch, args, flag, bad):
+    monkeypatch.chdir(tmp_path)
+    if flag == "--action-seeds":
+        args = args[:-1] + [args[-1] + bad]
+    else:
+        args = args + [bad]
+    res = CliRunner().invoke(main, args)
+    one_error_line(res, f"Invalid value for '{flag}': must be an integer in [0, 2**63), got {bad}"
+                   if flag != "--action-seeds" else f"Invalid value for --action-seeds: must be an integer in "
+                                                     f"[0, 2**63), got {bad}")
+    assert res.exit_code == 2 and list(tmp_path.iterdir()) == []  # a usage error: nothing loaded or written
+
+
+def test_seed_flags_take_the_whole_range(tmp_path):
+    out = tmp_path / "h.npz"
+    res = CliRunner().invoke(main, ["hessian", "--model", "stylegan2-demo", "--latent-space", "z", "--distance",
+                                    "mse", "--method", "gn-lanczos", "--k", "1", "--seed", str(2**63 - 1), "-q",
+                                    "--out", str(out)])
+    assert res.exit_code == 0, res.output
