@@ -168,6 +168,7 @@ def test_a_recorded_weights_file_needs_naming(files):
     assert run(*args, "--weights", files.folder / "w.pt").exit_code == 0
 
 
+@pytest.mark.slow  # two fresh processes, about 7 s each here
 @pytest.mark.parametrize("model", ["helpers:make", "os:abort"])
 def test_in_a_fresh_process_nothing_is_imported_or_aborted(files, model):
     """The brief's own cases, in a subprocess: ``helpers.py`` in the current folder, and ``os:abort``."""

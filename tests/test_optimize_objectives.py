@@ -75,6 +75,11 @@ def test_image_objective_is_minus_the_distance_to_the_target(tmp_path):
     assert obj.record["distance"] == "mse" and len(obj.record["target_sha256"]) == 64
     with pytest.raises(ganmetric.InputError, match="image file not found"):
         load_objective(f"image:{tmp_path / 'missing.png'}", G, distance="mse")
+    with pytest.raises(ganmetric.InputError, match=r"t.png is 8 x 8 pixels \(6.4e-05 megapixels\), more than the "
+                                                   r"limit of 6e-05 megapixels"):
+        load_objective(f"image:{tmp_path / 't.png'}", G, distance="mse", max_pixels=60)
+    with pytest.raises(ganmetric.InputError, match="max_pixels is used only by image: objectives"):
+        load_objective("math:sqrt", max_pixels=60)
 
 
 def _random_alexnet(seed):

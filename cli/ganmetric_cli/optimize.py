@@ -50,6 +50,9 @@ def _report(cmp, folder: Path) -> None:
 @click.option("--objective-weights", default=None,
               help="unit: objectives: pretrained (torchvision ImageNet; the default), random, random:SEED, or a "
                    "state-dict path.")
+@click.option("--max-pixels", type=int, default=None,
+              help="image: objectives: refuse a larger target image (width x height, read from its header before "
+                   "decoding; default 50 megapixels).")
 @click.option("--minimize", is_flag=True, help="Minimise the objective instead.")
 @click.option("--method", "methods", default=None,
               help="Comma-separated: random, cma, hess-cma. Default: random,cma, plus hess-cma with a basis.")
@@ -74,7 +77,8 @@ def _report(cmp, folder: Path) -> None:
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="evolve", show_default=True,
               help="Output folder (created with its parents).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def optimize(model_spec, device, dtype, distance_spec, objective, objective_weights, minimize, methods, hessian,
+def optimize(model_spec, device, dtype, distance_spec, objective, objective_weights, max_pixels, minimize, methods,
+             hessian,
              axes_file, top, eigval_power, budget, n_seeds, first_seed, init, z_file, sigma0, popsize, batch, out,
              quiet):
     """Search the latent space for images that maximise a black-box score.
@@ -109,7 +113,7 @@ def optimize(model_spec, device, dtype, distance_spec, objective, objective_weig
         G, objective, names, seeds=list(range(first_seed, first_seed + n_seeds)), basis=basis,
         top=top, eigval_power=eigval_power, budget=budget, sigma0=sigma0, popsize=popsize, batch=batch,
         minimize=minimize, z_init=read_codes(z_file, G.latent_dim) if z_file else None, distance=D,
-        objective_weights=objective_weights)
+        objective_weights=objective_weights, max_pixels=max_pixels)
     folder = blackbox.check_folder(plan, out)
     with stop_on_sigint("generation") as stop:
         cmp = blackbox.run_comparison(plan, stop=stop, progress=not quiet)

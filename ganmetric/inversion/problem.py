@@ -10,7 +10,7 @@ from .. import checks
 from ..errors import InputError
 from ..placement import check_same_dtype, placement
 from ..basis import resolve_basis
-from .images import as_target
+from .images import DEFAULT_MAX_PIXELS, as_target
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 PIXEL_LOSSES = ("l1", "mse")
@@ -162,12 +162,13 @@ def _known_code(true_z, n: int) -> torch.Tensor | None:
     return z[0]
 
 
-def _target(G, target, *, box, crop, resample) -> torch.Tensor:
+def _target(G, target, *, box, crop, resample, max_pixels) -> torch.Tensor:
     """The target checked against G's image shape, on G's device and dtype."""
     place = placement(G)
     with torch.no_grad():
         shape = tuple(G(torch.zeros(1, int(G.latent_dim), **place)).shape[1:])
-    tgt = as_target(target, shape, box=box, crop=crop, resample=resample, name=getattr(G, "name", "generator"))
+    tgt = as_target(target, shape, box=box, crop=crop, resample=resample, name=getattr(G, "name", "generator"),
+                    max_pixels=max_pixels)
     return tgt.to(**place)
 
 
@@ -176,7 +177,7 @@ def prepare_inversion(G, target, distance=None, basis=None, *, steps: int = 500,
                       pixel_weight: float = 0.0, pixel_loss: str = "l1", eigval_power: float = 0.0,
                       eigval_floor: float = 1e-6, basis_k: int | None = None, z_init=None, true_z=None,
                       chunk: int | None = None, box=None, crop: str = "center",
-                      resample: str = "bicubic") -> Inversion:
+                      resample: str = "bicubic", max_pixels: int = DEFAULT_MAX_PIXELS) -> Inversion:
     """Check every input of an inversion and load its parts, before any optimisation.
 
     Args:
@@ -207,6 +208,8 @@ def prepare_inversion(G, target, distance=None, basis=None, *, steps: int = 500,
             memory grows with it, the results do not depend on it (float rounding aside).
         box: (x0, y0, x1, y1) in pixels of an image file target: cut to it first.
         crop, resample: image-file options of :func:`load_image`.
+        max_pixels: an image file target of more pixels is refused from its header
+            (default :data:`~ganmetric.inversion.images.DEFAULT_MAX_PIXELS`, 50 megapixels).
 
     Returns:
         An :class:`Inversion` for :func:`~ganmetric.inversion.run_inversion`.
@@ -225,7 +228,7 @@ def prepare_inversion(G, target, distance=None, basis=None, *, steps: int = 500,
     B, basis_info = resolve_basis(basis, G, eigval_power=eigval_power, eigval_floor=eigval_floor, basis_k=basis_k)
     z0 = _given_codes(z_init, n, opts["restarts"])
     known = _known_code(true_z, n)
-    tgt = _target(G, target, box=box, crop=crop, resample=resample)
+    tgt = _target(G, target, box=box, crop=crop, resample=resample, max_pixels=max_pixels)
     place = placement(G)
     settings = {**opts, "distance": getattr(D, "name", None), "distance_options": getattr(D, "options", None),
                 "z_init": "given" if z0 is not None else "normal", "true_z": "given" if known is not None else None,
