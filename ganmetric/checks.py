@@ -35,11 +35,13 @@ def latent_codes(z, latent_dim: int, *, name: str = "z") -> torch.Tensor:
         latent_dim: expected size of one code.
         name: what to call the codes in messages (e.g. a file name).
 
-    Codes must be finite and within float32's range (about 3.4e38): a larger code overflows to
-    inf in a float32 generator, and no generator's prior reaches it.
+    Codes must be float32, float64 or integers (float16 and bfloat16 codes are refused, not
+    cast: say ``z.float()`` yourself), finite, and within float32's range (about 3.4e38): a
+    larger code overflows to inf in a float32 generator, and no generator's prior reaches it.
 
     Raises:
-        InputError: wrong shape, empty, non-finite values, or values beyond float32's range.
+        InputError: wrong shape, empty, a half-precision dtype, non-finite values, or values
+            beyond float32's range.
     """
     if not isinstance(z, torch.Tensor):
         try:
@@ -48,6 +50,10 @@ def latent_codes(z, latent_dim: int, *, name: str = "z") -> torch.Tensor:
             raise InputError(f"{name} must be a numeric array, got {type(z).__name__}") from exc
     if not (z.dtype.is_floating_point or z.dtype in (torch.int32, torch.int64)):
         raise InputError(f"{name} must hold real numbers, got dtype {z.dtype}")
+    if z.dtype in (torch.float16, torch.bfloat16):
+        short = str(z.dtype).replace("torch.", "")
+        raise InputError(f"{name} has dtype {short}: codes must be float32 or float64 (or integers), never cast "
+                         f"silently; convert them first, e.g. z.float()")
     given = tuple(z.shape)  # reported as given, before a single code becomes a batch of one
     if z.dim() == 1:
         z = z[None]

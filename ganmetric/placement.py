@@ -52,3 +52,26 @@ def check_same_dtype(G, D) -> torch.dtype:
         name = lambda t: str(t).replace("torch.", "")  # noqa: E731
         raise InputError(f"the distance is {name(d)} but the generator is {name(g)}; load both with the same dtype")
     return g
+
+
+class SupportedDtypes:
+    """Mixin for ganmetric's modules (generators, distances): ``.to()``, ``.half()`` and
+    ``.bfloat16()`` to a dtype other than float32/float64 raise an InputError naming the supported
+    ones (torch would reach a raw NotImplementedError, or a silent mix of dtypes, later)."""
+
+    def to(self, *args, **kwargs):
+        from . import checks
+        dtype = torch._C._nn._parse_to(*args, **kwargs)[1]  # the dtype nn.Module.to would apply
+        if dtype is not None:
+            checks.dtype(dtype)
+        return super().to(*args, **kwargs)
+
+    def half(self):
+        from . import checks
+        checks.dtype(torch.float16)
+        return super().half()  # pragma: no cover - refused above
+
+    def bfloat16(self):
+        from . import checks
+        checks.dtype(torch.bfloat16)
+        return super().bfloat16()  # pragma: no cover - refused above

@@ -137,3 +137,24 @@ def test_latent_codes_refuse_values_beyond_float32():
     checks.latent_codes(np.full(3, 3e38), 3)
     with pytest.raises(InputError, match=r"^z: values beyond float32's range \(up to 1e\+308 in size\)"):
         checks.latent_codes(np.array([0.0, 1e308, 1.0]), 3)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_codes_are_refused_not_cast(dtype):
+    with pytest.raises(InputError, match=f"^z has dtype {str(dtype)[6:]}: codes must be float32 or float64 "
+                                         r"\(or integers\), never cast silently; convert them first, e.g. z.float\(\)"):
+        checks.latent_codes(torch.zeros(3, dtype=dtype), 3)
+    with pytest.raises(InputError, match="has dtype float16"):
+        checks.latent_codes(np.zeros(3, np.float16), 3)
+
+
+@pytest.mark.parametrize("convert", [lambda m: m.to(torch.bfloat16), lambda m: m.to("cpu", torch.float16),
+                                     lambda m: m.to(dtype=torch.float16), lambda m: m.half(), lambda m: m.bfloat16()])
+def test_generators_and_distances_name_the_supported_dtypes(convert):
+    import ganmetric
+    from helpers import TinyConvGenerator
+    for module in (TinyConvGenerator(n=4, res=8), ganmetric.load_distance("mse")):
+        with pytest.raises(InputError, match=r"^Invalid dtype '(b?float16)'. Must be one of \{float32, float64\}$"):
+            convert(module)
+    G = TinyConvGenerator(n=4, res=8).to(torch.float64)  # the supported ones still convert
+    assert G.dtype == torch.float64 and G.to("cpu").dtype == torch.float64

@@ -38,3 +38,12 @@ def test_every_seed_flag_takes_only_0_to_2_63(tmp_path, monkeypatch, args, flag,
 def test_seed_flags_take_the_whole_range():
     from ganmetric_cli.common import SEED
     assert [SEED.convert(v, None, None) for v in ("0", str(2**63 - 1), 5)] == [0, 2**63 - 1, 5]
+
+
+def test_half_precision_code_files_are_refused_in_one_line(tmp_path):
+    import numpy as np
+    np.save(tmp_path / "z16.npy", np.ones((1, 100), np.float16))
+    res = CliRunner().invoke(main, ["hessian", "--distance", "mse", "--z", str(tmp_path / "z16.npy"), "-q",
+                                    "--out", str(tmp_path / "h.npz")])
+    one_error_line(res, "--z z16.npy has dtype float16: codes must be float32 or float64 (or integers)")
+    assert not (tmp_path / "h.npz").exists()

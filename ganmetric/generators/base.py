@@ -6,7 +6,7 @@ from torch import nn
 
 from .. import checks
 from ..errors import InputError, NotDeterministicError, WeightsError
-from ..placement import module_device, module_dtype
+from ..placement import SupportedDtypes, module_device, module_dtype
 
 
 def load_state_strict(module: nn.Module, state: dict, where, *, label: str = "weights") -> None:
@@ -35,7 +35,7 @@ def normal_rows(n: int, dim: int, seed: int) -> torch.Tensor:
     return torch.stack([torch.randn(dim, generator=gen, dtype=torch.float64) for _ in range(n)])
 
 
-class Generator(nn.Module):
+class Generator(SupportedDtypes, nn.Module):
     """A frozen, deterministic map from latent codes to images.
 
     ``forward(z)`` takes codes of shape (B, latent_dim) and returns images of shape

@@ -351,7 +351,8 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
     Args:
         G: a :class:`~ganmetric.generators.Generator` (or module with ``latent_dim``).
         D: a :class:`~ganmetric.distances.Distance`.
-        z: the base point, shape (n,) or (1, n).
+        z: the base point, shape (n,) or (1, n): float32, float64 or integers (float16 and
+            bfloat16 codes are refused, not cast; G and D run in float32 or float64 only).
         method: a key of :data:`METHODS` (``auto``: see :func:`resolve_method`).
         k: number of top eigenpairs, 1 <= k <= n (None: all for full methods, 20 for top-k ones).
         chunk: tangents (codes) per batched pass: an integer >= 1, or ``"auto"`` (the default;
