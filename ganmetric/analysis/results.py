@@ -10,6 +10,7 @@ from ..distances.spec import recorded_distance_differences
 from ..errors import InputError, ResultFileError
 from ..generators.spec import recorded_model_differences
 from ..result import MetricResult, load_result
+from .batch_folder import MANIFEST
 
 #: meta keys that must agree across a set (a spectrum or homogeneity over mixed models means nothing)
 CONSISTENT_KEYS = ("model", "latent_space", "distance")
@@ -94,6 +95,18 @@ def result_paths(sources) -> list[Path]:
     return paths
 
 
+def _load_point(path: Path) -> MetricResult:
+    """``load_result``; a damaged point file of a batch folder says that ``batch`` recomputes it."""
+    try:
+        return load_result(path)
+    except ResultFileError as exc:
+        if getattr(exc, "damaged", False) and path.name.startswith("point_") and \
+                (path.parent / MANIFEST).is_file():
+            raise ResultFileError(f"{exc}; re-running the `ganmetric batch` command that made {path.parent} "
+                                  f"recomputes it") from exc
+        raise
+
+
 def load_results(sources, *, min_count: int = 1) -> ResultSet:
     """Load result files from directories and/or files and check that they belong together.
 
@@ -110,7 +123,7 @@ def load_results(sources, *, min_count: int = 1) -> ResultSet:
         ResultFileError: a file that is not a readable ganmetric result.
     """
     paths = result_paths(sources)
-    results = tuple(load_result(p) for p in paths)
+    results = tuple(_load_point(p) for p in paths)
     if len(results) < min_count:
         raise InputError(f"need at least {min_count} result files, got {len(results)}")
     first = results[0]
