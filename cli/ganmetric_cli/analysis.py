@@ -13,8 +13,8 @@ from ganmetric.io import atomic_save_npz, atomic_write_bytes, check_writable, wr
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 
-from .common import (SEED, argument_flags, check_points_or_z, distance_options, metric_options, model_options,
-                     read_codes, refuse_unused, stop_on_sigint)
+from .common import (CODE_FILES, SEED, argument_flags, check_points_or_z, distance_options, metric_options,
+                     model_options, read_codes, refuse_unused, stop_on_sigint)
 
 
 @argument_flags(out_dir="--out", n_points="--points")
@@ -26,7 +26,7 @@ from .common import (SEED, argument_flags, check_points_or_z, distance_options, 
               help="Seed for --points: point i is row i of G.sample(N, seed), which does not depend on N, so "
                    "point 0 is `ganmetric hessian --seed S` and a larger --points extends the folder.")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
-              help="Use these latent points instead: a .npy of shape (N, n).")
+              help="Use these latent points instead: a .npy of shape (N, n). " + CODE_FILES)
 @metric_options
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
               help="Batch folder: manifest.json, codes.npy, point_00000.npz, ...")

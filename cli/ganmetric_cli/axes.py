@@ -15,7 +15,7 @@ from ganmetric.plotting import save_image
 from ganmetric.distances import describe_distance, load_recorded_distance
 from ganmetric.generators import describe_model, load_recorded_generator
 
-from .common import SEED, argument_flags, distance_options, model_options, read_codes, seed_list
+from .common import CODE_FILES, SEED, argument_flags, distance_options, model_options, read_codes, seed_list
 
 
 def _int_list(value: str, param: str) -> list[int]:
@@ -91,7 +91,7 @@ def export(result, top, out):
 @click.option("--amount", "-t", type=float, required=True,
               help="Linear: latent distance t in z + t u. With --sphere: rotation angle in radians.")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
-              help="Codes to edit: a .npy of shape (n,) or (N, n).")
+              help="Codes to edit: a .npy of shape (n,) or (N, n). " + CODE_FILES)
 @click.option("--seed", type=SEED, default=None, help="Edit the code drawn with this seed.")
 @click.option("--sphere", is_flag=True, help="Rotate toward the axis on the sphere of radius |z| (norm kept).")
 @click.option("--scale", type=int, default=1, show_default=True,
@@ -271,7 +271,8 @@ def _print_calibration(cal, indices, distance_name, sphere):
 @model_options
 @distance_options
 @click.option("--axes", "axes_file", type=click.Path(dir_okay=False), required=True, help="Axis file.")
-@click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None, help="Reference code (.npy, one code).")
+@click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
+              help="Reference code (.npy, one code). " + CODE_FILES)
 @click.option("--seed", type=SEED, default=None, help="Reference code drawn with this seed (default: the axes' "
                                                       "source point).")
 @click.option("--axes-list", default="0,1,2,3,4", show_default=True, help="Axis indices, one row each.")

@@ -9,6 +9,7 @@ typed, so a command reading a file fills the rest from the file's record),
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import signal
@@ -347,11 +348,19 @@ def check_points_or_z(points, z_file) -> None:
         raise click.BadParameter(f"must be at least 1, got {points}", param_hint="--points")
 
 
+#: what a code file may be, for every --z-like flag's help
+CODE_FILES = "A ganmetric result file (.npz) gives its point z, an axis file its points."
+
+
 def read_codes(z_file, latent_dim: int, *, flag: str = "--z") -> np.ndarray:
-    """Codes from a .npy (or .npz with one array) file, validated: (N, latent_dim), finite.
+    """Codes from a file, validated: (N, latent_dim), finite, float32/float64.
+
+    The file is a ``.npy`` of codes, a ``.npz`` holding one array, or on purpose a ganmetric
+    result file (its point ``z``) or axis file (its ``points``) (see :data:`CODE_FILES`).
 
     Raises:
-        InputError: missing, unreadable or not an array file (saying what it is), wrong shape, NaN.
+        InputError: missing, unreadable or not an array file (saying what it is), an ``.npz``
+            of several arrays that is no ganmetric file, wrong shape, NaN.
     """
     path = Path(z_file)
     if not path.is_file():
@@ -360,15 +369,30 @@ def read_codes(z_file, latent_dim: int, *, flag: str = "--z") -> np.ndarray:
         arr = np.load(path, allow_pickle=False)
         if isinstance(arr, np.lib.npyio.NpzFile):
             with arr:
-                keys = list(arr.files)
-                arr = arr["z"] if "z" in keys else arr[keys[0]]
-    except (OSError, ValueError, EOFError, IndexError) as exc:
+                arr = _npz_codes(arr, path, flag)
+    except (OSError, ValueError, EOFError, IndexError, KeyError) as exc:
+        if isinstance(exc, ganmetric.InputError):
+            raise
         what = describe_file(path)
         if what in (None, "a numpy .npy array", "a numpy .npz archive"):
             raise ganmetric.InputError(f"cannot read {flag} {path}: the file is damaged or not a .npy array of "
                                        f"latent codes") from exc
         raise ganmetric.InputError(f"{flag} {path} is {what}, not a .npy array of latent codes") from exc
     return checks.latent_codes(np.asarray(arr), latent_dim, name=f"{flag} {path.name}").cpu().numpy()
+
+
+def _npz_codes(data, path: Path, flag: str) -> np.ndarray:
+    """The codes of an ``.npz``: a ganmetric result's ``z``, an axis file's ``points``, or its one array."""
+    keys = list(data.files)
+    if "meta" in keys:
+        fmt = str(json.loads(str(data["meta"])).get("format", ""))
+        for prefix, key in (("ganmetric-result/", "z"), ("ganmetric-axes/", "points")):
+            if fmt.startswith(prefix) and key in keys:
+                return data[key]
+    if len(keys) == 1:
+        return data[keys[0]]
+    raise ganmetric.InputError(f"{flag} {path.name} holds the arrays {', '.join(keys)}: give a .npy of codes (or an "
+                               f".npz of one array, a ganmetric result file or an axis file)")
 
 
 class stop_on_sigint:

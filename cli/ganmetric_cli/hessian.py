@@ -9,7 +9,7 @@ from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 from ganmetric.io import check_writable
 
-from .common import SEED, distance_options, metric_options, model_options, read_codes, refuse_unused
+from .common import CODE_FILES, SEED, distance_options, metric_options, model_options, read_codes, refuse_unused
 
 
 @click.command()
@@ -19,7 +19,7 @@ from .common import SEED, distance_options, metric_options, model_options, read_
               help="Draw z from the model's prior with this seed (point 0 of `ganmetric batch --seed` with the same "
                    "seed).")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
-              help="Use this latent point instead: a .npy of shape (n,) or (1, n).")
+              help="Use this latent point instead: a .npy of shape (n,) or (1, n). " + CODE_FILES)
 @metric_options
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="hessian.npz", show_default=True,
               help="Result file (.npz: eigvals, eigvecs, z, H when full, meta JSON).")

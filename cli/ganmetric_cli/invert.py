@@ -14,7 +14,7 @@ from ganmetric.generators import describe_model, model_meta
 from ganmetric.io import atomic_write_bytes, check_writable, write_json
 from ganmetric.plotting import save_image
 
-from .common import SEED, argument_flags, distance_options, generator_for_basis, model_options, read_codes
+from .common import CODE_FILES, SEED, argument_flags, distance_options, generator_for_basis, model_options, read_codes
 
 #: The files written into --out.
 OUTPUTS = {"code": "code.npy", "codes": "codes.npy", "losses": "losses.npy", "fit": "fit.png",
@@ -99,7 +99,8 @@ def _report(G, res, folder: Path) -> None:
               help="Refuse a larger --image (width x height, read from its header before decoding; a 50-megapixel "
                    "photo decodes to 150 MB). Raise it for larger images you mean to use.")
 @click.option("--true-z", type=click.Path(dir_okay=False), default=None,
-              help="A known code (.npy, shape (n,)): report the fit's cosine similarity and L2 distance to it.")
+              help="A known code (.npy, shape (n,)): report the fit's cosine similarity and L2 distance to it. "
+                   + CODE_FILES)
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="inversion", show_default=True,
               help="Output folder (created with its parents if missing).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

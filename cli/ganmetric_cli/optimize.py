@@ -9,7 +9,7 @@ import click
 from ganmetric import blackbox
 from ganmetric.generators import describe_model
 
-from .common import (SEED, argument_flags, distance_options, generator_for_basis, model_options, read_codes,
+from .common import (CODE_FILES, SEED, argument_flags, distance_options, generator_for_basis, model_options, read_codes,
                      stop_on_sigint)
 
 
@@ -69,7 +69,7 @@ def _report(cmp, folder: Path) -> None:
 @click.option("--init", type=click.Choice(["prior", "z"]), default=None,
               help="Starting points: prior (a prior sample per seed, the default) or z (the --z file).")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
-              help="Starting codes (.npy): one code for all seeds or one row per seed.")
+              help="Starting codes (.npy): one code for all seeds or one row per seed. " + CODE_FILES)
 @click.option("--sigma0", type=float, default=0.5, show_default=True,
               help="Initial step, relative to the prior's scale.")
 @click.option("--popsize", type=int, default=None, help="Codes per generation (default 4 + floor(3 ln n)).")
