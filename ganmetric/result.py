@@ -111,13 +111,26 @@ class MetricResult:
         held (so ``ganmetric spectrum`` reports the same count for the file); ``total`` is the
         sum of their magnitudes (the count's 100%). Both are None when the spectrum is all
         zeros or not finite (the count is undefined then).
+
+        For a top-k result the count of its k eigenvalues says little (the top 10 always hold
+        99% of the top 10's sum, nearly). When the trace is known (the full H was computed and
+        k eigenpairs stored), ``trace_share`` is the stored eigenvalues' share of it and
+        ``n99_of_trace`` how many of them reach 99% of the trace (None: more than k are needed);
+        both are None when H (so the trace) is unknown.
         """
         vals = _array(self.eigvals).astype(np.float64)
         trace = float(np.trace(_array(self.H).astype(np.float64))) if self.H is not None else None
         defined = bool(np.isfinite(vals).all()) and float(np.abs(vals).sum()) > 0
         n99 = int(anisotropy_counts(vals, (0.99,))[0]) if defined else None
+        share = n99_trace = None
+        if defined and trace is not None and trace > 0:
+            cumulative = np.cumsum(np.abs(vals)) / trace
+            share = float(cumulative[-1])
+            reached = np.nonzero(cumulative >= 0.99)[0]
+            n99_trace = int(reached[0]) + 1 if reached.size else None
         return {"top_eigvals": vals[:top].tolist(), "trace": trace,
                 "total": float(np.abs(vals).sum()) if defined else None, "n99": n99,
+                "trace_share": share, "n99_of_trace": n99_trace,
                 "method": self.method, "seconds": self.seconds, "dim": self.dim, "k": self.k}
 
     def file_meta(self, **extra) -> dict:
