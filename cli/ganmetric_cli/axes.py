@@ -71,6 +71,10 @@ def axes():
 def export(result, top, out):
     """Write the top-K eigenvectors of RESULT (a single-point or average metric file) as an axis file.
 
+    The file records a reference point: a single-point metric's own point; for an average,
+    whose mean code is far shorter than a sample, the mean code rescaled to the averaged
+    points' mean length (said in the output and the file's meta "reference").
+
     \b
     Example:
       ganmetric hessian --model dcgan-face --distance mse --seed 0 --out face.npz
@@ -81,6 +85,8 @@ def export(result, top, out):
     click.echo(f"{ax.model} [{ax.latent_space}, n={ax.latent_dim}]  distance={ax.distance}  "
                f"source={ax.meta['source']['kind']} ({ax.points.shape[0]} point(s))")
     click.echo("eigenvalues: " + ", ".join(f"{v:.4g}" for v in ax.eigvals))
+    if ax.meta.get("reference"):
+        click.echo(f"reference point: {ax.meta['reference']}")
     click.echo(f"wrote {out}")
 
 
