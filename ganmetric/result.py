@@ -178,7 +178,7 @@ class MetricResult:
 
         Raises:
             ResultFileError: missing file, not an npz, missing arrays, inconsistent shapes,
-                non-finite eigenpairs or bad meta.
+                non-finite eigenpairs, point or H, or bad meta.
         """
         arrays, meta = read_npz_with_meta(
             path, kind="ganmetric result", required=("eigvals", "eigvecs", "z", "meta"),
@@ -195,6 +195,9 @@ class MetricResult:
                                   f"z {z.shape}" + (f", H {H.shape}" if H is not None else ""))
         if not (np.isfinite(vals).all() and np.isfinite(vecs).all()):
             raise ResultFileError(f"{path}: non-finite eigenpairs")
+        for name, arr in (("point z", z), ("metric H", H)):
+            if arr is not None and not np.isfinite(arr).all():
+                raise ResultFileError(f"{path}: non-finite values in its {name}")
         kind = meta.get("kind", "point")
         if kind not in KINDS:
             raise ResultFileError(f"{path}: unknown result kind {kind}")
