@@ -231,6 +231,37 @@ def test_bad_render_messages_say_what_was_expected(setup):
         client, b'{"coefficients": [0.1, 0, 0, 0], "z0": [0, 0, 0, 0, 0, 0, 0, 0], "sphere": true}'))
 
 
+@pytest.mark.parametrize("body, message", [
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"coefficients": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+    (b'{"coefficients": [1' + b"0" * 5000 + b', 0, 0, 0]}', "too many digits"),
+    (b'{"coefficients": [0, 0, 0, 0], "seed": ' + b"9" * 4301 + b"}", "too many digits"),
+], ids=["array-100000-deep", "field-100000-deep", "int-5001-digits", "seed-4301-digits"])
+def test_bodies_the_json_parser_cannot_hold_get_400(setup, body, message):
+    """Not a 500 with a traceback: TestClient re-raises any exception that reaches the server's error handler."""
+    assert message in _one_line_error(_post(setup[-1], body), 400, "body")
+
+
+@pytest.mark.parametrize("body, field", [
+    (b'{"coefficients": [0, 0, 0, 0], "seed": "' + b"x" * 1_000_000 + b'"}', "seed"),
+    (b'{"coefficients": [0, 0, 0, 0], "seed": ' + b"9" * 4000 + b"}", "seed"),
+    (b'{"coefficients": [0, 0, 0, 0], "' + b"k" * 500_000 + b'": 1}', "k" * 60 + "..."),
+])
+def test_echoed_input_is_cut_to_60_characters(setup, body, field):
+    r = _post(setup[-1], body)
+    message = _one_line_error(r, 400, field)
+    assert len(r.content) < 500 and len(message) < 200, message
+    assert "x" * 61 not in message and "9" * 61 not in message and "k" * 61 not in message
+
+
+def test_long_query_values_are_not_echoed(setup):
+    client = setup[-1]
+    for params, field in (({"seed": "7" * 10_000}, "seed"), ({"d_max": "1" * 5000}, "d_max"),
+                          ({"sphere": "y" * 10_000}, "sphere")):
+        r = client.get("/api/info", params=params)
+        assert len(_one_line_error(r, 400, field)) < 200 and len(r.content) < 500
+
+
 def test_a_body_over_the_limit_gets_413(setup):
     client = setup[-1]
     _one_line_error(_post(client, b" " * (MAX_BODY + 1)), 413, "body")

@@ -10,8 +10,8 @@ Routes:
 - ``POST /api/code``: the same body; the code as a ``.npy`` file.
 - ``GET /api/strip?axis=&d_max=&sphere=&seed=&steps=&scale=``: the axis's explore row (PNG).
 
-Bad requests get a 4xx JSON ``{"error": one line, "field": the request field or null}``; the
-generator runs on one worker thread, so requests queue instead of running the model twice at once.
+Bad requests get a 4xx JSON ``{"error": one line, "field": the request field or null}``, echoing
+at most 60 characters of the request's own text; the generator runs on one worker thread, so requests queue instead of running the model twice at once.
 """
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ from . import protocol
 #: the package files the app serves, and their media types
 STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
           "style.css": "text/css; charset=utf-8"}
+#: the longest error message sent (a safety net: messages echo at most 60 characters of a request)
+MAX_MESSAGE = 400
 
 
 def _static_files() -> dict[str, bytes]:
@@ -45,6 +47,8 @@ def _json(obj, status: int = 200) -> Response:
 
 
 def _error(status: int, message: str, field: str | None = None) -> Response:
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + "..."
     return _json({"error": message, "field": field}, status)
 
 
@@ -105,7 +109,7 @@ def create_app(viewer) -> FastAPI:
     @app.get("/static/{name}")
     async def static(name: str):
         if name not in STATIC:
-            return _error(404, f"no static file {name[:60]}")
+            return _error(404, f"no static file {protocol.shown(name)}")
         return Response(files[name], media_type=STATIC[name], headers={"Cache-Control": "no-cache"})
 
     @app.get("/api/info")
