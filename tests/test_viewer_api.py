@@ -28,6 +28,8 @@ except (ImportError, RuntimeError):  # starlette's TestClient needs httpx2 (or h
     pytest.skip("FastAPI's TestClient needs httpx2 or httpx (pip install -e \".[test]\")", allow_module_level=True)
 
 N, K, RES = 8, 4, 16
+PORT = 8765  # the app's port: requests must name 127.0.0.1:8765 (or localhost, [::1]) in Host
+BASE = f"http://127.0.0.1:{PORT}"
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def setup(tmp_path_factory):
     res.save(folder / "tiny.npz")
     axes = load_axes(export_axes(folder / "tiny.npz", top=K, out=folder / "axes.npz").path)
     viewer = Viewer(G, axes, D, d_max=0.05)
-    return G, D, axes, viewer, TestClient(create_app(viewer))
+    return G, D, axes, viewer, TestClient(create_app(viewer, port=PORT), base_url=BASE)
 
 
 def _pixels(b64: str) -> np.ndarray:
@@ -220,7 +222,7 @@ def _one_line_error(r, status=400, field="unset"):
 def test_bad_render_requests_get_400_naming_the_field(setup, body, field):
     client = setup[-1]
     _one_line_error(_post(client, body), 400, field)
-    _one_line_error(client.post("/api/code", content=body), 400, field)
+    _one_line_error(client.post("/api/code", content=body, headers={"Content-Type": "application/json"}), 400, field)
 
 
 def test_bad_render_messages_say_what_was_expected(setup):
@@ -294,7 +296,7 @@ def test_wrong_methods_and_paths_get_json_4xx(setup):
     client = setup[-1]
     _one_line_error(client.get("/api/render"), 405)
     _one_line_error(client.get("/api/nothing"), 404)
-    _one_line_error(client.put("/api/info"), 405)
+    _one_line_error(client.put("/api/info", json={}), 405)
 
 
 def test_create_app_without_the_extra_says_how_to_install_it(setup, monkeypatch):

@@ -67,7 +67,7 @@ def view(model_spec, device, dtype, distance_spec, axes_file, result_file, top, 
         G = load_recorded_generator(ax.meta, model_spec, device=device, dtype=dtype, what=what)
         D = None if no_distance else load_recorded_distance(ax.meta, distance_spec, device=device, dtype=dtype,
                                                             what=what)
-        app = gview.create_app(gview.Viewer(G, ax, D, d_max=d_max))
+        app = gview.create_app(gview.Viewer(G, ax, D, d_max=d_max), host=host, port=sock.getsockname()[1])
     except BaseException:
         sock.close()
         raise
