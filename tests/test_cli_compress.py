@@ -84,12 +84,12 @@ def test_bad_input_is_one_line_and_writes_nothing(model, result, tmp_path):  # n
                     "the basis h.npz records the model gm_layers_nets:make (your own code, module.path:factory); "
                     "ganmetric rebuilds only pretrained models from a file's record: if you trust it, name it "
                     "yourself (--model gm_layers_nets:make --weights ")
-    last_line_error(run("compress", "--hessian", result, *model[:2], "--latent-dim", "6", "--samples", 2, "--out", out),
-                    "the basis h.npz records weights from the file ")
+    last_line_error(run("compress", "--hessian", result, *model[:2], "--latent-dim", "6", "--samples", 2,
+                        "--out", out), "the basis h.npz records weights from the file ")
     last_line_error(run(*base, "--random-bases", -1), "Invalid value for --random-bases: must be at least 0")
-    last_line_error(run(*base[:3], "--model", "dcgan-face", *base[9:]), "the basis h.npz was made with another model setting: "
-                                                         "latent size 6 there, 100 here; "
-                                                         "model gm_layers_nets:make there, dcgan-face here")
+    last_line_error(run(*base[:3], "--model", "dcgan-face", *base[9:]),
+                    "the basis h.npz was made with another model setting: latent size 6 there, 100 here; "
+                    "model gm_layers_nets:make there, dcgan-face here")
     last_line_error(run(*base, "--distance", "layer:nope"), "has no layer nope")
     last_line_error(run("compress", *model, "--directions", "sefa", "--distance", "mse", "--center", "--out", out),
                    "Invalid value for --center: needs the point a metric was computed at")

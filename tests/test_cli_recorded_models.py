@@ -111,7 +111,7 @@ def test_a_recorded_module_is_never_imported(files, command):
     one_error_line(res, "records the model gm_marker_nets:make (your own code, module.path:factory); ganmetric "
                         "rebuilds only pretrained models from a file's record: if you trust it, name it yourself "
                         "(--model gm_marker_nets:make)")
-    assert res.exit_code == 1
+    assert res.exit_code == 2  # bad input (ganmetric_cli.common.one_line_error)
     assert _markers(files.folder) == [] and "gm_marker_nets" not in sys.modules
 
 
@@ -178,6 +178,6 @@ def test_in_a_fresh_process_nothing_is_imported_or_aborted(files, model):
                            "--amount", "1", "--out", str(files.folder / "o.png")],
                           cwd=files.folder, env=subprocess_env(), capture_output=True, text=True, timeout=120)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
     assert lines[0].startswith(f"Error: the axis file a_sub.npz records the model {model} (your own code"), proc.stderr
     assert _markers(files.folder) == [] and not (files.folder / "o.png").exists()

@@ -143,5 +143,5 @@ def test_cli_hessian_refuses_an_evil_archive_in_one_line(plain, tmp_path):
     res = CliRunner().invoke(main, ["hessian", "--model", str(evil), "--distance", "mse", "-q",
                                     "-o", str(tmp_path / "h.npz")])
     one_error_line(res, "evil.pt2 is an exported program that holds the pickled payload fc.bias")
-    assert res.exit_code == 1
+    assert res.exit_code == 2  # bad input
     assert not marker.exists() and not (tmp_path / "h.npz").exists()

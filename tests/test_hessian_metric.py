@@ -270,6 +270,7 @@ def test_a_non_finite_image_is_one_line_in_the_cli(tmp_path, monkeypatch):
     monkeypatch.setattr("ganmetric.generators.spec.ModelSpec.load", lambda self, **kw: _NonFinite("nan-image"))
     res = CliRunner().invoke(main, ["hessian", "--distance", "mse", "-q", "--out", str(tmp_path / "h.npz")])
     one_error_line(res, "g-nan-image: the generator's output is not finite at this code")
+    assert res.exit_code == 1  # a failure at run time, not bad input
     assert not (tmp_path / "h.npz").exists()
 
 

@@ -67,9 +67,12 @@ def _check_archive(data: bytes, path: Path) -> None:
         names = list(reader.get_all_records())
     except Exception as exc:
         raise ValueError(f"{path} is not a zip archive torch can read") from exc
-    refuse = lambda why: InputError(f"{path.name} is an exported program that holds {why}: loading it would run "  # noqa: E731
-                                    f"code or unpickle objects from the file; ganmetric loads only exported programs "
-                                    f"of plain tensors (torch.export.save of a plain nn.Module)")
+
+    def refuse(why: str) -> InputError:
+        return InputError(f"{path.name} is an exported program that holds {why}: loading it would run code or "
+                          f"unpickle objects from the file; ganmetric loads only exported programs of plain tensors "
+                          f"(torch.export.save of a plain nn.Module)")
+
     if "archive_format" not in names or reader.get_record("archive_format") != b"pt2":
         if any(name.endswith("serialized_exported_program.json") for name in names):
             raise InputError(f"{path.name} is an exported program in the format of torch before 2.7, whose weights "
@@ -95,7 +98,8 @@ def _check_archive(data: bytes, path: Path) -> None:
 
 
 def _check_config(raw: bytes, name: str, refuse) -> set[str]:
-    """The files a weights/constants config names, each payload raw tensor bytes in a ``weight_*``/``tensor_*`` file."""
+    """The files a weights/constants config names; each payload must be raw tensor bytes in a
+    ``weight_*``/``tensor_*`` file."""
     folder = name[:name.rindex("/") + 1]
     try:
         config = json.loads(raw.decode())["config"]
