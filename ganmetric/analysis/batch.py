@@ -29,6 +29,7 @@ from ..errors import InputError
 from ..hessian import check_options, metric_tensor
 from ..hessian.metric import DEFAULT_EPS
 from ..io import atomic_write_bytes
+from ..placement import check_codes_device, check_same_dtype
 from . import distributed
 from .batch_folder import (CODES, MANIFEST, Manifest, batch_identity, check_directory, npy_bytes, point_name,
                            point_status, remove_stale_temps)
@@ -66,6 +67,8 @@ class BatchSummary:
 def _validated(G, D, codes, out_dir, solver: dict) -> tuple[torch.Tensor, np.ndarray, Path]:
     """Check every argument before anything is written; codes as a float64 tensor and array."""
     check_options(G, D, **solver)
+    check_same_dtype(G, D)  # and the device, in one line, before anything is written
+    check_codes_device(codes, G, name="codes")
     codes_t = checks.latent_codes(codes, int(G.latent_dim), name="codes")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -89,12 +92,13 @@ def _prepare_directory(out_dir: Path, codes: np.ndarray, manifest: Manifest, sta
 
 
 def _compute_points(G, D, codes: torch.Tensor, todo: list[int], out_dir: Path, identity: dict,
-                    status: dict, manifest: Manifest | None, solver: dict, meta: dict, stop, bar) -> bool:
+                    status: dict, manifest: Manifest | None, solver: dict, meta: dict, stop, bar,
+                    allow_tf32: bool = False) -> bool:
     """Compute and save each point of ``todo`` in order; True when ``stop()`` ended the run early."""
     for count, i in enumerate(bar):
         if stop is not None and stop():
             return True
-        res = metric_tensor(G, D, codes[i:i + 1], **solver, probe=count == 0)
+        res = metric_tensor(G, D, codes[i:i + 1], **solver, probe=count == 0, allow_tf32=allow_tf32)
         res.save(out_dir / point_name(i), index=i, batch=identity, **meta)
         status[i] = "done"
         if manifest is not None:
@@ -126,7 +130,7 @@ def _final_manifest(out_dir: Path, identity: dict, codes: np.ndarray, manifest: 
 def batch_metric(G, D, codes, out_dir, method: str = "auto", k: int | None = None, *, chunk: int | None = None,
                  eps: float | None = None, max_iter: int | None = None, tol: float | None = None, lanczos_seed: int = 0,
                  seed: int | None = None, z_file: str | None = None, progress: bool = False,
-                 stop: Callable[[], bool] | None = None) -> BatchSummary:
+                 stop: Callable[[], bool] | None = None, allow_tf32: bool = False) -> BatchSummary:
     """Compute the metric at every code and write one result file per point into ``out_dir``.
 
     Resumable (valid files are kept), safe to kill at any moment, and split across ranks
@@ -140,6 +144,8 @@ def batch_metric(G, D, codes, out_dir, method: str = "auto", k: int | None = Non
         out_dir: the batch directory (created if missing).
         method, k, chunk, eps, max_iter, tol: as in :func:`~ganmetric.metric_tensor`.
         lanczos_seed: seed of the Lanczos start vector (iterative methods), the same for every point.
+        allow_tf32: TF32 products on CUDA (as in :func:`~ganmetric.metric_tensor`); part of the
+            batch's identity when set.
         seed: the seed the codes were drawn with (recorded, and named when a folder's codes differ).
         z_file: the file the codes came from (recorded only).
         progress: show a progress bar (rate and ETA) per rank.
@@ -159,7 +165,9 @@ def batch_metric(G, D, codes, out_dir, method: str = "auto", k: int | None = Non
     eps = DEFAULT_EPS if eps is None else eps  # recorded as a number in the batch identity (as before)
     solver = dict(method=method, k=k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=lanczos_seed)
     codes_t, codes_np, out_dir = _validated(G, D, codes, out_dir, solver)
-    identity = batch_identity(G, D, method, k, eps=eps, max_iter=max_iter, tol=tol, lanczos_seed=lanczos_seed)
+    allow_tf32 = checks.flag("allow_tf32", allow_tf32)
+    identity = batch_identity(G, D, method, k, eps=eps, max_iter=max_iter, tol=tol, lanczos_seed=lanczos_seed,
+                              allow_tf32=allow_tf32)
     rank, world = distributed.rank_and_world()
     if out_dir.is_dir():
         check_directory(out_dir, identity, codes_np, seed)  # every rank: all raise alike, before any barrier
@@ -176,7 +184,7 @@ def batch_metric(G, D, codes, out_dir, method: str = "auto", k: int | None = Non
     was = dict(status)
     try:
         interrupted = _compute_points(G, D, codes_t, todo, out_dir, identity, status,
-                                      manifest if world == 1 else None, solver, meta, stop, bar)
+                                      manifest if world == 1 else None, solver, meta, stop, bar, allow_tf32)
     finally:
         if world == 1:
             manifest.write(status)
