@@ -66,9 +66,9 @@ class BatchSummary:
 
 def _validated(G, D, codes, out_dir, solver: dict) -> tuple[torch.Tensor, np.ndarray, Path]:
     """Check every argument before anything is written; codes as a float64 tensor and array."""
-    check_options(G, D, **solver)
     check_same_dtype(G, D)  # and the device, in one line, before anything is written
     check_codes_device(codes, G, name="codes")
+    check_options(G, D, **solver)
     codes_t = checks.latent_codes(codes, int(G.latent_dim), name="codes")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():

@@ -373,11 +373,11 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
     """
     checks.one_of("method", method, METHODS)
     n = int(G.latent_dim)
+    dtype = check_same_dtype(G, D)  # and the device: one line naming both, before any work
+    check_codes_device(z, G)
     z = checks.latent_codes(z, n)
     if z.shape[0] != 1:
         raise InputError(f"metric_tensor takes one latent point, got {z.shape[0]}; use ganmetric.batch_metric for many")
-    dtype = check_same_dtype(G, D)  # and the device: one line naming both, before any work
-    check_codes_device(z, G)
     z0 = z[0].to(device=module_device(G), dtype=dtype)
     name = check_options(G, D, method, k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=seed)
     settings = _settings(n, name, k, chunk, eps, max_iter, tol, seed, progress)
