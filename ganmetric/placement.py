@@ -9,9 +9,39 @@ generator's device: that is where code files are read).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .errors import InputError
+
+
+def as_numpy(x, dtype=None) -> np.ndarray:
+    """A numpy array of a tensor on any device (copied to the CPU) or of anything ``np.asarray`` takes.
+
+    Every conversion of a result's tensors to numpy goes through here: ``np.asarray`` of a CUDA
+    tensor raises.
+    """
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=dtype)
+
+
+def cpu_tensor(x) -> torch.Tensor:
+    """A CPU tensor of a tensor on any device (detached) or of an array, keeping its dtype.
+
+    Never ``torch.as_tensor(x)``: under ``torch.set_default_device`` it puts arrays, and even
+    CPU tensors, on the default device.
+    """
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu()
+    return torch.from_numpy(np.array(x))
+
+
+def cpu_float64(x) -> torch.Tensor:
+    """A float64 CPU tensor of a tensor on any device or an array (never on torch's default device)."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(device="cpu", dtype=torch.float64)
+    return torch.from_numpy(np.array(x, dtype=np.float64))
 
 
 def module_dtype(module) -> torch.dtype | None:

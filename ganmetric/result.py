@@ -31,6 +31,7 @@ import numpy as np
 from .errors import InputError, ResultFileError
 from .io import read_npz_with_meta, save_npz_with_meta, versions
 from .linalg import anisotropy_counts
+from .placement import as_numpy
 
 FORMAT = "ganmetric-result/1"
 KINDS = ("point", "average")
@@ -39,11 +40,7 @@ RESERVED_KEYS = frozenset({"format", "kind", "method", "k", "latent_dim", "dtype
                            "versions", "model", "latent_space", "model_options", "distance", "distance_options"})
 
 
-def _array(x) -> np.ndarray:
-    """A numpy copy of a tensor or array (CPU)."""
-    if hasattr(x, "detach"):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
+_array = as_numpy  # a numpy copy of a tensor (any device) or array
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def _distances(G, D, x0: torch.Tensor, codes: torch.Tensor, chunk: int) -> torch
     for start in range(0, codes.shape[0], chunk):
         batch = codes[start:start + chunk].to(**placement(G))
         out.append(D(x0, distance_inputs(G, D, batch)).detach().to(device="cpu", dtype=torch.float64).reshape(-1))
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64, device="cpu")
 
 
 def _curve_amounts(amount_range: float, points: int) -> np.ndarray:

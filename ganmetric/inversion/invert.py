@@ -113,7 +113,7 @@ def _optimise(p: Inversion, loss_fn, z0: torch.Tensor, *, progress: bool, desc: 
         return z0 + (param if B is None else param @ B.T)
 
     opt = OPTIMIZERS[p.optimizer]([param], lr=p.lr)
-    history = torch.empty(z0.shape[0], p.steps, dtype=torch.float64)
+    history = torch.empty(z0.shape[0], p.steps, dtype=torch.float64, device="cpu")
     bar = progress_bar(range(p.steps), enable=progress, desc=desc, unit="step")
     for t in bar:
         opt.zero_grad(set_to_none=True)

@@ -72,11 +72,11 @@ def initial_codes(latent_dim: int, restarts: int, seed: int) -> torch.Tensor:
 
 
 def _draw_codes(latent_dim: int, seed: int, rows: range) -> torch.Tensor:
-    out = torch.empty(len(rows), latent_dim, dtype=torch.float64)
+    out = torch.empty(len(rows), latent_dim, dtype=torch.float64, device="cpu")
     for i, r in enumerate(rows):
         state = np.random.SeedSequence([int(seed) % 2**64, r]).generate_state(2, dtype=np.uint32)
-        gen = torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
-        out[i] = torch.randn(latent_dim, generator=gen, dtype=torch.float64)
+        gen = torch.Generator(device="cpu").manual_seed(int(state[0]) << 32 | int(state[1]))
+        out[i] = torch.randn(latent_dim, generator=gen, dtype=torch.float64, device="cpu")
     return out
 
 
