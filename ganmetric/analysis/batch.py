@@ -29,7 +29,7 @@ from ..errors import InputError
 from ..hessian import check_options, metric_tensor
 from ..hessian.metric import DEFAULT_EPS
 from ..io import atomic_write_bytes
-from ..placement import check_codes_device, check_same_dtype
+from ..placement import check_codes_device, check_same_dtype, module_device
 from . import distributed
 from .batch_folder import (CODES, MANIFEST, Manifest, batch_identity, check_directory, npy_bytes, point_name,
                            point_status, remove_stale_temps)
@@ -77,7 +77,7 @@ def _validated(G, D, codes, out_dir, solver: dict) -> tuple[torch.Tensor, np.nda
 
 
 def _prepare_directory(out_dir: Path, codes: np.ndarray, manifest: Manifest, status: dict, rank: int,
-                       world: int, mine: list[int]) -> None:
+                       world: int, mine: list[int], device=None) -> None:
     """Rank 0 creates the folder and writes the codes and the manifest; every rank then clears its stale temps."""
     if rank == 0:
         try:
@@ -87,7 +87,7 @@ def _prepare_directory(out_dir: Path, codes: np.ndarray, manifest: Manifest, sta
         remove_stale_temps(out_dir, [MANIFEST, CODES])
         atomic_write_bytes(out_dir / CODES, npy_bytes(codes))
         manifest.write(status if world == 1 else {})
-    distributed.barrier()
+    distributed.barrier(device)
     remove_stale_temps(out_dir, [point_name(i) for i in mine])
 
 
@@ -112,19 +112,20 @@ def _point_meta(G, D, method: str, *, seed, lanczos_seed: int, z_file) -> dict:
                 device=str(getattr(G, "device", "cpu")))
 
 
-def _counts_over_ranks(was: dict[int, str], status: dict[int, str], interrupted: bool) -> list[int]:
+def _counts_over_ranks(was: dict[int, str], status: dict[int, str], interrupted: bool, device=None) -> list[int]:
     """[computed, skipped, recomputed, ranks interrupted], summed over ranks (``was``: status before computing)."""
     fresh = [i for i, before in was.items() if before != "done" and status[i] == "done"]
     return distributed.sum_over_ranks([len(fresh), sum(before == "done" for before in was.values()),
-                                       sum(was[i] == "corrupt" for i in fresh), int(interrupted)])
+                                       sum(was[i] == "corrupt" for i in fresh), int(interrupted)], device)
 
 
-def _final_manifest(out_dir: Path, identity: dict, codes: np.ndarray, manifest: Manifest, rank: int) -> None:
+def _final_manifest(out_dir: Path, identity: dict, codes: np.ndarray, manifest: Manifest, rank: int,
+                    device=None) -> None:
     """Rank 0 of a multi-process run records every rank's points (it saw only its own), between barriers."""
-    distributed.barrier()
+    distributed.barrier(device)
     if rank == 0:
         manifest.write({i: point_status(out_dir / point_name(i), i, identity, codes[i]) for i in range(len(codes))})
-    distributed.barrier()
+    distributed.barrier(device)
 
 
 def batch_metric(G, D, codes, out_dir, method: str = "auto", k: int | None = None, *, chunk: int | None = None,
@@ -175,7 +176,8 @@ def batch_metric(G, D, codes, out_dir, method: str = "auto", k: int | None = Non
     mine = [i for i in range(N) if i % world == rank]
     status = {i: point_status(out_dir / point_name(i), i, identity, codes_np[i]) for i in mine}
     manifest = Manifest(out_dir, identity, N, {"seed": seed, "z_file": z_file})
-    _prepare_directory(out_dir, codes_np, manifest, status, rank, world, mine)
+    device = module_device(G)  # collectives of a caller's nccl group run on this rank's GPU
+    _prepare_directory(out_dir, codes_np, manifest, status, rank, world, mine, device)
 
     todo = [i for i in mine if status[i] != "done"]
     bar = progress_bar(todo, enable=progress, total=len(todo), unit="pt",
@@ -188,7 +190,7 @@ def batch_metric(G, D, codes, out_dir, method: str = "auto", k: int | None = Non
     finally:
         if world == 1:
             manifest.write(status)
-    counts = _counts_over_ranks(was, status, interrupted)
+    counts = _counts_over_ranks(was, status, interrupted, device)
     if world > 1:
-        _final_manifest(out_dir, identity, codes_np, manifest, rank)
+        _final_manifest(out_dir, identity, codes_np, manifest, rank, device)
     return BatchSummary(out_dir, N, *counts[:3], time.perf_counter() - t0, world, counts[3] > 0)

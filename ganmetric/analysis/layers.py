@@ -220,7 +220,7 @@ def layer_metrics(G, layers, codes, out_dir, D, method: str = "auto", k: int | N
         if folder.is_dir():
             check_directory(folder, batch_identity(G, dist, method, k, eps=eps_rec, max_iter=max_iter, tol=tol,
                                                    lanczos_seed=lanczos_seed, allow_tf32=allow_tf32), codes_np, seed)
-    _write_run(out_dir, identity, seed, z_file)
+    _write_run(out_dir, identity, seed, z_file, G.device)
     for name, dist in rows:
         s = batch_metric(G, dist, codes_np, out_dir / folder_name(name), method, k, chunk=chunk, eps=eps,
                          max_iter=max_iter, tol=tol, lanczos_seed=lanczos_seed, seed=seed, z_file=z_file,
@@ -231,7 +231,7 @@ def layer_metrics(G, layers, codes, out_dir, D, method: str = "auto", k: int | N
     return layers_table(out_dir, infos, G, ks, meta)
 
 
-def _write_run(out_dir: Path, identity: dict, seed, z_file) -> None:
+def _write_run(out_dir: Path, identity: dict, seed, z_file, device=None) -> None:
     from .distributed import barrier, rank_and_world
     rank, _ = rank_and_world()
     if rank == 0:
@@ -240,7 +240,7 @@ def _write_run(out_dir: Path, identity: dict, seed, z_file) -> None:
         except OSError as exc:
             raise InputError(f"cannot create {out_dir}: {exc.strerror or exc}") from exc
         write_json(out_dir / RUN, {"format": FORMAT, "identity": identity, "seed": seed, "z_file": z_file})
-    barrier()
+    barrier(device)
 
 
 def _effective_rank(vals: np.ndarray) -> np.ndarray:
