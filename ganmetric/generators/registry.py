@@ -104,7 +104,7 @@ def load_generator(name_or_path: str, *, device="cpu", dtype=None, latent_space:
             gen = load_custom_generator(name, latent_space=latent_space, **options)
         elif name.lower().endswith(SAVED_SUFFIXES):
             check_options(load_saved_generator, f"a saved generator file ({path.name})", options)
-            gen = load_saved_generator(path, latent_space=latent_space, **options)
+            gen = load_saved_generator(path, dev, latent_space=latent_space, **options)
         else:
             gen = _from_config(name, path, latent_space, options)
     return gen.to(device=dev, dtype=dt).freeze()
