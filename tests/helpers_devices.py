@@ -59,3 +59,26 @@ def _biggan(folder):
 
 
 TINY_MODELS = {"dcgan": _dcgan, "cdcgan": _cdcgan, "stylegan2": _stylegan2, "biggan": _biggan}
+
+
+def fake_cuda_copy(module: torch.nn.Module, mode) -> torch.nn.Module:
+    """A copy of ``module`` whose parameters and buffers are ``mode``'s fake tensors on ``cuda:0``.
+
+    ``FakeTensorMode`` fakes CUDA tensors without CUDA (shapes, dtypes and devices, no data), and
+    refuses an op that mixes devices, as a GPU would. ``module.to()`` cannot make them (it swaps
+    tensors, which fake tensors refuse), so they are set one by one.
+    """
+    import copy
+    out = copy.deepcopy(module)
+    for sub in out.modules():
+        for name, p in list(sub._parameters.items()):
+            if p is not None:
+                fake = mode.from_tensor(p.detach())
+                with mode:
+                    sub._parameters[name] = torch.nn.Parameter(fake.to("cuda:0"), requires_grad=False)
+        for name, b in list(sub._buffers.items()):
+            if b is not None:
+                fake = mode.from_tensor(b)
+                with mode:
+                    sub._buffers[name] = fake.to("cuda:0")
+    return out
