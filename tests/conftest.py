@@ -48,6 +48,9 @@ def pytest_collection_modifyitems(config, items):
     """
     available = {}
     for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("device") == "cuda":
+            item.add_marker(pytest.mark.gpu)  # at collection, so that `-m gpu` selects it
         models = {PRETRAINED_FIXTURES[f] for f in getattr(item, "fixturenames", ()) if f in PRETRAINED_FIXTURES}
         for mark in item.iter_markers("pretrained"):
             models.update(mark.args)
