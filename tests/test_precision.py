@@ -148,3 +148,29 @@ def test_cli_allow_tf32_takes_no_value(tmp_path):
     res = CliRunner().invoke(cli, ["hessian", "--model", "dcgan-face", "--allow-tf32", "yes", "--out",
                                    str(tmp_path / "h.npz")])
     one_error_line(res, "yes")
+
+
+@pytest.mark.filterwarnings("ignore")  # tiny budgets: not converged, on purpose
+def test_every_workflow_that_runs_the_generator_for_results_runs_it_in_exact_float32(user_tf32):
+    G, D = G_spy(), ganmetric.load_distance("mse", dtype="float64")
+    z = torch.ones(4, dtype=torch.float64)
+    res = ganmetric.metric_tensor(G, D, z, method="jacobian")
+    with torch.no_grad():
+        target = G(2 * z[None])[0].tanh()  # an image in [-1, 1]
+    axes = ganmetric.export_axes(res, top=2)
+    runs = {
+        "path_length": lambda: ganmetric.path_length(G, D, ganmetric.linear_path(z, 2 * z, 3)),
+        "geodesic": lambda: ganmetric.geodesic(G, D, z, 2 * z, points=3, max_iter=2),
+        "compare_paths": lambda: ganmetric.paths.compare_paths(G, D, z, 2 * z, points=3, max_iter=2),
+        "invert": lambda: ganmetric.invert(G, target, D, steps=2, restarts=1),
+        "compress": lambda: ganmetric.analysis.compress(G, D, res, G.sample(3, seed=0), [1], random_bases=0,
+                                                        montage_samples=1),
+        "explore": lambda: ganmetric.axes.explore(G, z, axes, indices=[0], D=D, steps=3, calibrate=0.01, curves=True,
+                                                  curve_points=3),
+        "optimize": lambda: ganmetric.optimize(G, lambda x: -x.pow(2).flatten(1).sum(1), "cma", budget=8, seed=0),
+    }
+    for name, run in runs.items():
+        G.seen.clear()
+        run()
+        assert G.seen and all({key: s[key] for key in EXACT} == EXACT for s in G.seen), name
+    assert precision._read() == user_tf32

@@ -35,6 +35,7 @@ from ..errors import InputError
 from ..generators.spec import model_meta
 from ..io import jsonable, versions
 from ..placement import check_same_dtype, cpu_float64, placement
+from ..precision import exact_float32
 
 FILLS = ("none", "norm")
 EIGEN, RANDOM = "eigen", "random"
@@ -294,6 +295,7 @@ def _montage_images(G, Z, z0, U, listed, fill: str, count: int):
     return images.detach().cpu().double().reshape(count, codes.shape[1], *images.shape[1:]).numpy()
 
 
+@exact_float32
 def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: int = 5, seed: int = 0,
              chunk: int = 64, montage_samples: int = 4, codes_seed: int | None = None, out_dir=None,
              progress: bool = False) -> Compression:

@@ -43,6 +43,7 @@ from .._progress import progress_bar
 from ..errors import InputError
 from ..linalg import eigh_descending
 from ..placement import placement
+from ..precision import exact_float32
 from .directions import Directions
 
 #: feature sizes up to this get an exact PCA (F x F covariance); larger ones a randomized SVD.
@@ -147,6 +148,7 @@ def _activation_directions(G, k: int, n_samples: int, seed: int, layer, chunk: i
                                                               "samples": n_samples, "seed": int(seed)})
 
 
+@exact_float32
 def ganspace_directions(G, *, k: int = 20, n_samples: int = 5000, seed: int = 0, layer: str | None = None,
                         chunk: int = 500, progress: bool = False) -> Directions:
     """GANSpace directions for G (see the module docstring for the layer and the regression).

@@ -18,6 +18,7 @@ from .. import checks
 from ..errors import InputError
 from ..placement import cpu_tensor, placement
 from ..plotting import save_image, to_uint8
+from ..precision import exact_float32
 from .apply import _axis_vector, _reference, walk
 from .curves import _distances
 from .outputs import check_output
@@ -127,6 +128,7 @@ def _render_grid(images, *, row_labels, captions=None, title: str = "", scale: i
     return canvas
 
 
+@exact_float32
 @torch.no_grad()
 def _render_codes(G, codes, chunk: int = 64) -> torch.Tensor:
     """Images (B, C, H, W) in [-1, 1] (float64, CPU) of codes (B, n), in chunks, without gradients."""

@@ -22,6 +22,7 @@ import torch
 
 from .._progress import progress_bar
 from ..placement import cpu_tensor, placement
+from ..precision import exact_float32
 from .methods import METHODS, initial_sigma
 from .objectives import ObjectiveError
 from .plan import Plan, Setup, prepare_optimization
@@ -161,6 +162,7 @@ def _finish(plan: Plan, setup: Setup, label: str, searcher, record: _Record, sec
                               settings, seconds, stopped)
 
 
+@exact_float32
 def run_one(plan: Plan, label: str, seed: int, *, stop=None, progress: bool = False) -> OptimizationResult:
     """Run one arm of a plan from one seed.
 
@@ -288,6 +290,7 @@ class Comparison:
                 "seconds": self.seconds}
 
 
+@exact_float32
 def run_comparison(plan: Plan, *, stop=None, progress: bool = False) -> Comparison:
     """Run every arm of ``plan`` from every seed, seed by seed; an objective error or ``stop()`` ends it early."""
     t0 = time.perf_counter()

@@ -16,6 +16,7 @@ import torch
 from .._progress import progress_bar
 from ..errors import GanmetricError, NumericalWarning
 from ..placement import placement
+from ..precision import exact_float32
 from .problem import OPTIMIZERS, Inversion, prepare_inversion
 from .quality import SSIM_WINDOW, psnr, ssim
 
@@ -160,6 +161,7 @@ def _fit_quality(p: Inversion, z: torch.Tensor, image: torch.Tensor) -> dict:
     return fit
 
 
+@exact_float32
 def run_inversion(p: Inversion, *, progress: bool = False) -> InversionResult:
     """Optimise a prepared inversion, ``chunk`` restarts at a time.
 

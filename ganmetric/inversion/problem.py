@@ -10,6 +10,7 @@ from .. import checks
 from ..errors import InputError
 from ..placement import check_same_dtype, placement
 from ..basis import resolve_basis
+from ..precision import exact_float32
 from .images import as_target
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
@@ -172,6 +173,7 @@ def _target(G, target, *, box, crop, resample) -> torch.Tensor:
     return tgt.to(**place)
 
 
+@exact_float32
 def prepare_inversion(G, target, distance=None, basis=None, *, steps: int = 500, lr: float = 0.05,
                       restarts: int = 4, seed: int = 0, optimizer: str = "adam", distance_weight: float = 1.0,
                       pixel_weight: float = 0.0, pixel_loss: str = "l1", eigval_power: float = 0.0,
