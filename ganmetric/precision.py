@@ -13,7 +13,8 @@ convolutions and matrix products of every backend (``"ieee"``, or ``"tf32"`` on 
 ``allow_tf32``) and cuDNN's algorithm choice (deterministic, not benchmarked), and restores
 the caller's settings afterwards. It sets torch's per-operator ``fp32_precision`` and keeps
 the legacy ``allow_tf32`` flags in agreement with them (torch refuses to read those once the
-two disagree). :func:`exact_float32` decorates a public entry point with it. What was in
+two disagree; a torch before 2.9 has only those). :func:`exact_float32` decorates a public
+entry point with it. What was in
 effect is recorded in a metric result's meta (``float32_precision``) and its ``allow_tf32``
 option.
 
@@ -28,14 +29,8 @@ import functools
 
 import torch
 
-#: the per-operator fp32 precisions a computation sets: name -> the ``torch.backends`` object holding it
-_BACKENDS = {
-    "cuda.matmul": lambda: torch.backends.cuda.matmul,
-    "cudnn.conv": lambda: torch.backends.cudnn.conv,
-    "cudnn.rnn": lambda: torch.backends.cudnn.rnn,
-    "mkldnn.matmul": lambda: torch.backends.mkldnn.matmul,
-    "mkldnn.conv": lambda: torch.backends.mkldnn.conv,
-}
+#: the per-operator fp32 precisions a computation sets (``torch.backends.<name>.fp32_precision``)
+_BACKENDS = ("cuda.matmul", "cudnn.conv", "cudnn.rnn", "mkldnn.matmul", "mkldnn.conv")
 #: the legacy ``allow_tf32`` flags: torch's getters raise once they disagree with the per-operator
 #: precisions, so a computation sets them to agree (and a user's code that reads them keeps working)
 _LEGACY = {
@@ -70,6 +65,15 @@ def current() -> dict:
     return {name: value for name, value in _read()[0].items() if name in RECORDED}
 
 
+def _backend(name: str):
+    """The ``torch.backends`` object holding ``name``'s ``fp32_precision``; None on a torch without it (before
+    2.9: the legacy ``allow_tf32`` flags alone then say what runs in TF32)."""
+    obj = torch.backends
+    for part in name.split("."):
+        obj = getattr(obj, part, None)
+    return obj if obj is not None and hasattr(obj, "fp32_precision") else None
+
+
 def _state(allow_tf32: bool) -> tuple[dict, dict]:
     """(every setting, the legacy flags) that a computation runs with."""
     values = {name: ("tf32" if allow_tf32 and name in TF32_BACKENDS else "ieee") for name in _BACKENDS}
@@ -79,7 +83,7 @@ def _state(allow_tf32: bool) -> tuple[dict, dict]:
 
 def _read() -> tuple[dict, dict]:
     """(every setting now, the legacy flags now: None where torch refuses to read one)."""
-    values = {name: str(backend().fp32_precision) for name, backend in _BACKENDS.items()}
+    values = {name: (str(b.fp32_precision) if (b := _backend(name)) is not None else None) for name in _BACKENDS}
     values.update({"cudnn.deterministic": bool(torch.backends.cudnn.deterministic),
                    "cudnn.benchmark": bool(torch.backends.cudnn.benchmark)})
     legacy = {}
@@ -95,8 +99,10 @@ def _apply(values: dict, legacy: dict) -> None:
     for name, flag in legacy.items():  # first: a legacy setter overwrites the per-operator precisions
         if flag is not None:
             _LEGACY[name]().allow_tf32 = flag
-    for name, backend in _BACKENDS.items():
-        backend().fp32_precision = values[name]
+    for name in _BACKENDS:
+        backend = _backend(name)
+        if backend is not None and values[name] is not None:
+            backend.fp32_precision = values[name]
     torch.backends.cudnn.deterministic = values["cudnn.deterministic"]
     torch.backends.cudnn.benchmark = values["cudnn.benchmark"]
 

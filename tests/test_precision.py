@@ -174,3 +174,19 @@ def test_every_workflow_that_runs_the_generator_for_results_runs_it_in_exact_flo
         run()
         assert G.seen and all({key: s[key] for key in EXACT} == EXACT for s in G.seen), name
     assert precision._read() == user_tf32
+
+
+def test_a_torch_without_the_per_operator_settings_gets_the_legacy_flags(monkeypatch):
+    """torch before 2.9 has only ``allow_tf32``: those are set, and restored."""
+    monkeypatch.setattr(precision, "_backend", lambda name: None)
+    saved = precision._read()
+    try:
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        with precision.float32_precision() as used:
+            assert torch.backends.cudnn.allow_tf32 is False and torch.backends.cuda.matmul.allow_tf32 is False
+            assert used == EXACT  # what runs: the legacy flags say the same
+        assert torch.backends.cudnn.allow_tf32 is True and torch.backends.cuda.matmul.allow_tf32 is True
+    finally:
+        monkeypatch.undo()
+        precision._apply(*saved)
