@@ -14,9 +14,8 @@ convolutions and matrix products of every backend (``"ieee"``, or ``"tf32"`` on 
 the caller's settings afterwards. It sets torch's per-operator ``fp32_precision`` and keeps
 the legacy ``allow_tf32`` flags in agreement with them (torch refuses to read those once the
 two disagree; a torch before 2.9 has only those). :func:`exact_float32` decorates a public
-entry point with it. What was in
-effect is recorded in a metric result's meta (``float32_precision``) and its ``allow_tf32``
-option.
+entry point with it. What was in effect is recorded in a metric result's meta
+(``float32_precision``) and its ``allow_tf32`` option.
 
 Not made deterministic here: backward passes through bilinear ``interpolate`` on CUDA (LPIPS
 with ``resize``) accumulate with atomics, so reverse-mode methods (gn-lanczos, fwd-over-rev,
