@@ -7,7 +7,9 @@ file and loses nothing already written. Re-running the same batch skips the poin
 files load and match, recomputes missing or corrupt ones, and refuses a directory that
 belongs to another batch. Point ``i`` depends only on ``codes[i]`` and the batch options,
 so a resumed or distributed run writes the same arrays as one uninterrupted process (on
-the same device type and thread count: CPU BLAS results can depend on the number of threads).
+the same device type and thread count: CPU BLAS results can depend on the number of threads;
+on CUDA, reverse-mode passes through bilinear ``interpolate`` are not bitwise reproducible, see
+:mod:`ganmetric.precision`).
 
 Under ``torchrun`` (see :mod:`ganmetric.analysis.distributed`) rank ``r`` of ``P``
 computes the points ``i`` with ``i % P == r``; rank 0 writes ``codes.npy`` and the
