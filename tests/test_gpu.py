@@ -116,3 +116,19 @@ def test_the_tiny_generator_gives_the_same_metric_on_cuda_as_on_the_cpu():
     cpu = ganmetric.metric_tensor(G, D, z)
     gpu = ganmetric.metric_tensor(G.to("cuda"), D.to("cuda"), z)
     np.testing.assert_allclose(gpu.H.cpu().numpy(), cpu.H.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_results_and_codes_on_cuda_feed_numpy_and_the_cpu_side_workflows(tmp_path):
+    """export_axes and compare of an in-memory CUDA result, compress with a CUDA centre."""
+    G = TinyConvGenerator(n=6, res=16).to("cuda")
+    D = ganmetric.load_distance("mse", device="cuda")
+    z = G.sample(2, seed=0)
+    res = ganmetric.metric_tensor(G, D, z[:1])
+    assert res.eigvecs.device.type == "cuda"
+    axes = ganmetric.export_axes(res, top=3)
+    np.testing.assert_allclose(axes.eigvals, res.eigvals[:3].cpu().numpy())
+    sefa = ganmetric.axes.sefa_directions(G, k=3, weight=G.fc.weight)
+    assert len(ganmetric.axes.compare_directions(res, [sefa], k=3).rows) == 3
+    comp = ganmetric.analysis.compress(G, D, res, G.sample(4, seed=1), [1, 3], center=z[1], random_bases=1,
+                                       montage_samples=1)
+    assert comp.rows and comp.meta["center"] == "given"

@@ -81,3 +81,13 @@ def test_devices_of_modules_and_callables():
     assert tensor_device(lambda x: x) is None and module_device(lambda x: x) == torch.device("cpu")
     D = ganmetric.load_distance("mse")  # no tensors: it goes with any generator
     assert check_same_device(LinearGenerator(torch.eye(16, 4)), D) == torch.device("cpu")
+
+
+def test_conversions_never_use_the_default_device():
+    from ganmetric.placement import as_numpy, cpu_float64, cpu_tensor
+    with torch.device("meta"):
+        t = cpu_tensor(np.arange(3, dtype=np.float32))
+        f = cpu_float64([1, 2])
+        a = as_numpy(torch.ones(2, device="cpu"), dtype=np.float64)
+    assert (t.device.type, t.dtype, f.device.type, f.dtype) == ("cpu", torch.float32, "cpu", torch.float64)
+    assert t.tolist() == [0.0, 1.0, 2.0] and f.tolist() == [1.0, 2.0] and a.tolist() == [1.0, 1.0]
