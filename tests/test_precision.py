@@ -54,8 +54,8 @@ def G_spy(seed=0):
                                        ("backward-iter", 2), ("forward-iter", 2)])
 def test_every_method_runs_its_products_in_exact_float32_and_restores_the_callers_settings(user_tf32, method, k):
     G = G_spy()
-    res = ganmetric.metric_tensor(G, ganmetric.load_distance("mse", dtype="float64"), torch.ones(4, dtype=torch.float64),
-                                  method=method, k=k)
+    mse = ganmetric.load_distance("mse", dtype="float64")
+    res = ganmetric.metric_tensor(G, mse, torch.ones(4, dtype=torch.float64), method=method, k=k)
     assert G.seen, "the generator ran"
     for seen in G.seen:
         assert {key: seen[key] for key in EXACT} == EXACT
@@ -67,8 +67,8 @@ def test_every_method_runs_its_products_in_exact_float32_and_restores_the_caller
 
 def test_allow_tf32_switches_cuda_to_tf32_only_and_is_recorded_in_the_file(tmp_path, user_tf32):
     G = G_spy()
-    res = ganmetric.metric_tensor(G, ganmetric.load_distance("mse", dtype="float64"), torch.ones(4, dtype=torch.float64),
-                                  method="jacobian", allow_tf32=True)
+    mse = ganmetric.load_distance("mse", dtype="float64")
+    res = ganmetric.metric_tensor(G, mse, torch.ones(4, dtype=torch.float64), method="jacobian", allow_tf32=True)
     want = {**EXACT, "cuda.matmul": "tf32", "cudnn.conv": "tf32"}  # the CPU's oneDNN stays exact
     assert all({key: seen[key] for key in want} == want for seen in G.seen)
     assert G.seen[0]["legacy cudnn"] is True and G.seen[0]["legacy matmul"] is True
@@ -136,7 +136,8 @@ def test_a_batch_made_with_allow_tf32_is_not_resumed_without_it(tmp_path):
 def test_cli_allow_tf32_is_recorded_and_its_help_states_the_tolerance(tmp_path):
     out = tmp_path / "h.npz"
     res = CliRunner().invoke(cli, ["hessian", "--model", "stylegan2-demo", "--distance", "mse",
-                                   "--method", "gn-lanczos", "--k", "2", "--max-iter", "8", "--allow-tf32", "--out", str(out), "-q"])
+                                   "--method", "gn-lanczos", "--k", "2", "--max-iter", "8", "--allow-tf32",
+                                   "--out", str(out), "-q"])
     assert res.exit_code == 0, res.output
     loaded = ganmetric.load_result(out)
     assert loaded.options["allow_tf32"] is True and loaded.meta["float32_precision"]["cudnn.conv"] == "tf32"

@@ -24,6 +24,8 @@ from helpers import TinyConvGenerator
 from helpers_devices import TINY_MODELS, fake_cuda_copy
 
 CUDA = torch.device("cuda", 0)
+#: LPIPS keys its cache on data pointers; a fake tensor's warns (and has none): harmless here
+pytestmark = pytest.mark.filterwarnings("ignore:Accessing the data pointer of FakeTensor")
 
 
 @pytest.fixture

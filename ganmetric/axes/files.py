@@ -117,7 +117,8 @@ def export_axes(result_or_path, *, top: int, out=None) -> Axes:
     meta_in = res.meta
     saved = res.path is not None and Path(res.path).is_file()
     source = {"path": str(res.path) if res.path is not None else None,
-              "sha256": sha256_file(res.path) if saved else None, "kind": meta_in.get("kind", "point"), "method": meta_in.get("method"), "k": k}
+              "sha256": sha256_file(res.path) if saved else None, "kind": meta_in.get("kind", "point"),
+              "method": meta_in.get("method"), "k": k}
     provenance = {key: meta_in[key] for key in PROVENANCE_KEYS if key in meta_in}
     meta = {"format": FORMAT, "kind": "axes", **provenance, "latent_dim": int(vecs.shape[1]),
             "distance_options": meta_in.get("distance_options") or {},
