@@ -5,6 +5,7 @@ import math
 import numbers
 from typing import Iterable
 
+import numpy as np
 import torch
 
 from .errors import InputError
@@ -36,7 +37,7 @@ def latent_codes(z, latent_dim: int, *, name: str = "z") -> torch.Tensor:
     """
     if not isinstance(z, torch.Tensor):
         try:
-            z = torch.as_tensor(z)
+            z = torch.as_tensor(z, device="cpu")  # never the default device: the caller places codes
         except Exception as exc:  # numpy object arrays, strings, ...
             raise InputError(f"{name} must be a numeric array, got {type(z).__name__}") from exc
     if not (z.dtype.is_floating_point or z.dtype in (torch.int32, torch.int64)):
@@ -94,6 +95,18 @@ def integer(name: str, value, *, minimum: int | None = None, maximum: int | None
         bounds = [f"at least {minimum}"] * (minimum is not None) + [f"at most {maximum}"] * (maximum is not None)
         raise InputError(f"{name} must be {' and '.join(bounds)}, got {value}", argument=name)
     return value
+
+
+def flag(name: str, value) -> bool:
+    """Validate an on/off option: a bool (numpy's too), not a number or a string.
+
+    Raises:
+        InputError: anything else.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        shown = value if isinstance(value, (int, float, str)) else type(value).__name__
+        raise InputError(f"{name} must be True or False, got {shown}", argument=name)
+    return bool(value)
 
 
 def positive_int(name: str, value, *, maximum: int | None = None) -> int:

@@ -90,3 +90,16 @@ def test_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         export_axes(path, top=2, out=tmp_path / "missing" / "axes.npz")
     assert not (tmp_path / "missing").exists()
+
+
+def test_axes_of_a_result_never_saved_come_from_its_tensors(tmp_path):
+    """A computed result has no path (it failed on Path(None)) and tensors on its device (numpy is asked
+    through as_numpy): the axes are its eigenvectors, the source records no file."""
+    G, res, _ = _linear_result(tmp_path)
+    computed = ganmetric.metric_tensor(G, ganmetric.load_distance("mse", dtype="float64"), res.z, method="jacobian")
+    assert computed.path is None and isinstance(computed.eigvecs, torch.Tensor)
+    ax = export_axes(computed, top=3, out=tmp_path / "a.npz")
+    np.testing.assert_allclose(np.abs(ax.axes), np.abs(computed.eigvecs[:, :3].T.numpy()), atol=1e-12)
+    np.testing.assert_allclose(ax.eigvals, computed.eigvals[:3].numpy(), rtol=1e-12)
+    assert ax.meta["source"]["path"] is None and ax.meta["source"]["sha256"] is None
+    assert load_axes(tmp_path / "a.npz").meta["source"]["path"] is None
