@@ -11,8 +11,8 @@ __version__ = "0.1.0"
 
 from .axes import Axes, apply_axis, export_axes, load_axes
 from .distances import Distance, DistanceSpec, load_distance
-from .errors import (GanmetricError, InputError, NonFiniteError, NotDeterministicError, NumericalWarning,
-                     OutOfMemoryWarning, ResultFileError, UntrainedWeightsWarning, WeightsError)
+from .errors import (DeviceWarning, GanmetricError, InputError, NonFiniteError, NotDeterministicError,
+                     NumericalWarning, OutOfMemoryWarning, ResultFileError, UntrainedWeightsWarning, WeightsError)
 from .generators import Generator, ModelSpec, load_generator
 from .hessian import METHODS, metric_tensor, resolve_method, unused_options
 from .inversion import InversionResult, invert, load_image
@@ -25,7 +25,7 @@ __all__ = ["__version__", "load_generator", "load_distance", "metric_tensor", "s
            "Generator", "Distance", "ModelSpec", "DistanceSpec", "MetricResult", "METHODS", "resolve_method",
            "unused_options", "GanmetricError", "InputError", "WeightsError", "NotDeterministicError", "ResultFileError",
            "NonFiniteError",
-           "NumericalWarning", "UntrainedWeightsWarning", "OutOfMemoryWarning",
+           "NumericalWarning", "UntrainedWeightsWarning", "OutOfMemoryWarning", "DeviceWarning",
            "batch_metric", "load_results", "spectrum_stats", "homogeneity", "average_metric",
            "Axes", "export_axes", "load_axes", "apply_axis",
            "invert", "InversionResult", "load_image", "optimize",

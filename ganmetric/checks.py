@@ -5,6 +5,7 @@ import math
 import numbers
 from typing import Iterable
 
+import numpy as np
 import torch
 
 from .errors import InputError
@@ -45,7 +46,7 @@ def latent_codes(z, latent_dim: int, *, name: str = "z") -> torch.Tensor:
     """
     if not isinstance(z, torch.Tensor):
         try:
-            z = torch.as_tensor(z)
+            z = torch.as_tensor(z, device="cpu")  # never the default device: the caller places codes
         except Exception as exc:  # numpy object arrays, strings, ...
             raise InputError(f"{name} must be a numeric array, got {type(z).__name__}") from exc
     if not (z.dtype.is_floating_point or z.dtype in (torch.int32, torch.int64)):
@@ -131,6 +132,18 @@ def seed(value, name: str = "seed") -> int:
         shown = value if isinstance(value, (int, float, str)) else type(value).__name__
         raise InputError(f"{name} must be an integer in [0, 2**63), got {shown}", argument=name)
     return int(value)
+
+
+def flag(name: str, value) -> bool:
+    """Validate an on/off option: a bool (numpy's too), not a number or a string.
+
+    Raises:
+        InputError: anything else.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        shown = value if isinstance(value, (int, float, str)) else type(value).__name__
+        raise InputError(f"{name} must be True or False, got {shown}", argument=name)
+    return bool(value)
 
 
 def positive_int(name: str, value, *, maximum: int | None = None) -> int:

@@ -57,6 +57,10 @@ class UntrainedWeightsWarning(UserWarning):
     """A generator runs on untrained initial weights (a custom module given no weights file)."""
 
 
+class DeviceWarning(UserWarning):
+    """A saved generator may not run on the device it is moved to (a trace holds another device's constants)."""
+
+
 def first_line(exc: BaseException) -> str:
     """The first non-empty line of an exception's message (its type name if it has none)."""
     for line in str(exc).splitlines():

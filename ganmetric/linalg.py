@@ -39,6 +39,9 @@ def eigh_descending(H, *, what: str = "the matrix"):
     """
     check_finite(H, what)
     if isinstance(H, torch.Tensor):
+        if H.device.type == "mps":  # MPS has no eigh: solved on the CPU, handed back on MPS
+            vals, vecs = eigh_descending(H.cpu())
+            return vals.to(H.device), vecs.to(H.device)
         vals, vecs = torch.linalg.eigh(H)
         return vals.flip(0), vecs.flip(1)
     vals, vecs = np.linalg.eigh(np.asarray(H))

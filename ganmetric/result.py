@@ -18,7 +18,8 @@ allow_pickle=False)``:
 - ``meta``: a 0-d unicode array holding strict JSON: ``format``, ``kind`` ("point" or
   "average"), ``model``, ``latent_space``, ``latent_dim``, ``model_options``, ``distance``,
   ``distance_options``, ``method``, ``k``, ``dtype``, ``seconds``, ``converged``, the
-  solver options, ``versions``, and what the writer adds (``seed``, ``device``, ...).
+  solver options (``allow_tf32`` among them), ``float32_precision`` (the precision settings
+  the products ran with), ``versions``, and what the writer adds (``seed``, ``device``, ...).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ import numpy as np
 from .errors import InputError, ResultFileError
 from .io import read_npz_with_meta, save_npz_with_meta, versions
 from .linalg import anisotropy_counts
+from .placement import as_numpy
 
 FORMAT = "ganmetric-result/1"
 KINDS = ("point", "average")
@@ -38,11 +40,7 @@ RESERVED_KEYS = frozenset({"format", "kind", "method", "k", "latent_dim", "dtype
                            "versions", "model", "latent_space", "model_options", "distance", "distance_options"})
 
 
-def _array(x) -> np.ndarray:
-    """A numpy copy of a tensor or array (CPU)."""
-    if hasattr(x, "detach"):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
+_array = as_numpy  # a numpy copy of a tensor (any device) or array
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,8 @@ class MetricResult:
         converged: the iterative solver reached its tolerance (True for dense methods).
         n_products: single-vector products (or rows) computed.
         options: the solver options the method read (``chunk``, ``eps``, ``max_iter``, ``tol``,
-            ``lanczos_seed``); those it did not read are None.
+            ``lanczos_seed``); those it did not read are None. ``allow_tf32``: whether CUDA
+            products could run in TF32 (``meta["float32_precision"]`` holds the settings in effect).
         meta: what made it (model and distance identity); for a loaded file, its whole meta.
         path: the file it was read from or written to, if any.
 
@@ -201,7 +200,8 @@ class MetricResult:
         kind = meta.get("kind", "point")
         if kind not in KINDS:
             raise ResultFileError(f"{path}: unknown result kind {kind}")
-        options = {k: meta.get(k) for k in ("chunk", "eps", "max_iter", "tol", "lanczos_seed") if k in meta}
+        options = {k: meta.get(k) for k in ("chunk", "eps", "max_iter", "tol", "lanczos_seed", "allow_tf32")
+                   if k in meta}
         return cls(vals, vecs, z, H, arrays.get("residuals"), kind=kind, method=meta.get("method"),
                    seconds=meta.get("seconds"), converged=bool(meta.get("converged", True)), options=options,
                    meta=meta, path=path)

@@ -124,3 +124,16 @@ def test_axes_of_an_average_record_a_typical_reference_point(tmp_path):
     ax = export_axes(replace(avg, meta=old), top=2)
     assert np.linalg.norm(ax.points[0]) == pytest.approx(10.0, rel=1e-12)
     assert "rescaled to sqrt(n) = 10, the typical length under a standard normal prior" in ax.meta["reference"]
+
+
+def test_axes_of_a_result_never_saved_come_from_its_tensors(tmp_path):
+    """A computed result has no path (it failed on Path(None)) and tensors on its device (numpy is asked
+    through as_numpy): the axes are its eigenvectors, the source records no file."""
+    G, res, _ = _linear_result(tmp_path)
+    computed = ganmetric.metric_tensor(G, ganmetric.load_distance("mse", dtype="float64"), res.z, method="jacobian")
+    assert computed.path is None and isinstance(computed.eigvecs, torch.Tensor)
+    ax = export_axes(computed, top=3, out=tmp_path / "a.npz")
+    np.testing.assert_allclose(np.abs(ax.axes), np.abs(computed.eigvecs[:, :3].T.numpy()), atol=1e-12)
+    np.testing.assert_allclose(ax.eigvals, computed.eigvals[:3].numpy(), rtol=1e-12)
+    assert ax.meta["source"]["path"] is None and ax.meta["source"]["sha256"] is None
+    assert load_axes(tmp_path / "a.npz").meta["source"]["path"] is None

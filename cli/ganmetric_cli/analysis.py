@@ -40,9 +40,11 @@ def batch(model_spec, device, dtype, distance_spec, points, seed, z_file, solver
     written and never leaves a half-written file. A larger --points with the same --seed
     extends the folder (its codes.npy is the record of the codes it holds).
 
-    Under torchrun the points are split across ranks (point i goes to rank i % WORLD_SIZE;
-    gloo on CPU, nccl on GPU with each rank on cuda:LOCAL_RANK); the folder is the same,
-    point for point, as a single-process run.
+    Under torchrun the points are split across ranks (point i goes to rank i % WORLD_SIZE);
+    the folder is the same, point for point, as a single-process run. With --device cuda each
+    rank takes cuda:LOCAL_RANK when the node has a GPU per rank (nccl), cuda:0 when each rank
+    sees one GPU (CUDA_VISIBLE_DEVICES per rank), and shares the GPUs round robin when ranks
+    outnumber them (gloo in both); --device cuda:K puts every rank on GPU K.
 
     \b
     Examples:

@@ -309,12 +309,13 @@ SOLVER_FLAGS = {"method": "--method", "k": "--k", "chunk": "--chunk", "eps": "--
 
 
 def metric_options(f):
-    """--method, --k, --chunk, --eps, --max-iter, --tol, passed to the command as one ``solver``
-    dict of ``metric_tensor`` arguments (None where not given)."""
+    """--method, --k, --chunk, --eps, --max-iter, --tol, --allow-tf32, passed to the command as one
+    ``solver`` dict of ``metric_tensor`` arguments (None where not given; ``allow_tf32`` a bool)."""
 
     @functools.wraps(f)
     def command(*args, **kwargs):
         kwargs["solver"] = {name: kwargs.pop(name) for name in SOLVER_FLAGS}
+        kwargs["solver"]["allow_tf32"] = kwargs.pop("allow_tf32")
         return f(*args, **kwargs)
 
     method_help = "; ".join(f"{name}: {m.help}" for name, m in ganmetric.METHODS.items())
@@ -332,6 +333,10 @@ def metric_options(f):
         click.option("--max-iter", type=int, default=None,
                      help="Lanczos methods only: products at most (at least k)."),
         click.option("--tol", type=float, default=None, help="Lanczos methods only: relative residual tolerance, > 0."),
+        click.option("--allow-tf32", is_flag=True,
+                     help="Let CUDA convolutions and matrix products run in TF32 (faster on Ampere and newer GPUs; "
+                          "products then carry about 1e-3 relative error, so --tol below 1e-3 is not reachable). "
+                          "Off by default: every product is exact float32. Recorded in the result."),
     ]
     for opt in reversed(opts):
         command = opt(command)
@@ -344,7 +349,8 @@ def refuse_unused(solver: dict, D, n: int) -> None:
     Raises:
         click.UsageError: naming the flags and the method.
     """
-    given = [name for name, value in solver.items() if value is not None and name not in ("method", "k")]
+    given = [name for name, value in solver.items()
+             if value is not None and name not in ("method", "k", "allow_tf32")]
     unused = ganmetric.unused_options(solver["method"], D.has_features, n, solver["k"], given)
     if unused:
         resolved = ganmetric.resolve_method(solver["method"], D.has_features, n, solver["k"])

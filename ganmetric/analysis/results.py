@@ -9,6 +9,7 @@ import numpy as np
 from ..distances.spec import recorded_distance_differences
 from ..errors import InputError, ResultFileError
 from ..generators.spec import recorded_model_differences
+from ..placement import as_numpy
 from ..result import MetricResult, load_result
 from .batch_folder import MANIFEST
 
@@ -142,8 +143,8 @@ def load_results(sources, *, min_count: int = 1) -> ResultSet:
             raise InputError(f"results mix settings: {named}; analyse one setting at a time")
     k = min(len(r.eigvals) for r in results)
     truncated = any(len(r.eigvals) != k for r in results)
-    vals = np.stack([np.asarray(r.eigvals[:k], dtype=np.float64) for r in results])
-    vecs = np.stack([np.asarray(r.eigvecs[:, :k], dtype=np.float64) for r in results])
+    vals = np.stack([as_numpy(r.eigvals[:k], dtype=np.float64) for r in results])
+    vecs = np.stack([as_numpy(r.eigvecs[:, :k], dtype=np.float64) for r in results])
     if not np.all(np.diff(vals, axis=1) <= 1e-12 * np.abs(vals).max(axis=1, keepdims=True)):
         bad = next(r for r, v in zip(results, vals) if np.any(np.diff(v) > 1e-12 * np.abs(v).max()))
         raise ResultFileError(f"{bad.path}: eigenvalues are not in descending order")

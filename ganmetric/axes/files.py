@@ -23,6 +23,7 @@ from .. import checks
 from ..errors import InputError, ResultFileError
 from ..generators.spec import MODEL_KEYS, check_same_model
 from ..io import read_npz_with_meta, save_npz_with_meta, sha256_file, versions
+from ..placement import as_numpy
 from ..result import MetricResult, load_result
 
 FORMAT = "ganmetric-axes/1"
@@ -105,26 +106,27 @@ def export_axes(result_or_path, *, top: int, out=None) -> Axes:
     res = result_or_path if isinstance(result_or_path, MetricResult) else load_result(result_or_path)
     k = int(res.eigvals.shape[0])
     checks.positive_int("top", top, maximum=k)
-    order = np.argsort(-res.eigvals, kind="stable")[:top]  # files are descending already; be sure
-    vecs = np.asarray(res.eigvecs, dtype=np.float64)[:, order].T.copy()
+    eigvals = as_numpy(res.eigvals, dtype=np.float64)  # a computed result's tensors may be on a GPU
+    order = np.argsort(-eigvals, kind="stable")[:top]  # files are descending already; be sure
+    vecs = as_numpy(res.eigvecs, dtype=np.float64)[:, order].T.copy()
     norms = np.linalg.norm(vecs, axis=1)
     if not np.all(np.abs(norms - 1) < 1e-3):
         raise ResultFileError(f"{res.path}: eigenvectors are not unit length (norms {norms.min():.3g} to "
                               f"{norms.max():.3g})")
     vecs /= norms[:, None]
     meta_in = res.meta
-    on_disk = res.path is not None and Path(res.path).is_file()  # a result computed in Python has no file
+    saved = res.path is not None and Path(res.path).is_file()
     source = {"path": str(res.path) if res.path is not None else None,
-              "sha256": sha256_file(res.path) if on_disk else None,
-              "kind": res.kind, "method": meta_in.get("method"), "k": k}
+              "sha256": sha256_file(res.path) if saved else None, "kind": res.kind,
+              "method": meta_in.get("method"), "k": k}
     provenance = {key: meta_in[key] for key in PROVENANCE_KEYS if key in meta_in}
     meta = {"format": FORMAT, "kind": "axes", **provenance, "latent_dim": int(vecs.shape[1]),
             "distance_options": meta_in.get("distance_options") or {},
             "top": int(top), "source": source, "source_meta": meta_in, "versions": versions()}
-    points = np.atleast_2d(np.asarray(res.z, dtype=np.float64))
+    points = np.atleast_2d(as_numpy(res.z, dtype=np.float64))
     if res.kind == "average" and points.shape[0] == 1:
         points, meta["reference"] = typical_point(points[0], meta_in)
-    axes = Axes(vecs, np.asarray(res.eigvals, dtype=np.float64)[order].copy(), meta.get("model"),
+    axes = Axes(vecs, eigvals[order].copy(), meta.get("model"),
                 meta.get("latent_space"), meta.get("distance"), points, meta, None)
     if out is not None:
         axes = save_axes(out, axes)

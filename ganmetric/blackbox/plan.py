@@ -25,6 +25,7 @@ from ..basis import basis_meta, resolve_basis
 from ..errors import InputError
 from ..generators.base import Generator
 from ..io import sha256_file
+from ..precision import exact_float32
 from .methods import METHODS
 from .objectives import Objective, load_objective
 
@@ -211,6 +212,7 @@ def _basis_record(basis) -> dict | None:
     return {"file": str(basis), "sha256": sha256_file(basis), **{k: meta[k] for k in RECORDED if k in meta}}
 
 
+@exact_float32
 def prepare_optimization(G, objective, methods=("random", "cma"), *, seeds=1, basis=None, top: int | None = None,
                          eigval_power: float | None = None, eigval_floor: float = 1e-6, budget: int = 3000,
                          sigma0: float = DEFAULT_SIGMA0, popsize: int | None = None, batch: int | None = None,

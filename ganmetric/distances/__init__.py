@@ -1,6 +1,8 @@
 """Image distances, ``load_distance`` and the distances' provenance in result files."""
 from __future__ import annotations
 
+import torch
+
 from .. import checks
 from ..errors import InputError
 from .base import Distance, FeatureDistance, FunctionDistance, MSEDistance
@@ -47,7 +49,10 @@ def load_distance(spec: str = "lpips-alex", *, device="cpu", dtype=None, lpips_b
                 raise InputError(f"{name} applies to LPIPS distances only, not {spec}", argument=name)
         dist = MSEDistance() if spec == "mse" else LayerDistance(spec, generator=generator)
     else:
-        dist = LPIPSDistance(spec.split("-", 1)[1], backbone=lpips_backbone or "pretrained", resize=resize)
+        # built on the CPU whatever the default device, then moved; the global RNG the modules'
+        # default initialisation draws from (then overwritten) is restored
+        with torch.random.fork_rng(devices=[]), torch.device("cpu"):
+            dist = LPIPSDistance(spec.split("-", 1)[1], backbone=lpips_backbone or "pretrained", resize=resize)
     return dist.to(device=dev, dtype=dt).freeze()
 
 

@@ -94,7 +94,7 @@ def _seeded_backbone(model, seed: int) -> None:
     random backbone is a fixed function of the seed (the same draws as when the backbone
     came from torchvision through lpips: the module order is torchvision's).
     """
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
     with torch.no_grad():
         for module in model.net.modules():
             weight = getattr(module, "weight", None)
@@ -103,7 +103,7 @@ def _seeded_backbone(model, seed: int) -> None:
             bound = 1.0 / weight[0].numel() ** 0.5
             for p in (weight, getattr(module, "bias", None)):
                 if isinstance(p, torch.nn.Parameter):
-                    p.copy_((torch.rand(p.shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound)
+                    p.copy_((torch.rand(p.shape, generator=gen, dtype=torch.float64, device="cpu") * 2 - 1) * bound)
 
 
 def _load_backbone(model, net: str, path: Path) -> None:

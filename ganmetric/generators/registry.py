@@ -12,6 +12,8 @@ import json
 import os
 from pathlib import Path
 
+import torch
+
 from .. import checks
 from ..errors import InputError
 from ..io import describe_file, sha256_file
@@ -93,14 +95,18 @@ def load_generator(name_or_path: str, *, device="cpu", dtype=None, latent_space:
     dt = checks.dtype(dtype or "float32")
     name = str(name_or_path)
     path = Path(name).expanduser()
-    if is_factory_spec(name):
-        check_options(load_custom_generator, f"a custom model ({name})", options)
-        gen = load_custom_generator(name, latent_space=latent_space, **options)
-    elif name.lower().endswith(SAVED_SUFFIXES):
-        check_options(load_saved_generator, f"a saved generator file ({path.name})", options)
-        gen = load_saved_generator(path, latent_space=latent_space, **options)
-    else:
-        gen = _from_config(name, path, latent_space, options)
+    # Built on the CPU whatever the default device (the same weights everywhere), then moved; the
+    # modules' default initialisation (overwritten by the weights) draws from torch's global CPU
+    # generator, whose state is restored: loading a model leaves the user's random streams alone.
+    with torch.random.fork_rng(devices=[]), torch.device("cpu"):
+        if is_factory_spec(name):
+            check_options(load_custom_generator, f"a custom model ({name})", options)
+            gen = load_custom_generator(name, latent_space=latent_space, **options)
+        elif name.lower().endswith(SAVED_SUFFIXES):
+            check_options(load_saved_generator, f"a saved generator file ({path.name})", options)
+            gen = load_saved_generator(path, dev, latent_space=latent_space, **options)
+        else:
+            gen = _from_config(name, path, latent_space, options)
     return gen.to(device=dev, dtype=dt).freeze()
 
 

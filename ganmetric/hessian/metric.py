@@ -21,7 +21,8 @@ from ..distances.spec import distance_meta
 from ..generators.spec import model_meta
 from ..linalg import eigh_descending
 from ..memory import ChunkChoice, Chunks, auto_chunk
-from ..placement import check_same_dtype, module_device
+from ..placement import check_codes_device, check_same_dtype, module_device
+from ..precision import float32_precision
 from ..result import MetricResult
 from .dense import bp_hessian, jacobian_gram, operator_dense
 from .lanczos import block_lanczos, lanczos
@@ -208,8 +209,8 @@ def determinism_check(obj: Objective, *, rtol: float | None = None) -> Callable[
         NotDeterministicError (from ``check``): naming which check failed and by how much.
     """
     rtol = rtol if rtol is not None else (1e-4 if obj.z0.dtype == torch.float32 else 1e-9)
-    g = torch.Generator().manual_seed(12345)
-    other = obj.z0 + torch.randn(obj.z0.shape, generator=g, dtype=torch.float64).to(obj.z0)
+    g = torch.Generator(device="cpu").manual_seed(12345)
+    other = obj.z0 + torch.randn(obj.z0.shape, generator=g, dtype=torch.float64, device="cpu").to(obj.z0)
     with torch.no_grad():
         inputs = distance_inputs(obj.G, obj.D, torch.stack([obj.z0, other]))
     obj.note_input_shape(inputs.shape[1:])
@@ -341,7 +342,7 @@ def _recorded_options(method: Method, s: Settings, sol: Solution) -> dict:
 
 def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk: int | str | None = "auto",
                   eps: float | None = None, max_iter: int | None = None, tol: float | None = None, seed: int = 0,
-                  probe: bool = True, progress: bool = False) -> MetricResult:
+                  probe: bool = True, progress: bool = False, allow_tf32: bool = False) -> MetricResult:
     """The metric tensor H(z0) (Hessian of d(G(z0), G(z)) at z = z0), full or top k.
 
     Options a method does not read (``eps`` except for forward-iter; ``max_iter``, ``tol``
@@ -368,35 +369,46 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
         seed: seed of the Lanczos start vector (an integer).
         probe: run the determinism probe first.
         progress: show progress bars.
+        allow_tf32: let CUDA convolutions and matrix products run in TF32 (faster on Ampere and
+            newer GPUs, about 1e-3 relative accuracy: a Lanczos ``tol`` below that is not
+            reachable). Off by default: every product is exact float32 (see
+            :mod:`ganmetric.precision`). Recorded in ``options["allow_tf32"]``, and the settings
+            in effect in ``meta["float32_precision"]``.
 
     Returns:
         MetricResult.
 
     Raises:
         InputError: bad z, method or option (the message names the argument), a distance of
-            another dtype, or a method needing features with a distance without them.
+            another dtype or on another device, codes on another accelerator than G, or a
+            method needing features with a distance without them.
         NotDeterministicError: the probe found a non-deterministic map.
     """
     checks.one_of("method", method, METHODS)
     n = int(G.latent_dim)
+    dtype = check_same_dtype(G, D)  # and the device: one line naming both, before any work
+    check_codes_device(z, G)
     z = checks.latent_codes(z, n)
     if z.shape[0] != 1:
         raise InputError(f"metric_tensor takes one latent point, got {z.shape[0]}; use ganmetric.batch_metric for many")
-    z0 = z[0].to(device=module_device(G), dtype=check_same_dtype(G, D))
+    z0 = z[0].to(device=module_device(G), dtype=dtype)
     name = check_options(G, D, method, k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=seed)
     settings = _settings(n, name, k, chunk, eps, max_iter, tol, seed, progress)
+    allow_tf32 = checks.flag("allow_tf32", allow_tf32)
     t0 = time.perf_counter()
-    obj = Objective(G, D, z0)
-    if probe and METHODS[name].checks_primal:
-        obj.primal_check = determinism_check(obj)  # finished by the method's first pass
-    elif probe:
-        probe_determinism(obj)
-    settings, choice = _resolved_chunk(obj, METHODS[name], settings)
-    sol = METHODS[name].run(obj, settings)
-    if obj.primal_check is not None:  # no pass evaluated z0 alone: the probe finishes by itself
-        obj.check_primal(_compared(obj, obj.x0))
+    with float32_precision(allow_tf32) as precision:
+        obj = Objective(G, D, z0)
+        if probe and METHODS[name].checks_primal:
+            obj.primal_check = determinism_check(obj)  # finished by the method's first pass
+        elif probe:
+            probe_determinism(obj)
+        settings, choice = _resolved_chunk(obj, METHODS[name], settings)
+        sol = METHODS[name].run(obj, settings)
+        if obj.primal_check is not None:  # no pass evaluated z0 alone: the probe finishes by itself
+            obj.check_primal(_compared(obj, obj.x0))
     auto = {} if choice is None else {"chunk_auto": choice.meta()}
+    options = {**_recorded_options(METHODS[name], settings, sol), "allow_tf32": allow_tf32}
     return MetricResult(eigvals=sol.eigvals, eigvecs=sol.eigvecs, z=z0.detach(), H=sol.H, residuals=sol.residuals,
                         kind="point", method=name, seconds=time.perf_counter() - t0, converged=sol.converged,
-                        n_products=sol.n_products, options=_recorded_options(METHODS[name], settings, sol),
-                        meta={**model_meta(G), **distance_meta(D), **auto})
+                        n_products=sol.n_products, options=options,
+                        meta={**model_meta(G), **distance_meta(D), **auto, "float32_precision": precision})

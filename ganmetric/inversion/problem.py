@@ -10,6 +10,7 @@ from .. import checks
 from ..errors import InputError
 from ..placement import check_same_dtype, placement
 from ..basis import resolve_basis
+from ..precision import exact_float32
 from .images import DEFAULT_MAX_PIXELS, as_target
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
@@ -72,11 +73,11 @@ def initial_codes(latent_dim: int, restarts: int, seed: int) -> torch.Tensor:
 
 
 def _draw_codes(latent_dim: int, seed: int, rows: range) -> torch.Tensor:
-    out = torch.empty(len(rows), latent_dim, dtype=torch.float64)
+    out = torch.empty(len(rows), latent_dim, dtype=torch.float64, device="cpu")
     for i, r in enumerate(rows):
         state = np.random.SeedSequence([int(seed) % 2**64, r]).generate_state(2, dtype=np.uint32)
-        gen = torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
-        out[i] = torch.randn(latent_dim, generator=gen, dtype=torch.float64)
+        gen = torch.Generator(device="cpu").manual_seed(int(state[0]) << 32 | int(state[1]))
+        out[i] = torch.randn(latent_dim, generator=gen, dtype=torch.float64, device="cpu")
     return out
 
 
@@ -172,6 +173,7 @@ def _target(G, target, *, box, crop, resample, max_pixels) -> torch.Tensor:
     return tgt.to(**place)
 
 
+@exact_float32
 def prepare_inversion(G, target, distance=None, basis=None, *, steps: int = 500, lr: float = 0.05,
                       restarts: int = 4, seed: int = 0, optimizer: str = "adam", distance_weight: float = 1.0,
                       pixel_weight: float = 0.0, pixel_loss: str = "l1", eigval_power: float = 0.0,
