@@ -119,9 +119,11 @@ def test_named_configs_find_the_file_where_models_fetch_says(tmp_path, monkeypat
     target.write_bytes(path.read_bytes())
     G = ganmetric.load_generator("deepsim-fc7", dtype="float64")
     assert G.variant == "fc7" and G.name == "deepsim-fc7"
-    assert G.weights["path"] == str(target.resolve())
+    assert G.weights["path"] == str(target.resolve()) and G.weights["source"] == "pretrained"  # rebuilt by name
     z = G.sample(1)
     assert rel_err(G(z), deepsim_reference(state, z)) < 1e-12
+    from ganmetric.generators import load_recorded_generator
+    assert load_recorded_generator(model_meta(G)).weights == G.weights  # a result rebuilds it by its name
 
 
 def test_sample_is_standard_normal_row_by_row(fc6_file):

@@ -106,3 +106,14 @@ def test_a_result_of_a_hub_model_is_reused_with_the_model_named_again(hub_cache,
     assert again.weights == G.weights and again.clamp is False
     with pytest.raises(InputError, match="was made with another model setting"):
         load_recorded_generator(meta, ModelSpec("hf://owner/gans/sub/G.pt@v1"))
+
+
+def test_hub_weights_of_a_named_model_must_be_named_again(hub_cache, tmp_path, monkeypatch):
+    from ganmetric.generators import ModelSpec, load_recorded_generator
+    G = ganmetric.load_generator("deepsim-fc6", weights="hf://owner/gans/sub/G.pt@v1")
+    meta = ganmetric.generators.model_meta(G)
+    with pytest.raises(InputError, match=rf"records weights from the Hugging Face file hf://owner/gans/sub/G.pt@{OLDER}"
+                                         rf" \(sha256 \w+\); .* pass --weights hf://owner/gans/sub/G.pt@{OLDER}"):
+        load_recorded_generator(meta)
+    again = load_recorded_generator(meta, ModelSpec(None, None, {"weights": f"hf://owner/gans/sub/G.pt@{OLDER}"}))
+    assert again.weights == G.weights

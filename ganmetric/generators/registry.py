@@ -12,6 +12,8 @@ import json
 import os
 from pathlib import Path
 
+import torch
+
 from .. import checks
 from ..errors import InputError, WeightsError
 from ..io import describe_file, sha256_file
@@ -99,22 +101,25 @@ def load_generator(name_or_path: str, *, device="cpu", dtype=None, latent_space:
     name = str(name_or_path)
     hub_records = {}
     if hub.is_hf(name):
-        local, hub_records["model"] = hub.resolve(name, argument="model")
-        path = local
+        path, hub_records["model"] = hub.resolve(name, argument="model")
     else:
         path = Path(name).expanduser()
     if hub.is_hf(options.get("weights")):
         options["weights"], hub_records["weights"] = hub.resolve(options["weights"], argument="weights")
-    if is_factory_spec(name):
-        check_options(load_custom_generator, f"a custom model ({name})", options)
-        gen = load_custom_generator(name, latent_space=latent_space, **options)
-    elif not name.endswith(".json") and path.is_file():
-        gen = _from_file(name, path, latent_space, options)
-    elif name.lower().endswith(SAVED_SUFFIXES):
-        check_options(load_saved_generator, f"a saved generator file ({path.name})", options)
-        gen = load_saved_generator(path, latent_space=latent_space, **options)
-    else:
-        gen = _from_config(name, path, latent_space, options)
+    # Built on the CPU whatever the default device (the same weights everywhere), then moved; the
+    # modules' default initialisation (overwritten by the weights) draws from torch's global CPU
+    # generator, whose state is restored: loading a model leaves the user's random streams alone.
+    with torch.random.fork_rng(devices=[]), torch.device("cpu"):
+        if is_factory_spec(name):
+            check_options(load_custom_generator, f"a custom model ({name})", options)
+            gen = load_custom_generator(name, latent_space=latent_space, **options)
+        elif not name.endswith(".json") and path.is_file():
+            gen = _from_file(name, path, dev, latent_space, options)
+        elif name.lower().endswith(SAVED_SUFFIXES):
+            check_options(load_saved_generator, f"a saved generator file ({path.name})", options)
+            gen = load_saved_generator(path, dev, latent_space=latent_space, **options)
+        else:
+            gen = _from_config(name, path, latent_space, options)
     if hub_records:  # what came from the Hub is recorded as such, the model as the user named it
         gen.name = name
         gen.weights = hub_records.get("model") or hub_records["weights"]
@@ -123,7 +128,22 @@ def load_generator(name_or_path: str, *, device="cpu", dtype=None, latent_space:
     return gen.to(device=dev, dtype=dt).freeze()
 
 
-def _from_file(name: str, path: Path, latent_space: str | None, options: dict) -> Generator:
+def is_pretrained_name(name) -> bool:
+    """Whether ``name`` is a pretrained config's name that :func:`load_generator` resolves through
+    the registry (config data and a registered family: never a file, a module or a program).
+
+    The one test of what a result, axis or batch file's record may rebuild by itself
+    (:func:`~ganmetric.generators.spec.load_recorded_generator`): any other kind of model, present
+    or future, must be named by the user.
+    """
+    if not isinstance(name, str) or not name or ":" in name or "/" in name or os.sep in name:
+        return False  # module:factory, a URL-like name, a path
+    if name.lower().endswith(SAVED_SUFFIXES + (".json",)) or Path(name).exists():
+        return False  # a file: load_generator would read it, not the registry
+    return name in available_configs()
+
+
+def _from_file(name: str, path: Path, dev, latent_space: str | None, options: dict) -> Generator:
     """A model file, loaded by what :func:`formats.identify` says it is."""
     kind = formats.identify(path)
     if kind.route == "nvidia-pickle":
@@ -138,7 +158,7 @@ def _from_file(name: str, path: Path, latent_space: str | None, options: dict) -
                              f"know: load it into your architecture with --model module.path:factory --weights {path} "
                              f"(layouts read by their family: {formats.known_layouts()})")
         check_options(load_saved_generator, f"a saved generator file ({path.name})", options)
-        return load_saved_generator(path, latent_space=latent_space, **options)
+        return load_saved_generator(path, dev, latent_space=latent_space, **options)
     raise InputError(_not_a_model(name, path) if kind.route == "unknown" else f"{name} is {kind.what}")
 
 
@@ -155,9 +175,9 @@ def _from_checkpoint(name: str, path: Path, kind, latent_space: str | None, opti
     space = checks.one_of(f"latent space for {name}", latent_space or spaces[0], spaces)
     check_options(FAMILIES[family], f"{kind.what} ({path.name})", options)
     gen = FAMILIES[family](cfg, latent_space=space, weights=str(path), **options)
-    gen.name = name
     digest = gen.weights.get("sha256") if isinstance(gen.weights, dict) else None
-    gen.file_sha256 = digest or sha256_file(path)
+    gen.name, gen.file_sha256 = name, digest or sha256_file(path)
+    gen.weights = {"source": "saved-file"}  # the parameters are the model file itself (recorded by its sha256)
     return gen
 
 
