@@ -8,7 +8,7 @@ import click
 import numpy as np
 
 from ganmetric import analysis
-from ganmetric.io import atomic_save_npz, atomic_write_bytes, check_writable, write_json
+from ganmetric.io import atomic_save_npz, atomic_write_bytes, check_suffix, check_writable, write_json
 
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
@@ -191,7 +191,7 @@ def average(sources, out):
     Example:
       ganmetric average face_mse --out face_mse_avg.npz
     """
-    check_writable(out)
+    check_writable(check_suffix(out, (".npz",), "a ganmetric result file (.npz)", name="--out"))
     rs = analysis.load_results(list(sources))
     click.echo(rs.describe())
     avg = analysis.average_metric(rs)

@@ -76,7 +76,7 @@ def export(result, top, out):
       ganmetric hessian --model dcgan-face --distance mse --seed 0 --out face.npz
       ganmetric axes export face.npz --top 10 --out axes.npz
     """
-    check_writable(out)
+    check_writable(gax.check_output(out, "npz", name="--out"))
     ax = gax.export_axes(result, top=top, out=out)
     click.echo(f"{ax.model} [{ax.latent_space}, n={ax.latent_dim}]  distance={ax.distance}  "
                f"source={ax.meta['source']['kind']} ({ax.points.shape[0]} point(s))")
@@ -209,9 +209,9 @@ def compare(model_spec, device, dtype, result, k, n_directions, methods, directi
       ganmetric axes compare face.npz --directions smile.npy --methods sefa --out compare.csv
       ganmetric axes compare sg2_w.npz --methods sefa,sefa-unnormalised --sefa-layers 0-3 --out early.csv
     """
-    out = Path(out)
-    angles_out = Path(angles_out) if angles_out else out.with_name(f"{out.stem}_angles.csv")
-    meta_out = Path(meta_out) if meta_out else out.with_name(f"{out.stem}_meta.json")
+    out = gax.check_output(out, "csv", name="--out")
+    angles_out = gax.check_output(angles_out or out.with_name(f"{out.stem}_angles.csv"), "csv", name="--angles-out")
+    meta_out = gax.check_output(meta_out or out.with_name(f"{out.stem}_meta.json"), "json", name="--meta-out")
     for path in (out, angles_out, meta_out):
         check_writable(path)
     wanted = _methods(methods)
@@ -245,7 +245,8 @@ def _explore_outputs(out, curves, action_out, steps_out, seeds, calibrate):
     action_out = gax.check_output(action_out or out.with_name(f"{out.stem}_action{out.suffix}"), "image",
                                   name="--action-out") if seeds else None
     curves = gax.check_output(curves, "curves", name="--curves") if curves else None
-    steps_out = Path(steps_out or out.with_name(f"{out.stem}_steps.csv")) if calibrate is not None else None
+    steps_out = gax.check_output(steps_out or out.with_name(f"{out.stem}_steps.csv"), "csv",
+                                 name="--steps-out") if calibrate is not None else None
     for path in (out, curves, action_out, steps_out):
         if path is not None:
             check_writable(path)
