@@ -76,7 +76,8 @@ def test_stop_between_points(tmp_path, tiny, mse):
                      stop=lambda: calls.append(1) or len(calls) > 2)
     assert s.interrupted and s.computed == 2
     man = json.loads((tmp_path / "manifest.json").read_text())
-    assert [p["status"] for p in man["points"]] == ["done", "done", "pending", "pending", "pending"]
+    assert [(p["index"], p["status"]) for p in man["points"]] == [(0, "done"), (1, "done")]  # pending: not listed
+    assert (man["n_points"], man["n_done"], man["n_failed"], man["interrupted"]) == (5, 2, 0, True)
     s = batch_metric(tiny, mse, tiny.sample(5), tmp_path, method="jacobian")
     assert not s.interrupted and (s.computed, s.skipped) == (3, 2)
 

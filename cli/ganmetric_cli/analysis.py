@@ -22,6 +22,9 @@ from .common import (argument_flags, check_points_or_z, distance_options, metric
 @model_options
 @distance_options
 @click.option("--points", "-n", type=int, default=None, help="Number of latent points drawn from the model's prior.")
+@click.option("--max-points", type=int, default=analysis.MAX_POINTS, show_default=True,
+              help="The most points a batch may have: more (--points or rows of --z) are refused before anything is "
+                   "drawn or written, with the size they would write; raise it for a larger batch.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed for --points: point i is row i of G.sample(N, seed), which does not depend on N, so "
                    "point 0 is `ganmetric hessian --seed S` and a larger --points extends the folder.")
@@ -31,14 +34,20 @@ from .common import (argument_flags, check_points_or_z, distance_options, metric
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
               help="Batch folder: manifest.json, codes.npy, point_00000.npz, ...")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def batch(model_spec, device, dtype, distance_spec, points, seed, z_file, solver, out, quiet):
+def batch(model_spec, device, dtype, distance_spec, points, max_points, seed, z_file, solver, out, quiet):
     """Compute the metric at N latent points: one result file per point plus a manifest.
 
     Resumable: run the same command again and it keeps the points whose files are valid,
     recomputes missing or corrupt ones, and refuses a folder holding another model,
     distance, method or latent space. Killing it (Ctrl-C or SIGKILL) loses nothing already
-    written and never leaves a half-written file. A larger --points with the same --seed
-    extends the folder (its codes.npy is the record of the codes it holds).
+    written and never leaves a half-written file; Ctrl-C stops after the current point
+    (exit status 130). A larger --points with the same --seed extends the folder (its
+    codes.npy is the record of the codes it holds).
+
+    A run locks the folder: a second run into it is refused, naming the first (a killed
+    run's lock is released by the system). A point whose image or metric is not finite is
+    not saved: manifest.json records it as failed with its reason, the run ends with an
+    error line saying how many failed, and the same command computes them again.
 
     Under torchrun the points are split across ranks (point i goes to rank i % WORLD_SIZE;
     gloo on CPU, nccl on GPU with each rank on cuda:LOCAL_RANK); the folder is the same,
@@ -54,10 +63,11 @@ def batch(model_spec, device, dtype, distance_spec, points, seed, z_file, solver
         G = model_spec.load(device=str(ctx.device), dtype=dtype)
         D = distance_spec.load(device=str(ctx.device), dtype=dtype, generator=G)  # layer names checked before writing
         refuse_unused(solver, D, G.latent_dim)
-        codes = read_codes(z_file, G.latent_dim) if z_file else analysis.batch_codes(G, points, seed, out)
+        codes = read_codes(z_file, G.latent_dim) if z_file else \
+            analysis.batch_codes(G, points, seed, out, max_points=max_points, k=solver["k"])
         with stop_on_sigint("point") as stop:
             s = analysis.batch_metric(G, D, codes, out, **solver, seed=None if z_file else seed, z_file=z_file,
-                                      progress=not quiet, stop=stop)
+                                      max_points=max_points, progress=not quiet, stop=stop)
         if s.interrupted:
             if ctx.is_main:
                 click.echo(f"Interrupted: {s.computed} point(s) computed in this run are saved in {s.out_dir}; "
@@ -65,15 +75,28 @@ def batch(model_spec, device, dtype, distance_spec, points, seed, z_file, solver
             sys.exit(130)
         if ctx.is_main:
             _batch_summary(G, D, solver["method"], s)
+        if s.failed:
+            if ctx.is_main:
+                click.echo(f"Error: {_failed_words(s)}", err=True)
+            sys.exit(1)
 
 
 def _batch_summary(G, D, method, s) -> None:
     click.echo(describe_model(G))
     click.echo(f"distance {describe_distance(D)}  method={method}  {s.n_points} points on {s.world_size} process(es)")
     click.echo(f"computed {s.computed} (recomputed {s.recomputed} corrupt/stale), kept {s.skipped} "
-               f"already done; {s.seconds:.1f} s"
+               f"already done" + (f", failed {s.failed}" if s.failed else "") + f"; {s.seconds:.1f} s"
                + (f", {s.seconds / s.computed * s.world_size:.2f} s per point per process" if s.computed else ""))
-    click.echo(f"wrote {s.out_dir}/ ({analysis.point_name(0)} ... and {s.manifest.name})")
+    click.echo(f"wrote {s.out_dir}/ (point_*.npz and {s.manifest.name})")
+
+
+def _failed_words(s) -> str:
+    """How many points failed, which, and why (each reason once)."""
+    indices = list(s.failures)
+    shown = ", ".join(map(str, indices[:8])) + (f" and {len(indices) - 8} more" if len(indices) > 8 else "")
+    reasons = "; ".join(dict.fromkeys(s.failures.values()))
+    return (f"{s.failed} of {s.n_points} points failed ({shown}): {reasons}. They are not saved; {s.manifest.name} "
+            f"lists them, and running the same command computes them again")
 
 
 @argument_flags(thresholds="--thresholds")

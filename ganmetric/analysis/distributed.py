@@ -97,6 +97,15 @@ def sum_over_ranks(values: list[int]) -> list[int]:
     return [int(v) for v in t.tolist()]
 
 
+def merge_dicts(mine: dict) -> dict:
+    """The union of every rank's dict (disjoint keys, small picklable values; ``mine`` in a single process)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return dict(mine)
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, dict(mine))
+    return {key: value for part in gathered for key, value in part.items()}
+
+
 def shutdown(ctx: DistContext) -> None:
     """Leave the process group if :func:`init_from_env` joined it."""
     if ctx.initialized_here and dist.is_initialized():
