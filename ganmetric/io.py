@@ -1,7 +1,10 @@
 """Files: atomic writes, strict JSON, ``.npz`` arrays with a JSON ``meta``, what a file is, torch weights.
 
 Every file the package writes goes through :func:`atomic_write_bytes` (a temporary name,
-fsync, rename), so no reader ever sees half a file. The package's ``.npz`` formats (results,
+fsync, rename), so no reader ever sees half a file; the files a command writes side by side
+(a spectrum's .png, .csv and .json) are put in place together by
+:func:`ganmetric.staging.written_together`,
+and a command's output folder is swapped in whole by :func:`ganmetric.staging.staged_dir`. The package's ``.npz`` formats (results,
 averages, axes) are arrays plus a strict-JSON ``meta`` string: :func:`save_npz_with_meta`
 and :func:`read_npz_with_meta` are their one writer and reader.
 """
@@ -20,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, OutputError, ResultFileError
+from .staging import pending_files
 
 def sha256_file(path) -> str:
     """Hex sha256 digest of a file, read in 1 MiB blocks."""
@@ -66,7 +70,11 @@ def atomic_write_bytes(path, data: bytes) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
-        os.replace(tmp, path)
+        pending = pending_files()
+        if pending is None:
+            os.replace(tmp, path)
+        else:
+            pending.append((tmp, path))   # put in place with the rest of its set (written_together)
     except BaseException as exc:
         try:
             os.unlink(tmp)

@@ -1,4 +1,5 @@
-"""Output folders that are all-or-nothing: written into a staging folder beside them, swapped in whole.
+"""Outputs that are all-or-nothing: folders written into a staging folder beside them and swapped in
+whole, and files written side by side put in place together.
 
 A command that writes a set of files into a folder (``invert``, ``path``, ``compress``,
 ``optimize``) writes them through :func:`staged_dir`::
@@ -21,10 +22,15 @@ writers are dead; a set moved aside by a swap killed between its two renames is 
 An existing folder is replaced only when it holds nothing but files this kind of run writes
 (``outputs``: file-name patterns), and then only with ``overwrite``; a folder holding other
 files is never replaced.
+
+Commands that write a few files beside each other rather than a folder (``spectrum``'s
+PREFIX.png, .csv and .json) write them inside :func:`written_together`: each file goes to its
+temporary name, and all are renamed into place only when every one was written.
 """
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ctypes
 import ctypes.util
 import errno
@@ -41,6 +47,53 @@ from .locks import FolderLock
 
 #: staging folders open in this process (a writer handed one writes into it directly)
 _ACTIVE: set[str] = set()
+#: (temporary file, final path) of the files written inside a written_together block
+_PENDING: contextvars.ContextVar = contextvars.ContextVar("ganmetric_pending_files", default=None)
+
+
+@contextlib.contextmanager
+def written_together():
+    """Put the files written inside the block (by :func:`ganmetric.io.atomic_write_bytes`) in place together at its end.
+
+    Each file is written whole to its temporary name as usual, but renamed only when the
+    block ends without an error; an error (a full disk at the third file) removes every
+    temporary file, so none of the set replaces an earlier file. Nested blocks join the
+    outermost one.
+
+    Raises:
+        OutputError: a rename failed (the files renamed before it stay).
+    """
+    if _PENDING.get() is not None:
+        yield
+        return
+    pending: list = []
+    token = _PENDING.set(pending)
+    try:
+        yield
+    except BaseException:
+        _discard(pending)
+        raise
+    finally:
+        _PENDING.reset(token)
+    for i, (tmp, path) in enumerate(pending):
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            _discard(pending[i:])
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _discard(pending) -> None:
+    for tmp, _ in pending:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def pending_files() -> list | None:
+    """The (temporary file, path) list of the innermost :func:`written_together` block, or None outside one."""
+    return _PENDING.get()
 
 
 def _listing(names, most: int = 4) -> str:

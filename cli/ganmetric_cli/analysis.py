@@ -9,6 +9,7 @@ import numpy as np
 
 from ganmetric import analysis
 from ganmetric.io import atomic_save_npz, atomic_write_bytes, check_suffix, check_writable, write_json
+from ganmetric.staging import written_together
 
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
@@ -132,11 +133,12 @@ def spectrum(sources, prefix, thresholds):
     if not st.full:
         click.echo(f"note: top-k results: counts are fractions of the sum of the top {rs.k} eigenvalues, "
                    f"not of the full trace")
-    analysis.plot_spectrum(st, png, title=_title(rs))
-    atomic_write_bytes(csv, st.to_csv().encode())
-    write_json(js, {"description": rs.describe(), "n_points": len(rs), "dim": rs.dim, "k": rs.k, "full": st.full,
-                    "definition": analysis.ANISOTROPY_DEFINITION, "anisotropy": st.table(),
-                    "mean_spectrum": st.mean})
+    with written_together():
+        analysis.plot_spectrum(st, png, title=_title(rs))
+        atomic_write_bytes(csv, st.to_csv().encode())
+        write_json(js, {"description": rs.describe(), "n_points": len(rs), "dim": rs.dim, "k": rs.k,
+                        "full": st.full, "definition": analysis.ANISOTROPY_DEFINITION, "anisotropy": st.table(),
+                        "mean_spectrum": st.mean, "left_out": rs.skipped})
     click.echo(f"{'threshold':>10} {'mean spectrum':>14} {'per point mean':>15} {'std':>6} {'min':>5} "
                f"{'median':>7} {'max':>5}")
     for r in st.table():
@@ -182,12 +184,13 @@ def homogeneity(sources, prefix, device, quiet):
     outs = [check_writable(prefix.with_name(prefix.name + s)) for s in (".npz", ".json", "_heatmap.png", "_hist.png")]
     click.echo(rs.describe())
     h = analysis.homogeneity(rs, device=device, progress=not quiet)
-    summary = {"description": rs.describe(), **h.summary()}
-    atomic_save_npz(outs[0], {"corr_log": h.corr_log, "corr_linear": h.corr_linear, "corr_vec": h.corr_vec,
-                              "files": np.array([r.path.name for r in rs.results])})
-    write_json(outs[1], summary)
-    analysis.plot_homogeneity_heatmap(h, outs[2], title=_title(rs))
-    analysis.plot_homogeneity_hist(h, outs[3], title=_title(rs))
+    summary = {"description": rs.describe(), "left_out": rs.skipped, **h.summary()}
+    with written_together():
+        atomic_save_npz(outs[0], {"corr_log": h.corr_log, "corr_linear": h.corr_linear, "corr_vec": h.corr_vec,
+                                  "files": np.array([r.path.name for r in rs.results])})
+        write_json(outs[1], summary)
+        analysis.plot_homogeneity_heatmap(h, outs[2], title=_title(rs))
+        analysis.plot_homogeneity_hist(h, outs[3], title=_title(rs))
     if not h.full:
         click.echo("note: H reconstructed from top-k eigenpairs for some or all points")
     click.echo(f"{'off-diagonal pairs':<28} {'mean':>8} {'median':>8}")
@@ -218,7 +221,7 @@ def average(sources, out):
     rs = analysis.load_results(list(sources))
     click.echo(rs.describe())
     avg = analysis.average_metric(rs)
-    avg.save(out, seed=None)
+    avg.save(out, seed=None, left_out=rs.skipped)
     counts = analysis.anisotropy_counts(avg.eigvals)
     click.echo("top eigenvalues of the average metric: " + ", ".join(f"{v:.4g}" for v in avg.eigvals[:5]))
     click.echo("anisotropy (eigen-directions for " + ", ".join(
