@@ -69,7 +69,7 @@ def test_a_full_disk_is_one_output_error_and_leaves_the_previous_set(tmp_path, m
         return real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    with pytest.raises(OutputError, match=r"cannot write .*b\.txt: No space left on device"):
+    with pytest.raises(OutputError, match=rf"^cannot write {out}/b\.txt: No space left on device$"):
         with staged_dir(out, outputs=OUTPUTS, overwrite=True) as stage:
             _write_set(stage, "two")
     assert _contents(out) == {"a.txt": "one", "b.txt": "one"} and _debris(tmp_path, "out") == []
