@@ -178,3 +178,21 @@ def test_hessian_and_spectrum_print_the_same_anisotropy(tmp_path, extra):
     assert k == ganmetric.load_result(out).eigvals.shape[0]
     if extra[1:2] == ["jacobian"]:
         assert count < k  # the case where the old summary and spectrum disagreed
+
+
+def test_a_full_disk_is_one_error_line_and_no_file(tmp_path, monkeypatch):
+    import errno
+    import os
+    from helpers_analysis import save_traced_tiny
+    model = save_traced_tiny(tmp_path / "tiny.pt", n=4, res=8)
+
+    def replace(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", replace)
+    r = run("hessian", "--model", str(model), "--latent-dim", "4", "--distance", "mse", "-q", "--out",
+            str(tmp_path / "r.npz"))
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert [line for line in r.output.splitlines() if line.strip()] == [
+        f"Error: cannot write {tmp_path / 'r.npz'}: No space left on device"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.pt"]
