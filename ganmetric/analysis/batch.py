@@ -31,6 +31,7 @@ import torch
 
 from .. import checks
 from .._progress import progress_bar
+from ..distances.layer import distance_inputs
 from ..errors import FolderLockedError, InputError
 from ..hessian import check_options, metric_tensor
 from ..hessian.metric import DEFAULT_EPS
@@ -43,6 +44,7 @@ from .batch_folder import (CODES, MANIFEST, MAX_POINTS, Manifest, batch_identity
 
 #: why a point failed (recorded in the manifest)
 NOT_FINITE_IMAGE = "the generator's output is not finite at this code"
+NOT_FINITE_ACTIVATIONS = "the layer's activations are not finite at this code"
 NOT_FINITE_METRIC = "the metric is not finite at this code (non-finite derivatives of the generator or the distance)"
 
 
@@ -135,14 +137,15 @@ def _prepare_directory(out_dir: Path, codes: np.ndarray, manifest: Manifest, sta
 
 
 def _compute_point(G, D, z: torch.Tensor, solver: dict, probe: bool):
-    """(the point's MetricResult, None), or (None, why it failed) when its image or metric is not finite."""
+    """(the point's MetricResult, None), or (None, why it failed) when what the distance compares there (the
+    image, or a layer distance's activations) or the metric is not finite."""
     with torch.no_grad():
-        image = G(z.to(**placement(G)))
-    if not bool(torch.isfinite(image).all()):
-        return None, NOT_FINITE_IMAGE  # checked first: the determinism probe would blame batch statistics
+        compared = distance_inputs(G, D, z.to(**placement(G)))
+    if not bool(torch.isfinite(compared).all()):  # checked first: the determinism probe would blame batch statistics
+        return None, NOT_FINITE_ACTIVATIONS if getattr(D, "needs_generator", False) else NOT_FINITE_IMAGE
     try:
         res = metric_tensor(G, D, z, **solver, probe=probe)
-    except torch.linalg.LinAlgError:  # eigh of a metric holding NaN
+    except (torch.linalg.LinAlgError, ArithmeticError):  # eigh of a metric holding NaN; a non-finite product
         return None, NOT_FINITE_METRIC
     arrays = [res.eigvals, res.eigvecs] + ([] if res.H is None else [res.H])
     if not all(bool(torch.isfinite(torch.as_tensor(a)).all()) for a in arrays):
