@@ -236,7 +236,7 @@ def staged_dir(out, *, outputs=(), overwrite: bool = False, what: str = "this ru
             yield stage
         except OutputError as exc:  # said with the folder's name, not the staging folder's
             shutil.rmtree(stage, ignore_errors=True)
-            raise OutputError(str(exc).replace(str(stage), str(shown))) from exc
+            raise type(exc)(str(exc).replace(str(stage), str(shown))) from exc
         except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
             raise
