@@ -110,6 +110,20 @@ def lib(tmp_path_factory):
     return folder
 
 
+#: the children of the running test, killed when it ends (a failed assertion leaves none waiting at a gate)
+_CHILDREN: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_child_outlives_its_test():
+    yield
+    while _CHILDREN:
+        p = _CHILDREN.pop()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def _env(lib, gate: Path, **extra):
     env = subprocess_env(PYTHONWARNINGS="ignore", GM_GATE=str(gate), **{k: str(v) for k, v in extra.items()})
     env["PYTHONPATH"] = os.pathsep.join([str(lib), env["PYTHONPATH"]])
@@ -120,8 +134,10 @@ def _start(lib, gate: Path, args, **extra) -> subprocess.Popen:
     gate.mkdir(exist_ok=True)
     for name in ("waiting", "open"):
         (gate / name).unlink(missing_ok=True)
-    return subprocess.Popen([sys.executable, str(lib / "gm_run.py"), *map(str, args)], env=_env(lib, gate, **extra),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen([sys.executable, str(lib / "gm_run.py"), *map(str, args)], env=_env(lib, gate, **extra),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _CHILDREN.append(p)
+    return p
 
 
 def _wait_at_gate(p: subprocess.Popen, gate: Path, timeout: float = 120) -> None:
