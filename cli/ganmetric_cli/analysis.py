@@ -14,8 +14,8 @@ from ganmetric.staging import written_together
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 
-from .common import (argument_flags, check_points_or_z, distance_options, metric_options, model_options, read_codes,
-                     refuse_unused, stop_on_sigint)
+from .common import (CODE_FILES, EXIT_FAILED, EXIT_INTERRUPTED, SEED, argument_flags, check_points_or_z,
+                    distance_options, metric_options, model_options, read_codes, refuse_unused, stop_on_sigint)
 
 
 @argument_flags(out_dir="--out", n_points="--points")
@@ -26,11 +26,11 @@ from .common import (argument_flags, check_points_or_z, distance_options, metric
 @click.option("--max-points", type=int, default=analysis.MAX_POINTS, show_default=True,
               help="The most points a batch may have: more (--points or rows of --z) are refused before anything is "
                    "drawn or written, with the size they would write; raise it for a larger batch.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed for --points: point i is row i of G.sample(N, seed), which does not depend on N, so "
                    "point 0 is `ganmetric hessian --seed S` and a larger --points extends the folder.")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
-              help="Use these latent points instead: a .npy of shape (N, n).")
+              help="Use these latent points instead: a .npy of shape (N, n). " + CODE_FILES)
 @metric_options
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
               help="Batch folder: manifest.json, codes.npy, point_00000.npz, ...")
@@ -50,9 +50,11 @@ def batch(model_spec, device, dtype, distance_spec, points, max_points, seed, z_
     not saved: manifest.json records it as failed with its reason, the run ends with an
     error line saying how many failed, and the same command computes them again.
 
-    Under torchrun the points are split across ranks (point i goes to rank i % WORLD_SIZE;
-    gloo on CPU, nccl on GPU with each rank on cuda:LOCAL_RANK); the folder is the same,
-    point for point, as a single-process run.
+    Under torchrun the points are split across ranks (point i goes to rank i % WORLD_SIZE);
+    the folder is the same, point for point, as a single-process run. With --device cuda each
+    rank takes cuda:LOCAL_RANK when the node has a GPU per rank (nccl), cuda:0 when each rank
+    sees one GPU (CUDA_VISIBLE_DEVICES per rank), and shares the GPUs round robin when ranks
+    outnumber them (gloo in both); --device cuda:K puts every rank on GPU K.
 
     \b
     Examples:
@@ -73,13 +75,13 @@ def batch(model_spec, device, dtype, distance_spec, points, max_points, seed, z_
             if ctx.is_main:
                 click.echo(f"Interrupted: {s.computed} point(s) computed in this run are saved in {s.out_dir}; "
                            f"run the same command to resume.", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         if ctx.is_main:
             _batch_summary(G, D, solver["method"], s)
         if s.failed:
             if ctx.is_main:
                 click.echo(f"Error: {_failed_words(s)}", err=True)
-            sys.exit(1)
+            sys.exit(EXIT_FAILED)
 
 
 def _batch_summary(G, D, method, s) -> None:

@@ -9,8 +9,8 @@ from ganmetric import analysis
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 
-from .common import (argument_flags, check_points_or_z, distance_options, metric_options, model_options, read_codes,
-                     refuse_unused, stop_on_sigint)
+from .common import (CODE_FILES, EXIT_FAILED, EXIT_INTERRUPTED, SEED, argument_flags, check_points_or_z,
+                    distance_options, metric_options, model_options, read_codes, refuse_unused, stop_on_sigint)
 
 
 @argument_flags(out_dir="--out", n_points="--points")
@@ -20,9 +20,9 @@ from .common import (argument_flags, check_points_or_z, distance_options, metric
 @click.option("--points", "-n", type=int, default=None, help="Number of latent points drawn from the model's prior.")
 @click.option("--max-points", type=int, default=analysis.MAX_POINTS, show_default=True,
               help="The most points a run may have (as `ganmetric batch`).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --points (as `ganmetric batch`).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for --points (as `ganmetric batch`).")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
-              help="Use these latent points instead: a .npy of shape (N, n).")
+              help="Use these latent points instead: a .npy of shape (N, n). " + CODE_FILES)
 @click.option("--layers", default="all", show_default=True,
               help="'all' (every usable submodule without submodules) or comma-separated names as listed by "
                    "`ganmetric models layers MODEL`.")
@@ -67,7 +67,7 @@ def layers_command(model_spec, device, dtype, distance_spec, points, max_points,
             if ctx.is_main:
                 click.echo(f"Interrupted: the points computed are saved in {out}; run the same command to resume.",
                            err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         if ctx.is_main:
             _print_table(G, D, table)
             click.echo("wrote " + ", ".join(str(p) for p in table.files))
@@ -77,7 +77,7 @@ def layers_command(model_spec, device, dtype, distance_spec, points, max_points,
                 click.echo(f"Error: {len(failed)} of {table.meta['n_points']} points failed in some folder (their "
                            f"image or metric was not finite): the table is over the other "
                            f"{table.meta['points_used']}; each folder's manifest.json lists its failed points", err=True)
-            sys.exit(1)
+            sys.exit(EXIT_FAILED)
 
 
 def _print_table(G, D, table) -> None:

@@ -15,7 +15,8 @@ from ganmetric.paths import (INTERPOLATIONS, OPTIMIZERS, OUTPUT_PATTERNS, PATH_M
                              path_length, path_summary, prepare_paths, report_lines, run_paths, write_outputs)
 from ganmetric.staging import staged_dir
 
-from .common import argument_flags, distance_options, model_options, read_codes, stop_on_sigint
+from .common import (CODE_FILES, EXIT_INTERRUPTED, SEED, argument_flags, distance_options, model_options, read_codes,
+                    stop_on_sigint)
 
 #: options that make paths, refused with --measure
 _MAKING = ("from_seed", "to_seed", "z_from", "z_to", "method", "points", "init", "prior_weight", "refine",
@@ -70,10 +71,10 @@ def _make(G, D, plan, out, frames, scale, overwrite, quiet, record):
 @click.command()
 @model_options
 @distance_options
-@click.option("--from-seed", type=int, default=None, help="Start of the path: the model's code G.sample(1, seed=A).")
-@click.option("--to-seed", type=int, default=None, help="End of the path: G.sample(1, seed=B).")
+@click.option("--from-seed", type=SEED, default=None, help="Start of the path: the model's code G.sample(1, seed=A).")
+@click.option("--to-seed", type=SEED, default=None, help="End of the path: G.sample(1, seed=B).")
 @click.option("--z-from", type=click.Path(dir_okay=False), default=None,
-              help="Start of the path from a file: a .npy of shape (n,) or (1, n).")
+              help="Start of the path from a file: a .npy of shape (n,) or (1, n). " + CODE_FILES)
 @click.option("--z-to", type=click.Path(dir_okay=False), default=None, help="End of the path from a file.")
 @click.option("--points", type=int, default=None, help="Codes of each path, both ends included, >= 3 (default 16).")
 @click.option("--method", default=",".join(PATH_METHODS), show_default=True,
@@ -165,7 +166,7 @@ def path(model_spec, device, dtype, distance_spec, from_seed, to_seed, z_from, z
         click.echo(f"wrote {Path(out)}/: " + ", ".join(files.values()))
     if interrupted:
         click.echo(f"Interrupted: the paths made so far are written in {out}.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 def _interrupted_words(paths: dict, methods) -> list[str]:

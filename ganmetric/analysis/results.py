@@ -2,8 +2,8 @@
 
 Points that are not results are left out and counted (:attr:`ResultSet.skipped`, said by
 :meth:`ResultSet.describe`): the points a batch folder's manifest records as failed (their
-image or metric was not finite), the points it has not computed yet, and result files
-holding non-finite values.
+image or metric was not finite) and the points it has not computed yet. (A result file
+holding non-finite values is refused by :func:`ganmetric.load_result`.)
 """
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ import numpy as np
 from ..distances.spec import recorded_distance_differences
 from ..errors import InputError, ResultFileError
 from ..generators.spec import recorded_model_differences
+from ..placement import as_numpy
 from ..result import MetricResult, load_result
+from .batch_folder import MANIFEST
 
 #: meta keys that must agree across a set (a spectrum or homogeneity over mixed models means nothing)
 CONSISTENT_KEYS = ("model", "latent_space", "distance")
@@ -32,8 +34,7 @@ class ResultSet:
         eigvecs: (N, n, k) matching eigenvectors (columns).
         truncated: True when the files held different k and the set was cut to the common k.
         skipped: what was left out, how many of each: "failed" (points a batch manifest
-            records as failed), "not computed" (points of a batch not computed yet),
-            "not finite" (result files holding NaN or infinite values).
+            records as failed), "not computed" (points of a batch not computed yet).
     """
 
     results: tuple[MetricResult, ...]
@@ -79,8 +80,7 @@ class ResultSet:
     def skipped_words(self) -> str:
         """``"; left out: 3 failed points (...), 2 not computed yet"``, or "" when nothing was left out."""
         words = {"failed": "failed point(s) (their image or metric was not finite: see the batch's manifest.json)",
-                 "not computed": "point(s) of the batch not computed yet",
-                 "not finite": "result file(s) holding non-finite values"}
+                 "not computed": "point(s) of the batch not computed yet"}
         parts = [f"{n} {words[key]}" for key, n in self.skipped.items() if n]
         return "; left out: " + ", ".join(parts) if parts else ""
 
@@ -138,6 +138,18 @@ def _batch_gaps(folder: Path, present: set) -> tuple[int, int]:
     return len(failed), max(n_points - done - len(failed), 0)
 
 
+def _load_point(path: Path) -> MetricResult:
+    """``load_result``; a damaged point file of a batch folder says that ``batch`` recomputes it."""
+    try:
+        return load_result(path)
+    except ResultFileError as exc:
+        if getattr(exc, "damaged", False) and path.name.startswith("point_") and \
+                (path.parent / MANIFEST).is_file():
+            raise ResultFileError(f"{exc}; re-running the `ganmetric batch` command that made {path.parent} "
+                                  f"recomputes it") from exc
+        raise
+
+
 def load_results(sources, *, min_count: int = 1) -> ResultSet:
     """Load result files from directories and/or files and check that they belong together.
 
@@ -159,9 +171,7 @@ def load_results(sources, *, min_count: int = 1) -> ResultSet:
     if not sources:
         raise InputError("no result files or directories given")
     paths, skipped = _expand(sources)
-    loaded = [load_result(p) for p in paths]
-    results = tuple(r for r in loaded if _finite(r))
-    skipped = {**skipped, "not finite": len(loaded) - len(results)}
+    results = tuple(_load_point(p) for p in paths)
     if len(results) < min_count:
         left = "; ".join(f"{n} {key}" for key, n in skipped.items() if n)
         raise InputError(f"need at least {min_count} result files, got {len(results)}"
@@ -182,13 +192,9 @@ def load_results(sources, *, min_count: int = 1) -> ResultSet:
             raise InputError(f"results mix settings: {named}; analyse one setting at a time")
     k = min(len(r.eigvals) for r in results)
     truncated = any(len(r.eigvals) != k for r in results)
-    vals = np.stack([np.asarray(r.eigvals[:k], dtype=np.float64) for r in results])
-    vecs = np.stack([np.asarray(r.eigvecs[:, :k], dtype=np.float64) for r in results])
+    vals = np.stack([as_numpy(r.eigvals[:k], dtype=np.float64) for r in results])
+    vecs = np.stack([as_numpy(r.eigvecs[:, :k], dtype=np.float64) for r in results])
     if not np.all(np.diff(vals, axis=1) <= 1e-12 * np.abs(vals).max(axis=1, keepdims=True)):
         bad = next(r for r, v in zip(results, vals) if np.any(np.diff(v) > 1e-12 * np.abs(v).max()))
         raise ResultFileError(f"{bad.path}: eigenvalues are not in descending order")
     return ResultSet(results, vals, vecs, truncated, {key: n for key, n in skipped.items() if n})
-
-
-def _finite(r: MetricResult) -> bool:
-    return all(np.isfinite(np.asarray(a)).all() for a in (r.eigvals, r.eigvecs, r.H) if a is not None)
