@@ -320,15 +320,15 @@ def test_points_that_are_not_finite_fail_are_left_out_and_are_retried(tmp_path, 
     assert len(load_results(out)) == 8 and load_results(out).skipped == {}
 
 
-def test_a_point_file_holding_nan_is_recomputed_and_left_out_until_then(tmp_path, tiny, mse):
+def test_a_point_file_holding_nan_is_refused_by_the_analyses_and_recomputed(tmp_path, tiny, mse):
     codes = tiny.sample(3, seed=0)
     batch_metric(tiny, mse, codes, tmp_path, method="jacobian")
     res = ganmetric.load_result(tmp_path / point_name(1))
     ganmetric.save_result(tmp_path / "nan.npz", dataclasses.replace(res, H=res.H * np.nan), **{
         k: v for k, v in res.meta.items() if k not in ganmetric.result.RESERVED_KEYS})
     shutil.move(tmp_path / "nan.npz", tmp_path / point_name(1))      # as an earlier ganmetric could have saved it
-    rs = load_results(tmp_path)
-    assert len(rs) == 2 and rs.skipped == {"not finite": 1}
+    with pytest.raises(ganmetric.ResultFileError, match=r"point_00001.npz: non-finite values in its metric H"):
+        load_results(tmp_path)
     s = batch_metric(tiny, mse, codes, tmp_path, method="jacobian")
     assert (s.computed, s.recomputed) == (1, 1) and len(load_results(tmp_path)) == 3
 

@@ -39,7 +39,7 @@ from ..hessian import check_options, metric_tensor
 from ..hessian.metric import DEFAULT_EPS
 from ..io import atomic_write_bytes
 from ..locks import FolderLock
-from ..placement import check_codes_device, check_same_dtype, module_device, placement
+from ..placement import as_numpy, check_codes_device, check_same_dtype, module_device, placement
 from . import distributed
 from .batch_folder import (CODES, MANIFEST, MAX_POINTS, Manifest, batch_identity, check_directory, check_size,
                            folder_statuses, npy_bytes, point_name, remove_stale_temps)
@@ -153,7 +153,7 @@ def _compute_point(G, D, z: torch.Tensor, solver: dict, probe: bool, allow_tf32:
     except (torch.linalg.LinAlgError, ArithmeticError):  # eigh of a metric holding NaN; a non-finite product
         return None, NOT_FINITE_METRIC
     arrays = [res.eigvals, res.eigvecs] + ([] if res.H is None else [res.H])
-    if not all(bool(torch.isfinite(torch.as_tensor(a)).all()) for a in arrays):
+    if not all(np.isfinite(as_numpy(a)).all() for a in arrays):
         return None, NOT_FINITE_METRIC
     return res, None
 

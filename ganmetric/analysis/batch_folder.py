@@ -187,7 +187,7 @@ def check_size(n_points: int, n: int, k: int | None, dtype, max_points: int) -> 
     max_points = checks.positive_int("max_points", max_points)
     if n_points <= max_points:
         return
-    per = point_bytes(n, k, torch.empty((), dtype=dtype).element_size())
+    per = point_bytes(n, k, dtype.itemsize)
     codes = n_points * n * 8
     raise InputError(f"{n_points} points are more than max_points {max_points}: the batch would write about "
                      f"{_size(n_points * per + codes)} ({n_points} result files of about {_size(per)} each and "
@@ -234,7 +234,8 @@ def batch_codes(G, n_points: int, seed: int, out_dir=None, *, max_points: int = 
 
 
 def point_status(path: Path, index: int, identity: dict, code: np.ndarray) -> str:
-    """``"done"`` (valid result of this point), ``"missing"`` or ``"corrupt"`` (unreadable or stale).
+    """``"done"`` (valid result of this point), ``"missing"`` or ``"corrupt"`` (unreadable, holding
+    non-finite values, or stale).
 
     Raises:
         InputError: the file is a valid result of a different batch (mixing is refused).
@@ -255,8 +256,6 @@ def point_status(path: Path, index: int, identity: dict, code: np.ndarray) -> st
     want = code.astype(res.z.dtype) if np.issubdtype(res.z.dtype, np.floating) else code
     if res.meta.get("index") != index or res.z.shape != code.shape or not np.array_equal(res.z, want):
         return "corrupt"
-    if not all(np.isfinite(a).all() for a in (res.eigvals, res.eigvecs, res.H) if a is not None):
-        return "corrupt"  # written before non-finite points were refused: computed again
     return "done"
 
 
