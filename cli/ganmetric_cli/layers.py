@@ -72,11 +72,10 @@ def layers_command(model_spec, device, dtype, distance_spec, points, max_points,
             _print_table(G, D, table)
             click.echo("wrote " + ", ".join(str(p) for p in table.files))
         failed = table.meta["failed_points"]
-        if failed:
-            if ctx.is_main:
-                click.echo(f"Error: {len(failed)} of {table.meta['n_points']} points failed in some folder (their "
-                           f"image or metric was not finite): the table is over the other "
-                           f"{table.meta['points_used']}; each folder's manifest.json lists its failed points", err=True)
+        if failed and ctx.is_main:  # rank 0 alone fails: a failing rank makes torchrun stop the others mid-report
+            click.echo(f"Error: {len(failed)} of {table.meta['n_points']} points failed in some folder (their "
+                       f"image or metric was not finite): the table is over the other "
+                       f"{table.meta['points_used']}; each folder's manifest.json lists its failed points", err=True)
             sys.exit(EXIT_FAILED)
 
 
