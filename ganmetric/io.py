@@ -3,8 +3,8 @@
 Every file the package writes goes through :func:`atomic_write_bytes` (a temporary name,
 fsync, rename), so no reader ever sees half a file; the files a command writes side by side
 (a spectrum's .png, .csv and .json) are put in place together by
-:func:`ganmetric.staging.written_together`,
-and a command's output folder is swapped in whole by :func:`ganmetric.staging.staged_dir`. The package's ``.npz`` formats (results,
+:func:`ganmetric.staging.written_together`, and a command's output folder is swapped in
+whole by :func:`ganmetric.staging.staged_dir`. The package's ``.npz`` formats (results,
 averages, axes) are arrays plus a strict-JSON ``meta`` string: :func:`save_npz_with_meta`
 and :func:`read_npz_with_meta` are their one writer and reader.
 """

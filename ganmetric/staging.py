@@ -113,7 +113,7 @@ def check_output_dir(out, *, outputs=(), overwrite: bool = False, what: str = "t
 
 
 def _check_target(out: Path, shown, outputs, overwrite: bool, what: str) -> None:
-    """Refuse a target that is the current folder, a file, holds other files, or an earlier run's (without overwrite)."""
+    """Refuse a target that is the current folder, a file, holds other files or an earlier run's (no overwrite)."""
     cwd = Path.cwd().resolve()
     if out.resolve() == cwd or out.resolve() in cwd.parents:
         raise InputError(f"out_dir {shown} is the current folder or holds it; {what} replaces its output folder "

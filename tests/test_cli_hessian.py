@@ -99,7 +99,8 @@ BAD = [
     (["--device", "cuda"], "CUDA is not available"),
     _needs_model(["--lpips-backbone", "{t}/none.pth", "--distance", "lpips-alex"], "file not found"),
     (["--out", "{t}"], "is a directory"),
-    (["--out", "{t}/t3.txt"], "--out is written as a ganmetric result file (.npz): its name must end in .npz, got t3.txt"),
+    (["--out", "{t}/t3.txt"],
+     "--out is written as a ganmetric result file (.npz): its name must end in .npz, got t3.txt"),
     _needs_model(["--resize", "64"], "LPIPS distances only"),
 ]
 

@@ -187,7 +187,8 @@ def test_an_earlier_runs_folder_needs_overwrite_and_is_then_replaced_whole(files
     assert summary["settings"]["seed"] == 7 and summary["interrupted"] is False
     np.testing.assert_array_equal(np.load(out / "code.npy"), codes[summary["best_restart"]])  # one run's set
     (out / "notes.txt").write_text("mine")
-    one_error_line(_invert(files, "--out", str(out), "--overwrite"), "holds files that invert does not write (notes.txt)")
+    one_error_line(_invert(files, "--out", str(out), "--overwrite"),
+                   "holds files that invert does not write (notes.txt)")
     assert (out / "notes.txt").read_text() == "mine"
     assert not [p.name for p in files.iterdir() if p.name.startswith(".again.")]  # no stage, no lock file left
 

@@ -264,8 +264,8 @@ def test_ctrl_c_on_optimize_says_only_what_it_wrote(lib, tmp_path):
                                        "scores.csv", "summary.json", "trace_random_s0.csv"]
     assert "wins 0/0" not in stdout and "median best n/a" not in stdout and "cma              not run" in stdout
     assert "no seed ran every method to its budget: no medians or wins" in stdout
-    assert "wrote " + str(out) + "/: summary.json, scores.csv, curves.png, best_montage.png, 1 trace_METHOD_sSEED.csv, " \
-           "1 best_METHOD_sSEED.npy/.png" in stdout
+    assert (f"wrote {out}/: summary.json, scores.csv, curves.png, best_montage.png, 1 trace_METHOD_sSEED.csv, "
+            f"1 best_METHOD_sSEED.npy/.png") in stdout
 
 
 def test_a_second_batch_run_into_the_folder_is_refused_naming_the_first(lib, tmp_path):
