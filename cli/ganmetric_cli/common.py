@@ -428,8 +428,9 @@ def _npz_codes(data, path: Path, flag: str) -> np.ndarray:
 class stop_on_sigint:
     """Context manager: the first Ctrl-C asks a long run to stop after its current step (a
     KeyboardInterrupt raised inside torch can be swallowed there and perturb the step being
-    computed); a second one exits at once (atomic writes leave no partial file). Entering it
-    gives the ``stop()`` callable the library's long runs poll.
+    computed); a second one exits at once (atomic writes leave no partial file, and a staged
+    output folder keeps its previous set). Entering it gives the ``stop()`` callable the
+    library's long runs poll.
 
     Args:
         step: what a step is, for the message ("point", "generation", ...).
