@@ -49,10 +49,13 @@ class PathPlan:
     """A checked comparison, made by :func:`prepare_paths`, run by :func:`run_paths`.
 
     Attributes:
-        G, D: generator and distance. z_a, z_b: the endpoints (n,) on G's device and dtype.
-        methods: the path methods in order. options: the geodesic's checked options (its
-        ``final_points`` is every path's number of codes). baselines: the straight-line and
-        SLERP codes, made already.
+        G: the generator.
+        D: the distance.
+        z_a: the first endpoint, shape (n,), on G's device and dtype.
+        z_b: the second endpoint, shape (n,), on G's device and dtype.
+        methods: the path methods in order.
+        options: the geodesic's checked options (its ``final_points`` is every path's number of codes).
+        baselines: the straight-line and SLERP codes, made already (name -> (points, n) codes).
     """
 
     G: object
