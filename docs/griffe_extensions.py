@@ -6,6 +6,10 @@ is the function (the import rebinds the name), but griffe's static view keeps th
 function would be missing from the reference (and from ``ganmetric``, which re-exports it). This puts the
 imported object back where Python has it, and points the aliases of that name at it.
 
+:class:`LazyExports`: ``ganmetric.generators`` exports its family classes through a module ``__getattr__`` (imported
+on first use), which griffe cannot follow: a name in ``__all__`` that the package does not define is looked up in
+its submodules.
+
 :class:`SphinxRoles`: the docstrings cite names with Sphinx roles (``:func:`resolve_method```,
 ``:class:`~ganmetric.errors.InputError```), which markdown would show verbatim; each becomes the name in code,
 linked to its entry in the reference where there is one.
@@ -58,6 +62,31 @@ def _repoint(module: griffe.Module, fixed: dict) -> None:
             module.set_member(name, griffe.Alias(name, fixed[member.target_path], parent=module))
         elif not member.is_alias and member.is_module:
             _repoint(member, fixed)
+
+
+class LazyExports(griffe.Extension):
+    """A name in a package's ``__all__`` that it does not bind is the object of that name in one of its modules."""
+
+    def on_package(self, *, pkg: griffe.Module, **kwargs) -> None:
+        """Add the missing exports of every package of ``pkg``, recursively.
+
+        Args:
+            pkg: the loaded top-level package.
+            **kwargs: the other arguments griffe passes (unused).
+        """
+        _lazy_exports(pkg)
+
+
+def _lazy_exports(module: griffe.Module) -> None:
+    submodules = [m for m in module.members.values() if not m.is_alias and m.is_module]
+    for name in [str(e) for e in (module.exports or ())]:
+        if name in module.members:
+            continue
+        found = [m.members[name] for m in submodules if name in m.members and not m.members[name].is_alias]
+        if len(found) == 1:
+            module.set_member(name, griffe.Alias(name, found[0], parent=module))
+    for submodule in submodules:
+        _lazy_exports(submodule)
 
 
 class SphinxRoles(griffe.Extension):
