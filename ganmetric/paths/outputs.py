@@ -34,6 +34,16 @@ def output_files(methods, *, codes: bool = True) -> dict:
 def check_outputs(folder, methods, *, codes: bool = True, frames: int = MONTAGE_FRAMES, scale: int = 1) -> dict:
     """Create ``folder`` if needed and check that every output can be written, before the long work.
 
+    Args:
+        folder: the output folder.
+        methods: the path methods (each has its files).
+        codes: whether the paths' codes are written (``codes_METHOD.npy``).
+        frames: the montage's columns at most (>= 2).
+        scale: integer upscaling of the images (>= 1).
+
+    Returns:
+        Output key -> file name (``summary``, ``montage``, ``steps``, ``codes_METHOD``, ``gif_METHOD``).
+
     Raises:
         InputError: a file cannot be written, or a bad frames or scale.
     """
@@ -48,7 +58,19 @@ def check_outputs(folder, methods, *, codes: bool = True, frames: int = MONTAGE_
 def path_summary(G, D, paths: dict, *, options: dict | None = None, endpoints: dict | None = None,
                  files: dict | None = None) -> dict:
     """The JSON record of a run: provenance (model, distance, options, versions), every path's
-    numbers, and the length ratios of the geodesic to the other paths."""
+    numbers, and the length ratios of the geodesic to the other paths.
+
+    Args:
+        G: the generator.
+        D: the distance the paths were measured with.
+        paths: ``{method: LatentPath}``.
+        options: the options that made the paths.
+        endpoints: how the endpoints were given (seeds or files).
+        files: the output files (key -> file name).
+
+    Returns:
+        A JSON-ready dict (summary.json).
+    """
     ratios = {}
     if "geodesic" in paths:
         for method, path in paths.items():
@@ -67,7 +89,18 @@ def _npy(array: np.ndarray) -> bytes:
 
 def write_outputs(folder, G, D, paths: dict, summary: dict, files: dict, *, frames: int = MONTAGE_FRAMES,
                   scale: int = 1) -> None:
-    """Write the files :func:`check_outputs` named: codes, GIFs, montage, steps and the summary (last)."""
+    """Write the files :func:`check_outputs` named: codes, GIFs, montage, steps and the summary (last).
+
+    Args:
+        folder: the output folder (checked by :func:`check_outputs`).
+        G: the generator (renders the frames).
+        D: the distance (captions the frames with the length travelled).
+        paths: ``{method: LatentPath}``.
+        summary: the JSON record (:func:`path_summary`).
+        files: the output files, as :func:`check_outputs` returned them.
+        frames: the montage's columns at most.
+        scale: integer upscaling of the images.
+    """
     folder = Path(folder)
     for method, path in paths.items():
         if f"codes_{method}" in files:
@@ -82,7 +115,14 @@ def write_outputs(folder, G, D, paths: dict, summary: dict, files: dict, *, fram
 
 
 def report_lines(paths: dict) -> list[str]:
-    """A plain-text table of the paths (one row each) and the geodesic's length ratios."""
+    """A plain-text table of the paths (one row each) and the geodesic's length ratios.
+
+    Args:
+        paths: ``{method: LatentPath}``.
+
+    Returns:
+        The lines to print (a header, one row per path, and the ratios when there is a geodesic).
+    """
     lines = [f"{'method':<10} {'points':>6} {'length':>9} {'energy':>9} {'L^2/E':>6} {'max/mean':>8} {'min |z|':>7} "
              f"{'iters':>5} {'seconds':>7}  converged"]
     for method, p in paths.items():
