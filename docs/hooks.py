@@ -1,7 +1,9 @@
-"""MkDocs hooks of the documentation site (``hooks:`` in mkdocs.yml).
+r"""MkDocs hooks of the documentation site (``hooks:`` in mkdocs.yml).
 
 - The checkout's own code comes first on ``sys.path`` (the CLI reference imports ``ganmetric_cli``, the examples
   import ``ganmetric``): a site built from a checkout documents that checkout, not another installed copy.
+- The CLI reference's example blocks (click's ``\b`` paragraphs) shown as code, line by line, as ``--help``
+  prints them.
 - Tables generated from the registries at build time, so that they cannot drift from the code: a page writes
   ``<!-- generated: NAME -->`` on a line of its own and gets the table ``NAME`` (see :data:`TABLES`).
 """
@@ -14,6 +16,8 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 
 MARKER = re.compile(r"^<!-- generated: ([\w-]+) -->$", re.M)
+#: a paragraph of a command's help kept as written (click's ``\b`` blocks: "Examples:" then indented lines)
+VERBATIM = re.compile(r"<p>([^<\n]+:)\n((?:  [^\n<]*(?:\n|(?=</p>)))+)</p>")
 
 
 def _cell(text) -> str:
@@ -73,3 +77,10 @@ def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
             raise PluginError(f"{page.file.src_path}: unknown generated table {name!r}; known: {sorted(TABLES)}")
         return TABLES[name]()
     return MARKER.sub(table, markdown)
+
+
+def on_page_content(html: str, page, config, files, **kwargs) -> str:
+    """The command line page: a help paragraph whose lines after the first are indented is shown as code."""
+    if page.file.src_path != "cli.md":
+        return html
+    return VERBATIM.sub(lambda m: f"<p>{m.group(1)}</p>\n<pre><code>{m.group(2).rstrip()}</code></pre>", html)

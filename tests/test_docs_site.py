@@ -109,6 +109,7 @@ def test_cli_reference_has_every_command_and_option(site):
     for command in _commands(cli_main):
         assert f'id="{command.replace(" ", "-")}"' in html, f"{command} is missing from the CLI reference"
     hessian = cli_main.commands["hessian"]
+    assert "<pre><code>  ganmetric hessian --model dcgan-face" in html  # the help's examples, line by line
     flags = [p.opts[0] for p in hessian.params if isinstance(p, click.Option)]
     assert len(flags) > 10 and [f for f in flags if f"<code>{f}" not in html] == []
 
