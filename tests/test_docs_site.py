@@ -14,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import ganmetric
 from ganmetric.generators import available_configs
 from ganmetric.hessian import METHODS
 from ganmetric_cli.main import main as cli_main
-from helpers import subprocess_env
+from helpers import headless_chromium, subprocess_env
 
 pytest.importorskip("mkdocs", reason="the site needs the docs packages (pip install -e \".[test]\")")
 pytest.importorskip("mkdocs_gallery", reason="the site needs the docs packages (pip install -e \".[test]\")")
@@ -134,10 +133,6 @@ def test_pages_load_nothing_from_another_host(site):
 # --- the built site in a browser ---------------------------------------------------------------------------------
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-#: Chromium as root in a container with no network (as the viewer's browser test runs it)
-CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--window-size=1280,1000")
 #: the home page, the reference page of metric_tensor, one example
 BROWSED = ["", "api/hessian/#ganmetric.hessian.metric_tensor", "generated/gallery/01_metric_at_a_point/"]
 
@@ -169,20 +164,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def browser():
     if CHROMIUM is None or CHROMEDRIVER is None:
         pytest.skip("the browser test needs Debian's chromium and chromium-driver (.ci/run installs them)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium")
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="ganmetric-docs-chromium-")
-    for flag in CHROMIUM_FLAGS + (f"--user-data-dir={profile}",):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    pytest.importorskip("selenium", reason="the browser test needs selenium (pip install -e \".[test]\")")
+    with headless_chromium(window="1280,1000") as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.mark.browser

@@ -86,14 +86,8 @@ def prepare_paths(G, D, z_a, z_b, *, methods=tuple(PATH_METHODS), points: int = 
     goes through the generator).
 
     Args:
-        G: a :class:`~ganmetric.Generator`.
-        D: a :class:`~ganmetric.Distance` (with features when "geodesic" is among the methods).
-        z_a, z_b: the endpoints, shape (n,) or (1, n).
-        methods: names of :data:`PATH_METHODS` (or one comma-separated string).
-        points: codes of each path (before refinement), >= 3.
-        init, prior_weight, refine, optimizer, max_iter, tol: the geodesic's options (see
-            :func:`~ganmetric.geodesic`; None: its default). Refused without "geodesic".
-        chunk: codes per generator pass.
+        G, D, z_a, z_b, methods, points, init, prior_weight, refine, optimizer, max_iter, tol, chunk: as for
+            :func:`compare_paths`.
 
     Returns:
         The :class:`PathPlan` that :func:`run_paths` runs.
