@@ -210,8 +210,14 @@ def resolve_weights(cfg: dict, weights) -> tuple[Path, dict]:
 
 
 def hub_cache_path(cfg: dict) -> Path | None:
-    """Where a config's published file goes: ``<cache>/weights/<model>/<file>`` (None unless
-    ``weights.source`` is ``published-file`` with a ``file``)."""
+    """Where a config's published file goes: ``<cache>/weights/<model>/<file>``.
+
+    Args:
+        cfg: a pretrained config (its ``name`` and ``weights`` block).
+
+    Returns:
+        The path, or None unless ``weights.source`` is ``published-file`` with a ``file``.
+    """
     spec = cfg.get("weights") or {}
     name = spec.get("file") if spec.get("source") == "published-file" else None
     return cache_dir() / "weights" / cfg["name"] / name if name else None
@@ -239,6 +245,10 @@ def resolve_user_file(cfg: dict, weights) -> tuple[Path, dict]:
     ``weights`` (a path) wins; else the file must be at :func:`hub_cache_path` (put there by
     the user, as ``ganmetric models fetch NAME`` says). A named config's digest
     (``weights.sha256`` or the ``sha256_prefix`` in the published file name) is checked.
+
+    Args:
+        cfg: the pretrained config (its ``name`` and ``weights`` block).
+        weights: the user's file (a path), or None for the file in the cache.
 
     Returns:
         ``(path, info)``: ``{"source": "file", "path", "sha256"}`` for a file the user named,
