@@ -39,7 +39,7 @@ def methods_table() -> str:
 
 
 def _latent_spaces(spaces: dict) -> str:
-    return ", ".join(f"`{name}` ({size})" for name, size in spaces.items())
+    return ", ".join(f"`{name}` ({_cell(size)})" for name, size in spaces.items())
 
 
 def models_table() -> str:

@@ -94,6 +94,9 @@ def test_generated_tables_hold_the_registries(site):
     for name in available_configs():
         assert f"<code>{name}</code>" in models
     assert "<!-- generated:" not in engine + models
+    for page, columns in ((engine, 5), (models, 6)):  # a '|' inside a cell would shift the row
+        rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
+        assert len(rows) > 5 and {len(re.findall(r"<t[dh][\s>]", row)) for row in rows} == {columns}
 
 
 def _commands(group: click.Group, prefix: str = "ganmetric"):
