@@ -26,8 +26,16 @@ OUTPUT_PATTERNS = ("summary.json", "montage.png", "steps.png", "codes_*.npy", "p
 
 
 def output_files(methods, *, codes: bool = True) -> dict:
-    """``{what: file name}`` for paths of these methods (``codes=False``: no codes files, e.g. a
-    measured path the user already has)."""
+    """The output files of paths made by these methods.
+
+    Args:
+        methods: the path methods (each has its GIF and, with ``codes``, its codes file).
+        codes: whether the paths' codes are written (False, e.g., for a measured path the user
+            already has).
+
+    Returns:
+        Output key -> file name (``summary``, ``montage``, ``steps``, ``codes_METHOD``, ``gif_METHOD``).
+    """
     files = {"summary": "summary.json", "montage": "montage.png", "steps": "steps.png"}
     for method in methods:
         if codes:
