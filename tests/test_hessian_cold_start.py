@@ -51,11 +51,13 @@ def _first_metrics(distance: str) -> dict:
 
 @pytest.mark.slow  # a fresh process: about 4 s
 @pytest.mark.pretrained("dcgan-face")
+@pytest.mark.perf  # a fresh-process cold start
 def test_dcgan_face_mse_never_imports_dynamo():
     assert _first_metrics("mse") == {"dynamo_before": False, "dynamo_after": False, "decompositions": []}
 
 
 @pytest.mark.slow  # a fresh process: about 6 s
 @pytest.mark.pretrained("dcgan-face")
+@pytest.mark.perf  # a fresh-process cold start
 def test_dcgan_face_lpips_runs_no_decomposition():
     assert _first_metrics("lpips-alex") == {"dynamo_before": False, "dynamo_after": False, "decompositions": []}

@@ -133,6 +133,7 @@ def test_substitutions_match_the_readme_once():
 @pytest.mark.slow  # every Python block with real models, sizes cut: about a minute
 @pytest.mark.pretrained("dcgan-face")
 @pytest.mark.filterwarnings("ignore::ganmetric.errors.NumericalWarning")  # cut iterations may not converge
+@pytest.mark.integration  # README runs
 def test_every_python_block_runs(tmp_path, monkeypatch):
     """The blocks run in README order in one namespace (later blocks use earlier ones' names and files, as a
     reader's session would), in a temporary folder, offline."""
@@ -238,6 +239,7 @@ def test_shell_substitutions_match_a_command():
 @pytest.mark.pretrained("dcgan-face")
 @pytest.mark.pretrained("eyes-cdcgan")
 @pytest.mark.filterwarnings("ignore::ganmetric.errors.NumericalWarning")
+@pytest.mark.integration  # README runs
 def test_every_offline_shell_command_runs(tmp_path, monkeypatch):
     """Each README section's commands run in order in a folder of their own (sections reuse names such as
     face_mse for other runs), through the CLI in-process; each must exit 0."""
