@@ -278,7 +278,7 @@ def test_stylegan2_synthesis_layers_in_w():
 def test_biggan_layer_matches_the_dense_reference():
     pytest.importorskip("pytorch_pretrained_biggan")
     from ganmetric.generators.biggan import BigGANGenerator
-    from test_generators_biggan import small_biggan
+    from helpers_models import small_biggan
     G = BigGANGenerator(small_biggan(), name="tiny-biggan", latent_space="noise", class_index=3,
                         truncation=0.5).double()
     infos = {i.name: i for i in generator_layers(G)}
