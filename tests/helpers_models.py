@@ -2,6 +2,7 @@
 
 - ``tiny_dcgan``: a DCGAN generator (nz 8, 16 px) with seeded random weights and BatchNorm statistics.
 - ``rosinality_state``: a random StyleGAN2 ``g_ema`` state dict written from rosinality's key list and shapes.
+- ``user_layers_model``: the fixture ``model`` of the CLI layer/compress tests, a user's module loaded by name.
 - ``small_biggan``: a small random-weight BigGAN-deep built from pytorch_pretrained_biggan's own ``BigGANConfig``
   (4 blocks, channel width 4, 16 px, 10 classes, noise/embedding size 16), initialised so that it is a fair test:
   the final batch norm's affine parameters (left uninitialised by the package) set, random stored batch-norm
@@ -13,7 +14,10 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import sys
+import textwrap
 
+import pytest
 import torch
 
 from helpers import randomize_
@@ -117,3 +121,24 @@ def _small_biggan(seed: int):
         _converge_spectral_norms(model)
     return model.eval()
 
+
+LAYERS_NETS = textwrap.dedent('''
+    from torch import nn
+
+
+    def make():
+        """6 -> Linear 32 -> Tanh -> Linear 192 -> (3, 8, 8) -> Tanh."""
+        return nn.Sequential(nn.Linear(6, 32), nn.Tanh(), nn.Linear(32, 192), nn.Unflatten(1, (3, 8, 8)), nn.Tanh())
+''')
+
+
+@pytest.fixture(name="model")
+def user_layers_model(tmp_path, monkeypatch):
+    """``--model gm_layers_nets:make --weights W --latent-dim 6`` (seeded weights: every load is the same model)."""
+    (tmp_path / "gm_layers_nets.py").write_text(LAYERS_NETS)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(LAYERS_NETS, namespace)
+    torch.save(randomize_(namespace["make"](), seed=2, scale=0.4).state_dict(), tmp_path / "w.pt")
+    yield ["--model", "gm_layers_nets:make", "--weights", str(tmp_path / "w.pt"), "--latent-dim", "6"]
+    sys.modules.pop("gm_layers_nets", None)
