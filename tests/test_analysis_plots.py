@@ -21,7 +21,7 @@ def _legend(ax):
 def test_one_point_spectrum_says_so_and_draws_no_band(tmp_path):
     fake_result(tmp_path / "a.npz", DECADES)
     fig = plot_spectrum(spectrum_stats(load_results(tmp_path / "a.npz")), tmp_path / "s.png")
-    assert fig._suptitle.get_text() == "1 point"
+    assert fig.get_suptitle() == "1 point"
     left = fig.axes[0]
     assert not [c for c in left.collections if isinstance(c, PolyCollection)]
     assert "1 point: no percentile band" in _legend(left)
@@ -33,7 +33,7 @@ def test_spectrum_panels(tmp_path):
     st = spectrum_stats(load_results(tmp_path))
     fig = plot_spectrum(st, tmp_path / "s.png")
     left, right = fig.axes
-    assert fig._suptitle.get_text() == "3 points"
+    assert fig.get_suptitle() == "3 points"
     assert left.get_yscale() == "log" and [c for c in left.collections if isinstance(c, PolyCollection)]
     assert "5-95 percentile over points" in _legend(left)
     # the cumulative panel marks every threshold with the mean spectrum's count: 2, 3, 4, 5

@@ -237,52 +237,6 @@ def test_a_non_finite_image_is_one_line_in_the_cli(tmp_path, monkeypatch):
     assert not (tmp_path / "h.npz").exists()
 
 
-def _plain_batches(G, run) -> list[int]:
-    """Batch sizes of G's evaluations outside torch.func transforms while ``run()`` runs."""
-    batches = []
-
-    def hook(module, args):
-        if not torch._C._functorch.is_functorch_wrapped_tensor(args[0]):
-            batches.append(args[0].shape[0])
-    handle = G.register_forward_pre_hook(hook)
-    try:
-        run()
-    finally:
-        handle.remove()
-    return batches
-
-
-def _probe_case(distance):
-    from ganmetric.distances import FeatureDistance
-    G = LinearGenerator(torch.randn(16, 4, generator=torch.Generator().manual_seed(0)))
-    D = {"mse": ganmetric.load_distance("mse"), "features": FeatureDistance(lambda x: torch.tanh(x).flatten(1)),
-         "function": FunctionDistance(lambda x, y: (x - y).pow(2).flatten(1).sum(1))}[distance]
-    return G, D
-
-
-@pytest.mark.parametrize("distance", ["mse", "features", "function"])
-def test_probe_determinism_evaluates_z0_in_a_pair_and_alone(distance):
-    from ganmetric.hessian import Objective, probe_determinism
-    G, D = _probe_case(distance)
-    assert _plain_batches(G, lambda: probe_determinism(Objective(G, D, torch.ones(4)))) == [2, 1]
-
-
-@pytest.mark.parametrize("distance, method", [("mse", "jacobian"), ("features", "jacobian"), ("mse", "gn-lanczos"),
-                                              ("features", "fwd-over-rev"), ("function", "fwd-over-rev"),
-                                              ("mse", "bp")])
-def test_the_probe_costs_one_evaluation_of_two_codes(distance, method):
-    """A fixed cost of the metric (issue 16): the probe's other side, z0 evaluated alone, is an evaluation the
-    method makes anyway (the primal of jacobian's first pass, gn-lanczos' graph, the reference image)."""
-    from collections import Counter
-    G, D = _probe_case(distance)
-    k = 2 if method == "gn-lanczos" else None
-    runs = {probe: _plain_batches(G, lambda probe=probe: ganmetric.metric_tensor(
-        G, D, torch.ones(4), method=method, k=k, chunk=4, probe=probe)) for probe in (False, True)}
-    assert Counter(runs[True]) - Counter(runs[False]) == Counter({2: 1})
-    if method == "jacobian":  # nothing else outside the passes: the pair also gives the input shape for the scale
-        assert runs[True] == [2]
-
-
 @pytest.mark.parametrize("bad, match", [
     (torch.ones(5), r"shape \(4,\)"), (torch.tensor([1.0, float("nan"), 0, 0]), "NaN"),
     (torch.ones(2, 4), "one latent point")])
