@@ -1,16 +1,15 @@
 """eyes-cdcgan: the real pretrained conditional DCGAN (omniart-eye-generator 0.1), fetched and verified.
 
-One float64 copy is loaded per module; the metric check is kept short (the model is 128 px).
+One float64 copy is loaded per module.
 """
 from __future__ import annotations
-
 
 import pytest
 import torch
 from click.testing import CliRunner
 
 import ganmetric
-from ganmetric.errors import InputError, NotDeterministicError, NumericalWarning, WeightsError
+from ganmetric.errors import InputError, NotDeterministicError, WeightsError
 from ganmetric.generators import weights
 from ganmetric.generators.registry import available_configs
 from ganmetric.generators.weights import fetch_pypi_member, sha256_file
