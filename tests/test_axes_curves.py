@@ -1,7 +1,6 @@
 """Distance-curve PNG: exact pixel size, not blank, a legend that covers no panel (backend: test_plotting.py)."""
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 import pytest
