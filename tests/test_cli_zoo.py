@@ -1,6 +1,7 @@
 """The paper's other generators on the command line: DeePSim's options, model files by layout, models fetch/list."""
 from __future__ import annotations
 
+import pytest
 import torch
 from click.testing import CliRunner
 
