@@ -120,7 +120,7 @@ def _lpips_seeded_the_old_way(net, seed):
     return ref
 
 
-@pytest.mark.parametrize("net", ["alex", "vgg", "squeeze"])
+@pytest.mark.parametrize("net", ["alex", pytest.param("vgg", marks=pytest.mark.slow), "squeeze"])
 def test_random_backbone_is_bit_identical_to_the_lpips_based_one(net):
     """Results recorded with random:SEED stay valid: the same layers, names and drawn values."""
     seed = 3  # one seed is enough: the draw's order, bounds and stream are what could change
@@ -135,7 +135,8 @@ def test_random_backbone_is_bit_identical_to_the_lpips_based_one(net):
 
 #: every backbone at float64 and native size; resizing and float32 once each (they do not depend on the backbone)
 @pytest.mark.parametrize("net, resize, dtype, rtol", [
-    ("alex", None, "float64", 1e-10), ("vgg", None, "float64", 1e-10), ("squeeze", None, "float64", 1e-10),
+    ("alex", None, "float64", 1e-10), pytest.param("vgg", None, "float64", 1e-10, marks=pytest.mark.slow),
+    ("squeeze", None, "float64", 1e-10),
     ("alex", 48, "float64", 1e-10), ("squeeze", 48, "float32", 1e-5)])
 def test_lpips_equals_the_lpips_package_with_the_same_backbone(net, resize, dtype, rtol):
     """Distances and features equal lpips.LPIPS's (its own scaling layer, heads and slices) on random images: the
