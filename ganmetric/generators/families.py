@@ -15,7 +15,8 @@ from typing import Callable
 from ..errors import InputError
 
 #: built-in family -> the module of this package that registers it
-_BUILTIN = {"dcgan": "dcgan", "cdcgan": "dcgan", "biggan": "biggan", "stylegan2": "stylegan2"}
+_BUILTIN = {"dcgan": "dcgan", "cdcgan": "dcgan", "biggan": "biggan", "stylegan2": "stylegan2",
+            "stylegan1": "stylegan1", "bigbigan": "bigbigan"}
 
 
 class _Families(MutableMapping):

