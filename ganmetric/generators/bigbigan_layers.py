@@ -259,3 +259,48 @@ def infer_architecture(state: dict, *, where: str = "checkpoint") -> dict:
     attention = [i for i in blocks if f"blocks.{i}.1.gamma" in state]
     return {"channels": channels, "attention": attention, "z_chunk": z_chunk, "shared_dim": int(shared_dim),
             "n_classes": int(n_classes), "bottom_width": int(bottom)}
+
+
+def seeded_random_(net: BigGANGenerator, seed: int = 0, *, batch: int = 8) -> BigGANGenerator:
+    """Fill ``net`` with seeded random weights in place (for tests, benchmarks and demos), and return it.
+
+    Weights N(0, 1) (spectral normalisation makes their scale irrelevant), biases and the
+    attention ``gamma`` N(0, 0.1^2) and 0.3, the output BatchNorm's gain 1 + N(0, 0.1^2); each
+    ``u0`` after 5 power iterations from a random start; then every BatchNorm's stored statistics
+    are set, in forward order, to the statistics of its input over ``batch`` seeded codes (what
+    one train-mode batch would store).
+    """
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    randn = lambda t: torch.randn(t.shape, generator=gen, device="cpu", dtype=torch.float32).to(t)  # noqa: E731
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.endswith("gamma"):
+                p.fill_(0.3)
+            elif name == "output_layer.0.gain":
+                p.copy_(1 + 0.1 * randn(p))
+            else:
+                p.copy_(0.1 * randn(p) if name.endswith("bias") else randn(p))
+        for m in net.modules():
+            if isinstance(m, _SN):
+                W, u = m.weight.reshape(m.weight.shape[0], -1), F.normalize(randn(m.u0))
+                for _ in range(5):
+                    u = F.normalize(F.normalize(u @ W) @ W.t())
+                m.u0.copy_(u)
+        _calibrate_batchnorms_(net, torch.randn(batch, net.dim_z, generator=gen, device="cpu").to(net.linear.weight))
+    return net
+
+
+def _calibrate_batchnorms_(net: BigGANGenerator, z: torch.Tensor) -> None:
+    """Set each BatchNorm's stored statistics to those of its input for codes z (class 0), in forward order."""
+    def hook(module, args):
+        x = args[0]
+        module.stored_mean.copy_(x.mean((0, 2, 3)))
+        module.stored_var.copy_(x.var((0, 2, 3), unbiased=False))
+
+    handles = [m.register_forward_pre_hook(hook) for m in net.modules() if isinstance(m, (ConditionalBatchNorm,
+                                                                                            BatchNorm))]
+    try:
+        net(z, torch.zeros(z.shape[0], dtype=torch.long, device=z.device))
+    finally:
+        for h in handles:
+            h.remove()

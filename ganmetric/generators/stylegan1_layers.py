@@ -156,9 +156,15 @@ class AdaptiveInstanceNorm(nn.Module):
         self.norm = nn.InstanceNorm2d(in_channel)
         self.style = EqualLinear(style_dim, in_channel * 2)
 
-    def forward(self, x, style):
+    def forward(self, x, style, *, constant_input: bool = False):
+        """``constant_input``: x is the same for every row and every code (the first block's), so the
+        product with the style's scale is taken as a grouped transposed convolution: the same
+        numbers, but no elementwise op between a tangent and a constant under ``vmap(jvp)``."""
         gamma, beta = self.style(style)[:, :, None, None].chunk(2, 1)
-        return gamma * self.norm(x) + beta
+        normed = self.norm(x)
+        if constant_input:
+            return F.conv_transpose2d(gamma, normed[0][:, None], groups=normed.shape[1]) + beta
+        return gamma * normed + beta
 
 
 class ConstantInput(nn.Module):
@@ -195,7 +201,8 @@ class StyledConvBlock(nn.Module):
 
     def forward(self, x, style, noise):
         """x: the previous block's features (for the first block, anything with the batch size first)."""
-        out = self.adain1(self.lrelu1(self.noise1(self.conv1(x), noise)), style)
+        out = self.adain1(self.lrelu1(self.noise1(self.conv1(x), noise)), style,
+                          constant_input=isinstance(self.conv1, ConstantInput))
         return self.adain2(self.lrelu2(self.noise2(self.conv2(out), noise)), style)
 
 
@@ -306,3 +313,23 @@ def infer_architecture(state: dict, *, where: str = "checkpoint") -> dict:
         channels.append(int(w.shape[1] if fused[-1] else w.shape[0]))
     style_dim = int(get("generator.progression.0.adain1.style.linear.weight_orig", 2).shape[1])
     return {"channels": channels, "style_dim": style_dim, "n_mlp": len(mlp), "fused": fused}
+
+
+def seeded_random_(net: StyledGenerator, seed: int = 0) -> StyledGenerator:
+    """Fill ``net`` with seeded random weights in place (for tests, benchmarks and demos), and return it.
+
+    The native initial distributions (N(0, 1) for every ``weight_orig``, the fused up-samplers'
+    ``weight`` and the constant input), with the constants moved off their initial values so
+    that every parameter matters: biases N(0, 0.1^2), AdaIN's scale biases 1 + N(0, 0.1^2), noise
+    weights N(0, 1). The Blur buffers are left as constructed.
+    """
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            r = torch.randn(p.shape, generator=gen, device="cpu", dtype=torch.float32).to(p)
+            if name.endswith("bias"):
+                r = 0.1 * r
+                if ".adain" in name:
+                    r[: r.shape[0] // 2] += 1
+            p.copy_(r)
+    return net

@@ -1,0 +1,47 @@
+"""Folded layers (refolded when their tensors change) and the tangent-safe ops (the same values as the plain ones)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganmetric.generators.folding import Folded, add_constant, channel_affine, linear
+
+
+class Scaled(Folded):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.arange(1.0, 4.0))
+        self.folds = 0
+
+    def fold(self):
+        self.folds += 1
+        return (self.weight / 3,)
+
+    def forward(self, x):
+        return x * self.folded()[0]
+
+
+def test_folds_once_and_again_when_a_tensor_changes():
+    m = Scaled()
+    x = torch.ones(3)
+    assert torch.equal(m(x), torch.arange(1.0, 4.0) / 3) and m(x) is not None and m.folds == 1
+    m.load_state_dict({"weight": torch.full((3,), 3.0)})  # copied in place: the version changes
+    assert torch.equal(m(x), torch.ones(3)) and m.folds == 2
+    with torch.no_grad():
+        m.weight.mul_(2)
+    assert torch.equal(m(x), torch.full((3,), 2.0)) and m.folds == 3
+    m.double()  # refolded in the new dtype, from the tensors in that dtype
+    assert m(x.double()).dtype == torch.float64 and m.folds == 4
+    assert m.folded()[0].requires_grad is False
+
+
+def test_ops_give_the_plain_values():
+    g = torch.Generator().manual_seed(0)
+    x, W, b = torch.randn(5, 7, generator=g), torch.randn(4, 7, generator=g), torch.randn(4, generator=g)
+    assert torch.allclose(linear(x, W, b), F.linear(x, W, b), atol=1e-6)
+    assert torch.equal(linear(x, W, None), F.linear(x, W))
+    img, c = torch.randn(2, 3, 4, 4, generator=g), torch.randn(1, 3, 4, 4, generator=g)
+    assert torch.equal(add_constant(img, c), img + c)
+    s, t = torch.randn(3, generator=g), torch.randn(3, generator=g)
+    assert torch.allclose(channel_affine(img, s, t), img * s[:, None, None] + t[:, None, None], atol=1e-6)
