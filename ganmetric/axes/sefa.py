@@ -251,8 +251,9 @@ def _blocks(G, layers, weight, latent_dim) -> tuple[list, dict]:
     elif _is_family(G, "bigbigan", "BigBiGANGenerator"):
         net = G.big_gan
         raise InputError(f"SeFa is not defined for {G.name}: its code enters the network in "
-                         f"{net.dim_z // net.z_chunk} chunks of {net.z_chunk} at different layers (the first linear "
-                         f"layer reads only the first chunk), so no one layer acts on the whole code")
+                         f"{net.dim_z // net.z_chunk} chunks of {net.z_chunk} at different depths (the first linear "
+                         f"map reads only the first chunk, each other chunk one block's BatchNorms), so no one "
+                         f"linear map acts on the whole code")
     elif _is_family(G, "biggan", "BigGANGenerator"):
         blocks, info = _biggan_blocks(G)
     else:

@@ -1,6 +1,6 @@
 """Generators: the interface, adapters per family, the pretrained registry and model provenance.
 
-The family modules (DCGAN, BigGAN, StyleGAN2) are imported on first use: by a model that
+The family modules (DCGAN, BigGAN, StyleGAN2, StyleGAN, BigBiGAN) are imported on first use: by a model that
 needs them, or by asking this package for one of their names.
 """
 import importlib
@@ -13,7 +13,8 @@ from .weights import fetch_pypi_member, is_cached
 
 #: exported name -> the family module defining it (imported when the name is first asked for)
 _LAZY = {"DCGANGenerator": "dcgan", "ConditionalDCGANGenerator": "dcgan", "BigGANGenerator": "biggan",
-         "StyleGAN2Generator": "stylegan2", "stylegan2_from_checkpoint": "stylegan2"}
+         "StyleGAN2Generator": "stylegan2", "stylegan2_from_checkpoint": "stylegan2",
+         "StyleGAN1Generator": "stylegan1", "BigBiGANGenerator": "bigbigan"}
 
 
 def __getattr__(name: str):
@@ -23,6 +24,6 @@ def __getattr__(name: str):
 
 
 __all__ = ["Generator", "ModuleGenerator", "DCGANGenerator", "ConditionalDCGANGenerator", "BigGANGenerator",
-           "StyleGAN2Generator", "stylegan2_from_checkpoint", "FAMILIES", "available_configs", "load_generator",
+           "StyleGAN2Generator", "stylegan2_from_checkpoint", "StyleGAN1Generator", "BigBiGANGenerator", "FAMILIES", "available_configs", "load_generator",
            "register_family", "ModelSpec", "model_meta", "check_same_model", "describe_model",
            "load_recorded_generator", "fetch_pypi_member", "is_cached"]

@@ -65,6 +65,9 @@ class StyleGAN1Generator(Generator):
             file; None: estimated with ``mean_style_seed`` when ``truncation != 1``.
         mean_style_seed: seed of the estimate (default 0); not with ``mean_style``.
         clamp: clamp images to [-1, 1] (zero derivative on saturated pixels).
+        noise_sha256, mean_style_sha256: the digests a result file records for given noise
+            images or mean style: they must then be given again, and be the same (used when a
+            recorded model is rebuilt).
 
     Raises:
         InputError: a bad option (one line naming it).
@@ -72,7 +75,8 @@ class StyleGAN1Generator(Generator):
 
     def __init__(self, net: StyledGenerator, *, name: str = "stylegan1", latent_space: str = "z",
                  resolution: int = 256, truncation: float = 0.7, noise=None, noise_seed: int | None = None,
-                 mean_style=None, mean_style_seed: int | None = None, clamp: bool = False):
+                 mean_style=None, mean_style_seed: int | None = None, clamp: bool = False,
+                 noise_sha256: str | None = None, mean_style_sha256: str | None = None):
         checks.one_of("latent space for StyleGAN", latent_space, LATENT_SPACES)
         step = _step(resolution, net.max_resolution)
         truncation = checks.finite_float(truncation, "truncation")
@@ -83,11 +87,15 @@ class StyleGAN1Generator(Generator):
                          resolution=4 * 2 ** step, latent_spaces=LATENT_SPACES)
         self.g_running = net
         self.style_dim, self.step, self.truncation, self.clamp = net.style_dim, step, truncation, bool(clamp)
+        _given_again(noise_sha256, noise, "noise")
+        _given_again(mean_style_sha256, mean_style, "mean_style")
         noises, self.noise_seed, self.noise_sha256 = noise_images(noise, noise_seed, step)
+        _same_digest(noise_sha256, self.noise_sha256, "noise")
         for i, t in enumerate(noises):
             self.register_buffer(f"noise_{i}", t)
         mean, self.mean_style_seed, self.mean_style_sha256 = _mean_style(net, mean_style, mean_style_seed,
                                                                          needed=truncation != 1.0)
+        _same_digest(mean_style_sha256, self.mean_style_sha256, "mean_style")
         self.register_buffer("mean_style", mean)
         self.freeze()
 
@@ -157,6 +165,24 @@ def _step(resolution, max_resolution: int) -> int:
     return sizes.index(int(resolution))
 
 
+def _given_again(recorded: str | None, value, argument: str) -> None:
+    """A record of user-given arrays (their sha256) needs them given again.
+
+    Raises:
+        InputError: a digest is recorded and nothing is given.
+    """
+    if recorded is not None and value is None:
+        raise InputError(f"{argument} must be given again: the model was made with arrays you gave (sha256 "
+                         f"{recorded[:12]})", argument=argument)
+
+
+def _same_digest(recorded: str | None, got: str | None, argument: str) -> None:
+    """Raises InputError when given arrays differ from the recorded ones."""
+    if recorded is not None and got != recorded:
+        raise InputError(f"{argument} differs from the arrays the model was made with (sha256 {str(got)[:12]} given, "
+                         f"{recorded[:12]} recorded)", argument=argument)
+
+
 def _digest(arrays: list[np.ndarray]) -> str:
     """sha256 of float32 arrays (shapes and little-endian values), in order."""
     h = hashlib.sha256()
@@ -183,7 +209,7 @@ def _as_float32(value, what: str, argument: str) -> np.ndarray:
     return a
 
 
-def _read_array_file(path, suffix: str, what: str, argument: str):
+def _read_array_file(path, suffix: str, argument: str):
     """The arrays of a user's ``.npz`` (in file order) or ``.npy`` file, read without pickles.
 
     Raises:
@@ -191,16 +217,16 @@ def _read_array_file(path, suffix: str, what: str, argument: str):
     """
     path = Path(path).expanduser()
     if path.suffix.lower() != suffix:
-        raise InputError(f"{what} file must be a {suffix} file, got {path}", argument=argument)
+        raise InputError(f"{argument} file must be a {suffix} file, got {path}", argument=argument)
     if not path.is_file():
-        raise InputError(f"{what} file not found: {path}", argument=argument)
+        raise InputError(f"{argument} file not found: {path}", argument=argument)
     try:
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as data:
                 return [data[k] for k in data.files]
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise InputError(f"cannot read {what} file {path}: {exc}", argument=argument) from None
+        raise InputError(f"cannot read the {argument} file {path}: {exc}", argument=argument) from None
 
 
 def noise_images(noise, noise_seed, step: int) -> tuple[list[torch.Tensor], int | None, str | None]:
@@ -220,7 +246,7 @@ def noise_images(noise, noise_seed, step: int) -> tuple[list[torch.Tensor], int 
     if noise_seed is not None:
         raise InputError("give noise or noise_seed, not both", argument="noise")
     if isinstance(noise, (str, Path)):
-        noise = _read_array_file(noise, ".npz", "noise", "noise")
+        noise = _read_array_file(noise, ".npz", "noise")
     if isinstance(noise, (torch.Tensor, np.ndarray)) or not hasattr(noise, "__len__"):
         raise InputError(f"noise must be a list of {len(sizes)} arrays (one per scale {', '.join(map(str, sizes))}) "
                          f"or an .npz file holding them, got {type(noise).__name__}", argument="noise")
@@ -273,7 +299,7 @@ def _mean_style(net, mean_style, seed, *, needed: bool) -> tuple[torch.Tensor | 
     if seed is not None:
         raise InputError("give mean_style or mean_style_seed, not both", argument="mean_style")
     if isinstance(mean_style, (str, Path)):
-        mean_style = _read_array_file(mean_style, ".npy", "mean style", "mean_style")
+        mean_style = _read_array_file(mean_style, ".npy", "mean_style")
     a = _as_float32(mean_style, "mean_style", "mean_style")
     if a.shape not in ((net.style_dim,), (1, net.style_dim)):
         raise InputError(f"mean_style must have shape ({net.style_dim},) or (1, {net.style_dim}), got {a.shape}",
@@ -322,7 +348,8 @@ def network_from_state(state: dict, *, where: str = "checkpoint") -> StyledGener
 @register_family("stylegan1")
 def build_stylegan1(cfg: dict, *, latent_space: str = "z", weights: str | None = None, resolution: int | None = None,
                     truncation: float | None = None, noise=None, noise_seed: int | None = None, mean_style=None,
-                    mean_style_seed: int | None = None, clamp: bool = False) -> StyleGAN1Generator:
+                    mean_style_seed: int | None = None, clamp: bool = False, noise_sha256: str | None = None,
+                    mean_style_sha256: str | None = None) -> StyleGAN1Generator:
     """Builder for ``family: stylegan1`` configs.
 
     Config keys used: ``weights`` (``file``/``url`` of the published checkpoint, its place in the
@@ -340,6 +367,7 @@ def build_stylegan1(cfg: dict, *, latent_space: str = "z", weights: str | None =
                              resolution=defaults.get("resolution", 256) if resolution is None else resolution,
                              truncation=defaults.get("truncation", 0.7) if truncation is None else truncation,
                              noise=noise, noise_seed=noise_seed, mean_style=mean_style,
-                             mean_style_seed=mean_style_seed, clamp=clamp)
+                             mean_style_seed=mean_style_seed, clamp=clamp, noise_sha256=noise_sha256,
+                             mean_style_sha256=mean_style_sha256)
     gen.weights = info
     return gen
