@@ -193,3 +193,18 @@ def test_fixture_the_repositorys_own_output():
     with torch.no_grad():
         got = G(torch.from_numpy(R["z"])).double().numpy()
     assert np.abs(got - R["img"]).max() < 1e-4 * np.abs(R["img"]).max()
+
+
+def test_loads_and_runs_with_the_default_device_meta(checkpoint):
+    """Every tensor the family creates names its device: with torch's default device set to meta, a model on
+    the CPU still loads (spectral norms and BatchNorms folded) and gives the same images."""
+    G = ganmetric.load_generator("bigbigan", weights=str(checkpoint[0]))
+    z = torch.randn(2, 4 * CHUNK, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref = G(z)
+        torch.set_default_device("meta")
+        try:
+            got = ganmetric.load_generator("bigbigan", weights=str(checkpoint[0]))(z)
+        finally:
+            torch.set_default_device(None)
+    assert got.device.type == "cpu" and torch.equal(got, ref)

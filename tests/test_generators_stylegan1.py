@@ -349,3 +349,20 @@ def test_a_recorded_digest_needs_the_same_arrays_again(checkpoint):
         with pytest.raises(InputError) as err:
             ganmetric.load_generator("stylegan1", **kw, **record, **given)
         assert words in str(err.value)
+
+
+def test_loads_and_runs_with_the_default_device_meta(checkpoint):
+    """Every tensor the family creates names its device: with torch's default device set to meta, a model on
+    the CPU still loads (noise drawn, mean style estimated, weights folded) and gives the same images."""
+    kw = {"weights": str(checkpoint[0]), "resolution": 16, "truncation": 0.7, "latent_space": "w+"}
+    G = ganmetric.load_generator("stylegan1", **kw)
+    w = torch.randn(2, 3 * STYLE_DIM, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ref = G(w)
+        torch.set_default_device("meta")
+        try:
+            G_meta = ganmetric.load_generator("stylegan1", **kw)
+            got = G_meta(w)
+        finally:
+            torch.set_default_device(None)
+    assert got.device.type == "cpu" and torch.equal(got, ref) and torch.equal(G_meta.mean_style, G.mean_style)

@@ -110,6 +110,10 @@ def _prepare(code: str, folder: Path) -> None:
         (folder / "checkpoint").mkdir(exist_ok=True)
         demo = ganmetric.load_generator("stylegan2-demo")
         torch.save(demo.to_checkpoint(), folder / "checkpoint" / "550000.pt")
+    if "stylegan-256px-new.model" in code:  # rosinality's StyleGAN layout, 4 channels wide, seeded random weights
+        from ganmetric.generators.stylegan1_layers import StyledGenerator, seeded_random_
+        torch.save({"g_running": seeded_random_(StyledGenerator(channels=[4] * 9)).state_dict()},
+                   folder / "stylegan-256px-new.model")
     if '"axes.npz"' in code and not (folder / "axes.npz").exists():  # the shell's `axes export face.npz --top 10`
         export_axes(folder / "face.npz", top=10, out=folder / "axes.npz")
     if '"photo.jpg"' in code:  # a 480 x 400 photograph whose box (160, 115, 370, 325) holds a face of the model
@@ -163,6 +167,8 @@ SHELL_SKIPS = {
     "--model my-stylegan2.json": "a config naming the user's StyleGAN2 checkpoint",
     "--model my_nets:make": "the module the shell heredoc above it writes",
     "ganmetric view ": "serves until Ctrl-C (its start is tested in test_viewer_cli.py)",
+    "--model stylegan1": "rosinality's StyleGAN checkpoint, downloaded by the user",
+    "--model bigbigan": "BigGANsAreWatching's BigBiGAN_x1.pth, downloaded by the user",
 }
 #: (README text, what runs instead) in shell commands: sizes cut, and the network left out (LPIPS's pretrained
 #: backbone -> random). Each README text must occur in some command.
