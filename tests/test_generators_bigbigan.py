@@ -12,6 +12,7 @@ import torch.nn.functional as F
 import ganmetric
 from ganmetric.errors import InputError, WeightsError
 from ganmetric.generators.base import normal_rows
+from helpers import assert_jacobian_matches_dense
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO = ROOT.parent / "shared" / "fixtures" / "zoo"
@@ -174,14 +175,9 @@ def test_other_families_and_sizes_are_refused_in_one_line(checkpoint, tmp_path):
 
 
 def test_sample_is_standard_normal_and_the_metric_is_exact(checkpoint):
-    from helpers import dense_reference
     G = ganmetric.load_generator("bigbigan", weights=str(checkpoint[0]), dtype="float64")
     assert torch.equal(G.sample(3, seed=9), normal_rows(3, 4 * CHUNK, 9))
-    D = ganmetric.load_distance("mse", dtype="float64")
-    z = G.sample(1, seed=3)[0]
-    res = ganmetric.metric_tensor(G, D, z, method="jacobian")
-    ref = dense_reference(G, D, z)
-    assert torch.allclose(torch.as_tensor(res.H), ref, rtol=1e-8, atol=1e-10 * ref.abs().max())
+    assert_jacobian_matches_dense(G, G.sample(1, seed=3)[0])
 
 
 @needs_zoo

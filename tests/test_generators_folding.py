@@ -45,3 +45,17 @@ def test_ops_give_the_plain_values():
     assert torch.equal(add_constant(img, c), img + c)
     s, t = torch.randn(3, generator=g), torch.randn(3, generator=g)
     assert torch.allclose(channel_affine(img, s, t), img * s[:, None, None] + t[:, None, None], atol=1e-6)
+
+
+def test_truncate_is_the_truncation_trick():
+    import pytest
+
+    from ganmetric.errors import InputError
+    from ganmetric.generators.folding import truncate
+    g = torch.Generator().manual_seed(1)
+    w, c = torch.randn(3, 5, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64)
+    for psi in (0.3, 0.7, 1.5):
+        assert torch.allclose(truncate(w, c, psi, centre_name="c"), c + psi * (w - c), rtol=0, atol=1e-14)
+    assert truncate(w, None, 1.0, centre_name="c") is w
+    with pytest.raises(InputError, match="truncation needs mean_style"):
+        truncate(w, None, 0.7, centre_name="mean_style")

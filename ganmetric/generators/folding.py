@@ -69,6 +69,24 @@ def add_constant(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return torch.stack([x, c.expand_as(x)]).sum(0)
 
 
+def truncate(w: torch.Tensor, centre: torch.Tensor | None, psi: float, *, centre_name: str) -> torch.Tensor:
+    """The truncation trick: ``centre + psi (w - centre)`` (psi = 1: w itself), as ``torch.lerp``.
+
+    Args:
+        w: (B, D) codes; centre: (D,) or None; psi: the truncation; centre_name: what the
+            model calls the centre, for the message.
+
+    Raises:
+        InputError: psi != 1 and the model has no centre.
+    """
+    if psi == 1.0:
+        return w
+    if centre is None:
+        from ..errors import InputError
+        raise InputError(f"truncation needs {centre_name}; load the model with truncation != 1")
+    return torch.lerp(centre.to(w.dtype), w, psi)
+
+
 def channel_affine(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """``x * scale + shift`` per channel for x (B, C, H, W), scale and shift (C,): a depthwise 1x1 convolution."""
     C = x.shape[1]

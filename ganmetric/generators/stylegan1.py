@@ -38,6 +38,7 @@ from ..errors import InputError, WeightsError
 from ..io import load_torch_file
 from .base import Generator, load_state_strict, normal_rows
 from .families import register_family
+from .folding import truncate
 from .stylegan1_layers import Blur, StyledGenerator, infer_architecture
 from .weights import user_file_weights
 
@@ -109,12 +110,7 @@ class StyleGAN1Generator(Generator):
         ``w = mean_style + psi (MLP(z) - mean_style)``; ``truncation`` overrides the model's psi.
         """
         psi = self.truncation if truncation is None else float(truncation)
-        w = self.g_running.style(z)
-        if psi != 1.0:
-            if self.mean_style is None:
-                raise InputError("truncation needs mean_style; load the model with truncation != 1")
-            w = torch.lerp(self.mean_style.to(w.dtype), w, psi)  # mean + psi (w - mean), native under jvp
-        return w
+        return truncate(self.g_running.style(z), self.mean_style, psi, centre_name="mean_style")
 
     def styles(self, codes: torch.Tensor) -> torch.Tensor:
         """The style of each block, (B, step + 1, style_dim), for codes in this model's latent space."""

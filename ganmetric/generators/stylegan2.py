@@ -32,6 +32,7 @@ from ..errors import InputError, WeightsError
 from ..io import load_torch_file
 from .base import Generator, normal_rows
 from .families import register_family
+from .folding import truncate
 from .stylegan2_layers import StyleGAN2Network
 from .weights import placed_file, user_weights_info
 
@@ -93,13 +94,7 @@ class StyleGAN2Generator(Generator):
         ``w = avg + psi (MLP(z) - avg)``; ``truncation`` overrides the model's psi.
         """
         psi = self.truncation if truncation is None else float(truncation)
-        w = self.g_ema.mapping(z)
-        if psi != 1.0:
-            if self.latent_avg is None:
-                raise InputError("truncation needs latent_avg; load the model with truncation != 1")
-            avg = self.latent_avg.to(w.dtype)
-            w = avg + psi * (w - avg)
-        return w
+        return truncate(self.g_ema.mapping(z), self.latent_avg, psi, centre_name="latent_avg")
 
     def styles(self, codes: torch.Tensor) -> torch.Tensor:
         """Per-layer styles (B, n_latent, style_dim) for codes in this model's latent space."""
