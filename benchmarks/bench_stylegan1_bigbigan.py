@@ -9,6 +9,10 @@ statistic are exact; ``gn-lanczos``: the top ``--k``, with the statistic relativ
 and prints the time, the anisotropy counts and the peak memory (``ru_maxrss``), and writes the
 result file when ``--out`` is given.
 
+``--tiny --repeat 2`` measures the cold start instead: a narrow copy of the architecture (so
+that the computation itself is small), the first and the second metric of a fresh process,
+and whether the first imported ``torch._dynamo`` (a Python decomposition under ``vmap(jvp)``).
+
 Run under the benchmark lock on shared machines::
 
     flock /tmp/bench.lock python benchmarks/bench_stylegan1_bigbigan.py --model stylegan1 --space w
@@ -35,11 +39,14 @@ from ganmetric.generators.stylegan1_layers import ROSINALITY_CHANNELS, StyledGen
 from ganmetric.linalg import THRESHOLDS, anisotropy_counts  # noqa: E402
 
 
-def build(model: str, space: str, resolution: int, seed: int):
-    """The generator at its published size with seeded random weights."""
+def build(model: str, space: str, resolution: int, seed: int, tiny: bool = False):
+    """The generator at its published size (or narrow: 8 channels, 16-d) with seeded random weights."""
     if model == "bigbigan":
-        return BigBiGANGenerator(random_biggan_(BigGANGenerator(**BIGBIGAN_ARCHITECTURE), seed), name="bigbigan")
-    net = seeded_random_(StyledGenerator(channels=ROSINALITY_CHANNELS, style_dim=512, n_mlp=8), seed)
+        arch = dict(BIGBIGAN_ARCHITECTURE, channels=[8, 8, 8, 8, 8, 8], z_chunk=4, shared_dim=8) if tiny \
+            else BIGBIGAN_ARCHITECTURE
+        return BigBiGANGenerator(random_biggan_(BigGANGenerator(**arch), seed), name="bigbigan")
+    size = dict(channels=[8] * 9, style_dim=16, n_mlp=8) if tiny else dict(channels=ROSINALITY_CHANNELS, style_dim=512)
+    net = seeded_random_(StyledGenerator(**size), seed)
     return StyleGAN1Generator(net, latent_space=space, resolution=resolution, truncation=0.7)
 
 
@@ -54,10 +61,12 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     ap.add_argument("--point-seed", type=int, default=0, help="seed of the point (G.sample)")
     ap.add_argument("--out", default=None, help="write the result file here")
+    ap.add_argument("--tiny", action="store_true", help="a narrow copy (8 channels, 16-d codes) for --repeat")
+    ap.add_argument("--repeat", type=int, default=1, help="run the metric this many times, each timed")
     args = ap.parse_args(argv)
 
     t = time.perf_counter()
-    G = build(args.model, args.space, args.resolution, args.seed)
+    G = build(args.model, args.space, args.resolution, args.seed, args.tiny)
     print(f"{G.name} [{G.latent_space}, n={G.latent_dim}, {G.resolution} px], "
           f"{sum(p.numel() for p in G.parameters()) / 1e6:.1f} M parameters, built in {time.perf_counter() - t:.1f} s; "
           f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -68,10 +77,17 @@ def main(argv=None):
         t = time.perf_counter()
         G(z)
         print(f"forward, 1 code: {time.perf_counter() - t:.2f} s")
-    t = time.perf_counter()
-    res = ganmetric.metric_tensor(G, D, z[0], method=args.method, k=args.k if args.method == "gn-lanczos" else None,
-                                  chunk=args.chunk or "auto")
-    seconds = time.perf_counter() - t
+    dynamo_before = "torch._dynamo" in sys.modules
+    for i in range(args.repeat):
+        t = time.perf_counter()
+        res = ganmetric.metric_tensor(G, D, z[0], method=args.method,
+                                      k=args.k if args.method == "gn-lanczos" else None, chunk=args.chunk or "auto")
+        seconds = time.perf_counter() - t
+        if args.repeat > 1:
+            print(f"metric {i + 1}: {seconds:.2f} s")
+    if args.repeat > 1:
+        print(f"torch._dynamo imported: before the first metric {dynamo_before}, after "
+              f"{'torch._dynamo' in sys.modules}")
     vals = res.eigvals.detach().cpu().double().numpy() if hasattr(res.eigvals, "detach") else res.eigvals
     counts = anisotropy_counts(vals)
     what = "the trace" if args.method == "jacobian" else f"the top-{args.k} sum"
