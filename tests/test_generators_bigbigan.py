@@ -54,7 +54,8 @@ def biggan_state(seed=0) -> dict:
                 sn(f"blocks.{i}.1.{name}", (*shape, 1, 1), bias=False)
     c = CHANNELS[-1]
     sd.update({"output_layer.0.gain": 1 + r(c, s=0.1), "output_layer.0.bias": r(c, s=0.1),
-               "output_layer.0.stored_mean": r(c, s=0.5), "output_layer.0.stored_var": 0.5 + torch.rand(c, generator=g)})
+               "output_layer.0.stored_mean": r(c, s=0.5),
+               "output_layer.0.stored_var": 0.5 + torch.rand(c, generator=g)})
     sn("output_layer.2", (3, c, 3, 3))
     return sd
 

@@ -192,8 +192,9 @@ def model_options(f):
         click.option("--resolution", type=int, default=None,
                      help="StyleGAN (stylegan1): output side, 4, 8, ... up to the checkpoint's largest (default 256)."),
         click.option("--noise", type=click.Path(), default=None,
-                     help="StyleGAN (stylegan1): an .npz of the fixed noise images, one per scale 4, 8, ..., resolution "
-                          "in that order (np.savez(f, *noise); each (1, 1, s, s)). Default: drawn with seed 0."),
+                     help="StyleGAN (stylegan1): an .npz of the fixed noise images, one per scale 4, 8, ..., "
+                          "resolution in that order (np.savez(f, *noise); each (1, 1, s, s)). Default: drawn with "
+                          "seed 0."),
         click.option("--mean-style", type=click.Path(), default=None,
                      help="StyleGAN (stylegan1): an .npy of the truncation centre (style_dim,). Default: estimated "
                           "as the authors' get_mean_style does (seed 0)."),

@@ -260,7 +260,8 @@ def _blocks(G, layers, weight, latent_dim) -> tuple[list, dict]:
         blocks, info = _first_layer_blocks(G)
     if layers is not None:
         raise InputError(f"layers must be left out for this model: it has a single SeFa layer "
-                         f"({info['layers'][0]}); choosing among several is for StyleGAN2 and StyleGAN", argument="layers")
+                         f"({info['layers'][0]}); choosing among several is for StyleGAN2 and StyleGAN",
+                         argument="layers")
     return blocks, info
 
 

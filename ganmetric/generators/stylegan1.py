@@ -82,7 +82,8 @@ class StyleGAN1Generator(Generator):
         step = _step(resolution, net.max_resolution)
         truncation = checks.finite_float(truncation, "truncation")
         if not 0.0 <= truncation <= 2.0:
-            raise InputError(f"truncation (style weight psi) must be in [0, 2], got {truncation}", argument="truncation")
+            raise InputError(f"truncation (style weight psi) must be in [0, 2], got {truncation}",
+                             argument="truncation")
         dims = {"z": net.style_dim, "w": net.style_dim, "w+": (step + 1) * net.style_dim}
         super().__init__(name=name, latent_dim=dims[latent_space], latent_space=latent_space,
                          resolution=4 * 2 ** step, latent_spaces=LATENT_SPACES)

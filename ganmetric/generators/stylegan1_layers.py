@@ -65,7 +65,7 @@ class _EqualConv(Folded):
 
 
 class EqualConv2d(nn.Module):
-    """rosinality's ``EqualConv2d``: the convolution is the submodule ``conv`` (keys ``conv.weight_orig``, ``conv.bias``)."""
+    """rosinality's ``EqualConv2d``: the convolution is its submodule ``conv`` (``conv.weight_orig``, ``conv.bias``)."""
 
     def __init__(self, in_channel: int, out_channel: int, kernel_size: int, padding: int = 0):
         super().__init__()
