@@ -113,7 +113,7 @@ class ConditionalBatchNorm(nn.Module):
 
 
 class BatchNorm(Folded):
-    """BigGAN-PyTorch's plain ``bn`` in eval mode (``gain``, ``bias``, stored statistics) as a per-channel affine map."""
+    """BigGAN-PyTorch's plain ``bn`` in eval mode (``gain``, ``bias``, stored statistics): a per-channel affine."""
 
     def __init__(self, output_size: int, eps: float = 1e-5):
         super().__init__()
