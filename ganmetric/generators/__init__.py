@@ -9,7 +9,7 @@ from .base import Generator, ModuleGenerator
 from .families import FAMILIES, register_family
 from .registry import available_configs, load_generator
 from .spec import ModelSpec, check_same_model, describe_model, load_recorded_generator, model_meta
-from .weights import cached_state, fetch_pypi_member, is_cached
+from .weights import cached_state, fetch_instructions, fetch_pypi_member, is_cached, placed_file, user_file_weights
 
 #: exported name -> the family module defining it (imported when the name is first asked for)
 _LAZY = {"DCGANGenerator": "dcgan", "ConditionalDCGANGenerator": "dcgan", "BigGANGenerator": "biggan",
@@ -24,6 +24,7 @@ def __getattr__(name: str):
 
 
 __all__ = ["Generator", "ModuleGenerator", "DCGANGenerator", "ConditionalDCGANGenerator", "BigGANGenerator",
-           "StyleGAN2Generator", "stylegan2_from_checkpoint", "StyleGAN1Generator", "BigBiGANGenerator", "FAMILIES", "available_configs", "load_generator",
+           "StyleGAN2Generator", "stylegan2_from_checkpoint", "FAMILIES", "available_configs", "load_generator",
            "register_family", "ModelSpec", "model_meta", "check_same_model", "describe_model",
            "load_recorded_generator", "fetch_pypi_member", "is_cached", "cached_state"]
+__all__ += ["StyleGAN1Generator", "BigBiGANGenerator", "fetch_instructions", "placed_file", "user_file_weights"]
