@@ -11,7 +11,9 @@ result file when ``--out`` is given.
 
 ``--tiny --repeat 2`` measures the cold start instead: a narrow copy of the architecture (so
 that the computation itself is small), the first and the second metric of a fresh process,
-and whether the first imported ``torch._dynamo`` (a Python decomposition under ``vmap(jvp)``).
+and whether the first imported ``torch._dynamo`` (a Python decomposition under ``vmap(jvp)``);
+``--plain-ops`` runs the layers' biased linear maps and constant additions as plain ``F.linear``
+and ``x + c`` instead (what the tangent-safe ops of ``generators/folding.py`` save).
 
 Run under the benchmark lock on shared machines::
 
@@ -44,10 +46,13 @@ def build(model: str, space: str, resolution: int, seed: int, tiny: bool = False
     if model == "bigbigan":
         arch = dict(BIGBIGAN_ARCHITECTURE, channels=[8, 8, 8, 8, 8, 8], z_chunk=4, shared_dim=8) if tiny \
             else BIGBIGAN_ARCHITECTURE
-        return BigBiGANGenerator(random_biggan_(BigGANGenerator(**arch), seed), name="bigbigan")
-    size = dict(channels=[8] * 9, style_dim=16, n_mlp=8) if tiny else dict(channels=ROSINALITY_CHANNELS, style_dim=512)
-    net = seeded_random_(StyledGenerator(**size), seed)
-    return StyleGAN1Generator(net, latent_space=space, resolution=resolution, truncation=0.7)
+        G = BigBiGANGenerator(random_biggan_(BigGANGenerator(**arch), seed), name="bigbigan")
+    else:
+        size = dict(channels=[8] * 9, style_dim=16) if tiny else dict(channels=ROSINALITY_CHANNELS, style_dim=512)
+        G = StyleGAN1Generator(seeded_random_(StyledGenerator(**size), seed), latent_space=space, resolution=resolution,
+                               truncation=0.7)
+    G.weights = {"source": "random", "seed": seed}  # what the result file records
+    return G
 
 
 def main(argv=None):
@@ -63,8 +68,16 @@ def main(argv=None):
     ap.add_argument("--out", default=None, help="write the result file here")
     ap.add_argument("--tiny", action="store_true", help="a narrow copy (8 channels, 16-d codes) for --repeat")
     ap.add_argument("--repeat", type=int, default=1, help="run the metric this many times, each timed")
+    ap.add_argument("--plain-ops", action="store_true", help="F.linear and x + c instead of the tangent-safe ops")
     args = ap.parse_args(argv)
 
+    if args.plain_ops:
+        import torch.nn.functional as F
+
+        from ganmetric.generators import bigbigan_layers, stylegan1_layers
+        for module in (stylegan1_layers, bigbigan_layers):
+            module.linear = F.linear
+        stylegan1_layers.add_constant = torch.add
     t = time.perf_counter()
     G = build(args.model, args.space, args.resolution, args.seed, args.tiny)
     print(f"{G.name} [{G.latent_space}, n={G.latent_dim}, {G.resolution} px], "
