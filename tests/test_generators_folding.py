@@ -59,3 +59,12 @@ def test_truncate_is_the_truncation_trick():
     assert truncate(w, None, 1.0, centre_name="c") is w
     with pytest.raises(InputError, match="truncation needs mean_style"):
         truncate(w, None, 0.7, centre_name="mean_style")
+
+
+def test_fold_all_folds_now():
+    from ganmetric.generators.folding import fold_all
+    m = nn.Sequential(Scaled(), nn.ReLU(), nn.Sequential(Scaled()))
+    fold_all(m)
+    assert m[0].folds == 1 and m[2][0].folds == 1
+    m(torch.ones(3))
+    assert m[0].folds == 1 and m[2][0].folds == 1  # the first call reuses the fold

@@ -24,6 +24,7 @@ from ..io import load_torch_file
 from .base import Generator, load_state_strict
 from .bigbigan_layers import BigGANGenerator, infer_architecture
 from .families import register_family
+from .folding import fold_all
 from .weights import user_file_weights
 
 #: make_biggan_config's epsilons
@@ -44,6 +45,7 @@ class BigBiGANGenerator(Generator):
         super().__init__(name=name, latent_dim=net.dim_z, latent_space="z", resolution=net.resolution)
         self.big_gan = net
         self.freeze()
+        fold_all(net)
 
     def _generate(self, z):
         classes = torch.full((z.shape[0],), CLASS_INDEX, dtype=torch.long, device=z.device)

@@ -47,6 +47,13 @@ class Folded(nn.Module):
         return self._fold_value
 
 
+def fold_all(module: nn.Module) -> None:
+    """Fold every :class:`Folded` layer of ``module`` now (at load), not on its first call."""
+    for m in module.modules():
+        if isinstance(m, Folded):
+            m.folded()
+
+
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """``F.linear(x, weight, bias)`` for x (B, in), computed as a 1x1 convolution (bias included).
 

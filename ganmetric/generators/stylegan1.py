@@ -38,7 +38,7 @@ from ..errors import InputError, WeightsError
 from ..io import load_torch_file
 from .base import Generator, load_state_strict, normal_rows
 from .families import register_family
-from .folding import truncate
+from .folding import fold_all, truncate
 from .stylegan1_layers import Blur, StyledGenerator, infer_architecture
 from .weights import user_file_weights
 
@@ -100,6 +100,7 @@ class StyleGAN1Generator(Generator):
         _same_digest(mean_style_sha256, self.mean_style_sha256, "mean_style")
         self.register_buffer("mean_style", mean)
         self.freeze()
+        fold_all(net)
 
     def noises(self) -> list[torch.Tensor]:
         """The noise images of scales 4 ... resolution, each (1, 1, s, s)."""
