@@ -31,6 +31,12 @@ class NotDeterministicError(GanmetricError, RuntimeError):
     """The generator or distance gives different outputs for the same input."""
 
 
+class NonFiniteError(GanmetricError, ArithmeticError):
+    """A value computed at a point is NaN or inf (the generator's image, a metric product, H):
+    the model or its derivative is not finite there, or its values overflow the dtype. Never
+    saved as a result."""
+
+
 class ResultFileError(InputError):
     """A result file is missing, corrupt or not a ganmetric result."""
 
@@ -49,6 +55,10 @@ class OutOfMemoryWarning(UserWarning):
 
 class UntrainedWeightsWarning(UserWarning):
     """A generator runs on untrained initial weights (a custom module given no weights file)."""
+
+
+class DeviceWarning(UserWarning):
+    """A saved generator may not run on the device it is moved to (a trace holds another device's constants)."""
 
 
 def first_line(exc: BaseException) -> str:

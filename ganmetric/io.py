@@ -14,6 +14,7 @@ import os
 import platform
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +165,22 @@ def describe_file(path) -> str | None:
     return None
 
 
+def _broken_zip(path) -> bool:
+    """Whether ``path`` starts as a zip archive (an .npz) but cannot be read through: truncated
+    (no central directory) or with a damaged member (CRC or decompression error)."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":
+                return False
+    except OSError:
+        return False
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return zf.testzip() is not None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
+        return True
+
+
 def load_torch_file(path, *, what: str = "weights file", safe_globals=()):
     """``torch.load(path, weights_only=True)`` on CPU, with errors in plain words.
 
@@ -241,6 +258,11 @@ def read_npz_with_meta(path, *, kind: str, required, format_prefix: str,
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        if _broken_zip(path):  # the right kind of file, cut short or damaged: say so, not "a zip archive"
+            error = ResultFileError(f"{path} is truncated or corrupt: an .npz (zip) file that cannot be read to the "
+                                    f"end")
+            error.damaged = True
+            raise error from exc
         what = describe_file(path)
         raise ResultFileError(f"{path} is not a readable {kind} file (.npz)" + (f": it is {what}" if what else "")
                               ) from exc

@@ -203,6 +203,11 @@ def test_bad_inputs(result, tmp_path):
                     "axis index 4 is out of range: the axis file holds 4 axes (0 to 3)")
     one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", "nan", "--out", out),
                     "Invalid value for --amount: must be a finite number, got nan")
+    # 1e308 is finite but moves the code beyond float32: once an all-black image and a code hessian refused
+    one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", 1e308, "--out", out),
+                   "the codes moved by amount 1e+308: values beyond float32's range (up to ")
+    one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0", "--range", 1e300, "--out", out),
+                   "the codes moved by up to 1e+300: values beyond float32's range")
     one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0,7", "--out", out), "axis index 7")
     one_error_line(run("axes", "export", tmp_path / "missing.npz", "--out", tmp_path / "a.npz"), "not found")
     np.save(tmp_path / "z.npy", np.zeros(100))

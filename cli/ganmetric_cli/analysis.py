@@ -13,8 +13,8 @@ from ganmetric.io import atomic_save_npz, atomic_write_bytes, check_writable, wr
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 
-from .common import (argument_flags, check_points_or_z, distance_options, metric_options, model_options, read_codes,
-                     refuse_unused, stop_on_sigint)
+from .common import (CODE_FILES, SEED, argument_flags, check_points_or_z, distance_options, metric_options,
+                     model_options, read_codes, refuse_unused, stop_on_sigint)
 
 
 @argument_flags(out_dir="--out", n_points="--points")
@@ -22,11 +22,11 @@ from .common import (argument_flags, check_points_or_z, distance_options, metric
 @model_options
 @distance_options
 @click.option("--points", "-n", type=int, default=None, help="Number of latent points drawn from the model's prior.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed for --points: point i is row i of G.sample(N, seed), which does not depend on N, so "
                    "point 0 is `ganmetric hessian --seed S` and a larger --points extends the folder.")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
-              help="Use these latent points instead: a .npy of shape (N, n).")
+              help="Use these latent points instead: a .npy of shape (N, n). " + CODE_FILES)
 @metric_options
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
               help="Batch folder: manifest.json, codes.npy, point_00000.npz, ...")
@@ -40,9 +40,11 @@ def batch(model_spec, device, dtype, distance_spec, points, seed, z_file, solver
     written and never leaves a half-written file. A larger --points with the same --seed
     extends the folder (its codes.npy is the record of the codes it holds).
 
-    Under torchrun the points are split across ranks (point i goes to rank i % WORLD_SIZE;
-    gloo on CPU, nccl on GPU with each rank on cuda:LOCAL_RANK); the folder is the same,
-    point for point, as a single-process run.
+    Under torchrun the points are split across ranks (point i goes to rank i % WORLD_SIZE);
+    the folder is the same, point for point, as a single-process run. With --device cuda each
+    rank takes cuda:LOCAL_RANK when the node has a GPU per rank (nccl), cuda:0 when each rank
+    sees one GPU (CUDA_VISIBLE_DEVICES per rank), and shares the GPUs round robin when ranks
+    outnumber them (gloo in both); --device cuda:K puts every rank on GPU K.
 
     \b
     Examples:

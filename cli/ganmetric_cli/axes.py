@@ -15,7 +15,7 @@ from ganmetric.plotting import save_image
 from ganmetric.distances import describe_distance, load_recorded_distance
 from ganmetric.generators import describe_model, load_recorded_generator
 
-from .common import argument_flags, distance_options, model_options, read_codes
+from .common import CODE_FILES, SEED, argument_flags, distance_options, model_options, read_codes, seed_list
 
 
 def _int_list(value: str, param: str) -> list[int]:
@@ -71,6 +71,10 @@ def axes():
 def export(result, top, out):
     """Write the top-K eigenvectors of RESULT (a single-point or average metric file) as an axis file.
 
+    The file records a reference point: a single-point metric's own point; for an average,
+    whose mean code is far shorter than a sample, the mean code rescaled to the averaged
+    points' mean length (said in the output and the file's meta "reference").
+
     \b
     Example:
       ganmetric hessian --model dcgan-face --distance mse --seed 0 --out face.npz
@@ -81,6 +85,8 @@ def export(result, top, out):
     click.echo(f"{ax.model} [{ax.latent_space}, n={ax.latent_dim}]  distance={ax.distance}  "
                f"source={ax.meta['source']['kind']} ({ax.points.shape[0]} point(s))")
     click.echo("eigenvalues: " + ", ".join(f"{v:.4g}" for v in ax.eigvals))
+    if ax.meta.get("reference"):
+        click.echo(f"reference point: {ax.meta['reference']}")
     click.echo(f"wrote {out}")
 
 
@@ -91,8 +97,8 @@ def export(result, top, out):
 @click.option("--amount", "-t", type=float, required=True,
               help="Linear: latent distance t in z + t u. With --sphere: rotation angle in radians.")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
-              help="Codes to edit: a .npy of shape (n,) or (N, n).")
-@click.option("--seed", type=int, default=None, help="Edit the code drawn with this seed.")
+              help="Codes to edit: a .npy of shape (n,) or (N, n). " + CODE_FILES)
+@click.option("--seed", type=SEED, default=None, help="Edit the code drawn with this seed.")
 @click.option("--sphere", is_flag=True, help="Rotate toward the axis on the sphere of radius |z| (norm kept).")
 @click.option("--scale", type=int, default=1, show_default=True,
               help="Upscale each image by this integer factor (nearest neighbour).")
@@ -180,7 +186,7 @@ def _discovered(G, wanted, n_directions, sefa_layers, samples, seed, layer, quie
 @click.option("--layer", default=None,
               help="GANSpace: module name of the layer whose activations are PCA'd, or 'output' "
                    "(default: the first non-linearity, e.g. main.2 for a DCGAN).")
-@click.option("--seed", type=int, default=0, show_default=True, help="GANSpace: seed of the samples.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="GANSpace: seed of the samples.")
 @click.option("--sefa-layers", default=None,
               help="SeFa on StyleGAN2: synthesis layers whose style weights are factorised, by the SeFa authors' "
                    "indices (0 = conv1, then convs.0, ..., the last index the final toRGB; e.g. 0-3,5) or module "
@@ -271,8 +277,9 @@ def _print_calibration(cal, indices, distance_name, sphere):
 @model_options
 @distance_options
 @click.option("--axes", "axes_file", type=click.Path(dir_okay=False), required=True, help="Axis file.")
-@click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None, help="Reference code (.npy, one code).")
-@click.option("--seed", type=int, default=None, help="Reference code drawn with this seed (default: the axes' "
+@click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
+              help="Reference code (.npy, one code). " + CODE_FILES)
+@click.option("--seed", type=SEED, default=None, help="Reference code drawn with this seed (default: the axes' "
                                                       "source point).")
 @click.option("--axes-list", default="0,1,2,3,4", show_default=True, help="Axis indices, one row each.")
 @click.option("--steps", type=int, default=7, show_default=True, help="Images per row (odd: reference in the middle).")
@@ -314,7 +321,7 @@ def explore(model_spec, device, dtype, distance_spec, axes_file, z_file, seed, a
       ganmetric explore --axes axes.npz --calibrate 0.05 --curves curves.png --action-seeds 0,1,2,3 --out cal.png
     """
     indices = _int_list(axes_list, "--axes-list")
-    seeds = _int_list(action_seeds, "--action-seeds") if action_seeds else None
+    seeds = seed_list(action_seeds, "--action-seeds") if action_seeds else None
     out, curves, action_out, steps_out = _explore_outputs(out, curves, action_out, steps_out, seeds, calibrate)
     ax = gax.load_axes(axes_file)
     G = _model_for(ax, model_spec, device, dtype)

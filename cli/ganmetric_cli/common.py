@@ -9,6 +9,7 @@ typed, so a command reading a file fills the rest from the file's record),
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import signal
@@ -168,7 +169,9 @@ def model_options(f):
         click.option("--model", "-m", default=None,
                      help="Pretrained model name (see `ganmetric models list`), a config .json, a saved "
                           "generator file (TorchScript .pt/.ts or exported program .pt2), or your own "
-                          "code as module.path:factory. Default: the model the input file records, else "
+                          "code as module.path:factory. A TorchScript or exported-program file is a program and "
+                          "module:factory runs your code: load only files you trust. Default: the model the input "
+                          "file records if it is a pretrained one (any other must be named here), else "
                           f"{ganmetric.generators.spec.DEFAULT_MODEL}."),
         click.option("--latent-space", default=None,
                      help="Latent space for models with several (biggan: full, noise, class; stylegan2: w, z, w+; "
@@ -187,7 +190,7 @@ def model_options(f):
         click.option("--truncation", type=float, default=None,
                      help="BigGAN: truncation in (0, 1] (default 1); StyleGAN2: psi; StyleGAN (stylegan1): "
                           "psi, the style weight (default 0.7)."),
-        click.option("--reference-seed", type=int, default=None,
+        click.option("--reference-seed", type=SEED, default=None,
                      help="BigGAN: seed of the reference point's fixed part (default 0)."),
         click.option("--resolution", type=int, default=None,
                      help="StyleGAN (stylegan1): output side, 4, 8, ... up to the checkpoint's largest (default 256)."),
@@ -254,6 +257,49 @@ def distance_options(f):
     return command
 
 
+class SeedParam(click.ParamType):
+    """A seed flag: an integer in [0, 2**63) (:func:`ganmetric.checks.seed`), refused as the flag's
+    bad value before anything is loaded."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        try:
+            number = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value), 10)
+        except ValueError:
+            self.fail(f"{value!r} is not a valid integer", param, ctx)
+        try:
+            return checks.seed(number)
+        except ganmetric.InputError as exc:
+            self.fail(first_line(exc).removeprefix("seed "), param, ctx)
+
+
+#: the type of every --seed flag
+SEED = SeedParam()
+
+
+def seed_list(value: str, flag: str) -> list[int]:
+    """Comma-separated seeds (``--action-seeds 0,1,2``), each checked as a seed.
+
+    Raises:
+        click.BadParameter: not integers, none given, or one outside [0, 2**63).
+    """
+    try:
+        items = [int(v) for v in value.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated seeds like 0,1,2, got {value!r}", param_hint=flag) from None
+    if not items:
+        raise click.BadParameter("expected at least one seed", param_hint=flag)
+    return [_seed_or_fail(v, flag) for v in items]
+
+
+def _seed_or_fail(value: int, flag: str) -> int:
+    try:
+        return checks.seed(value)
+    except ganmetric.InputError as exc:
+        raise click.BadParameter(first_line(exc).removeprefix("seed "), param_hint=flag) from None
+
+
 class ChunkParam(click.ParamType):
     """``--chunk``: ``auto`` or an integer (the library checks that it is at least 1)."""
 
@@ -274,12 +320,13 @@ SOLVER_FLAGS = {"method": "--method", "k": "--k", "chunk": "--chunk", "eps": "--
 
 
 def metric_options(f):
-    """--method, --k, --chunk, --eps, --max-iter, --tol, passed to the command as one ``solver``
-    dict of ``metric_tensor`` arguments (None where not given)."""
+    """--method, --k, --chunk, --eps, --max-iter, --tol, --allow-tf32, passed to the command as one
+    ``solver`` dict of ``metric_tensor`` arguments (None where not given; ``allow_tf32`` a bool)."""
 
     @functools.wraps(f)
     def command(*args, **kwargs):
         kwargs["solver"] = {name: kwargs.pop(name) for name in SOLVER_FLAGS}
+        kwargs["solver"]["allow_tf32"] = kwargs.pop("allow_tf32")
         return f(*args, **kwargs)
 
     method_help = "; ".join(f"{name}: {m.help}" for name, m in ganmetric.METHODS.items())
@@ -297,6 +344,10 @@ def metric_options(f):
         click.option("--max-iter", type=int, default=None,
                      help="Lanczos methods only: products at most (at least k)."),
         click.option("--tol", type=float, default=None, help="Lanczos methods only: relative residual tolerance, > 0."),
+        click.option("--allow-tf32", is_flag=True,
+                     help="Let CUDA convolutions and matrix products run in TF32 (faster on Ampere and newer GPUs; "
+                          "products then carry about 1e-3 relative error, so --tol below 1e-3 is not reachable). "
+                          "Off by default: every product is exact float32. Recorded in the result."),
     ]
     for opt in reversed(opts):
         command = opt(command)
@@ -309,7 +360,8 @@ def refuse_unused(solver: dict, D, n: int) -> None:
     Raises:
         click.UsageError: naming the flags and the method.
     """
-    given = [name for name, value in solver.items() if value is not None and name not in ("method", "k")]
+    given = [name for name, value in solver.items()
+             if value is not None and name not in ("method", "k", "allow_tf32")]
     unused = ganmetric.unused_options(solver["method"], D.has_features, n, solver["k"], given)
     if unused:
         resolved = ganmetric.resolve_method(solver["method"], D.has_features, n, solver["k"])
@@ -328,11 +380,19 @@ def check_points_or_z(points, z_file) -> None:
         raise click.BadParameter(f"must be at least 1, got {points}", param_hint="--points")
 
 
+#: what a code file may be, for every --z-like flag's help
+CODE_FILES = "A ganmetric result file (.npz) gives its point z, an axis file its points."
+
+
 def read_codes(z_file, latent_dim: int, *, flag: str = "--z") -> np.ndarray:
-    """Codes from a .npy (or .npz with one array) file, validated: (N, latent_dim), finite.
+    """Codes from a file, validated: (N, latent_dim), finite, float32/float64.
+
+    The file is a ``.npy`` of codes, a ``.npz`` holding one array, or on purpose a ganmetric
+    result file (its point ``z``) or axis file (its ``points``) (see :data:`CODE_FILES`).
 
     Raises:
-        InputError: missing, unreadable or not an array file (saying what it is), wrong shape, NaN.
+        InputError: missing, unreadable or not an array file (saying what it is), an ``.npz``
+            of several arrays that is no ganmetric file, wrong shape, NaN.
     """
     path = Path(z_file)
     if not path.is_file():
@@ -341,15 +401,30 @@ def read_codes(z_file, latent_dim: int, *, flag: str = "--z") -> np.ndarray:
         arr = np.load(path, allow_pickle=False)
         if isinstance(arr, np.lib.npyio.NpzFile):
             with arr:
-                keys = list(arr.files)
-                arr = arr["z"] if "z" in keys else arr[keys[0]]
-    except (OSError, ValueError, EOFError, IndexError) as exc:
+                arr = _npz_codes(arr, path, flag)
+    except (OSError, ValueError, EOFError, IndexError, KeyError) as exc:
+        if isinstance(exc, ganmetric.InputError):
+            raise
         what = describe_file(path)
         if what in (None, "a numpy .npy array", "a numpy .npz archive"):
             raise ganmetric.InputError(f"cannot read {flag} {path}: the file is damaged or not a .npy array of "
                                        f"latent codes") from exc
         raise ganmetric.InputError(f"{flag} {path} is {what}, not a .npy array of latent codes") from exc
     return checks.latent_codes(np.asarray(arr), latent_dim, name=f"{flag} {path.name}").cpu().numpy()
+
+
+def _npz_codes(data, path: Path, flag: str) -> np.ndarray:
+    """The codes of an ``.npz``: a ganmetric result's ``z``, an axis file's ``points``, or its one array."""
+    keys = list(data.files)
+    if "meta" in keys:
+        fmt = str(json.loads(str(data["meta"])).get("format", ""))
+        for prefix, key in (("ganmetric-result/", "z"), ("ganmetric-axes/", "points")):
+            if fmt.startswith(prefix) and key in keys:
+                return data[key]
+    if len(keys) == 1:
+        return data[keys[0]]
+    raise ganmetric.InputError(f"{flag} {path.name} holds the arrays {', '.join(keys)}: give a .npy of codes (or an "
+                               f".npz of one array, a ganmetric result file or an axis file)")
 
 
 class stop_on_sigint:

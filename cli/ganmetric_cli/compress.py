@@ -8,10 +8,10 @@ import click
 from ganmetric import analysis
 from ganmetric import axes as gax
 from ganmetric.basis import basis_meta
-from ganmetric.distances import DistanceSpec, describe_distance
+from ganmetric.distances import describe_distance, recorded_distance_spec
 from ganmetric.generators import describe_model, load_recorded_generator
 
-from .common import argument_flags, distance_options, model_options
+from .common import SEED, argument_flags, distance_options, model_options
 
 #: --directions values computed from the model itself
 METHODS = ("sefa", "ganspace")
@@ -63,7 +63,7 @@ def _model_and_basis(model_spec, device, dtype, hessian, axes_file, directions):
               help="Basis: a .npy of directions (m, n), one per row (orthonormalised in order), or sefa / ganspace "
                    "(computed from the model).")
 @click.option("--samples", type=int, default=200, show_default=True, help="Codes drawn from the model's prior.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the codes and of the random bases.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the codes and of the random bases.")
 @click.option("--ks", default=None, help="Ascending distinct k in [0, n] (default 1,2,5,10,20,50,... below n, then n).")
 @click.option("--random-bases", type=int, default=5, show_default=True,
               help="Random orthonormal bases to compare with (0: none).")
@@ -95,8 +95,7 @@ def compress(model_spec, device, dtype, distance_spec, hessian, axes_file, direc
         raise click.BadParameter(f"must be at least 1, got {samples}", param_hint="--samples")
     ks = _ks(ks)
     G, basis, meta = _model_and_basis(model_spec, device, dtype, hessian, axes_file, directions)
-    spec = distance_spec.over(DistanceSpec.from_meta(meta)) if meta.get("distance") else distance_spec
-    D = spec.load(device=device, dtype=dtype, generator=G)
+    D = recorded_distance_spec(meta, distance_spec, what="the basis").load(device=device, dtype=dtype, generator=G)
     codes = G.sample(samples, seed=seed)
     res = analysis.compress(G, D, basis, codes, ks if ks is not None else default_ks(G.latent_dim),
                             center="point" if center else None, fills=("none", "norm") if fills == "both" else (fills,),

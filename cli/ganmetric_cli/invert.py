@@ -7,14 +7,14 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ganmetric.inversion import (CROPS, OPTIMIZERS, PIXEL_LOSSES, RESAMPLE, loss_curve_png,
+from ganmetric.inversion import (CROPS, DEFAULT_MAX_PIXELS, OPTIMIZERS, PIXEL_LOSSES, RESAMPLE, loss_curve_png,
                                  prepare_inversion, run_inversion, side_by_side_png)
 from ganmetric.distances import distance_meta
 from ganmetric.generators import describe_model, model_meta
 from ganmetric.io import atomic_write_bytes, check_writable, write_json
 from ganmetric.plotting import save_image
 
-from .common import argument_flags, distance_options, generator_for_basis, model_options, read_codes
+from .common import CODE_FILES, SEED, argument_flags, distance_options, generator_for_basis, model_options, read_codes
 
 #: The files written into --out.
 OUTPUTS = {"code": "code.npy", "codes": "codes.npy", "losses": "losses.npy", "fit": "fit.png",
@@ -87,7 +87,7 @@ def _report(G, res, folder: Path) -> None:
               help="Restarts optimised together (default 64; lower it to bound memory; results do not change).")
 @click.option("--lr", type=float, default=0.05, show_default=True, help="Learning rate.")
 @click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), default="adam", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the starting codes.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the starting codes.")
 @click.option("--distance-weight", type=float, default=1.0, show_default=True, help="Weight of --distance.")
 @click.option("--pixel-weight", type=float, default=0.0, show_default=True,
               help="Weight of a pixel term added to the distance (the paper used LPIPS + L1).")
@@ -95,14 +95,18 @@ def _report(G, res, folder: Path) -> None:
 @click.option("--crop", type=click.Choice(CROPS), default="center", show_default=True,
               help="center: crop to the model's aspect ratio; none: stretch.")
 @click.option("--resample", type=click.Choice(RESAMPLE), default="bicubic", show_default=True)
+@click.option("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, show_default=True,
+              help="Refuse a larger --image (width x height, read from its header before decoding; a 50-megapixel "
+                   "photo decodes to 150 MB). Raise it for larger images you mean to use.")
 @click.option("--true-z", type=click.Path(dir_okay=False), default=None,
-              help="A known code (.npy, shape (n,)): report the fit's cosine similarity and L2 distance to it.")
+              help="A known code (.npy, shape (n,)): report the fit's cosine similarity and L2 distance to it. "
+                   + CODE_FILES)
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="inversion", show_default=True,
               help="Output folder (created with its parents if missing).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def invert(model_spec, device, dtype, distance_spec, image, box, basis, eigval_power, basis_k, steps, restarts, chunk,
            lr, optimizer, seed,
-           distance_weight, pixel_weight, pixel_loss, crop, resample, true_z, out, quiet):
+           distance_weight, pixel_weight, pixel_loss, crop, resample, max_pixels, true_z, out, quiet):
     """Find the latent code whose image best matches a target image.
 
     Minimises distance_weight * d(G(z), target) + pixel_weight * pixel(G(z), target)
@@ -130,7 +134,7 @@ def invert(model_spec, device, dtype, distance_spec, image, box, basis, eigval_p
     problem = prepare_inversion(G, image, D, basis, steps=steps, lr=lr, restarts=restarts, seed=seed,
                                 optimizer=optimizer, distance_weight=distance_weight, pixel_weight=pixel_weight,
                                 pixel_loss=pixel_loss, eigval_power=eigval_power, basis_k=basis_k, true_z=known,
-                                chunk=chunk, box=box, crop=crop, resample=resample)
+                                chunk=chunk, box=box, crop=crop, resample=resample, max_pixels=max_pixels)
     folder = Path(out)
     for name in OUTPUTS.values():  # creates --out and its missing parents; all checked before the long run
         check_writable(folder / name)

@@ -9,8 +9,8 @@ from ganmetric import analysis
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 
-from .common import (argument_flags, check_points_or_z, distance_options, metric_options, model_options, read_codes,
-                     refuse_unused, stop_on_sigint)
+from .common import (CODE_FILES, SEED, argument_flags, check_points_or_z, distance_options, metric_options,
+                     model_options, read_codes, refuse_unused, stop_on_sigint)
 
 
 @argument_flags(out_dir="--out", n_points="--points")
@@ -18,9 +18,9 @@ from .common import (argument_flags, check_points_or_z, distance_options, metric
 @model_options
 @distance_options
 @click.option("--points", "-n", type=int, default=None, help="Number of latent points drawn from the model's prior.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --points (as `ganmetric batch`).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for --points (as `ganmetric batch`).")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
-              help="Use these latent points instead: a .npy of shape (N, n).")
+              help="Use these latent points instead: a .npy of shape (N, n). " + CODE_FILES)
 @click.option("--layers", default="all", show_default=True,
               help="'all' (every usable submodule without submodules) or comma-separated names as listed by "
                    "`ganmetric models layers MODEL`.")

@@ -54,6 +54,8 @@ def list_models():
                    f"`ganmetric models fetch {name}` fetches them again.")
     click.echo("Also: --model FILE.pt|.ts (TorchScript), FILE.pt2 (torch.export program), "
                "module.path:factory [--weights STATE.pt] (your own code); pick a space with --latent-space.")
+    click.echo("A TorchScript file is a program: load only files you trust (so is an exported program; "
+               "module:factory runs your code). Weights files are read as tensors only.")
 
 
 @models.command("fetch")

@@ -9,7 +9,7 @@ import click
 from ganmetric import blackbox
 from ganmetric.generators import describe_model
 
-from .common import (argument_flags, distance_options, generator_for_basis, model_options, read_codes,
+from .common import (CODE_FILES, SEED, argument_flags, distance_options, generator_for_basis, model_options, read_codes,
                      stop_on_sigint)
 
 
@@ -50,6 +50,9 @@ def _report(cmp, folder: Path) -> None:
 @click.option("--objective-weights", default=None,
               help="unit: objectives: pretrained (torchvision ImageNet; the default), random, random:SEED, or a "
                    "state-dict path.")
+@click.option("--max-pixels", type=int, default=None,
+              help="image: objectives: refuse a larger target image (width x height, read from its header before "
+                   "decoding; default 50 megapixels).")
 @click.option("--minimize", is_flag=True, help="Minimise the objective instead.")
 @click.option("--method", "methods", default=None,
               help="Comma-separated: random, cma, hess-cma. Default: random,cma, plus hess-cma with a basis.")
@@ -62,11 +65,11 @@ def _report(cmp, folder: Path) -> None:
               help="hess-cma: scale direction i by (lambda_i / lambda_1)^-P (default 0.5; 0: plain eigenbasis).")
 @click.option("--budget", type=int, default=3000, show_default=True, help="Images scored per method and seed.")
 @click.option("--seeds", "n_seeds", type=int, default=5, show_default=True, help="Runs per method.")
-@click.option("--seed", "first_seed", type=int, default=0, show_default=True, help="First seed.")
+@click.option("--seed", "first_seed", type=SEED, default=0, show_default=True, help="First seed.")
 @click.option("--init", type=click.Choice(["prior", "z"]), default=None,
               help="Starting points: prior (a prior sample per seed, the default) or z (the --z file).")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
-              help="Starting codes (.npy): one code for all seeds or one row per seed.")
+              help="Starting codes (.npy): one code for all seeds or one row per seed. " + CODE_FILES)
 @click.option("--sigma0", type=float, default=0.5, show_default=True,
               help="Initial step, relative to the prior's scale.")
 @click.option("--popsize", type=int, default=None, help="Codes per generation (default 4 + floor(3 ln n)).")
@@ -74,7 +77,8 @@ def _report(cmp, folder: Path) -> None:
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="evolve", show_default=True,
               help="Output folder (created with its parents).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def optimize(model_spec, device, dtype, distance_spec, objective, objective_weights, minimize, methods, hessian,
+def optimize(model_spec, device, dtype, distance_spec, objective, objective_weights, max_pixels, minimize, methods,
+             hessian,
              axes_file, top, eigval_power, budget, n_seeds, first_seed, init, z_file, sigma0, popsize, batch, out,
              quiet):
     """Search the latent space for images that maximise a black-box score.
@@ -109,7 +113,7 @@ def optimize(model_spec, device, dtype, distance_spec, objective, objective_weig
         G, objective, names, seeds=list(range(first_seed, first_seed + n_seeds)), basis=basis,
         top=top, eigval_power=eigval_power, budget=budget, sigma0=sigma0, popsize=popsize, batch=batch,
         minimize=minimize, z_init=read_codes(z_file, G.latent_dim) if z_file else None, distance=D,
-        objective_weights=objective_weights)
+        objective_weights=objective_weights, max_pixels=max_pixels)
     folder = blackbox.check_folder(plan, out)
     with stop_on_sigint("generation") as stop:
         cmp = blackbox.run_comparison(plan, stop=stop, progress=not quiet)

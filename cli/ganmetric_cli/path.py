@@ -13,7 +13,7 @@ from ganmetric.generators import describe_model
 from ganmetric.paths import (INTERPOLATIONS, OPTIMIZERS, PATH_METHODS, check_outputs, path_length, path_summary,
                              prepare_paths, report_lines, run_paths, write_outputs)
 
-from .common import argument_flags, distance_options, model_options, read_codes
+from .common import CODE_FILES, SEED, argument_flags, distance_options, model_options, read_codes
 
 #: options that make paths, refused with --measure
 _MAKING = ("from_seed", "to_seed", "z_from", "z_to", "method", "points", "init", "prior_weight", "refine",
@@ -52,10 +52,10 @@ def _measure(G, D, measure, out, chunk, frames, scale):
 @click.command()
 @model_options
 @distance_options
-@click.option("--from-seed", type=int, default=None, help="Start of the path: the model's code G.sample(1, seed=A).")
-@click.option("--to-seed", type=int, default=None, help="End of the path: G.sample(1, seed=B).")
+@click.option("--from-seed", type=SEED, default=None, help="Start of the path: the model's code G.sample(1, seed=A).")
+@click.option("--to-seed", type=SEED, default=None, help="End of the path: G.sample(1, seed=B).")
 @click.option("--z-from", type=click.Path(dir_okay=False), default=None,
-              help="Start of the path from a file: a .npy of shape (n,) or (1, n).")
+              help="Start of the path from a file: a .npy of shape (n,) or (1, n). " + CODE_FILES)
 @click.option("--z-to", type=click.Path(dir_okay=False), default=None, help="End of the path from a file.")
 @click.option("--points", type=int, default=None, help="Codes of each path, both ends included, >= 3 (default 16).")
 @click.option("--method", default=",".join(PATH_METHODS), show_default=True,

@@ -45,19 +45,22 @@ def point_name(index: int) -> str:
 
 
 def batch_identity(G, D, method: str, k: int | None, *, eps: float, max_iter: int | None, tol: float | None,
-                   lanczos_seed: int) -> dict:
+                   lanczos_seed: int, allow_tf32: bool = False) -> dict:
     """The options that define a batch's results (two runs agree on these or may not share a directory).
 
     The model's identity includes every option that changes its map (a conditional model's
     class, truncation, the weights' digest, ...: :func:`ganmetric.generators.model_meta`) and
     the distance's its full identity (a random LPIPS backbone's seed, ...). The device and
     ``chunk`` are left out: they change neither the mathematics nor what a user asked for,
-    so a batch may be resumed on another device or with less memory.
+    so a batch may be resumed on another device or with less memory. ``allow_tf32`` (TF32
+    products on CUDA) changes the numbers: it is part of the solver options when set (absent
+    when off, so folders written before it existed still resume).
     """
     dt = str(getattr(G, "dtype", torch.float32)).replace("torch.", "")
-    return jsonable({**model_meta(G), **distance_meta(D), "method": method, "k": k,
-                     "dtype": dt, "solver": {"eps": eps, "max_iter": max_iter, "tol": tol,
-                                             "lanczos_seed": lanczos_seed}})
+    solver = {"eps": eps, "max_iter": max_iter, "tol": tol, "lanczos_seed": lanczos_seed}
+    if allow_tf32:
+        solver["allow_tf32"] = True
+    return jsonable({**model_meta(G), **distance_meta(D), "method": method, "k": k, "dtype": dt, "solver": solver})
 
 
 def same_identity(recorded: dict, identity: dict) -> bool:

@@ -34,7 +34,8 @@ from ..distances.spec import distance_meta
 from ..errors import InputError
 from ..generators.spec import model_meta
 from ..io import jsonable, versions
-from ..placement import check_same_dtype, placement
+from ..placement import check_same_dtype, cpu_float64, placement
+from ..precision import exact_float32
 
 FILLS = ("none", "norm")
 EIGEN, RANDOM = "eigen", "random"
@@ -147,7 +148,7 @@ def orthonormal_columns(B: torch.Tensor) -> tuple[torch.Tensor, bool]:
     """Orthonormalise the columns in order (QR, signs kept); returns (U, whether B was orthonormal already)."""
     B = B.to(torch.float64)
     gram = B.T @ B
-    already = bool((gram - torch.eye(B.shape[1], dtype=B.dtype)).abs().max() <= ORTHONORMAL_TOL)
+    already = bool((gram - torch.eye(B.shape[1], dtype=B.dtype, device=B.device)).abs().max() <= ORTHONORMAL_TOL)
     Q, R = torch.linalg.qr(B)
     signs = torch.sign(torch.diagonal(R))
     signs[signs == 0] = 1
@@ -183,14 +184,14 @@ def _basis_matrix(basis) -> object:
 
 
 def _center(center, basis, n: int) -> tuple[torch.Tensor, str]:
-    """z0 (n,) float64 and how it was chosen."""
+    """z0 (n,) float64 on the CPU (where the projections are computed) and how it was chosen."""
     if center is None:
-        return torch.zeros(n, dtype=torch.float64), "zero"
+        return torch.zeros(n, dtype=torch.float64, device="cpu"), "zero"
     if isinstance(center, str):
         if center != "point":
             raise InputError(f"center must be None, 'point' or a code of size {n}, got {center}", argument="center")
         return _basis_point(basis), "the metric's point"
-    return checks.latent_codes(center, n, name="center")[0].to(torch.float64), "given"
+    return cpu_float64(checks.latent_codes(center, n, name="center")[0]), "given"  # a code on any device
 
 
 def _basis_point(basis) -> torch.Tensor:
@@ -201,10 +202,9 @@ def _basis_point(basis) -> torch.Tensor:
         fmt = str(basis_meta(basis).get("format", ""))
         basis = load_axes(basis) if fmt.startswith("ganmetric-axes/") else load_result(basis)
     if isinstance(basis, Axes):
-        return torch.as_tensor(np.asarray(basis.points, dtype=np.float64)).reshape(-1, basis.axes.shape[1])[0]
+        return cpu_float64(basis.points).reshape(-1, basis.axes.shape[1])[0]
     if isinstance(basis, MetricResult):
-        z = basis.z.detach().cpu() if hasattr(basis.z, "detach") else torch.as_tensor(np.asarray(basis.z))
-        return z.to(torch.float64).reshape(-1)
+        return cpu_float64(basis.z).reshape(-1)
     raise InputError("center needs the point a metric was computed at, and this basis has none: use a result "
                      "file, an axis file or a MetricResult as the basis", argument="center")
 
@@ -226,7 +226,7 @@ def _kept(Y: torch.Tensor, U: torch.Tensor, ks) -> np.ndarray:
     """(len(ks), m) fraction of |y|^2 in the span of the first k columns (1 where y = 0)."""
     c2 = (Y @ U) ** 2
     total = (Y ** 2).sum(1)
-    cum = torch.cat([torch.zeros(Y.shape[0], 1, dtype=Y.dtype), c2.cumsum(1)], dim=1)
+    cum = torch.cat([torch.zeros(Y.shape[0], 1, dtype=Y.dtype, device=Y.device), c2.cumsum(1)], dim=1)
     return torch.stack([torch.where(total > 0, cum[:, k] / total.clamp_min(1e-300), 1.0) for k in ks]).numpy()
 
 
@@ -295,6 +295,7 @@ def _montage_images(G, Z, z0, U, listed, fill: str, count: int):
     return images.detach().cpu().double().reshape(count, codes.shape[1], *images.shape[1:]).numpy()
 
 
+@exact_float32
 def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: int = 5, seed: int = 0,
              chunk: int = 64, montage_samples: int = 4, codes_seed: int | None = None, out_dir=None,
              progress: bool = False) -> Compression:
@@ -337,7 +338,7 @@ def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: 
     listed = check_ks(ks, n, U.shape[1])
     fills = _check_fills(fills)
     n_random = checks.integer("random_bases", random_bases, minimum=0)
-    seed = checks.integer("seed", seed)
+    seed = checks.seed(seed)
     chunk = checks.positive_int("chunk", chunk)
     montage_samples = checks.integer("montage_samples", montage_samples, minimum=0)
     Z = checks.latent_codes(codes, n, name="codes").detach().cpu().to(torch.float64)

@@ -149,7 +149,7 @@ def _alignment_ks(ks, n: int) -> tuple[int, ...]:
 
 def _identity(G, D, names, solver: dict) -> dict:
     dt = batch_identity(G, D, solver["method"], solver["k"], eps=solver["eps"], max_iter=solver["max_iter"],
-                        tol=solver["tol"], lanczos_seed=solver["seed"])
+                        tol=solver["tol"], lanczos_seed=solver["seed"], allow_tf32=solver["allow_tf32"])
     return jsonable({**model_meta(G), **distance_meta(D), "layers": list(names),
                      **{key: dt[key] for key in ("method", "k", "dtype", "solver")}})
 
@@ -176,7 +176,8 @@ def _check_run_folder(out_dir: Path, identity: dict) -> None:
 def layer_metrics(G, layers, codes, out_dir, D, method: str = "auto", k: int | None = None, *,
                   chunk: int | None = None, eps: float | None = None, max_iter: int | None = None,
                   tol: float | None = None, lanczos_seed: int = 0, seed: int | None = None, z_file: str | None = None,
-                  alignment_ks=ALIGNMENT_KS, progress: bool = False, stop=None) -> LayerMetrics:
+                  alignment_ks=ALIGNMENT_KS, progress: bool = False, stop=None, allow_tf32: bool = False
+                  ) -> LayerMetrics:
     """The metric of each chosen layer and of the image distance at the same codes, and the layers table.
 
     Args:
@@ -185,7 +186,8 @@ def layer_metrics(G, layers, codes, out_dir, D, method: str = "auto", k: int | N
         codes: (N, n) latent codes.
         out_dir: the run's folder (created; one batch folder per row, and ``run.json``).
         D: the image distance the layers are compared with (not a layer distance).
-        method, k, chunk, eps, max_iter, tol, lanczos_seed: as in :func:`~ganmetric.analysis.batch_metric`.
+        method, k, chunk, eps, max_iter, tol, lanczos_seed, allow_tf32: as in
+            :func:`~ganmetric.analysis.batch_metric`.
         seed, z_file: where the codes came from (recorded).
         alignment_ks: the k values of the alignment (each capped at n and at the stored eigenpairs).
         progress: progress bars.
@@ -205,30 +207,31 @@ def layer_metrics(G, layers, codes, out_dir, D, method: str = "auto", k: int | N
     rows = [(i.name, LayerDistance([i.name], generator=G)) for i in infos] + [(IMAGE, D)]
     eps_rec = DEFAULT_EPS if eps is None else eps  # as batch_metric records it
     solver = dict(method=method, k=k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=lanczos_seed)
+    allow_tf32 = checks.flag("allow_tf32", allow_tf32)
     for _, dist in rows:
         check_options(G, dist, **solver)
     codes_np = checks.latent_codes(codes, int(G.latent_dim), name="codes").detach().cpu().double().numpy()
     ks = _alignment_ks(alignment_ks, int(G.latent_dim))
     out_dir = Path(out_dir)
-    identity = _identity(G, D, [i.name for i in infos], {**solver, "eps": eps_rec})
+    identity = _identity(G, D, [i.name for i in infos], {**solver, "eps": eps_rec, "allow_tf32": allow_tf32})
     _check_run_folder(out_dir, identity)
     for name, dist in rows:
         folder = out_dir / folder_name(name)
         if folder.is_dir():
             check_directory(folder, batch_identity(G, dist, method, k, eps=eps_rec, max_iter=max_iter, tol=tol,
-                                                   lanczos_seed=lanczos_seed), codes_np, seed)
-    _write_run(out_dir, identity, seed, z_file)
+                                                   lanczos_seed=lanczos_seed, allow_tf32=allow_tf32), codes_np, seed)
+    _write_run(out_dir, identity, seed, z_file, G.device)
     for name, dist in rows:
         s = batch_metric(G, dist, codes_np, out_dir / folder_name(name), method, k, chunk=chunk, eps=eps,
                          max_iter=max_iter, tol=tol, lanczos_seed=lanczos_seed, seed=seed, z_file=z_file,
-                         progress=progress, stop=stop)
+                         progress=progress, stop=stop, allow_tf32=allow_tf32)
         if s.interrupted:
             return LayerMetrics([], {}, ks, int(G.latent_dim), {}, interrupted=True)
     meta = {**identity, "n_points": len(codes_np), "seed": seed, "z_file": z_file}
     return layers_table(out_dir, infos, G, ks, meta)
 
 
-def _write_run(out_dir: Path, identity: dict, seed, z_file) -> None:
+def _write_run(out_dir: Path, identity: dict, seed, z_file, device=None) -> None:
     from .distributed import barrier, rank_and_world
     rank, _ = rank_and_world()
     if rank == 0:
@@ -237,7 +240,7 @@ def _write_run(out_dir: Path, identity: dict, seed, z_file) -> None:
         except OSError as exc:
             raise InputError(f"cannot create {out_dir}: {exc.strerror or exc}") from exc
         write_json(out_dir / RUN, {"format": FORMAT, "identity": identity, "seed": seed, "z_file": z_file})
-    barrier()
+    barrier(device)
 
 
 def _effective_rank(vals: np.ndarray) -> np.ndarray:

@@ -9,7 +9,9 @@ import numpy as np
 from ..distances.spec import recorded_distance_differences
 from ..errors import InputError, ResultFileError
 from ..generators.spec import recorded_model_differences
+from ..placement import as_numpy
 from ..result import MetricResult, load_result
+from .batch_folder import MANIFEST
 
 #: meta keys that must agree across a set (a spectrum or homogeneity over mixed models means nothing)
 CONSISTENT_KEYS = ("model", "latent_space", "distance")
@@ -94,6 +96,18 @@ def result_paths(sources) -> list[Path]:
     return paths
 
 
+def _load_point(path: Path) -> MetricResult:
+    """``load_result``; a damaged point file of a batch folder says that ``batch`` recomputes it."""
+    try:
+        return load_result(path)
+    except ResultFileError as exc:
+        if getattr(exc, "damaged", False) and path.name.startswith("point_") and \
+                (path.parent / MANIFEST).is_file():
+            raise ResultFileError(f"{exc}; re-running the `ganmetric batch` command that made {path.parent} "
+                                  f"recomputes it") from exc
+        raise
+
+
 def load_results(sources, *, min_count: int = 1) -> ResultSet:
     """Load result files from directories and/or files and check that they belong together.
 
@@ -110,7 +124,7 @@ def load_results(sources, *, min_count: int = 1) -> ResultSet:
         ResultFileError: a file that is not a readable ganmetric result.
     """
     paths = result_paths(sources)
-    results = tuple(load_result(p) for p in paths)
+    results = tuple(_load_point(p) for p in paths)
     if len(results) < min_count:
         raise InputError(f"need at least {min_count} result files, got {len(results)}")
     first = results[0]
@@ -129,8 +143,8 @@ def load_results(sources, *, min_count: int = 1) -> ResultSet:
             raise InputError(f"results mix settings: {named}; analyse one setting at a time")
     k = min(len(r.eigvals) for r in results)
     truncated = any(len(r.eigvals) != k for r in results)
-    vals = np.stack([np.asarray(r.eigvals[:k], dtype=np.float64) for r in results])
-    vecs = np.stack([np.asarray(r.eigvecs[:, :k], dtype=np.float64) for r in results])
+    vals = np.stack([as_numpy(r.eigvals[:k], dtype=np.float64) for r in results])
+    vecs = np.stack([as_numpy(r.eigvecs[:, :k], dtype=np.float64) for r in results])
     if not np.all(np.diff(vals, axis=1) <= 1e-12 * np.abs(vals).max(axis=1, keepdims=True)):
         bad = next(r for r, v in zip(results, vals) if np.any(np.diff(v) > 1e-12 * np.abs(v).max()))
         raise ResultFileError(f"{bad.path}: eigenvalues are not in descending order")

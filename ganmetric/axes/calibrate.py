@@ -26,7 +26,8 @@ from .. import checks
 from .._progress import progress_bar
 from ..distances.layer import distance_inputs
 from ..errors import InputError
-from ..placement import placement
+from ..placement import check_same_dtype, placement
+from ..precision import exact_float32
 from .apply import _axis_vector, _reference, walk
 from .curves import _distances
 
@@ -297,6 +298,7 @@ def _result(p: _Problems, search: _Search, indices, targets, distance) -> Calibr
                            side_top_f[:, ::-1].copy(), p.bound, p.sphere, search.evaluations, distance)
 
 
+@exact_float32
 def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: int, sphere: bool = False,
                     max_step: float | None = None, rtol: float = 1e-3, max_iter: int = 60, chunk: int = 64,
                     interpolate: bool = True, progress: bool = False) -> CalibratedSteps:
@@ -328,8 +330,10 @@ def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: 
 
     Raises:
         InputError: a non-positive or non-finite ``max_distance`` or ``max_step``, bad
-            ``n_targets``/``rtol``/``max_iter``/``chunk``, bad indices, eigenvalues or reference.
+            ``n_targets``/``rtol``/``max_iter``/``chunk``, bad indices, eigenvalues or reference, a
+            distance on another device or of another dtype than G.
     """
+    check_same_dtype(G, D)
     rows, eigvals = (axes if isinstance(axes, tuple) else (axes, axes.eigvals))
     max_distance, rtol, bound = _checked_options(max_distance, n_targets, rtol, max_iter, chunk, sphere, max_step,
                                                  G.latent_dim)

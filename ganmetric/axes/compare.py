@@ -20,6 +20,7 @@ from .. import checks
 from ..errors import InputError
 from ..io import sha256_file, versions
 from ..linalg import eigh_descending
+from ..placement import as_numpy
 from .directions import Directions, _unit_rows
 
 
@@ -114,12 +115,12 @@ def _metric_matrix(metric, k: int) -> np.ndarray:
         InputError: not a finite square matrix; k beyond a top-k result's eigenpairs or beyond n.
     """
     if hasattr(metric, "metric") and hasattr(metric, "eigvals"):
-        stored = int(np.asarray(metric.eigvals).shape[0])
+        stored = int(metric.eigvals.shape[0])
         if not getattr(metric, "full", True) and isinstance(k, int) and k > stored:
             raise InputError(f"k must be at most {stored}: the result holds only the top {stored} eigenpairs, "
                              f"got {k}")
         metric = metric.metric()
-    H = np.asarray(metric, dtype=np.float64)
+    H = as_numpy(metric, dtype=np.float64)  # a matrix may be a tensor on a GPU
     if H.ndim != 2 or H.shape[0] != H.shape[1] or not np.isfinite(H).all():
         raise InputError(f"the metric must be a finite square matrix, got shape {H.shape}")
     checks.positive_int("k", k, maximum=H.shape[0])

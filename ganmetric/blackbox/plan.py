@@ -25,6 +25,7 @@ from ..basis import basis_meta, resolve_basis
 from ..errors import InputError
 from ..generators.base import Generator
 from ..io import sha256_file
+from ..precision import exact_float32
 from .methods import METHODS
 from .objectives import Objective, load_objective
 
@@ -151,7 +152,7 @@ def _arms(methods, top, eigval_power) -> list[Arm]:
 def _seeds(seeds) -> list[int]:
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         return list(range(checks.positive_int("seeds", seeds)))
-    out = [checks.integer("seeds", s, minimum=0) for s in seeds]
+    out = [checks.seed(s, "seeds") for s in seeds]
     if not out or len(set(out)) != len(out):
         raise InputError(f"seeds must be a count or distinct non-negative integers, got {out}", argument="seeds")
     return out
@@ -211,10 +212,12 @@ def _basis_record(basis) -> dict | None:
     return {"file": str(basis), "sha256": sha256_file(basis), **{k: meta[k] for k in RECORDED if k in meta}}
 
 
+@exact_float32
 def prepare_optimization(G, objective, methods=("random", "cma"), *, seeds=1, basis=None, top: int | None = None,
                          eigval_power: float | None = None, eigval_floor: float = 1e-6, budget: int = 3000,
                          sigma0: float = DEFAULT_SIGMA0, popsize: int | None = None, batch: int | None = None,
-                         minimize: bool = False, z_init=None, distance=None, objective_weights=None) -> Plan:
+                         minimize: bool = False, z_init=None, distance=None, objective_weights=None,
+                         max_pixels: int | None = None) -> Plan:
     """Check every input of a comparison and build its :class:`Plan`; nothing is scored.
 
     Args:
@@ -233,7 +236,8 @@ def prepare_optimization(G, objective, methods=("random", "cma"), *, seeds=1, ba
         minimize: minimise the scores instead of maximising them.
         z_init: starting codes: None (a prior sample per seed, ``G.sample(1, seed)``), one code
             (n,) for every seed, or (N, n) with a row per seed.
-        distance, objective_weights: passed to :func:`load_objective` (image: and unit: objectives).
+        distance, objective_weights, max_pixels: passed to :func:`load_objective` (image: and unit:
+            objectives).
 
     Raises:
         InputError: an unknown method or objective, a label twice, hess-cma without a basis or
@@ -255,7 +259,7 @@ def prepare_optimization(G, objective, methods=("random", "cma"), *, seeds=1, ba
     floor = checks.positive_float("eigval_floor", eigval_floor)
     bases, basis_info = _bases(G, arms, basis, top, eigval_power, floor)
     z_inits, init = _z_inits(G, z_init, seed_list)
-    obj = load_objective(objective, G, distance=distance, weights=objective_weights)
+    obj = load_objective(objective, G, distance=distance, weights=objective_weights, max_pixels=max_pixels)
     scale = prior_scale(G)
     arm_dicts = [{"label": _label(a), "method": a.method, **basis_info.get(_label(a), {})} for a in arms]
     settings = {"budget": budget, "popsize": pop, "sigma0": sigma0, "prior_scale": scale, "sigma": sigma0 * scale,

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from .._progress import progress_bar
-from ..placement import placement
+from ..placement import cpu_tensor, placement
+from ..precision import exact_float32
 from .methods import METHODS, initial_sigma
 from .objectives import ObjectiveError
 from .plan import Plan, Setup, prepare_optimization
@@ -86,7 +87,7 @@ def _score(plan: Plan, codes: np.ndarray, out: list) -> None:
     """Score codes ``batch`` at a time, appending each batch's scores to ``out`` (kept if a later one fails)."""
     step = plan.batch or len(codes)
     for lo in range(0, len(codes), step):
-        z = torch.as_tensor(np.ascontiguousarray(codes[lo:lo + step])).to(**placement(plan.G))
+        z = cpu_tensor(np.ascontiguousarray(codes[lo:lo + step])).to(**placement(plan.G))
         with torch.no_grad():
             images = plan.G(z)
         out.append(plan.objective(images))
@@ -146,7 +147,7 @@ def _finish(plan: Plan, setup: Setup, label: str, searcher, record: _Record, sec
             stopped: str | None) -> OptimizationResult:
     z = image = None
     if record.best[2] is not None:
-        z = torch.as_tensor(record.best[2])
+        z = cpu_tensor(record.best[2])
         with torch.no_grad():
             image = plan.G(z[None].to(**placement(plan.G)))[0].detach().cpu()
     arm = next(a for a in plan.arms if a["label"] == label)
@@ -156,11 +157,12 @@ def _finish(plan: Plan, setup: Setup, label: str, searcher, record: _Record, sec
     trace = {k: np.asarray(v, dtype=np.float64 if k in ("best_so_far", "mean", "best", "sigma") else np.int64)
              for k, v in record.trace.items()}
     return OptimizationResult(setup.method, label, setup.seed, z, image, record.best[1],
-                              torch.as_tensor(setup.z_init), np.concatenate(record.scores) if record.scores else
+                              cpu_tensor(setup.z_init), np.concatenate(record.scores) if record.scores else
                               np.zeros(0), trace, list(getattr(searcher, "restarts", [])), plan.maximize,
                               settings, seconds, stopped)
 
 
+@exact_float32
 def run_one(plan: Plan, label: str, seed: int, *, stop=None, progress: bool = False) -> OptimizationResult:
     """Run one arm of a plan from one seed.
 
@@ -288,6 +290,7 @@ class Comparison:
                 "seconds": self.seconds}
 
 
+@exact_float32
 def run_comparison(plan: Plan, *, stop=None, progress: bool = False) -> Comparison:
     """Run every arm of ``plan`` from every seed, seed by seed; an objective error or ``stop()`` ends it early."""
     t0 = time.perf_counter()

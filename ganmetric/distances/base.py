@@ -7,8 +7,10 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..placement import SupportedDtypes
 
-class Distance(nn.Module):
+
+class Distance(SupportedDtypes, nn.Module):
     """An image distance ``d(x, y) >= 0`` with ``d(x, x) = 0``, frozen and in eval mode.
 
     ``forward(x, y)`` takes image batches (B, C, H, W) in [-1, 1] (either side may have

@@ -149,13 +149,37 @@ def load_recorded_distance(meta: dict, given: DistanceSpec | None = None, *, dev
     (:func:`ganmetric.generators.check_same_model`), as for every file.
 
     Raises:
-        InputError: the record names no distance and none is given, or what is given differs
-            from the record.
+        InputError: the record names no distance and none is given; it records a backbone
+            file that ``given`` does not name (see :func:`recorded_distance_spec`); or what is
+            given differs from the record.
     """
     given = given or DistanceSpec()
     if meta.get("distance") is None and given.distance is None:
         raise InputError(f"{what} does not record which distance made it; name the distance")
-    base = DistanceSpec.from_meta(meta) if meta.get("distance") is not None else DistanceSpec()
-    D = given.over(base).load(device=device, dtype=dtype, generator=generator)
+    D = recorded_distance_spec(meta, given, what=what).load(device=device, dtype=dtype, generator=generator)
     check_same_distance(meta, D, what=what)
     return D
+
+
+def recorded_distance_spec(meta: dict, given: DistanceSpec | None = None, *, what: str = "the file") -> DistanceSpec:
+    """``given`` with what it leaves open taken from the distance ``meta`` records (if any).
+
+    A recorded LPIPS backbone file is never loaded because the record names it: the user
+    passes it (``given.lpips_backbone``, checked by sha256 against the record), as for a
+    model's weights file.
+
+    Raises:
+        InputError: the record holds a backbone file and ``given`` (for the same distance)
+            does not name one.
+    """
+    given = given or DistanceSpec()
+    if meta.get("distance") is None:
+        return given
+    backbone = (meta.get("distance_options") or {}).get("backbone")
+    same = given.distance is None or given.distance == meta.get("distance")
+    if same and isinstance(backbone, dict) and given.lpips_backbone is None:
+        digest = f" (sha256 {backbone['sha256'][:12]})" if backbone.get("sha256") else ""
+        raise InputError(f"{what} records the LPIPS backbone file {backbone.get('path')}{digest}; ganmetric loads "
+                         f"a weights file only when you name it: pass --lpips-backbone {backbone.get('path')} (the "
+                         f"same file, checked by sha256)")
+    return given.over(DistanceSpec.from_meta(meta))

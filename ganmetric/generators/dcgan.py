@@ -23,7 +23,7 @@ from torch import nn
 
 from ..errors import InputError, WeightsError
 from ..io import load_torch_file
-from .base import Generator, load_state_strict
+from .base import Generator, cpu_init_seed, load_state_strict
 from .families import register_family
 from .weights import resolve_weights
 
@@ -184,7 +184,7 @@ class ConditionalDCGANGenerator(_FoldedGenerator):
         checks.one_of("class name", class_name, self.class_names)
         self.class_name = class_name
         self.main = dcgan_stack(nz + n_classes, ngf, nc, resolution, dropout=dropout)
-        onehot = torch.zeros(n_classes)
+        onehot = torch.zeros(n_classes, device="cpu")
         onehot[self.class_names.index(class_name)] = 1.0
         self.register_buffer("onehot", onehot, persistent=False)
         self._body = FoldedStack(self.main)
@@ -203,8 +203,8 @@ RANDOM_INIT_SEED = 0
 
 
 def _seeded(build):
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_INIT_SEED)
+    """``build()`` on the CPU under :data:`RANDOM_INIT_SEED` (:func:`~ganmetric.generators.base.cpu_init_seed`)."""
+    with cpu_init_seed(RANDOM_INIT_SEED):
         return build()
 
 

@@ -91,7 +91,7 @@ def truncate(w: torch.Tensor, centre: torch.Tensor | None, psi: float, *, centre
     if centre is None:
         from ..errors import InputError
         raise InputError(f"truncation needs {centre_name}; load the model with truncation != 1")
-    return torch.lerp(centre.to(w.dtype), w, psi)
+    return torch.lerp(centre.to(device=w.device, dtype=w.dtype), w, psi)
 
 
 def channel_affine(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:

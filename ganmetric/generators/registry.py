@@ -12,6 +12,8 @@ import json
 import os
 from pathlib import Path
 
+import torch
+
 from .. import checks
 from ..errors import InputError
 from ..io import describe_file, sha256_file
@@ -93,15 +95,34 @@ def load_generator(name_or_path: str, *, device="cpu", dtype=None, latent_space:
     dt = checks.dtype(dtype or "float32")
     name = str(name_or_path)
     path = Path(name).expanduser()
-    if is_factory_spec(name):
-        check_options(load_custom_generator, f"a custom model ({name})", options)
-        gen = load_custom_generator(name, latent_space=latent_space, **options)
-    elif name.lower().endswith(SAVED_SUFFIXES):
-        check_options(load_saved_generator, f"a saved generator file ({path.name})", options)
-        gen = load_saved_generator(path, latent_space=latent_space, **options)
-    else:
-        gen = _from_config(name, path, latent_space, options)
+    # Built on the CPU whatever the default device (the same weights everywhere), then moved; the
+    # modules' default initialisation (overwritten by the weights) draws from torch's global CPU
+    # generator, whose state is restored: loading a model leaves the user's random streams alone.
+    with torch.random.fork_rng(devices=[]), torch.device("cpu"):
+        if is_factory_spec(name):
+            check_options(load_custom_generator, f"a custom model ({name})", options)
+            gen = load_custom_generator(name, latent_space=latent_space, **options)
+        elif name.lower().endswith(SAVED_SUFFIXES):
+            check_options(load_saved_generator, f"a saved generator file ({path.name})", options)
+            gen = load_saved_generator(path, dev, latent_space=latent_space, **options)
+        else:
+            gen = _from_config(name, path, latent_space, options)
     return gen.to(device=dev, dtype=dt).freeze()
+
+
+def is_pretrained_name(name) -> bool:
+    """Whether ``name`` is a pretrained config's name that :func:`load_generator` resolves through
+    the registry (config data and a registered family: never a file, a module or a program).
+
+    The one test of what a result, axis or batch file's record may rebuild by itself
+    (:func:`~ganmetric.generators.spec.load_recorded_generator`): any other kind of model, present
+    or future, must be named by the user.
+    """
+    if not isinstance(name, str) or not name or ":" in name or "/" in name or os.sep in name:
+        return False  # module:factory, a URL-like name, a path
+    if name.lower().endswith(SAVED_SUFFIXES + (".json",)) or Path(name).exists():
+        return False  # a file: load_generator would read it, not the registry
+    return name in available_configs()
 
 
 def loader_options(name: str) -> list[str] | None:

@@ -22,6 +22,7 @@ by ``sample``; ``w``/``w+`` codes are used as given. Noise inputs are the stored
 from __future__ import annotations
 
 import argparse
+import copy
 import re
 from pathlib import Path
 
@@ -82,7 +83,7 @@ class StyleGAN2Generator(Generator):
         if latent_avg is None and truncation != 1.0:
             latent_avg = mean_latent(net)
         if latent_avg is not None:
-            latent_avg = torch.as_tensor(latent_avg).detach().reshape(-1).clone()
+            latent_avg = torch.as_tensor(latent_avg, device="cpu").detach().reshape(-1).clone()
             if latent_avg.numel() != net.style_dim:
                 raise WeightsError(f"latent_avg has {latent_avg.numel()} entries, expected style_dim = {net.style_dim}")
         self.register_buffer("latent_avg", latent_avg)
@@ -93,8 +94,26 @@ class StyleGAN2Generator(Generator):
 
         ``w = avg + psi (MLP(z) - avg)``; ``truncation`` overrides the model's psi.
         """
+        return self._truncated(self.g_ema.mapping(z), truncation)
+
+    def _truncated(self, w: torch.Tensor, truncation: float | None = None) -> torch.Tensor:
+        """``avg + psi (w - avg)`` in w's dtype and on its device (w itself when psi = 1)."""
         psi = self.truncation if truncation is None else float(truncation)
-        return truncate(self.g_ema.mapping(z), self.latent_avg, psi, centre_name="latent_avg")
+        return truncate(w, self.latent_avg, psi, centre_name="latent_avg")
+
+    def _seeded_mapping(self, z: torch.Tensor) -> torch.Tensor:
+        """``mapping(z)`` for drawn codes: on the CPU in float64, one row at a time.
+
+        A batched product's rounding depends on the number of rows (BLAS and cuBLAS pick
+        kernels by shape) and on the device, so mapping the draws as one batch on the model's
+        device would make row i of ``sample(N, seed)`` depend on N and on the GPU: a seeded batch
+        could not grow. Row by row in float64 on the CPU, it is the same number everywhere.
+        """
+        mlp = copy.deepcopy(self.g_ema.style).to(device="cpu", dtype=torch.float64)
+        z = z.to(device="cpu", dtype=torch.float64)
+        with torch.no_grad():
+            w = torch.cat([mlp(z[i:i + 1]) for i in range(z.shape[0])])
+        return self._truncated(w)
 
     def styles(self, codes: torch.Tensor) -> torch.Tensor:
         """Per-layer styles (B, n_latent, style_dim) for codes in this model's latent space."""
@@ -112,15 +131,17 @@ class StyleGAN2Generator(Generator):
     def sample(self, n: int = 1, seed: int = 0) -> torch.Tensor:
         """Codes from the prior: z ~ N(0, I); w = mapping(z) (truncated); w+ = w repeated per layer.
 
+        Row i does not depend on n nor on the device: z is drawn row by row on the CPU, and w is
+        mapped on the CPU in float64, row by row (:meth:`_seeded_mapping`), then cast.
+
         Returns:
             (n, latent_dim) on the generator's device and dtype.
         """
-        z = normal_rows(n, self.style_dim, seed).to(device=self.device, dtype=self.dtype)  # row i independent of n
-        if self.latent_space == "z":
-            return z
-        with torch.no_grad():
-            w = self.mapping(z)
-        return w if self.latent_space == "w" else w.repeat(1, self.n_latent)
+        z = normal_rows(n, self.style_dim, seed)  # float64, CPU, row i independent of n
+        if self.latent_space != "z":
+            w = self._seeded_mapping(z)
+            z = w if self.latent_space == "w" else w.repeat(1, self.n_latent)
+        return z.to(device=self.device, dtype=self.dtype)
 
     def map_options(self) -> dict:
         return {"truncation": self.truncation, "lr_mlp": self.g_ema.lr_mlp, "randomize_noise": self.randomize_noise,
@@ -141,7 +162,8 @@ class StyleGAN2Generator(Generator):
 def mean_latent(net: StyleGAN2Network, n: int = MEAN_LATENT_SAMPLES, seed: int = 0) -> torch.Tensor:
     """Mean of ``mapping(z)`` over ``n`` standard-normal codes (private seeded RNG)."""
     p = next(net.parameters())
-    z = torch.randn(n, net.style_dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    z = torch.randn(n, net.style_dim, generator=torch.Generator(device="cpu").manual_seed(seed), dtype=torch.float64,
+                    device="cpu")
     with torch.no_grad():
         return net.mapping(z.to(device=p.device, dtype=p.dtype)).mean(0)
 

@@ -25,6 +25,7 @@ from torch.func import grad, jvp, vmap
 from .. import checks
 from ..distances.layer import distance_inputs
 from ..errors import InputError
+from ..linalg import check_finite
 from ..memory import Chunks, is_out_of_memory
 
 
@@ -61,13 +62,15 @@ class MetricOperator:
 
         Raises:
             InputError: V is not a tensor of shape (n, m).
+            NonFiniteError: a product holds NaN or inf (a solver would otherwise fail on it later).
         """
         if not isinstance(V, torch.Tensor) or V.dim() != 2 or V.shape[0] != self.dim:
             shape = tuple(V.shape) if isinstance(V, torch.Tensor) else type(V).__name__
             raise InputError(f"V must be a block of shape ({self.dim}, m), got {shape}")
-        out = self._chunks.map(lambda i, j: self._matmat(V[:, i:j]), V.shape[1])
+        out = torch.cat(self._chunks.map(lambda i, j: self._matmat(V[:, i:j]), V.shape[1]), dim=1)
         self.n_products += V.shape[1]
-        return torch.cat(out, dim=1)
+        check_finite(out, f"a metric product H v ({self.label}) at this code")
+        return out
 
     def matvec(self, v: torch.Tensor) -> torch.Tensor:
         """H @ v for v of shape (n,).

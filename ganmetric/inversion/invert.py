@@ -16,6 +16,7 @@ import torch
 from .._progress import progress_bar
 from ..errors import GanmetricError, NumericalWarning
 from ..placement import placement
+from ..precision import exact_float32
 from .problem import OPTIMIZERS, Inversion, prepare_inversion
 from .quality import SSIM_WINDOW, psnr, ssim
 
@@ -113,7 +114,7 @@ def _optimise(p: Inversion, loss_fn, z0: torch.Tensor, *, progress: bool, desc: 
         return z0 + (param if B is None else param @ B.T)
 
     opt = OPTIMIZERS[p.optimizer]([param], lr=p.lr)
-    history = torch.empty(z0.shape[0], p.steps, dtype=torch.float64)
+    history = torch.empty(z0.shape[0], p.steps, dtype=torch.float64, device="cpu")
     bar = progress_bar(range(p.steps), enable=progress, desc=desc, unit="step")
     for t in bar:
         opt.zero_grad(set_to_none=True)
@@ -160,6 +161,7 @@ def _fit_quality(p: Inversion, z: torch.Tensor, image: torch.Tensor) -> dict:
     return fit
 
 
+@exact_float32
 def run_inversion(p: Inversion, *, progress: bool = False) -> InversionResult:
     """Optimise a prepared inversion, ``chunk`` restarts at a time.
 

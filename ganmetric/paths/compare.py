@@ -8,6 +8,7 @@ import torch
 
 from ..errors import InputError
 from ..placement import check_same_dtype, placement
+from ..precision import exact_float32
 from .energy import needs_features
 from .geodesic import GeodesicOptions, geodesic_options, run_geodesic
 from .interpolation import INTERPOLATIONS, endpoints
@@ -71,6 +72,7 @@ class PathPlan:
         return {"methods": list(self.methods), **opts}
 
 
+@exact_float32
 def prepare_paths(G, D, z_a, z_b, *, methods=tuple(PATH_METHODS), points: int = 16, init: str | None = None,
                   prior_weight: float | None = None, refine: int | None = None, optimizer: str | None = None,
                   max_iter: int | None = None, tol: float | None = None, chunk: int | None = None) -> PathPlan:
@@ -99,6 +101,7 @@ def prepare_paths(G, D, z_a, z_b, *, methods=tuple(PATH_METHODS), points: int = 
     return PathPlan(G, D, a.to(**place), b.to(**place), methods, opts, baselines)
 
 
+@exact_float32
 def run_paths(plan: PathPlan, *, progress: bool = False) -> dict:
     """Make and measure the paths of a prepared comparison: ``{method: LatentPath}`` in its order."""
     out = {}

@@ -17,6 +17,7 @@ from .. import checks
 from .._progress import progress_bar
 from ..errors import InputError, NumericalWarning
 from ..placement import placement
+from ..precision import exact_float32
 from .energy import PathEnergy, check_chunk, needs_features, non_negative
 from .interpolation import INTERPOLATIONS, check_points, endpoints, halve_steps
 from .measure import measured
@@ -126,6 +127,7 @@ def geodesic(G, D, z_a, z_b, points: int = 16, init: str = "linear", *, prior_we
     return run_geodesic(G, D, a, b, opts, progress=progress)
 
 
+@exact_float32
 def run_geodesic(G, D, a: torch.Tensor, b: torch.Tensor, opts: GeodesicOptions, *,
                  progress: bool = False) -> LatentPath:
     """:func:`geodesic` with endpoints and options already checked."""

@@ -76,8 +76,9 @@ def identity_preconditioner(n: int, device) -> Preconditioner:
 
 def chain_inverse_sqrt(m: int, device) -> torch.Tensor:
     """``L^{-1/2}`` for L = tridiag(-1, 2, -1) of size m (the chain's second difference), float64."""
-    L = 2 * torch.eye(m, dtype=torch.float64) - torch.diag(torch.ones(m - 1, dtype=torch.float64), 1) \
-        - torch.diag(torch.ones(m - 1, dtype=torch.float64), -1)
+    cpu64 = {"dtype": torch.float64, "device": "cpu"}
+    off = torch.ones(m - 1, **cpu64)
+    L = 2 * torch.eye(m, **cpu64) - torch.diag(off, 1) - torch.diag(off, -1)
     vals, vecs = torch.linalg.eigh(L)
     return ((vecs * vals.rsqrt()) @ vecs.T).to(device)
 
