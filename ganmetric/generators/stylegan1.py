@@ -25,6 +25,7 @@ Latent spaces: ``z`` (style_dim: through the mapping network and the truncation)
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import zipfile
@@ -130,15 +131,21 @@ class StyleGAN1Generator(Generator):
     def sample(self, n: int = 1, seed: int = 0) -> torch.Tensor:
         """Codes as the authors draw them: z ~ N(0, I); w = mapping(z) (truncated); w+ = w per block.
 
+        Row i does not depend on n nor on the device: z is drawn row by row on the CPU, and w is
+        mapped by a float64 copy of the mapping network on the CPU, one row a pass (a batched
+        product's rounding depends on the number of rows and on the device), then cast.
+
         Returns:
             (n, latent_dim) on the generator's device and dtype.
         """
-        z = normal_rows(n, self.style_dim, seed).to(device=self.device, dtype=self.dtype)
-        if self.latent_space == "z":
-            return z
-        with torch.no_grad():
-            w = self.mapping(z)
-        return w if self.latent_space == "w" else w.repeat(1, self.step + 1)
+        z = normal_rows(n, self.style_dim, seed)  # float64, CPU
+        if self.latent_space != "z":
+            mlp = copy.deepcopy(self.g_running.style).to(device="cpu", dtype=torch.float64)
+            with torch.no_grad():
+                w = torch.cat([mlp(z[i:i + 1]) for i in range(n)])
+            w = truncate(w, self.mean_style, self.truncation, centre_name="mean_style")
+            z = w if self.latent_space == "w" else w.repeat(1, self.step + 1)
+        return z.to(device=self.device, dtype=self.dtype)
 
     def map_options(self) -> dict:
         return {"resolution": self.resolution, "truncation": self.truncation, "noise_seed": self.noise_seed,
