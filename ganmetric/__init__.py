@@ -13,6 +13,7 @@ from .axes import Axes, apply_axis, export_axes, load_axes
 from .distances import Distance, DistanceSpec, load_distance
 from .errors import (DeviceWarning, GanmetricError, InputError, NonFiniteError, NotDeterministicError,
                      NumericalWarning, OutOfMemoryWarning, ResultFileError, UntrainedWeightsWarning, WeightsError)
+from .errors import FolderLockedError, OutputError
 from .generators import Generator, ModelSpec, load_generator
 from .hessian import METHODS, metric_tensor, resolve_method, unused_options
 from .inversion import InversionResult, invert, load_image
@@ -29,4 +30,4 @@ __all__ = ["__version__", "load_generator", "load_distance", "metric_tensor", "s
            "batch_metric", "load_results", "spectrum_stats", "homogeneity", "average_metric",
            "Axes", "export_axes", "load_axes", "apply_axis",
            "invert", "InversionResult", "load_image", "optimize",
-           "geodesic", "path_length", "linear_path", "slerp_path", "LatentPath"]
+           "geodesic", "path_length", "linear_path", "slerp_path", "LatentPath", "OutputError", "FolderLockedError"]

@@ -41,6 +41,15 @@ class ResultFileError(InputError):
     """A result file is missing, corrupt or not a ganmetric result."""
 
 
+class OutputError(GanmetricError):
+    """An output could not be written (a full disk, a folder that cannot be created); nothing
+    partial is left: files are renamed into place whole and output folders swapped in whole."""
+
+
+class FolderLockedError(OutputError):
+    """Another run holds the output folder (its lock file names the process)."""
+
+
 class NumericalWarning(UserWarning):
     """An iterative solver did not reach its tolerance (filterable)."""
 

@@ -58,7 +58,24 @@ def _biggan(folder):
                             "weights": {"name": "tiny-biggan"}}), {"weights": str(weights), "truncation": 0.5}
 
 
+def _deepsim(folder):
+    from helpers_zoo import deepsim_state
+    torch.save(deepsim_state("fc6"), Path(folder) / "tiny-deepsim.pt")
+    return "deepsim", {"weights": str(Path(folder) / "tiny-deepsim.pt")}
+
+
+def _ganzoo(family):
+    def build(folder):
+        from ganmetric.generators.ganzoo_file import save_ganzoo_checkpoint
+        from helpers_zoo import dcgan_parts, pggan_parts
+        path = Path(folder) / f"tiny-{family}.pth"
+        save_ganzoo_checkpoint(path, *(pggan_parts() if family == "pggan" else dcgan_parts()))
+        return family, {"weights": str(path)}
+    return build
+
+
 TINY_MODELS = {"dcgan": _dcgan, "cdcgan": _cdcgan, "stylegan2": _stylegan2, "biggan": _biggan}
+TINY_MODELS.update({"deepsim": _deepsim, "pggan": _ganzoo("pggan"), "gan-zoo-dcgan": _ganzoo("gan-zoo-dcgan")})
 
 
 def fake_cuda_copy(module: torch.nn.Module, mode) -> torch.nn.Module:

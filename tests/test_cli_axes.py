@@ -166,6 +166,13 @@ def test_output_formats_follow_the_suffix(result, tmp_path):
           "--out", bad / "g.png"), "--curve-points must be at least 2, got 1"),
         (("explore", "--axes", axes_file, "--axes-list", "0", "--action-seeds", "1", "--action-axis", 5,
           "--out", bad / "g.png"), "axis index 5 is out of range"),
+        (("explore", "--axes", axes_file, "--axes-list", "0", "--calibrate", "0.1", "--steps-out", bad / "s.txt",
+          "--out", bad / "g.png"), "--steps-out is written as a CSV table: its name must end in .csv, got s.txt"),
+        (("axes", "export", path, "--out", bad / "t3.txt"),
+         "--out is written as a numpy .npz archive: its name must end in .npz, got t3.txt"),
+        (("axes", "compare", path, "--methods", "sefa", "--out", bad / "c.txt"), "--out is written as a CSV table"),
+        (("axes", "compare", path, "--methods", "sefa", "--out", bad / "c.csv", "--meta-out", bad / "m.csv"),
+         "--meta-out is written as a JSON file: its name must end in .json, got m.csv"),
     ]:
         one_error_line(run(*args), match)
     assert [p for p in bad.rglob("*") if p.is_file()] == []

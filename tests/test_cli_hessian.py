@@ -99,6 +99,8 @@ BAD = [
     (["--device", "cuda"], "CUDA is not available"),
     _needs_model(["--lpips-backbone", "{t}/none.pth", "--distance", "lpips-alex"], "file not found"),
     (["--out", "{t}"], "is a directory"),
+    (["--out", "{t}/t3.txt"],
+     "--out is written as a ganmetric result file (.npz): its name must end in .npz, got t3.txt"),
     _needs_model(["--resize", "64"], "LPIPS distances only"),
 ]
 
@@ -199,3 +201,21 @@ def test_top_k_without_the_trace_says_it_is_unknown(tmp_path):
     assert r.exit_code == 0, r.output
     assert "trace unknown (a top-k result): the top 10's share of it is not known" in r.output
     assert "of 10" not in r.output
+
+
+def test_a_full_disk_is_one_error_line_and_no_file(tmp_path, monkeypatch):
+    import errno
+    import os
+    from helpers_analysis import save_traced_tiny
+    model = save_traced_tiny(tmp_path / "tiny.pt", n=4, res=8)
+
+    def replace(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", replace)
+    r = run("hessian", "--model", str(model), "--latent-dim", "4", "--distance", "mse", "-q", "--out",
+            str(tmp_path / "r.npz"))
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert [line for line in r.output.splitlines() if line.strip()] == [
+        f"Error: cannot write {tmp_path / 'r.npz'}: No space left on device"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.pt"]

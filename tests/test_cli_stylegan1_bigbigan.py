@@ -110,11 +110,13 @@ def test_models_list_and_fetch_say_where_the_files_go(files, tmp_path):
     assert "z (120)" in rows["bigbigan-128"] and "128" in rows["bigbigan-128"].split()
     place = tmp_path / "cache" / "weights" / "stylegan1-ffhq-256" / "stylegan-256px-new.model"
     one_error_line(run("models", "fetch", "stylegan1-ffhq-256", env=env),
-                   f"ganmetric cannot download stylegan-256px-new.model; get it from "
+                   f"ganmetric cannot download its weights; download stylegan-256px-new.model from "
                    f"https://drive.google.com/open?id=1QlXFPIOFzsJyjZ1AtfpnVhqW4Z0r8GLZ and put it at {place}")
-    one_error_line(run("models", "fetch", "bigbigan", env=env), "model bigbigan needs weights=FILE (--weights FILE)")
+    one_error_line(run("hessian", "--model", "bigbigan", "--distance", "mse", "--out", tmp_path / "x.npz", env=env),
+                   "bigbigan: give the weights file: weights=PATH (--weights PATH)")
     one_error_line(run("hessian", "--model", "bigbigan-128", "--distance", "mse", "--out", tmp_path / "x.npz", env=env),
-                   "bigbigan-128: ganmetric cannot download BigBiGAN_x1.pth; get it from https://www.dropbox.com/")
+                   "bigbigan-128: ganmetric cannot download its weights; download BigBiGAN_x1.pth from "
+                   "https://www.dropbox.com/")
     # the file in its place: found by fetch and by every command, recorded as the config's own weights
     place.parent.mkdir(parents=True)
     place.write_bytes((files / "sg1.model").read_bytes())

@@ -167,6 +167,13 @@ SHELL_SKIPS = {
     "--model my-stylegan2.json": "a config naming the user's StyleGAN2 checkpoint",
     "--model my_nets:make": "the module the shell heredoc above it writes",
     "ganmetric view ": "serves until Ctrl-C (its start is tested in test_viewer_cli.py)",
+    "models fetch deepsim-fc6": "says where to download the published file (tested in test_cli_zoo.py)",
+    "models fetch pggan-celebahq-256": "says where to download the published file (tested in test_cli_zoo.py)",
+    "--model deepsim-fc6": "the published DeePSim file (downloaded by the user; test_generators_deepsim.py)",
+    "--weights upconvGAN_pool5.pt": "the user's DeePSim file",
+    "--model pggan-celebahq-256": "the published PGGAN file (downloaded by the user; test_generators_ganzoo.py)",
+    "--model my_run_s5_i96000.pth": "the user's pytorch_GAN_zoo file",
+    "--model hf://someone/": "a Hugging Face repository (network; test_generators_hub.py builds a cache)",
     "--model stylegan1": "rosinality's StyleGAN checkpoint, downloaded by the user",
     "--model bigbigan": "BigGANsAreWatching's BigBiGAN_x1.pth, downloaded by the user",
 }

@@ -152,7 +152,9 @@ def _reporting_flags(callback):
 
 #: ``--model`` options -> ``ModelSpec.options`` keys (None when not given)
 _MODEL_OPTIONS = ("latent_dim", "output_range", "class_name", "weights", "class_index", "truncation",
-                  "reference_seed", "resolution", "noise", "mean_style")
+                  "reference_seed")
+_MODEL_OPTIONS += ("variant", "clamp")
+_MODEL_OPTIONS += ("resolution", "noise", "mean_style")
 
 
 def model_options(f):
@@ -167,8 +169,10 @@ def model_options(f):
 
     opts = [
         click.option("--model", "-m", default=None,
-                     help="Pretrained model name (see `ganmetric models list`), a config .json, a saved "
-                          "generator file (TorchScript .pt/.ts or exported program .pt2), or your own "
+                     help="Pretrained model name (see `ganmetric models list`), a config .json, a model "
+                          "file (a checkpoint of a known layout: rosinality StyleGAN2, pytorch_GAN_zoo, DeePSim, "
+                          "...; a saved generator: TorchScript .pt/.ts or exported program .pt2), "
+                          "hf://OWNER/REPO/PATH[@REVISION] (a file from the Hugging Face Hub cache), or your own "
                           "code as module.path:factory. A TorchScript or exported-program file is a program and "
                           "module:factory runs your code: load only files you trust. Default: the model the input "
                           "file records if it is a pretrained one (any other must be named here), else "
@@ -184,7 +188,7 @@ def model_options(f):
         click.option("--weights", type=click.Path(), default=None,
                      help="Weights: a state-dict file (torch.save) loaded strictly into a custom module or a "
                           "pretrained config's architecture; for BigGAN a folder with config.json and "
-                          "pytorch_model.bin."),
+                          "pytorch_model.bin; or hf://OWNER/REPO/PATH[@REVISION]."),
         click.option("--class-index", type=int, default=None,
                      help="BigGAN: ImageNet class index (0-999) of the reference point and samples."),
         click.option("--truncation", type=float, default=None,
@@ -192,6 +196,13 @@ def model_options(f):
                           "psi, the style weight (default 0.7)."),
         click.option("--reference-seed", type=SEED, default=None,
                      help="BigGAN: seed of the reference point's fixed part (default 0)."),
+        click.option("--variant", type=click.Choice(["fc6", "fc7", "fc8", "pool5"]), default=None,
+                     help="DeePSim: which generator (default: read from the weights' shapes; fc6 and fc7 share "
+                          "their shapes, so say fc7)."),
+        click.option("--clamp/--no-clamp", default=None,
+                     help="DeePSim: clamp images to the valid range as the authors do (default on; the metric then "
+                          "ignores saturated pixels); StyleGAN2 and StyleGAN (stylegan1): clamp to [-1, 1] (default "
+                          "off)."),
         click.option("--resolution", type=int, default=None,
                      help="StyleGAN (stylegan1): output side, 4, 8, ... up to the checkpoint's largest (default 256)."),
         click.option("--noise", type=click.Path(), default=None,
@@ -430,8 +441,9 @@ def _npz_codes(data, path: Path, flag: str) -> np.ndarray:
 class stop_on_sigint:
     """Context manager: the first Ctrl-C asks a long run to stop after its current step (a
     KeyboardInterrupt raised inside torch can be swallowed there and perturb the step being
-    computed); a second one exits at once (atomic writes leave no partial file). Entering it
-    gives the ``stop()`` callable the library's long runs poll.
+    computed); a second one exits at once (atomic writes leave no partial file, and a staged
+    output folder keeps its previous set). Entering it gives the ``stop()`` callable the
+    library's long runs poll.
 
     Args:
         step: what a step is, for the message ("point", "generation", ...).

@@ -7,7 +7,7 @@ from click.core import ParameterSource
 import ganmetric
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
-from ganmetric.io import check_writable
+from ganmetric.io import check_suffix, check_writable
 
 from .common import CODE_FILES, SEED, distance_options, metric_options, model_options, read_codes, refuse_unused
 
@@ -40,7 +40,7 @@ def hessian(model_spec, device, dtype, distance_spec, seed, z_file, solver, out,
       ganmetric hessian --model dcgan-face --distance lpips-alex --resize 256 --out face_lpips.npz
       ganmetric hessian --model dcgan-face --distance mse --method gn-lanczos --k 20 --out top20.npz
     """
-    check_writable(out)
+    check_writable(check_suffix(out, (".npz",), "a ganmetric result file (.npz)", name="--out"))
     G = model_spec.load(device=device, dtype=dtype)
     D = distance_spec.load(device=device, dtype=dtype)
     z = _base_point(G, z_file, seed)

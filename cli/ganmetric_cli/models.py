@@ -4,10 +4,10 @@ from __future__ import annotations
 import click
 
 from ganmetric import checks
-from ganmetric.errors import InputError, WeightsError
+from ganmetric.errors import InputError
 from ganmetric.distances import LAYER_PREFIX, generator_layers
-from ganmetric.generators import (ModelSpec, available_configs, cached_state, fetch_instructions, fetch_pypi_member,
-                                  placed_file, user_file_weights)
+from ganmetric.generators import (ModelSpec, available_configs, cached_state, fetch_pypi_member, hub_cache_path,
+                                  resolve_user_file)
 
 
 @click.group()
@@ -32,8 +32,8 @@ def _cached(cfg) -> str:
     w = cfg.get("weights") or {}
     if w.get("source") == "pypi-wheel":
         return CACHED[cached_state(cfg["name"], w)]
-    if placed_file(cfg) is not None:
-        return "yes" if placed_file(cfg).is_file() else "no"
+    if w.get("source") == "published-file":  # a file the user downloads and puts in the cache
+        return "yes" if hub_cache_path(cfg).is_file() else "no"
     return "-"
 
 
@@ -56,6 +56,8 @@ def list_models():
                "module.path:factory [--weights STATE.pt] (your own code); pick a space with --latent-space.")
     click.echo("A TorchScript file is a program: load only files you trust (so is an exported program; "
                "module:factory runs your code). Weights files are read as tensors only.")
+    click.echo("Also: --model CHECKPOINT (a file of a known layout is loaded by its family: rosinality StyleGAN2, "
+               "pytorch_GAN_zoo .pth, DeePSim state dict, ...) and --model/--weights hf://OWNER/REPO/PATH[@REVISION].")
 
 
 @models.command("fetch")
@@ -65,18 +67,16 @@ def fetch(name, force):
     """Download and verify (sha256) the weights of NAME into the cache ($GANMETRIC_CACHE).
 
     A copy that is here and passes its sha256 check is kept; one that fails it (corrupt or
-    tampered with) is downloaded again. For weights ganmetric cannot download, say where to get
-    the file and where to put it (or check the copy in place)."""
+    tampered with) is downloaded again. For weights ganmetric cannot download (DeePSim,
+    pytorch_GAN_zoo, ...): say where to get the file and where to put it, or check the copy
+    already there."""
     configs = available_configs()
     checks.one_of("model", name, configs)
     w = configs[name].get("weights") or {}
-    place = placed_file(configs[name])
-    if place is not None and place.is_file():
-        path, info = user_file_weights(configs[name], None)  # checked against the config's sha256 when it pins one
-        click.echo(f"{name}: weights in place at {path} (sha256 {info['sha256'][:12]}...)")
+    if w.get("source") == "published-file":
+        path, info = resolve_user_file(configs[name], None)  # WeightsError: where to get it, where to put it
+        click.echo(f"{name}: weights in place at {path} (sha256 {info['sha256']})")
         return
-    if place is not None or w.get("source") == "user-file":
-        raise WeightsError(fetch_instructions(configs[name]))
     if w.get("source") != "pypi-wheel":
         raise InputError(f"{name}: weights are not downloadable by ganmetric ({_source(configs[name])})",
                          argument="name")

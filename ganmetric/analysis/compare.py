@@ -180,6 +180,9 @@ def _side(x, default_name: str) -> _Side:
     as_np = lambda t: None if t is None else np.asarray(t.detach().cpu() if isinstance(t, torch.Tensor) else t,
                                                         dtype=np.float64)
     path = getattr(x, "path", None)
+    if not all(np.isfinite(a).all() for a in (as_np(vals), as_np(vecs), as_np(getattr(x, "H", None))) if a is not None):
+        raise InputError(f"{path or default_name} holds non-finite eigenvalues, eigenvectors or H: not a metric to "
+                         f"compare")
     z = as_np(getattr(x, "z", None))
     return _Side(Path(path).name if path is not None else default_name, as_np(vals), as_np(vecs),
                  as_np(getattr(x, "H", None)), None if z is None else z.reshape(-1),

@@ -91,11 +91,12 @@ def _first_layer(G):
 
 
 def _layer_weight(layer: nn.Module) -> torch.Tensor:
-    """The weight the layer's forward pass uses (spectral normalisation applied, without a power-iteration step)."""
+    """The weight the layer's forward pass uses (spectral normalisation applied, without a power-iteration step;
+    a constant ``weight_gain`` of an equalized-learning-rate layer applied)."""
     for hook in layer._forward_pre_hooks.values():
         if isinstance(hook, SpectralNorm):
             return hook.compute_weight(layer, do_power_iteration=False).detach().cpu()
-    return layer.weight.detach().cpu()
+    return layer.weight.detach().cpu() * getattr(layer, "weight_gain", 1.0)
 
 
 def _code_map(W: torch.Tensor, is_linear: bool, pad: int, n: int, name: str) -> np.ndarray:

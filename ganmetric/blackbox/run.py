@@ -287,7 +287,7 @@ class Comparison:
         return {"objective": self.plan.objective.record, "settings": self.plan.settings, "methods": self.plan.arms,
                 "runs": [r.summary() for r in self.runs], "final_best": self.table(), "median": self.medians(),
                 "wins": self.wins(), "complete_seeds": self.complete_seeds(), "stopped": self.stopped,
-                "seconds": self.seconds}
+                "interrupted": self.stopped == "interrupted", "seconds": self.seconds}
 
 
 @exact_float32

@@ -25,7 +25,7 @@ from .base import Generator, load_state_strict
 from .bigbigan_layers import BigGANGenerator, infer_architecture
 from .families import register_family
 from .folding import fold_all
-from .weights import user_file_weights
+from .weights import resolve_user_file
 
 #: make_biggan_config's epsilons
 BN_EPS = SN_EPS = 1e-4
@@ -99,7 +99,7 @@ def build_bigbigan(cfg: dict, *, latent_space: str = "z", weights: str | None = 
         InputError: missing file; WeightsError: no weights, weights that are not a BigGAN-PyTorch
             generator, or of another size than the config's.
     """
-    path, info = user_file_weights(cfg, weights)
+    path, info = resolve_user_file(cfg, weights)
     state = split_checkpoint(load_torch_file(path, what="BigGAN weights file"), where=str(path))
     gen = BigBiGANGenerator(network_from_state(state, where=str(path)), name=cfg["name"])
     res, dim = cfg.get("resolution"), (cfg.get("latent_spaces") or {}).get("z")

@@ -134,6 +134,8 @@ def describe_weights(weights) -> str:
         return f"seeded random weights (seed {weights.get('seed')}), untrained"
     if source == "saved-file":
         return "inside the model file"
+    if source == "hf":
+        return f"Hugging Face {weights.get('repo')}/{weights.get('path')} at {str(weights.get('revision'))[:12]}{digest}"
     return str(source)
 
 
@@ -240,10 +242,13 @@ def refuse_unnamed(meta: dict, given: ModelSpec, *, what: str = "the file") -> N
     elif given.model != recorded:
         return  # another model: loaded because the user named it, then refused by check_same_model
     weights = (meta.get("model_options") or {}).get("weights")
-    if isinstance(weights, dict) and weights.get("source") == "file" and "weights" not in given.options:
-        raise InputError(f"{what} records weights from the file {weights.get('path')}"
+    named = isinstance(weights, dict) and (weights.get("source") == "file" or (  # an hf:// model file is its own
+        weights.get("source") == "hf" and not str(recorded).startswith("hf://")))  # weights: named as the model
+    if named and "weights" not in given.options:
+        origin = "the file" if weights.get("source") == "file" else "the Hugging Face file"
+        raise InputError(f"{what} records weights from {origin} {_weights_arg(weights)}"
                          f"{_digest(weights)}; ganmetric loads a weights file only when you name it: pass "
-                         f"--weights {weights.get('path')} (the same file, checked by sha256)")
+                         f"--weights {_weights_arg(weights)} (the same file, checked by sha256)")
 
 
 def _model_kind(name: str) -> str:
@@ -261,9 +266,16 @@ def _model_kind(name: str) -> str:
 
 def _weights_flag(meta: dict) -> str:
     weights = (meta.get("model_options") or {}).get("weights")
-    if isinstance(weights, dict) and weights.get("source") == "file":
-        return f" --weights {weights.get('path')}"
+    if isinstance(weights, dict) and weights.get("source") in ("file", "hf"):
+        return f" --weights {_weights_arg(weights)}"
     return ""
+
+
+def _weights_arg(weights: dict) -> str:
+    """What to pass as --weights for a recorded file: its path, or its hf:// reference at the recorded commit."""
+    if weights.get("source") == "hf":
+        return f"hf://{weights.get('repo')}/{weights.get('path')}@{weights.get('revision')}"
+    return str(weights.get("path"))
 
 
 def _digest(weights: dict) -> str:

@@ -41,7 +41,7 @@ from .base import Generator, load_state_strict, normal_rows
 from .families import register_family
 from .folding import fold_all, truncate
 from .stylegan1_layers import Blur, StyledGenerator, infer_architecture
-from .weights import user_file_weights
+from .weights import resolve_user_file
 
 LATENT_SPACES = ("z", "w", "w+")
 #: get_mean_style: this many batches of this many codes
@@ -365,7 +365,7 @@ def build_stylegan1(cfg: dict, *, latent_space: str = "z", weights: str | None =
             not a StyleGAN (rosinality) generator.
     """
     defaults = cfg.get("options") or {}
-    path, info = user_file_weights(cfg, weights)
+    path, info = resolve_user_file(cfg, weights)
     where = str(path)
     state = split_checkpoint(load_torch_file(path, what="StyleGAN weights file"), where=where)
     gen = StyleGAN1Generator(network_from_state(state, where=where), name=cfg["name"], latent_space=latent_space,

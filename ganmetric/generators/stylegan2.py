@@ -35,7 +35,7 @@ from .base import Generator, normal_rows
 from .families import register_family
 from .folding import truncate
 from .stylegan2_layers import StyleGAN2Network
-from .weights import placed_file, user_weights_info
+from .weights import user_weights_info
 
 LATENT_SPACES = ("z", "w", "w+")
 #: latent_avg is estimated from this many mapped codes when a checkpoint has none.
@@ -284,18 +284,14 @@ def stylegan2_from_checkpoint(ckpt, *, name: str = "stylegan2", latent_space: st
 
 
 def _config_weights(cfg: dict, weights) -> Path:
-    """The weight file: ``weights=`` if given, else the config's ``weights.path`` (relative to the config),
-    else the published file in its place in the cache (``weights.placed_file``)."""
+    """The weight file: ``weights=`` if given, else the config's ``weights.path`` (relative to the config)."""
     spec = cfg.get("weights") or {}
     if weights is not None:
         return Path(weights).expanduser()
     if spec.get("path"):
         p = Path(spec["path"]).expanduser()
         return p if p.is_absolute() or "_path" not in cfg else Path(cfg["_path"]).parent / p
-    if placed_file(cfg) is not None and placed_file(cfg).is_file():
-        return placed_file(cfg)
-    where = f"download {spec.get('file', 'the .pt')} from {spec['url']} and put it at {placed_file(cfg)}, or " \
-        if spec.get("url") and placed_file(cfg) is not None else ""
+    where = f"download {spec.get('file', 'the .pt')} from {spec['url']} and " if spec.get("url") else ""
     raise WeightsError(f"{cfg['name']}: StyleGAN2 weights cannot be downloaded by ganmetric; {where}pass weights=PATH, "
                        f"or put the path in a config (see pretrained_configs/stylegan2-custom.json.example) and use "
                        f"that .json as the model")

