@@ -13,7 +13,7 @@ result file when ``--out`` is given.
 that the computation itself is small), the first and the second metric of a fresh process,
 and whether the first imported ``torch._dynamo`` (a Python decomposition under ``vmap(jvp)``);
 ``--plain-ops`` runs the layers' biased linear maps and constant additions as plain ``F.linear``
-and ``x + c`` instead (what the tangent-safe ops of ``generators/folding.py`` save).
+and ``x + c`` instead (what the tangent-safe ops of ``generators/fast_layers.py`` save).
 
 Run under the benchmark lock on shared machines::
 

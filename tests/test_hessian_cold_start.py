@@ -86,7 +86,7 @@ print(json.dumps({"dynamo": "torch._dynamo" in sys.modules}))
 @pytest.mark.slow  # a fresh process each: about 4 s
 @pytest.mark.parametrize("family", ["stylegan1", "bigbigan"])
 def test_stylegan1_and_bigbigan_never_import_dynamo(family):
-    """Their layers keep constants out of the tangents (generators/folding.py): linear biases as 1x1
+    """Their layers keep constants out of the tangents (generators/fast_layers.py): linear biases as 1x1
     convolutions, the noise as a stacked sum, BatchNorms folded, attention's gamma as a depthwise convolution."""
     proc = subprocess.run([sys.executable, "-c", ZOO_SCRIPT, family], capture_output=True, text=True,
                           env=subprocess_env())

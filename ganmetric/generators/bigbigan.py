@@ -24,7 +24,7 @@ from ..io import load_torch_file
 from .base import Generator, load_state_strict
 from .bigbigan_layers import BigGANGenerator, infer_architecture
 from .families import register_family
-from .folding import fold_all
+from .fast_layers import fold_all
 from .weights import resolve_user_file
 
 #: make_biggan_config's epsilons

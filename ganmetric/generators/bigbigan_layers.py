@@ -20,7 +20,7 @@ Eval-mode semantics, reproduced exactly:
   iteration from the stored ``u0`` without updating it, ``v = normalize(u0 W)``,
   ``u = normalize(v W^T)`` (``F.normalize`` with the model's SN eps), and divides the weight by
   ``sv = v W^T u^T``. None of it depends on z, so the normalised weight is folded once
-  (:class:`~ganmetric.generators.folding.Folded`). ``sv0`` (a training log) is loaded and kept,
+  (:class:`~ganmetric.generators.fast_layers.Folded`). ``sv0`` (a training log) is loaded and kept,
   unused, as in the original.
 - **BatchNorm** uses the stored statistics ``stored_mean`` / ``stored_var``, never batch
   statistics; the class-conditional gains are ``1 + gain(y)`` and the biases ``bias(y)``
@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import WeightsError
-from .folding import Folded, channel_affine, linear
+from .fast_layers import Folded, channel_affine, linear
 
 
 def spectral_normalised(weight: torch.Tensor, u: torch.Tensor, eps: float) -> torch.Tensor:

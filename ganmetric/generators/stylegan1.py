@@ -39,7 +39,7 @@ from ..errors import InputError, WeightsError
 from ..io import load_torch_file
 from .base import Generator, load_state_strict, normal_rows
 from .families import register_family
-from .folding import fold_all, truncate
+from .fast_layers import fold_all, truncate
 from .stylegan1_layers import Blur, StyledGenerator, infer_architecture
 from .weights import resolve_user_file
 

@@ -17,7 +17,7 @@ Written from the architecture's description and checked against the repository's
 Equalised learning rate: the effective weight is ``weight_orig * sqrt(2 / fan_in)``, with
 ``fan_in = weight.size(1) * weight[0][0].numel()`` (so ``in_features`` for linear layers,
 ``in * k * k`` for convolutions and ``channels`` for the noise weights of shape (1, C, 1, 1)),
-folded once (:class:`~ganmetric.generators.folding.Folded`). ``FusedUpsample`` scales its
+folded once (:class:`~ganmetric.generators.fast_layers.Folded`). ``FusedUpsample`` scales its
 plain ``weight`` the same way and averages the four 1-pixel shifts of the padded kernel into a
 4x4 stride-2 transposed convolution. The ``Blur`` buffers ``weight`` (the normalised
 [1, 2, 1] x [1, 2, 1] filter, one per channel) and ``weight_flip`` (its flip, which the
@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import WeightsError
-from .folding import Folded, add_constant, linear
+from .fast_layers import Folded, add_constant, linear
 
 
 def equal_lr_gain(weight: torch.Tensor) -> float:

@@ -33,7 +33,7 @@ from ..errors import InputError, WeightsError
 from ..io import load_torch_file
 from .base import Generator, normal_rows
 from .families import register_family
-from .folding import truncate
+from .fast_layers import truncate
 from .stylegan2_layers import StyleGAN2Network
 from .weights import user_weights_info
 
