@@ -213,7 +213,9 @@ def model_options(f):
                      help="StyleGAN (stylegan1): an .npy of the truncation centre (style_dim,). Default: estimated "
                           "as the authors' get_mean_style does (seed 0)."),
         click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ..."),
-        click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True),
+        click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
+                     help="Precision of the generator, the distance and every computation (float64: slower, "
+                          "for checks)."),
     ]
     for opt in reversed(opts):
         command = opt(command)
