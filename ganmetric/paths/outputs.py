@@ -21,13 +21,21 @@ from .plots import MONTAGE_FRAMES, gif_bytes, montage_image, steps_png
 
 #: format of summary.json
 SUMMARY_FORMAT = "ganmetric-paths/1"
-#: every file name a path run may write (an output folder holding only these is an earlier run's)
 OUTPUT_PATTERNS = ("summary.json", "montage.png", "steps.png", "codes_*.npy", "path_*.gif")
+"""Every file name a path run may write (an output folder holding only these is an earlier run's)."""
 
 
 def output_files(methods, *, codes: bool = True) -> dict:
-    """``{what: file name}`` for paths of these methods (``codes=False``: no codes files, e.g. a
-    measured path the user already has)."""
+    """The output files of paths made by these methods.
+
+    Args:
+        methods: the path methods (each has its GIF and, with ``codes``, its codes file).
+        codes: whether the paths' codes are written (False, e.g., for a measured path the user
+            already has).
+
+    Returns:
+        Output key -> file name (``summary``, ``montage``, ``steps``, ``codes_METHOD``, ``gif_METHOD``).
+    """
     files = {"summary": "summary.json", "montage": "montage.png", "steps": "steps.png"}
     for method in methods:
         if codes:
