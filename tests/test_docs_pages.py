@@ -58,7 +58,9 @@ SUBSTITUTIONS = {
     ],
     "paths.md": [
         ("--points 16 --out path12", "--points 6 --max-iter 30 --out path12"),
-        ("--points 32 --method geodesic,linear,slerp", "--points 6 --max-iter 30 --method geodesic,linear,slerp"),
+        # ... and the default distance, lpips-alex, with the offline backbone
+        ("--points 32 --method geodesic,linear,slerp", "--points 6 --max-iter 30 --method geodesic,linear,slerp "
+                                                       "--lpips-backbone random"),
         ("points=16, init=", "points=6, max_iter=30, init="),
         ('methods="geodesic,linear,slerp", points=16)', 'methods="geodesic,linear,slerp", points=6, max_iter=30)'),
     ],
