@@ -3,7 +3,7 @@
 Under ``vmap(jvp(...))`` an ``nn.Linear`` with a bias, ``x + const`` and ``x * const`` run a
 Python decomposition whose first call imports ``torch._dynamo`` (about 2 s of a fresh
 process's first metric); a convolution with a bias, ``leaky_relu``, ``tanh``, ``clamp`` and
-``rms_norm`` do not (measured with torch 2.14, see README "Performance"). So a linear layer
+``rms_norm`` do not (measured with torch 2.14, see docs/performance.md). So a linear layer
 runs as a 1x1 convolution, PGGAN's pixel norm as ``rms_norm`` over the channels, and a
 constant gain (equalized learning rate) multiplies the weight and bias, never the activations.
 """
