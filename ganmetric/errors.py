@@ -51,6 +51,10 @@ class UntrainedWeightsWarning(UserWarning):
     """A generator runs on untrained initial weights (a custom module given no weights file)."""
 
 
+class UnknownSourceWarning(UserWarning):
+    """An NVIDIA network pickle's code is not a known NVIDIA release: it was loaded by its structure (filterable)."""
+
+
 def first_line(exc: BaseException) -> str:
     """The first non-empty line of an exception's message (its type name if it has none)."""
     for line in str(exc).splitlines():

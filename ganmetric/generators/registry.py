@@ -62,6 +62,8 @@ def read_config(path: Path) -> dict:
 
 
 SAVED_SUFFIXES = (".pt", ".pth", ".ts", ".jit", ".pt2")
+#: NVIDIA StyleGAN2-ADA / StyleGAN3 network pickles (read without running their code)
+NVIDIA_SUFFIX = ".pkl"
 
 
 def load_generator(name_or_path: str, *, device="cpu", dtype=None, latent_space: str | None = None,
@@ -71,8 +73,9 @@ def load_generator(name_or_path: str, *, device="cpu", dtype=None, latent_space:
     Args:
         name_or_path: a pretrained config name (``ganmetric models list``), a config
             ``.json`` path, a saved generator (TorchScript ``.pt``/``.ts``, exported
-            program ``.pt2``), or a user's ``module.path:factory`` (see
-            :mod:`ganmetric.generators.custom`).
+            program ``.pt2``), an NVIDIA StyleGAN2-ADA/StyleGAN3 network pickle ``.pkl``
+            (read without running its code: :mod:`ganmetric.generators.nvidia`), or a
+            user's ``module.path:factory`` (see :mod:`ganmetric.generators.custom`).
         device: where the generator lives ("cpu", "cuda", ...).
         dtype: "float32" (default) or "float64".
         latent_space: which latent space to expose, for models with several.
@@ -99,6 +102,10 @@ def load_generator(name_or_path: str, *, device="cpu", dtype=None, latent_space:
     elif name.lower().endswith(SAVED_SUFFIXES):
         check_options(load_saved_generator, f"a saved generator file ({path.name})", options)
         gen = load_saved_generator(path, latent_space=latent_space, **options)
+    elif name.lower().endswith(NVIDIA_SUFFIX):
+        from .nvidia import load_nvidia_pickle  # imported on first use (cold start)
+        check_options(load_nvidia_pickle, f"an NVIDIA network pickle ({path.name})", options)
+        gen = load_nvidia_pickle(path, latent_space=latent_space, **options)
     else:
         gen = _from_config(name, path, latent_space, options)
     return gen.to(device=dev, dtype=dt).freeze()
@@ -111,6 +118,9 @@ def loader_options(name: str) -> list[str] | None:
         return option_names(load_custom_generator)
     if name.lower().endswith(SAVED_SUFFIXES):
         return option_names(load_saved_generator)
+    if name.lower().endswith(NVIDIA_SUFFIX):
+        from .nvidia import load_nvidia_pickle
+        return option_names(load_nvidia_pickle)
     try:
         cfg = read_config(Path(name).expanduser()) if name.endswith(".json") else available_configs().get(name)
     except InputError:
@@ -143,7 +153,7 @@ def _from_config(name: str, path: Path, latent_space: str | None, options: dict)
 def _not_a_model(name: str, path: Path) -> str:
     """Why ``name`` is not a model, and what kinds of path are."""
     kinds = ("a model is a name from `ganmetric models list`, a config .json, a saved generator "
-             "(.pt/.ts TorchScript, .pt2 exported program) or module.path:factory")
+             "(.pt/.ts TorchScript, .pt2 exported program), an NVIDIA network pickle (.pkl) or module.path:factory")
     if not path.exists():
         return f"model file not found: {name} ({kinds})"
     what = describe_file(path) if path.is_file() else "a folder"
