@@ -93,6 +93,19 @@ def _parse_padding(padding) -> tuple[int, int, int, int]:
     return tuple(int(p) for p in padding)
 
 
+def _transposed_crop(lo: int, hi: int, up: int) -> tuple[int, int, int, int]:
+    """How to place a transposed convolution's output: (padding, output_padding, pad before, pad after).
+
+    ``lo``/``hi`` samples are to be added (> 0, zeros) or removed (< 0) at the start/end of the
+    full output. The convolution's own ``padding`` removes samples at both ends without
+    computing them, and its ``output_padding`` (< up) gives back some at the end; what is
+    left is padded or cropped after.
+    """
+    crop = max(0, min(-lo, -hi + up - 1))
+    out_pad = min(max(0, crop + hi), up - 1)
+    return crop, out_pad, lo + crop, hi + crop - out_pad
+
+
 def _fir_2d(x, f, up, down, pads):
     """One upfirdn pass with a 2-D filter (kh, kw); pads = (x0, x1, y0, y1) with respect to the upsampled image."""
     C = x.shape[1]
@@ -101,11 +114,16 @@ def _fir_2d(x, f, up, down, pads):
     if up > 1:
         # zero insertion, padding and a true convolution are a transposed convolution, cropped or
         # padded: output sample i is sample i + k - 1 - p0 of the full convolution
-        y = F.conv_transpose2d(x, f[None, None].expand(C, 1, kh, kw), stride=up, groups=C)
-        y = F.pad(y, [px0 - kw + 1, up + px1 - kw, py0 - kh + 1, up + py1 - kh])
+        cx, ox, ax0, ax1 = _transposed_crop(px0 - kw + 1, up + px1 - kw, up)
+        cy, oy, ay0, ay1 = _transposed_crop(py0 - kh + 1, up + py1 - kh, up)
+        y = F.conv_transpose2d(x, f[None, None].expand(C, 1, kh, kw), stride=up, groups=C, padding=(cy, cx),
+                               output_padding=(oy, ox))
+        if ax0 or ax1 or ay0 or ay1:
+            y = F.pad(y, [ax0, ax1, ay0, ay1])
         return y[:, :, ::down, ::down] if down > 1 else y
-    y = F.pad(x, [px0, px1, py0, py1])
-    return F.conv2d(y, torch.flip(f, [0, 1])[None, None].expand(C, 1, kh, kw), stride=down, groups=C)
+    if px0 or px1 or py0 or py1:
+        x = F.pad(x, [px0, px1, py0, py1])
+    return F.conv2d(x, torch.flip(f, [0, 1])[None, None].expand(C, 1, kh, kw), stride=down, groups=C)
 
 
 def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, *, up: int = 1, down: int = 1, padding=0,
@@ -142,14 +160,16 @@ def _fir_axis(x, f, up, down, p0, p1, *, axis: int):
     """One separable pass of :func:`upfirdn2d` along ``axis`` (3: width, 2: height)."""
     C, k = x.shape[1], f.shape[0]
     shape = (C, 1, 1, k) if axis == 3 else (C, 1, k, 1)
+    along = (lambda a, b: (b, a)) if axis == 3 else (lambda a, b: (a, b))  # (height, width) pairs
     if up > 1:
-        stride = (1, up) if axis == 3 else (up, 1)
-        y = F.conv_transpose2d(x, f.reshape(shape[1:]).expand(shape), stride=stride, groups=C)
-        lo, hi = p0 - k + 1, up + p1 - k
-        y = F.pad(y, [lo, hi, 0, 0] if axis == 3 else [0, 0, lo, hi])
+        crop, out_pad, a0, a1 = _transposed_crop(p0 - k + 1, up + p1 - k, up)
+        y = F.conv_transpose2d(x, f.reshape(shape[1:]).expand(shape), stride=along(up, 1), groups=C,
+                               padding=along(crop, 0), output_padding=along(out_pad, 0))
+        if a0 or a1:
+            y = F.pad(y, [a0, a1, 0, 0] if axis == 3 else [0, 0, a0, a1])
         if down > 1:
             y = y[:, :, :, ::down] if axis == 3 else y[:, :, ::down, :]
         return y
-    y = F.pad(x, [p0, p1, 0, 0] if axis == 3 else [0, 0, p0, p1])
-    stride = (1, down) if axis == 3 else (down, 1)
-    return F.conv2d(y, torch.flip(f, [0]).reshape(shape[1:]).expand(shape), stride=stride, groups=C)
+    if p0 or p1:
+        x = F.pad(x, [p0, p1, 0, 0] if axis == 3 else [0, 0, p0, p1])
+    return F.conv2d(x, torch.flip(f, [0]).reshape(shape[1:]).expand(shape), stride=along(down, 1), groups=C)

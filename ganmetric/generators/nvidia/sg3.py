@@ -164,6 +164,7 @@ class SynthesisLayer(nn.Module):
             if any(self.padding):
                 y = ops.upfirdn2d(y, None, padding=self.padding)
             return y if self.conv_clamp is None else y.clamp(-self.conv_clamp * scale, self.conv_clamp * scale)
+        x = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)  # channels last: depthwise filters run faster
         styles = self.affine(w)
         weight = weight * weight.square().mean([1, 2, 3], keepdim=True).rsqrt()
         styles = styles * ops.mean_square(styles, 0.0).rsqrt()  # per code (NVIDIA: per batch; see the docstring)
