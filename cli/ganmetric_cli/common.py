@@ -136,7 +136,7 @@ def _reporting_flags(callback):
 
 #: ``--model`` options -> ``ModelSpec.options`` keys (None when not given)
 _MODEL_OPTIONS = ("latent_dim", "output_range", "class_name", "weights", "class_index", "truncation",
-                  "reference_seed")
+                  "reference_seed", "network", "truncation_cutoff", "noise_mode", "trust_pickled_code")
 
 
 def model_options(f):
@@ -146,17 +146,20 @@ def model_options(f):
     @functools.wraps(f)
     def command(*args, **kwargs):
         options = {k: kwargs.pop(k) for k in _MODEL_OPTIONS}
+        options["trust_pickled_code"] = options["trust_pickled_code"] or None  # not given: no option at all
         kwargs["model_spec"] = ModelSpec(kwargs.pop("model"), kwargs.pop("latent_space"), options)
         return f(*args, **kwargs)
 
     opts = [
         click.option("--model", "-m", default=None,
                      help="Pretrained model name (see `ganmetric models list`), a config .json, a saved "
-                          "generator file (TorchScript .pt/.ts or exported program .pt2), or your own "
+                          "generator file (TorchScript .pt/.ts or exported program .pt2), an NVIDIA "
+                          "StyleGAN2-ADA/StyleGAN3 network pickle .pkl (read without running its code), or your own "
                           "code as module.path:factory. Default: the model the input file records, else "
                           f"{ganmetric.generators.spec.DEFAULT_MODEL}."),
         click.option("--latent-space", default=None,
-                     help="Latent space for models with several (biggan: full, noise, class; stylegan2: w, z, w+)."),
+                     help="Latent space for models with several (biggan: full, noise, class; stylegan2 and NVIDIA "
+                          ".pkl: w, z, w+)."),
         click.option("--latent-dim", type=int, default=None, help="Latent size of a saved generator file or "
                                                                   "custom module, if it does not record it."),
         click.option("--output-range", type=click.Choice(["-1,1", "0,1"]), default=None,
@@ -167,11 +170,23 @@ def model_options(f):
                           "pretrained config's architecture; for BigGAN a folder with config.json and "
                           "pytorch_model.bin."),
         click.option("--class-index", type=int, default=None,
-                     help="BigGAN: ImageNet class index (0-999) of the reference point and samples."),
+                     help="BigGAN: ImageNet class index (0-999) of the reference point and samples; a conditional "
+                          "NVIDIA .pkl: its class (required)."),
         click.option("--truncation", type=float, default=None,
-                     help="BigGAN: truncation in (0, 1] (default 1); StyleGAN2: psi."),
+                     help="BigGAN: truncation in (0, 1] (default 1); StyleGAN2 and NVIDIA .pkl: psi around the "
+                          "average w (acts on z codes and samples)."),
         click.option("--reference-seed", type=int, default=None,
                      help="BigGAN: seed of the reference point's fixed part (default 0)."),
+        click.option("--network", type=click.Choice(["G_ema", "G"]), default=None,
+                     help="NVIDIA .pkl: which generator of the snapshot (default G_ema, the averaged one)."),
+        click.option("--truncation-cutoff", type=int, default=None,
+                     help="NVIDIA .pkl: truncate only the first N styles (NVIDIA's truncation_cutoff; z and w+)."),
+        click.option("--noise-mode", type=click.Choice(["const", "none", "random"]), default=None,
+                     help="NVIDIA StyleGAN2 .pkl: the noise inputs (default const, the file's fixed maps; random is "
+                          "not a deterministic map and the metric refuses it)."),
+        click.option("--trust-pickled-code", is_flag=True, default=False,
+                     help="NVIDIA .pkl: load with NVIDIA's own loader, which RUNS the Python code stored in the "
+                          "file (needs NVIDIA's repository on PYTHONPATH). Only for a file you trust; recorded."),
         click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ..."),
         click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True),
     ]

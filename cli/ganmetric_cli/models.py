@@ -42,6 +42,8 @@ def list_models():
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     click.echo("Also: --model FILE.pt|.ts (TorchScript), FILE.pt2 (torch.export program), "
                "module.path:factory [--weights STATE.pt] (your own code); pick a space with --latent-space.")
+    click.echo("      --model FILE.pkl: an NVIDIA StyleGAN2-ADA/StyleGAN3 network pickle, read without running the "
+               "code inside it (w, z, w+; --class-index for a conditional one).")
 
 
 @models.command("fetch")
@@ -64,8 +66,10 @@ def fetch(name, force):
 @click.option("--class-name", default=None, help="Class of a conditional model (e.g. eyes-cdcgan: blue).")
 @click.option("--weights", type=click.Path(), default=None, help="Weights file or folder, as for --model elsewhere.")
 @click.option("--latent-dim", type=int, default=None, help="Latent size of a saved generator file or custom module.")
+@click.option("--class-index", type=int, default=None, help="BigGAN, or a conditional NVIDIA .pkl: the class.")
+@click.option("--network", type=click.Choice(["G_ema", "G"]), default=None, help="NVIDIA .pkl: G_ema (default) or G.")
 @click.option("--all", "show_all", is_flag=True, help="Also list the submodules a layer distance cannot use.")
-def layers(model, latent_space, class_name, weights, latent_dim, show_all):
+def layers(model, latent_space, class_name, weights, latent_dim, class_index, network, show_all):
     """Every submodule of MODEL: name, type, output shape for one code, and whether a layer distance
     (--distance layer:NAME, `ganmetric layers`) can use it (one forward pass with hooks).
 
@@ -73,8 +77,10 @@ def layers(model, latent_space, class_name, weights, latent_dim, show_all):
     Examples:
       ganmetric models layers dcgan-face
       ganmetric models layers stylegan2-demo --latent-space w --all
+      ganmetric models layers ffhq.pkl
     """
-    G = ModelSpec(model, latent_space, {"class_name": class_name, "weights": weights, "latent_dim": latent_dim}).load()
+    G = ModelSpec(model, latent_space, {"class_name": class_name, "weights": weights, "latent_dim": latent_dim,
+                                        "class_index": class_index, "network": network}).load()
     infos = generator_layers(G)
     shown = [i for i in infos if i.usable or show_all]
     rows = [("name", "type", "output shape", "usable")]

@@ -123,8 +123,6 @@ def make_networks(architecture: str, init_kwargs: dict, *, where: str = "the net
                            f"{sizes['z_dim']} and {res}")
     try:
         if architecture == "stylegan3":
-            if synthesis_args.get("output_scale", 0.25) <= 0:
-                raise WeightsError(f"{where}: output_scale must be positive, got {synthesis_args['output_scale']}")
             synthesis = sg3.SynthesisNetwork(w_dim=sizes["w_dim"], img_resolution=res,
                                              img_channels=sizes["img_channels"], design_filters=seed is not None,
                                              generator=gen, **synthesis_args)

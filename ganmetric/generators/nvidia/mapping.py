@@ -48,16 +48,17 @@ class FullyConnectedLayer(nn.Module):
         self.weight_gain = lr_multiplier / in_features ** 0.5
         self.bias_gain = lr_multiplier
 
-    def folded(self, scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The weight and bias the forward pass applies, times ``scale`` (the activation's gain folded in)."""
-        g = scale * ops.ACTIVATIONS[self.activation]
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The weight and bias the forward pass applies, the activation's gain folded in (it commutes with it)."""
+        g = ops.ACTIVATIONS[self.activation]
         bias = None if self.bias is None else self.bias * (self.bias_gain * g)
         return self.weight * (self.weight_gain * g), bias
 
-    def forward(self, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
-        """(B, in) -> (B, out); ``scale`` multiplies the output (folded into the weights; > 0)."""
-        weight, bias = self.folded(scale)
-        return ops.activate(ops.affine(x, weight, bias), self.activation)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, in) -> (B, out)."""
+        weight, bias = self.folded()
+        return ops.activate(ops.affine(x, weight.to(x.dtype), None if bias is None else bias.to(x.dtype)),
+                            self.activation)
 
 
 class MappingNetwork(nn.Module):

@@ -131,8 +131,9 @@ class ToRGBLayer(nn.Module):
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size ** 2)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        styles = self.affine(w, self.weight_gain)
-        y = F.conv2d(x * styles[:, :, None, None], self.weight.to(styles.dtype), self.bias.to(styles.dtype))
+        styles = self.affine(w)  # NVIDIA scales the styles by weight_gain: the same as scaling the weight
+        y = F.conv2d(x * styles[:, :, None, None], self.weight.to(styles.dtype) * self.weight_gain,
+                     self.bias.to(styles.dtype))
         return y if self.conv_clamp is None else y.clamp(-self.conv_clamp, self.conv_clamp)
 
 

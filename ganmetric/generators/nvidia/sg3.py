@@ -152,23 +152,23 @@ class SynthesisLayer(nn.Module):
         pad_lo = (pad_total + self.up_factor) // 2  # NVIDIA's symmetric sample positions (Appendix C.3)
         self.padding = [int(pad_lo), int(pad_total - pad_lo)] * 2
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, *, scale: float = 1.0) -> torch.Tensor:
-        """x (B, in, in_size, in_size), w (B, w_dim) -> (B, out, out_size, out_size), times ``scale`` (> 0)."""
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """x (B, in, in_size, in_size), w (B, w_dim) -> (B, out, out_size, out_size)."""
         dt = w.dtype
         weight = self.weight.to(dt)
         input_gain = self.magnitude_ema.to(dt).rsqrt()
-        if self.is_torgb:
-            styles = self.affine(w, 1 / math.sqrt(self.in_channels * self.conv_kernel ** 2))
-            y = F.conv2d(x * styles[:, :, None, None], weight * (input_gain * scale), self.bias.to(dt) * scale,
-                         padding=self.conv_kernel - 1)
+        if self.is_torgb:  # no demodulation; NVIDIA scales the styles by 1/sqrt(in k^2): the same as the weight
+            styles = self.affine(w)
+            gain = input_gain / math.sqrt(self.in_channels * self.conv_kernel ** 2)
+            y = F.conv2d(x * styles[:, :, None, None], weight * gain, self.bias.to(dt), padding=self.conv_kernel - 1)
             if any(self.padding):
                 y = ops.upfirdn2d(y, None, padding=self.padding)
-            return y if self.conv_clamp is None else y.clamp(-self.conv_clamp * scale, self.conv_clamp * scale)
+            return y if self.conv_clamp is None else y.clamp(-self.conv_clamp, self.conv_clamp)
         x = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)  # channels last: depthwise filters run faster
         styles = self.affine(w)
         weight = weight * weight.square().mean([1, 2, 3], keepdim=True).rsqrt()
         styles = styles * ops.mean_square(styles, 0.0).rsqrt()  # per code (NVIDIA: per batch; see the docstring)
-        gain = math.sqrt(2) * scale
+        gain = math.sqrt(2)
         y = F.conv2d(x * styles[:, :, None, None], weight * (input_gain * 2 * gain), padding=self.conv_kernel - 1)
         y = ops.add_to_doubled(y * ops.demodulation(styles, weight)[:, :, None, None],
                                (self.bias.to(dt) * gain)[:, None, None])
@@ -176,7 +176,7 @@ class SynthesisLayer(nn.Module):
         y = ops.upfirdn2d(y, up, up=self.up_factor, padding=self.padding, gain=self.up_factor ** 2)
         y = F.leaky_relu(y, 0.2)
         if self.conv_clamp is not None:
-            y = y.clamp(-self.conv_clamp * scale, self.conv_clamp * scale)
+            y = y.clamp(-self.conv_clamp, self.conv_clamp)
         down = None if self.down_filter is None else self.down_filter.to(dt)
         return ops.upfirdn2d(y, down, down=self.down_factor)
 
@@ -233,8 +233,8 @@ class SynthesisNetwork(nn.Module):
     def forward(self, ws: torch.Tensor, **_) -> torch.Tensor:
         """ws (B, num_ws, w_dim) -> (B, img_channels, res, res); ``noise_mode`` is accepted and unused, as in NVIDIA's."""
         x = self.input(ws[:, 0])
-        last = len(self.layer_names) - 1
         for i, name in enumerate(self.layer_names):
-            scale = self.output_scale if i == last else 1.0  # folded into the last layer (a positive gain)
-            x = getattr(self, name)(x, ws[:, i + 1], scale=scale)
+            x = getattr(self, name)(x, ws[:, i + 1])
+        if self.output_scale != 1:  # x * scale, written as lerp(0, x, scale): no decomposition under vmap(jvp)
+            x = torch.lerp(torch.zeros((), device=x.device, dtype=x.dtype), x, float(self.output_scale))
         return x
