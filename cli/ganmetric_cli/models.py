@@ -62,7 +62,8 @@ def fetch(name, force):
 
 @models.command("layers")
 @click.argument("model")
-@click.option("--latent-space", default=None, help="Latent space (stylegan2: w, z, w+; biggan: full, noise, class).")
+@click.option("--latent-space", default=None,
+              help="Latent space (stylegan2 and NVIDIA .pkl: w, z, w+; biggan: full, noise, class).")
 @click.option("--class-name", default=None, help="Class of a conditional model (e.g. eyes-cdcgan: blue).")
 @click.option("--weights", type=click.Path(), default=None, help="Weights file or folder, as for --model elsewhere.")
 @click.option("--latent-dim", type=int, default=None, help="Latent size of a saved generator file or custom module.")

@@ -29,6 +29,13 @@ sorting); here float64 and a symmetric solver, sorted descending.
   in the rows of w+ that those layers read (the authors' edit ``code[:, layers] += d v``),
   zero elsewhere, and scaled to unit length.
 - StyleGAN2 in ``z``: not defined (the mapping network is not linear): refused.
+- NVIDIA StyleGAN2-ADA / StyleGAN3 pickles (:mod:`ganmetric.generators.nvidia`), in ``w`` and
+  ``w+``: the same factorisation of their ``affine`` layers (each the map the forward pass
+  applies to w: ``weight * weight_gain``, and the toRGB layers' extra gain), chosen by module
+  name (``synthesis.b8.conv0``, ``synthesis.L3_52_512``) or by the w+ row a layer reads. The
+  default is the authors' set for StyleGAN2 (every convolution and the last toRGB); for
+  StyleGAN3, which the authors did not treat, every synthesis layer (the Fourier input's
+  affine, which sets a rotation and translation, is not a style layer). ``z``: refused.
 - BigGAN: the first linear map of the conditioning vector ``[noise, class embedding]``
   (``generator.gen_z``, the authors' BigGAN variant), with its spectral normalisation as in the
   forward pass, restricted to the inputs of the latent space the metric is in: all of them in
@@ -203,6 +210,32 @@ def _stylegan2_blocks(G: StyleGAN2Generator, layers) -> tuple[list, dict]:
     return blocks, {"layers": names, "style_rows": rows}
 
 
+def _nvidia_blocks(G, layers) -> tuple[list, dict]:
+    """An NVIDIA StyleGAN2/StyleGAN3 pickle's style affines, chosen by w+ row (index) or module name."""
+    if G.latent_space == "z":
+        raise InputError("SeFa is not defined in an NVIDIA generator's z space (the mapping network is not linear): "
+                         "load the model in latent space w", argument="latent_space")
+    catalogue = G.style_affines()
+    numbering = G.sefa_numbering()
+    if layers is None or layers == "all":
+        chosen = {name for name in numbering if name is not None}
+    else:
+        chosen = set()
+        valid = [i for i, name in enumerate(numbering) if name is not None]
+        for token in _layer_tokens(layers):
+            if isinstance(token, (int, np.integer)):
+                if token not in valid:
+                    raise InputError(f"layers must be indices {valid[0]}-{valid[-1]} (the w+ row a layer reads: "
+                                     f"{valid[0]} {numbering[valid[0]]} ... {valid[-1]} {numbering[valid[-1]]}) or "
+                                     f"module names, got {token}", argument="layers")
+                chosen.add(numbering[token])
+            else:
+                chosen.add(checks.one_of("SeFa layer", str(token), catalogue))
+    names = [name for name in catalogue if name in chosen]
+    blocks = [catalogue[name][1].numpy() for name in names]
+    return blocks, {"layers": names, "style_rows": sorted({catalogue[name][0] for name in names})}
+
+
 def _is_family(G, module: str, name: str) -> bool:
     """isinstance(G, ganmetric.generators.<module>.<name>) without importing the family: a
     generator of a family whose module was never imported cannot be one of its instances."""
@@ -216,13 +249,16 @@ def _blocks(G, layers, weight, latent_dim) -> tuple[list, dict]:
         blocks, info = _explicit_blocks(weight, latent_dim or (G.latent_dim if G is not None else None))
     elif _is_family(G, "stylegan2", "StyleGAN2Generator"):
         return _stylegan2_blocks(G, layers)
+    elif _is_family(G, "nvidia.family", "NvidiaGenerator"):
+        return _nvidia_blocks(G, layers)
     elif _is_family(G, "biggan", "BigGANGenerator"):
         blocks, info = _biggan_blocks(G)
     else:
         blocks, info = _first_layer_blocks(G)
     if layers is not None:
         raise InputError(f"layers must be left out for this model: it has a single SeFa layer "
-                         f"({info['layers'][0]}); choosing among several is for StyleGAN2", argument="layers")
+                         f"({info['layers'][0]}); choosing among several is for StyleGAN2 and NVIDIA pickles",
+                         argument="layers")
     return blocks, info
 
 
@@ -274,7 +310,7 @@ def sefa_directions(G=None, *, k: int | None = None, layers=None, variant: str =
     n = vecs.shape[0]
     k = checks.positive_int("k", k if k is not None else n, maximum=n)
     V = vecs[:, :k].T.copy()
-    if _is_family(G, "stylegan2", "StyleGAN2Generator") and G.latent_space == "w+" and weight is None:
+    if "style_rows" in info and G.latent_space == "w+":
         V = _in_w_plus(G, V, info["style_rows"])
     else:
         info.pop("style_rows", None)

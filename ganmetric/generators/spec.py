@@ -209,7 +209,8 @@ def load_recorded_generator(meta: dict, given: ModelSpec | None = None, *, devic
 def describe_model(G) -> str:
     """One line for summaries: name, latent space and size, the options in effect, the weights."""
     m = model_meta(G)
-    opts = {k: v for k, v in m["model_options"].items() if k not in ("weights", "file_sha256") and v is not None}
+    opts = {k: v for k, v in m["model_options"].items()
+            if k not in ("weights", "file_sha256", "source_sha256") and v is not None}
     extra = "".join(f", {_words(k)} {_value(k, v)}" for k, v in opts.items())
     return f"{m['model']} [{m['latent_space']}, n={m['latent_dim']}{extra}]; weights: " \
            f"{describe_weights(m['model_options']['weights'])}"

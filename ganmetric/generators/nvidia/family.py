@@ -126,11 +126,51 @@ class NvidiaGenerator(Generator):
         codes = ws[:, 0] if self.latent_space == "w" else ws.reshape(n, -1)
         return codes.to(device=self.device, dtype=self.dtype)
 
+    def style_affines(self) -> dict:
+        """Every style affine of the synthesis network: module name -> (the w+ row it reads, its matrix).
+
+        The matrix (w_dim, in_channels), float64 on the CPU, is the map the forward pass applies
+        to w (the toRGB layers' weight gain included); StyleGAN3's Fourier input is not a style.
+        """
+        out = {}
+
+        def put(name, row, module, gain=1.0):
+            A = module.affine.weight.detach().to(device="cpu", dtype=torch.float64) * (module.affine.weight_gain * gain)
+            out[f"synthesis.{name}"] = (row, A.T)
+
+        syn = self.synthesis
+        if self.architecture == "stylegan3":
+            for i, name in enumerate(syn.layer_names):
+                layer = getattr(syn, name)
+                put(name, i + 1, layer, 1 / (layer.in_channels * layer.conv_kernel ** 2) ** 0.5 if layer.is_torgb else 1.0)
+            return out
+        start = 0
+        for res in syn.block_resolutions:
+            block = getattr(syn, f"b{res}")
+            for j, part in enumerate(("conv0", "conv1") if block.in_channels else ("conv1",)):
+                put(f"b{res}.{part}", start + j, getattr(block, part))
+            if block.num_torgb:
+                put(f"b{res}.torgb", start + block.num_conv, block.torgb, block.torgb.weight_gain)
+            start += block.num_conv
+        return out
+
+    def sefa_numbering(self) -> list:
+        """The layer SeFa's default uses at each w+ row (None: no style layer there): StyleGAN2's
+        convolutions and last toRGB (the authors' ``layer_idx='all'``), StyleGAN3's layers."""
+        numbering = [None] * self.num_ws
+        for name, (row, _) in self.style_affines().items():
+            last_rgb = name.endswith("torgb") and row == self.num_ws - 1
+            if numbering[row] is None and (not name.endswith("torgb") or last_rgb):
+                numbering[row] = name
+        return numbering
+
     def map_options(self) -> dict:
+        source = self.record.get("source") or {}
         return {"network": self.record.get("network"), "architecture": self.record.get("config"),
                 "truncation": self.truncation, "truncation_cutoff": self.truncation_cutoff,
                 "class_index": self.class_index, "noise_mode": self.noise_mode,
-                "source": self.record.get("source"), "pickled_code": self.record.get("pickled_code", "not run")}
+                "source": source.get("known") or "unknown", "source_sha256": source.get("sha256"),
+                "pickled_code": self.record.get("pickled_code", "not run")}
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, architecture={self.record.get('config')!r}, resolution={self.resolution}, "

@@ -33,16 +33,19 @@ from ...errors import InputError, WeightsError
 from ...io import describe_file
 
 #: sha256 of each released NVIDIA network source, as ``persistence`` stores it (a leading byte order mark
-#: removed, line endings "\n") -> (architecture, where it comes from). Computed from the repositories at
-#: every commit that changed the file (git log of the main branch); removing the byte order mark
-#: (stylegan3 583f2bd) does not change the stored source.
+#: removed, line endings "\n") -> (architecture, origin). Computed from the repositories' files at every
+#: commit of their main branch that changed them (``git log -- FILE``); removing the byte order marks
+#: (stylegan3 583f2bd) does not change the stored source, so each file has one released version.
 KNOWN_SOURCES = {
+    # NVlabs/stylegan2-ada-pytorch training/networks.py: 375a436 (2021-01-30), unchanged to d72cc7d (2021-04)
     "53b4e1ec457171d4e2c1454d48013765ab626141c35cdd383b020950effe11a5":
-        ("stylegan2", "NVlabs/stylegan2-ada-pytorch training/networks.py @ 375a436 (2021-01-30, unchanged to d72cc7d)"),
+        ("stylegan2", "NVlabs/stylegan2-ada-pytorch training/networks.py"),
+    # NVlabs/stylegan3 training/networks_stylegan2.py: 8fb5177 (2021-10-07), 583f2bd, unchanged to c233a91 (2022)
     "b6f14e8fa2a95de4d38218fef31380c6a70de770f585107e209ff83075c307ef":
-        ("stylegan2", "NVlabs/stylegan3 training/networks_stylegan2.py @ 8fb5177 (2021-10-07, unchanged to c233a91)"),
+        ("stylegan2", "NVlabs/stylegan3 training/networks_stylegan2.py"),
+    # NVlabs/stylegan3 training/networks_stylegan3.py: 8fb5177 (2021-10-07), 583f2bd, unchanged to c233a91 (2022)
     "06082fb3e8929e477f58fb8bc78e7ecb9a9209eb01444272d1d153c85a6a89f7":
-        ("stylegan3", "NVlabs/stylegan3 training/networks_stylegan3.py @ 8fb5177 (2021-10-07, unchanged to c233a91)"),
+        ("stylegan3", "NVlabs/stylegan3 training/networks_stylegan3.py"),
 }
 
 #: the version of NVIDIA's ``torch_utils.persistence`` format read here (the same in both repositories)
