@@ -138,6 +138,8 @@ def make_networks(architecture: str, init_kwargs: dict, *, where: str = "the net
                 if synthesis_args.get(key, "lrelu") not in ("linear", "relu", "lrelu") or \
                         mk.get(key, "lrelu") not in ("linear", "relu", "lrelu"):
                     raise WeightsError(f"{where}: activation must be linear, relu or lrelu here")
+            # the default clamp: None in stylegan2-ada-pytorch (nested kwargs), 256 in stylegan3's networks_stylegan2
+            synthesis_args.setdefault("conv_clamp", None if "synthesis_kwargs" in init_kwargs else 256)
             synthesis = sg2.SynthesisNetwork(w_dim=sizes["w_dim"], img_resolution=res,
                                              img_channels=sizes["img_channels"], generator=gen, **synthesis_args)
             mapping = MappingNetwork(z_dim=sizes["z_dim"], c_dim=sizes["c_dim"], w_dim=sizes["w_dim"],
