@@ -253,10 +253,6 @@ def load_nvidia_pickle(path, *, latent_space: str | None = None, network: str = 
         rec = network_record(read_network_pickle(path), network, path)
         nets = load_record(rec, where=path.name)
         source = _source_record(rec)
-        if source["known"] is None:
-            warnings.warn(f"{path.name}: its network code (sha256 {source['sha256'][:16]}) is not a known NVIDIA "
-                          f"release; loaded by structure into ganmetric's {nets.config} network, and the file's own "
-                          f"code was not run", UnknownSourceWarning, stacklevel=2)
         mapping, synthesis = nets.mapping, nets.synthesis
         record = {"network": network, "architecture": nets.architecture, "config": nets.config, "source": source,
                   "pickled_code": "not run"}
@@ -265,27 +261,40 @@ def load_nvidia_pickle(path, *, latent_space: str | None = None, network: str = 
                           noise_mode=noise_mode, record=record)
     gen.weights = {"source": "saved-file"}  # the parameters are inside the file
     gen.file_sha256 = sha256_file(path)
+    source = record["source"]
+    if not trust_pickled_code and source["known"] is None:  # warned once the options are known to be right
+        warnings.warn(f"{path.name}: its network code (sha256 {source['sha256'][:16]}) is not a known NVIDIA "
+                      f"release; loaded by structure into ganmetric's {record['config']} network, and the file's own "
+                      f"code was not run", UnknownSourceWarning, stacklevel=3)
     return gen
 
 
-def random_nvidia_generator(architecture: str, *, seed: int = 0, latent_space: str = "w", name: str | None = None,
-                            **init_kwargs) -> NvidiaGenerator:
+def random_nvidia_generator(architecture: str, init_kwargs: dict, *, seed: int = 0, latent_space: str = "w",
+                            truncation: float = 1.0, class_index: int | None = None, name: str | None = None
+                            ) -> NvidiaGenerator:
     """A generator with NVIDIA's random initialisation, for tests and benchmarks (untrained).
 
     Args:
         architecture: "stylegan2" or "stylegan3".
-        seed: of the private RNG drawing the weights.
-        latent_space: "w", "z" or "w+".
-        name: the model name (default ``random-<architecture>``).
-        **init_kwargs: NVIDIA's Generator arguments (``z_dim``, ``c_dim``, ``w_dim``,
+        init_kwargs: NVIDIA's Generator arguments (``z_dim``, ``c_dim``, ``w_dim``,
             ``img_resolution``, ``img_channels``, ``mapping_kwargs``, synthesis arguments: flat,
             or nested in ``synthesis_kwargs`` as stylegan2-ada-pytorch writes them).
+        seed: of the private RNG drawing the weights.
+        latent_space: "w", "z" or "w+".
+        truncation: psi (around ``w_avg``, zero in NVIDIA's initialisation).
+        class_index: the class of a conditional network (default 0).
+        name: the model name (default ``random-<config>``).
+
+    Raises:
+        InputError: an unknown architecture; WeightsError: arguments NVIDIA's networks do not take.
     """
     architecture = checks.one_of("architecture", architecture, ("stylegan2", "stylegan3"))
     nets = make_networks(architecture, init_kwargs, seed=seed)
     record = {"network": "G_ema", "architecture": architecture, "config": nets.config,
               "source": {"sha256": None, "known": "random"}, "pickled_code": "not run"}
+    if class_index is None and nets.mapping.c_dim:
+        class_index = 0
     gen = NvidiaGenerator(nets.mapping, nets.synthesis, name=name or f"random-{nets.config}",
-                          latent_space=latent_space, record=record)
+                          latent_space=latent_space, truncation=truncation, class_index=class_index, record=record)
     gen.weights = {"source": "random", "seed": int(seed)}
     return gen
