@@ -166,8 +166,8 @@ def model_options(f):
                      help="Output range of a saved generator file or custom module (default -1,1)."),
         click.option("--class-name", default=None, help="Class of a conditional model (e.g. eyes-cdcgan: blue)."),
         click.option("--weights", type=click.Path(), default=None,
-                     help="Weights: a state-dict file (torch.save) loaded strictly into a custom module or a "
-                          "pretrained config's architecture; for BigGAN a folder with config.json and "
+                     help="Weights: a state-dict file (torch.save, or .safetensors) loaded strictly into a custom "
+                          "module or a pretrained config's architecture; for BigGAN a folder with config.json and "
                           "pytorch_model.bin."),
         click.option("--class-index", type=int, default=None,
                      help="BigGAN: ImageNet class index (0-999) of the reference point and samples; a conditional "
