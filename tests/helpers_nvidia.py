@@ -1,4 +1,4 @@
-"""Writing NVIDIA-format network pickles in tests: the stream ``torch_utils.persistence`` writes, with a source of our own.
+"""Writing NVIDIA-format network pickles in tests: ``torch_utils.persistence``'s stream, with a source of our own.
 
 An NVIDIA snapshot pickles each network as ``_reconstruct_persistent_obj(meta)`` with ``meta =
 {type, version, module_src, class_name, state}`` (state: the module's ``__dict__``), tensors
@@ -48,7 +48,7 @@ class Persistent:
 
 @contextlib.contextmanager
 def nvidia_globals():
-    """Register stand-in ``torch_utils.persistence`` and ``dnnlib.util`` modules, so that pickle can name the globals."""
+    """Stand-in ``torch_utils.persistence`` and ``dnnlib.util`` modules, so that pickle can name the globals."""
     names = ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util")
     saved = {n: sys.modules.get(n) for n in names}
     mods = {n: types.ModuleType(n) for n in names}

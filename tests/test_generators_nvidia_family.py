@@ -97,8 +97,9 @@ def test_known_and_unknown_sources_of_the_fixtures():
         G = ganmetric.load_generator(str(ZOO / "nvlabs_sg3t.pkl"))
     assert G.map_options()["source"] == "NVlabs/stylegan3 training/networks_stylegan3.py"
     assert G.map_options()["architecture"] == "stylegan3-t"
-    with pytest.warns(UnknownSourceWarning, match=r"nvlabs_sg2_marker.pkl: its network code \(sha256 36b01601ce0a8efb\) "
-                                                   r"is not a known NVIDIA release; loaded by structure") as rec:
+    with pytest.warns(UnknownSourceWarning, match=r"nvlabs_sg2_marker.pkl: its network code "
+                                                   r"\(sha256 36b01601ce0a8efb\) is not a known NVIDIA release; "
+                                                   r"loaded by structure") as rec:
         G = ganmetric.load_generator(str(ZOO / "nvlabs_sg2_marker.pkl"))
     assert len(rec) == 1 and "\n" not in str(rec[0].message)
     assert G.map_options()["source"] == "unknown" and G.map_options()["source_sha256"].startswith("36b01601ce0a8efb")

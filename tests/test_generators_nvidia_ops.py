@@ -26,7 +26,8 @@ def _upfirdn_reference(x: np.ndarray, f: np.ndarray, up: int, down: int, pad, ga
 
 
 FILTERS = {"2d-4x4": (4, 4), "2d-5x3": (5, 3), "sep-12": (12,), "sep-7": (7,), "sep-24": (24,)}
-CASES = [(f, ud, pad) for f in ("2d-4x4", "2d-5x3", "sep-12", "sep-7") for ud in ((1, 1), (2, 1), (4, 1), (1, 2), (2, 2))
+CASES = [(f, ud, pad) for f in ("2d-4x4", "2d-5x3", "sep-12", "sep-7")
+         for ud in ((1, 1), (2, 1), (4, 1), (1, 2), (2, 2))
          for pad in ((0, 0, 0, 0), (9, 8, 9, 8), (-2, -1, 3, -3), (3, 2, 1, 4))]
 CASES += [("sep-24", (4, 1), (-6, -9, -6, -9)), ("sep-24", (4, 1), (10, 13, 11, 12)), ("sep-12", (3, 1), (5, 4, 4, 5)),
           ("sep-12", (1, 2), (-6, -9, -6, -9))]

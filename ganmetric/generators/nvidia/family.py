@@ -142,7 +142,8 @@ class NvidiaGenerator(Generator):
         if self.architecture == "stylegan3":
             for i, name in enumerate(syn.layer_names):
                 layer = getattr(syn, name)
-                put(name, i + 1, layer, 1 / (layer.in_channels * layer.conv_kernel ** 2) ** 0.5 if layer.is_torgb else 1.0)
+                gain = 1 / (layer.in_channels * layer.conv_kernel ** 2) ** 0.5 if layer.is_torgb else 1.0
+                put(name, i + 1, layer, gain)
             return out
         start = 0
         for res in syn.block_resolutions:

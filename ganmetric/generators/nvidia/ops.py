@@ -62,7 +62,14 @@ def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 
 
 def demodulation(styles: torch.Tensor, weight: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """``rsqrt(sum_{i,k} (weight[o, i, k] styles[b, i])^2 + eps)`` -> (B, out), for styles (B, in), weight (out, in, kh, kw)."""
+    """Demodulation ``rsqrt(sum_{i,k} (weight[o, i, k] styles[b, i])^2 + eps)``.
+
+    Args:
+        styles: (B, in); weight: (out, in, kh, kw); eps: NVIDIA's 1e-8.
+
+    Returns:
+        (B, out).
+    """
     squares = weight.square().sum((2, 3))  # (out, in)
     bias = torch.full((weight.shape[0],), eps, device=styles.device, dtype=styles.dtype)
     return affine(styles.square(), squares, bias).rsqrt()

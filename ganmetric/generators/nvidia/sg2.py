@@ -190,8 +190,8 @@ class SynthesisBlock(nn.Module):
         else:
             self.conv0 = SynthesisLayer(in_channels, out_channels, up=2, **common)
             self.num_conv += 1
-        self.conv1 = SynthesisLayer(out_channels, out_channels, **{**common, "resample_filter": (1, 3, 3, 1)})  # NVIDIA's
-        # conv1 keeps its default filter (it does not resample, but the buffer is in the state)
+        # NVIDIA's conv1 keeps its default filter (it does not resample, but the buffer is in the state)
+        self.conv1 = SynthesisLayer(out_channels, out_channels, **{**common, "resample_filter": (1, 3, 3, 1)})
         self.num_conv += 1
         if is_last or architecture == "skip":
             self.torgb = ToRGBLayer(out_channels, img_channels, w_dim=w_dim, conv_clamp=conv_clamp, generator=generator)

@@ -183,7 +183,7 @@ class SynthesisLayer(nn.Module):
 
 
 class SynthesisNetwork(nn.Module):
-    """Per-layer styles (B, num_ws, w_dim) -> images: ``input``, then ``num_layers`` layers and toRGB, times ``output_scale``.
+    """Styles (B, num_ws, w_dim) -> images: ``input``, ``num_layers`` layers and toRGB, times ``output_scale``.
 
     Args: NVIDIA's (``channel_base``, ``channel_max``, ``num_layers``, ``num_critical``,
     ``first_cutoff``, ``first_stopband``, ``last_stopband_rel``, ``margin_size``,
@@ -232,7 +232,7 @@ class SynthesisNetwork(nn.Module):
             self.layer_names.append(name)
 
     def forward(self, ws: torch.Tensor, **_) -> torch.Tensor:
-        """ws (B, num_ws, w_dim) -> (B, img_channels, res, res); ``noise_mode`` is accepted and unused, as in NVIDIA's."""
+        """ws (B, num_ws, w_dim) -> (B, img_channels, res, res); ``noise_mode`` is accepted, unused, as in NVIDIA's."""
         x = self.input(ws[:, 0])
         for i, name in enumerate(self.layer_names):
             x = getattr(self, name)(x, ws[:, i + 1])

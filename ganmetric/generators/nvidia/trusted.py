@@ -31,7 +31,8 @@ def _nvidia_loader():
                          argument="trust_pickled_code") from None
     if not callable(getattr(legacy, "load_network_pkl", None)):
         raise InputError(f"the module 'legacy' found at {getattr(legacy, '__file__', '?')} is not NVIDIA's (no "
-                         f"load_network_pkl): put NVIDIA's repository first on PYTHONPATH", argument="trust_pickled_code")
+                         f"load_network_pkl): put NVIDIA's repository first on PYTHONPATH",
+                         argument="trust_pickled_code")
     return legacy
 
 
