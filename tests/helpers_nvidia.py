@@ -111,6 +111,7 @@ def write_snapshot(path, G_ema, *, G=None, D=True, protocol: int = 4, **extra) -
 #: small NVIDIA configurations (the arguments of their Generator)
 SG2_KWARGS = dict(z_dim=8, c_dim=0, w_dim=8, img_resolution=16, img_channels=3, mapping_kwargs=dict(num_layers=2),
                   synthesis_kwargs=dict(channel_base=64, channel_max=8, conv_clamp=None))
+COND_KWARGS = {**SG2_KWARGS, "c_dim": 3}
 SG3_KWARGS = dict(z_dim=8, c_dim=0, w_dim=8, img_resolution=16, img_channels=3, mapping_kwargs=dict(num_layers=2),
                   channel_base=128, channel_max=8, num_layers=4, num_critical=1, margin_size=2, conv_clamp=None)
 

@@ -15,14 +15,13 @@ import ganmetric
 from ganmetric.errors import InputError, UnknownSourceWarning, WeightsError
 from ganmetric.generators.nvidia import load_nvidia_pickle, pickles, random_nvidia_generator
 from helpers import dense_reference, subprocess_env
-from helpers_nvidia import (OWN_SOURCE, SG2_KWARGS, SG3_KWARGS, generator_record, marker_source, perturbed,
-                            write_snapshot)
+from helpers_nvidia import (COND_KWARGS, OWN_SOURCE, SG2_KWARGS, SG3_KWARGS, generator_record, marker_source,
+                            perturbed, write_snapshot)
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO = ROOT.parent / "shared" / "fixtures" / "zoo"
 FIXTURES = ("nvlabs_sg2ada_cond", "nvlabs_sg2_marker", "nvlabs_sg3t", "nvlabs_sg3r")
 needs_zoo = pytest.mark.skipif(not (ZOO / "nvlabs_sg3t.pkl").is_file(), reason="../shared/fixtures/zoo is not here")
-COND_KWARGS = {**SG2_KWARGS, "c_dim": 3}
 
 
 def _load(path, **options):
@@ -237,26 +236,29 @@ def test_metric_equals_the_dense_float64_reference(cond_file, sg3_file, which, s
 
 # ---- --trust-pickled-code: NVIDIA's own loader (here a stand-in repository) ----
 
-def _fake_nvidia_repo(root: Path, marker: Path, generator_file: Path) -> None:
+def _fake_nvidia_repo(root: Path, marker: Path) -> None:
+    """A stand-in for NVIDIA's repository: its loader leaves a marker (the file's code "ran") and returns the
+    network the file was written from."""
     (root / "torch_utils").mkdir(parents=True)
     (root / "torch_utils" / "__init__.py").write_text("")
     (root / "torch_utils" / "persistence.py").write_text("")
     (root / "legacy.py").write_text(
-        "import pathlib, torch\n"
+        "import pathlib\n"
+        "from ganmetric.generators.nvidia import random_nvidia_generator\n"
+        "from helpers_nvidia import COND_KWARGS, perturbed\n"
         f"def load_network_pkl(f):\n    pathlib.Path({str(marker)!r}).touch()\n"
-        f"    return {{'G_ema': torch.load({str(generator_file)!r}, weights_only=False)}}\n")
+        "    G = perturbed(random_nvidia_generator('stylegan2', COND_KWARGS, seed=5, class_index=2))\n"
+        "    return {'G_ema': G}\n")
 
 
 def test_trust_pickled_code_runs_nvidias_loader_and_says_so(tmp_path, cond_file, monkeypatch):
     path, G = cond_file
     marker = tmp_path / "ran"
-    G_file = tmp_path / "G.pt"
-    torch.save(G, G_file)  # the stand-in loader returns this module (NVIDIA's returns the unpickled network)
     for name in ("legacy", "torch_utils", "torch_utils.persistence"):
         monkeypatch.delitem(sys.modules, name, raising=False)
     with pytest.raises(InputError, match=r"trust_pickled_code runs NVIDIA's own loader, which is not importable here"):
         load_nvidia_pickle(path, class_index=2, trust_pickled_code=True)
-    _fake_nvidia_repo(tmp_path / "repo", marker, G_file)
+    _fake_nvidia_repo(tmp_path / "repo", marker)
     monkeypatch.syspath_prepend(str(tmp_path / "repo"))
     with pytest.warns(UserWarning, match="loading with NVIDIA's loader, which runs the code inside the file"):
         trusted = load_nvidia_pickle(path, class_index=2, latent_space="z", trust_pickled_code=True)
