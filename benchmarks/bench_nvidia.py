@@ -10,9 +10,9 @@ latent space ``w`` (n = 512), one point.
 For each model: one forward pass, then ``gn-lanczos`` top-k: its set-up (one vjp graph) and
 one Gauss-Newton product are timed, and the whole is run when the estimate (set-up + at most
 ``max_iter + k`` products) fits ``--budget`` seconds (``--full`` runs it whatever it costs).
-``--cold`` also starts a fresh process per model that times its first ``metric_tensor`` call
-and a second one (a small k, so that the difference is the one-off cost), and says whether
-``torch._dynamo`` was imported.
+``--cold`` also starts a fresh process per model that times the same unit twice (the
+``gn-lanczos`` set-up and one Gauss-Newton product: the difference is the first call's one-off
+cost) and says whether ``torch._dynamo`` was imported.
 
 Run under the benchmark lock on shared machines::
 
@@ -52,17 +52,20 @@ import json, sys, time
 sys.path.insert(0, sys.argv[1])
 t0 = time.perf_counter()
 import ganmetric
+import torch
 from ganmetric.generators.nvidia import random_nvidia_generator
+from ganmetric.hessian.operators import GaussNewtonOperator, Objective
 sys.path.insert(0, sys.argv[1] + "/benchmarks")
 from bench_nvidia import CONFIGS
 t_import = time.perf_counter() - t0
 G = random_nvidia_generator(sys.argv[2], CONFIGS[sys.argv[2]], seed=0)
 D = ganmetric.load_distance("mse")
 w = G.sample(1, seed=0)
+v = torch.randn(G.latent_dim, generator=torch.Generator(device="cpu").manual_seed(0), device="cpu")
 times = []
-for _ in range(2):
+for _ in range(2):  # the same unit twice: the gn-lanczos set-up (one vjp graph) and one Gauss-Newton product
     t = time.perf_counter()
-    ganmetric.metric_tensor(G, D, w, method="gn-lanczos", k=2, max_iter=4, probe=False)
+    GaussNewtonOperator(Objective(G, D, w[0])).matvec(v / v.norm())
     times.append(time.perf_counter() - t)
 print(json.dumps({"import": t_import, "first": times[0], "second": times[1],
                   "dynamo": "torch._dynamo" in sys.modules}))
@@ -114,7 +117,7 @@ def cold(arch: str) -> None:
         print(f"cold {arch}: failed: {proc.stderr.strip().splitlines()[-1:]}")
         return
     r = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"cold {arch} (fresh process, gn-lanczos k=2, 4 steps): import {r['import']:.2f} s, first call "
+    print(f"cold {arch} (fresh process; gn-lanczos set-up + one product): import {r['import']:.2f} s, first "
           f"{r['first']:.2f} s, second {r['second']:.2f} s (one-off cost {r['first'] - r['second']:+.2f} s); "
           f"torch._dynamo imported: {'yes' if r['dynamo'] else 'no'}")
 
