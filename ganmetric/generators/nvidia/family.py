@@ -55,6 +55,11 @@ class NvidiaGenerator(Generator):
     Attributes:
         z_dim, c_dim, w_dim, num_ws, n_latent (= num_ws), style_dim (= w_dim), truncation,
         truncation_cutoff, class_index, noise_mode, architecture.
+
+    Raises:
+        InputError: an unknown latent space or noise mode, psi outside [0, 2] (or any psi without
+            ``w_avg``), a cutoff outside 1..num_ws or in space w, a class missing, out of range or
+            given to an unconditional model, a noise mode for StyleGAN3.
     """
 
     def __init__(self, mapping, synthesis, *, name: str, latent_space: str = "w", truncation: float = 1.0,
