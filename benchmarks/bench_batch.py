@@ -51,7 +51,7 @@ def main():
     codes = G.sample(args.points, seed=0)
     out = Path(args.out) / args.distance
     t0 = time.perf_counter()
-    m = np.load(out / "codes.npy").shape[0] if (out / "codes.npy").exists() else 0   # resume where we stopped
+    m = np.load(out / "codes.npy", allow_pickle=False).shape[0] if (out / "codes.npy").exists() else 0  # resume
     if m:
         batch_metric(G, D, codes[:m], out, method="jacobian", seed=0)
     while m < args.points and time.perf_counter() - t0 < args.budget:

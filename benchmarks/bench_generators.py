@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ganmetric  # noqa: E402
-from ganmetric.generators.base import Generator  # noqa: E402
+from ganmetric.generators.base import Generator, cpu_init_seed  # noqa: E402
 from ganmetric.generators.biggan import BigGANGenerator  # noqa: E402
 
 
@@ -41,8 +41,7 @@ def peak_mb() -> float:
 def random_biggan_128(seed: int = 0):
     """BigGAN-deep-128's architecture (the package's default config) with sane random weights."""
     from pytorch_pretrained_biggan import BigGAN, BigGANConfig
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with cpu_init_seed(seed):  # the package initialises from the global CPU RNG (restored; CUDA's untouched)
         model = BigGAN(BigGANConfig())
     with torch.no_grad():
         model.generator.bn.weight.fill_(1.0)  # left uninitialised by the package

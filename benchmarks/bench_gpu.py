@@ -1,8 +1,15 @@
 """The metric engine on one large GPU: four cases, their times, errors and peak memory, as JSON and a Markdown table.
 
-One command (about 8 minutes at most on an H100/H200-class GPU; nothing is downloaded)::
+One command (about 8 minutes at most on an H100/H200-class GPU; nothing is downloaded; the
+BigGAN case needs pytorch-pretrained-biggan, ``pip install -e ".[biggan]"``)::
 
     python benchmarks/bench_gpu.py --device cuda --out bench_gpu
+
+Every product runs in exact float32 (TF32 off: ``metric_tensor``'s default, recorded in the
+report as ``float32_precision``). The report is rewritten after each case, and a case that
+fails (a missing package, out of memory, ...) records its error and the others still run; the
+script exits 1 when a case failed or a threshold did not hold (every run converged, every
+error against jacobian at most :data:`MAX_ERROR`).
 
 Cases (float32, random weights throughout: a machine without network can run it):
 
@@ -40,7 +47,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ganmetric  # noqa: E402
+from ganmetric.errors import first_line  # noqa: E402
+from ganmetric.generators.base import cpu_init_seed  # noqa: E402
 from ganmetric.io import atomic_write_bytes, write_json  # noqa: E402
+from ganmetric.precision import settings as precision_settings  # noqa: E402
+
+#: the largest error against jacobian that a run may have (float32 products, TF32 off)
+MAX_ERROR = 1e-5
 
 #: BigGAN-deep-256's blocks (pytorch-pretrained-biggan's config for biggan-deep-256)
 BIGGAN_DEEP_256 = dict(output_dim=256, layers=[(False, 16, 16), (True, 16, 16), (False, 16, 16), (True, 16, 8),
@@ -68,8 +81,7 @@ def random_biggan(config: dict, device, dtype=torch.float32, seed: int = 0):
     from pytorch_pretrained_biggan import BigGAN, BigGANConfig
 
     from ganmetric.generators.biggan import BigGANGenerator
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)  # the package initialises from the global RNG
+    with cpu_init_seed(seed):  # the package initialises from the global CPU RNG (restored; CUDA's untouched)
         model = BigGAN(BigGANConfig(**config))
     with torch.no_grad():
         model.generator.bn.weight.fill_(1.0)  # left uninitialised by the package
@@ -99,8 +111,7 @@ def random_stylegan2(size: int, space: str, device, dtype=torch.float32, *, styl
 def tiny_dcgan(device, dtype=torch.float32):
     """A small DCGAN (nz 8, 32 px) with seeded random weights, for --quick."""
     from ganmetric.generators.dcgan import DCGANGenerator
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+    with cpu_init_seed(0):
         G = DCGANGenerator(name="dcgan-tiny-random", nz=8, ngf=8, nc=3, resolution=32)
     return G.to(device=device, dtype=dtype).freeze(), "random"
 
@@ -113,7 +124,7 @@ def _sync(device: torch.device) -> None:
 
 
 def _reset_peak(device: torch.device) -> None:
-    if device.type == "cuda":
+    if device.type == "cuda":  # this script owns the process: the peak statistic is its own to reset
         torch.cuda.reset_peak_memory_stats(device)
 
 
@@ -234,11 +245,14 @@ def _distance_options(args) -> dict:
 
 def markdown(report: dict) -> str:
     """The runs as one Markdown table."""
-    lines = [f"GPU benchmark: {report['device']}, torch {report['torch']}, float32"
+    lines = [f"GPU benchmark: {report['device']}, torch {report['torch']}, float32, TF32 off"
              + (" (--quick: tiny models)" if report["quick"] else ""), "",
              "| case | n | method | k | chunk | seconds | / jacobian | error vs jacobian | products | converged "
              "| peak MiB |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|"]
     for case in report["cases"]:
+        if "error" in case:
+            lines.append(f"| {case['case']} | | failed: {case['error']} | | | | | | | | |")
+            continue
         for r in case["runs"]:
             err = f"{r['error']:.1e}" if "error" in r else ""
             ratio = f"{r['ratio']:.2f}" if "ratio" in r else ""
@@ -247,8 +261,50 @@ def markdown(report: dict) -> str:
                          f"| {r['products']} | {'yes' if r['converged'] else 'no'} | {r['peak_mib']:.0f} |")
     lines += ["", "Errors: full H against jacobian's (relative Frobenius); top-k against jacobian's top k "
               "(largest eigenvalue difference / lambda_1). Peak: CUDA max_memory_allocated per run "
-              "(CPU: the process's peak RSS so far)."]
+              "(CPU: the process's peak RSS so far).", ""]
+    failed = threshold_failures(report)
+    lines.append("Thresholds (every run converged, errors <= %g): %s" % (MAX_ERROR, "; ".join(failed) or "all hold"))
     return "\n".join(lines) + "\n"
+
+
+def threshold_failures(report: dict) -> list[str]:
+    """What broke the thresholds: failed cases, runs that did not converge, errors above :data:`MAX_ERROR`."""
+    out = []
+    for case in report["cases"]:
+        if "error" in case:
+            out.append(f"{case['case']} failed")
+            continue
+        for r in case["runs"]:
+            if not r["converged"]:
+                out.append(f"{case['model']} {r['method']} did not converge")
+            if r.get("error", 0.0) > MAX_ERROR:
+                out.append(f"{case['model']} {r['method']} error {r['error']:.1e}")
+    return out
+
+
+def run_cases(args, device, report: dict, write) -> None:
+    """Run the chosen cases in order; after each, its record (or its error) is in ``report`` and written."""
+    t0 = time.perf_counter()
+    for key in args.cases:
+        try:
+            record = CASES[key](args, device)
+        except Exception as exc:  # recorded: the other cases still run, and what ran is kept
+            record = {"case": key, "error": f"{type(exc).__name__}: {first_line(exc)}"}
+        finally:
+            _release(device)
+        report["cases"].append(record)
+        report["seconds"] = round(time.perf_counter() - t0, 1)
+        write(report)
+        print(f"{key}: {'failed (' + record['error'] + ')' if 'error' in record else 'done'} "
+              f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+
+
+def _release(device: torch.device) -> None:
+    """Give a finished (or failed) case's memory back before the next one."""
+    import gc
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
 
 
 def main(argv=None) -> dict:
@@ -265,20 +321,21 @@ def main(argv=None) -> dict:
     if args.quick:
         args.max_iter = None
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or "cpu")
-    report = {"device": name, "torch": torch.__version__, "quick": args.quick, "cases": []}
-    t0 = time.perf_counter()
-    for key in args.cases:
-        report["cases"].append(CASES[key](args, device))
-        print(f"{key}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-    report["seconds"] = round(time.perf_counter() - t0, 1)
+    report = {"device": name, "torch": torch.__version__, "quick": args.quick,
+              "float32_precision": precision_settings(allow_tf32=False), "cases": []}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "bench_gpu.json", report)
-    text = markdown(report)
-    atomic_write_bytes(out / "bench_gpu.md", text.encode())
-    print(text)
+
+    def write(rep: dict) -> None:
+        write_json(out / "bench_gpu.json", rep)
+        atomic_write_bytes(out / "bench_gpu.md", markdown(rep).encode())
+
+    run_cases(args, device, report, write)
+    report["threshold_failures"] = threshold_failures(report)
+    write(report)
+    print(markdown(report))
     return report
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(1 if main()["threshold_failures"] else 0)

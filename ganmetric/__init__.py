@@ -11,8 +11,10 @@ __version__ = "0.1.0"
 
 from .axes import Axes, apply_axis, export_axes, load_axes
 from .distances import Distance, DistanceSpec, load_distance
-from .errors import (GanmetricError, InputError, NotDeterministicError, NumericalWarning, OutOfMemoryWarning,
-                     ResultFileError, UntrainedWeightsWarning, WeightsError)
+from .errors import (DeviceWarning, GanmetricError, InputError, NonFiniteError, NotDeterministicError,
+                     NumericalWarning, OutOfMemoryWarning, ResultFileError, UntrainedWeightsWarning, WeightsError)
+from .errors import FolderLockedError, OutputError
+from .errors import UnknownSourceWarning
 from .generators import Generator, ModelSpec, load_generator
 from .hessian import METHODS, metric_tensor, resolve_method, unused_options
 from .inversion import InversionResult, invert, load_image
@@ -24,8 +26,10 @@ from .paths import LatentPath, geodesic, linear_path, path_length, slerp_path
 __all__ = ["__version__", "load_generator", "load_distance", "metric_tensor", "save_result", "load_result",
            "Generator", "Distance", "ModelSpec", "DistanceSpec", "MetricResult", "METHODS", "resolve_method",
            "unused_options", "GanmetricError", "InputError", "WeightsError", "NotDeterministicError", "ResultFileError",
-           "NumericalWarning", "UntrainedWeightsWarning", "OutOfMemoryWarning",
+           "NonFiniteError",
+           "NumericalWarning", "UntrainedWeightsWarning", "OutOfMemoryWarning", "DeviceWarning",
+           "UnknownSourceWarning",
            "batch_metric", "load_results", "spectrum_stats", "homogeneity", "average_metric",
            "Axes", "export_axes", "load_axes", "apply_axis",
            "invert", "InversionResult", "load_image", "optimize",
-           "geodesic", "path_length", "linear_path", "slerp_path", "LatentPath"]
+           "geodesic", "path_length", "linear_path", "slerp_path", "LatentPath", "OutputError", "FolderLockedError"]

@@ -28,7 +28,7 @@ from .errors import InputError, ResultFileError
 from .generators.spec import check_same_model
 from .io import read_npz_with_meta
 from .result import MetricResult, load_result
-from .placement import placement
+from .placement import cpu_float64, placement
 
 
 def check_basis_for(meta: dict | None, G, *, source: str = "the basis") -> None:
@@ -51,6 +51,12 @@ def check_basis_for(meta: dict | None, G, *, source: str = "the basis") -> None:
 
 def basis_meta(path) -> dict:
     """What a basis file (a result, an average or an axis file) records: its meta.
+
+    Args:
+        path: the result or axis file.
+
+    Returns:
+        The file's meta (model, latent space, distance, ...).
 
     Raises:
         InputError: missing file. ResultFileError: not a result or axis file.
@@ -112,9 +118,7 @@ def _basis_source(basis) -> tuple[object, object, dict | None, str]:
 
 
 def _float64(values) -> torch.Tensor:
-    if isinstance(values, torch.Tensor):
-        values = values.detach().cpu()
-    return torch.as_tensor(np.asarray(values), dtype=torch.float64)
+    return cpu_float64(values)
 
 
 def _columns(vecs, n: int, source: str, basis_k) -> torch.Tensor:

@@ -5,6 +5,7 @@ import math
 import numbers
 from typing import Iterable
 
+import numpy as np
 import torch
 
 from .errors import InputError
@@ -23,6 +24,10 @@ def one_of(kind: str, value: str, valid: Iterable[str]) -> str:
     return value
 
 
+#: the largest code value accepted (float32's largest finite number)
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)
+
+
 def latent_codes(z, latent_dim: int, *, name: str = "z") -> torch.Tensor:
     """Validate latent codes and return them as a (B, latent_dim) tensor.
 
@@ -31,16 +36,25 @@ def latent_codes(z, latent_dim: int, *, name: str = "z") -> torch.Tensor:
         latent_dim: expected size of one code.
         name: what to call the codes in messages (e.g. a file name).
 
+    Codes must be float32, float64 or integers (float16 and bfloat16 codes are refused, not
+    cast: say ``z.float()`` yourself), finite, and within float32's range (about 3.4e38): a
+    larger code overflows to inf in a float32 generator, and no generator's prior reaches it.
+
     Raises:
-        InputError: wrong shape, empty, or non-finite values.
+        InputError: wrong shape, empty, a half-precision dtype, non-finite values, or values
+            beyond float32's range.
     """
     if not isinstance(z, torch.Tensor):
         try:
-            z = torch.as_tensor(z)
+            z = torch.as_tensor(z, device="cpu")  # never the default device: the caller places codes
         except Exception as exc:  # numpy object arrays, strings, ...
             raise InputError(f"{name} must be a numeric array, got {type(z).__name__}") from exc
     if not (z.dtype.is_floating_point or z.dtype in (torch.int32, torch.int64)):
         raise InputError(f"{name} must hold real numbers, got dtype {z.dtype}")
+    if z.dtype in (torch.float16, torch.bfloat16):
+        short = str(z.dtype).replace("torch.", "")
+        raise InputError(f"{name} has dtype {short}: codes must be float32 or float64 (or integers), never cast "
+                         f"silently; convert them first, e.g. z.float()")
     given = tuple(z.shape)  # reported as given, before a single code becomes a batch of one
     if z.dim() == 1:
         z = z[None]
@@ -49,6 +63,10 @@ def latent_codes(z, latent_dim: int, *, name: str = "z") -> torch.Tensor:
                          f"got {given}")
     if not torch.isfinite(z).all():
         raise InputError(f"{name} contains NaN or inf values")
+    largest = float(z.abs().max())
+    if largest > FLOAT32_MAX:
+        raise InputError(f"{name}: values beyond float32's range (up to {largest:.3g} in size), which no "
+                         f"generator can use")
     return z
 
 
@@ -94,6 +112,38 @@ def integer(name: str, value, *, minimum: int | None = None, maximum: int | None
         bounds = [f"at least {minimum}"] * (minimum is not None) + [f"at most {maximum}"] * (maximum is not None)
         raise InputError(f"{name} must be {' and '.join(bounds)}, got {value}", argument=name)
     return value
+
+
+#: seeds are integers in [0, SEED_LIMIT): torch.Generator.manual_seed silently wraps a negative seed
+#: to 2**64 + seed and refuses 2**64 and above with its own error
+SEED_LIMIT = 2 ** 63
+
+
+def seed(value, name: str = "seed") -> int:
+    """Validate a seed: an integer in [0, 2**63) (a Python or numpy int, not a bool or a float).
+
+    The one check of every seed the API and the CLI take (``--seed -1`` would otherwise equal
+    ``2**64 - 1`` and ``99999999999999999999`` end in torch's traceback).
+
+    Raises:
+        InputError: naming ``name``, the range and the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= int(value) < SEED_LIMIT:
+        shown = value if isinstance(value, (int, float, str)) else type(value).__name__
+        raise InputError(f"{name} must be an integer in [0, 2**63), got {shown}", argument=name)
+    return int(value)
+
+
+def flag(name: str, value) -> bool:
+    """Validate an on/off option: a bool (numpy's too), not a number or a string.
+
+    Raises:
+        InputError: anything else.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        shown = value if isinstance(value, (int, float, str)) else type(value).__name__
+        raise InputError(f"{name} must be True or False, got {shown}", argument=name)
+    return bool(value)
 
 
 def positive_int(name: str, value, *, maximum: int | None = None) -> int:

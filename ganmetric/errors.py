@@ -31,8 +31,23 @@ class NotDeterministicError(GanmetricError, RuntimeError):
     """The generator or distance gives different outputs for the same input."""
 
 
+class NonFiniteError(GanmetricError, ArithmeticError):
+    """A value computed at a point is NaN or inf (the generator's image, a metric product, H):
+    the model or its derivative is not finite there, or its values overflow the dtype. Never
+    saved as a result."""
+
+
 class ResultFileError(InputError):
     """A result file is missing, corrupt or not a ganmetric result."""
+
+
+class OutputError(GanmetricError):
+    """An output could not be written (a full disk, a folder that cannot be created); nothing
+    partial is left: files are renamed into place whole and output folders swapped in whole."""
+
+
+class FolderLockedError(OutputError):
+    """Another run holds the output folder (its lock file names the process)."""
 
 
 class NumericalWarning(UserWarning):
@@ -53,6 +68,10 @@ class UntrainedWeightsWarning(UserWarning):
 
 class UnknownSourceWarning(UserWarning):
     """An NVIDIA network pickle's code is not a known NVIDIA release: it was loaded by its structure (filterable)."""
+
+
+class DeviceWarning(UserWarning):
+    """A saved generator may not run on the device it is moved to (a trace holds another device's constants)."""
 
 
 def first_line(exc: BaseException) -> str:

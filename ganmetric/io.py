@@ -1,12 +1,16 @@
 """Files: atomic writes, strict JSON, ``.npz`` arrays with a JSON ``meta``, what a file is, torch weights.
 
 Every file the package writes goes through :func:`atomic_write_bytes` (a temporary name,
-fsync, rename), so no reader ever sees half a file. The package's ``.npz`` formats (results,
+fsync, rename), so no reader ever sees half a file; the files a command writes side by side
+(a spectrum's .png, .csv and .json) are put in place together by
+:func:`ganmetric.staging.written_together`, and a command's output folder is swapped in
+whole by :func:`ganmetric.staging.staged_dir`. The package's ``.npz`` formats (results,
 averages, axes) are arrays plus a strict-JSON ``meta`` string: :func:`save_npz_with_meta`
 and :func:`read_npz_with_meta` are their one writer and reader.
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import io
 import json
@@ -14,11 +18,13 @@ import os
 import platform
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, ResultFileError
+from .errors import InputError, OutputError, ResultFileError
+from .staging import pending_files
 
 def sha256_file(path) -> str:
     """Hex sha256 digest of a file, read in 1 MiB blocks."""
@@ -38,15 +44,25 @@ def _umask() -> int:
 def atomic_write_bytes(path, data: bytes) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``.
 
+    The temporary file is ``.NAME.PID-XXXXXXXX.tmp``; one that a killed process left behind
+    for the same name is removed first (see :func:`remove_stale_temps`). Nothing is left
+    when the write fails (a full disk included).
+
+    Args:
+        path: the file.
+        data: its bytes.
+
     Raises:
         InputError: the folder does not exist or is not writable.
+        OutputError: the write failed (e.g. the disk is full).
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"cannot write {path}: folder {folder} does not exist")
+    remove_stale_temps(folder, [path.name])
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
@@ -55,14 +71,76 @@ def atomic_write_bytes(path, data: bytes) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
+        pending = pending_files()
+        if pending is None:
+            os.replace(tmp, path)
+        else:
+            pending.append((tmp, path))   # put in place with the rest of its set (written_together)
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
         raise
     return path
+
+
+#: a temporary file whose writer is gone is removed once it is this old (seconds): a writer on
+#: another machine sharing the folder has a pid this machine does not know
+STALE_TEMP_SECONDS = 10.0
+#: temporary files named before they carried their writer's pid are removed once this old (seconds)
+STALE_UNNAMED_TEMP_SECONDS = 3600.0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_stale_temps(folder, names) -> list[Path]:
+    """Remove the temporary files (``.NAME.*.tmp``) that killed writers of ``names`` left in ``folder``.
+
+    A temporary file is stale when the process named in it (``.NAME.PID-XXXXXXXX.tmp``) no
+    longer runs here and it is older than :data:`STALE_TEMP_SECONDS`, or, for a name without a
+    pid, when it is older than :data:`STALE_UNNAMED_TEMP_SECONDS`: a live writer's file is kept.
+
+    Returns:
+        The files removed.
+    """
+    import time
+    folder = Path(folder)
+    removed, now = [], time.time()
+    for name in names:
+        head = f".{name}."
+        try:
+            candidates = [p for p in folder.glob(f".{glob.escape(name)}.*.tmp")]
+        except OSError:
+            return removed
+        for tmp in candidates:
+            tag = tmp.name[len(head):-len(".tmp")]
+            pid = tag.split("-", 1)[0]
+            try:
+                age = now - tmp.stat().st_mtime
+            except OSError:
+                continue
+            if pid.isdigit() and "-" in tag:
+                stale = int(pid) != os.getpid() and not _pid_alive(int(pid)) and age > STALE_TEMP_SECONDS
+            else:
+                stale = age > STALE_UNNAMED_TEMP_SECONDS
+            if stale:
+                try:
+                    tmp.unlink()
+                    removed.append(tmp)
+                except OSError:
+                    pass
+    return removed
 
 
 def atomic_save_npz(path, arrays: dict) -> Path:
@@ -89,6 +167,31 @@ def check_writable(path) -> Path:
             raise InputError(f"cannot create folder {folder}: {exc.strerror or exc}") from exc
     if not os.access(folder, os.W_OK):
         raise InputError(f"cannot write {path}: folder {folder} is not writable")
+    return path
+
+
+def check_suffix(path, suffixes, what: str, *, name: str = "path") -> Path:
+    """Refuse a file name whose suffix is not one of the formats the file is written in.
+
+    A file's format never follows a name the user chose by chance: ``--out t3.txt`` for a
+    result file is refused rather than written as an ``.npz`` named ``.txt``.
+
+    Args:
+        path: the file to be written.
+        suffixes: the suffixes it may have (lower case, with the dot).
+        what: what the file is, for the message ("a ganmetric result file (.npz)").
+        name: the argument (or flag) that named it.
+
+    Returns:
+        ``path`` as a Path.
+
+    Raises:
+        InputError: another suffix (or none).
+    """
+    path = Path(path)
+    if path.suffix.lower() not in tuple(suffixes):
+        raise InputError(f"{name} is written as {what}: its name must end in {' or '.join(suffixes)}, "
+                         f"got {path.name}", argument=name if name.isidentifier() else None)
     return path
 
 
@@ -166,6 +269,22 @@ def describe_file(path) -> str | None:
     return None
 
 
+def _broken_zip(path) -> bool:
+    """Whether ``path`` starts as a zip archive (an .npz) but cannot be read through: truncated
+    (no central directory) or with a damaged member (CRC or decompression error)."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":
+                return False
+    except OSError:
+        return False
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return zf.testzip() is not None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
+        return True
+
+
 def load_torch_file(path, *, what: str = "weights file", safe_globals=()):
     """``torch.load(path, weights_only=True)`` on CPU, with errors in plain words; a ``.safetensors``
     file (by suffix or content) is read with the ``safetensors`` package instead (a flat dict of tensors).
@@ -238,7 +357,12 @@ def save_npz_with_meta(path, arrays: dict, meta: dict) -> Path:
 
     The one writer of the package's ``.npz`` formats (results, averages, axes); read them
     back with :func:`read_npz_with_meta`.
+
+    Raises:
+        InputError: ``path`` does not end in ``.npz``.
+        OutputError: the write failed.
     """
+    check_suffix(path, (".npz",), "a numpy .npz archive", name="path")
     return atomic_save_npz(path, {**arrays, "meta": np.array(json_text(meta, indent=None).strip())})
 
 
@@ -263,6 +387,11 @@ def read_npz_with_meta(path, *, kind: str, required, format_prefix: str,
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        if _broken_zip(path):  # the right kind of file, cut short or damaged: say so, not "a zip archive"
+            error = ResultFileError(f"{path} is truncated or corrupt: an .npz (zip) file that cannot be read to the "
+                                    f"end")
+            error.damaged = True
+            raise error from exc
         what = describe_file(path)
         raise ResultFileError(f"{path} is not a readable {kind} file (.npz)" + (f": it is {what}" if what else "")
                               ) from exc

@@ -4,34 +4,59 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .errors import InputError
+from .errors import InputError, NonFiniteError
 
 
-def eigh_descending(H):
+#: why a metric computed at a point is not finite, for every message that says so
+NON_FINITE_CAUSE = ("the derivative of the generator (or of the distance) is NaN or inf there, or the values "
+                    "overflow the dtype (float64 has more range)")
+
+
+def check_finite(x, what: str) -> None:
+    """Refuse NaN or inf in a computed array or tensor.
+
+    Raises:
+        NonFiniteError: ``"{what} is not finite (NaN or inf)"`` and its likely cause.
+    """
+    ok = bool(torch.isfinite(x).all()) if isinstance(x, torch.Tensor) else bool(np.isfinite(np.asarray(x)).all())
+    if not ok:
+        raise NonFiniteError(f"{what} is not finite (NaN or inf): {NON_FINITE_CAUSE}")
+
+
+def eigh_descending(H, *, what: str = "the matrix"):
     """Eigenpairs of a symmetric matrix, eigenvalues in descending order.
 
     Args:
         H: (n, n) symmetric ``torch.Tensor`` or numpy array.
+        what: what ``H`` is, for the message if it is not finite ("the metric H at this code").
 
     Returns:
         ``(vals, vecs)`` of the same kind as ``H``: vals (n,) descending, vecs (n, n) with the
         matching eigenvectors as columns.
+
+    Raises:
+        NonFiniteError: ``H`` holds NaN or inf (eigh would fail with a LinAlgError).
     """
+    check_finite(H, what)
     if isinstance(H, torch.Tensor):
+        if H.device.type == "mps":  # MPS has no eigh: solved on the CPU, handed back on MPS
+            vals, vecs = eigh_descending(H.cpu())
+            return vals.to(H.device), vecs.to(H.device)
         vals, vecs = torch.linalg.eigh(H)
         return vals.flip(0), vecs.flip(1)
     vals, vecs = np.linalg.eigh(np.asarray(H))
     return vals[::-1].copy(), vecs[:, ::-1].copy()
 
 
-#: The one definition of anisotropy, used by ``ganmetric hessian``, ``spectrum``, ``average`` and every table.
 ANISOTROPY_DEFINITION = (
     "Anisotropy count for threshold t: the number of leading eigenvalues, sorted by magnitude (descending "
     "|lambda|), whose cumulative sum first reaches the fraction t of the total, i.e. "
     "min{m : sum_{i<=m} |lambda_i| >= t * sum_i |lambda_i|}; for top-k results the total is the sum of the k "
     "stored eigenvalues.")
+"""The one definition of anisotropy, used by ``ganmetric hessian``, ``spectrum``, ``average`` and every table."""
 
 THRESHOLDS = (0.99, 0.999, 0.9999, 0.99999)
+"""The default thresholds t of the anisotropy counts (fractions of the trace)."""
 
 
 def _check_thresholds(thresholds) -> np.ndarray:

@@ -22,7 +22,8 @@ clipped to 1 .. n (and on the CPU to the larger of :data:`CPU_MAX_CHUNK` and
   sees it freed (any device; tracemalloc does not see torch's allocations, and the process's
   RSS counts the allocator's reuse and everything else the process does); on CUDA the
   allocator's own peak (``torch.cuda.max_memory_allocated``, which also counts convolution
-  workspaces and the temporaries inside one call) is taken when larger.
+  workspaces and the temporaries inside one call) is taken when larger, never resetting that
+  statistic (the caller's own peak): a new peak reached in the call is the call's.
 - **free memory**: CUDA ``torch.cuda.mem_get_info`` plus what torch's caching allocator holds
   unused; CPU ``MemAvailable`` of ``/proc/meminfo``, lowered to a cgroup's limit when the
   process runs in one (containers); elsewhere, or where none can be read, :data:`FALLBACK_CHUNK`.
@@ -30,9 +31,12 @@ clipped to 1 .. n (and on the CPU to the larger of :data:`CPU_MAX_CHUNK` and
 A pass that still runs out of memory (the estimate is an estimate; other processes share a
 GPU) is retried by :class:`Chunks` with half as many tangents, down to 1, with an
 :class:`~ganmetric.errors.OutOfMemoryWarning`; the smaller chunk is kept for the passes after it.
+Out of memory includes cuBLAS/cuDNN failing to allocate a workspace (``*_STATUS_ALLOC_FAILED``);
+the failed pass is garbage-collected before ``torch.cuda.empty_cache()`` and the retry.
 """
 from __future__ import annotations
 
+import gc
 import os
 import warnings
 import weakref
@@ -196,19 +200,35 @@ def forward_memory(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) 
     Returns:
         ForwardMemory (on CUDA ``peak`` is at least the allocator's own peak above its start).
     """
-    cuda = x.device.type == "cuda"
-    if cuda:
-        torch.cuda.synchronize(x.device)
-        torch.cuda.reset_peak_memory_stats(x.device)
-        start = torch.cuda.memory_allocated(x.device)
     counter = _ByteCounter(x)
-    with torch.no_grad(), counter:
+    with _AllocatorPeak(x.device) as allocator, torch.no_grad(), counter:
         y = fn(x)
-    peak = counter.peak
-    if cuda:
-        torch.cuda.synchronize(x.device)
-        peak = max(peak, torch.cuda.max_memory_allocated(x.device) - start)
+    peak = max(counter.peak, allocator.peak or 0)
     return ForwardMemory(peak=int(peak), total=int(counter.total), out=int(y.numel() * y.element_size()))
+
+
+class _AllocatorPeak:
+    """``with _AllocatorPeak(device) as a:`` the CUDA allocator's peak above its start during the block, when
+    it can be told without resetting the peak statistic (``a.peak``; None elsewhere, or when the block stayed
+    below the peak reached before it)."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.peak = torch.device(device), None
+        self.cuda = self.device.type == "cuda"
+
+    def __enter__(self) -> "_AllocatorPeak":
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
+            self.start = torch.cuda.memory_allocated(self.device)
+            self.before = torch.cuda.max_memory_allocated(self.device)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.cuda and exc[0] is None:
+            torch.cuda.synchronize(self.device)
+            after = torch.cuda.max_memory_allocated(self.device)
+            if after > self.before:  # a new peak: reached inside the block
+                self.peak = after - self.start
 
 
 def free_memory(device: torch.device) -> int | None:
@@ -318,12 +338,19 @@ def auto_chunk(obj, product: str) -> ChunkChoice:
                         cpu=obj.z0.device.type == "cpu")
 
 
+#: lower-case fragments of the RuntimeErrors that mean "no memory": CPU/MPS allocators, and the CUDA
+#: libraries failing to allocate a workspace (CUBLAS_STATUS_ALLOC_FAILED, CUDNN_STATUS_ALLOC_FAILED,
+#: CUSOLVER_STATUS_ALLOC_FAILED, CUFFT_ALLOC_FAILED)
+OUT_OF_MEMORY_TEXTS = ("out of memory", "can't allocate memory", "alloc_failed")
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is an allocator's out-of-memory error (CUDA, or a CPU/MPS allocation failure)."""
+    """Whether ``exc`` means the device ran out of memory: the allocator's error (CUDA, CPU, MPS), or a CUDA
+    library's failed workspace allocation (``*_STATUS_ALLOC_FAILED``)."""
     if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
         return True
     text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+    return isinstance(exc, RuntimeError) and any(t in text for t in OUT_OF_MEMORY_TEXTS)
 
 
 class Chunks:
@@ -370,6 +397,7 @@ class Chunks:
     def _shrink(self, tried: int) -> None:
         self.size = max(1, tried // 2)
         if torch.cuda.is_initialized():
-            torch.cuda.empty_cache()  # give the failed pass's blocks back before the smaller one
+            gc.collect()  # the failed pass's tensors can sit in reference cycles (frames, tracebacks)
+            torch.cuda.empty_cache()  # then give their blocks back before the smaller pass
         warnings.warn(f"{self.what}: a pass of {tried} tangents ran out of memory; retrying with {self.size}",
                       OutOfMemoryWarning, stacklevel=3)

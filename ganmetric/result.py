@@ -18,7 +18,8 @@ allow_pickle=False)``:
 - ``meta``: a 0-d unicode array holding strict JSON: ``format``, ``kind`` ("point" or
   "average"), ``model``, ``latent_space``, ``latent_dim``, ``model_options``, ``distance``,
   ``distance_options``, ``method``, ``k``, ``dtype``, ``seconds``, ``converged``, the
-  solver options, ``versions``, and what the writer adds (``seed``, ``device``, ...).
+  solver options (``allow_tf32`` among them), ``float32_precision`` (the precision settings
+  the products ran with), ``versions``, and what the writer adds (``seed``, ``device``, ...).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ import numpy as np
 from .errors import InputError, ResultFileError
 from .io import read_npz_with_meta, save_npz_with_meta, versions
 from .linalg import anisotropy_counts
+from .placement import as_numpy
 
 FORMAT = "ganmetric-result/1"
 KINDS = ("point", "average")
@@ -38,11 +40,7 @@ RESERVED_KEYS = frozenset({"format", "kind", "method", "k", "latent_dim", "dtype
                            "versions", "model", "latent_space", "model_options", "distance", "distance_options"})
 
 
-def _array(x) -> np.ndarray:
-    """A numpy copy of a tensor or array (CPU)."""
-    if hasattr(x, "detach"):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
+_array = as_numpy  # a numpy copy of a tensor (any device) or array
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,8 @@ class MetricResult:
         converged: the iterative solver reached its tolerance (True for dense methods).
         n_products: single-vector products (or rows) computed.
         options: the solver options the method read (``chunk``, ``eps``, ``max_iter``, ``tol``,
-            ``lanczos_seed``); those it did not read are None.
+            ``lanczos_seed``); those it did not read are None. ``allow_tf32``: whether CUDA
+            products could run in TF32 (``meta["float32_precision"]`` holds the settings in effect).
         meta: what made it (model and distance identity); for a loaded file, its whole meta.
         path: the file it was read from or written to, if any.
 
@@ -111,13 +110,26 @@ class MetricResult:
         held (so ``ganmetric spectrum`` reports the same count for the file); ``total`` is the
         sum of their magnitudes (the count's 100%). Both are None when the spectrum is all
         zeros or not finite (the count is undefined then).
+
+        For a top-k result the count of its k eigenvalues says little (the top 10 always hold
+        99% of the top 10's sum, nearly). When the trace is known (the full H was computed and
+        k eigenpairs stored), ``trace_share`` is the stored eigenvalues' share of it and
+        ``n99_of_trace`` how many of them reach 99% of the trace (None: more than k are needed);
+        both are None when H (so the trace) is unknown.
         """
         vals = _array(self.eigvals).astype(np.float64)
         trace = float(np.trace(_array(self.H).astype(np.float64))) if self.H is not None else None
         defined = bool(np.isfinite(vals).all()) and float(np.abs(vals).sum()) > 0
         n99 = int(anisotropy_counts(vals, (0.99,))[0]) if defined else None
+        share = n99_trace = None
+        if defined and trace is not None and trace > 0:
+            cumulative = np.cumsum(np.abs(vals)) / trace
+            share = float(cumulative[-1])
+            reached = np.nonzero(cumulative >= 0.99)[0]
+            n99_trace = int(reached[0]) + 1 if reached.size else None
         return {"top_eigvals": vals[:top].tolist(), "trace": trace,
                 "total": float(np.abs(vals).sum()) if defined else None, "n99": n99,
+                "trace_share": share, "n99_of_trace": n99_trace,
                 "method": self.method, "seconds": self.seconds, "dim": self.dim, "k": self.k}
 
     def file_meta(self, **extra) -> dict:
@@ -165,7 +177,7 @@ class MetricResult:
 
         Raises:
             ResultFileError: missing file, not an npz, missing arrays, inconsistent shapes,
-                non-finite eigenpairs or bad meta.
+                non-finite eigenpairs, point or H, or bad meta.
         """
         arrays, meta = read_npz_with_meta(
             path, kind="ganmetric result", required=("eigvals", "eigvecs", "z", "meta"),
@@ -182,20 +194,44 @@ class MetricResult:
                                   f"z {z.shape}" + (f", H {H.shape}" if H is not None else ""))
         if not (np.isfinite(vals).all() and np.isfinite(vecs).all()):
             raise ResultFileError(f"{path}: non-finite eigenpairs")
+        for name, arr in (("point z", z), ("metric H", H)):
+            if arr is not None and not np.isfinite(arr).all():
+                raise ResultFileError(f"{path}: non-finite values in its {name}")
         kind = meta.get("kind", "point")
         if kind not in KINDS:
             raise ResultFileError(f"{path}: unknown result kind {kind}")
-        options = {k: meta.get(k) for k in ("chunk", "eps", "max_iter", "tol", "lanczos_seed") if k in meta}
+        options = {k: meta.get(k) for k in ("chunk", "eps", "max_iter", "tol", "lanczos_seed", "allow_tf32")
+                   if k in meta}
         return cls(vals, vecs, z, H, arrays.get("residuals"), kind=kind, method=meta.get("method"),
                    seconds=meta.get("seconds"), converged=bool(meta.get("converged", True)), options=options,
                    meta=meta, path=path)
 
 
 def save_result(path, result: MetricResult, **extra) -> Path:
-    """Write ``result`` to ``path`` atomically (see :meth:`MetricResult.save`); returns the path."""
+    """Write ``result`` to ``path`` atomically (see :meth:`MetricResult.save`).
+
+    Args:
+        path: the ``.npz`` file to write (missing parent folders are created).
+        result: the :class:`MetricResult`.
+        **extra: extra meta entries, as :meth:`MetricResult.save` takes them (e.g. ``seed=0``).
+
+    Returns:
+        The path written.
+    """
     return result.save(path, **extra).path
 
 
 def load_result(path) -> MetricResult:
-    """Read and validate a result file (see :meth:`MetricResult.load`)."""
+    """Read and validate a result file (see :meth:`MetricResult.load`).
+
+    Args:
+        path: a ``.npz`` file written by :meth:`MetricResult.save` (or ``ganmetric hessian``, ``average``...).
+
+    Returns:
+        The :class:`MetricResult`, with numpy arrays, its ``meta`` and ``path``.
+
+    Raises:
+        ResultFileError: missing file, not an npz, missing arrays, inconsistent shapes,
+            non-finite eigenpairs, point or H, or bad meta.
+    """
     return MetricResult.load(path)

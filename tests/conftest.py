@@ -3,6 +3,7 @@ parallel worktrees test their own code; subprocesses get the same path via ``hel
 Test modules import their helpers one way: ``from helpers import ...`` (tests/helpers.py)."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def pytest_collection_modifyitems(config, items):
     """
     available = {}
     for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("device") == "cuda":
+            item.add_marker(pytest.mark.gpu)  # at collection, so that `-m gpu` selects it
         models = {PRETRAINED_FIXTURES[f] for f in getattr(item, "fixturenames", ()) if f in PRETRAINED_FIXTURES}
         for mark in item.iter_markers("pretrained"):
             models.update(mark.args)
@@ -78,3 +82,43 @@ def dcgan_face():
 def lpips_random64():
     import ganmetric
     return ganmetric.load_distance("lpips-alex", lpips_backbone="random", dtype="float64")
+
+
+def _placements(value, where: str = "", depth: int = 0) -> list:
+    """(where, device, dtype) of every tensor a fixture's value holds: modules, tensors, containers, dataclasses."""
+    if depth > 4:
+        return []
+    if isinstance(value, torch.nn.Module):
+        return [(f"{where}.{name}", str(t.device), str(t.dtype))
+                for name, t in [*value.named_parameters(), *value.named_buffers()]]
+    if isinstance(value, torch.Tensor):
+        return [(where, str(value.device), str(value.dtype))]
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        items = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
+    else:
+        return []
+    return [p for key, item in items for p in _placements(item, f"{where}[{key!r}]", depth + 1)]
+
+
+def placement_changes(values: dict, before: dict) -> list[str]:
+    """What moved since ``before`` (``{name: _placements(value)}``): "NAME[...] was DEVICE DTYPE, now ..." lines."""
+    return [f"{name}{where} was {dev} {dt}, now {now[1]} {now[2]}" for name, value in values.items()
+            for (where, dev, dt), now in zip(before[name], _placements(value)) if (dev, dt) != now[1:]]
+
+
+@pytest.fixture(autouse=True)
+def _shared_fixtures_keep_their_placement(request):
+    """A module- or session-scoped fixture is shared by later tests: a test that moves it in place (``G.to(cuda)``,
+    ``.double()``) hands them a model on another device or dtype. Fails the test that did it."""
+    defs = getattr(getattr(request.node, "_fixtureinfo", None), "name2fixturedefs", {})
+    shared = {name: request.getfixturevalue(name) for name in request.fixturenames
+              if name in defs and defs[name] and defs[name][-1].scope != "function"}
+    before = {name: _placements(value) for name, value in shared.items()}
+    yield
+    moved = placement_changes(shared, before)
+    if moved:
+        pytest.fail("a shared fixture was moved in place (use a copy): " + "; ".join(moved[:3]), pytrace=False)

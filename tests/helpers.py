@@ -1,8 +1,11 @@
 """Small generators with known answers, and the independent dense reference."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -25,13 +28,13 @@ def subprocess_env(**extra) -> dict:
 def one_error_line(res, match):
     """A CLI result that failed with exactly one ``Error:`` line holding ``match`` and no traceback.
 
-    ganmetric's own errors exit 1 with that line alone; click's usage errors (BadParameter) exit 2
-    and may print the usage above it."""
+    Bad input exits 2, a failure at run time 1 (ganmetric_cli.common.one_line_error); ganmetric's own
+    errors print that line alone, click's usage errors (UsageError) may print the usage above it."""
     assert res.exit_code in (1, 2), res.output
     lines = [line for line in res.output.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("Error:")]
     assert len(errors) == 1 and match in errors[0], res.output
-    if res.exit_code == 1:
+    if not lines[0].startswith("Usage:"):
         assert len(lines) == 1, res.output
     assert "Traceback" not in res.output
 
@@ -123,3 +126,64 @@ def save_with(path, result, **meta):
     result = replace(result, kind=own.pop("kind", result.kind), method=own.pop("method", result.method),
                      meta={**result.meta, **own})
     return result.save(path, **meta).path
+
+
+def fake_weights_index(folder: Path, member: bytes, *, package: str = "ganmetric_fake_weights",
+                       version: str = "1.0") -> dict:
+    """A local package index holding one wheel with a weights file, and the config ``weights`` block for it.
+
+    Point pip at it with ``PIP_NO_INDEX=1`` and ``PIP_FIND_LINKS=folder/"links"`` in the environment:
+    ``weights.fetch_pypi_member`` then runs its real ``pip download`` with no network.
+    """
+    import hashlib
+    import zipfile
+    links = folder / "links"
+    links.mkdir(parents=True, exist_ok=True)
+    wheel = links / f"{package}-{version}-py3-none-any.whl"
+    info = f"{package}-{version}.dist-info"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(f"{package}/weights.bin", member)
+        zf.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {package}\nVersion: {version}\n")
+        zf.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: ganmetric-tests\nRoot-Is-Purelib: true\n"
+                                     "Tag: py3-none-any\n")
+        zf.writestr(f"{info}/RECORD", "")
+    return {"source": "pypi-wheel", "package": package, "version": version,
+            "wheel_sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(), "member": f"{package}/weights.bin",
+            "member_sha256": hashlib.sha256(member).hexdigest()}
+
+
+def cache_weights(model: str, spec: dict, data: bytes) -> Path:
+    """Write ``data`` as the cached weight file of ``model`` (in ``$GANMETRIC_CACHE``); returns its path."""
+    from ganmetric.generators import weights
+    path = weights.cached_path(model, spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+#: Chromium as root in a container with no network: no sandbox, no GPU, no background connections
+CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync")
+
+
+@contextlib.contextmanager
+def headless_chromium(window: str = "1280,960"):
+    """A Selenium driver of Debian's headless chromium (its console log kept), in a fresh profile removed after.
+
+    The caller skips where ``shutil.which("chromium")``, ``which("chromedriver")`` or selenium are missing.
+    """
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    profile = tempfile.mkdtemp(prefix="ganmetric-chromium-")
+    for flag in CHROMIUM_FLAGS + (f"--window-size={window}", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -76,3 +76,33 @@ def save_traced_tiny(path, *, n: int, res: int):
     from helpers import TinyConvGenerator
     torch.jit.trace(_Traced(TinyConvGenerator(n=n, res=res)), torch.zeros(2, n)).save(str(path))
     return path
+
+
+class NanAtGenerator(Generator):
+    """G(z) = tanh(A z), but not finite for codes whose first coordinate is above ``cut`` (set ``cut``
+    to inf to mend it): a generator that fails at some points of a batch and not at others.
+
+    ``what="image"``: NaN images there; ``what="derivative"``: finite images (the same as elsewhere)
+    whose derivative is not finite (sqrt at 0).
+    """
+
+    def __init__(self, n: int = 4, cut: float = 0.5, what: str = "image"):
+        super().__init__(name="nan-at", latent_dim=n, resolution=4)
+        g = torch.Generator().manual_seed(0)
+        self.register_buffer("A", torch.randn(16, n, generator=g, dtype=torch.float64))
+        self.cut, self.what = cut, what
+        self.freeze()
+
+    def _generate(self, z):
+        x = torch.tanh(z @ self.A.T.to(z.dtype))
+        bad = z[:, :1] > self.cut
+        if self.what == "image":
+            x = torch.where(bad, torch.full_like(x, float("nan")), x)
+        else:
+            x = x * (1 + torch.where(bad, torch.sqrt(z[:, :1] - z[:, :1]), torch.zeros_like(z[:, :1])))
+        return x.reshape(-1, 1, 4, 4)
+
+
+def make_nan_at():
+    """``--model helpers_analysis:make_nan_at`` (float32, as the CLI loads it)."""
+    return NanAtGenerator().float()

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import shutil
 
@@ -76,7 +77,8 @@ def test_stop_between_points(tmp_path, tiny, mse):
                      stop=lambda: calls.append(1) or len(calls) > 2)
     assert s.interrupted and s.computed == 2
     man = json.loads((tmp_path / "manifest.json").read_text())
-    assert [p["status"] for p in man["points"]] == ["done", "done", "pending", "pending", "pending"]
+    assert [(p["index"], p["status"]) for p in man["points"]] == [(0, "done"), (1, "done")]  # pending: not listed
+    assert (man["n_points"], man["n_done"], man["n_failed"], man["interrupted"]) == (5, 2, 0, True)
     s = batch_metric(tiny, mse, tiny.sample(5), tmp_path, method="jacobian")
     assert not s.interrupted and (s.computed, s.skipped) == (3, 2)
 
@@ -290,3 +292,87 @@ def test_an_old_folder_without_model_options_still_resumes(tmp_path, mse):
     (tmp_path / "b" / "manifest.json").write_text(json.dumps(manifest))
     s = batch_metric(G, mse, G.sample(3, seed=0), tmp_path / "b", method="jacobian")
     assert (s.computed, s.skipped) == (1, 2)
+
+
+@pytest.mark.parametrize("what", ["image", "derivative"])
+def test_points_that_are_not_finite_fail_are_left_out_and_are_retried(tmp_path, mse, what):
+    from ganmetric.analysis.batch import NOT_FINITE_IMAGE, NOT_FINITE_METRIC
+    from helpers_analysis import NanAtGenerator
+    G = NanAtGenerator(what=what).double()
+    codes = G.sample(8, seed=1)                                     # points 0 and 5 are above the cut
+    out = tmp_path / "b"
+    s = batch_metric(G, mse, codes, out, method="jacobian")
+    why = NOT_FINITE_IMAGE if what == "image" else NOT_FINITE_METRIC
+    assert s.failures == {0: why, 5: why} and (s.computed, s.failed) == (6, 2) and not s.interrupted
+    assert not (out / point_name(0)).exists() and not (out / point_name(5)).exists()
+    man = json.loads((out / "manifest.json").read_text())
+    assert (man["n_points"], man["n_done"], man["n_failed"]) == (8, 6, 2)
+    assert man["points"][0] == {"index": 0, "status": "failed", "reason": why}
+    rs = load_results(out)
+    assert len(rs) == 6 and rs.skipped == {"failed": 2} and "left out: 2 failed point(s)" in rs.describe()
+    avg = ganmetric.average_metric(rs)                               # the mean of the six finite metrics only
+    H = [ganmetric.metric_tensor(G, mse, codes[i], method="jacobian").H.numpy() for i in (1, 2, 3, 4, 6, 7)]
+    np.testing.assert_allclose(np.asarray(avg.H), np.mean(H, axis=0), rtol=1e-10, atol=1e-12)
+    G.cut = float("inf")                                             # mended: the failed points are retried
+    s = batch_metric(G, mse, codes, out, method="jacobian")
+    assert (s.computed, s.skipped, s.failed) == (2, 6, 0)
+    assert json.loads((out / "manifest.json").read_text())["n_failed"] == 0
+    assert len(load_results(out)) == 8 and load_results(out).skipped == {}
+
+
+def test_a_point_file_holding_nan_is_refused_by_the_analyses_and_recomputed(tmp_path, tiny, mse):
+    codes = tiny.sample(3, seed=0)
+    batch_metric(tiny, mse, codes, tmp_path, method="jacobian")
+    res = ganmetric.load_result(tmp_path / point_name(1))
+    ganmetric.save_result(tmp_path / "nan.npz", dataclasses.replace(res, H=res.H * np.nan), **{
+        k: v for k, v in res.meta.items() if k not in ganmetric.result.RESERVED_KEYS})
+    shutil.move(tmp_path / "nan.npz", tmp_path / point_name(1))      # as an earlier ganmetric could have saved it
+    with pytest.raises(ganmetric.ResultFileError, match=r"point_00001.npz: non-finite values in its metric H"):
+        load_results(tmp_path)
+    s = batch_metric(tiny, mse, codes, tmp_path, method="jacobian")
+    assert (s.computed, s.recomputed) == (1, 1) and len(load_results(tmp_path)) == 3
+
+
+def test_the_size_of_a_batch_is_checked_before_anything_is_drawn(tmp_path, tiny, mse, monkeypatch):
+    drawn = []
+    monkeypatch.setattr(type(tiny), "sample", lambda self, n, seed=0: drawn.append(n))
+    # a full float64 point of n = 6: H and eigenvectors 36 numbers each, eigenvalues and z 6 each: 84 x 8 bytes
+    with pytest.raises(ganmetric.InputError, match=r"^1000000 points are more than max_points 10000: the batch would "
+                                                   r"write about 720 MB \(1000000 result files of about 672 bytes "
+                                                   r"each and 48 MB of codes\); raise max_points") as e:
+        batch_codes(tiny, 1_000_000, 0)
+    assert e.value.argument == "max_points" and drawn == []
+    monkeypatch.undo()
+    with pytest.raises(ganmetric.InputError, match="5 points are more than max_points 4"):
+        batch_metric(tiny, mse, tiny.sample(5), tmp_path / "b", method="jacobian", max_points=4)
+    assert not (tmp_path / "b").exists()
+    assert batch_codes(tiny, 5, 0, max_points=5).shape == (5, 6)
+
+
+def test_a_second_run_is_refused_while_one_holds_the_folder(tmp_path, tiny, mse):
+    from ganmetric.locks import FolderLock
+    with FolderLock(tmp_path / "b"):                                 # another run, in the middle of its points
+        with pytest.raises(ganmetric.FolderLockedError, match=r"b is in use by another ganmetric run \(pid \d+ on "):
+            batch_metric(tiny, mse, tiny.sample(2), tmp_path / "b", method="jacobian")
+    assert not (tmp_path / "b").exists()
+    assert batch_metric(tiny, mse, tiny.sample(2), tmp_path / "b", method="jacobian").computed == 2
+
+
+def test_a_full_disk_ends_the_run_with_one_error_and_keeps_the_points_written(tmp_path, tiny, mse, monkeypatch):
+    import errno
+    import os
+    real_replace, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if str(dst).endswith(point_name(2)):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(ganmetric.OutputError, match=r"point_00002.npz: No space left on device"):
+        batch_metric(tiny, mse, tiny.sample(4), tmp_path, method="jacobian")
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["codes.npy", "manifest.json", point_name(0), point_name(1)]
+    assert json.loads((tmp_path / "manifest.json").read_text())["n_done"] == 2
+    assert batch_metric(tiny, mse, tiny.sample(4), tmp_path, method="jacobian").computed == 2

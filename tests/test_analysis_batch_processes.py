@@ -171,3 +171,18 @@ def test_torchrun_two_ranks_match_one_process(model_dir, reference, tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     assert "on 2 process(es)" in p.stdout and f"computed {N}" in p.stdout
     _assert_same_dir(reference, d)
+
+
+def test_torchrun_ranks_record_every_ranks_failed_points(model_dir, tmp_path):
+    """Points 0 and 5 (of ranks 0 and 1) give NaN images: rank 0's manifest and error line name both."""
+    d = tmp_path / "nan"
+    p = _run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "ganmetric_cli", "batch",
+              "--model", "helpers_analysis:make_nan_at", "--latent-dim", "4", "--distance", "mse", "--points", "8",
+              "--seed", "1", "--out", str(d), "-q"], _env(model_dir))
+    assert p.returncode != 0 and "/ganmetric" not in p.stderr, p.stderr[-3000:]  # torchrun's own report only
+    assert p.stderr.count("Error: 2 of 8 points failed (0, 5): the generator's output is not finite") == 1
+    assert "local_rank: 0" in p.stderr and "local_rank: 1" not in p.stderr           # rank 0 alone fails
+    manifest = json.loads((d / "manifest.json").read_text())
+    assert (manifest["n_done"], manifest["n_failed"]) == (6, 2)
+    assert [q["index"] for q in manifest["points"] if q["status"] == "failed"] == [0, 5]
+    assert sorted(f.name for f in d.glob("point_*.npz")) == [point_name(i) for i in (1, 2, 3, 4, 6, 7)]

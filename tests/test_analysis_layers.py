@@ -146,10 +146,43 @@ def test_stop_ends_the_run_early_and_it_resumes(tmp_path, mse64):
     assert not table.interrupted and len(table.rows) == 2
 
 
+class NanImage(TwoLinear):
+    """TwoLinear whose image (not its first layer) is NaN for codes with z_0 > 0.5."""
+
+    def _generate(self, z):
+        x = super()._generate(z)
+        return torch.where(z[:, :1, None, None] > 0.5, torch.full_like(x, float("nan")), x)
+
+
+def test_points_that_failed_in_one_folder_are_left_out_of_every_row(tmp_path, mse64):
+    G = NanImage()
+    codes = G.sample(6, seed=3)
+    bad = [i for i in range(6) if codes[i, 0] > 0.5]
+    assert 0 < len(bad) < 5                                           # some points fail, at least two do not
+    table = layer_metrics(G, "first", codes, tmp_path / "run", mse64, method="jacobian")
+    assert table.meta["failed_points"] == bad and table.meta["points_used"] == 6 - len(bad)
+    assert len(list((tmp_path / "run" / "layer_first").glob("point_*.npz"))) == 6    # its activations are finite
+    assert len(list((tmp_path / "run" / "image").glob("point_*.npz"))) == 6 - len(bad)
+    lam = torch.linalg.eigvalsh(closed_forms(G)["first"]).flip(0)
+    row = next(r for r in table.rows if r["layer"] == "first")
+    assert row["top_eigval"] == pytest.approx(float(lam[0]), rel=1e-10)   # the same metric at every point used
+    assert [p.name for p in table.files] == ["layers.csv", "layers.json", "layers_spectra.png", "layers_summary.png"]
+
+
+def test_a_second_run_into_the_folder_is_refused_while_one_holds_it(tmp_path, mse64):
+    from ganmetric.locks import FolderLock
+    G = TwoLinear()
+    with FolderLock(tmp_path / "run"):
+        with pytest.raises(ganmetric.FolderLockedError, match="run is in use by another ganmetric run"):
+            layer_metrics(G, "first", G.sample(2), tmp_path / "run", mse64, method="jacobian")
+    assert not (tmp_path / "run").exists()
+
+
 def test_save_writes_the_table_and_figures(tmp_path, mse64):
     import json
     G = tiny_dcgan()
     table = layer_metrics(G, "main.2,main.5", G.sample(2), tmp_path / "run", mse64, method="jacobian")
+    assert [p.name for p in table.files] == ["layers.csv", "layers.json", "layers_spectra.png", "layers_summary.png"]
     paths = table.save(tmp_path / "run")
     assert [p.name for p in paths] == ["layers.csv", "layers.json", "layers_spectra.png", "layers_summary.png"]
     header = (tmp_path / "run" / "layers.csv").read_text().splitlines()[0].split(",")

@@ -82,3 +82,35 @@ def test_results_of_other_settings_are_not_mixed(tmp_path):
     fake_result(tmp_path / "d" / "r1.npz", [1.0, 0.5], distance="lpips-alex", distance_options={"backbone": "random:1"})
     with pytest.raises(ganmetric.InputError, match="backbone random:0 in r0.npz, random:1 in r1.npz"):
         load_results(tmp_path / "d")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip a byte"])
+def test_a_damaged_point_file_says_so_and_that_batch_recomputes_it(tmp_path, damage):
+    """Not "not a readable ganmetric result file (.npz): it is a zip archive" (an .npz is one)."""
+    for s in range(2):
+        fake_result(tmp_path / f"point_{s:05d}.npz", [3.0, 2.0, 1.0], seed=s)
+    data = bytearray((tmp_path / "point_00001.npz").read_bytes())
+    if damage == "truncate":
+        data = data[:len(data) // 2]
+    else:
+        data[120] ^= 0xFF  # inside the first member's compressed bytes: a CRC error
+    (tmp_path / "point_00001.npz").write_bytes(bytes(data))
+    (tmp_path / "loose.npz").write_bytes((tmp_path / "point_00001.npz").read_bytes())
+    with pytest.raises(ganmetric.ResultFileError, match=r"point_00001.npz is truncated or corrupt: an .npz \(zip\) "
+                                                        r"file that cannot be read to the end$"):
+        load_results(tmp_path)  # no manifest: not known to be a batch folder
+    (tmp_path / "manifest.json").write_text("{}")
+    with pytest.raises(ganmetric.ResultFileError, match=r"point_00001.npz is truncated or corrupt: .*; re-running the "
+                                                        r"`ganmetric batch` command that made .* recomputes it$"):
+        load_results(tmp_path)
+    with pytest.raises(ganmetric.ResultFileError, match=r"loose.npz is truncated or corrupt: an .npz \(zip\) file "
+                                                        r"that cannot be read to the end$"):
+        ganmetric.load_result(tmp_path / "loose.npz")
+
+
+def test_a_zip_that_is_no_result_is_still_named(tmp_path):
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "doc.npz", "w") as zf:
+        zf.writestr("word/document.xml", "<w/>")
+    with pytest.raises(ganmetric.ResultFileError, match="doc.npz is not a ganmetric result file: missing eigvals"):
+        ganmetric.load_result(tmp_path / "doc.npz")

@@ -90,3 +90,50 @@ def test_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         export_axes(path, top=2, out=tmp_path / "missing" / "axes.npz")
     assert not (tmp_path / "missing").exists()
+
+
+def test_axes_of_an_average_record_a_typical_reference_point(tmp_path):
+    """Not the mean code (|z| = 1.87 for 20 points of a 100-d normal prior, against about 10 for a sample): its
+    direction at the points' mean length, said in the file, and the default reference of explore and view."""
+    from ganmetric.analysis import average_metric, load_results
+    from ganmetric.axes import reference_code
+    from helpers_analysis import fake_result
+    n, rng = 100, np.random.default_rng(0)
+    codes = rng.standard_normal((20, n))
+    for i, z in enumerate(codes):
+        fake_result(tmp_path / f"point_{i:05d}.npz", [3.0, 2.0, 1.0], H=False, n=n, seed=i)
+        res = ganmetric.load_result(tmp_path / f"point_{i:05d}.npz")
+        save_with(tmp_path / f"point_{i:05d}.npz", SimpleNamespace(**{**res.__dict__, "z": z}), model="fake",
+                  latent_space="z", distance="mse")
+    avg = average_metric(load_results(tmp_path))
+    mean, lengths = codes.mean(0), np.linalg.norm(codes, axis=1)
+    assert np.linalg.norm(mean) < 0.3 * lengths.mean()  # the mean code is no typical code
+    assert avg.meta["code_norm_mean"] == pytest.approx(lengths.mean(), rel=1e-12)
+    for source in (avg, avg.save(tmp_path / "avg.npz").path):  # in memory (kind "average") and from the file
+        ax = export_axes(source, top=2)
+        point = ax.points[0]
+        assert np.linalg.norm(point) == pytest.approx(lengths.mean(), rel=1e-12)
+        np.testing.assert_allclose(point / np.linalg.norm(point), mean / np.linalg.norm(mean), rtol=1e-12)
+        assert ax.meta["reference"] == (f"the mean of the averaged points' codes (|z| = {np.linalg.norm(mean):.3g}) "
+                                        f"rescaled to their mean length {lengths.mean():.3g}")
+        z0, label = reference_code(ax, G=None)
+        np.testing.assert_array_equal(z0, ax.points)
+        assert label == "the axes' reference point: " + ax.meta["reference"]
+    old = {k: v for k, v in avg.meta.items() if k != "code_norm_mean"}  # a file written before the record
+    from dataclasses import replace
+    ax = export_axes(replace(avg, meta=old), top=2)
+    assert np.linalg.norm(ax.points[0]) == pytest.approx(10.0, rel=1e-12)
+    assert "rescaled to sqrt(n) = 10, the typical length under a standard normal prior" in ax.meta["reference"]
+
+
+def test_axes_of_a_result_never_saved_come_from_its_tensors(tmp_path):
+    """A computed result has no path (it failed on Path(None)) and tensors on its device (numpy is asked
+    through as_numpy): the axes are its eigenvectors, the source records no file."""
+    G, res, _ = _linear_result(tmp_path)
+    computed = ganmetric.metric_tensor(G, ganmetric.load_distance("mse", dtype="float64"), res.z, method="jacobian")
+    assert computed.path is None and isinstance(computed.eigvecs, torch.Tensor)
+    ax = export_axes(computed, top=3, out=tmp_path / "a.npz")
+    np.testing.assert_allclose(np.abs(ax.axes), np.abs(computed.eigvecs[:, :3].T.numpy()), atol=1e-12)
+    np.testing.assert_allclose(ax.eigvals, computed.eigvals[:3].numpy(), rtol=1e-12)
+    assert ax.meta["source"]["path"] is None and ax.meta["source"]["sha256"] is None
+    assert load_axes(tmp_path / "a.npz").meta["source"]["path"] is None

@@ -318,7 +318,7 @@ def test_cli_compare_refuses_z_in_one_line(demo_result):
     folder, paths = demo_result
     res = CliRunner().invoke(main, ["axes", "compare", str(paths["z"]), "--methods", "sefa",
                                     "--out", str(folder / "z.csv")])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     lines = [line for line in res.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: SeFa is not defined in StyleGAN2's z space"), res.output
 

@@ -100,3 +100,61 @@ def test_dtype():
     assert checks.dtype("float64") is torch.float64 and checks.dtype(torch.float32) is torch.float32
     _refused(lambda: checks.dtype("float16"), r"Invalid dtype 'float16'. Must be one of \{float32, float64\}")
     _refused(lambda: checks.dtype(torch.int64), r"Invalid dtype 'int64'")
+
+
+@pytest.mark.parametrize("value", [0, 7, 2**63 - 1, np.int64(3), np.uint64(2**63 - 1)])
+def test_seed_accepts_the_range(value):
+    assert checks.seed(value) == int(value) and type(checks.seed(value)) is int
+
+
+@pytest.mark.parametrize("value", [-1, 2**63, 99999999999999999999, 1.0, True, "3", None])
+def test_seed_refuses_in_one_line(value):
+    """-1 would silently equal 2**64 - 1 in torch.Generator.manual_seed, 2**64 and above end in torch's error."""
+    with pytest.raises(InputError, match=r"^seed must be an integer in \[0, 2\*\*63\), got ") as info:
+        checks.seed(value)
+    assert info.value.argument == "seed"
+
+
+@pytest.mark.parametrize("entry", ["sample", "metric_tensor", "ganspace", "normal_rows", "lpips random"])
+def test_every_api_entry_taking_a_seed_checks_it(entry):
+    import ganmetric
+    from ganmetric.generators.base import normal_rows
+    from helpers import LinearGenerator
+    G = LinearGenerator(torch.eye(16, 4, dtype=torch.float64))
+    calls = {"sample": lambda s: G.sample(1, seed=s),
+             "metric_tensor": lambda s: ganmetric.metric_tensor(G, ganmetric.load_distance("mse"), torch.ones(4),
+                                                                method="gn-lanczos", k=1, seed=s),
+             "ganspace": lambda s: ganmetric.axes.ganspace_directions(G, k=1, n_samples=8, seed=s),
+             "normal_rows": lambda s: normal_rows(1, 4, s),
+             "lpips random": lambda s: ganmetric.load_distance("lpips-squeeze", lpips_backbone=f"random:{s}")}
+    for bad in (-1, 2**63):
+        with pytest.raises(InputError, match=r"(seed|SEED).* \[0, 2\*\*63\)"):
+            calls[entry](bad)
+
+
+def test_latent_codes_refuse_values_beyond_float32():
+    """A code of 1e308 is finite in float64 but inf in a float32 generator (an all-black image)."""
+    checks.latent_codes(np.full(3, 3e38), 3)
+    with pytest.raises(InputError, match=r"^z: values beyond float32's range \(up to 1e\+308 in size\)"):
+        checks.latent_codes(np.array([0.0, 1e308, 1.0]), 3)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_codes_are_refused_not_cast(dtype):
+    with pytest.raises(InputError, match=f"^z has dtype {str(dtype)[6:]}: codes must be float32 or float64 "
+                                         r"\(or integers\), never cast silently; convert them first, e.g. z.float\(\)"):
+        checks.latent_codes(torch.zeros(3, dtype=dtype), 3)
+    with pytest.raises(InputError, match="has dtype float16"):
+        checks.latent_codes(np.zeros(3, np.float16), 3)
+
+
+@pytest.mark.parametrize("convert", [lambda m: m.to(torch.bfloat16), lambda m: m.to("cpu", torch.float16),
+                                     lambda m: m.to(dtype=torch.float16), lambda m: m.half(), lambda m: m.bfloat16()])
+def test_generators_and_distances_name_the_supported_dtypes(convert):
+    import ganmetric
+    from helpers import TinyConvGenerator
+    for module in (TinyConvGenerator(n=4, res=8), ganmetric.load_distance("mse")):
+        with pytest.raises(InputError, match=r"^Invalid dtype '(b?float16)'. Must be one of \{float32, float64\}$"):
+            convert(module)
+    G = TinyConvGenerator(n=4, res=8).to(torch.float64)  # the supported ones still convert
+    assert G.dtype == torch.float64 and G.to("cpu").dtype == torch.float64

@@ -23,8 +23,8 @@ def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def _one_line_error(res, pattern):
-    assert res.exit_code == 1, res.output
+def _one_line_error(res, pattern, code=2):
+    assert res.exit_code == code, res.output
     lines = [l for l in res.output.splitlines() if l.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error:") and pattern in lines[0], res.output
 
@@ -113,7 +113,36 @@ def test_errors_are_one_line(tiny_file, tmp_path):
     assert res.exit_code == 2 and "exactly one of --points N or --z" in res.output
     _one_line_error(run(*base, "--points", 2, "--k", 99, "--out", tmp_path / "o"),
                     "Invalid value for --k: must be at least 1 and at most 6, got 99")
+    _one_line_error(run(*base, "--points", 1_000_000, "--out", tmp_path / "o"),
+                    "1000000 points are more than --max-points 10000: the batch would write about ")
+    _one_line_error(run(*base, "--points", 3, "--max-points", 2, "--k", 2, "--out", tmp_path / "o"),
+                    # a top-2 float32 point of n = 6: eigenvectors 12 numbers, eigenvalues and residuals 2, z 6
+                    "Invalid value for --max-points: 3 points are more than --max-points 2: the batch would write "
+                    "about 408 bytes (3 result files of about 88 bytes each and 144 bytes of codes); raise "
+                    "--max-points to run it")
     assert not (tmp_path / "o").exists()
+    fake_result(tmp_path / "one.npz", [1.0, 0.5])
+    _one_line_error(run("average", tmp_path / "one.npz", "--out", tmp_path / "avg.txt"),
+                    "--out is written as a ganmetric result file (.npz): its name must end in .npz, got avg.txt")
+    assert not (tmp_path / "avg.txt").exists()
+
+
+def test_failed_points_end_the_batch_with_one_error_and_the_analyses_say_how_many_they_left_out(tmp_path):
+    out = tmp_path / "b"
+    base = ["batch", "--model", "helpers_analysis:make_nan_at", "--latent-dim", 4, "--distance", "mse", "-q",
+            "--points", 8, "--seed", 1, "--out", out]
+    res = run(*base)
+    assert res.exit_code == 1 and "computed 6 (recomputed 0 corrupt/stale), kept 0 already done, failed 2" in res.output
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert lines[-1] == ("Error: 2 of 8 points failed (0, 5): the generator's output is not finite at this code. "
+                         "They are not saved; manifest.json lists them, and running the same command computes them "
+                         "again") and "Traceback" not in res.output
+    for command in ("spectrum", "average", "homogeneity"):
+        res = run(command, out, *(["--out", tmp_path / "avg.npz"] if command == "average" else []))
+        assert res.exit_code == 0, res.output
+        assert "6 result(s)" in res.output and "left out: 2 failed point(s)" in res.output
+    assert json.loads((out / "spectrum.json").read_text())["left_out"] == {"failed": 2}
+    assert ganmetric.load_result(tmp_path / "avg.npz").meta["left_out"] == {"failed": 2}
 
 
 def _row_sample(self, n=1, seed=0):

@@ -166,6 +166,13 @@ def test_output_formats_follow_the_suffix(result, tmp_path):
           "--out", bad / "g.png"), "--curve-points must be at least 2, got 1"),
         (("explore", "--axes", axes_file, "--axes-list", "0", "--action-seeds", "1", "--action-axis", 5,
           "--out", bad / "g.png"), "axis index 5 is out of range"),
+        (("explore", "--axes", axes_file, "--axes-list", "0", "--calibrate", "0.1", "--steps-out", bad / "s.txt",
+          "--out", bad / "g.png"), "--steps-out is written as a CSV table: its name must end in .csv, got s.txt"),
+        (("axes", "export", path, "--out", bad / "t3.txt"),
+         "--out is written as a numpy .npz archive: its name must end in .npz, got t3.txt"),
+        (("axes", "compare", path, "--methods", "sefa", "--out", bad / "c.txt"), "--out is written as a CSV table"),
+        (("axes", "compare", path, "--methods", "sefa", "--out", bad / "c.csv", "--meta-out", bad / "m.csv"),
+         "--meta-out is written as a JSON file: its name must end in .json, got m.csv"),
     ]:
         one_error_line(run(*args), match)
     assert [p for p in bad.rglob("*") if p.is_file()] == []
@@ -203,6 +210,11 @@ def test_bad_inputs(result, tmp_path):
                     "axis index 4 is out of range: the axis file holds 4 axes (0 to 3)")
     one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", "nan", "--out", out),
                     "Invalid value for --amount: must be a finite number, got nan")
+    # 1e308 is finite but moves the code beyond float32: once an all-black image and a code hessian refused
+    one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", 1e308, "--out", out),
+                   "the codes moved by amount 1e+308: values beyond float32's range (up to ")
+    one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0", "--range", 1e300, "--out", out),
+                   "the codes moved by up to 1e+300: values beyond float32's range")
     one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0,7", "--out", out), "axis index 7")
     one_error_line(run("axes", "export", tmp_path / "missing.npz", "--out", tmp_path / "a.npz"), "not found")
     np.save(tmp_path / "z.npy", np.zeros(100))

@@ -26,9 +26,9 @@ def result(model, tmp_path):  # noqa: F811
     return tmp_path / "h.npz"
 
 
-def test_compress_from_a_result_file(result, tmp_path):
+def test_compress_from_a_result_file(model, result, tmp_path):  # noqa: F811
     out = tmp_path / "c"
-    res = run("compress", "--hessian", result, "--samples", 8, "--ks", "1,3,6", "--random-bases", 2,
+    res = run("compress", "--hessian", result, *model, "--samples", 8, "--ks", "1,3,6", "--random-bases", 2,
               "--dtype", "float64", "--out", out, "-q")
     assert res.exit_code == 0, res.output
     assert "distance mse;" in res.output                           # the distance the basis file records
@@ -52,7 +52,7 @@ def test_compress_from_a_result_file(result, tmp_path):
 
 def test_compress_with_other_bases_and_distances(model, result, tmp_path):  # noqa: F811
     ganmetric.export_axes(result, top=4, out=tmp_path / "ax.npz")
-    res = run("compress", "--axes", tmp_path / "ax.npz", "--samples", 3, "--ks", "2,4", "--center",
+    res = run("compress", "--axes", tmp_path / "ax.npz", *model, "--samples", 3, "--ks", "2,4", "--center",
               "--distance", "layer:net.1", "--dtype", "float64", "--random-bases", 0, "--fill", "norm",
               "--out", tmp_path / "c1", "-q")
     assert res.exit_code == 0, res.output
@@ -74,16 +74,22 @@ def test_default_ks():
 
 def test_bad_input_is_one_line_and_writes_nothing(model, result, tmp_path):  # noqa: F811
     out = tmp_path / "c"
-    base = ["compress", "--hessian", result, "--samples", 2, "--out", out]
+    base = ["compress", "--hessian", result, *model, "--samples", 2, "--out", out]
     last_line_error(run(*base, "--ks", "3,1"), "Invalid value for --ks: must be distinct and ascending, got 3,1")
     last_line_error(run(*base, "--ks", "1,1"), "Invalid value for --ks: must be distinct and ascending")
     last_line_error(run(*base, "--ks", "0,7"), "Invalid value for --ks: must be at least 0 and at most 6, got 7")
     last_line_error(run(*base, "--ks", "a"), "expected comma-separated integers")
     last_line_error(run("compress", "--hessian", result, "--samples", 0, "--out", out), "--samples")
+    last_line_error(run("compress", "--hessian", result, "--samples", 2, "--out", out),  # a file never names code
+                    "the basis h.npz records the model gm_layers_nets:make (your own code, module.path:factory); "
+                    "ganmetric rebuilds only pretrained models from a file's record: if you trust it, name it "
+                    "yourself (--model gm_layers_nets:make --weights ")
+    last_line_error(run("compress", "--hessian", result, *model[:2], "--latent-dim", "6", "--samples", 2,
+                        "--out", out), "the basis h.npz records weights from the file ")
     last_line_error(run(*base, "--random-bases", -1), "Invalid value for --random-bases: must be at least 0")
-    last_line_error(run(*base, "--model", "dcgan-face"), "the basis h.npz was made with another model setting: "
-                                                         "latent size 6 there, 100 here; "
-                                                         "model gm_layers_nets:make there, dcgan-face here")
+    last_line_error(run(*base[:3], "--model", "dcgan-face", *base[9:]),
+                    "the basis h.npz was made with another model setting: latent size 6 there, 100 here; "
+                    "model gm_layers_nets:make there, dcgan-face here")
     last_line_error(run(*base, "--distance", "layer:nope"), "has no layer nope")
     last_line_error(run("compress", *model, "--directions", "sefa", "--distance", "mse", "--center", "--out", out),
                    "Invalid value for --center: needs the point a metric was computed at")

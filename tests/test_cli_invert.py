@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import ganmetric
-from helpers import subprocess_env
+from helpers import one_error_line, subprocess_env
 from ganmetric.axes import export_axes
 from ganmetric.plotting import image_bytes
 from ganmetric_cli.main import main
@@ -74,13 +74,13 @@ def test_bad_image_and_mismatched_basis_give_one_error_line(files):
     (files / "bad.png").write_bytes(b"no image")
     res = CliRunner().invoke(main, ["invert", "--model", str(files / "tiny.pt"), "--latent-dim", "8", "--distance",
                                     "mse", "--image", str(files / "bad.png"), "--out", str(files / "bad")])
-    assert res.exit_code == 1 and "Error: cannot read image" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "Error: cannot read image" in res.output and "Traceback" not in res.output
     assert not (files / "bad").exists()  # nothing written: every input is checked before --out is made
     five = ganmetric.MetricResult(eigvals=torch.ones(5), eigvecs=torch.eye(5), H=None, method="x", seconds=0.0,
                                   z=torch.zeros(5))
     export_axes(save_with(files / "h5.npz", five), top=5, out=files / "axes5.npz")
     res = _invert(files, "--hessian", str(files / "axes5.npz"), "--out", str(files / "bad2"))
-    assert res.exit_code == 1 and "latent size 5 there, 8 here" in res.output and not (files / "bad2").exists()
+    assert res.exit_code == 2 and "latent size 5 there, 8 here" in res.output and not (files / "bad2").exists()
 
 
 def test_subprocess_no_traceback(files):
@@ -88,14 +88,14 @@ def test_subprocess_no_traceback(files):
     proc = subprocess.run([sys.executable, "-m", "ganmetric_cli", "invert", "--model", str(files / "tiny.pt"),
                            "--latent-dim", "8", "--distance", "mse", "--image", str(files / "missing.png"),
                            "--out", str(files / "o")], capture_output=True, text=True, env=subprocess_env())
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == f"Error: image file not found: {files / 'missing.png'}"
 
 
-def _error_line(res):
-    """The output is exactly one `Error:` line (no traceback), returned."""
-    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+def _error_line(res, code=2):
+    """The output is exactly one `Error:` line (no traceback; exit 2: bad input), returned."""
+    assert res.exit_code == code and "Traceback" not in res.output, res.output
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), res.output
     return lines[0]
@@ -170,3 +170,47 @@ def test_box_and_true_z_end_to_end(files):
     assert fit["true_z_cosine"] == pytest.approx(cos, rel=1e-5)
     assert summary["settings"]["box"] == [0, 0, 8, 8] and summary["true_z_file"] == str(files / "z_star.npy")
     assert f"to --true-z: cosine similarity {cos:.4f}" in res.output
+
+
+def test_an_earlier_runs_folder_needs_overwrite_and_is_then_replaced_whole(files):
+    out = files / "again"
+    assert _invert(files, "--out", str(out), "--seed", "0").exit_code == 0
+    first = np.load(out / "code.npy")
+    one_error_line(_invert(files, "--out", str(out), "--seed", "7"),
+                   f"Error: {out} holds the outputs of an earlier run (code.npy, codes.npy, fit.png, loss_curve.png "
+                   f"and 3 more); choose another folder for --out, or replace them with this run's: --overwrite")
+    np.testing.assert_array_equal(np.load(out / "code.npy"), first)
+    res = _invert(files, "--out", str(out), "--seed", "7", "--overwrite")
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    codes = np.load(out / "codes.npy")
+    assert summary["settings"]["seed"] == 7 and summary["interrupted"] is False
+    np.testing.assert_array_equal(np.load(out / "code.npy"), codes[summary["best_restart"]])  # one run's set
+    (out / "notes.txt").write_text("mine")
+    one_error_line(_invert(files, "--out", str(out), "--overwrite"),
+                   "holds files that invert does not write (notes.txt)")
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not [p.name for p in files.iterdir() if p.name.startswith(".again.")]  # no stage, no lock file left
+
+
+def test_a_full_disk_is_one_error_line_and_leaves_the_previous_set(files, monkeypatch):
+    import errno
+    import os
+    out = files / "full"
+    assert _invert(files, "--out", str(out)).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd):  # the fourth file of the new set does not fit
+        calls.append(fd)
+        if len(calls) == 4:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    res = _invert(files, "--out", str(out), "--overwrite", "--seed", "3")
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert [line for line in res.output.splitlines() if line.strip()] == [
+        f"Error: cannot write {out}/fit.png: No space left on device"]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not [p.name for p in files.iterdir() if p.name.startswith(".full.")]

@@ -135,7 +135,7 @@ def test_basis_of_another_model_is_refused(files, monkeypatch, tmp_path):
     torch.jit.save(torch.jit.trace(other, torch.zeros(2, 8)), str(files / "other.pt"))
     res = _run(files, monkeypatch, "--model", "other.pt", "--objective", "opt_scores_cli:brightness",
                "--hessian", "h.npz", "--top", "4", out="bad")
-    assert res.exit_code == 1 and "Error: the basis h.npz was made with another model setting" in res.output
+    assert res.exit_code == 2 and "Error: the basis h.npz was made with another model setting" in res.output
     assert not (files / "bad").exists()
 
 

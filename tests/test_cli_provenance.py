@@ -23,8 +23,9 @@ def _ok(res):
     return res.output
 
 
-def _one_error(res, pattern):
-    assert res.exit_code == 1, res.output
+def _one_error(res, pattern, code=2):
+    """One Error line holding ``pattern`` (exit 2: bad input), after any progress lines."""
+    assert res.exit_code == code, res.output
     lines = [line for line in res.output.splitlines() if line.strip()]
     assert lines[-1].startswith("Error: ") and pattern in lines[-1], res.output
     assert "Traceback" not in res.output

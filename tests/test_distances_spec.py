@@ -55,6 +55,20 @@ def test_a_backbone_file_is_recorded_by_digest(tmp_path):
     assert rec["path"] == str((tmp_path / "alex.pth").resolve()) and len(rec["sha256"]) == 64
     x = torch.zeros(1, 3, 32, 32)
     torch.testing.assert_close(D(x, x + 0.5), src(x, x + 0.5), rtol=1e-6, atol=0)
+    # a record's backbone file is loaded only when the user names it, and then checked by digest
+    meta = distance_meta(D)
+    with pytest.raises(InputError, match=f"^the axes records the LPIPS backbone file {rec['path']} \\(sha256 "
+                                         f"{rec['sha256'][:12]}\\); ganmetric loads a weights file only when you "
+                                         f"name it: pass --lpips-backbone "):
+        load_recorded_distance(meta, what="the axes")
+    named = load_recorded_distance(meta, DistanceSpec(lpips_backbone=str(tmp_path / "alex.pth")))
+    torch.testing.assert_close(named(x, x + 0.5), D(x, x + 0.5), rtol=0, atol=0)
+    with pytest.raises(InputError, match="distance lpips-alex there, mse here"):  # another distance: that is the error
+        load_recorded_distance(meta, DistanceSpec("mse"))
+    state = {k: v + 1 for k, v in state.items()}
+    torch.save(state, tmp_path / "other.pth")
+    with pytest.raises(InputError, match="made with another distance: backbone .*alex.pth there, .*other.pth here"):
+        load_recorded_distance(meta, DistanceSpec(lpips_backbone=str(tmp_path / "other.pth")))
 
 
 def test_recorded_distance_is_rebuilt_and_mismatches_refused():
@@ -94,7 +108,7 @@ def test_too_small_images_name_the_minimum_and_resize(net, side):
 
 
 def test_bad_random_seed():
-    with pytest.raises(InputError, match="random:SEED needs a non-negative integer seed"):
+    with pytest.raises(InputError, match=r"random:SEED needs an integer seed in \[0, 2\*\*63\)"):
         load_distance("lpips-alex", lpips_backbone="random:x")
 
 

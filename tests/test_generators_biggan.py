@@ -238,4 +238,4 @@ def test_cli_latent_space_class_index_and_truncation_reach_the_builder(tmp_path)
     assert torch.allclose(torch.as_tensor(loaded.z).reshape(-1), G.sample(1, seed=0)[0])
     bad = CliRunner().invoke(main, ["hessian", "--model", "biggan-deep-128", "--weights", str(folder),
                                     "--truncation", "2", "--distance", "mse", "-o", str(tmp_path / "b.npz")])
-    assert bad.exit_code == 1 and "truncation must be in (0, 1]" in bad.output
+    assert bad.exit_code == 2 and "truncation must be in (0, 1]" in bad.output

@@ -263,7 +263,7 @@ def test_cli_custom_model_with_weights(user_dir):
         assert np.allclose(f["H"], 2 * A.T @ A / 16, rtol=1e-10)
     bad = CliRunner().invoke(main, ["hessian", "--model", "gm_user_nets:linear", "--weights", "absent.pt",
                                     "--distance", "mse", "-o", str(user_dir / "h2.npz")])
-    assert bad.exit_code == 1 and "weights file not found" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == 2 and "weights file not found" in bad.output and "Traceback" not in bad.output
     assert not (user_dir / "h2.npz").exists()
 
 
@@ -274,5 +274,8 @@ def test_models_list_shows_latent_spaces_and_other_routes():
     line = next(ln for ln in res.output.splitlines() if ln.startswith("biggan-deep-128"))
     assert "full (256), noise (128), class (128)" in line
     assert "module.path:factory" in res.output and ".pt2" in res.output and "TorchScript" in res.output
+    assert "A TorchScript file is a program: load only files you trust" in res.output  # where users decide
+    help_text = CliRunner().invoke(main, ["hessian", "--help"]).output
+    assert "is a program" in " ".join(help_text.split()) and "load only files you trust" in " ".join(help_text.split())
     for name in ("biggan-deep-256", "biggan-deep-512", "eyes-cdcgan", "dcgan-face"):
         assert name in res.output

@@ -304,11 +304,15 @@ def test_cli_refuses_a_malicious_pickle_without_running_it(tmp_path):
         def __reduce__(self):
             return os.system, (f"touch {tmp_path / 'pwned'}",)
 
-    path = tmp_path / "ffhq.pkl"
-    path.write_bytes(pickle.dumps({"G_ema": Evil()}, protocol=4))
-    res = CliRunner().invoke(main, ["hessian", "--model", str(path), "--out", str(tmp_path / "o.npz")])
-    one_error_line(res, "which an NVIDIA network pickle does not use; refused without running anything")
-    assert not (tmp_path / "pwned").exists() and not (tmp_path / "o.npz").exists()
+    plain, snapshot = tmp_path / "evil.pkl", tmp_path / "ffhq.pkl"
+    plain.write_bytes(pickle.dumps({"G_ema": Evil()}, protocol=4))  # no dnnlib: the format sniffer refuses it
+    write_snapshot(snapshot, Evil())  # an NVIDIA snapshot's stream: the restricted unpickler refuses the global
+    for path, match in ((plain, "evil.pkl is a pickle file, not a generator"),
+                        (snapshot, f"needs the global {os.system.__module__}.system, which an NVIDIA network pickle "
+                                   "does not use; refused without running anything")):
+        res = CliRunner().invoke(main, ["hessian", "--model", str(path), "--out", str(tmp_path / "o.npz")])
+        one_error_line(res, match)
+        assert not (tmp_path / "pwned").exists() and not (tmp_path / "o.npz").exists()
 
 
 def test_an_embedded_source_does_not_run_through_the_api(tmp_path):
@@ -324,8 +328,8 @@ def test_an_embedded_source_does_not_run_through_the_api(tmp_path):
 def test_not_a_network_file_through_load_generator(tmp_path):
     path = tmp_path / "x.pkl"
     torch.save({"a": torch.zeros(1)}, path)
-    with pytest.raises(WeightsError, match=r"is a PyTorch file \(torch.save\), not an NVIDIA network pickle"):
-        ganmetric.load_generator(str(path))
+    with pytest.raises(InputError, match=r"x.pkl is a PyTorch file \(torch.save\).*not a generator"):
+        ganmetric.load_generator(str(path))  # the format sniffer's line: a .pkl suffix routes nothing by itself
 
 
 # ---- cold start ----

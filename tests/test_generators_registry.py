@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 import ganmetric
 from ganmetric.errors import InputError
@@ -72,3 +73,30 @@ def test_a_new_family_registers_itself(monkeypatch):
         return None
 
     assert FAMILIES["test-family"] is build
+
+
+@pytest.mark.parametrize("family", ["dcgan", "cdcgan", "stylegan2", "biggan"])
+def test_loading_a_model_leaves_every_random_stream_alone(family, tmp_path, monkeypatch):
+    """No torch.manual_seed (it reseeds every CUDA generator of the user's), and the CPU state is restored."""
+    from helpers_devices import TINY_MODELS
+    model, options = TINY_MODELS[family](tmp_path)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("loading a model must not seed torch's global generators")
+    for name in ("manual_seed", "seed"):
+        monkeypatch.setattr(torch, name, refuse)
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", refuse)
+    monkeypatch.setattr(torch.cuda, "manual_seed", refuse)
+    cpu = torch.random.get_rng_state()
+    gpu = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    G = ganmetric.load_generator(model, **options)
+    D = ganmetric.load_distance("lpips-squeeze", lpips_backbone="random")
+    assert torch.equal(torch.random.get_rng_state(), cpu)
+    if gpu is not None:
+        assert all(torch.equal(a, b) for a, b in zip(torch.cuda.get_rng_state_all(), gpu))
+    # the same weights as a load under another default device (built on the CPU whatever it is)
+    with torch.device("meta"):
+        again = ganmetric.load_generator(model, **options)
+    assert again.device.type == "cpu" and D.has_features
+    for (name, a), b in zip(G.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(a, b), name

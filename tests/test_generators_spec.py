@@ -165,3 +165,57 @@ def test_spec_from_meta_passes_only_loader_options(user_dir):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UntrainedWeightsWarning)
         assert spec.load().output_range == "0,1"
+
+
+# --- a record rebuilds only pretrained configs by itself (issue 21) -----------------------------------------------
+
+@pytest.mark.parametrize("model, kind", [
+    ("gm_spec_nets:linear", "your own code, module.path:factory"),
+    ("nets/gen.pt", "a saved program file"), ("gen.ts", "a saved program file"), ("gen.pt2", "a saved program file"),
+    ("my-config.json", "a config file"),
+    ("hf://someone/gan", "not a pretrained model here"), ("ffhq.pkl", "not a pretrained model here"),
+    ("a-config-elsewhere", "not a pretrained model here"),
+])
+def test_only_pretrained_names_are_rebuilt_from_a_record(user_dir, model, kind):
+    meta = {"model": model, "latent_space": "z", "latent_dim": 5, "model_options": {"weights": None}}
+    with pytest.raises(InputError, match=f"^the file records the model {model} \\({kind}"
+                                         f".*if you trust it, name it yourself \\(--model {model}\\)$"):
+        load_recorded_generator(meta)  # (that nothing is imported: test_cli_recorded_models, with marker files)
+
+
+def test_is_pretrained_name_is_an_allow_list(user_dir):
+    from ganmetric.generators.registry import is_pretrained_name
+    assert is_pretrained_name("dcgan-face") and is_pretrained_name("stylegan2-demo")
+    for name in ("gm_spec_nets:linear", "os:abort", "dcgan-face.json", "x.pt2", "a/dcgan-face", "", None, 3):
+        assert not is_pretrained_name(name), name
+    (user_dir / "eyes-cdcgan").write_text("a file named like a config is a file")
+    assert not is_pretrained_name("eyes-cdcgan")
+
+
+def test_a_named_model_is_loaded_and_checked(user_dir):
+    with pytest.warns(UntrainedWeightsWarning):
+        meta = model_meta(ganmetric.load_generator("gm_spec_nets:linear"))
+    with pytest.warns(UntrainedWeightsWarning):
+        G = load_recorded_generator(meta, ModelSpec("gm_spec_nets:linear"))
+    assert G.latent_dim == 5
+    with pytest.raises(InputError, match="latent size 5 there, 100 here; model gm_spec_nets:linear there, "
+                                         "dcgan-face here"):
+        load_recorded_generator(meta, ModelSpec("dcgan-face"))
+
+
+def test_a_recorded_weights_file_is_never_taken_from_the_record(user_dir):
+    with pytest.warns(UntrainedWeightsWarning):
+        net = ganmetric.load_generator("gm_spec_nets:linear").net
+    torch.save(net.state_dict(), user_dir / "w.pt")
+    meta = model_meta(ganmetric.load_generator("gm_spec_nets:linear", weights="w.pt"))
+    assert "weights" not in ModelSpec.from_meta(meta).options
+    path = meta["model_options"]["weights"]["path"]
+    with pytest.raises(InputError, match=f"^the file records weights from the file {path} \\(sha256 [0-9a-f]{{12}}\\); "
+                                         f"ganmetric loads a weights file only when you name it: pass --weights "
+                                         f"{path} \\(the same file, checked by sha256\\)$"):
+        load_recorded_generator(meta, ModelSpec("gm_spec_nets:linear"))
+    with pytest.raises(InputError, match=f"name it yourself \\(--model gm_spec_nets:linear --weights {path}\\)$"):
+        load_recorded_generator(meta)
+    shutil.copy(user_dir / "w.pt", user_dir / "copy.pt")  # the same bytes under another name
+    G = load_recorded_generator(meta, ModelSpec("gm_spec_nets:linear", options={"weights": "copy.pt"}))
+    torch.testing.assert_close(G.net[0].weight, net[0].weight, rtol=0, atol=0)

@@ -196,7 +196,7 @@ def test_truncation_and_sampling(ckpt_path):
     assert torch.allclose(Gz.mapping(z) - avg, 0.6 * (Gz.mapping(z, truncation=1.0) - avg), atol=1e-12)
     assert torch.allclose(Gw.sample(4, seed=7), Gz.mapping(z), atol=1e-12)
     wp = Gwp.sample(4, seed=7).reshape(4, 6, 16)
-    assert torch.equal(wp, Gwp.mapping(z)[:, None].expand(-1, 6, -1))
+    assert torch.allclose(wp, Gwp.mapping(z)[:, None].expand(-1, 6, -1), rtol=0, atol=1e-12)  # row by row vs batch
     assert torch.allclose(Gz(z), Gw(Gz.mapping(z)), atol=1e-12)
 
 
@@ -289,3 +289,28 @@ def test_cli_hessian_with_a_stylegan2_config(tmp_path, ckpt_path, mse):
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode != 0 and done.stderr.strip().startswith("Error:") and "Traceback" not in done.stderr
     assert "550000.pt" in done.stderr and not out.exists()
+
+
+@pytest.mark.parametrize("space", ["w", "w+"])
+def test_seeded_w_samples_do_not_depend_on_n_and_map_on_the_cpu_in_float64_row_by_row(space):
+    """Growing a seeded batch draws the same first rows exactly (float32 model: the case where a batched
+    mapping's rounding changed with the number of rows); the mapping runs on the CPU in float64, one
+    row a pass, whatever the model's device and dtype (what makes the codes the same on a GPU)."""
+    G = ganmetric.load_generator("stylegan2-demo", latent_space=space)
+    seen = []
+    hooks = [m.register_forward_pre_hook(lambda m, args: seen.append((args[0].device.type, args[0].dtype,
+                                                                       args[0].shape[0])))
+             for m in G.g_ema.style]
+    try:
+        small = G.sample(3, seed=11)
+        assert seen == [("cpu", torch.float64, 1)] * (3 * len(G.g_ema.style))  # the copy on the CPU runs the hooks
+        big = G.sample(40, seed=11)
+    finally:
+        for h in hooks:
+            h.remove()
+    assert big.dtype == torch.float32 and torch.equal(big[:3], small)
+    with torch.no_grad():  # and it is the mapping: float32 on the model agrees to float32 rounding
+        z = torch.stack([torch.randn(128, generator=torch.Generator(device="cpu").manual_seed(11),
+                                     dtype=torch.float64)])
+        w = G.g_ema.mapping(z.float())
+    assert torch.allclose(small[:1, :128], w, rtol=1e-5, atol=1e-5)

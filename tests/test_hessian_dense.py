@@ -5,6 +5,8 @@ a small network (measured <= 2e-15 relative); 1e-10 is asserted.
 """
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -35,7 +37,8 @@ def _rel(a, b):
 @pytest.mark.parametrize("chunk", [None, 1, 4, 6, 50])
 def test_jacobian_gram_matches_dense_hessian_for_any_chunk(problem, chunk, device):
     G, D, z0, H = problem
-    out = jacobian_gram(Objective(G.to(device), D.to(device), z0.to(device)), chunk=chunk)
+    G, D = copy.deepcopy(G).to(device), copy.deepcopy(D).to(device)  # copies: the module-scoped fixture stays put
+    out = jacobian_gram(Objective(G, D, z0.to(device)), chunk=chunk)
     assert out.shape == (6, 6) and out.device.type == device.type
     assert _rel(out.cpu(), H) <= RTOL
     # bitwise on purpose: (H + H^T) / 2 is exactly symmetric, floating-point addition being commutative

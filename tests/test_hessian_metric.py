@@ -213,6 +213,67 @@ def test_determinism_probe(mode, match, method):
         ganmetric.metric_tensor(_Noisy(mode), D, torch.ones(4), method=method, k=2 if method == "gn-lanczos" else None)
 
 
+class _NonFinite(Generator):
+    """G(z) = f(A z) as (3, 2, 2) images, f making the image, its derivative or H non-finite at z."""
+
+    def __init__(self, mode):
+        super().__init__(name=f"g-{mode}", latent_dim=4, resolution=2)
+        self.mode = mode
+        self.register_buffer("A", torch.randn(12, 4, generator=torch.Generator().manual_seed(0)))
+        self.freeze()
+
+    def _generate(self, z):
+        y = z @ self.A.T
+        if self.mode == "nan-image":
+            y = y * float("nan")
+        elif self.mode == "nan-derivative":  # finite image |y|, derivative y / |y| = 0 / 0 at z = 0
+            y = torch.sqrt(y ** 2)
+        else:  # finite image near 1e30: H ~ 1e60 overflows float32
+            y = 1e30 * torch.tanh(y)
+        return y.reshape(-1, 3, 2, 2)
+
+
+_METHODS = [m for m in ganmetric.METHODS if m != "auto"]
+_TOP_K = {"gn-lanczos": 2, "backward-iter": 2, "forward-iter": 2}
+
+
+@pytest.mark.parametrize("method", _METHODS)
+def test_a_non_finite_image_is_named_as_such(method):
+    """Not "changes with the other codes in its batch": NaN never equals NaN, so finiteness is checked first."""
+    from ganmetric.errors import NonFiniteError
+    with pytest.raises(NonFiniteError, match="^g-nan-image: the generator's output is not finite at this code"):
+        ganmetric.metric_tensor(_NonFinite("nan-image"), ganmetric.load_distance("mse"), torch.ones(4),
+                                method=method, k=_TOP_K.get(method))
+
+
+@pytest.mark.parametrize("mode, z", [("nan-derivative", torch.zeros(4)), ("overflow", torch.ones(4))])
+@pytest.mark.parametrize("method", _METHODS)
+def test_a_non_finite_metric_ends_in_one_named_error(mode, z, method):
+    """Every method ends with NonFiniteError naming the cause, never eigh's LinAlgError (forward-iter's finite
+    differences step over the one point where the derivative is NaN, and give a finite answer there)."""
+    from ganmetric.errors import NonFiniteError
+    G, D = _NonFinite(mode), ganmetric.load_distance("mse")
+    assert torch.isfinite(G(z[None])).all()  # the image itself is finite
+    if mode == "nan-derivative" and method == "forward-iter":
+        res = ganmetric.metric_tensor(G, D, z, method=method, k=2)
+        assert torch.isfinite(res.eigvals).all()
+        return
+    with pytest.raises(NonFiniteError, match=r"(the metric H|a metric product H v|the Lanczos|the projected metric)"
+                                             r".* is not finite \(NaN or inf\): the derivative of the generator"):
+        ganmetric.metric_tensor(G, D, z, method=method, k=_TOP_K.get(method))
+
+
+def test_a_non_finite_image_is_one_line_in_the_cli(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from ganmetric_cli.main import main
+    from helpers import one_error_line
+    monkeypatch.setattr("ganmetric.generators.spec.ModelSpec.load", lambda self, **kw: _NonFinite("nan-image"))
+    res = CliRunner().invoke(main, ["hessian", "--distance", "mse", "-q", "--out", str(tmp_path / "h.npz")])
+    one_error_line(res, "g-nan-image: the generator's output is not finite at this code")
+    assert res.exit_code == 1  # a failure at run time, not bad input
+    assert not (tmp_path / "h.npz").exists()
+
+
 def _plain_batches(G, run) -> list[int]:
     """Batch sizes of G's evaluations outside torch.func transforms while ``run()`` runs."""
     batches = []
@@ -307,7 +368,7 @@ def test_options_record_only_what_the_method_read(method, k, recorded):
     res = ganmetric.metric_tensor(LinearGenerator(A), ganmetric.load_distance("mse", dtype="float64"),
                                   torch.ones(4, dtype=torch.float64), method=method, k=k, eps=1e-2, max_iter=4,
                                   tol=1e-9, seed=3)
-    assert res.options == recorded
+    assert res.options == {**recorded, "allow_tf32": False}  # every method reads it (TF32 off by default)
     names = [name for name in ("chunk", "eps", "max_iter", "tol", "seed")]
     unused = unused_options(method, True, 4, k, names)
     assert unused == [n for n in names if recorded["lanczos_seed" if n == "seed" else n] is None]

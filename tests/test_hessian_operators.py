@@ -6,6 +6,8 @@ float64 rounding through a small network (measured ~1e-15 relative; 1e-10 assert
 """
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -53,8 +55,8 @@ OPERATORS = {
 @pytest.mark.parametrize("name, spec", [(op, spec) for op, (_, specs) in OPERATORS.items() for spec in specs])
 def test_exact_operator_matmat_matches_dense_hessian(problem, name, spec, device):
     D, H = problem[spec]
-    G = problem["G"].to(device)
-    obj = Objective(G, D.to(device), problem["z0"].to(device))
+    G = copy.deepcopy(problem["G"]).to(device)  # a copy: the module-scoped fixture stays on the CPU
+    obj = Objective(G, copy.deepcopy(D).to(device), problem["z0"].to(device))
     op = OPERATORS[name][0](obj)
     V = _block(7, 8, device=device)  # 8 columns: several chunks of 3, the last one short
     HV = op.matmat(V)

@@ -113,3 +113,64 @@ def test_bad_boxes(tmp_path, box, match):
 def test_box_needs_an_image_file():
     with pytest.raises(InputError, match="box applies to an image file target"):
         as_target(torch.zeros(3, 4, 4), (3, 4, 4), box=(0, 0, 2, 2))
+
+
+def _png_bomb(path, side: int = 20000):
+    """A valid all-black grey PNG of side x side pixels, written row by row: about 0.4 MB on disk for
+    side**2 = 400 million pixels (what a decompression bomb looks like)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    packer, rows = zlib.compressobj(9), b"\0" * (side + 1) * 500  # filter byte 0 and a black row, 500 at a time
+    parts = [packer.compress(rows) for _ in range(side // 500)] + [packer.flush()]
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory):
+    return _png_bomb(tmp_path_factory.mktemp("bomb") / "bomb.png")
+
+
+def test_a_decompression_bomb_is_refused_from_its_header(bomb):
+    assert bomb.stat().st_size < 2_000_000
+    from PIL import Image as PILImage
+    with pytest.raises(PILImage.DecompressionBombError):  # what surfaced before (a traceback in invert)
+        PILImage.open(bomb)
+    with pytest.raises(InputError, match=r"^bomb.png is 20000 x 20000 pixels \(400 megapixels\), more than the limit "
+                                         r"of 50 megapixels; raise it with max_pixels if you mean it$") as info:
+        load_image(bomb, size=8)
+    assert info.value.argument == "max_pixels"
+
+
+def test_the_pixel_limit_is_ours_alone(tmp_path, monkeypatch):
+    """Our limit decides, both ways: below it Pillow's own bomb check (warning or error) never surfaces."""
+    import warnings
+    from PIL import Image as PILImage
+    Image.fromarray(np.full((100, 120, 3), 200, np.uint8)).save(tmp_path / "p.png")
+    with pytest.raises(InputError, match=r"p.png is 120 x 100 pixels \(0.012 megapixels\), more than the limit of "
+                                         r"0.01 megapixels"):
+        load_image(tmp_path / "p.png", size=8, max_pixels=10_000)
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)  # Pillow would raise for 12000 > 2 * 1000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = load_image(tmp_path / "p.png", size=8, max_pixels=12_000)
+    assert float(x.mean()) == pytest.approx(200 / 127.5 - 1, abs=1e-6)
+    assert PILImage.MAX_IMAGE_PIXELS == 1000  # Pillow's setting restored
+    with pytest.raises(InputError, match="max_pixels must be at least 1"):
+        load_image(tmp_path / "p.png", size=8, max_pixels=0)
+
+
+def test_cli_invert_refuses_a_bomb_in_one_line(bomb, tmp_path):
+    from click.testing import CliRunner
+    from ganmetric_cli.main import main
+    from helpers import one_error_line
+    res = CliRunner().invoke(main, ["invert", "--model", "stylegan2-demo", "--distance", "mse", "--image", str(bomb),
+                                    "--steps", "1", "--restarts", "1", "--out", str(tmp_path / "inv"), "-q"])
+    one_error_line(res, "bomb.png is 20000 x 20000 pixels (400 megapixels), more than the limit of 50 megapixels; "
+                        "raise it with --max-pixels if you mean it")
+    assert not (tmp_path / "inv").exists()

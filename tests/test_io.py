@@ -84,3 +84,48 @@ def test_safetensors_files_are_read_as_state_dicts(tmp_path):
     with pytest.raises(ganmetric.WeightsError, match=r"bad.safetensors is not a readable safetensors file") as info:
         load_torch_file(tmp_path / "bad.safetensors")
     assert "\n" not in str(info.value)
+
+
+def test_temporary_files_carry_the_writers_pid_and_dead_writers_ones_are_removed(tmp_path, monkeypatch):
+    import os
+    import time
+    target = tmp_path / "r.npz"
+    real_replace, seen = os.replace, []
+    monkeypatch.setattr(os, "replace", lambda src, dst: seen.append(os.path.basename(src)) or real_replace(src, dst))
+    atomic_write_bytes(target, b"x")
+    assert seen[0].startswith(f".r.npz.{os.getpid()}-") and seen[0].endswith(".tmp")
+    old = time.time() - 3600 * 2
+    dead = tmp_path / ".r.npz.999999999-abcd1234.tmp"           # no such process
+    live = tmp_path / f".r.npz.{os.getppid()}-abcd1234.tmp"     # a running process (e.g. another ganmetric)
+    legacy = tmp_path / ".r.npz.abcd1234.tmp"                   # named before temporary files carried a pid
+    fresh_dead = tmp_path / ".r.npz.999999998-abcd1234.tmp"     # too young to tell from a writer on another host
+    for path in (dead, live, legacy, fresh_dead):
+        path.write_bytes(b"debris")
+        if path is not fresh_dead:
+            os.utime(path, (old, old))
+    atomic_write_bytes(target, b"y")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["r.npz", live.name, fresh_dead.name])
+
+
+def test_a_full_disk_is_one_output_error_and_no_file(tmp_path, monkeypatch):
+    import errno
+    import os
+    from ganmetric.errors import OutputError
+
+    def replace(src, dst):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    atomic_write_bytes(tmp_path / "x.bin", b"old")
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OutputError, match=r"cannot write .*x\.bin: No space left on device"):
+        atomic_write_bytes(tmp_path / "x.bin", b"new")
+    assert [p.name for p in tmp_path.iterdir()] == ["x.bin"] and (tmp_path / "x.bin").read_bytes() == b"old"
+
+
+def test_file_outputs_check_their_suffix(tmp_path):
+    from ganmetric.io import check_suffix, save_npz_with_meta
+    assert check_suffix(tmp_path / "a.NPZ", (".npz",), "a result file") == tmp_path / "a.NPZ"
+    with pytest.raises(InputError, match=r"^path is written as a numpy \.npz archive: its name must end in \.npz, "
+                                         r"got t3\.txt$") as info:
+        save_npz_with_meta(tmp_path / "t3.txt", {"x": np.zeros(2)}, {"format": "x"})
+    assert info.value.argument == "path" and not (tmp_path / "t3.txt").exists()

@@ -75,6 +75,11 @@ def test_image_objective_is_minus_the_distance_to_the_target(tmp_path):
     assert obj.record["distance"] == "mse" and len(obj.record["target_sha256"]) == 64
     with pytest.raises(ganmetric.InputError, match="image file not found"):
         load_objective(f"image:{tmp_path / 'missing.png'}", G, distance="mse")
+    with pytest.raises(ganmetric.InputError, match=r"t.png is 8 x 8 pixels \(6.4e-05 megapixels\), more than the "
+                                                   r"limit of 6e-05 megapixels"):
+        load_objective(f"image:{tmp_path / 't.png'}", G, distance="mse", max_pixels=60)
+    with pytest.raises(ganmetric.InputError, match="max_pixels is used only by image: objectives"):
+        load_objective("math:sqrt", max_pixels=60)
 
 
 def _random_alexnet(seed):
@@ -139,7 +144,7 @@ def test_resnet_layer_list_is_shortened():
 
 
 def test_unit_weights_options(tmp_path):
-    with pytest.raises(ganmetric.InputError, match="random:SEED needs a non-negative integer seed"):
+    with pytest.raises(ganmetric.InputError, match=r"random:SEED needs an integer seed in \[0, 2\*\*63\)"):
         load_objective("unit:torchvision:alexnet:features.0:0", weights="random:x")
     with pytest.raises(ganmetric.InputError, match="file not found: nope.pt"):
         load_objective("unit:torchvision:alexnet:features.0:0", weights="nope.pt")

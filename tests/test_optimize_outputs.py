@@ -62,7 +62,7 @@ def test_a_stopped_comparison_writes_what_it_has(G, tmp_path):
 def test_check_folder_refuses_a_file(G, tmp_path):
     plan = prepare_optimization(G, _brightness, ["cma"], budget=9)
     (tmp_path / "f").write_text("x")
-    with pytest.raises(ganmetric.InputError, match="cannot create folder"):
+    with pytest.raises(ganmetric.InputError, match="is a file; optimize writes a folder"):
         check_folder(plan, tmp_path / "f")
 
 

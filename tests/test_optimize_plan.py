@@ -58,7 +58,7 @@ def test_basis_file_records_provenance(basis_file):
     (dict(methods=["cma"], batch=0), "batch must be at least 1, got 0"),
     (dict(methods=["cma"], seeds=0), "seeds must be at least 1, got 0"),
     (dict(methods=["cma"], seeds=[1, 1]), "seeds must be a count or distinct non-negative integers"),
-    (dict(methods=["cma"], seeds=[-1]), "seeds must be at least 0, got -1"),
+    (dict(methods=["cma"], seeds=[-1]), r"seeds must be an integer in \[0, 2\*\*63\), got -1"),
     (dict(methods=["cmaes"]), r"Invalid method 'cmaes'. Must be one of \{cma, hess-cma, random\}"),
     (dict(methods=[]), "methods must name at least one method"),
     (dict(methods=["cma", "cma"]), "methods lists cma more than once"),

@@ -43,10 +43,19 @@ def test_top_k_result_reconstructs_metric(tmp_path):
 
 
 @pytest.mark.parametrize("content, match", [
-    (None, "not found"), (b"garbage", "not a readable"), ("nometa", "missing meta"), ("badshape", "inconsistent")])
+    (None, "not found"), (b"garbage", "not a readable"), ("nometa", "missing meta"), ("badshape", "inconsistent"),
+    ("nan z", "non-finite values in its point z"), ("inf H", "non-finite values in its metric H")])
 def test_bad_files(tmp_path, content, match):
     path = tmp_path / "bad.npz"
-    if content == "nometa":
+    if content in ("nan z", "inf H"):
+        z, H = np.ones(2), np.eye(2)
+        if content == "nan z":
+            z[1] = np.nan
+        else:
+            H[0, 1] = np.inf
+        np.savez(path, eigvals=np.ones(2), eigvecs=np.eye(2), z=z, H=H,
+                 meta=np.array(json.dumps({"format": "ganmetric-result/1"})))
+    elif content == "nometa":
         np.savez(path, eigvals=np.ones(2), eigvecs=np.eye(2), z=np.ones(2))
     elif content == "badshape":
         np.savez(path, eigvals=np.ones(3), eigvecs=np.eye(2), z=np.ones(2),

@@ -28,6 +28,8 @@ except (ImportError, RuntimeError):  # starlette's TestClient needs httpx2 (or h
     pytest.skip("FastAPI's TestClient needs httpx2 or httpx (pip install -e \".[test]\")", allow_module_level=True)
 
 N, K, RES = 8, 4, 16
+PORT = 8765  # the app's port: requests must name 127.0.0.1:8765 (or localhost, [::1]) in Host
+BASE = f"http://127.0.0.1:{PORT}"
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def setup(tmp_path_factory):
     res.save(folder / "tiny.npz")
     axes = load_axes(export_axes(folder / "tiny.npz", top=K, out=folder / "axes.npz").path)
     viewer = Viewer(G, axes, D, d_max=0.05)
-    return G, D, axes, viewer, TestClient(create_app(viewer))
+    return G, D, axes, viewer, TestClient(create_app(viewer, port=PORT), base_url=BASE)
 
 
 def _pixels(b64: str) -> np.ndarray:
@@ -220,7 +222,7 @@ def _one_line_error(r, status=400, field="unset"):
 def test_bad_render_requests_get_400_naming_the_field(setup, body, field):
     client = setup[-1]
     _one_line_error(_post(client, body), 400, field)
-    _one_line_error(client.post("/api/code", content=body), 400, field)
+    _one_line_error(client.post("/api/code", content=body, headers={"Content-Type": "application/json"}), 400, field)
 
 
 def test_bad_render_messages_say_what_was_expected(setup):
@@ -229,6 +231,37 @@ def test_bad_render_messages_say_what_was_expected(setup):
     assert "NaN" in _one_line_error(_post(client, b'{"coefficients": [NaN, 0, 0, 0]}'))
     assert "zero vector" in _one_line_error(_post(
         client, b'{"coefficients": [0.1, 0, 0, 0], "z0": [0, 0, 0, 0, 0, 0, 0, 0], "sphere": true}'))
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"coefficients": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+    (b'{"coefficients": [1' + b"0" * 5000 + b', 0, 0, 0]}', "too many digits"),
+    (b'{"coefficients": [0, 0, 0, 0], "seed": ' + b"9" * 4301 + b"}", "too many digits"),
+], ids=["array-100000-deep", "field-100000-deep", "int-5001-digits", "seed-4301-digits"])
+def test_bodies_the_json_parser_cannot_hold_get_400(setup, body, message):
+    """Not a 500 with a traceback: TestClient re-raises any exception that reaches the server's error handler."""
+    assert message in _one_line_error(_post(setup[-1], body), 400, "body")
+
+
+@pytest.mark.parametrize("body, field", [
+    (b'{"coefficients": [0, 0, 0, 0], "seed": "' + b"x" * 1_000_000 + b'"}', "seed"),
+    (b'{"coefficients": [0, 0, 0, 0], "seed": ' + b"9" * 4000 + b"}", "seed"),
+    (b'{"coefficients": [0, 0, 0, 0], "' + b"k" * 500_000 + b'": 1}', "k" * 60 + "..."),
+])
+def test_echoed_input_is_cut_to_60_characters(setup, body, field):
+    r = _post(setup[-1], body)
+    message = _one_line_error(r, 400, field)
+    assert len(r.content) < 500 and len(message) < 200, message
+    assert "x" * 61 not in message and "9" * 61 not in message and "k" * 61 not in message
+
+
+def test_long_query_values_are_not_echoed(setup):
+    client = setup[-1]
+    for params, field in (({"seed": "7" * 10_000}, "seed"), ({"d_max": "1" * 5000}, "d_max"),
+                          ({"sphere": "y" * 10_000}, "sphere")):
+        r = client.get("/api/info", params=params)
+        assert len(_one_line_error(r, 400, field)) < 200 and len(r.content) < 500
 
 
 def test_a_body_over_the_limit_gets_413(setup):
@@ -263,7 +296,7 @@ def test_wrong_methods_and_paths_get_json_4xx(setup):
     client = setup[-1]
     _one_line_error(client.get("/api/render"), 405)
     _one_line_error(client.get("/api/nothing"), 404)
-    _one_line_error(client.put("/api/info"), 405)
+    _one_line_error(client.put("/api/info", json={}), 405)
 
 
 def test_create_app_without_the_extra_says_how_to_install_it(setup, monkeypatch):

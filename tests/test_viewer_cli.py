@@ -99,12 +99,19 @@ def test_start_prints_the_address_and_serves_the_recorded_model(files, no_servin
     port = no_serving["port"]
     assert f"serving http://127.0.0.1:{port}/" in res.output and "Warning" not in res.output
     assert "stylegan2-demo [w, n=128," in res.output and "3 axes from the result demo.npz" in res.output
-    info = TestClient(no_serving["app"]).get("/api/info").json()
+    client = TestClient(no_serving["app"], base_url=f"http://127.0.0.1:{port}")
+    info = client.get("/api/info").json()
     assert (info["model"], info["latent_space"], info["axes"], info["d_max"]) == ("stylegan2-demo", "w", 3, 0.02)
     assert info["distance"] == "mse" and info["source"] == "demo.npz"
+    # the app knows its address: another port or name in Host is refused
+    assert client.get("/api/info", headers={"Host": f"127.0.0.1:{port + 1}"}).status_code == 400
+    assert client.get("/api/info", headers={"Host": f"attacker.example:{port}"}).status_code == 400
 
     res = run("--axes", files.axes, "--host", "0.0.0.0", "--port", "0", "--no-distance", "--open")
     assert res.exit_code == 0, res.output
     assert "Warning: listening on 0.0.0.0: anyone who can reach this port can drive the model" in res.output
     assert no_serving["open"] is True
-    assert TestClient(no_serving["app"]).get("/api/info").json()["distance"] is None
+    port = no_serving["port"]
+    anywhere = TestClient(no_serving["app"], base_url=f"http://192.0.2.7:{port}")  # 0.0.0.0: any IP address
+    assert anywhere.get("/api/info").json()["distance"] is None
+    assert anywhere.get("/api/info", headers={"Host": f"attacker.example:{port}"}).status_code == 400

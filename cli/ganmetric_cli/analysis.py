@@ -8,13 +8,14 @@ import click
 import numpy as np
 
 from ganmetric import analysis
-from ganmetric.io import atomic_save_npz, atomic_write_bytes, check_writable, write_json
+from ganmetric.io import atomic_save_npz, atomic_write_bytes, check_suffix, check_writable, write_json
+from ganmetric.staging import written_together
 
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 
-from .common import (argument_flags, check_points_or_z, distance_options, metric_options, model_options, read_codes,
-                     refuse_unused, stop_on_sigint)
+from .common import (CODE_FILES, EXIT_FAILED, EXIT_INTERRUPTED, SEED, argument_flags, check_points_or_z,
+                    distance_options, metric_options, model_options, read_codes, refuse_unused, stop_on_sigint)
 
 
 @argument_flags(out_dir="--out", n_points="--points")
@@ -22,27 +23,38 @@ from .common import (argument_flags, check_points_or_z, distance_options, metric
 @model_options
 @distance_options
 @click.option("--points", "-n", type=int, default=None, help="Number of latent points drawn from the model's prior.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--max-points", type=int, default=analysis.MAX_POINTS, show_default=True,
+              help="The most points a batch may have: more (--points or rows of --z) are refused before anything is "
+                   "drawn or written, with the size they would write; raise it for a larger batch.")
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed for --points: point i is row i of G.sample(N, seed), which does not depend on N, so "
                    "point 0 is `ganmetric hessian --seed S` and a larger --points extends the folder.")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
-              help="Use these latent points instead: a .npy of shape (N, n).")
+              help="Use these latent points instead: a .npy of shape (N, n). " + CODE_FILES)
 @metric_options
 @click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
               help="Batch folder: manifest.json, codes.npy, point_00000.npz, ...")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def batch(model_spec, device, dtype, distance_spec, points, seed, z_file, solver, out, quiet):
+def batch(model_spec, device, dtype, distance_spec, points, max_points, seed, z_file, solver, out, quiet):
     """Compute the metric at N latent points: one result file per point plus a manifest.
 
     Resumable: run the same command again and it keeps the points whose files are valid,
     recomputes missing or corrupt ones, and refuses a folder holding another model,
     distance, method or latent space. Killing it (Ctrl-C or SIGKILL) loses nothing already
-    written and never leaves a half-written file. A larger --points with the same --seed
-    extends the folder (its codes.npy is the record of the codes it holds).
+    written and never leaves a half-written file; Ctrl-C stops after the current point
+    (exit status 130). A larger --points with the same --seed extends the folder (its
+    codes.npy is the record of the codes it holds).
 
-    Under torchrun the points are split across ranks (point i goes to rank i % WORLD_SIZE;
-    gloo on CPU, nccl on GPU with each rank on cuda:LOCAL_RANK); the folder is the same,
-    point for point, as a single-process run.
+    A run locks the folder: a second run into it is refused, naming the first (a killed
+    run's lock is released by the system). A point whose image or metric is not finite is
+    not saved: manifest.json records it as failed with its reason, the run ends with an
+    error line saying how many failed, and the same command computes them again.
+
+    Under torchrun the points are split across ranks (point i goes to rank i % WORLD_SIZE);
+    the folder is the same, point for point, as a single-process run. With --device cuda each
+    rank takes cuda:LOCAL_RANK when the node has a GPU per rank (nccl), cuda:0 when each rank
+    sees one GPU (CUDA_VISIBLE_DEVICES per rank), and shares the GPUs round robin when ranks
+    outnumber them (gloo in both); --device cuda:K puts every rank on GPU K.
 
     \b
     Examples:
@@ -54,26 +66,39 @@ def batch(model_spec, device, dtype, distance_spec, points, seed, z_file, solver
         G = model_spec.load(device=str(ctx.device), dtype=dtype)
         D = distance_spec.load(device=str(ctx.device), dtype=dtype, generator=G)  # layer names checked before writing
         refuse_unused(solver, D, G.latent_dim)
-        codes = read_codes(z_file, G.latent_dim) if z_file else analysis.batch_codes(G, points, seed, out)
+        codes = read_codes(z_file, G.latent_dim) if z_file else \
+            analysis.batch_codes(G, points, seed, out, max_points=max_points, k=solver["k"])
         with stop_on_sigint("point") as stop:
             s = analysis.batch_metric(G, D, codes, out, **solver, seed=None if z_file else seed, z_file=z_file,
-                                      progress=not quiet, stop=stop)
+                                      max_points=max_points, progress=not quiet, stop=stop)
         if s.interrupted:
             if ctx.is_main:
                 click.echo(f"Interrupted: {s.computed} point(s) computed in this run are saved in {s.out_dir}; "
                            f"run the same command to resume.", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         if ctx.is_main:
             _batch_summary(G, D, solver["method"], s)
+        if s.failed and ctx.is_main:  # rank 0 alone fails: a failing rank makes torchrun stop the others mid-report
+            click.echo(f"Error: {_failed_words(s)}", err=True)
+            sys.exit(EXIT_FAILED)
 
 
 def _batch_summary(G, D, method, s) -> None:
     click.echo(describe_model(G))
     click.echo(f"distance {describe_distance(D)}  method={method}  {s.n_points} points on {s.world_size} process(es)")
     click.echo(f"computed {s.computed} (recomputed {s.recomputed} corrupt/stale), kept {s.skipped} "
-               f"already done; {s.seconds:.1f} s"
+               f"already done" + (f", failed {s.failed}" if s.failed else "") + f"; {s.seconds:.1f} s"
                + (f", {s.seconds / s.computed * s.world_size:.2f} s per point per process" if s.computed else ""))
-    click.echo(f"wrote {s.out_dir}/ ({analysis.point_name(0)} ... and {s.manifest.name})")
+    click.echo(f"wrote {s.out_dir}/ (point_*.npz and {s.manifest.name})")
+
+
+def _failed_words(s) -> str:
+    """How many points failed, which, and why (each reason once)."""
+    indices = list(s.failures)
+    shown = ", ".join(map(str, indices[:8])) + (f" and {len(indices) - 8} more" if len(indices) > 8 else "")
+    reasons = "; ".join(dict.fromkeys(s.failures.values()))
+    return (f"{s.failed} of {s.n_points} points failed ({shown}): {reasons}. They are not saved; {s.manifest.name} "
+            f"lists them, and running the same command computes them again")
 
 
 @argument_flags(thresholds="--thresholds")
@@ -109,11 +134,12 @@ def spectrum(sources, prefix, thresholds):
     if not st.full:
         click.echo(f"note: top-k results: counts are fractions of the sum of the top {rs.k} eigenvalues, "
                    f"not of the full trace")
-    analysis.plot_spectrum(st, png, title=_title(rs))
-    atomic_write_bytes(csv, st.to_csv().encode())
-    write_json(js, {"description": rs.describe(), "n_points": len(rs), "dim": rs.dim, "k": rs.k, "full": st.full,
-                    "definition": analysis.ANISOTROPY_DEFINITION, "anisotropy": st.table(),
-                    "mean_spectrum": st.mean})
+    with written_together():
+        analysis.plot_spectrum(st, png, title=_title(rs))
+        atomic_write_bytes(csv, st.to_csv().encode())
+        write_json(js, {"description": rs.describe(), "n_points": len(rs), "dim": rs.dim, "k": rs.k,
+                        "full": st.full, "definition": analysis.ANISOTROPY_DEFINITION, "anisotropy": st.table(),
+                        "mean_spectrum": st.mean, "left_out": rs.skipped})
     click.echo(f"{'threshold':>10} {'mean spectrum':>14} {'per point mean':>15} {'std':>6} {'min':>5} "
                f"{'median':>7} {'max':>5}")
     for r in st.table():
@@ -159,12 +185,13 @@ def homogeneity(sources, prefix, device, quiet):
     outs = [check_writable(prefix.with_name(prefix.name + s)) for s in (".npz", ".json", "_heatmap.png", "_hist.png")]
     click.echo(rs.describe())
     h = analysis.homogeneity(rs, device=device, progress=not quiet)
-    summary = {"description": rs.describe(), **h.summary()}
-    atomic_save_npz(outs[0], {"corr_log": h.corr_log, "corr_linear": h.corr_linear, "corr_vec": h.corr_vec,
-                              "files": np.array([r.path.name for r in rs.results])})
-    write_json(outs[1], summary)
-    analysis.plot_homogeneity_heatmap(h, outs[2], title=_title(rs))
-    analysis.plot_homogeneity_hist(h, outs[3], title=_title(rs))
+    summary = {"description": rs.describe(), "left_out": rs.skipped, **h.summary()}
+    with written_together():
+        atomic_save_npz(outs[0], {"corr_log": h.corr_log, "corr_linear": h.corr_linear, "corr_vec": h.corr_vec,
+                                  "files": np.array([r.path.name for r in rs.results])})
+        write_json(outs[1], summary)
+        analysis.plot_homogeneity_heatmap(h, outs[2], title=_title(rs))
+        analysis.plot_homogeneity_hist(h, outs[3], title=_title(rs))
     if not h.full:
         click.echo("note: H reconstructed from top-k eigenpairs for some or all points")
     click.echo(f"{'off-diagonal pairs':<28} {'mean':>8} {'median':>8}")
@@ -191,11 +218,11 @@ def average(sources, out):
     Example:
       ganmetric average face_mse --out face_mse_avg.npz
     """
-    check_writable(out)
+    check_writable(check_suffix(out, (".npz",), "a ganmetric result file (.npz)", name="--out"))
     rs = analysis.load_results(list(sources))
     click.echo(rs.describe())
     avg = analysis.average_metric(rs)
-    avg.save(out, seed=None)
+    avg.save(out, seed=None, left_out=rs.skipped)
     counts = analysis.anisotropy_counts(avg.eigvals)
     click.echo("top eigenvalues of the average metric: " + ", ".join(f"{v:.4g}" for v in avg.eigvals[:5]))
     click.echo("anisotropy (eigen-directions for " + ", ".join(

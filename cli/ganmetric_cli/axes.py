@@ -11,11 +11,12 @@ import ganmetric
 from ganmetric import axes as gax
 from ganmetric.io import atomic_write_bytes, check_writable, write_json
 from ganmetric.plotting import save_image
+from ganmetric.staging import written_together
 
 from ganmetric.distances import describe_distance, load_recorded_distance
 from ganmetric.generators import describe_model, load_recorded_generator
 
-from .common import argument_flags, distance_options, model_options, read_codes
+from .common import CODE_FILES, SEED, argument_flags, distance_options, model_options, read_codes, seed_list
 
 
 def _int_list(value: str, param: str) -> list[int]:
@@ -71,16 +72,22 @@ def axes():
 def export(result, top, out):
     """Write the top-K eigenvectors of RESULT (a single-point or average metric file) as an axis file.
 
+    The file records a reference point: a single-point metric's own point; for an average,
+    whose mean code is far shorter than a sample, the mean code rescaled to the averaged
+    points' mean length (said in the output and the file's meta "reference").
+
     \b
     Example:
       ganmetric hessian --model dcgan-face --distance mse --seed 0 --out face.npz
       ganmetric axes export face.npz --top 10 --out axes.npz
     """
-    check_writable(out)
+    check_writable(gax.check_output(out, "npz", name="--out"))
     ax = gax.export_axes(result, top=top, out=out)
     click.echo(f"{ax.model} [{ax.latent_space}, n={ax.latent_dim}]  distance={ax.distance}  "
                f"source={ax.meta['source']['kind']} ({ax.points.shape[0]} point(s))")
     click.echo("eigenvalues: " + ", ".join(f"{v:.4g}" for v in ax.eigvals))
+    if ax.meta.get("reference"):
+        click.echo(f"reference point: {ax.meta['reference']}")
     click.echo(f"wrote {out}")
 
 
@@ -91,8 +98,8 @@ def export(result, top, out):
 @click.option("--amount", "-t", type=float, required=True,
               help="Linear: latent distance t in z + t u. With --sphere: rotation angle in radians.")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
-              help="Codes to edit: a .npy of shape (n,) or (N, n).")
-@click.option("--seed", type=int, default=None, help="Edit the code drawn with this seed.")
+              help="Codes to edit: a .npy of shape (n,) or (N, n). " + CODE_FILES)
+@click.option("--seed", type=SEED, default=None, help="Edit the code drawn with this seed.")
 @click.option("--sphere", is_flag=True, help="Rotate toward the axis on the sphere of radius |z| (norm kept).")
 @click.option("--scale", type=int, default=1, show_default=True,
               help="Upscale each image by this integer factor (nearest neighbour).")
@@ -121,11 +128,12 @@ def apply(model_spec, device, dtype, axes_file, index, amount, z_file, seed, sph
     edited = gax.apply_axis(z, ax, index, amount, sphere=sphere)
     images = gax.render_images(G, edited, scale=scale)
     paths = [out] if len(edited) == 1 else [out.with_name(f"{out.stem}_{j}{out.suffix}") for j in range(len(edited))]
-    for img, path in zip(images, paths):
-        save_image(img, path)
     buf = io.BytesIO()
     np.save(buf, edited)
-    atomic_write_bytes(codes_out, buf.getvalue())
+    with written_together():  # the images and the codes, or none of them
+        for img, path in zip(images, paths):
+            save_image(img, path)
+        atomic_write_bytes(codes_out, buf.getvalue())
     how = f"rotated {amount:+g} rad toward" if sphere else f"moved {amount:+g} along"
     click.echo(describe_model(G))
     click.echo(f"{len(edited)} code(s) from {where} {how} axis {index} (eigenvalue {ax.eigvals[index]:.4g})")
@@ -180,7 +188,7 @@ def _discovered(G, wanted, n_directions, sefa_layers, samples, seed, layer, quie
 @click.option("--layer", default=None,
               help="GANSpace: module name of the layer whose activations are PCA'd, or 'output' "
                    "(default: the first non-linearity, e.g. main.2 for a DCGAN).")
-@click.option("--seed", type=int, default=0, show_default=True, help="GANSpace: seed of the samples.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="GANSpace: seed of the samples.")
 @click.option("--sefa-layers", default=None,
               help="SeFa on StyleGAN2: synthesis layers whose style weights are factorised, by the SeFa authors' "
                    "indices (0 = conv1, then convs.0, ..., the last index the final toRGB; e.g. 0-3,5) or module "
@@ -210,9 +218,9 @@ def compare(model_spec, device, dtype, result, k, n_directions, methods, directi
       ganmetric axes compare face.npz --directions smile.npy --methods sefa --out compare.csv
       ganmetric axes compare sg2_w.npz --methods sefa,sefa-unnormalised --sefa-layers 0-3 --out early.csv
     """
-    out = Path(out)
-    angles_out = Path(angles_out) if angles_out else out.with_name(f"{out.stem}_angles.csv")
-    meta_out = Path(meta_out) if meta_out else out.with_name(f"{out.stem}_meta.json")
+    out = gax.check_output(out, "csv", name="--out")
+    angles_out = gax.check_output(angles_out or out.with_name(f"{out.stem}_angles.csv"), "csv", name="--angles-out")
+    meta_out = gax.check_output(meta_out or out.with_name(f"{out.stem}_meta.json"), "json", name="--meta-out")
     for path in (out, angles_out, meta_out):
         check_writable(path)
     wanted = _methods(methods)
@@ -228,9 +236,10 @@ def compare(model_spec, device, dtype, result, k, n_directions, methods, directi
     if not dirs:
         raise click.BadParameter("nothing to compare: give a method or --directions", param_hint="--methods")
     cmp = gax.compare_directions(res, dirs, k=k)
-    atomic_write_bytes(out, cmp.to_csv().encode())
-    atomic_write_bytes(angles_out, cmp.angles_to_csv().encode())
-    write_json(meta_out, {**cmp.summary(), "outputs": {"rows": str(out), "angles": str(angles_out)}})
+    with written_together():
+        atomic_write_bytes(out, cmp.to_csv().encode())
+        atomic_write_bytes(angles_out, cmp.angles_to_csv().encode())
+        write_json(meta_out, {**cmp.summary(), "outputs": {"rows": str(out), "angles": str(angles_out)}})
     where = "full H" if res.full else f"rank-{res.eigvals.shape[0]} reconstruction of H"
     click.echo(f"{res.meta.get('model')}: {res.meta.get('kind', 'point')} metric ({where}), "
                f"lambda_max={cmp.lambda_max:.4g}")
@@ -246,7 +255,8 @@ def _explore_outputs(out, curves, action_out, steps_out, seeds, calibrate):
     action_out = gax.check_output(action_out or out.with_name(f"{out.stem}_action{out.suffix}"), "image",
                                   name="--action-out") if seeds else None
     curves = gax.check_output(curves, "curves", name="--curves") if curves else None
-    steps_out = Path(steps_out or out.with_name(f"{out.stem}_steps.csv")) if calibrate is not None else None
+    steps_out = gax.check_output(steps_out or out.with_name(f"{out.stem}_steps.csv"), "csv",
+                                 name="--steps-out") if calibrate is not None else None
     for path in (out, curves, action_out, steps_out):
         if path is not None:
             check_writable(path)
@@ -272,8 +282,9 @@ def _print_calibration(cal, indices, distance_name, sphere):
 @model_options
 @distance_options
 @click.option("--axes", "axes_file", type=click.Path(dir_okay=False), required=True, help="Axis file.")
-@click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None, help="Reference code (.npy, one code).")
-@click.option("--seed", type=int, default=None, help="Reference code drawn with this seed (default: the axes' "
+@click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
+              help="Reference code (.npy, one code). " + CODE_FILES)
+@click.option("--seed", type=SEED, default=None, help="Reference code drawn with this seed (default: the axes' "
                                                       "source point).")
 @click.option("--axes-list", default="0,1,2,3,4", show_default=True, help="Axis indices, one row each.")
 @click.option("--steps", type=int, default=7, show_default=True, help="Images per row (odd: reference in the middle).")
@@ -315,7 +326,7 @@ def explore(model_spec, device, dtype, distance_spec, axes_file, z_file, seed, a
       ganmetric explore --axes axes.npz --calibrate 0.05 --curves curves.png --action-seeds 0,1,2,3 --out cal.png
     """
     indices = _int_list(axes_list, "--axes-list")
-    seeds = _int_list(action_seeds, "--action-seeds") if action_seeds else None
+    seeds = seed_list(action_seeds, "--action-seeds") if action_seeds else None
     out, curves, action_out, steps_out = _explore_outputs(out, curves, action_out, steps_out, seeds, calibrate)
     ax = gax.load_axes(axes_file)
     G = _model_for(ax, model_spec, device, dtype)
@@ -327,21 +338,25 @@ def explore(model_spec, device, dtype, distance_spec, axes_file, z_file, seed, a
                         curve_points=curve_points, action_codes=codes, action_axis=action_axis,
                         action_labels=[f"seed {s}" for s in seeds] if seeds else None, reference_label=where,
                         scale=scale, progress=not quiet)
-    found.montage.save(out, palette=palette)
+    with written_together():  # all the files, or none of them
+        found.montage.save(out, palette=palette)
+        if found.calibrated is not None:
+            atomic_write_bytes(steps_out, found.calibrated.to_csv(eigvals=ax.eigvals).encode())
+        if curves is not None:
+            gax.plot_distance_curves(curves, found.curve_ts, found.curves, ax.eigvals[indices], indices,
+                                     sphere=sphere, radius=float(np.linalg.norm(z0)), distance_name=D.name,
+                                     title=f"{G.name}: real distance along metric axes from {where} vs the metric's "
+                                           f"prediction")
+        if found.action is not None:
+            found.action.save(action_out, palette=palette)
     click.echo(describe_model(G) + (f"; distance {describe_distance(D)}" if D is not None else ""))
     click.echo(f"reference {where}, |z0|={np.linalg.norm(z0):.3f}, axes {indices}, "
                f"{'sphere (radians)' if sphere else 'linear'}")
     click.echo(f"wrote {out} ({found.montage.image.size[0]}x{found.montage.image.size[1]})")
     if found.calibrated is not None:
         _print_calibration(found.calibrated, indices, D.name, sphere)
-        atomic_write_bytes(steps_out, found.calibrated.to_csv(eigvals=ax.eigvals).encode())
         click.echo(f"wrote {steps_out}")
     if curves is not None:
-        gax.plot_distance_curves(curves, found.curve_ts, found.curves, ax.eigvals[indices], indices, sphere=sphere,
-                                 radius=float(np.linalg.norm(z0)), distance_name=D.name,
-                                 title=f"{G.name}: real distance along metric axes from {where} vs the metric's "
-                                       f"prediction")
         click.echo(f"wrote {curves}")
     if found.action is not None:
-        found.action.save(action_out, palette=palette)
         click.echo(f"wrote {action_out} (axis {found.action_axis} on seeds {seeds})")

@@ -9,6 +9,7 @@ typed, so a command reading a file fills the rest from the file's record),
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import signal
@@ -22,16 +23,31 @@ import numpy as np
 import ganmetric
 from ganmetric import checks
 from ganmetric.distances import DEFAULT_DISTANCE, DISTANCES, LAYER_PREFIX, DistanceSpec
-from ganmetric.errors import GanmetricError, first_line
+from ganmetric.errors import GanmetricError, InputError, first_line
 from ganmetric.basis import basis_meta
 from ganmetric.generators import ModelSpec, load_recorded_generator
 from ganmetric.io import describe_file
 
 
+#: exit statuses: bad input (what the user typed or gave: click's usage errors use 2 too), a failure at run
+#: time (weights unavailable, a non-deterministic generator, ...), an interrupt (Ctrl-C)
+EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
+
+
+def one_line_error(message: str, exc: BaseException) -> click.ClickException:
+    """The ``Error: message`` line for ``exc``, with its exit status: :data:`EXIT_BAD_INPUT` for bad input
+    (``InputError``, a path that is missing or not allowed), else :data:`EXIT_FAILED`."""
+    error = click.ClickException(message)
+    error.exit_code = EXIT_BAD_INPUT if isinstance(exc, (InputError, FileNotFoundError, PermissionError)) \
+        else EXIT_FAILED
+    return error
+
+
 class OneLineErrors(click.Group):
     """A click group that turns ganmetric's own errors (bad input, weights, files) into one
-    ``Error: ...`` line on stderr with exit status 1, never a traceback, and shows warnings as
-    one ``Warning: ...`` line each (not Python's file:line form)."""
+    ``Error: ...`` line on stderr, never a traceback (exit status 2 for bad input, 1 for a failure
+    at run time: :func:`one_line_error`), and shows warnings as one ``Warning: ...`` line each (not
+    Python's file:line form)."""
 
     def invoke(self, ctx):
         previous = warnings.showwarning
@@ -39,10 +55,10 @@ class OneLineErrors(click.Group):
         try:
             return super().invoke(ctx)
         except (GanmetricError, FileNotFoundError, PermissionError) as exc:
-            raise click.ClickException(first_line(exc)) from None
+            raise one_line_error(first_line(exc), exc) from None
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         finally:
             warnings.showwarning = previous
 
@@ -129,14 +145,16 @@ def _reporting_flags(callback):
             paths = [v for v in ctx.params.values() if isinstance(v, (str, Path))]
             paths += [x for v in ctx.params.values() if isinstance(v, (tuple, list)) for x in v
                       if isinstance(x, (str, Path))]
-            raise click.ClickException(in_flag_names(first_line(exc), exc, ctx.command, paths)) from None
+            raise one_line_error(in_flag_names(first_line(exc), exc, ctx.command, paths), exc) from None
     wrapped._flag_names = True
     return wrapped
 
 
 #: ``--model`` options -> ``ModelSpec.options`` keys (None when not given)
 _MODEL_OPTIONS = ("latent_dim", "output_range", "class_name", "weights", "class_index", "truncation",
-                  "reference_seed", "network", "truncation_cutoff", "noise_mode", "trust_pickled_code")
+                  "reference_seed")
+_MODEL_OPTIONS += ("variant", "clamp")
+_MODEL_OPTIONS += ("network", "truncation_cutoff", "noise_mode", "trust_pickled_code")
 
 
 def model_options(f):
@@ -152,10 +170,14 @@ def model_options(f):
 
     opts = [
         click.option("--model", "-m", default=None,
-                     help="Pretrained model name (see `ganmetric models list`), a config .json, a saved "
-                          "generator file (TorchScript .pt/.ts or exported program .pt2), an NVIDIA "
-                          "StyleGAN2-ADA/StyleGAN3 network pickle .pkl (read without running its code), or your own "
-                          "code as module.path:factory. Default: the model the input file records, else "
+                     help="Pretrained model name (see `ganmetric models list`), a config .json, a model "
+                          "file (a checkpoint of a known layout: rosinality StyleGAN2, pytorch_GAN_zoo, DeePSim, "
+                          "...; a saved generator: TorchScript .pt/.ts or exported program .pt2; an NVIDIA "
+                          "StyleGAN2-ADA/StyleGAN3 network pickle .pkl, read without running its code), "
+                          "hf://OWNER/REPO/PATH[@REVISION] (a file from the Hugging Face Hub cache), or your own "
+                          "code as module.path:factory. A TorchScript or exported-program file is a program and "
+                          "module:factory runs your code: load only files you trust. Default: the model the input "
+                          "file records if it is a pretrained one (any other must be named here), else "
                           f"{ganmetric.generators.spec.DEFAULT_MODEL}."),
         click.option("--latent-space", default=None,
                      help="Latent space for models with several (biggan: full, noise, class; stylegan2 and NVIDIA "
@@ -168,14 +190,14 @@ def model_options(f):
         click.option("--weights", type=click.Path(), default=None,
                      help="Weights: a state-dict file (torch.save, or .safetensors) loaded strictly into a custom "
                           "module or a pretrained config's architecture; for BigGAN a folder with config.json and "
-                          "pytorch_model.bin."),
+                          "pytorch_model.bin; or hf://OWNER/REPO/PATH[@REVISION]."),
         click.option("--class-index", type=int, default=None,
                      help="BigGAN: ImageNet class index (0-999) of the reference point and samples; a conditional "
                           "NVIDIA .pkl: its class (required)."),
         click.option("--truncation", type=float, default=None,
                      help="BigGAN: truncation in (0, 1] (default 1); StyleGAN2 and NVIDIA .pkl: psi around the "
                           "average w (acts on z codes and samples)."),
-        click.option("--reference-seed", type=int, default=None,
+        click.option("--reference-seed", type=SEED, default=None,
                      help="BigGAN: seed of the reference point's fixed part (default 0)."),
         click.option("--network", type=click.Choice(["G_ema", "G"]), default=None,
                      help="NVIDIA .pkl: which generator of the snapshot (default G_ema, the averaged one)."),
@@ -187,8 +209,16 @@ def model_options(f):
         click.option("--trust-pickled-code", is_flag=True, default=False,
                      help="NVIDIA .pkl: load with NVIDIA's own loader, which RUNS the Python code stored in the "
                           "file (needs NVIDIA's repository on PYTHONPATH). Only for a file you trust; recorded."),
+        click.option("--variant", type=click.Choice(["fc6", "fc7", "fc8", "pool5"]), default=None,
+                     help="DeePSim: which generator (default: read from the weights' shapes; fc6 and fc7 share "
+                          "their shapes, so say fc7)."),
+        click.option("--clamp/--no-clamp", default=None,
+                     help="DeePSim: clamp images to the valid range as the authors do (default on; the metric then "
+                          "ignores saturated pixels); StyleGAN2: clamp to [-1, 1] (default off)."),
         click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ..."),
-        click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True),
+        click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
+                     help="Precision of the generator, the distance and every computation (float64: slower, "
+                          "for checks)."),
     ]
     for opt in reversed(opts):
         command = opt(command)
@@ -243,6 +273,49 @@ def distance_options(f):
     return command
 
 
+class SeedParam(click.ParamType):
+    """A seed flag: an integer in [0, 2**63) (:func:`ganmetric.checks.seed`), refused as the flag's
+    bad value before anything is loaded."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        try:
+            number = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value), 10)
+        except ValueError:
+            self.fail(f"{value!r} is not a valid integer", param, ctx)
+        try:
+            return checks.seed(number)
+        except ganmetric.InputError as exc:
+            self.fail(first_line(exc).removeprefix("seed "), param, ctx)
+
+
+#: the type of every --seed flag
+SEED = SeedParam()
+
+
+def seed_list(value: str, flag: str) -> list[int]:
+    """Comma-separated seeds (``--action-seeds 0,1,2``), each checked as a seed.
+
+    Raises:
+        click.BadParameter: not integers, none given, or one outside [0, 2**63).
+    """
+    try:
+        items = [int(v) for v in value.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated seeds like 0,1,2, got {value!r}", param_hint=flag) from None
+    if not items:
+        raise click.BadParameter("expected at least one seed", param_hint=flag)
+    return [_seed_or_fail(v, flag) for v in items]
+
+
+def _seed_or_fail(value: int, flag: str) -> int:
+    try:
+        return checks.seed(value)
+    except ganmetric.InputError as exc:
+        raise click.BadParameter(first_line(exc).removeprefix("seed "), param_hint=flag) from None
+
+
 class ChunkParam(click.ParamType):
     """``--chunk``: ``auto`` or an integer (the library checks that it is at least 1)."""
 
@@ -263,12 +336,13 @@ SOLVER_FLAGS = {"method": "--method", "k": "--k", "chunk": "--chunk", "eps": "--
 
 
 def metric_options(f):
-    """--method, --k, --chunk, --eps, --max-iter, --tol, passed to the command as one ``solver``
-    dict of ``metric_tensor`` arguments (None where not given)."""
+    """--method, --k, --chunk, --eps, --max-iter, --tol, --allow-tf32, passed to the command as one
+    ``solver`` dict of ``metric_tensor`` arguments (None where not given; ``allow_tf32`` a bool)."""
 
     @functools.wraps(f)
     def command(*args, **kwargs):
         kwargs["solver"] = {name: kwargs.pop(name) for name in SOLVER_FLAGS}
+        kwargs["solver"]["allow_tf32"] = kwargs.pop("allow_tf32")
         return f(*args, **kwargs)
 
     method_help = "; ".join(f"{name}: {m.help}" for name, m in ganmetric.METHODS.items())
@@ -286,6 +360,10 @@ def metric_options(f):
         click.option("--max-iter", type=int, default=None,
                      help="Lanczos methods only: products at most (at least k)."),
         click.option("--tol", type=float, default=None, help="Lanczos methods only: relative residual tolerance, > 0."),
+        click.option("--allow-tf32", is_flag=True,
+                     help="Let CUDA convolutions and matrix products run in TF32 (faster on Ampere and newer GPUs; "
+                          "products then carry about 1e-3 relative error, so --tol below 1e-3 is not reachable). "
+                          "Off by default: every product is exact float32. Recorded in the result."),
     ]
     for opt in reversed(opts):
         command = opt(command)
@@ -298,7 +376,8 @@ def refuse_unused(solver: dict, D, n: int) -> None:
     Raises:
         click.UsageError: naming the flags and the method.
     """
-    given = [name for name, value in solver.items() if value is not None and name not in ("method", "k")]
+    given = [name for name, value in solver.items()
+             if value is not None and name not in ("method", "k", "allow_tf32")]
     unused = ganmetric.unused_options(solver["method"], D.has_features, n, solver["k"], given)
     if unused:
         resolved = ganmetric.resolve_method(solver["method"], D.has_features, n, solver["k"])
@@ -317,11 +396,19 @@ def check_points_or_z(points, z_file) -> None:
         raise click.BadParameter(f"must be at least 1, got {points}", param_hint="--points")
 
 
+#: what a code file may be, for every --z-like flag's help
+CODE_FILES = "A ganmetric result file (.npz) gives its point z, an axis file its points."
+
+
 def read_codes(z_file, latent_dim: int, *, flag: str = "--z") -> np.ndarray:
-    """Codes from a .npy (or .npz with one array) file, validated: (N, latent_dim), finite.
+    """Codes from a file, validated: (N, latent_dim), finite, float32/float64.
+
+    The file is a ``.npy`` of codes, a ``.npz`` holding one array, or on purpose a ganmetric
+    result file (its point ``z``) or axis file (its ``points``) (see :data:`CODE_FILES`).
 
     Raises:
-        InputError: missing, unreadable or not an array file (saying what it is), wrong shape, NaN.
+        InputError: missing, unreadable or not an array file (saying what it is), an ``.npz``
+            of several arrays that is no ganmetric file, wrong shape, NaN.
     """
     path = Path(z_file)
     if not path.is_file():
@@ -330,9 +417,10 @@ def read_codes(z_file, latent_dim: int, *, flag: str = "--z") -> np.ndarray:
         arr = np.load(path, allow_pickle=False)
         if isinstance(arr, np.lib.npyio.NpzFile):
             with arr:
-                keys = list(arr.files)
-                arr = arr["z"] if "z" in keys else arr[keys[0]]
-    except (OSError, ValueError, EOFError, IndexError) as exc:
+                arr = _npz_codes(arr, path, flag)
+    except (OSError, ValueError, EOFError, IndexError, KeyError) as exc:
+        if isinstance(exc, ganmetric.InputError):
+            raise
         what = describe_file(path)
         if what in (None, "a numpy .npy array", "a numpy .npz archive"):
             raise ganmetric.InputError(f"cannot read {flag} {path}: the file is damaged or not a .npy array of "
@@ -341,11 +429,26 @@ def read_codes(z_file, latent_dim: int, *, flag: str = "--z") -> np.ndarray:
     return checks.latent_codes(np.asarray(arr), latent_dim, name=f"{flag} {path.name}").cpu().numpy()
 
 
+def _npz_codes(data, path: Path, flag: str) -> np.ndarray:
+    """The codes of an ``.npz``: a ganmetric result's ``z``, an axis file's ``points``, or its one array."""
+    keys = list(data.files)
+    if "meta" in keys:
+        fmt = str(json.loads(str(data["meta"])).get("format", ""))
+        for prefix, key in (("ganmetric-result/", "z"), ("ganmetric-axes/", "points")):
+            if fmt.startswith(prefix) and key in keys:
+                return data[key]
+    if len(keys) == 1:
+        return data[keys[0]]
+    raise ganmetric.InputError(f"{flag} {path.name} holds the arrays {', '.join(keys)}: give a .npy of codes (or an "
+                               f".npz of one array, a ganmetric result file or an axis file)")
+
+
 class stop_on_sigint:
     """Context manager: the first Ctrl-C asks a long run to stop after its current step (a
     KeyboardInterrupt raised inside torch can be swallowed there and perturb the step being
-    computed); a second one exits at once (atomic writes leave no partial file). Entering it
-    gives the ``stop()`` callable the library's long runs poll.
+    computed); a second one exits at once (atomic writes leave no partial file, and a staged
+    output folder keeps its previous set). Entering it gives the ``stop()`` callable the
+    library's long runs poll.
 
     Args:
         step: what a step is, for the message ("point", "generation", ...).

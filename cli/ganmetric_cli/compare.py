@@ -8,6 +8,7 @@ import click
 
 from ganmetric import analysis
 from ganmetric.io import atomic_write_bytes, check_writable, write_json
+from ganmetric.staging import written_together
 
 from .common import argument_flags
 
@@ -44,8 +45,9 @@ def compare(a, b, k, prefix):
         click.echo(f"Warning: {note}", err=True)
     prefix = Path(prefix)
     png, csv, js = (check_writable(prefix.with_name(prefix.name + suffix)) for suffix in (".png", ".csv", ".json"))
-    analysis.plot_comparison(cmp, png)
-    atomic_write_bytes(csv, cmp.to_csv().encode())
-    write_json(js, cmp.summary())
+    with written_together():
+        analysis.plot_comparison(cmp, png)
+        atomic_write_bytes(csv, cmp.to_csv().encode())
+        write_json(js, cmp.summary())
     click.echo(cmp.report())
     click.echo(f"wrote {png}, {csv}, {js}")

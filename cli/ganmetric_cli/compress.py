@@ -1,6 +1,7 @@
 """``ganmetric compress``: project codes onto the top-k directions of a basis and measure the image change."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -8,10 +9,10 @@ import click
 from ganmetric import analysis
 from ganmetric import axes as gax
 from ganmetric.basis import basis_meta
-from ganmetric.distances import DistanceSpec, describe_distance
+from ganmetric.distances import describe_distance, recorded_distance_spec
 from ganmetric.generators import describe_model, load_recorded_generator
 
-from .common import argument_flags, distance_options, model_options
+from .common import EXIT_INTERRUPTED, SEED, argument_flags, distance_options, model_options, stop_on_sigint
 
 #: --directions values computed from the model itself
 METHODS = ("sefa", "ganspace")
@@ -63,7 +64,7 @@ def _model_and_basis(model_spec, device, dtype, hessian, axes_file, directions):
               help="Basis: a .npy of directions (m, n), one per row (orthonormalised in order), or sefa / ganspace "
                    "(computed from the model).")
 @click.option("--samples", type=int, default=200, show_default=True, help="Codes drawn from the model's prior.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the codes and of the random bases.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the codes and of the random bases.")
 @click.option("--ks", default=None, help="Ascending distinct k in [0, n] (default 1,2,5,10,20,50,... below n, then n).")
 @click.option("--random-bases", type=int, default=5, show_default=True,
               help="Random orthonormal bases to compare with (0: none).")
@@ -72,10 +73,13 @@ def _model_and_basis(model_spec, device, dtype, hessian, axes_file, directions):
 @click.option("--fill", "fills", type=click.Choice(["none", "norm", "both"]), default="both", show_default=True,
               help="none: z_k as projected; norm: rescaled to |z - z0|; both.")
 @click.option("--montage-samples", type=int, default=4, show_default=True, help="Rows of montage.png.")
-@click.option("--out", "-o", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
+              help="Output folder (written whole when the run ends).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the outputs of an earlier run in --out (without it such a folder is refused).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def compress(model_spec, device, dtype, distance_spec, hessian, axes_file, directions, samples, seed, ks,
-             random_bases, center, fills, montage_samples, out, quiet):
+             random_bases, center, fills, montage_samples, out, overwrite, quiet):
     """How much of a code can be projected away? z_k = z0 + U_k U_k^T (z - z0) and d(G(z), G(z_k)).
 
     For --samples codes z from the model's prior and each k: the mean, std and median of the
@@ -84,7 +88,10 @@ def compress(model_spec, device, dtype, distance_spec, hessian, axes_file, direc
     metric's own point. Writes curve.csv (k, basis, fill, mean, std, median, kept_fraction),
     curve.png, montage.png, summary.json (the smallest k whose mean distance is below 10% and
     1% of the k = 0 distance, per basis) and codes_k{K}.npy. The distance defaults to the one
-    the basis file records.
+    the basis file records. The folder is written whole when the run ends (a folder holding
+    an earlier run's files needs --overwrite); Ctrl-C stops after the current chunk of
+    samples and writes the results over the samples measured, "interrupted": true in
+    summary.json (exit status 130).
 
     \b
     Examples:
@@ -95,15 +102,19 @@ def compress(model_spec, device, dtype, distance_spec, hessian, axes_file, direc
         raise click.BadParameter(f"must be at least 1, got {samples}", param_hint="--samples")
     ks = _ks(ks)
     G, basis, meta = _model_and_basis(model_spec, device, dtype, hessian, axes_file, directions)
-    spec = distance_spec.over(DistanceSpec.from_meta(meta)) if meta.get("distance") else distance_spec
-    D = spec.load(device=device, dtype=dtype, generator=G)
+    D = recorded_distance_spec(meta, distance_spec, what="the basis").load(device=device, dtype=dtype, generator=G)
     codes = G.sample(samples, seed=seed)
-    res = analysis.compress(G, D, basis, codes, ks if ks is not None else default_ks(G.latent_dim),
-                            center="point" if center else None, fills=("none", "norm") if fills == "both" else (fills,),
-                            random_bases=random_bases, seed=seed, montage_samples=montage_samples, codes_seed=seed,
-                            out_dir=out,
-                            progress=not quiet)
+    with stop_on_sigint("chunk of samples") as stop:
+        res = analysis.compress(G, D, basis, codes, ks if ks is not None else default_ks(G.latent_dim),
+                                center="point" if center else None,
+                                fills=("none", "norm") if fills == "both" else (fills,), random_bases=random_bases,
+                                seed=seed, montage_samples=montage_samples, codes_seed=seed, out_dir=out,
+                                overwrite=overwrite, progress=not quiet, stop=stop)
     _report(G, D, res, out)
+    if res.meta["interrupted"]:
+        click.echo(f"Interrupted: the results over the {res.meta['n_samples']} samples measured are written in {out}.",
+                   err=True)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 def _report(G, D, res, out) -> None:
@@ -111,7 +122,8 @@ def _report(G, D, res, out) -> None:
     m = res.meta
     click.echo(f"distance {describe_distance(D)}; basis {m['basis']['basis']}"
                + (" (orthonormalised)" if m["basis_orthonormalised"] else "") + f"; z0: {m['center']}; "
-               f"{m['n_samples']} samples")
+               f"{m['n_samples']} samples" + (f" (interrupted: {m['n_samples']} of {m['n_samples_requested']} "
+                                               f"measured)" if m["interrupted"] else ""))
     means = {(r["k"], r["basis"], r["fill"]): r for r in res.rows}
     random = m["random_bases"] > 0
     for fill in res.fills:
@@ -122,4 +134,5 @@ def _report(G, D, res, out) -> None:
             click.echo(line + (f" {means[k, 'random', fill]['mean']:>10.4g}" if random else ""))
     for line in res.threshold_lines():
         click.echo(line)
-    click.echo(f"wrote {out}/: curve.csv, curve.png, montage.png, summary.json, codes_k*.npy")
+    click.echo(f"wrote {out}/: curve.csv, curve.png, " + ("montage.png, " if res.images is not None else "")
+               + f"summary.json, {', '.join(f'codes_k{k}.npy' for k in res.listed)}")

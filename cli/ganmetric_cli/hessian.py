@@ -7,19 +7,19 @@ from click.core import ParameterSource
 import ganmetric
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
-from ganmetric.io import check_writable
+from ganmetric.io import check_suffix, check_writable
 
-from .common import distance_options, metric_options, model_options, read_codes, refuse_unused
+from .common import CODE_FILES, SEED, distance_options, metric_options, model_options, read_codes, refuse_unused
 
 
 @click.command()
 @model_options
 @distance_options
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Draw z from the model's prior with this seed (point 0 of `ganmetric batch --seed` with the same "
                    "seed).")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
-              help="Use this latent point instead: a .npy of shape (n,) or (1, n).")
+              help="Use this latent point instead: a .npy of shape (n,) or (1, n). " + CODE_FILES)
 @metric_options
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="hessian.npz", show_default=True,
               help="Result file (.npz: eigvals, eigvecs, z, H when full, meta JSON).")
@@ -40,7 +40,7 @@ def hessian(model_spec, device, dtype, distance_spec, seed, z_file, solver, out,
       ganmetric hessian --model dcgan-face --distance lpips-alex --resize 256 --out face_lpips.npz
       ganmetric hessian --model dcgan-face --distance mse --method gn-lanczos --k 20 --out top20.npz
     """
-    check_writable(out)
+    check_writable(check_suffix(out, (".npz",), "a ganmetric result file (.npz)", name="--out"))
     G = model_spec.load(device=device, dtype=dtype)
     D = distance_spec.load(device=device, dtype=dtype)
     z = _base_point(G, z_file, seed)
@@ -71,11 +71,15 @@ def _base_point(G, z_file, seed):
 
 
 def _anisotropy_line(res, s) -> str:
-    """The trace and the 99% anisotropy count (``ganmetric.linalg.anisotropy_counts`` of the stored eigenvalues)."""
+    """The trace and the 99% anisotropy count (``ganmetric.linalg.anisotropy_counts``) of a full result; for a
+    top-k result what is known: the top k's share of the trace when H was computed, else that the trace is not."""
     if s["n99"] is None:
         return "the eigenvalues are all zero (or not finite): no anisotropy count"
-    held = f"eigen-directions holding 99% of it: {s['n99']} of {res.k}"
     if res.H is not None and res.k == res.dim:
-        return f"trace: {s['trace']:.4g}   {held}"
-    trace = f"trace: {s['trace']:.4g}   " if s["trace"] is not None else ""
-    return f"{trace}sum of the top {res.k}: {s['total']:.4g}   {held}"
+        return f"trace: {s['trace']:.4g}   eigen-directions holding 99% of it: {s['n99']} of {res.k}"
+    top = f"sum of the top {res.k}: {s['total']:.4g}"
+    if s["trace_share"] is None:
+        return f"{top}   trace unknown (a top-k result): the top {res.k}'s share of it is not known"
+    reach = (f"99% of it in the top {s['n99_of_trace']}" if s["n99_of_trace"] is not None
+             else f"99% of it needs more than {res.k} eigen-directions")
+    return f"trace: {s['trace']:.4g}   {top}, {s['trace_share']:.1%} of it; {reach}"

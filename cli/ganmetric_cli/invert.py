@@ -2,19 +2,22 @@
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import click
 import numpy as np
 
-from ganmetric.inversion import (CROPS, OPTIMIZERS, PIXEL_LOSSES, RESAMPLE, loss_curve_png,
+from ganmetric.inversion import (CROPS, DEFAULT_MAX_PIXELS, OPTIMIZERS, PIXEL_LOSSES, RESAMPLE, loss_curve_png,
                                  prepare_inversion, run_inversion, side_by_side_png)
 from ganmetric.distances import distance_meta
 from ganmetric.generators import describe_model, model_meta
-from ganmetric.io import atomic_write_bytes, check_writable, write_json
+from ganmetric.io import atomic_write_bytes, write_json
 from ganmetric.plotting import save_image
+from ganmetric.staging import staged_dir
 
-from .common import argument_flags, distance_options, generator_for_basis, model_options, read_codes
+from .common import (CODE_FILES, EXIT_INTERRUPTED, SEED, argument_flags, distance_options, generator_for_basis,
+                    model_options, read_codes, stop_on_sigint)
 
 #: The files written into --out.
 OUTPUTS = {"code": "code.npy", "codes": "codes.npy", "losses": "losses.npy", "fit": "fit.png",
@@ -64,10 +67,13 @@ def _report(G, res, folder: Path) -> None:
     if fit["true_z_l2"] is not None:
         cos = f"{fit['true_z_cosine']:.4f}" if fit["true_z_cosine"] is not None else "undefined (a zero code)"
         click.echo(f"to --true-z: cosine similarity {cos}, L2 distance {fit['true_z_l2']:.4g}")
+    if res.interrupted:
+        click.echo(f"interrupted: {len(res.steps_done)} of {s['restarts']} restarts run, "
+                   f"{min(res.steps_done)}-{max(res.steps_done)} of {s['steps']} steps each")
     click.echo(f"wrote {folder}/: " + ", ".join(OUTPUTS.values()))
 
 
-@argument_flags(true_z="--true-z")
+@argument_flags(true_z="--true-z", out_dir="--out")
 @click.command()
 @model_options
 @distance_options
@@ -86,23 +92,32 @@ def _report(G, res, folder: Path) -> None:
 @click.option("--chunk", type=int, default=None,
               help="Restarts optimised together (default 64; lower it to bound memory; results do not change).")
 @click.option("--lr", type=float, default=0.05, show_default=True, help="Learning rate.")
-@click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), default="adam", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the starting codes.")
+@click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), default="adam", show_default=True,
+              help="The optimiser of the code (or of its coefficients in the --hessian basis).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the starting codes.")
 @click.option("--distance-weight", type=float, default=1.0, show_default=True, help="Weight of --distance.")
 @click.option("--pixel-weight", type=float, default=0.0, show_default=True,
               help="Weight of a pixel term added to the distance (the paper used LPIPS + L1).")
-@click.option("--pixel-loss", type=click.Choice(PIXEL_LOSSES), default="l1", show_default=True)
+@click.option("--pixel-loss", type=click.Choice(PIXEL_LOSSES), default="l1", show_default=True,
+              help="The pixel term weighted by --pixel-weight.")
 @click.option("--crop", type=click.Choice(CROPS), default="center", show_default=True,
               help="center: crop to the model's aspect ratio; none: stretch.")
-@click.option("--resample", type=click.Choice(RESAMPLE), default="bicubic", show_default=True)
+@click.option("--resample", type=click.Choice(RESAMPLE), default="bicubic", show_default=True,
+              help="The filter that resizes --image to the model's resolution.")
+@click.option("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, show_default=True,
+              help="Refuse a larger --image (width x height, read from its header before decoding; a 50-megapixel "
+                   "photo decodes to 150 MB). Raise it for larger images you mean to use.")
 @click.option("--true-z", type=click.Path(dir_okay=False), default=None,
-              help="A known code (.npy, shape (n,)): report the fit's cosine similarity and L2 distance to it.")
+              help="A known code (.npy, shape (n,)): report the fit's cosine similarity and L2 distance to it. "
+                   + CODE_FILES)
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="inversion", show_default=True,
-              help="Output folder (created with its parents if missing).")
+              help="Output folder (created with its parents if missing; written whole when the run ends).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the outputs of an earlier run in --out (without it such a folder is refused).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def invert(model_spec, device, dtype, distance_spec, image, box, basis, eigval_power, basis_k, steps, restarts, chunk,
            lr, optimizer, seed,
-           distance_weight, pixel_weight, pixel_loss, crop, resample, true_z, out, quiet):
+           distance_weight, pixel_weight, pixel_loss, crop, resample, max_pixels, true_z, out, overwrite, quiet):
     """Find the latent code whose image best matches a target image.
 
     Minimises distance_weight * d(G(z), target) + pixel_weight * pixel(G(z), target)
@@ -113,7 +128,10 @@ def invert(model_spec, device, dtype, distance_spec, image, box, basis, eigval_p
     \b
     Writes into --out: code.npy (best code, (n,)), codes.npy (every restart's code),
     losses.npy (restarts x steps), fit.png, side_by_side.png (target | fit),
-    loss_curve.png and summary.json.
+    loss_curve.png and summary.json. The folder is written whole when the run ends (a
+    folder holding an earlier run's files needs --overwrite). Ctrl-C stops after the
+    current step and writes the best code so far, "interrupted": true in summary.json
+    (exit status 130).
 
     \b
     Examples:
@@ -130,12 +148,15 @@ def invert(model_spec, device, dtype, distance_spec, image, box, basis, eigval_p
     problem = prepare_inversion(G, image, D, basis, steps=steps, lr=lr, restarts=restarts, seed=seed,
                                 optimizer=optimizer, distance_weight=distance_weight, pixel_weight=pixel_weight,
                                 pixel_loss=pixel_loss, eigval_power=eigval_power, basis_k=basis_k, true_z=known,
-                                chunk=chunk, box=box, crop=crop, resample=resample)
+                                chunk=chunk, box=box, crop=crop, resample=resample, max_pixels=max_pixels)
     folder = Path(out)
-    for name in OUTPUTS.values():  # creates --out and its missing parents; all checked before the long run
-        check_writable(folder / name)
-    res = run_inversion(problem, progress=not quiet)
-    summary = {**model_meta(G), **({} if D is None else distance_meta(D)), "image": str(image), "box": box,
-               "basis_file": basis, "true_z_file": true_z, **res.summary(), "files": OUTPUTS}
-    _write(folder, res, summary)
+    with staged_dir(folder, outputs=OUTPUTS.values(), overwrite=overwrite, what="invert") as stage:
+        with stop_on_sigint("step") as stop:
+            res = run_inversion(problem, progress=not quiet, stop=stop)
+        summary = {**model_meta(G), **({} if D is None else distance_meta(D)), "image": str(image), "box": box,
+                   "basis_file": basis, "true_z_file": true_z, **res.summary(), "files": OUTPUTS}
+        _write(stage, res, summary)
     _report(G, res, folder)
+    if res.interrupted:
+        click.echo(f"Interrupted: the best code so far and the rest are written in {folder}.", err=True)
+        sys.exit(EXIT_INTERRUPTED)

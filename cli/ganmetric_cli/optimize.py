@@ -8,9 +8,10 @@ import click
 
 from ganmetric import blackbox
 from ganmetric.generators import describe_model
+from ganmetric.staging import staged_dir
 
-from .common import (argument_flags, distance_options, generator_for_basis, model_options, read_codes,
-                     stop_on_sigint)
+from .common import (CODE_FILES, EXIT_INTERRUPTED, SEED, argument_flags, distance_options, generator_for_basis,
+                    model_options, read_codes, stop_on_sigint)
 
 
 def _methods(value: str | None, basis) -> list[str]:
@@ -24,19 +25,30 @@ def _methods(value: str | None, basis) -> list[str]:
     return names
 
 
-def _report(cmp, folder: Path) -> None:
+def _report(cmp, folder: Path, written: dict) -> None:
     click.echo(describe_model(cmp.plan.G))
     s = cmp.plan.settings
     click.echo(f"objective: {cmp.plan.objective.description} ({'maximised' if cmp.plan.maximize else 'minimised'}); "
                f"budget {s['budget']} images, popsize {s['popsize']}, sigma0 {s['sigma0']:g}; {cmp.seconds:.1f} s")
     medians, wins, done = cmp.medians(), cmp.wins(), len(cmp.complete_seeds())
     for label in cmp.labels:
-        finals = [v for v in cmp.table()[label].values() if v is not None]
-        med = f"{medians[label]:.5g}" if medians[label] is not None else "n/a"
-        click.echo(f"  {label:<16} median best {med:>11}  wins {wins[label]}/{done}  finals: "
-                   + (", ".join(f"{v:.4g}" for v in finals) or "none"))
-    click.echo(f"wrote {folder}/: summary.json, scores.csv, curves.png, best_montage.png and per run "
-               f"best_METHOD_sSEED.npy/.png, trace_METHOD_sSEED.csv")
+        runs = [r for r in cmp.runs if r.label == label]
+        if not runs:
+            click.echo(f"  {label:<16} not run")
+            continue
+        line = f"  {label:<16} "
+        if done:
+            line += f"median best {medians[label]:>11.5g}  wins {wins[label]}/{done}  "
+        finals = [f"{r.score:.4g}" + ("*" if r.stopped else "") for r in runs if r.score is not None]
+        click.echo(line + "finals: " + (", ".join(finals) or "none"))
+    if not done:
+        click.echo("no seed ran every method to its budget: no medians or wins")
+    if any(r.stopped for r in cmp.runs):
+        click.echo("* = run stopped before its budget was spent")
+    runs = [n for n in written if n.startswith("best_") and n.endswith(".npy")]
+    traces = [n for n in written if n.startswith("trace_")]
+    click.echo(f"wrote {folder}/: summary.json, scores.csv, curves.png, best_montage.png, "
+               f"{len(traces)} trace_METHOD_sSEED.csv" + (f", {len(runs)} best_METHOD_sSEED.npy/.png" if runs else ""))
 
 
 @argument_flags(out_dir="--out", z_init="--z", methods="--method")
@@ -50,6 +62,9 @@ def _report(cmp, folder: Path) -> None:
 @click.option("--objective-weights", default=None,
               help="unit: objectives: pretrained (torchvision ImageNet; the default), random, random:SEED, or a "
                    "state-dict path.")
+@click.option("--max-pixels", type=int, default=None,
+              help="image: objectives: refuse a larger target image (width x height, read from its header before "
+                   "decoding; default 50 megapixels).")
 @click.option("--minimize", is_flag=True, help="Minimise the objective instead.")
 @click.option("--method", "methods", default=None,
               help="Comma-separated: random, cma, hess-cma. Default: random,cma, plus hess-cma with a basis.")
@@ -62,27 +77,32 @@ def _report(cmp, folder: Path) -> None:
               help="hess-cma: scale direction i by (lambda_i / lambda_1)^-P (default 0.5; 0: plain eigenbasis).")
 @click.option("--budget", type=int, default=3000, show_default=True, help="Images scored per method and seed.")
 @click.option("--seeds", "n_seeds", type=int, default=5, show_default=True, help="Runs per method.")
-@click.option("--seed", "first_seed", type=int, default=0, show_default=True, help="First seed.")
+@click.option("--seed", "first_seed", type=SEED, default=0, show_default=True, help="First seed.")
 @click.option("--init", type=click.Choice(["prior", "z"]), default=None,
               help="Starting points: prior (a prior sample per seed, the default) or z (the --z file).")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
-              help="Starting codes (.npy): one code for all seeds or one row per seed.")
+              help="Starting codes (.npy): one code for all seeds or one row per seed. " + CODE_FILES)
 @click.option("--sigma0", type=float, default=0.5, show_default=True,
               help="Initial step, relative to the prior's scale.")
 @click.option("--popsize", type=int, default=None, help="Codes per generation (default 4 + floor(3 ln n)).")
 @click.option("--batch", type=int, default=None, help="Images per objective call at most (default: a generation).")
 @click.option("--out", "-o", type=click.Path(file_okay=False), default="evolve", show_default=True,
-              help="Output folder (created with its parents).")
+              help="Output folder (created with its parents; written whole when the run ends).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the outputs of an earlier run in --out (without it such a folder is refused).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def optimize(model_spec, device, dtype, distance_spec, objective, objective_weights, minimize, methods, hessian,
+def optimize(model_spec, device, dtype, distance_spec, objective, objective_weights, max_pixels, minimize, methods,
+             hessian,
              axes_file, top, eigval_power, budget, n_seeds, first_seed, init, z_file, sigma0, popsize, batch, out,
-             quiet):
+             overwrite, quiet):
     """Search the latent space for images that maximise a black-box score.
 
     Runs each method from the same seeds and starting points with the same budget of
     scored images. hess-cma runs CMA-ES on c in z = z_init + U_k diag(s) c, U_k the top
     --top eigenvectors of a metric (--hessian or --axes), s_i = (lambda_i/lambda_1)^-P.
-    Ctrl-C stops after the current generation and writes everything so far.
+    Ctrl-C stops after the current generation and writes everything so far ("interrupted":
+    true in summary.json, exit status 130). The folder is written whole when the run ends (a
+    folder holding an earlier run's files needs --overwrite).
 
     \b
     Examples:
@@ -109,14 +129,15 @@ def optimize(model_spec, device, dtype, distance_spec, objective, objective_weig
         G, objective, names, seeds=list(range(first_seed, first_seed + n_seeds)), basis=basis,
         top=top, eigval_power=eigval_power, budget=budget, sigma0=sigma0, popsize=popsize, batch=batch,
         minimize=minimize, z_init=read_codes(z_file, G.latent_dim) if z_file else None, distance=D,
-        objective_weights=objective_weights)
-    folder = blackbox.check_folder(plan, out)
-    with stop_on_sigint("generation") as stop:
-        cmp = blackbox.run_comparison(plan, stop=stop, progress=not quiet)
-    blackbox.write_outputs(cmp, folder)
-    _report(cmp, folder)
+        objective_weights=objective_weights, max_pixels=max_pixels)
+    folder = blackbox.check_folder(plan, out, overwrite=overwrite)
+    with staged_dir(folder, outputs=blackbox.OUTPUT_PATTERNS, overwrite=overwrite, what="optimize") as stage:
+        with stop_on_sigint("generation") as stop:
+            cmp = blackbox.run_comparison(plan, stop=stop, progress=not quiet)
+        written = blackbox.write_outputs(cmp, stage)
+    _report(cmp, folder, written)
     if cmp.stopped == "interrupted":
         click.echo(f"Interrupted: {len(cmp.runs)} run(s) so far are written in {folder}.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     if cmp.stopped:
         raise click.ClickException(f"{cmp.stopped}; the run stopped, and what it had is written in {folder}")

@@ -1,6 +1,7 @@
 """``ganmetric path``: the geodesic between two codes next to the straight line and SLERP, or the length of a path."""
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
@@ -10,10 +11,12 @@ from click.core import ParameterSource
 from ganmetric.distances import describe_distance
 from ganmetric.errors import InputError, NumericalWarning
 from ganmetric.generators import describe_model
-from ganmetric.paths import (INTERPOLATIONS, OPTIMIZERS, PATH_METHODS, check_outputs, path_length, path_summary,
-                             prepare_paths, report_lines, run_paths, write_outputs)
+from ganmetric.paths import (INTERPOLATIONS, OPTIMIZERS, OUTPUT_PATTERNS, PATH_METHODS, check_outputs, output_files,
+                             path_length, path_summary, prepare_paths, report_lines, run_paths, write_outputs)
+from ganmetric.staging import staged_dir
 
-from .common import argument_flags, distance_options, model_options, read_codes
+from .common import (CODE_FILES, EXIT_INTERRUPTED, SEED, argument_flags, distance_options, model_options, read_codes,
+                    stop_on_sigint)
 
 #: options that make paths, refused with --measure
 _MAKING = ("from_seed", "to_seed", "z_from", "z_to", "method", "points", "init", "prior_weight", "refine",
@@ -33,29 +36,45 @@ def _endpoint(G, seed, z_file, seed_flag: str, file_flag: str):
     return codes[0], {"file": str(z_file)}
 
 
-def _measure(G, D, measure, out, chunk, frames, scale):
+def _measure(G, D, measure, out, chunk, frames, scale, overwrite):
     """--measure: the length of the path in a file; with --out, its summary, montage, steps and GIF."""
     codes = read_codes(measure, G.latent_dim, flag="--measure")
     if codes.shape[0] < 2:
         raise InputError(f"--measure {Path(measure).name} must hold a path of at least 2 codes, shape (T + 1, "
                          f"{G.latent_dim}), got 1 code")
-    files = check_outputs(out, ["measured"], codes=False, frames=frames, scale=scale) if out else None
+    files = check_outputs(out, ["measured"], codes=False, frames=frames, scale=scale, overwrite=overwrite) \
+        if out else None
     paths = {"measured": path_length(G, D, codes, chunk=chunk)}
     if out:
         summary = path_summary(G, D, paths, options={"chunk": chunk}, endpoints={"path_file": str(measure)},
                                files=files)
-        write_outputs(out, G, D, paths, summary, files, frames=frames, scale=scale)
+        write_outputs(out, G, D, paths, summary, files, frames=frames, scale=scale, overwrite=overwrite)
     return paths, files
 
 
-@argument_flags(methods="--method", z_a="--from-seed/--z-from", z_b="--to-seed/--z-to")
+def _make(G, D, plan, out, frames, scale, overwrite, quiet, record):
+    """The paths of ``plan``, written whole into ``out`` (what was made so far when Ctrl-C stopped the run)."""
+    check_outputs(out, plan.methods, frames=frames, scale=scale, overwrite=overwrite)
+    with staged_dir(out, outputs=OUTPUT_PATTERNS, overwrite=overwrite, what="path") as stage:
+        with warnings.catch_warnings(), stop_on_sigint("iteration") as stop:  # warnings: said below in flag names
+            warnings.simplefilter("ignore", NumericalWarning)
+            paths = run_paths(plan, progress=not quiet, stop=stop)
+        interrupted = stop()
+        files = output_files(paths)
+        summary = path_summary(G, D, paths, options=record, endpoints=record.pop("endpoints"), files=files,
+                               interrupted=interrupted)
+        write_outputs(stage, G, D, paths, summary, files, frames=frames, scale=scale)
+    return paths, files, interrupted
+
+
+@argument_flags(methods="--method", z_a="--from-seed/--z-from", z_b="--to-seed/--z-to", out_dir="--out")
 @click.command()
 @model_options
 @distance_options
-@click.option("--from-seed", type=int, default=None, help="Start of the path: the model's code G.sample(1, seed=A).")
-@click.option("--to-seed", type=int, default=None, help="End of the path: G.sample(1, seed=B).")
+@click.option("--from-seed", type=SEED, default=None, help="Start of the path: the model's code G.sample(1, seed=A).")
+@click.option("--to-seed", type=SEED, default=None, help="End of the path: G.sample(1, seed=B).")
 @click.option("--z-from", type=click.Path(dir_okay=False), default=None,
-              help="Start of the path from a file: a .npy of shape (n,) or (1, n).")
+              help="Start of the path from a file: a .npy of shape (n,) or (1, n). " + CODE_FILES)
 @click.option("--z-to", type=click.Path(dir_okay=False), default=None, help="End of the path from a file.")
 @click.option("--points", type=int, default=None, help="Codes of each path, both ends included, >= 3 (default 16).")
 @click.option("--method", default=",".join(PATH_METHODS), show_default=True,
@@ -81,10 +100,13 @@ def _measure(G, D, measure, out, chunk, frames, scale):
 @click.option("--frames", type=int, default=16, show_default=True, help="Montage columns at most.")
 @click.option("--scale", type=int, default=1, show_default=True, help="Montage: integer upscaling of each image.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), default=None,
-              help="Output folder (created with its parents if missing). Default: paths (with --measure: no files).")
+              help="Output folder (created with its parents if missing; written whole when the run ends). Default: "
+                   "paths (with --measure: no files).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the outputs of an earlier run in --out (without it such a folder is refused).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def path(model_spec, device, dtype, distance_spec, from_seed, to_seed, z_from, z_to, points, method, init,
-         prior_weight, refine, optimizer, max_iter, tol, chunk, measure, frames, scale, out, quiet):
+         prior_weight, refine, optimizer, max_iter, tol, chunk, measure, frames, scale, out, overwrite, quiet):
     """Paths between two latent codes that follow the images: the discrete geodesic, with the
     straight line and SLERP for comparison, or the length of any path (--measure).
 
@@ -95,7 +117,10 @@ def path(model_spec, device, dtype, distance_spec, from_seed, to_seed, z_from, z
     \b
     Writes into --out: codes_{method}.npy (points x n), summary.json, montage.png (one row
     per method, captioned with the length travelled), steps.png (s_i along each path) and
-    path_{method}.gif.
+    path_{method}.gif. The folder is written whole when the run ends (a folder holding an
+    earlier run's files needs --overwrite). Ctrl-C stops the geodesic after its current
+    iteration and writes the paths made so far, "interrupted": true in summary.json (exit
+    status 130).
 
     \b
     Examples:
@@ -112,8 +137,9 @@ def path(model_spec, device, dtype, distance_spec, from_seed, to_seed, z_from, z
                                f"{'makes' if one else 'make'} paths: leave {'it' if one else 'them'} out")
     G = model_spec.load(device=device, dtype=dtype)
     D = distance_spec.load(device=device, dtype=dtype)
+    interrupted = False
     if measure is not None:
-        paths, files = _measure(G, D, measure, out, chunk, frames, scale)
+        paths, files = _measure(G, D, measure, out, chunk, frames, scale, overwrite)
         where = f"path {measure}"
     else:
         out = out or "paths"
@@ -122,24 +148,32 @@ def path(model_spec, device, dtype, distance_spec, from_seed, to_seed, z_from, z
         plan = prepare_paths(G, D, z_a, z_b, methods=method, points=16 if points is None else points, init=init,
                              prior_weight=prior_weight, refine=refine, optimizer=optimizer, max_iter=max_iter,
                              tol=tol, chunk=chunk)
-        files = check_outputs(out, plan.methods, frames=frames, scale=scale)
-        with warnings.catch_warnings():  # said below in flag names, with the table
-            warnings.simplefilter("ignore", NumericalWarning)
-            paths = run_paths(plan, progress=not quiet)
-        summary = path_summary(G, D, paths, options={**plan.record(), "device": str(device), "dtype": dtype},
-                               endpoints={"from": from_record, "to": to_record}, files=files)
-        write_outputs(out, G, D, paths, summary, files, frames=frames, scale=scale)
+        record = {**plan.record(), "device": str(device), "dtype": dtype,
+                  "endpoints": {"from": from_record, "to": to_record}}
+        paths, files, interrupted = _make(G, D, plan, out, frames, scale, overwrite, quiet, record)
         where = f"from {_words(from_record)} to {_words(to_record)}"
     click.echo(describe_model(G))
     click.echo(f"distance {describe_distance(D)}; {where}")
     for line in report_lines(paths):
         click.echo(line)
     geo = paths.get("geodesic")
-    if geo is not None and geo.stages[-1]["stop_reason"] == "max_iter":
+    if interrupted:
+        click.echo("interrupted: " + "; ".join(_interrupted_words(paths, plan.methods)))
+    elif geo is not None and geo.stages[-1]["stop_reason"] == "max_iter":
         click.echo(f"note: the geodesic stopped at --max-iter {geo.options['max_iter']} before its stopping rule "
                    f"(--tol {geo.options['tol']:g}) was met; raise --max-iter or --tol")
     if files:
         click.echo(f"wrote {Path(out)}/: " + ", ".join(files.values()))
+    if interrupted:
+        click.echo(f"Interrupted: the paths made so far are written in {out}.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def _interrupted_words(paths: dict, methods) -> list[str]:
+    geo, missing = paths.get("geodesic"), [m for m in methods if m not in paths]
+    words = [f"the geodesic stopped in stage {len(geo.stages)} after {geo.iterations} iterations, before its "
+             f"stopping rule was met"] if geo is not None and geo.stages[-1]["stop_reason"] == "interrupted" else []
+    return words + ([f"not made: {', '.join(missing)}"] if missing else []) or ["every path was made"]
 
 
 def _words(record: dict) -> str:

@@ -41,7 +41,9 @@ def _axes(axes_file, result_file, top):
 @click.option("--no-distance", is_flag=True,
               help="Do not load the distance (e.g. LPIPS weights unavailable offline): no distance shown.")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; anything but this machine (e.g. 0.0.0.0) lets others drive the model.")
+              help="Address to listen on; anything but this machine (e.g. 0.0.0.0) lets others drive the model. "
+                   "Requests must name it (or localhost, 127.0.0.1, [::1]) with the port in their Host header, "
+                   "come from the page itself, and POST JSON: others get 400, 403 or 415.")
 @click.option("--port", type=int, default=8765, show_default=True, help="Port to listen on (0: any free port).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")
 def view(model_spec, device, dtype, distance_spec, axes_file, result_file, top, d_max, no_distance, host, port,
@@ -67,7 +69,7 @@ def view(model_spec, device, dtype, distance_spec, axes_file, result_file, top, 
         G = load_recorded_generator(ax.meta, model_spec, device=device, dtype=dtype, what=what)
         D = None if no_distance else load_recorded_distance(ax.meta, distance_spec, device=device, dtype=dtype,
                                                             what=what)
-        app = gview.create_app(gview.Viewer(G, ax, D, d_max=d_max))
+        app = gview.create_app(gview.Viewer(G, ax, D, d_max=d_max), host=host, port=sock.getsockname()[1])
     except BaseException:
         sock.close()
         raise

@@ -2,7 +2,7 @@
 and the comparison of two metrics."""
 from .average import average_metric
 from .batch import BatchSummary, batch_metric
-from .batch_folder import batch_codes, point_name
+from .batch_folder import MAX_POINTS, batch_codes, point_name
 from .compare import MetricComparison, compare_metrics
 from .compress import Compression, compress
 from .compress_plots import plot_compression_curve, plot_compression_montage
@@ -14,7 +14,7 @@ from .plots import plot_comparison, plot_homogeneity_heatmap, plot_homogeneity_h
 from .results import ResultSet, load_results
 from .spectrum import ANISOTROPY_DEFINITION, THRESHOLDS, SpectrumStats, anisotropy_counts, spectrum_stats
 
-__all__ = ["batch_metric", "BatchSummary", "batch_codes", "point_name", "process_group", "load_results",
+__all__ = ["batch_metric", "BatchSummary", "batch_codes", "point_name", "MAX_POINTS", "process_group", "load_results",
            "ResultSet", "spectrum_stats", "SpectrumStats", "anisotropy_counts", "THRESHOLDS",
            "ANISOTROPY_DEFINITION", "homogeneity", "Homogeneity", "average_metric",
            "compare_metrics", "MetricComparison", "plot_spectrum", "plot_homogeneity_heatmap",

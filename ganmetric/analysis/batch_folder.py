@@ -3,7 +3,10 @@
 A batch directory holds::
 
     manifest.json        the batch's identity (model, latent space, distance and its options,
-                         method, k, dtype, solver options, seed) and every point with its status
+                         method, k, dtype, solver options, seed), the counts (n_points, n_done,
+                         n_failed), whether the last run was interrupted, and the points done
+                         or failed (a failed point with its reason; pending points are not
+                         listed, so the manifest grows with the work done, not the work planned)
     codes.npy            the (N, n) latent codes, float64
     point_00000.npz ...  one result file per point (``ganmetric.io`` format, meta kind "point",
                          with ``index`` and the batch identity under ``batch``)
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from pathlib import Path
 
@@ -37,27 +41,39 @@ FORMAT = "ganmetric-batch/1"
 MANIFEST_EVERY = 5.0
 #: the advice every refusal of a folder ends with (``out_dir`` is the argument's name; the CLI shows its flag)
 OTHER_FOLDER = "choose another folder for out_dir"
+MAX_POINTS = 10_000
+"""The most points a batch may have unless the caller raises ``max_points`` (the CLI's ``--max-points``)."""
 
 
 def point_name(index: int) -> str:
-    """File name of point ``index``: ``point_00000.npz``."""
+    """File name of point ``index`` in a batch folder.
+
+    Args:
+        index: the point's index (row of the batch's codes).
+
+    Returns:
+        ``point_00000.npz`` for index 0.
+    """
     return f"point_{index:05d}.npz"
 
 
 def batch_identity(G, D, method: str, k: int | None, *, eps: float, max_iter: int | None, tol: float | None,
-                   lanczos_seed: int) -> dict:
+                   lanczos_seed: int, allow_tf32: bool = False) -> dict:
     """The options that define a batch's results (two runs agree on these or may not share a directory).
 
     The model's identity includes every option that changes its map (a conditional model's
     class, truncation, the weights' digest, ...: :func:`ganmetric.generators.model_meta`) and
     the distance's its full identity (a random LPIPS backbone's seed, ...). The device and
     ``chunk`` are left out: they change neither the mathematics nor what a user asked for,
-    so a batch may be resumed on another device or with less memory.
+    so a batch may be resumed on another device or with less memory. ``allow_tf32`` (TF32
+    products on CUDA) changes the numbers: it is part of the solver options when set (absent
+    when off, so folders written before it existed still resume).
     """
     dt = str(getattr(G, "dtype", torch.float32)).replace("torch.", "")
-    return jsonable({**model_meta(G), **distance_meta(D), "method": method, "k": k,
-                     "dtype": dt, "solver": {"eps": eps, "max_iter": max_iter, "tol": tol,
-                                             "lanczos_seed": lanczos_seed}})
+    solver = {"eps": eps, "max_iter": max_iter, "tol": tol, "lanczos_seed": lanczos_seed}
+    if allow_tf32:
+        solver["allow_tf32"] = True
+    return jsonable({**model_meta(G), **distance_meta(D), "method": method, "k": k, "dtype": dt, "solver": solver})
 
 
 def same_identity(recorded: dict, identity: dict) -> bool:
@@ -155,7 +171,38 @@ def _seeded_record(out_dir, seed: int, latent_dim: int) -> np.ndarray | None:
     return old.astype(np.float64) if old is not None and old.shape[1] == latent_dim else None
 
 
-def batch_codes(G, n_points: int, seed: int, out_dir=None) -> np.ndarray:
+def _size(nbytes: float) -> str:
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if nbytes < 1000 or unit == "TB":
+            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.3g} {unit}"
+        nbytes /= 1000
+
+
+def point_bytes(n: int, k: int | None, itemsize: int) -> int:
+    """About how many bytes one point file holds: eigenvectors, eigenvalues, the code, and H (full) or residuals."""
+    full = k is None or k >= n
+    kk = n if full else k
+    return itemsize * (n * kk + kk + n + (n * n if full else kk))
+
+
+def check_size(n_points: int, n: int, k: int | None, dtype, max_points: int) -> None:
+    """Refuse a batch of more than ``max_points`` points, saying how much it would write, before anything is drawn.
+
+    Raises:
+        InputError: ``max_points`` is not a positive integer, or ``n_points`` exceeds it.
+    """
+    max_points = checks.positive_int("max_points", max_points)
+    if n_points <= max_points:
+        return
+    per = point_bytes(n, k, dtype.itemsize)
+    codes = n_points * n * 8
+    raise InputError(f"{n_points} points are more than max_points {max_points}: the batch would write about "
+                     f"{_size(n_points * per + codes)} ({n_points} result files of about {_size(per)} each and "
+                     f"{_size(codes)} of codes); raise max_points to run it", argument="max_points")
+
+
+def batch_codes(G, n_points: int, seed: int, out_dir=None, *, max_points: int = MAX_POINTS,
+                k: int | None = None) -> np.ndarray:
     """The codes of a seeded batch of ``n_points``: ``G.sample(n_points, seed)``, keeping the folder's record.
 
     Row ``i`` of ``G.sample(N, seed)`` does not depend on ``N``: point ``i`` of a seeded batch
@@ -169,15 +216,18 @@ def batch_codes(G, n_points: int, seed: int, out_dir=None) -> np.ndarray:
         n_points: number of codes.
         seed: the sampling seed.
         out_dir: the batch folder the codes are for (None or missing: nothing recorded yet).
+        max_points: the most points allowed (see :func:`check_size`), checked before drawing.
+        k: the eigenpairs each point will store (None: all), for the size in the message.
 
     Returns:
         (n_points, n) float64 array.
 
     Raises:
-        InputError: ``n_points`` is not a positive integer, or the folder holds codes drawn with
-            ``seed`` that are not the first rows of the codes drawn now.
+        InputError: ``n_points`` is not a positive integer or exceeds ``max_points``, or the
+            folder holds codes drawn with ``seed`` that are not the first rows of the codes drawn now.
     """
     checks.positive_int("n_points", n_points)
+    check_size(n_points, int(G.latent_dim), k, getattr(G, "dtype", torch.float32), max_points)
     record = _seeded_record(out_dir, seed, int(G.latent_dim))
     if record is not None and len(record) >= n_points:
         return record[:n_points]  # fewer than the folder holds: batch_metric says that a batch may only grow
@@ -191,7 +241,8 @@ def batch_codes(G, n_points: int, seed: int, out_dir=None) -> np.ndarray:
 
 
 def point_status(path: Path, index: int, identity: dict, code: np.ndarray) -> str:
-    """``"done"`` (valid result of this point), ``"missing"`` or ``"corrupt"`` (unreadable or stale).
+    """``"done"`` (valid result of this point), ``"missing"`` or ``"corrupt"`` (unreadable, holding
+    non-finite values, or stale).
 
     Raises:
         InputError: the file is a valid result of a different batch (mixing is refused).
@@ -215,11 +266,33 @@ def point_status(path: Path, index: int, identity: dict, code: np.ndarray) -> st
     return "done"
 
 
-def remove_stale_temps(out_dir: Path, names) -> None:
-    for name in names:
-        for tmp in out_dir.glob(f".{name}.*.tmp"):
+def folder_statuses(out_dir: Path, indices, identity: dict, codes: np.ndarray, *, stop=None) -> dict[int, str]:
+    """:func:`point_status` of each index (the folder listed once; a missing file is not opened).
+
+    Args:
+        stop: asked before each existing file is checked; when it returns True the statuses
+            found so far are returned (fewer than ``indices``).
+    """
+    present = set(os.listdir(out_dir)) if Path(out_dir).is_dir() else set()
+    status = {}
+    for i in indices:
+        name = point_name(i)
+        if name not in present:
+            status[i] = "missing"
+            continue
+        if stop is not None and stop():
+            break
+        status[i] = point_status(Path(out_dir) / name, i, identity, codes[i])
+    return status
+
+
+def remove_stale_temps(out_dir: Path) -> None:
+    """Remove every temporary file (``.NAME.*.tmp``) of the batch's files: call it holding the folder's lock,
+    before any rank writes, when every one of them was left by a killed run."""
+    for name in os.listdir(out_dir):
+        if name.startswith((".point_", f".{MANIFEST}.", f".{CODES}.")) and name.endswith(".tmp"):
             try:
-                tmp.unlink()
+                (Path(out_dir) / name).unlink()
             except OSError:
                 pass
 
@@ -237,15 +310,20 @@ class Manifest:
         self.out_dir, self.identity, self.n_points, self.extra = out_dir, identity, n_points, extra
         self.last = time.monotonic()
 
-    def write(self, status: dict[int, str]) -> None:
-        points = [{"index": i, "file": point_name(i), "status": "done" if status.get(i) == "done" else "pending"}
-                  for i in range(self.n_points)]
+    def write(self, status: dict[int, str], failures: dict[int, str] | None = None, *,
+              interrupted: bool = False) -> None:
+        """Record the points done and failed (with ``failures[i]``, the reason) and whether the run was interrupted."""
+        failures = failures or {}
+        points = [{"index": i, "file": point_name(i), "status": "done"} if state == "done" else
+                  {"index": i, "status": "failed", "reason": failures.get(i)}
+                  for i, state in sorted(status.items()) if state in ("done", "failed")]
         manifest = {"format": FORMAT, "identity": self.identity, **self.identity, **self.extra,
                     "n_points": self.n_points, "n_done": sum(p["status"] == "done" for p in points),
+                    "n_failed": sum(p["status"] == "failed" for p in points), "interrupted": bool(interrupted),
                     "codes": CODES, "points": points}
         atomic_write_bytes(self.out_dir / MANIFEST, json_text(manifest).encode())
         self.last = time.monotonic()
 
-    def every_few_seconds(self, status: dict[int, str]) -> None:
+    def every_few_seconds(self, status: dict[int, str], failures: dict[int, str] | None = None) -> None:
         if time.monotonic() - self.last > MANIFEST_EVERY:
-            self.write(status)
+            self.write(status, failures)

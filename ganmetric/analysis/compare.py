@@ -70,8 +70,10 @@ class MetricComparison:
         n_ranks: K, the ranks both hold: the length of the vHv and ratio arrays.
         eigvals_a, eigvals_b: every stored eigenvalue of A and of B, descending.
         angles_deg: (k,) principal angles between the top-k eigenspaces, ascending, in degrees.
-        vhv_ab: (K,) ``u_i(A)^T H_B u_i(A)``. vhv_ba: (K,) ``u_i(B)^T H_A u_i(B)``.
-        ratio_ab: (K,) ``vhv_ab / lambda_i(B)`` (NaN where lambda_i(B) = 0). ratio_ba: likewise.
+        vhv_ab: (K,) ``u_i(A)^T H_B u_i(A)``.
+        vhv_ba: (K,) ``u_i(B)^T H_A u_i(B)``.
+        ratio_ab: (K,) ``vhv_ab / lambda_i(B)`` (NaN where lambda_i(B) = 0).
+        ratio_ba: (K,) ``vhv_ba / lambda_i(A)`` (NaN where lambda_i(A) = 0).
         corr_log_ab, corr_linear_ab: A's eigenvectors under H_B against lambda(B), over the K
             ranks (NaN: undefined).
         corr_log_ba, corr_linear_ba: B's eigenvectors under H_A against lambda(A).
@@ -180,6 +182,9 @@ def _side(x, default_name: str) -> _Side:
     as_np = lambda t: None if t is None else np.asarray(t.detach().cpu() if isinstance(t, torch.Tensor) else t,
                                                         dtype=np.float64)
     path = getattr(x, "path", None)
+    if not all(np.isfinite(a).all() for a in (as_np(vals), as_np(vecs), as_np(getattr(x, "H", None))) if a is not None):
+        raise InputError(f"{path or default_name} holds non-finite eigenvalues, eigenvectors or H: not a metric to "
+                         f"compare")
     z = as_np(getattr(x, "z", None))
     return _Side(Path(path).name if path is not None else default_name, as_np(vals), as_np(vecs),
                  as_np(getattr(x, "H", None)), None if z is None else z.reshape(-1),

@@ -19,6 +19,7 @@ in order (QR), which keeps the span of every leading k of them.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from dataclasses import dataclass, field
@@ -34,7 +35,9 @@ from ..distances.spec import distance_meta
 from ..errors import InputError
 from ..generators.spec import model_meta
 from ..io import jsonable, versions
-from ..placement import check_same_dtype, placement
+from ..placement import check_same_dtype, cpu_float64, placement
+from ..precision import exact_float32
+from ..staging import staged_dir
 
 FILLS = ("none", "norm")
 EIGEN, RANDOM = "eigen", "random"
@@ -43,6 +46,8 @@ TARGETS = (0.1, 0.01)
 COLUMNS = ("k", "basis", "fill", "mean", "std", "median", "kept_fraction")
 #: tolerance on |U^T U - I| below which a basis counts as orthonormal (stored float32 axes reach ~1e-7)
 ORTHONORMAL_TOL = 1e-5
+#: every file name :meth:`Compression.save` may write (a folder holding only these is an earlier run's)
+OUTPUT_PATTERNS = ("curve.csv", "curve.png", "montage.png", "summary.json", "codes_k*.npy")
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,8 @@ class Compression:
         images: (rows, len(listed) + 1, C, H, W) montage images (the listed k, then the original), or None.
         summary: the smallest listed k whose mean distance falls below 10% and 1% of the k = 0
             distance, per basis and fill.
-        meta: provenance (model, distance, basis, codes, options, versions).
+        meta: provenance (model, distance, basis, codes, options, versions; ``interrupted``
+            and, then, ``n_samples`` the samples measured of ``n_samples_requested``).
     """
 
     rows: list
@@ -96,12 +102,27 @@ class Compression:
         writer.writerows(self.rows)
         return buf.getvalue()
 
-    def save(self, out_dir) -> list[Path]:
-        """Write curve.csv, curve.png, montage.png, summary.json and codes_k{K}.npy into ``out_dir``."""
+    def save(self, out_dir, *, overwrite: bool = False) -> list[Path]:
+        """Write curve.csv, curve.png, montage.png, summary.json and codes_k{K}.npy into ``out_dir``, whole.
+
+        The set goes through :func:`ganmetric.staging.staged_dir`: ``out_dir`` holds the
+        previous complete set or this one, never a mix.
+
+        Returns:
+            The files, as paths in ``out_dir``.
+
+        Raises:
+            InputError: ``out_dir`` holds other files, or an earlier run's and ``overwrite`` is not set.
+            FolderLockedError: another run is writing it. OutputError: a file cannot be written.
+        """
+        with staged_dir(out_dir, outputs=OUTPUT_PATTERNS, overwrite=overwrite, what="compress") as stage:
+            names = [p.name for p in self._write(Path(stage))]
+        return [Path(out_dir) / name for name in names]
+
+    def _write(self, out: Path) -> list[Path]:
         from ..io import atomic_write_bytes, write_json
         from .batch_folder import npy_bytes
         from .compress_plots import plot_compression_curve, plot_compression_montage
-        out = Path(out_dir)
         paths = [out / "curve.csv", out / "curve.png", out / "montage.png", out / "summary.json"]
         atomic_write_bytes(paths[0], self.to_csv().encode())
         plot_compression_curve(self, paths[1])
@@ -147,7 +168,7 @@ def orthonormal_columns(B: torch.Tensor) -> tuple[torch.Tensor, bool]:
     """Orthonormalise the columns in order (QR, signs kept); returns (U, whether B was orthonormal already)."""
     B = B.to(torch.float64)
     gram = B.T @ B
-    already = bool((gram - torch.eye(B.shape[1], dtype=B.dtype)).abs().max() <= ORTHONORMAL_TOL)
+    already = bool((gram - torch.eye(B.shape[1], dtype=B.dtype, device=B.device)).abs().max() <= ORTHONORMAL_TOL)
     Q, R = torch.linalg.qr(B)
     signs = torch.sign(torch.diagonal(R))
     signs[signs == 0] = 1
@@ -183,14 +204,14 @@ def _basis_matrix(basis) -> object:
 
 
 def _center(center, basis, n: int) -> tuple[torch.Tensor, str]:
-    """z0 (n,) float64 and how it was chosen."""
+    """z0 (n,) float64 on the CPU (where the projections are computed) and how it was chosen."""
     if center is None:
-        return torch.zeros(n, dtype=torch.float64), "zero"
+        return torch.zeros(n, dtype=torch.float64, device="cpu"), "zero"
     if isinstance(center, str):
         if center != "point":
             raise InputError(f"center must be None, 'point' or a code of size {n}, got {center}", argument="center")
         return _basis_point(basis), "the metric's point"
-    return checks.latent_codes(center, n, name="center")[0].to(torch.float64), "given"
+    return cpu_float64(checks.latent_codes(center, n, name="center")[0]), "given"  # a code on any device
 
 
 def _basis_point(basis) -> torch.Tensor:
@@ -201,10 +222,9 @@ def _basis_point(basis) -> torch.Tensor:
         fmt = str(basis_meta(basis).get("format", ""))
         basis = load_axes(basis) if fmt.startswith("ganmetric-axes/") else load_result(basis)
     if isinstance(basis, Axes):
-        return torch.as_tensor(np.asarray(basis.points, dtype=np.float64)).reshape(-1, basis.axes.shape[1])[0]
+        return cpu_float64(basis.points).reshape(-1, basis.axes.shape[1])[0]
     if isinstance(basis, MetricResult):
-        z = basis.z.detach().cpu() if hasattr(basis.z, "detach") else torch.as_tensor(np.asarray(basis.z))
-        return z.to(torch.float64).reshape(-1)
+        return cpu_float64(basis.z).reshape(-1)
     raise InputError("center needs the point a metric was computed at, and this basis has none: use a result "
                      "file, an axis file or a MetricResult as the basis", argument="center")
 
@@ -226,17 +246,23 @@ def _kept(Y: torch.Tensor, U: torch.Tensor, ks) -> np.ndarray:
     """(len(ks), m) fraction of |y|^2 in the span of the first k columns (1 where y = 0)."""
     c2 = (Y @ U) ** 2
     total = (Y ** 2).sum(1)
-    cum = torch.cat([torch.zeros(Y.shape[0], 1, dtype=Y.dtype), c2.cumsum(1)], dim=1)
+    cum = torch.cat([torch.zeros(Y.shape[0], 1, dtype=Y.dtype, device=Y.device), c2.cumsum(1)], dim=1)
     return torch.stack([torch.where(total > 0, cum[:, k] / total.clamp_min(1e-300), 1.0) for k in ks]).numpy()
 
 
 @torch.no_grad()
-def _measure(G, D, Z: torch.Tensor, z0: torch.Tensor, bases: dict, ks, fills, chunk: int, progress: bool) -> dict:
-    """(basis, fill) -> (len(ks), N) distances d(G(z), G(z_k)), computed chunk by chunk of samples."""
+def _measure(G, D, Z: torch.Tensor, z0: torch.Tensor, bases: dict, ks, fills, chunk: int, progress: bool,
+             stop=None) -> dict:
+    """(basis, fill) -> (len(ks), N') distances d(G(z), G(z_k)), computed chunk by chunk of samples.
+
+    ``stop()`` is asked after each chunk: when it returns True, N' is the samples measured so far.
+    """
     from .._progress import progress_bar
     place = placement(G)
     out = {(b, f): np.empty((len(ks), Z.shape[0])) for b in bases for f in fills}
     for s in progress_bar(range(0, Z.shape[0], chunk), enable=progress, desc="compress", unit="chunk"):
+        if s > 0 and stop is not None and stop():
+            return {key: d[:, :s] for key, d in out.items()}
         Zc = Z[s:s + chunk]
         ref = distance_inputs(G, D, Zc.to(**place))       # the originals once per chunk
         Y = Zc - z0
@@ -295,13 +321,15 @@ def _montage_images(G, Z, z0, U, listed, fill: str, count: int):
     return images.detach().cpu().double().reshape(count, codes.shape[1], *images.shape[1:]).numpy()
 
 
+@exact_float32
 def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: int = 5, seed: int = 0,
              chunk: int = 64, montage_samples: int = 4, codes_seed: int | None = None, out_dir=None,
-             progress: bool = False) -> Compression:
+             overwrite: bool = False, progress: bool = False, stop=None) -> Compression:
     """Project codes onto the first k basis directions and measure the image change, against random bases.
 
     Args:
-        G: the generator. D: the distance measuring the change (an image distance, or a layer
+        G: the generator.
+        D: the distance measuring the change (an image distance, or a layer
             distance of G).
         basis: the directions: a result or axis file (path), a MetricResult, Axes,
             :class:`~ganmetric.axes.Directions` or an (n, m) matrix of columns (see
@@ -315,17 +343,24 @@ def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: 
         chunk: samples per pass (bounds memory).
         montage_samples: samples in the montage (0: no montage).
         codes_seed: the seed the codes were drawn with (recorded only).
-        out_dir: if given, the folder :meth:`Compression.save` writes into, checked (and
-            created) after every argument is validated and before the measurement.
+        out_dir: if given, the folder :meth:`Compression.save` writes into (whole), checked
+            after every argument is validated and locked before the measurement.
+        overwrite: replace an earlier run's files in ``out_dir``.
         progress: show a progress bar.
+        stop: asked after each chunk of samples; when it returns True the measurement ends
+            there and the result (and its files) covers the samples measured so far, with
+            ``meta["interrupted"]`` True (the CLI sets it from Ctrl-C).
 
     Returns:
         Compression.
 
     Raises:
         InputError: a basis for another model or latent size, bad ks, fills, codes or counts,
-            a center without a point, a distance of another dtype, or an ``out_dir`` that
-            cannot be written (nothing is written then).
+            a center without a point, a distance of another dtype, or an ``out_dir`` that is
+            a file, holds other files, or an earlier run's without ``overwrite`` (nothing is
+            written then).
+        FolderLockedError: another run is writing ``out_dir``.
+        OutputError: a file cannot be written (``out_dir`` is then as it was).
     """
     n = int(G.latent_dim)
     check_same_dtype(G, D)
@@ -337,38 +372,39 @@ def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: 
     listed = check_ks(ks, n, U.shape[1])
     fills = _check_fills(fills)
     n_random = checks.integer("random_bases", random_bases, minimum=0)
-    seed = checks.integer("seed", seed)
+    seed = checks.seed(seed)
     chunk = checks.positive_int("chunk", chunk)
     montage_samples = checks.integer("montage_samples", montage_samples, minimum=0)
     Z = checks.latent_codes(codes, n, name="codes").detach().cpu().to(torch.float64)
     z0, how = _center(center, basis, n)
-    if out_dir is not None:
-        _check_out_dir(out_dir, listed)
+    with (staged_dir(out_dir, outputs=OUTPUT_PATTERNS, overwrite=overwrite, what="compress")
+          if out_dir is not None else contextlib.nullcontext()) as stage:
+        result = _compress(G, D, basis, U, listed, fills, n_random, seed, chunk, montage_samples, Z, z0, progress,
+                           stop, meta={**model_meta(G), **distance_meta(D), "basis": info,
+                                       "basis_orthonormalised": not was_orthonormal, "codes_seed": codes_seed,
+                                       "center": how, "z0": None if center is None else z0.numpy()})
+        if stage is not None:
+            result.save(stage)
+    return result
+
+
+def _compress(G, D, basis, U, listed, fills, n_random, seed, chunk, montage_samples, Z, z0, progress, stop,
+              meta: dict) -> Compression:
+    """:func:`compress` with every argument checked (``meta``: the provenance known before measuring)."""
     all_ks = tuple(sorted({0, *listed}))
     label = _basis_label(basis)
-    bases = {label: U, **{f"{RANDOM}-{i + 1}": Q for i, Q in enumerate(haar_bases(n, n_random, seed))}}
-    dist = _measure(G, D, Z, z0, bases, all_ks, fills, chunk, progress)
+    randoms = haar_bases(int(G.latent_dim), n_random, seed)
+    bases = {label: U, **{f"{RANDOM}-{i + 1}": Q for i, Q in enumerate(randoms)}}
+    dist = _measure(G, D, Z, z0, bases, all_ks, fills, chunk, progress, stop)
+    requested = Z.shape[0]
+    Z = Z[:next(iter(dist.values())).shape[1]]                # the samples measured (all unless stopped)
     kept = {b: _kept(Z - z0, Ub, all_ks) for b, Ub in bases.items()}
     rows = _rows(all_ks, fills, dist, kept, n_random, label)
     codes_out = {k: (z0 + P).numpy() for k, P in zip(listed, _projections(Z - z0, U, listed, fills[0]))}
     images = _montage_images(G, Z, z0, U, listed, fills[0], min(montage_samples, Z.shape[0]))
-    meta = {**model_meta(G), **distance_meta(D), "basis": info, "basis_orthonormalised": not was_orthonormal,
-            "n_samples": int(Z.shape[0]), "codes_seed": codes_seed, "ks": list(listed), "fills": list(fills),
-            "random_bases": n_random, "random_seed": seed, "center": how,
-            "z0": None if center is None else z0.numpy(), "codes_basis": label, "codes_fill": fills[0]}
-    result = Compression(rows, label, all_ks, listed, fills, dist, codes_out, images,
-                         _summary(rows, listed, fills, n_random, label), jsonable(meta))
-    if out_dir is not None:
-        result.save(out_dir)
-    return result
-
-
-def _check_out_dir(out_dir, listed) -> None:
-    """Every output of :meth:`Compression.save` can be written (creates the folder)."""
-    from ..io import check_writable
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"out_dir {out} is a file; compression writes a folder")
-    for name in ["curve.csv", "curve.png", "montage.png", "summary.json"] + [f"codes_k{k}.npy" for k in listed]:
-        check_writable(out / name)
+    meta = {**meta, "n_samples": int(Z.shape[0]), "n_samples_requested": int(requested),
+            "interrupted": int(Z.shape[0]) < requested, "ks": list(listed), "fills": list(fills),
+            "random_bases": n_random, "random_seed": seed, "codes_basis": label, "codes_fill": fills[0]}
+    return Compression(rows, label, all_ks, listed, fills, dist, codes_out, images,
+                       _summary(rows, listed, fills, n_random, label), jsonable(meta))
 

@@ -6,7 +6,11 @@ image distance, with :func:`~ganmetric.analysis.batch_metric`: one batch folder 
 (``out_dir/layer_NAME``) and one for the image (``out_dir/image``), each resumable and
 split across ranks under torchrun. ``out_dir/run.json`` records what the run is (the
 model, the image distance, the layer list, the solver options); a run with another model,
-distance, layer list or solver options is refused before anything is written.
+distance, layer list or solver options is refused before anything is written. A run holds
+the folder's lock (a second run into it is refused, naming the first) and writes the table
+(``layers.csv``, ``layers.json`` and the two figures) when every batch is done. A point that
+failed in some folder (its image or metric not finite) is left out of every row, and the
+table says how many.
 
 Per row (the layers in forward order, then the image distance), :class:`LayerMetrics`
 holds the anisotropy counts at 0.99 and 0.999 (:data:`ganmetric.linalg.ANISOTROPY_DEFINITION`,
@@ -24,7 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +43,9 @@ from ..hessian import check_options
 from ..hessian.metric import DEFAULT_EPS
 from ..io import jsonable, versions, write_json
 from ..linalg import anisotropy_counts
-from .batch import batch_metric
-from .batch_folder import batch_identity, check_directory, identity_differences, same_identity
+from .batch import batch_metric, lock_for_ranks
+from .batch_folder import (MAX_POINTS, batch_identity, check_directory, check_size, identity_differences, point_name,
+                           same_identity)
 from .homogeneity import homogeneity
 from .results import load_results
 
@@ -65,8 +70,11 @@ class LayerMetrics:
         spectra: row name -> (k,) mean normalised spectrum, the mean over points of lambda_i / lambda_1.
         alignment_ks: the k values of the alignment columns.
         dim: the latent size n (the random baseline is k / n).
-        meta: provenance (model, image distance, layers, solver options, codes' seed, versions).
+        meta: provenance (model, image distance, layers, solver options, codes' seed, versions;
+            ``points_used`` and ``failed_points``: the points of the table, and the indices
+            left out because they failed in some folder).
         interrupted: ``stop()`` ended the run early (rows and spectra are then empty).
+        files: the files :func:`layer_metrics` wrote the table to (empty when interrupted).
     """
 
     rows: list
@@ -75,6 +83,7 @@ class LayerMetrics:
     dim: int
     meta: dict = field(default_factory=dict)
     interrupted: bool = False
+    files: tuple = ()
 
     @property
     def baselines(self) -> dict:
@@ -127,6 +136,9 @@ def resolve_layers(G, layers) -> list:
         G: the generator.
         layers: "all" (every usable submodule without submodules), "A,B,C" or a list of names.
 
+    Returns:
+        The layers' :class:`~ganmetric.distances.LayerInfo`, in forward order.
+
     Raises:
         InputError: no names, a repeated or unknown name (with near matches) or a layer a
             layer distance cannot use.
@@ -149,15 +161,13 @@ def _alignment_ks(ks, n: int) -> tuple[int, ...]:
 
 def _identity(G, D, names, solver: dict) -> dict:
     dt = batch_identity(G, D, solver["method"], solver["k"], eps=solver["eps"], max_iter=solver["max_iter"],
-                        tol=solver["tol"], lanczos_seed=solver["seed"])
+                        tol=solver["tol"], lanczos_seed=solver["seed"], allow_tf32=solver["allow_tf32"])
     return jsonable({**model_meta(G), **distance_meta(D), "layers": list(names),
                      **{key: dt[key] for key in ("method", "k", "dtype", "solver")}})
 
 
 def _check_run_folder(out_dir: Path, identity: dict) -> None:
     """Refuse a folder of another run (model, image distance, layer list or solver options)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"out_dir {out_dir} is a file; a layers run needs a folder")
     path = out_dir / RUN
     if not path.exists():
         return
@@ -176,18 +186,22 @@ def _check_run_folder(out_dir: Path, identity: dict) -> None:
 def layer_metrics(G, layers, codes, out_dir, D, method: str = "auto", k: int | None = None, *,
                   chunk: int | None = None, eps: float | None = None, max_iter: int | None = None,
                   tol: float | None = None, lanczos_seed: int = 0, seed: int | None = None, z_file: str | None = None,
-                  alignment_ks=ALIGNMENT_KS, progress: bool = False, stop=None) -> LayerMetrics:
+                  alignment_ks=ALIGNMENT_KS, max_points: int = MAX_POINTS, progress: bool = False,
+                  stop=None, allow_tf32: bool = False) -> LayerMetrics:
     """The metric of each chosen layer and of the image distance at the same codes, and the layers table.
 
     Args:
         G: the generator.
         layers: "all", "A,B,C" or a list of names (see :func:`resolve_layers`).
         codes: (N, n) latent codes.
-        out_dir: the run's folder (created; one batch folder per row, and ``run.json``).
+        out_dir: the run's folder (created; one batch folder per row, ``run.json``, and the
+            table's files when every batch is done, see :meth:`LayerMetrics.save`).
         D: the image distance the layers are compared with (not a layer distance).
-        method, k, chunk, eps, max_iter, tol, lanczos_seed: as in :func:`~ganmetric.analysis.batch_metric`.
+        method, k, chunk, eps, max_iter, tol, lanczos_seed, allow_tf32: as in
+            :func:`~ganmetric.analysis.batch_metric`.
         seed, z_file: where the codes came from (recorded).
         alignment_ks: the k values of the alignment (each capped at n and at the stored eigenpairs).
+        max_points: the most codes allowed (as in :func:`~ganmetric.analysis.batch_metric`).
         progress: progress bars.
         stop: called between points; True ends the run early (see ``batch_metric``).
 
@@ -196,7 +210,9 @@ def layer_metrics(G, layers, codes, out_dir, D, method: str = "auto", k: int | N
 
     Raises:
         InputError: bad layers (one line, near matches), a layer distance as D, bad codes or
-            solver options, or a folder that holds another run: all before anything is written.
+            solver options, more codes than ``max_points``, or a folder that holds another run:
+            all before anything is written.
+        FolderLockedError: another run is using ``out_dir``.
     """
     if getattr(D, "needs_generator", False):
         raise InputError(f"D is the image distance the layers are compared with, not a layer distance ({D.name})",
@@ -205,30 +221,42 @@ def layer_metrics(G, layers, codes, out_dir, D, method: str = "auto", k: int | N
     rows = [(i.name, LayerDistance([i.name], generator=G)) for i in infos] + [(IMAGE, D)]
     eps_rec = DEFAULT_EPS if eps is None else eps  # as batch_metric records it
     solver = dict(method=method, k=k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=lanczos_seed)
+    allow_tf32 = checks.flag("allow_tf32", allow_tf32)
     for _, dist in rows:
         check_options(G, dist, **solver)
     codes_np = checks.latent_codes(codes, int(G.latent_dim), name="codes").detach().cpu().double().numpy()
+    check_size(len(codes_np), int(G.latent_dim), k, getattr(G, "dtype", torch.float32), max_points)
     ks = _alignment_ks(alignment_ks, int(G.latent_dim))
     out_dir = Path(out_dir)
-    identity = _identity(G, D, [i.name for i in infos], {**solver, "eps": eps_rec})
-    _check_run_folder(out_dir, identity)
-    for name, dist in rows:
-        folder = out_dir / folder_name(name)
-        if folder.is_dir():
-            check_directory(folder, batch_identity(G, dist, method, k, eps=eps_rec, max_iter=max_iter, tol=tol,
-                                                   lanczos_seed=lanczos_seed), codes_np, seed)
-    _write_run(out_dir, identity, seed, z_file)
-    for name, dist in rows:
-        s = batch_metric(G, dist, codes_np, out_dir / folder_name(name), method, k, chunk=chunk, eps=eps,
-                         max_iter=max_iter, tol=tol, lanczos_seed=lanczos_seed, seed=seed, z_file=z_file,
-                         progress=progress, stop=stop)
-        if s.interrupted:
-            return LayerMetrics([], {}, ks, int(G.latent_dim), {}, interrupted=True)
-    meta = {**identity, "n_points": len(codes_np), "seed": seed, "z_file": z_file}
-    return layers_table(out_dir, infos, G, ks, meta)
+    identity = _identity(G, D, [i.name for i in infos], {**solver, "eps": eps_rec, "allow_tf32": allow_tf32})
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"out_dir {out_dir} is a file; a layers run needs a folder")
+    lock = lock_for_ranks(out_dir, G.device)
+    try:
+        _check_run_folder(out_dir, identity)
+        for name, dist in rows:
+            folder = out_dir / folder_name(name)
+            if folder.is_dir():
+                check_directory(folder, batch_identity(G, dist, method, k, eps=eps_rec, max_iter=max_iter, tol=tol,
+                                                       lanczos_seed=lanczos_seed, allow_tf32=allow_tf32),
+                                codes_np, seed)
+        _write_run(out_dir, identity, seed, z_file, G.device)
+        for name, dist in rows:
+            s = batch_metric(G, dist, codes_np, out_dir / folder_name(name), method, k, chunk=chunk, eps=eps,
+                             max_iter=max_iter, tol=tol, lanczos_seed=lanczos_seed, seed=seed, z_file=z_file,
+                             max_points=max_points, progress=progress, stop=stop, allow_tf32=allow_tf32)
+            if s.interrupted:
+                return LayerMetrics([], {}, ks, int(G.latent_dim), {}, interrupted=True)
+        meta = {**identity, "n_points": len(codes_np), "seed": seed, "z_file": z_file}
+        table = layers_table(out_dir, infos, G, ks, meta)
+        from .distributed import rank_and_world
+        return replace(table, files=tuple(table.save(out_dir))) if rank_and_world()[0] == 0 else table
+    finally:
+        if lock is not None:
+            lock.release()
 
 
-def _write_run(out_dir: Path, identity: dict, seed, z_file) -> None:
+def _write_run(out_dir: Path, identity: dict, seed, z_file, device=None) -> None:
     from .distributed import barrier, rank_and_world
     rank, _ = rank_and_world()
     if rank == 0:
@@ -237,7 +265,7 @@ def _write_run(out_dir: Path, identity: dict, seed, z_file) -> None:
         except OSError as exc:
             raise InputError(f"cannot create {out_dir}: {exc.strerror or exc}") from exc
         write_json(out_dir / RUN, {"format": FORMAT, "identity": identity, "seed": seed, "z_file": z_file})
-    barrier()
+    barrier(device)
 
 
 def _effective_rank(vals: np.ndarray) -> np.ndarray:
@@ -283,19 +311,53 @@ def _row(name: str, kind: str, shape, order, rs, image_vecs: np.ndarray, ks) -> 
     return jsonable(row), normalised
 
 
+def _common_points(out_dir: Path, names, n_points: int) -> tuple[list[int], list[int]]:
+    """(indices whose point file every folder holds, indices some folder's manifest records as failed)."""
+    have, failed = None, set()
+    for name in names:
+        folder = out_dir / folder_name(name)
+        present = {i for i in range(n_points) if (folder / point_name(i)).exists()}
+        have = present if have is None else have & present
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text())
+            failed |= {int(p["index"]) for p in manifest.get("points", []) if p.get("status") == "failed"}
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return sorted(have), sorted(failed - have)
+
+
 def layers_table(out_dir, infos, G, alignment_ks, meta: dict) -> LayerMetrics:
     """The :class:`LayerMetrics` of a finished run's folders (the layers of ``infos``, then the image).
 
+    Every row is computed over the same points: those every folder holds (a point that failed
+    in some folder is left out of all of them, ``meta["failed_points"]``).
+
+    Args:
+        out_dir: the run's folder (one batch folder per layer, and one for the image distance).
+        infos: the layers' :class:`~ganmetric.distances.LayerInfo`, in forward order.
+        G: the generator.
+        alignment_ks: the k values of the alignment columns.
+        meta: the run's provenance (model, image distance, layers, solver options...).
+
+    Returns:
+        The :class:`LayerMetrics` (rows, mean normalised spectra, meta).
+
     Raises:
-        InputError: a folder that does not hold this run's points.
+        InputError: a folder that does not hold this run's points (a point neither done nor
+            failed: the run is not finished).
     """
     out_dir = Path(out_dir)
-    sets = {name: load_results(out_dir / folder_name(name)) for name in [i.name for i in infos] + [IMAGE]}
+    names = [i.name for i in infos] + [IMAGE]
+    used, failed = _common_points(out_dir, names, int(meta["n_points"]))
+    if len(used) + len(failed) < meta["n_points"]:
+        raise InputError(f"{out_dir} holds {len(used)} of the run's {meta['n_points']} points in every folder"
+                         + (f" ({len(failed)} failed)" if failed else "") + ": finish the run first")
+    if not used:
+        raise InputError(f"every point of {out_dir} failed in some folder (its image or metric was not finite: see "
+                         f"the folders' manifest.json)")
+    sets = {name: load_results([out_dir / folder_name(name) / point_name(i) for i in used]) for name in names}
+    meta = {**meta, "points_used": len(used), "failed_points": failed}
     image = sets[IMAGE]
-    for name, rs in sets.items():
-        if len(rs) != len(image):
-            raise InputError(f"{out_dir / folder_name(name)} holds {len(rs)} points and {folder_name(IMAGE)} "
-                             f"{len(image)}: finish the run first")
     stored = min(rs.k for rs in sets.values())
     ks = tuple(sorted({min(k, stored) for k in alignment_ks}))
     with torch.no_grad():

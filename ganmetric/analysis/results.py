@@ -1,7 +1,14 @@
-"""Load a set of result files (a batch directory or a list of files) and check that they belong together."""
+"""Load a set of result files (a batch directory or a list of files) and check that they belong together.
+
+Points that are not results are left out and counted (:attr:`ResultSet.skipped`, said by
+:meth:`ResultSet.describe`): the points a batch folder's manifest records as failed (their
+image or metric was not finite) and the points it has not computed yet. (A result file
+holding non-finite values is refused by :func:`ganmetric.load_result`.)
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +16,9 @@ import numpy as np
 from ..distances.spec import recorded_distance_differences
 from ..errors import InputError, ResultFileError
 from ..generators.spec import recorded_model_differences
+from ..placement import as_numpy
 from ..result import MetricResult, load_result
+from .batch_folder import MANIFEST
 
 #: meta keys that must agree across a set (a spectrum or homogeneity over mixed models means nothing)
 CONSISTENT_KEYS = ("model", "latent_space", "distance")
@@ -24,12 +33,15 @@ class ResultSet:
         eigvals: (N, k) eigenvalues, descending per row (k: the smallest k in the set).
         eigvecs: (N, n, k) matching eigenvectors (columns).
         truncated: True when the files held different k and the set was cut to the common k.
+        skipped: what was left out, how many of each: "failed" (points a batch manifest
+            records as failed), "not computed" (points of a batch not computed yet).
     """
 
     results: tuple[MetricResult, ...]
     eigvals: np.ndarray
     eigvecs: np.ndarray
     truncated: bool
+    skipped: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.results)
@@ -63,7 +75,14 @@ class ResultSet:
                f"H reconstructed from the top {self.k} eigenpairs (top-k results) for some or all points")
         cut = f"; spectra cut to the common k={self.k}" if self.truncated else ""
         return (f"{len(self)} result(s): model {m.get('model')} [{m.get('latent_space')}, n={self.dim}], "
-                f"distance {m.get('distance')}, method {m.get('method')}; {how}{cut}")
+                f"distance {m.get('distance')}, method {m.get('method')}; {how}{cut}{self.skipped_words()}")
+
+    def skipped_words(self) -> str:
+        """``"; left out: 3 failed points (...), 2 not computed yet"``, or "" when nothing was left out."""
+        words = {"failed": "failed point(s) (their image or metric was not finite: see the batch's manifest.json)",
+                 "not computed": "point(s) of the batch not computed yet"}
+        parts = [f"{n} {words[key]}" for key, n in self.skipped.items() if n]
+        return "; left out: " + ", ".join(parts) if parts else ""
 
 
 def result_paths(sources) -> list[Path]:
@@ -80,10 +99,22 @@ def result_paths(sources) -> list[Path]:
     sources = [Path(s) for s in sources]
     if not sources:
         raise InputError("no result files or directories given")
+    return _expand(sources)[0]
+
+
+def _expand(sources) -> tuple[list[Path], dict]:
+    """:func:`result_paths`, and the points of batch folders left out (see :attr:`ResultSet.skipped`)."""
     paths: list[Path] = []
+    skipped = {"failed": 0, "not computed": 0}
     for src in sources:
         if src.is_dir():
             found = sorted(src.glob("point_*.npz")) or sorted(src.glob("*.npz"))
+            failed, missing = _batch_gaps(src, {p.name for p in found})
+            skipped["failed"] += failed
+            skipped["not computed"] += missing
+            if not found and failed:
+                raise InputError(f"{src} holds no result files: its {failed} point(s) failed (their image or metric "
+                                 f"was not finite; see its manifest.json)")
             if not found:
                 raise InputError(f"{src} holds no result files (.npz): neither a batch folder nor a folder of results")
             paths += found
@@ -91,7 +122,32 @@ def result_paths(sources) -> list[Path]:
             paths.append(src)
         else:
             raise InputError(f"no such result file or directory: {src}")
-    return paths
+    return paths, skipped
+
+
+def _batch_gaps(folder: Path, present: set) -> tuple[int, int]:
+    """(points the folder's manifest records as failed, points it has not computed), (0, 0) without a manifest."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        n_points = int(manifest["n_points"])
+        failed = {int(p["index"]) for p in manifest.get("points", []) if p.get("status") == "failed"}
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0, 0
+    failed = {i for i in failed if f"point_{i:05d}.npz" not in present}  # computed since
+    done = sum(1 for name in present if name.startswith("point_"))
+    return len(failed), max(n_points - done - len(failed), 0)
+
+
+def _load_point(path: Path) -> MetricResult:
+    """``load_result``; a damaged point file of a batch folder says that ``batch`` recomputes it."""
+    try:
+        return load_result(path)
+    except ResultFileError as exc:
+        if getattr(exc, "damaged", False) and path.name.startswith("point_") and \
+                (path.parent / MANIFEST).is_file():
+            raise ResultFileError(f"{exc}; re-running the `ganmetric batch` command that made {path.parent} "
+                                  f"recomputes it") from exc
+        raise
 
 
 def load_results(sources, *, min_count: int = 1) -> ResultSet:
@@ -109,10 +165,17 @@ def load_results(sources, *, min_count: int = 1) -> ResultSet:
             spaces, distances or latent sizes.
         ResultFileError: a file that is not a readable ganmetric result.
     """
-    paths = result_paths(sources)
-    results = tuple(load_result(p) for p in paths)
+    if isinstance(sources, (str, Path)):
+        sources = [sources]
+    sources = [Path(s) for s in sources]
+    if not sources:
+        raise InputError("no result files or directories given")
+    paths, skipped = _expand(sources)
+    results = tuple(_load_point(p) for p in paths)
     if len(results) < min_count:
-        raise InputError(f"need at least {min_count} result files, got {len(results)}")
+        left = "; ".join(f"{n} {key}" for key, n in skipped.items() if n)
+        raise InputError(f"need at least {min_count} result files, got {len(results)}"
+                         + (f" (left out: {left})" if left else ""))
     first = results[0]
     for r in results[1:]:
         if r.dim != first.dim:
@@ -129,9 +192,9 @@ def load_results(sources, *, min_count: int = 1) -> ResultSet:
             raise InputError(f"results mix settings: {named}; analyse one setting at a time")
     k = min(len(r.eigvals) for r in results)
     truncated = any(len(r.eigvals) != k for r in results)
-    vals = np.stack([np.asarray(r.eigvals[:k], dtype=np.float64) for r in results])
-    vecs = np.stack([np.asarray(r.eigvecs[:, :k], dtype=np.float64) for r in results])
+    vals = np.stack([as_numpy(r.eigvals[:k], dtype=np.float64) for r in results])
+    vecs = np.stack([as_numpy(r.eigvecs[:, :k], dtype=np.float64) for r in results])
     if not np.all(np.diff(vals, axis=1) <= 1e-12 * np.abs(vals).max(axis=1, keepdims=True)):
         bad = next(r for r, v in zip(results, vals) if np.any(np.diff(v) > 1e-12 * np.abs(v).max()))
         raise ResultFileError(f"{bad.path}: eigenvalues are not in descending order")
-    return ResultSet(results, vals, vecs, truncated)
+    return ResultSet(results, vals, vecs, truncated, {key: n for key, n in skipped.items() if n})

@@ -6,6 +6,7 @@ import torch
 
 from .. import checks
 from ..errors import InputError
+from ..placement import as_numpy, cpu_float64
 from .files import Axes, _check_index
 
 
@@ -15,12 +16,12 @@ def _axis_vector(axes, i) -> torch.Tensor:
     Raises:
         InputError: index out of range, or the row is zero / not finite.
     """
-    rows = axes.axes if isinstance(axes, Axes) else np.asarray(axes, dtype=np.float64)
+    rows = axes.axes if isinstance(axes, Axes) else as_numpy(axes, dtype=np.float64)
     if rows.ndim == 1:
         rows = rows[None]
     if rows.ndim != 2:
         raise InputError(f"axes must be an Axes object or a (K, n) array, got shape {rows.shape}")
-    u = torch.as_tensor(np.asarray(rows[_check_index(i, rows.shape[0])], dtype=np.float64))
+    u = cpu_float64(rows[_check_index(i, rows.shape[0])])
     norm = torch.linalg.vector_norm(u)
     if not torch.isfinite(norm) or norm == 0:
         raise InputError(f"axis {i} is zero or not finite")
@@ -66,13 +67,17 @@ def walk(z0, u, ts, *, sphere: bool = False) -> torch.Tensor:
 
     Returns:
         (T, n) float64 codes.
+
+    Raises:
+        InputError: the codes leave float32's range (a huge amount).
     """
-    z0 = torch.as_tensor(z0, dtype=torch.float64).reshape(-1).cpu()
-    u = torch.as_tensor(u, dtype=torch.float64).reshape(-1).cpu()
-    ts = torch.as_tensor(ts, dtype=torch.float64).reshape(-1).cpu()
+    z0, u, ts = (cpu_float64(x).reshape(-1) for x in (z0, u, ts))
     if sphere:
         return _rotate(z0.expand(len(ts), -1), u, ts)
-    return z0[None] + ts[:, None] * u[None]
+    out = z0[None] + ts[:, None] * u[None]
+    if len(ts) == 0:
+        return out
+    return checks.latent_codes(out, out.shape[1], name=f"the codes moved by up to {float(ts.abs().max()):g}")
 
 
 def apply_axis(z, axes, i: int, t: float, *, sphere: bool = False):
@@ -95,8 +100,9 @@ def apply_axis(z, axes, i: int, t: float, *, sphere: bool = False):
         Codes of the same shape and kind as ``z`` (tensor: same dtype and device; numpy: float64).
 
     Raises:
-        InputError: bad codes (shape, NaN), index out of range, non-finite ``t``, zero z on
-            the sphere, or an axis parallel to z on the sphere.
+        InputError: bad codes (shape, NaN), index out of range, non-finite ``t``, edited codes
+            beyond float32's range (a huge ``t``), zero z on the sphere, or an axis parallel
+            to z on the sphere.
     """
     u = _axis_vector(axes, i)
     t = checks.finite_float(t, "amount")
@@ -105,9 +111,9 @@ def apply_axis(z, axes, i: int, t: float, *, sphere: bool = False):
     single = (z.dim() if is_tensor else np.ndim(z)) == 1
     z64 = codes.detach().to(device="cpu", dtype=torch.float64)
     if sphere:
-        out = _rotate(z64, u, torch.full((z64.shape[0],), t, dtype=torch.float64))
+        out = _rotate(z64, u, torch.full((z64.shape[0],), t, dtype=torch.float64, device="cpu"))
     else:
-        out = z64 + t * u[None]
+        out = checks.latent_codes(z64 + t * u[None], u.numel(), name=f"the codes moved by amount {t:g}")
     if single:
         out = out[0]
     if is_tensor:

@@ -26,7 +26,8 @@ from .. import checks
 from .._progress import progress_bar
 from ..distances.layer import distance_inputs
 from ..errors import InputError
-from ..placement import placement
+from ..placement import check_same_dtype, placement
+from ..precision import exact_float32
 from .apply import _axis_vector, _reference, walk
 from .curves import _distances
 
@@ -157,6 +158,14 @@ def search_bound(max_step, sphere: bool, latent_dim: int) -> float:
 
     2 sqrt(n) is twice the typical norm of a standard normal code: a step that long leaves
     the region the generator was trained on. On the sphere, pi reaches the far side.
+
+    Args:
+        max_step: the bound asked for (finite, > 0), or None for the default.
+        sphere: steps are angles on the sphere of radius |z0|.
+        latent_dim: the latent size n.
+
+    Returns:
+        The bound on |t| (latent units; radians on the sphere).
     """
     default = math.pi if sphere else 2.0 * math.sqrt(latent_dim)
     if max_step is None:
@@ -297,6 +306,7 @@ def _result(p: _Problems, search: _Search, indices, targets, distance) -> Calibr
                            side_top_f[:, ::-1].copy(), p.bound, p.sphere, search.evaluations, distance)
 
 
+@exact_float32
 def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: int, sphere: bool = False,
                     max_step: float | None = None, rtol: float = 1e-3, max_iter: int = 60, chunk: int = 64,
                     interpolate: bool = True, progress: bool = False) -> CalibratedSteps:
@@ -307,7 +317,8 @@ def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: 
     those of the largest distance found on that side.
 
     Args:
-        G: generator; D: distance.
+        G: the generator.
+        D: the distance.
         z0: (n,) or (1, n) reference code.
         axes: an :class:`~ganmetric.axes.Axes` (or (K, n) rows together with eigenvalues
             given as ``axes=(rows, eigvals)``).
@@ -328,8 +339,10 @@ def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: 
 
     Raises:
         InputError: a non-positive or non-finite ``max_distance`` or ``max_step``, bad
-            ``n_targets``/``rtol``/``max_iter``/``chunk``, bad indices, eigenvalues or reference.
+            ``n_targets``/``rtol``/``max_iter``/``chunk``, bad indices, eigenvalues or reference, a
+            distance on another device or of another dtype than G.
     """
+    check_same_dtype(G, D)
     rows, eigvals = (axes if isinstance(axes, tuple) else (axes, axes.eigvals))
     max_distance, rtol, bound = _checked_options(max_distance, n_targets, rtol, max_iter, chunk, sphere, max_step,
                                                  G.latent_dim)

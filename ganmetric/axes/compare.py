@@ -20,6 +20,7 @@ from .. import checks
 from ..errors import InputError
 from ..io import sha256_file, versions
 from ..linalg import eigh_descending
+from ..placement import as_numpy
 from .directions import Directions, _unit_rows
 
 
@@ -100,7 +101,15 @@ class Comparison:
 
 
 def principal_angles(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Principal angles (radians, ascending) between the column spans of A (n, p) and B (n, q)."""
+    """Principal angles between the column spans of two matrices.
+
+    Args:
+        A: (n, p) columns spanning the first subspace.
+        B: (n, q) columns spanning the second.
+
+    Returns:
+        (min(p, q),) the angles in radians, ascending (0: a shared direction).
+    """
     Qa = np.linalg.qr(A)[0]
     Qb = np.linalg.qr(B)[0]
     cos = np.linalg.svd(Qa.T @ Qb, compute_uv=False)
@@ -114,12 +123,12 @@ def _metric_matrix(metric, k: int) -> np.ndarray:
         InputError: not a finite square matrix; k beyond a top-k result's eigenpairs or beyond n.
     """
     if hasattr(metric, "metric") and hasattr(metric, "eigvals"):
-        stored = int(np.asarray(metric.eigvals).shape[0])
+        stored = int(metric.eigvals.shape[0])
         if not getattr(metric, "full", True) and isinstance(k, int) and k > stored:
             raise InputError(f"k must be at most {stored}: the result holds only the top {stored} eigenpairs, "
                              f"got {k}")
         metric = metric.metric()
-    H = np.asarray(metric, dtype=np.float64)
+    H = as_numpy(metric, dtype=np.float64)  # a matrix may be a tensor on a GPU
     if H.ndim != 2 or H.shape[0] != H.shape[1] or not np.isfinite(H).all():
         raise InputError(f"the metric must be a finite square matrix, got shape {H.shape}")
     checks.positive_int("k", k, maximum=H.shape[0])

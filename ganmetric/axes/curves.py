@@ -20,7 +20,8 @@ import torch
 from .. import checks
 from ..distances.layer import distance_inputs
 from ..errors import InputError
-from ..placement import placement
+from ..placement import check_same_dtype, placement
+from ..precision import exact_float32
 from ..plotting import figure, save_figure
 from .apply import _axis_vector, _reference, walk
 from .outputs import check_output
@@ -31,7 +32,17 @@ MAX_COLS = 4
 
 
 def predicted_distance(eigval: float, ts, *, sphere: bool = False, radius: float = 1.0) -> np.ndarray:
-    """The metric's quadratic prediction ``lambda s^2 / 2`` with s = t (linear) or radius * t (sphere)."""
+    """The metric's quadratic prediction ``lambda s^2 / 2`` with s = t (linear) or radius * t (sphere).
+
+    Args:
+        eigval: the axis' eigenvalue lambda.
+        ts: (T,) amounts (latent units; radians on the sphere).
+        sphere: the amounts are angles on the sphere of radius ``radius``.
+        radius: |z0|, for spherical steps.
+
+    Returns:
+        (T,) predicted distances.
+    """
     s = np.asarray(ts, dtype=np.float64) * (radius if sphere else 1.0)
     return 0.5 * float(eigval) * s ** 2
 
@@ -43,7 +54,7 @@ def _distances(G, D, x0: torch.Tensor, codes: torch.Tensor, chunk: int) -> torch
     for start in range(0, codes.shape[0], chunk):
         batch = codes[start:start + chunk].to(**placement(G))
         out.append(D(x0, distance_inputs(G, D, batch)).detach().to(device="cpu", dtype=torch.float64).reshape(-1))
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64, device="cpu")
 
 
 def _curve_amounts(amount_range: float, points: int) -> np.ndarray:
@@ -61,11 +72,13 @@ def _curve_amounts(amount_range: float, points: int) -> np.ndarray:
     return np.linspace(-amount_range, amount_range, points)
 
 
+@exact_float32
 def distance_curves(G, D, z0, axes, indices, ts, *, sphere: bool = False, chunk: int = 64) -> np.ndarray:
     """Real distances ``d(G(z0), G(walk(z0, u_i, t)))`` for each axis i and amount t.
 
     Args:
-        G: generator; D: distance.
+        G: the generator.
+        D: the distance.
         z0: (n,) or (1, n) reference code.
         axes: :class:`~ganmetric.axes.Axes` or (K, n) rows.
         indices: axis indices.
@@ -77,8 +90,10 @@ def distance_curves(G, D, z0, axes, indices, ts, *, sphere: bool = False, chunk:
         (len(indices), T) float64 distances.
 
     Raises:
-        InputError: bad reference code, index out of range, non-finite amounts.
+        InputError: bad reference code, index out of range, non-finite amounts, a distance on
+            another device or of another dtype than G.
     """
+    check_same_dtype(G, D)
     z = _reference(G, z0)
     ts = np.asarray(ts, dtype=np.float64).reshape(-1)
     if not np.isfinite(ts).all():

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import checks
 from ..errors import InputError
+from ..precision import exact_float32
 from .apply import _axis_vector, _reference
 from .calibrate import CalibratedSteps, calibrate_steps
 from .curves import _curve_amounts, distance_curves
@@ -68,6 +69,7 @@ def _check_request(G, z0, axes, D, indices, steps, amount_range, calibrate, curv
     return [int(i) for i in indices], ts, None if axis is None else int(axis)
 
 
+@exact_float32
 def explore(G, z0, axes, *, indices, D=None, steps: int = 7, amount_range: float = 3.0, sphere: bool = False,
             calibrate: float | None = None, curves: bool = False, curves_range: float | None = None,
             curve_points: int = 41, action_codes=None, action_axis: int | None = None, action_labels=None,

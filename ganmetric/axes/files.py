@@ -23,6 +23,7 @@ from .. import checks
 from ..errors import InputError, ResultFileError
 from ..generators.spec import MODEL_KEYS, check_same_model
 from ..io import read_npz_with_meta, save_npz_with_meta, sha256_file, versions
+from ..placement import as_numpy
 from ..result import MetricResult, load_result
 
 FORMAT = "ganmetric-axes/1"
@@ -105,30 +106,70 @@ def export_axes(result_or_path, *, top: int, out=None) -> Axes:
     res = result_or_path if isinstance(result_or_path, MetricResult) else load_result(result_or_path)
     k = int(res.eigvals.shape[0])
     checks.positive_int("top", top, maximum=k)
-    order = np.argsort(-res.eigvals, kind="stable")[:top]  # files are descending already; be sure
-    vecs = np.asarray(res.eigvecs, dtype=np.float64)[:, order].T.copy()
+    eigvals = as_numpy(res.eigvals, dtype=np.float64)  # a computed result's tensors may be on a GPU
+    order = np.argsort(-eigvals, kind="stable")[:top]  # files are descending already; be sure
+    vecs = as_numpy(res.eigvecs, dtype=np.float64)[:, order].T.copy()
     norms = np.linalg.norm(vecs, axis=1)
     if not np.all(np.abs(norms - 1) < 1e-3):
         raise ResultFileError(f"{res.path}: eigenvectors are not unit length (norms {norms.min():.3g} to "
                               f"{norms.max():.3g})")
     vecs /= norms[:, None]
     meta_in = res.meta
-    source = {"path": str(res.path), "sha256": sha256_file(res.path) if Path(res.path).is_file() else None,
-              "kind": meta_in.get("kind", "point"), "method": meta_in.get("method"), "k": k}
+    saved = res.path is not None and Path(res.path).is_file()
+    source = {"path": str(res.path) if res.path is not None else None,
+              "sha256": sha256_file(res.path) if saved else None, "kind": res.kind,
+              "method": meta_in.get("method"), "k": k}
     provenance = {key: meta_in[key] for key in PROVENANCE_KEYS if key in meta_in}
     meta = {"format": FORMAT, "kind": "axes", **provenance, "latent_dim": int(vecs.shape[1]),
             "distance_options": meta_in.get("distance_options") or {},
             "top": int(top), "source": source, "source_meta": meta_in, "versions": versions()}
-    points = np.atleast_2d(np.asarray(res.z, dtype=np.float64))
-    axes = Axes(vecs, np.asarray(res.eigvals, dtype=np.float64)[order].copy(), meta.get("model"),
+    points = np.atleast_2d(as_numpy(res.z, dtype=np.float64))
+    if res.kind == "average" and points.shape[0] == 1:
+        points, meta["reference"] = typical_point(points[0], meta_in)
+    axes = Axes(vecs, eigvals[order].copy(), meta.get("model"),
                 meta.get("latent_space"), meta.get("distance"), points, meta, None)
     if out is not None:
         axes = save_axes(out, axes)
     return axes
 
 
+def typical_point(mean_code: np.ndarray, meta: dict) -> tuple[np.ndarray, str]:
+    """The reference point axes of an average metric record: a typical code, and which, in words.
+
+    An average's ``z`` is the mean of its points' codes, far shorter than any of them (|z| = 1.87
+    for 20 points of a 100-d standard normal prior, against about 10 for a sample), so it is no
+    typical code. Its direction is kept and its length set to the points' mean length
+    (``code_norm_mean``, recorded by :func:`~ganmetric.analysis.average_metric`), or for an older
+    file to sqrt(n), the typical length under a standard normal prior.
+
+    Returns:
+        ``((1, n) float64, description)``.
+    """
+    n = mean_code.size
+    length = float(np.linalg.norm(mean_code))
+    target = meta.get("code_norm_mean")
+    if length == 0 or not np.isfinite(length):
+        return mean_code[None].copy(), f"the mean of the averaged points' codes (|z| = {length:.3g})"
+    if target is not None:
+        how = f"their mean length {float(target):.3g}"
+    else:
+        target = float(np.sqrt(n))
+        how = f"sqrt(n) = {target:.3g}, the typical length under a standard normal prior (the file does not " \
+              f"record the points' lengths)"
+    return (mean_code * (float(target) / length))[None], \
+        f"the mean of the averaged points' codes (|z| = {length:.3g}) rescaled to {how}"
+
+
 def save_axes(path, axes: Axes) -> Axes:
-    """Write ``axes`` to ``path`` atomically; return them with ``path`` set."""
+    """Write ``axes`` to ``path`` atomically.
+
+    Args:
+        path: the axis file (``.npz``) to write.
+        axes: the :class:`Axes`.
+
+    Returns:
+        The same axes with ``path`` set.
+    """
     save_npz_with_meta(path, {"axes": axes.axes, "eigvals": axes.eigvals, "points": axes.points}, axes.meta)
     return Axes(axes.axes, axes.eigvals, axes.model, axes.latent_space, axes.distance, axes.points, axes.meta,
                 Path(path))
@@ -136,6 +177,12 @@ def save_axes(path, axes: Axes) -> Axes:
 
 def load_axes(path) -> Axes:
     """Read and validate an axis file.
+
+    Args:
+        path: an axis file (format ``ganmetric-axes/1``: ``ganmetric axes export`` or :func:`export_axes` writes it).
+
+    Returns:
+        The :class:`Axes`: ``axes`` (K, n) unit rows, ``eigvals`` (K,), ``points`` (m, n), ``meta``, ``path``.
 
     Raises:
         ResultFileError: missing file, not an npz, not an axis file, inconsistent shapes,
@@ -183,12 +230,21 @@ def reference_code(axes: Axes, G, seed: int | None = None) -> tuple[np.ndarray, 
     """The code axes are applied to by default, and how it was chosen.
 
     With ``seed`` the code ``G.sample(1, seed)``; without, the point the axes were computed
-    at when they come from a single-point metric, else ``G.sample(1, 0)``.
+    at when they come from a single-point metric, the typical code recorded for axes of an
+    average metric (see :func:`typical_point`), else ``G.sample(1, 0)``.
+
+    Args:
+        axes: the :class:`Axes`.
+        G: the generator the codes are for (its ``sample`` draws seeded codes).
+        seed: a seed of ``G.sample``, or None for the axes' own reference.
 
     Returns:
-        ``(codes (1, n) float64, label)``, the label in words ("seed 3", "the axes' source point").
+        ``(codes (1, n) float64, label)``, the label in words ("seed 3", "the axes' source point",
+        "the axes' reference point: the mean of ... rescaled to ...").
     """
     if seed is None and axes.points.shape[0] == 1 and axes.meta.get("source", {}).get("kind", "point") == "point":
         return axes.points.copy(), "the axes' source point"
+    if seed is None and axes.points.shape[0] == 1 and axes.meta.get("reference"):
+        return axes.points.copy(), f"the axes' reference point: {axes.meta['reference']}"
     seed = 0 if seed is None else seed
     return G.sample(1, seed=seed).detach().cpu().double().numpy(), f"seed {seed}"

@@ -43,6 +43,7 @@ from .._progress import progress_bar
 from ..errors import InputError
 from ..linalg import eigh_descending
 from ..placement import placement
+from ..precision import exact_float32
 from .directions import Directions
 
 #: feature sizes up to this get an exact PCA (F x F covariance); larger ones a randomized SVD.
@@ -106,7 +107,7 @@ def _pca(Y: torch.Tensor, k: int, seed: int, n_iter: int = 6):
         vals, vecs = eigh_descending(Yc.T @ Yc)
         comps = vecs[:, :k].T
         var = vals[:k] / max(N - 1, 1)
-        return torch.as_tensor(comps.copy()), torch.as_tensor(var.copy()), torch.as_tensor(Yc @ comps.T)
+        return torch.from_numpy(comps.copy()), torch.from_numpy(var.copy()), torch.from_numpy(Yc @ comps.T)
     q = min(k + 10, N, F)
     rng = np.random.default_rng(int(seed) + 1)
     Q = np.linalg.qr(Yc @ rng.standard_normal((F, q)))[0]  # numpy's tall QR: far faster than torch's on CPU
@@ -114,14 +115,14 @@ def _pca(Y: torch.Tensor, k: int, seed: int, n_iter: int = 6):
         Q = np.linalg.qr(Yc @ (Yc.T @ Q))[0]
     Ub, S, Vt = np.linalg.svd(Q.T @ Yc, full_matrices=False)
     coords = (Q @ Ub[:, :k]) * S[:k]
-    return torch.as_tensor(Vt[:k].copy()), torch.as_tensor(S[:k] ** 2 / max(N - 1, 1)), torch.as_tensor(coords)
+    return torch.from_numpy(Vt[:k].copy()), torch.from_numpy(S[:k] ** 2 / max(N - 1, 1)), torch.from_numpy(coords)
 
 
 def _mapping_directions(G, mapping, k: int, n_samples: int, seed: int, chunk: int) -> Directions:
     """PCA of w = mapping(z) over n_samples prior draws."""
     z_dim = int(getattr(G, "z_dim", G.latent_dim))
-    gen = torch.Generator().manual_seed(int(seed))
-    zs = torch.randn(n_samples, z_dim, generator=gen, dtype=torch.float64).to(**placement(G))
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    zs = torch.randn(n_samples, z_dim, generator=gen, dtype=torch.float64, device="cpu").to(**placement(G))
     with torch.no_grad():
         W = torch.cat([mapping(zs[s:s + chunk]).detach().cpu() for s in range(0, n_samples, chunk)])
     comps, var, _ = _pca(W.reshape(n_samples, -1), k, seed)
@@ -147,6 +148,7 @@ def _activation_directions(G, k: int, n_samples: int, seed: int, layer, chunk: i
                                                               "samples": n_samples, "seed": int(seed)})
 
 
+@exact_float32
 def ganspace_directions(G, *, k: int = 20, n_samples: int = 5000, seed: int = 0, layer: str | None = None,
                         chunk: int = 500, progress: bool = False) -> Directions:
     """GANSpace directions for G (see the module docstring for the layer and the regression).
@@ -166,11 +168,12 @@ def ganspace_directions(G, *, k: int = 20, n_samples: int = 5000, seed: int = 0,
         :class:`~ganmetric.axes.Directions` with ``values`` the PCA variances.
 
     Raises:
-        InputError: k out of range; too few samples; unknown layer.
+        InputError: k out of range; too few samples; a seed outside [0, 2**63); unknown layer.
     """
     k = checks.positive_int("k", k, maximum=G.latent_dim)
     checks.positive_int("n_samples", n_samples)
     chunk = checks.positive_int("chunk", chunk)
+    seed = checks.seed(seed)
     mapping = getattr(G, "mapping", None)
     if callable(mapping) and G.latent_space == "w":
         return _mapping_directions(G, mapping, k, n_samples, seed, chunk)

@@ -16,8 +16,9 @@ import torch
 
 from .. import checks
 from ..errors import InputError
-from ..placement import placement
+from ..placement import cpu_tensor, placement
 from ..plotting import save_image, to_uint8
+from ..precision import exact_float32
 from .apply import _axis_vector, _reference, walk
 from .curves import _distances
 from .outputs import check_output
@@ -99,7 +100,8 @@ def _render_grid(images, *, row_labels, captions=None, title: str = "", scale: i
     """
     from PIL import Image, ImageDraw
     scale = _check_scale(scale)
-    arr = images.detach().cpu().double() if isinstance(images, torch.Tensor) else torch.as_tensor(np.asarray(images))
+    arr = cpu_tensor(images)
+    arr = arr.double() if isinstance(images, torch.Tensor) else arr
     R, C, _, h, w = arr.shape
     tiles = _tiles(arr.reshape(R * C, *arr.shape[2:]), scale)
     marks = np.zeros((R, C), dtype=bool) if marks is None else np.asarray(marks, dtype=bool)
@@ -126,10 +128,11 @@ def _render_grid(images, *, row_labels, captions=None, title: str = "", scale: i
     return canvas
 
 
+@exact_float32
 @torch.no_grad()
 def _render_codes(G, codes, chunk: int = 64) -> torch.Tensor:
     """Images (B, C, H, W) in [-1, 1] (float64, CPU) of codes (B, n), in chunks, without gradients."""
-    codes = torch.as_tensor(codes)
+    codes = cpu_tensor(codes)
     out = [G(codes[s:s + chunk].to(**placement(G))).detach().cpu().double()
            for s in range(0, codes.shape[0], chunk)]
     return torch.cat(out)

@@ -4,21 +4,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
+from ..io import check_suffix
 from ..plotting import IMAGE_FORMATS
 
 #: kind of output -> the suffixes it may be written as (the file format follows the suffix)
-OUTPUT_SUFFIXES = {"image": tuple(IMAGE_FORMATS), "curves": (".png",), "codes": (".npy",)}
+OUTPUT_SUFFIXES = {"image": tuple(IMAGE_FORMATS), "curves": (".png",), "codes": (".npy",), "npz": (".npz",),
+                   "csv": (".csv",), "json": (".json",)}
+#: kind of output -> what it is, for messages
+_WHAT = {"image": "an image (PNG or JPEG, by the suffix)", "curves": "a PNG plot", "codes": "a .npy array",
+         "npz": "a numpy .npz archive", "csv": "a CSV table", "json": "a JSON file"}
 
 
 def check_output(path, kind: str, *, name: str = "out") -> Path:
     """Refuse a file name whose suffix does not name a format this kind of output is written in.
 
     Images (montages, edited images) are PNG or JPEG by suffix; distance curves are PNG;
-    codes are ``.npy``.
+    codes are ``.npy``; result and axis files ``.npz``; tables ``.csv``; records ``.json``.
 
     Args:
         path: the file to be written.
-        kind: "image", "curves" or "codes".
+        kind: a key of :data:`OUTPUT_SUFFIXES`.
         name: what to call the argument in the message.
 
     Returns:
@@ -29,10 +34,4 @@ def check_output(path, kind: str, *, name: str = "out") -> Path:
     """
     if kind not in OUTPUT_SUFFIXES:
         raise InputError(f"Invalid kind {kind!r}. Must be one of {{{', '.join(OUTPUT_SUFFIXES)}}}")
-    path = Path(path)
-    allowed = OUTPUT_SUFFIXES[kind]
-    if path.suffix.lower() not in allowed:
-        what = {"image": "an image (PNG or JPEG, by the suffix)", "curves": "a PNG plot", "codes": "a .npy array"}
-        raise InputError(f"{name} is written as {what[kind]}: its name must end in {' or '.join(allowed)}, "
-                         f"got {path.name}")
-    return path
+    return check_suffix(path, OUTPUT_SUFFIXES[kind], _WHAT[kind], name=name)

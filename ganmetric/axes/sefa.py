@@ -66,6 +66,7 @@ from torch.nn.utils.spectral_norm import SpectralNorm
 from .. import checks
 from ..errors import InputError
 from ..linalg import eigh_descending
+from ..placement import cpu_tensor
 from .directions import Directions
 
 if TYPE_CHECKING:  # the families are imported on first use (cold start): a model of one is already loaded
@@ -88,11 +89,12 @@ def _first_layer(G):
 
 
 def _layer_weight(layer: nn.Module) -> torch.Tensor:
-    """The weight the layer's forward pass uses (spectral normalisation applied, without a power-iteration step)."""
+    """The weight the layer's forward pass uses (spectral normalisation applied, without a power-iteration step;
+    a constant ``weight_gain`` of an equalized-learning-rate layer applied)."""
     for hook in layer._forward_pre_hooks.values():
         if isinstance(hook, SpectralNorm):
-            return hook.compute_weight(layer, do_power_iteration=False).detach()
-    return layer.weight.detach()
+            return hook.compute_weight(layer, do_power_iteration=False).detach().cpu()
+    return layer.weight.detach().cpu() * getattr(layer, "weight_gain", 1.0)
 
 
 def _code_map(W: torch.Tensor, is_linear: bool, pad: int, n: int, name: str) -> np.ndarray:
@@ -112,7 +114,7 @@ def _code_map(W: torch.Tensor, is_linear: bool, pad: int, n: int, name: str) -> 
 
 
 def _explicit_blocks(weight, latent_dim) -> tuple[list, dict]:
-    W = torch.as_tensor(weight).detach()
+    W = cpu_tensor(weight)  # a weight on any device, or an array
     if W.dim() not in (2, 4):
         raise InputError(f"weight must be (m, n) or (n, C, kh, kw), got shape {tuple(W.shape)}")
     n = latent_dim or (W.shape[1] if W.dim() == 2 else W.shape[0])

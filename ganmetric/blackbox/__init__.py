@@ -11,7 +11,8 @@ The evolution strategy is pycma's (:class:`cma.CMAEvolutionStrategy`, ask/tell).
 """
 from .methods import METHODS
 from .objectives import OBJECTIVES, Objective, ObjectiveError, check_scores, load_objective
-from .outputs import OUTPUTS, check_folder, comparison_summary, curves_png, montage_png, run_files, write_outputs
+from .outputs import (OUTPUT_PATTERNS, OUTPUTS, check_folder, comparison_summary, curves_png, montage_png, run_files,
+                      write_outputs)
 from .plan import Arm, Plan, default_popsize, prepare_optimization, prior_scale
 from .run import Comparison, OptimizationResult, compare, optimize, run_comparison, run_one
 from .units import MODELS as UNIT_MODELS
@@ -19,5 +20,5 @@ from .units import MODELS as UNIT_MODELS
 __all__ = ["optimize", "compare", "prepare_optimization", "run_comparison", "run_one", "write_outputs",
            "OptimizationResult", "Comparison", "Arm", "Plan", "Objective", "ObjectiveError", "load_objective",
            "check_scores", "METHODS", "OBJECTIVES", "UNIT_MODELS", "OUTPUTS", "run_files", "check_folder",
-           "comparison_summary",
+           "comparison_summary", "OUTPUT_PATTERNS",
            "curves_png", "montage_png", "default_popsize", "prior_scale"]

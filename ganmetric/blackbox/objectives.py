@@ -35,13 +35,13 @@ from ..io import sha256_file
 #: ``package.module:callable``
 FUNCTION_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
-#: the spec forms, for help texts and messages
 OBJECTIVES = {
     "module:function": "a Python callable images (B, C, H, W) in [-1, 1] -> B scores (module.path:function)",
     "unit": "unit:torchvision:MODEL:LAYER:CHANNEL[:Y:X], a channel's mean activation (or one unit's) in a "
             "torchvision classifier (alexnet, vgg16, resnet50)",
     "image": "image:PATH, the negative distance to a target image (black-box inversion)",
 }
+"""The spec forms, for help texts and messages."""
 
 
 class ObjectiveError(GanmetricError):
@@ -101,6 +101,14 @@ def _shape_of(out) -> str:
 
 def check_scores(out, batch: int, spec: str) -> np.ndarray:
     """What an objective returned, as float64 (batch,), or a one-line :class:`ObjectiveError`.
+
+    Args:
+        out: what the objective returned (a tensor, an array, a list...).
+        batch: how many images it was given.
+        spec: how messages name the objective.
+
+    Returns:
+        (batch,) float64 finite scores.
 
     Raises:
         ObjectiveError: not one real number per image (naming the shape or type that came),
@@ -168,22 +176,25 @@ def _image_shape(G) -> tuple[int, int, int]:
     return tuple(int(s) for s in x.shape[1:])
 
 
-def image_objective(path, G, distance) -> Objective:
+def image_objective(path, G, distance, *, max_pixels: int | None = None) -> Objective:
     """``-d(G(z), target)`` for a target image file, read as :func:`ganmetric.inversion.load_image` reads it.
 
     Args:
         path: a PNG/JPEG; converted to the generator's channels, centre-cropped and resized to its images.
         G: the generator (its image shape).
         distance: a Distance (see :func:`ganmetric.load_distance`).
+        max_pixels: refuse a larger image file from its header (default
+            :data:`ganmetric.inversion.DEFAULT_MAX_PIXELS`, 50 megapixels).
 
     Raises:
-        InputError: a missing or unreadable image.
+        InputError: a missing or unreadable image, or one over ``max_pixels``.
     """
     from ..distances import describe_distance, distance_meta
-    from ..inversion.images import as_target
+    from ..inversion.images import DEFAULT_MAX_PIXELS, as_target
     from ..placement import placement
 
-    target = as_target(str(path), _image_shape(G)).to(**placement(G))[None]
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    target = as_target(str(path), _image_shape(G), max_pixels=limit).to(**placement(G))[None]
     D = distance.to(**placement(G))
     with torch.no_grad():
         feats = D.features(target) if D.has_features else None
@@ -199,7 +210,8 @@ def image_objective(path, G, distance) -> Objective:
                      f"-{describe_distance(D)} to {Path(path).name}")
 
 
-def load_objective(objective, G=None, *, distance=None, weights=None, device=None) -> Objective:
+def load_objective(objective, G=None, *, distance=None, weights=None, device=None,
+                   max_pixels: int | None = None) -> Objective:
     """An :class:`Objective` from a spec string, a callable, or an Objective (returned as is).
 
     Args:
@@ -209,6 +221,10 @@ def load_objective(objective, G=None, *, distance=None, weights=None, device=Non
         distance: ``image:`` only: a Distance or a spec (default ``lpips-alex``).
         weights: ``unit:`` only: ``pretrained`` (default), ``random``, ``random:SEED`` or a state-dict path.
         device: where a ``unit:`` network runs (default: G's device, else cpu).
+        max_pixels: ``image:`` only: the largest target image accepted (see :func:`image_objective`).
+
+    Returns:
+        The :class:`Objective` (its ``spec`` and ``record`` go into summaries).
 
     Raises:
         InputError: an unknown form, a module or function that cannot be imported, an option
@@ -218,7 +234,7 @@ def load_objective(objective, G=None, *, distance=None, weights=None, device=Non
     if isinstance(objective, Objective):
         return objective
     if callable(objective) and not isinstance(objective, str):
-        _refuse_unused(objective="a callable", distance=distance, weights=weights)
+        _refuse_unused(objective="a callable", distance=distance, weights=weights, max_pixels=max_pixels)
         name = getattr(objective, "__qualname__", type(objective).__name__)
         module = getattr(objective, "__module__", None)
         spec = f"{module}:{name}" if module else name
@@ -228,7 +244,7 @@ def load_objective(objective, G=None, *, distance=None, weights=None, device=Non
                          argument="objective")
     if objective.startswith("unit:"):
         from .units import unit_objective
-        _refuse_unused(objective="unit:", distance=distance)
+        _refuse_unused(objective="unit:", distance=distance, max_pixels=max_pixels)
         if device is None:
             device = G.device if G is not None else "cpu"
         return unit_objective(objective, weights=weights or "pretrained", device=device)
@@ -239,17 +255,19 @@ def load_objective(objective, G=None, *, distance=None, weights=None, device=Non
         from ..distances import load_distance
         from ..placement import placement
         D = load_distance(distance or "lpips-alex", **placement(G))
-        return image_objective(objective[len("image:"):], G, D)
+        return image_objective(objective[len("image:"):], G, D, max_pixels=max_pixels)
     if FUNCTION_PATTERN.match(objective):
-        _refuse_unused(objective=objective, distance=distance, weights=weights)
+        _refuse_unused(objective=objective, distance=distance, weights=weights, max_pixels=max_pixels)
         return Objective(_import_callable(objective), objective, {"kind": "function", "spec": objective},
                          objective)
     raise InputError(f"objective must be one of: {'; '.join(OBJECTIVES.values())}; got {objective}",
                      argument="objective")
 
 
-def _refuse_unused(*, objective: str, distance=None, weights=None) -> None:
-    """Refuse a distance for objectives other than image:, and weights for objectives other than unit:."""
+def _refuse_unused(*, objective: str, distance=None, weights=None, max_pixels=None) -> None:
+    """Refuse a distance or max_pixels for objectives other than image:, and weights for objectives other than unit:."""
+    if max_pixels is not None:
+        raise InputError(f"max_pixels is used only by image: objectives, not by {objective}", argument="max_pixels")
     if distance is not None:
         raise InputError(f"distance is used only by image: objectives, not by {objective}", argument="distance")
     if weights is not None:

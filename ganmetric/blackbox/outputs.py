@@ -5,7 +5,8 @@ Per arm and seed: ``best_{label}_s{seed}.npy`` (the best code, (n,)), ``best_{la
 ``scores.csv`` (every generation of every run), ``curves.png`` (best-so-far against images
 scored: mean over seeds and min-max band, one line per method), ``best_montage.png`` (rows:
 methods, columns: seeds) and ``summary.json`` (provenance, every run's best, medians, wins).
-Every file is written atomically; a run that scored nothing gets no code or image file.
+The set is written whole (:func:`ganmetric.staging.staged_dir`: the folder holds the previous
+complete set or the new one); a run that scored nothing gets no code or image file.
 """
 from __future__ import annotations
 
@@ -15,18 +16,29 @@ from pathlib import Path
 import numpy as np
 
 from ..generators import model_meta
-from ..io import atomic_write_bytes, check_writable, versions, write_json
+from ..io import atomic_write_bytes, versions, write_json
 from ..plotting import figure, figure_png_bytes, save_image, to_uint8
+from ..staging import check_output_dir, staged_dir
 from .run import TRACE_KEYS, Comparison
 
-#: the files of the whole comparison
 OUTPUTS = {"scores": "scores.csv", "curves": "curves.png", "montage": "best_montage.png", "summary": "summary.json"}
+"""The files of the whole comparison."""
+OUTPUT_PATTERNS = (*OUTPUTS.values(), "best_*.npy", "best_*.png", "trace_*.csv")
+"""Every file name a comparison may write (a folder holding only these is an earlier run's)."""
 #: the trace columns written, in order
 CSV_COLUMNS = ("method", "seed") + TRACE_KEYS
 
 
 def run_files(label: str, seed: int) -> dict:
-    """The files of one run: ``code`` (.npy), ``image`` (.png), ``trace`` (.csv)."""
+    """The files of one run: ``code`` (.npy), ``image`` (.png), ``trace`` (.csv).
+
+    Args:
+        label: the arm's label.
+        seed: the run's seed.
+
+    Returns:
+        ``{"code", "image", "trace"}`` -> file name (e.g. ``best_cma_s0.npy``).
+    """
     stem = f"{label}_s{seed}"
     return {"code": f"best_{stem}.npy", "image": f"best_{stem}.png", "trace": f"trace_{stem}.csv"}
 
@@ -40,16 +52,23 @@ def all_files(plan) -> list[str]:
     return names
 
 
-def check_folder(plan, out_dir) -> Path:
-    """Create ``out_dir`` (and parents) and check that every file can be written, before any work.
+def check_folder(plan, out_dir, *, overwrite: bool = False) -> Path:
+    """Check the output folder before any work (nothing is created).
+
+    Args:
+        plan: the :class:`Plan` (its arms and seeds name the files).
+        out_dir: the output folder.
+        overwrite: replace an earlier run's outputs in ``out_dir``.
+
+    Returns:
+        The folder, as a Path.
 
     Raises:
-        InputError: the folder cannot be created or written, or a name there is a folder.
+        InputError: ``out_dir`` is a file, holds other files, or holds an earlier run's
+            outputs and ``overwrite`` is not set.
     """
-    folder = Path(out_dir)
-    for name in all_files(plan):
-        check_writable(folder / name)
-    return folder
+    check_output_dir(out_dir, outputs=OUTPUT_PATTERNS, overwrite=overwrite, what="optimize")
+    return Path(out_dir)
 
 
 def _cell(value) -> str:
@@ -94,7 +113,14 @@ def _title(cmp: Comparison) -> str:
 
 
 def curves_png(cmp: Comparison) -> bytes:
-    """Best score so far against images scored: the mean over seeds (line) and min-max (band), one line per method."""
+    """Best score so far against images scored: the mean over seeds (line) and min-max (band), one line per method.
+
+    Args:
+        cmp: the :class:`Comparison`.
+
+    Returns:
+        The figure as PNG bytes.
+    """
     fig = figure(figsize=(7.2, 4.8))
     ax = fig.subplots()
     medians = cmp.medians()
@@ -123,7 +149,14 @@ def curves_png(cmp: Comparison) -> bytes:
 
 
 def montage_png(cmp: Comparison) -> bytes:
-    """The best image of every run: rows are methods, columns are seeds, each captioned with its score."""
+    """The best image of every run: rows are methods, columns are seeds, each captioned with its score.
+
+    Args:
+        cmp: the :class:`Comparison`.
+
+    Returns:
+        The montage as PNG bytes.
+    """
     labels, seeds = cmp.labels, cmp.plan.seeds
     fig = figure(figsize=(1.55 * len(seeds) + 1.2, 1.75 * len(labels) + 0.9), layout="constrained")
     axes = np.atleast_2d(fig.subplots(len(labels), len(seeds), squeeze=False))
@@ -160,22 +193,42 @@ def _provenance(cmp: Comparison) -> dict:
 
 
 def comparison_summary(cmp: Comparison, files: dict | None = None, **extra) -> dict:
-    """The summary.json content: model, objective, settings, basis, every run, medians, wins, versions."""
+    """The summary.json content: model, objective, settings, basis, every run, medians, wins, versions.
+
+    Args:
+        cmp: the :class:`Comparison`.
+        files: the files written (name -> file name), recorded under ``files``.
+        **extra: more JSON-ready keys (e.g. the basis file's record).
+
+    Returns:
+        A JSON-ready dict.
+    """
     return {**_provenance(cmp), **extra, **cmp.summary(), "files": files or {}}
 
 
-def write_outputs(cmp: Comparison, out_dir, **extra) -> dict:
-    """Write every file of a comparison into ``out_dir`` (created if missing); returns name -> path.
+def write_outputs(cmp: Comparison, out_dir, *, overwrite: bool = False, **extra) -> dict:
+    """Write every file of a comparison into ``out_dir`` (created if missing), whole; returns name -> path.
 
     Args:
         cmp: the comparison (complete or stopped early: what it has is written).
         out_dir: the folder.
+        overwrite: replace an earlier run's files in ``out_dir``.
         **extra: more JSON-ready keys for summary.json (e.g. the basis file's record).
 
+    Returns:
+        File name -> path of every file written.
+
     Raises:
-        InputError: the folder cannot be written.
+        InputError: the folder is a file, holds other files, or an earlier run's and
+            ``overwrite`` is not set.
+        FolderLockedError: another run is writing it. OutputError: a file cannot be written.
     """
-    folder = check_folder(cmp.plan, out_dir)
+    with staged_dir(out_dir, outputs=OUTPUT_PATTERNS, overwrite=overwrite, what="optimize") as stage:
+        written = _write(cmp, Path(stage), extra)
+    return {name: Path(out_dir) / name for name in written}
+
+
+def _write(cmp: Comparison, folder: Path, extra: dict) -> dict:
     written = {}
     for run in cmp.runs:
         names = run_files(run.label, run.seed)
@@ -189,7 +242,8 @@ def write_outputs(cmp: Comparison, out_dir, **extra) -> dict:
     atomic_write_bytes(folder / OUTPUTS["scores"], _csv(rows))
     atomic_write_bytes(folder / OUTPUTS["curves"], curves_png(cmp))
     atomic_write_bytes(folder / OUTPUTS["montage"], montage_png(cmp))
-    files = {**OUTPUTS, "runs": {f"{r.label}_s{r.seed}": run_files(r.label, r.seed) for r in cmp.runs}}
+    files = {**OUTPUTS, "runs": {f"{r.label}_s{r.seed}": {k: v for k, v in run_files(r.label, r.seed).items()
+                                                          if v in written} for r in cmp.runs}}
     write_json(folder / OUTPUTS["summary"], comparison_summary(cmp, files, **extra))
     written.update({name: folder / name for name in OUTPUTS.values()})
     return written

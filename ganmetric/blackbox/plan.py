@@ -25,6 +25,7 @@ from ..basis import basis_meta, resolve_basis
 from ..errors import InputError
 from ..generators.base import Generator
 from ..io import sha256_file
+from ..precision import exact_float32
 from .methods import METHODS
 from .objectives import Objective, load_objective
 
@@ -75,10 +76,12 @@ class Plan:
     """A checked comparison: arms x seeds, each run the same budget from the same starting points.
 
     Attributes:
-        G: the generator. objective: the :class:`Objective`.
+        G: the generator.
+        objective: the :class:`Objective`.
         arms: list of dicts (label, method, top, eigval_power, basis info), in order.
         bases: label -> (n, k) float64 basis matrix B (hess-cma arms).
-        seeds: the seeds. z_inits: seed -> (n,) float64 starting code.
+        seeds: the seeds.
+        z_inits: seed -> (n,) float64 starting code.
         budget, popsize, batch: images scored per run, per generation, per objective call (None: all).
         sigma: the absolute initial step in z (sigma0 x prior_scale).
         maximize: True to maximise the objective's scores.
@@ -105,8 +108,15 @@ class Plan:
 
 
 def prior_scale(G) -> float:
-    """1 for a standard normal prior (a generator that keeps :meth:`Generator.sample`); otherwise the
-    RMS over coordinates of the spread (standard deviation) of 1000 prior samples."""
+    """The scale of the generator's prior, which ``sigma0`` is relative to.
+
+    Args:
+        G: the generator.
+
+    Returns:
+        1 for a standard normal prior (a generator that keeps :meth:`Generator.sample`); otherwise the
+        RMS over coordinates of the spread (standard deviation) of 1000 prior samples.
+    """
     if type(G).sample is Generator.sample:
         return 1.0
     z = G.sample(PRIOR_SAMPLES, seed=0).detach().double().cpu()
@@ -114,7 +124,14 @@ def prior_scale(G) -> float:
 
 
 def default_popsize(n: int) -> int:
-    """pycma's default population for an n-dimensional search: 4 + floor(3 ln n)."""
+    """pycma's default population for an n-dimensional search.
+
+    Args:
+        n: the search's dimension (the full latent size, for every method).
+
+    Returns:
+        4 + floor(3 ln n).
+    """
     return 4 + int(3 * math.log(n))
 
 
@@ -151,7 +168,7 @@ def _arms(methods, top, eigval_power) -> list[Arm]:
 def _seeds(seeds) -> list[int]:
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         return list(range(checks.positive_int("seeds", seeds)))
-    out = [checks.integer("seeds", s, minimum=0) for s in seeds]
+    out = [checks.seed(s, "seeds") for s in seeds]
     if not out or len(set(out)) != len(out):
         raise InputError(f"seeds must be a count or distinct non-negative integers, got {out}", argument="seeds")
     return out
@@ -211,10 +228,12 @@ def _basis_record(basis) -> dict | None:
     return {"file": str(basis), "sha256": sha256_file(basis), **{k: meta[k] for k in RECORDED if k in meta}}
 
 
+@exact_float32
 def prepare_optimization(G, objective, methods=("random", "cma"), *, seeds=1, basis=None, top: int | None = None,
                          eigval_power: float | None = None, eigval_floor: float = 1e-6, budget: int = 3000,
                          sigma0: float = DEFAULT_SIGMA0, popsize: int | None = None, batch: int | None = None,
-                         minimize: bool = False, z_init=None, distance=None, objective_weights=None) -> Plan:
+                         minimize: bool = False, z_init=None, distance=None, objective_weights=None,
+                         max_pixels: int | None = None) -> Plan:
     """Check every input of a comparison and build its :class:`Plan`; nothing is scored.
 
     Args:
@@ -233,7 +252,11 @@ def prepare_optimization(G, objective, methods=("random", "cma"), *, seeds=1, ba
         minimize: minimise the scores instead of maximising them.
         z_init: starting codes: None (a prior sample per seed, ``G.sample(1, seed)``), one code
             (n,) for every seed, or (N, n) with a row per seed.
-        distance, objective_weights: passed to :func:`load_objective` (image: and unit: objectives).
+        distance, objective_weights, max_pixels: passed to :func:`load_objective` (image: and unit:
+            objectives).
+
+    Returns:
+        The :class:`Plan`: arms, bases, seeds, starting codes and settings, all checked.
 
     Raises:
         InputError: an unknown method or objective, a label twice, hess-cma without a basis or
@@ -255,7 +278,7 @@ def prepare_optimization(G, objective, methods=("random", "cma"), *, seeds=1, ba
     floor = checks.positive_float("eigval_floor", eigval_floor)
     bases, basis_info = _bases(G, arms, basis, top, eigval_power, floor)
     z_inits, init = _z_inits(G, z_init, seed_list)
-    obj = load_objective(objective, G, distance=distance, weights=objective_weights)
+    obj = load_objective(objective, G, distance=distance, weights=objective_weights, max_pixels=max_pixels)
     scale = prior_scale(G)
     arm_dicts = [{"label": _label(a), "method": a.method, **basis_info.get(_label(a), {})} for a in arms]
     settings = {"budget": budget, "popsize": pop, "sigma0": sigma0, "prior_scale": scale, "sigma": sigma0 * scale,

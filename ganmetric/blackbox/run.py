@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from .._progress import progress_bar
-from ..placement import placement
+from ..placement import cpu_tensor, placement
+from ..precision import exact_float32
 from .methods import METHODS, initial_sigma
 from .objectives import ObjectiveError
 from .plan import Plan, Setup, prepare_optimization
@@ -35,8 +36,11 @@ class OptimizationResult:
     """One run of one method from one seed (arrays on the CPU).
 
     Attributes:
-        method: the method's name. label: the arm's label. seed: the run's seed.
-        z: (n,) the best code found (None if nothing was scored). image: (C, H, W) its image in [-1, 1].
+        method: the method's name.
+        label: the arm's label.
+        seed: the run's seed.
+        z: (n,) the best code found (None if nothing was scored).
+        image: (C, H, W) its image in [-1, 1].
         score: its score, as the objective returned it (None if nothing was scored).
         z_init: (n,) the starting code.
         scores: (evaluations,) every score, in the order the codes were scored.
@@ -86,7 +90,7 @@ def _score(plan: Plan, codes: np.ndarray, out: list) -> None:
     """Score codes ``batch`` at a time, appending each batch's scores to ``out`` (kept if a later one fails)."""
     step = plan.batch or len(codes)
     for lo in range(0, len(codes), step):
-        z = torch.as_tensor(np.ascontiguousarray(codes[lo:lo + step])).to(**placement(plan.G))
+        z = cpu_tensor(np.ascontiguousarray(codes[lo:lo + step])).to(**placement(plan.G))
         with torch.no_grad():
             images = plan.G(z)
         out.append(plan.objective(images))
@@ -146,7 +150,7 @@ def _finish(plan: Plan, setup: Setup, label: str, searcher, record: _Record, sec
             stopped: str | None) -> OptimizationResult:
     z = image = None
     if record.best[2] is not None:
-        z = torch.as_tensor(record.best[2])
+        z = cpu_tensor(record.best[2])
         with torch.no_grad():
             image = plan.G(z[None].to(**placement(plan.G)))[0].detach().cpu()
     arm = next(a for a in plan.arms if a["label"] == label)
@@ -156,13 +160,24 @@ def _finish(plan: Plan, setup: Setup, label: str, searcher, record: _Record, sec
     trace = {k: np.asarray(v, dtype=np.float64 if k in ("best_so_far", "mean", "best", "sigma") else np.int64)
              for k, v in record.trace.items()}
     return OptimizationResult(setup.method, label, setup.seed, z, image, record.best[1],
-                              torch.as_tensor(setup.z_init), np.concatenate(record.scores) if record.scores else
+                              cpu_tensor(setup.z_init), np.concatenate(record.scores) if record.scores else
                               np.zeros(0), trace, list(getattr(searcher, "restarts", [])), plan.maximize,
                               settings, seconds, stopped)
 
 
+@exact_float32
 def run_one(plan: Plan, label: str, seed: int, *, stop=None, progress: bool = False) -> OptimizationResult:
     """Run one arm of a plan from one seed.
+
+    Args:
+        plan: the :class:`Plan` (from :func:`prepare_optimization`).
+        label: the arm's label.
+        seed: one of the plan's seeds.
+        stop: called before each generation; True ends the run, keeping what it has.
+        progress: a progress bar.
+
+    Returns:
+        The :class:`OptimizationResult` (``stopped`` says whether it ended early).
 
     Raises:
         ObjectiveError: the objective failed; its ``result`` holds what was scored before.
@@ -207,11 +222,16 @@ def optimize(G, objective, method: str = "hess-cma", basis=None, *, top: int | N
             (``module:function``, ``unit:torchvision:MODEL:LAYER:CHANNEL[:Y:X]``, ``image:PATH``).
         method: ``random``, ``cma`` or ``hess-cma``.
         basis: hess-cma's directions (a result or average, its file, axes, or an (n, k) matrix).
-        top: hess-cma's k (default 50). eigval_power: its p (default 0.5). eigval_floor: see resolve_basis.
-        budget: images scored, exactly. seed: the run's seed.
+        top: hess-cma's k (default 50).
+        eigval_power: hess-cma's p in ``s_i = (lambda_i / lambda_1)^-p`` (default 0.5).
+        eigval_floor: eigenvalues below this fraction of lambda_1 are raised to it (bounds s).
+        budget: images scored, exactly.
+        seed: the run's seed.
         z_init: the starting code (n,) (default ``G.sample(1, seed)``).
-        sigma0: initial step relative to the prior's scale. popsize: codes per generation.
-        batch: images per objective call at most. minimize: minimise instead.
+        sigma0: initial step relative to the prior's scale.
+        popsize: codes per generation.
+        batch: images per objective call at most.
+        minimize: minimise instead.
         distance, objective_weights: for ``image:`` and ``unit:`` specs.
         stop: called before each generation; True ends the run, keeping what it has.
         progress: a progress bar.
@@ -285,11 +305,21 @@ class Comparison:
         return {"objective": self.plan.objective.record, "settings": self.plan.settings, "methods": self.plan.arms,
                 "runs": [r.summary() for r in self.runs], "final_best": self.table(), "median": self.medians(),
                 "wins": self.wins(), "complete_seeds": self.complete_seeds(), "stopped": self.stopped,
-                "seconds": self.seconds}
+                "interrupted": self.stopped == "interrupted", "seconds": self.seconds}
 
 
+@exact_float32
 def run_comparison(plan: Plan, *, stop=None, progress: bool = False) -> Comparison:
-    """Run every arm of ``plan`` from every seed, seed by seed; an objective error or ``stop()`` ends it early."""
+    """Run every arm of ``plan`` from every seed, seed by seed; an objective error or ``stop()`` ends it early.
+
+    Args:
+        plan: the :class:`Plan` (from :func:`prepare_optimization`).
+        stop: called before each generation; True ends the comparison, keeping what it has.
+        progress: a progress bar per run.
+
+    Returns:
+        The :class:`Comparison` (``stopped`` holds the objective error's line or "interrupted").
+    """
     t0 = time.perf_counter()
     runs, stopped = [], None
     for seed in plan.seeds:
@@ -320,10 +350,16 @@ def compare(G, objective, methods=("random", "cma"), *, seeds=5, stop=None, prog
     sigma0, popsize, batch, minimize, z_init, distance, objective_weights).
 
     Args:
+        G: the generator.
+        objective: a spec, a callable or an :class:`Objective` (see :func:`load_objective`).
         methods: names or :class:`Arm` objects.
         seeds: a count or a list.
         stop: called before each generation; True ends the comparison, keeping what it has.
         progress: a progress bar per run.
+        **options: the options of :func:`prepare_optimization`.
+
+    Returns:
+        The :class:`Comparison`: every run, ``medians()``, ``wins()``, ``table()``.
 
     Raises:
         InputError: any bad input, before anything is scored. (An objective error does not

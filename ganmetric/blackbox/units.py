@@ -30,8 +30,8 @@ from ..errors import InputError, WeightsError
 from ..io import load_torch_file, sha256_file
 from .objectives import Objective
 
-#: torchvision classifiers a unit objective may read
 MODELS = ("alexnet", "vgg16", "resnet50")
+"""Torchvision classifiers a unit objective may read."""
 #: side of the square images the classifiers are fed
 INPUT_SIZE = 224
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -66,7 +66,7 @@ def _parse(spec: str) -> tuple[str, str, int, tuple[int, int] | None]:
 def _seeded_init(net: torch.nn.Module, seed: int) -> None:
     """Weights and biases of every convolution and linear layer ~ U(+-1/sqrt(fan_in)), from ``seed``,
     in module order; every other module (batch norms) gets its own deterministic reset."""
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
     with torch.no_grad():
         for module in net.modules():
             weight = getattr(module, "weight", None)
@@ -77,7 +77,7 @@ def _seeded_init(net: torch.nn.Module, seed: int) -> None:
             bound = 1.0 / weight[0].numel() ** 0.5
             for p in (weight, getattr(module, "bias", None)):
                 if isinstance(p, torch.nn.Parameter):
-                    p.copy_((torch.rand(p.shape, generator=gen) * 2 - 1) * bound)
+                    p.copy_((torch.rand(p.shape, generator=gen, device="cpu") * 2 - 1) * bound)
 
 
 def _skeleton(model: str) -> torch.nn.Module:
@@ -100,8 +100,8 @@ def _materialise(net: torch.nn.Module, model: str, weights: str):
     spec = str(weights)
     if spec == "random" or spec.startswith("random:"):
         seed = spec.partition(":")[2] or "0"
-        if not seed.isdigit():
-            raise InputError(f"objective_weights random:SEED needs a non-negative integer seed, got {spec}",
+        if not seed.isdigit() or int(seed) >= checks.SEED_LIMIT:
+            raise InputError(f"objective_weights random:SEED needs an integer seed in [0, 2**63), got {spec}",
                              argument="objective_weights")
         net.to_empty(device="cpu")
         _seeded_init(net, int(seed))

@@ -1,6 +1,8 @@
 """Image distances, ``load_distance`` and the distances' provenance in result files."""
 from __future__ import annotations
 
+import torch
+
 from .. import checks
 from ..errors import InputError
 from .base import Distance, FeatureDistance, FunctionDistance, MSEDistance
@@ -8,9 +10,10 @@ from .layer import (LAYER_PREFIX, LayerDistance, LayerInfo, check_layers, code_d
                     generator_layers, is_layer_spec)
 from .lpips_distance import LPIPSDistance
 from .spec import (DEFAULT_DISTANCE, DistanceSpec, check_same_distance, describe_distance, distance_differences,
-                   distance_meta, load_recorded_distance)
+                   distance_meta, load_recorded_distance, recorded_distance_spec)
 
 DISTANCES = ("mse", "lpips-alex", "lpips-vgg", "lpips-squeeze")
+"""The names of the image distances :func:`load_distance` builds (besides ``layer:NAME``)."""
 
 
 def load_distance(spec: str = "lpips-alex", *, device="cpu", dtype=None, lpips_backbone: str | None = None,
@@ -31,6 +34,9 @@ def load_distance(spec: str = "lpips-alex", *, device="cpu", dtype=None, lpips_b
             checked now); without it the distance binds to the first generator it meets.
             Image distances do not depend on the generator and do not read it.
 
+    Returns:
+        The :class:`Distance`, frozen (eval mode, no gradients to its weights), on ``device``.
+
     Raises:
         InputError: unknown spec, an LPIPS option given for mse or a layer distance, or a
             layer the generator cannot give
@@ -47,7 +53,10 @@ def load_distance(spec: str = "lpips-alex", *, device="cpu", dtype=None, lpips_b
                 raise InputError(f"{name} applies to LPIPS distances only, not {spec}", argument=name)
         dist = MSEDistance() if spec == "mse" else LayerDistance(spec, generator=generator)
     else:
-        dist = LPIPSDistance(spec.split("-", 1)[1], backbone=lpips_backbone or "pretrained", resize=resize)
+        # built on the CPU whatever the default device, then moved; the global RNG the modules'
+        # default initialisation draws from (then overwritten) is restored
+        with torch.random.fork_rng(devices=[]), torch.device("cpu"):
+            dist = LPIPSDistance(spec.split("-", 1)[1], backbone=lpips_backbone or "pretrained", resize=resize)
     return dist.to(device=dev, dtype=dt).freeze()
 
 
@@ -55,4 +64,4 @@ __all__ = ["Distance", "FeatureDistance", "FunctionDistance", "MSEDistance", "LP
            "LayerDistance", "LayerInfo", "LAYER_PREFIX", "generator_layers", "check_layers", "distance_inputs",
            "code_distance", "is_layer_spec",
            "load_distance", "DistanceSpec", "DEFAULT_DISTANCE", "distance_meta", "describe_distance",
-           "check_same_distance", "distance_differences", "load_recorded_distance"]
+           "check_same_distance", "distance_differences", "load_recorded_distance", "recorded_distance_spec"]

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import checks
 from ..errors import InputError, WeightsError
 from ..io import describe_file, load_torch_file, sha256_file
 from .base import Distance
@@ -50,8 +51,8 @@ def parse_backbone(backbone) -> tuple[str, int | Path | None]:
         return "pretrained", None
     if spec == "random" or spec.startswith("random:"):
         seed = spec.partition(":")[2] or "0"
-        if not seed.isdigit():
-            raise InputError(f"the LPIPS backbone random:SEED needs a non-negative integer seed, got {spec}")
+        if not seed.isdigit() or int(seed) >= checks.SEED_LIMIT:
+            raise InputError(f"the LPIPS backbone random:SEED needs an integer seed in [0, 2**63), got {spec}")
         return "random", int(seed)
     path = Path(spec).expanduser()
     if not path.is_file():
@@ -93,7 +94,7 @@ def _seeded_backbone(model, seed: int) -> None:
     random backbone is a fixed function of the seed (the same draws as when the backbone
     came from torchvision through lpips: the module order is torchvision's).
     """
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
     with torch.no_grad():
         for module in model.net.modules():
             weight = getattr(module, "weight", None)
@@ -102,7 +103,7 @@ def _seeded_backbone(model, seed: int) -> None:
             bound = 1.0 / weight[0].numel() ** 0.5
             for p in (weight, getattr(module, "bias", None)):
                 if isinstance(p, torch.nn.Parameter):
-                    p.copy_((torch.rand(p.shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound)
+                    p.copy_((torch.rand(p.shape, generator=gen, dtype=torch.float64, device="cpu") * 2 - 1) * bound)
 
 
 def _load_backbone(model, net: str, path: Path) -> None:

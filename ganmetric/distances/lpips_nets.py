@@ -131,8 +131,8 @@ class ScalingLayer(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.register_buffer("shift", torch.tensor(SHIFT, dtype=torch.float32)[None, :, None, None])
-        self.register_buffer("scale", torch.tensor(SCALE, dtype=torch.float32)[None, :, None, None])
+        self.register_buffer("shift", torch.tensor(SHIFT, dtype=torch.float32, device="cpu")[None, :, None, None])
+        self.register_buffer("scale", torch.tensor(SCALE, dtype=torch.float32, device="cpu")[None, :, None, None])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.shift) / self.scale

@@ -15,8 +15,8 @@ from ..io import jsonable
 
 #: meta keys that describe the distance
 DISTANCE_KEYS = ("distance", "distance_options")
-#: the distance used when none is named and no file records one
 DEFAULT_DISTANCE = "lpips-alex"
+"""The distance used when none is named and no file records one."""
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,26 @@ class DistanceSpec:
 
 
 def distance_meta(D) -> dict:
-    """``{"distance", "distance_options"}`` of a distance, for result files."""
+    """The distance's identity as result files record it.
+
+    Args:
+        D: a :class:`~ganmetric.Distance`.
+
+    Returns:
+        ``{"distance", "distance_options"}`` (strict-JSON values).
+    """
     return jsonable({"distance": D.name, "distance_options": dict(getattr(D, "options", {}) or {})})
 
 
 def describe_distance(D_or_meta) -> str:
-    """The distance in a few words: ``lpips-alex (random backbone, seed 0)``, ``mse``, ..."""
+    """The distance in a few words: ``lpips-alex (random backbone, seed 0)``, ``mse``, ...
+
+    Args:
+        D_or_meta: a :class:`~ganmetric.Distance`, or a file's meta (its ``distance`` entries).
+
+    Returns:
+        One line for summaries.
+    """
     meta = D_or_meta if isinstance(D_or_meta, dict) else distance_meta(D_or_meta)
     name, opts = meta.get("distance"), dict(meta.get("distance_options") or {})
     extra = []
@@ -106,7 +120,15 @@ def _same_backbone(a, b) -> bool:
 
 
 def distance_differences(meta: dict, D) -> list[str]:
-    """Every way distance ``D`` differs from the one ``meta`` records, in plain words."""
+    """Every way distance ``D`` differs from the one ``meta`` records, in plain words.
+
+    Args:
+        meta: a file's meta (its ``distance`` and ``distance_options``).
+        D: a :class:`~ganmetric.Distance`.
+
+    Returns:
+        One phrase per difference (``"resize 256 there, None here"``); empty when they agree.
+    """
     return recorded_distance_differences(meta, distance_meta(D))
 
 
@@ -132,6 +154,11 @@ def check_same_distance(meta: dict, D, *, what: str = "the file") -> None:
     A file written when ``random`` backbones were not seeded (backbone ``"random"``) matches
     no distance: its random weights cannot be rebuilt.
 
+    Args:
+        meta: a file's meta.
+        D: the :class:`~ganmetric.Distance` to check.
+        what: how the message names the file.
+
     Raises:
         InputError: one line naming every difference.
     """
@@ -148,14 +175,57 @@ def load_recorded_distance(meta: dict, given: DistanceSpec | None = None, *, dev
     :meth:`DistanceSpec.load`); the file's model is checked against it by the caller
     (:func:`ganmetric.generators.check_same_model`), as for every file.
 
+    Args:
+        meta: a file's meta.
+        given: what the user restated (a :class:`DistanceSpec`), or None.
+        device: where the distance runs.
+        dtype: "float32" (default) or "float64".
+        what: how messages name the file.
+        generator: the generator a recorded layer distance reads.
+
+    Returns:
+        The :class:`~ganmetric.Distance`, checked against the record.
+
     Raises:
-        InputError: the record names no distance and none is given, or what is given differs
-            from the record.
+        InputError: the record names no distance and none is given; it records a backbone
+            file that ``given`` does not name (see :func:`recorded_distance_spec`); or what is
+            given differs from the record.
     """
     given = given or DistanceSpec()
     if meta.get("distance") is None and given.distance is None:
         raise InputError(f"{what} does not record which distance made it; name the distance")
-    base = DistanceSpec.from_meta(meta) if meta.get("distance") is not None else DistanceSpec()
-    D = given.over(base).load(device=device, dtype=dtype, generator=generator)
+    D = recorded_distance_spec(meta, given, what=what).load(device=device, dtype=dtype, generator=generator)
     check_same_distance(meta, D, what=what)
     return D
+
+
+def recorded_distance_spec(meta: dict, given: DistanceSpec | None = None, *, what: str = "the file") -> DistanceSpec:
+    """``given`` with what it leaves open taken from the distance ``meta`` records (if any).
+
+    A recorded LPIPS backbone file is never loaded because the record names it: the user
+    passes it (``given.lpips_backbone``, checked by sha256 against the record), as for a
+    model's weights file.
+
+    Args:
+        meta: a file's meta.
+        given: what the user restated (a :class:`DistanceSpec`), or None.
+        what: how messages name the file.
+
+    Returns:
+        The :class:`DistanceSpec` to load.
+
+    Raises:
+        InputError: the record holds a backbone file and ``given`` (for the same distance)
+            does not name one.
+    """
+    given = given or DistanceSpec()
+    if meta.get("distance") is None:
+        return given
+    backbone = (meta.get("distance_options") or {}).get("backbone")
+    same = given.distance is None or given.distance == meta.get("distance")
+    if same and isinstance(backbone, dict) and given.lpips_backbone is None:
+        digest = f" (sha256 {backbone['sha256'][:12]})" if backbone.get("sha256") else ""
+        raise InputError(f"{what} records the LPIPS backbone file {backbone.get('path')}{digest}; ganmetric loads "
+                         f"a weights file only when you name it: pass --lpips-backbone {backbone.get('path')} (the "
+                         f"same file, checked by sha256)")
+    return given.over(DistanceSpec.from_meta(meta))

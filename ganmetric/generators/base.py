@@ -1,12 +1,14 @@
 """The Generator interface every adapter implements."""
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
 from .. import checks
 from ..errors import InputError, NotDeterministicError, WeightsError
-from ..placement import module_device, module_dtype
+from ..placement import SupportedDtypes, module_device, module_dtype
 
 
 def load_state_strict(module: nn.Module, state: dict, where, *, label: str = "weights") -> None:
@@ -24,18 +26,34 @@ def load_state_strict(module: nn.Module, state: dict, where, *, label: str = "we
 
 
 def normal_rows(n: int, dim: int, seed: int) -> torch.Tensor:
-    """(n, dim) float64 standard normal draws, row by row from one seeded private generator,
-    so that row i does not depend on n (torch draws large blocks in a different order).
+    """(n, dim) float64 standard normal draws on the CPU, row by row from one seeded private
+    generator, so that row i does not depend on n (torch draws large blocks in a different order)
+    nor on the device the codes are used on.
 
     Raises:
-        InputError: n is not a positive integer.
+        InputError: n is not a positive integer, or seed is not in [0, 2**63).
     """
     checks.positive_int("n", n)
-    gen = torch.Generator().manual_seed(int(seed))
-    return torch.stack([torch.randn(dim, generator=gen, dtype=torch.float64) for _ in range(n)])
+    gen = torch.Generator(device="cpu").manual_seed(checks.seed(seed))
+    return torch.stack([torch.randn(dim, generator=gen, dtype=torch.float64, device="cpu") for _ in range(n)])
 
 
-class Generator(nn.Module):
+@contextlib.contextmanager
+def cpu_init_seed(seed: int):
+    """``with cpu_init_seed(s):`` build modules on the CPU with torch's default initialisation under seed ``s``.
+
+    A module's default initialisation draws from torch's global CPU generator, which cannot be
+    replaced by a private one: this seeds that generator alone (never ``torch.manual_seed``,
+    which also reseeds every CUDA/MPS generator of the user's) and restores its state
+    afterwards, and builds on the CPU whatever the default device, so the weights are the same
+    on every machine and the caller's random streams are left as they were.
+    """
+    with torch.random.fork_rng(devices=[]), torch.device("cpu"):
+        torch.random.default_generator.manual_seed(int(seed))
+        yield
+
+
+class Generator(SupportedDtypes, nn.Module):
     """A frozen, deterministic map from latent codes to images.
 
     ``forward(z)`` takes codes of shape (B, latent_dim) and returns images of shape
@@ -133,9 +151,12 @@ class ModuleGenerator(Generator):
 
     Args:
         module: the network; called as ``module(z)``.
+        name: the model's name in result files (e.g. ``module.path:factory``).
         latent_dim: n.
         output_range: "-1,1" (used as is) or "0,1" (rescaled by 2x - 1).
         input_shape: "flat" passes (B, n); "nchw" passes (B, n, 1, 1) (DCGAN-style inputs).
+        resolution: the images' side in pixels, when known.
+        latent_space: the latent space's name.
     """
 
     def __init__(self, module: nn.Module, *, name: str, latent_dim: int, output_range: str = "-1,1",

@@ -124,10 +124,11 @@ class BigGANGenerator(Generator):
             embed = self.class_embedding.to(torch.float64).expand(n, -1)
         else:
             if self.class_index is not None:
-                classes = torch.full((n,), self.class_index, dtype=torch.long)
+                classes = torch.full((n,), self.class_index, dtype=torch.long, device="cpu")
             else:
-                gen = torch.Generator().manual_seed(int(seed))  # one draw per row: row i does not depend on n
-                classes = torch.cat([torch.randint(self.n_classes, (1,), generator=gen) for _ in range(n)])
+                gen = torch.Generator(device="cpu").manual_seed(int(seed))  # one draw a row: row i does not depend on n
+                classes = torch.cat([torch.randint(self.n_classes, (1,), generator=gen, device="cpu")
+                                     for _ in range(n)])
             embed = self.class_embeddings(classes).to(torch.float64)
         return torch.cat([noise.to(embed.device), embed], dim=1).to(device=self.device, dtype=self.dtype)
 
@@ -137,7 +138,7 @@ class BigGANGenerator(Generator):
         Raises:
             InputError: an index outside [0, num_classes).
         """
-        classes = torch.as_tensor(classes, dtype=torch.long).reshape(-1)
+        classes = torch.as_tensor(classes, dtype=torch.long, device="cpu").reshape(-1)
         if classes.numel() and (classes.min() < 0 or classes.max() >= self.n_classes):
             raise InputError(f"class indices must be in [0, {self.n_classes - 1}], got {classes.tolist()}")
         return self.biggan.embeddings.weight[:, classes.to(self.biggan.embeddings.weight.device)].T

@@ -5,19 +5,28 @@ by default, or [0, 1] with ``output_range="0,1"`` (rescaled). The latent size co
 from ``latent_dim=`` or, if not given, from the file: a TorchScript module's
 ``latent_dim`` attribute, or the exported program's input shape. An exported program
 must be exported with a dynamic batch dimension (the engine batches products).
+
+Devices: a graph records the device of every tensor its forward creates (``torch.ones(n)``,
+even ``torch.zeros(n, device=z.device)`` once traced), and ``.to(device)`` moves parameters
+and buffers only. An exported program is moved with ``torch.export``'s device pass
+(``move_to_device_pass``), so one exported on the CPU runs on a GPU. A TorchScript trace
+cannot be: loading one for another device than the one its constants name warns
+(:class:`~ganmetric.errors.DeviceWarning`): trace it on the device it will run on.
 """
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..errors import InputError
+from ..errors import DeviceWarning, InputError
 from ..io import describe_file, sha256_file
 from .base import ModuleGenerator
 from .custom import check_image_output
+from .exported import read_exported_program
 
 
 class ExportedModule(nn.Module):
@@ -25,15 +34,32 @@ class ExportedModule(nn.Module):
 
     An exported program runs in the mode it was exported in (export it from an eval-mode
     model) and refuses ``train()``, which ``Generator.freeze`` would otherwise call on it.
+    Moving it to another device (``.to``, and so ``load_generator(device=...)``) rebuilds the
+    module from the program moved by ``torch.export.passes.move_to_device_pass``, which also
+    moves the device constants of its graph.
     """
 
-    def __init__(self, program_module: nn.Module):
+    def __init__(self, program):
         super().__init__()
-        self.program = program_module
+        self._exported = program  # not a submodule: its tensors are the module's
+        self.program = program.module()
 
     def train(self, mode: bool = True) -> "ExportedModule":
         self.training = bool(mode)
         return self
+
+    def _apply(self, fn, recurse: bool = True):
+        target = fn(torch.zeros(0, device=self._device())).device  # where the conversion sends tensors
+        if target != self._device():
+            from torch.export.passes import move_to_device_pass
+            self._exported = move_to_device_pass(self._exported, target)
+            self.program = self._exported.module()
+        return super()._apply(fn, recurse)
+
+    def _device(self) -> torch.device:
+        for t in (*self.program.parameters(), *self.program.buffers()):
+            return t.device
+        return torch.device("cpu")
 
     def forward(self, z):
         return self.program(z)
@@ -41,7 +67,9 @@ class ExportedModule(nn.Module):
 
 def _exported(path: Path, latent_dim: int | None) -> tuple[nn.Module, int]:
     try:
-        program = torch.export.load(str(path))
+        program = read_exported_program(path)  # refuses archives that would unpickle or run code on load
+    except InputError:
+        raise
     except Exception as exc:
         raise InputError(_not_a_generator(path, exc)) from exc
     specs = [s for s in program.graph_signature.input_specs if s.kind.name == "USER_INPUT"]
@@ -56,14 +84,16 @@ def _exported(path: Path, latent_dim: int | None) -> tuple[nn.Module, int]:
                          f"dynamic_shapes={{'z': {{0: torch.export.Dim('batch', min=1)}}}} (the engine batches codes)")
     if latent_dim is None:
         latent_dim = int(shape[1])
-    return ExportedModule(program.module()), latent_dim
+    return ExportedModule(program), latent_dim
 
 
-def load_saved_generator(path, *, latent_dim: int | None = None, output_range: str = "-1,1",
+def load_saved_generator(path, device="cpu", *, latent_dim: int | None = None, output_range: str = "-1,1",
                          input_shape: str = "flat", latent_space: str | None = None) -> ModuleGenerator:
-    """Load a TorchScript or exported-program generator.
+    """Load a TorchScript or exported-program generator (on the CPU; ``load_generator`` then moves it).
 
-    ``latent_space`` only names the file's single latent space (default "z").
+    ``latent_space`` only names the file's single latent space (default "z"). ``device`` is
+    the device it will be moved to: a TorchScript trace whose constants name another device
+    warns (:class:`~ganmetric.errors.DeviceWarning`).
 
     Raises:
         InputError: missing or unreadable file, unknown latent size, a fixed batch size, an
@@ -82,6 +112,7 @@ def load_saved_generator(path, *, latent_dim: int | None = None, output_range: s
                 module = torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:
             raise InputError(_not_a_generator(path, exc)) from exc
+        _warn_traced_devices(module, path, torch.device(device))
         if latent_dim is None:
             latent_dim = getattr(module, "latent_dim", None)
         if latent_dim is None:
@@ -93,6 +124,23 @@ def load_saved_generator(path, *, latent_dim: int | None = None, output_range: s
     gen.weights = {"source": "saved-file"}  # the parameters are inside the file
     gen.file_sha256 = sha256_file(path)
     return gen
+
+
+def traced_devices(module) -> set[str]:
+    """The devices a TorchScript module's graph creates tensors on (its ``Device`` constants), e.g. {"cpu"}."""
+    try:
+        graph = str(module.inlined_graph)
+    except Exception:  # a module without a forward graph
+        return set()
+    return set(re.findall(r'Device = prim::Constant\[value="([^"]+)"\]', graph))
+
+
+def _warn_traced_devices(module, path: Path, device: torch.device) -> None:
+    others = sorted(d for d in traced_devices(module) if torch.device(d).type != device.type)
+    if others:
+        warnings.warn(f"{path.name} creates tensors on {', '.join(others)} inside its forward (a trace records the "
+                      f"device): on {device} it may fail or run part of it on {others[0]}; trace it on {device}",
+                      DeviceWarning, stacklevel=3)
 
 
 def _not_a_generator(path: Path, exc: BaseException) -> str:

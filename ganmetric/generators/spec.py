@@ -12,6 +12,12 @@ A consumer of such a file (axes, explore, invert, a resumed batch, the viewer) r
 the generator from the record (:func:`load_recorded_generator`), letting the user name
 the model or options again, and refuses any difference in one line
 (:func:`check_same_model`).
+
+A file's record never decides what code runs or which file is loaded: it rebuilds a model by
+itself only when the model is a pretrained config's name
+(:func:`~ganmetric.generators.registry.is_pretrained_name`). Any other model (a
+``module:factory``, a saved program file, a config file, any kind added later) and any
+user's weights file must be named by the user, and is then checked against the record.
 """
 from __future__ import annotations
 
@@ -28,6 +34,9 @@ MODEL_KEYS = ("model", "latent_space", "latent_dim", "model_options")
 
 def model_meta(G) -> dict:
     """The generator's identity, as recorded in result files (strict-JSON values).
+
+    Args:
+        G: a :class:`~ganmetric.Generator` (or a module with ``name``, ``latent_dim``...).
 
     Returns:
         ``{"model", "latent_space", "latent_dim", "model_options"}``; ``model_options``
@@ -64,17 +73,16 @@ class ModelSpec:
 
     @classmethod
     def from_meta(cls, meta: dict) -> "ModelSpec":
-        """The spec that rebuilds the generator a file's meta records.
+        """The spec that rebuilds the generator a file's meta records, less its weights.
 
-        Options the model's loader does not take (e.g. ``weights`` records) are turned into
-        loader options (a user's weight file by its path) or left out.
+        Options the model's loader does not take are left out, and so is the ``weights``
+        record: a user's weights file is loaded only when the user names it (see
+        :func:`load_recorded_generator`), never because a file's record holds its path.
         """
         from .registry import loader_options
         recorded = dict(meta.get("model_options") or {})
-        weights = recorded.pop("weights", None)
+        recorded.pop("weights", None)
         options = {k: v for k, v in recorded.items() if v is not None}
-        if isinstance(weights, dict) and weights.get("source") == "file":
-            options["weights"] = weights.get("path")
         model = meta.get("model")
         if model is not None:
             accepted = loader_options(model)
@@ -118,7 +126,7 @@ def describe_weights(weights) -> str:
     if weights == "unknown" or not isinstance(weights, dict):
         return "not recorded"
     source = weights.get("source")
-    digest = f" (sha256 {weights['sha256'][:12]})" if weights.get("sha256") else ""
+    digest = _digest(weights)
     if source == "pretrained":
         return f"pretrained{digest}"
     if source == "file":
@@ -127,6 +135,8 @@ def describe_weights(weights) -> str:
         return f"seeded random weights (seed {weights.get('seed')}), untrained"
     if source == "saved-file":
         return "inside the model file"
+    if source == "hf":
+        return f"Hugging Face {weights.get('repo')}/{weights.get('path')} at {str(weights.get('revision'))[:12]}{digest}"
     return str(source)
 
 
@@ -193,21 +203,105 @@ def load_recorded_generator(meta: dict, given: ModelSpec | None = None, *, devic
     the model, class and weights the axes were computed with. Anything ``given`` sets that
     differs from the record is refused.
 
+    The record alone rebuilds only a pretrained config by name (with its verified weights):
+    files are shared between people, and opening one must never import a module or load a
+    model or weights file. A recorded ``module:factory``, saved program file (TorchScript,
+    exported program), config file or any other model must be named in ``given.model``, and
+    a user's weights file in ``given.options["weights"]`` (checked by sha256); nothing is
+    imported or read before that.
+
+    Args:
+        meta: a file's meta (its ``model``, ``latent_space`` and ``model_options``).
+        given: what the user restated (a :class:`ModelSpec`), or None.
+        device: where the generator runs.
+        dtype: "float32" (default) or "float64".
+        what: how messages name the file.
+
+    Returns:
+        The :class:`~ganmetric.Generator`, checked against the record.
+
     Raises:
-        InputError: the record names no model and none is given, or the given model or
-            options differ from the record.
+        InputError: the record names no model and none is given; the record names a model
+            that is not a pretrained config, or a user's weights file, and ``given`` does not
+            name it (the message says what to pass); the given model or options differ from
+            the record.
         WeightsError: the recorded weights cannot be obtained.
     """
     given = given or ModelSpec()
-    if meta.get("model") is None and given.model is None:
-        raise InputError(f"{what} does not record which model made it; name the model")
+    refuse_unnamed(meta, given, what=what)
     G = given.over(ModelSpec.from_meta(meta)).load(device=device, dtype=dtype)
     check_same_model(meta, G, what=what)
     return G
 
 
+def refuse_unnamed(meta: dict, given: ModelSpec, *, what: str = "the file") -> None:
+    """Refuse to rebuild from a record anything but a pretrained config with its own weights,
+    unless ``given`` names the model (and a user's weights file) itself.
+
+    Raises:
+        InputError: one line saying what the record names and what to pass to use it.
+    """
+    from .registry import is_pretrained_name
+    recorded = meta.get("model")
+    if given.model is None:
+        if recorded is None:
+            raise InputError(f"{what} does not record which model made it; name the model (--model)")
+        if not is_pretrained_name(recorded):
+            raise InputError(f"{what} records the model {recorded} ({_model_kind(recorded)}); ganmetric rebuilds "
+                             f"only pretrained models from a file's record: if you trust it, name it yourself "
+                             f"(--model {recorded}{_weights_flag(meta)})")
+    elif given.model != recorded:
+        return  # another model: loaded because the user named it, then refused by check_same_model
+    weights = (meta.get("model_options") or {}).get("weights")
+    named = isinstance(weights, dict) and (weights.get("source") == "file" or (  # an hf:// model file is its own
+        weights.get("source") == "hf" and not str(recorded).startswith("hf://")))  # weights: named as the model
+    if named and "weights" not in given.options:
+        origin = "the file" if weights.get("source") == "file" else "the Hugging Face file"
+        raise InputError(f"{what} records weights from {origin} {_weights_arg(weights)}"
+                         f"{_digest(weights)}; ganmetric loads a weights file only when you name it: pass "
+                         f"--weights {_weights_arg(weights)} (the same file, checked by sha256)")
+
+
+def _model_kind(name: str) -> str:
+    """What kind of model a recorded name is, in words (any unknown kind: not a pretrained name here)."""
+    from .custom import FACTORY_PATTERN
+    from .registry import SAVED_SUFFIXES
+    if FACTORY_PATTERN.match(name):
+        return "your own code, module.path:factory"
+    if name.lower().endswith(SAVED_SUFFIXES):
+        return "a saved program file"
+    if name.lower().endswith(".json"):
+        return "a config file"
+    return "not a pretrained model here: see `ganmetric models list`"
+
+
+def _weights_flag(meta: dict) -> str:
+    weights = (meta.get("model_options") or {}).get("weights")
+    if isinstance(weights, dict) and weights.get("source") in ("file", "hf"):
+        return f" --weights {_weights_arg(weights)}"
+    return ""
+
+
+def _weights_arg(weights: dict) -> str:
+    """What to pass as --weights for a recorded file: its path, or its hf:// reference at the recorded commit."""
+    if weights.get("source") == "hf":
+        return f"hf://{weights.get('repo')}/{weights.get('path')}@{weights.get('revision')}"
+    return str(weights.get("path"))
+
+
+def _digest(weights: dict) -> str:
+    return f" (sha256 {weights['sha256'][:12]})" if weights.get("sha256") else ""
+
+
 def describe_model(G) -> str:
-    """One line for summaries: name, latent space and size, the options in effect, the weights."""
+    """One line for summaries: name, latent space and size, the options in effect, the weights.
+
+    Args:
+        G: a :class:`~ganmetric.Generator`.
+
+    Returns:
+        e.g. ``dcgan-face [z, n=100]; weights: pretrained (sha256 0c3b90b138cf)``.
+    """
     m = model_meta(G)
     opts = {k: v for k, v in m["model_options"].items()
             if k not in ("weights", "file_sha256", "source_sha256") and v is not None}

@@ -22,6 +22,7 @@ by ``sample``; ``w``/``w+`` codes are used as given. Noise inputs are the stored
 from __future__ import annotations
 
 import argparse
+import copy
 import re
 from pathlib import Path
 
@@ -57,7 +58,9 @@ class StyleGAN2Generator(Generator):
 
     Attributes:
         g_ema: the network; ``g_ema.state_dict()`` is a rosinality ``g_ema`` entry.
-        style_dim, n_latent, truncation.
+        style_dim: the size of one style vector (z and w).
+        n_latent: the number of style vectors in w+.
+        truncation: psi.
     """
 
     def __init__(self, net: StyleGAN2Network, *, name: str = "stylegan2", latent_space: str = "w",
@@ -81,7 +84,7 @@ class StyleGAN2Generator(Generator):
         if latent_avg is None and truncation != 1.0:
             latent_avg = mean_latent(net)
         if latent_avg is not None:
-            latent_avg = torch.as_tensor(latent_avg).detach().reshape(-1).clone()
+            latent_avg = torch.as_tensor(latent_avg, device="cpu").detach().reshape(-1).clone()
             if latent_avg.numel() != net.style_dim:
                 raise WeightsError(f"latent_avg has {latent_avg.numel()} entries, expected style_dim = {net.style_dim}")
         self.register_buffer("latent_avg", latent_avg)
@@ -92,14 +95,31 @@ class StyleGAN2Generator(Generator):
 
         ``w = avg + psi (MLP(z) - avg)``; ``truncation`` overrides the model's psi.
         """
+        return self._truncated(self.g_ema.mapping(z), truncation)
+
+    def _truncated(self, w: torch.Tensor, truncation: float | None = None) -> torch.Tensor:
+        """``avg + psi (w - avg)`` in w's dtype and on its device (w itself when psi = 1)."""
         psi = self.truncation if truncation is None else float(truncation)
-        w = self.g_ema.mapping(z)
         if psi != 1.0:
             if self.latent_avg is None:
                 raise InputError("truncation needs latent_avg; load the model with truncation != 1")
-            avg = self.latent_avg.to(w.dtype)
+            avg = self.latent_avg.to(device=w.device, dtype=w.dtype)
             w = avg + psi * (w - avg)
         return w
+
+    def _seeded_mapping(self, z: torch.Tensor) -> torch.Tensor:
+        """``mapping(z)`` for drawn codes: on the CPU in float64, one row at a time.
+
+        A batched product's rounding depends on the number of rows (BLAS and cuBLAS pick
+        kernels by shape) and on the device, so mapping the draws as one batch on the model's
+        device would make row i of ``sample(N, seed)`` depend on N and on the GPU: a seeded batch
+        could not grow. Row by row in float64 on the CPU, it is the same number everywhere.
+        """
+        mlp = copy.deepcopy(self.g_ema.style).to(device="cpu", dtype=torch.float64)
+        z = z.to(device="cpu", dtype=torch.float64)
+        with torch.no_grad():
+            w = torch.cat([mlp(z[i:i + 1]) for i in range(z.shape[0])])
+        return self._truncated(w)
 
     def styles(self, codes: torch.Tensor) -> torch.Tensor:
         """Per-layer styles (B, n_latent, style_dim) for codes in this model's latent space."""
@@ -117,15 +137,17 @@ class StyleGAN2Generator(Generator):
     def sample(self, n: int = 1, seed: int = 0) -> torch.Tensor:
         """Codes from the prior: z ~ N(0, I); w = mapping(z) (truncated); w+ = w repeated per layer.
 
+        Row i does not depend on n nor on the device: z is drawn row by row on the CPU, and w is
+        mapped on the CPU in float64, row by row (:meth:`_seeded_mapping`), then cast.
+
         Returns:
             (n, latent_dim) on the generator's device and dtype.
         """
-        z = normal_rows(n, self.style_dim, seed).to(device=self.device, dtype=self.dtype)  # row i independent of n
-        if self.latent_space == "z":
-            return z
-        with torch.no_grad():
-            w = self.mapping(z)
-        return w if self.latent_space == "w" else w.repeat(1, self.n_latent)
+        z = normal_rows(n, self.style_dim, seed)  # float64, CPU, row i independent of n
+        if self.latent_space != "z":
+            w = self._seeded_mapping(z)
+            z = w if self.latent_space == "w" else w.repeat(1, self.n_latent)
+        return z.to(device=self.device, dtype=self.dtype)
 
     def map_options(self) -> dict:
         return {"truncation": self.truncation, "lr_mlp": self.g_ema.lr_mlp, "randomize_noise": self.randomize_noise,
@@ -146,7 +168,8 @@ class StyleGAN2Generator(Generator):
 def mean_latent(net: StyleGAN2Network, n: int = MEAN_LATENT_SAMPLES, seed: int = 0) -> torch.Tensor:
     """Mean of ``mapping(z)`` over ``n`` standard-normal codes (private seeded RNG)."""
     p = next(net.parameters())
-    z = torch.randn(n, net.style_dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    z = torch.randn(n, net.style_dim, generator=torch.Generator(device="cpu").manual_seed(seed), dtype=torch.float64,
+                    device="cpu")
     with torch.no_grad():
         return net.mapping(z.to(device=p.device, dtype=p.dtype)).mean(0)
 
@@ -250,6 +273,19 @@ def stylegan2_from_checkpoint(ckpt, *, name: str = "stylegan2", latent_space: st
                               lr_mlp: float = 0.01, randomize_noise: bool = False, clamp: bool = False
                               ) -> StyleGAN2Generator:
     """A :class:`StyleGAN2Generator` from a checkpoint file path or an already loaded checkpoint dict.
+
+    Args:
+        ckpt: a rosinality checkpoint (``.pt`` path, read weights-only) or its loaded dict (``g_ema``,
+            optionally ``latent_avg``); sizes are read from the state.
+        name: the model's name in result files.
+        latent_space: "z", "w" or "w+".
+        truncation: psi (1: none), around the checkpoint's ``latent_avg`` when it has one.
+        lr_mlp: the mapping network's learning-rate multiplier the checkpoint was trained with.
+        randomize_noise: fresh noise at every call (refused by the metric's determinism probe).
+        clamp: clamp images to [-1, 1].
+
+    Returns:
+        The frozen :class:`StyleGAN2Generator`.
 
     Raises:
         InputError: missing file or bad option; WeightsError: the checkpoint does not fit.

@@ -51,7 +51,7 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, *, up: int = 1, pad: tuple[
 
 def make_kernel(k, factor: int = 1) -> torch.Tensor:
     """2-D FIR kernel from 1-D taps (outer product), normalised to sum ``factor ** 2``."""
-    k = torch.as_tensor(k, dtype=torch.float32)
+    k = torch.as_tensor(k, dtype=torch.float32, device="cpu")
     if k.dim() == 1:
         k = k[None, :] * k[:, None]
     return k / k.sum() * factor ** 2
@@ -73,8 +73,8 @@ class EqualLinear(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, *, lr_mul: float = 1.0, bias_init: float = 0.0,
                  activation: bool = False, generator: torch.Generator | None = None):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_dim, in_dim, generator=generator) / lr_mul)
-        self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init)))
+        self.weight = nn.Parameter(torch.randn(out_dim, in_dim, generator=generator, device="cpu") / lr_mul)
+        self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init), device="cpu"))
         self.scale = lr_mul / math.sqrt(in_dim)
         self.lr_mul = lr_mul
         self.activation = activation
@@ -128,7 +128,7 @@ class ModulatedConv2d(nn.Module):
         self.scale = 1 / math.sqrt(in_channel * kernel_size ** 2)
         self.padding = kernel_size // 2
         self.weight = nn.Parameter(torch.randn(1, out_channel, in_channel, kernel_size, kernel_size,
-                                               generator=generator))
+                                               generator=generator, device="cpu"))
         self.modulation = EqualLinear(style_dim, in_channel, bias_init=1.0, generator=generator)
         if upsample:
             factor = 2
@@ -154,7 +154,7 @@ class NoiseInjection(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.weight = nn.Parameter(torch.zeros(1))
+        self.weight = nn.Parameter(torch.zeros(1, device="cpu"))
 
     def forward(self, x, noise):
         return x + self.weight * noise
@@ -165,7 +165,7 @@ class FusedLeakyReLU(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
-        self.bias = nn.Parameter(torch.zeros(channels))
+        self.bias = nn.Parameter(torch.zeros(channels, device="cpu"))
 
     def forward(self, x):
         return fused_leaky_relu(x, self.bias)
@@ -195,7 +195,7 @@ class ToRGB(nn.Module):
         if upsample:
             self.upsample = Upsample(make_kernel(blur_kernel, 2))
         self.conv = ModulatedConv2d(in_channel, img_channels, 1, style_dim, demodulate=False, generator=generator)
-        self.bias = nn.Parameter(torch.zeros(1, img_channels, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(1, img_channels, 1, 1, device="cpu"))
 
     def forward(self, x, style, skip=None):
         out = self.conv(x, style) + self.bias
@@ -209,7 +209,7 @@ class ConstantInput(nn.Module):
 
     def __init__(self, channel: int, size: int = 4, generator=None):
         super().__init__()
-        self.input = nn.Parameter(torch.randn(1, channel, size, size, generator=generator))
+        self.input = nn.Parameter(torch.randn(1, channel, size, size, generator=generator, device="cpu"))
 
     def forward(self, batch: int):
         return self.input.expand(batch, -1, -1, -1)
@@ -248,7 +248,7 @@ class StyleGAN2Network(nn.Module):
     def __init__(self, *, channels: list[int], style_dim: int = 512, n_mlp: int = 8, lr_mlp: float = 0.01,
                  img_channels: int = 3, kernel_size: int = 3, blur_kernel=(1, 3, 3, 1), seed: int = 0):
         super().__init__()
-        g = torch.Generator().manual_seed(int(seed))
+        g = torch.Generator(device="cpu").manual_seed(int(seed))  # built on the CPU: the same weights everywhere
         self.size = 4 * 2 ** (len(channels) - 1)
         self.style_dim = style_dim
         self.lr_mlp = float(lr_mlp)
@@ -271,7 +271,7 @@ class StyleGAN2Network(nn.Module):
         self.noises = nn.Module()
         for k in range(self.num_layers):
             side = 2 ** ((k + 5) // 2)
-            self.noises.register_buffer(f"noise_{k}", torch.randn(1, 1, side, side, generator=g))
+            self.noises.register_buffer(f"noise_{k}", torch.randn(1, 1, side, side, generator=g, device="cpu"))
 
     def mapping(self, z: torch.Tensor) -> torch.Tensor:
         """w = MLP(PixelNorm(z)), (B, style_dim) -> (B, style_dim)."""

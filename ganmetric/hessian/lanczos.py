@@ -2,7 +2,10 @@
 
 :func:`lanczos` (single vector, the paper's baselines) and :func:`block_lanczos` (a block of
 products per call, ours) share their option checks, their seeded start vectors, their
-progress bar (advancing per product) and their convergence test.
+progress bar (advancing per product) and their convergence test. The basis and the products
+stay on the operator's device; the start vectors are drawn on the CPU (a private generator:
+the same on every device) and the small projected eigenproblem is solved on the CPU in
+float64 (MPS has no float64).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import torch
 from .. import checks
 from .._progress import progress_bar
 from ..errors import InputError, NumericalWarning
+from ..linalg import check_finite
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,8 @@ def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], n: int, k: int, *,
 
     Args:
         matvec: v (n,) -> H v (n,).
-        n: dimension; k: number of eigenpairs (1 <= k <= n).
+        n: the dimension.
+        k: the number of eigenpairs (1 <= k <= n).
         matmat: optional batched V (n, m) -> H V, used once for the final residuals.
         device, dtype: of the Lanczos vectors.
         max_iter: Lanczos steps at most, >= k (default min(n, max(4k, k + 40))).
@@ -110,7 +115,8 @@ def block_lanczos(matmat: Callable[[torch.Tensor], torch.Tensor], n: int, k: int
 
     Args:
         matmat: V (n, m) -> H V (n, m), batched.
-        n: dimension; k: number of eigenpairs (1 <= k <= n).
+        n: the dimension.
+        k: the number of eigenpairs (1 <= k <= n).
         block: vectors per step (default k).
         device, dtype: of the basis.
         max_iter: single-vector products at most, >= k (default min(n, max(25k, k + 200)):
@@ -156,7 +162,7 @@ def _options(n: int, k, max_iter, tol, seed, dtype: torch.dtype, *, default_step
         checks.positive_int("max_iter", max_iter)
         if max_iter < k:
             raise InputError(f"max_iter must be at least k ({k}), got {max_iter}", argument="max_iter")
-    checks.integer("seed", seed)
+    checks.seed(seed)
     tol = default_tol(dtype) if tol is None else checks.positive_float("tol", tol)
     return tol, max(min(n, max_iter or default_steps), k)
 
@@ -166,14 +172,15 @@ class _Draws:
 
     def __init__(self, n: int, seed: int, device, dtype: torch.dtype):
         self.n, self.device, self.dtype = n, device, dtype
-        self.gen = torch.Generator().manual_seed(int(seed))
+        self.gen = torch.Generator(device="cpu").manual_seed(int(seed))  # the same draws on every device
 
     def vector(self) -> torch.Tensor:
-        return torch.randn(self.n, generator=self.gen, dtype=torch.float64).to(device=self.device, dtype=self.dtype)
+        return torch.randn(self.n, generator=self.gen, dtype=torch.float64, device="cpu").to(device=self.device,
+                                                                                              dtype=self.dtype)
 
     def block(self, m: int) -> torch.Tensor:
-        return torch.randn(self.n, m, generator=self.gen, dtype=torch.float64).to(device=self.device,
-                                                                                   dtype=self.dtype)
+        return torch.randn(self.n, m, generator=self.gen, dtype=torch.float64, device="cpu").to(device=self.device,
+                                                                                                 dtype=self.dtype)
 
 
 class _NoBar:
@@ -265,9 +272,19 @@ def _tridiag_eigh(alphas, betas):
     if betas:
         b = torch.stack(betas)
         T = T + torch.diag(b, 1) + torch.diag(b, -1)
-    # The small tridiagonal problem is solved in float64 on the same device.
-    theta, S = torch.linalg.eigh(T.to(torch.float64))
-    return theta.to(a.dtype), S.to(a.dtype)
+    check_finite(T, "the Lanczos tridiagonal matrix of the metric at this code")
+    theta, S = _small_eigh(T)
+    return theta.to(device=a.device, dtype=a.dtype), S.to(device=a.device, dtype=a.dtype)
+
+
+def _small_eigh(T: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """eigh of a small projected matrix, in float64 on the CPU (ascending; CPU float64 results).
+
+    MPS has no float64, and solving it on the CPU makes the Ritz values the same number
+    whatever device computed the products (an (m, m) copy, m the basis size, costs nothing
+    next to the products).
+    """
+    return torch.linalg.eigh(T.detach().to(device="cpu", dtype=torch.float64))
 
 
 class _BlockKrylov:
@@ -320,8 +337,9 @@ def _orthonormal_block(R: torch.Tensor, Q: torch.Tensor | None, draws: _Draws) -
 def _rayleigh_ritz(basis: torch.Tensor, prods: torch.Tensor, k: int, dtype: torch.dtype):
     """Top-k Ritz values, vectors and residuals of the projected problem ``basis^T H basis``."""
     T = basis.T @ prods
-    theta, S = torch.linalg.eigh(((T + T.T) / 2).to(torch.float64))
+    check_finite(T, "the projected metric (Rayleigh-Ritz) at this code")
+    theta, S = _small_eigh((T + T.T) / 2)
     order = torch.argsort(theta, descending=True)[:k]
-    vals, Sk = theta[order].to(dtype), S[:, order].to(dtype)
+    vals, Sk = theta[order].to(device=basis.device, dtype=dtype), S[:, order].to(device=basis.device, dtype=dtype)
     vecs, HV = basis @ Sk, prods @ Sk
     return vals, vecs, (HV - vecs * vals).norm(dim=0)

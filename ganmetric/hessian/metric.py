@@ -15,13 +15,14 @@ from typing import Callable
 import torch
 
 from .. import checks
-from ..errors import InputError, NotDeterministicError
+from ..errors import InputError, NonFiniteError, NotDeterministicError
 from ..distances.layer import distance_inputs
 from ..distances.spec import distance_meta
 from ..generators.spec import model_meta
 from ..linalg import eigh_descending
 from ..memory import ChunkChoice, Chunks, auto_chunk
-from ..placement import check_same_dtype, module_device
+from ..placement import check_codes_device, check_same_dtype, module_device
+from ..precision import float32_precision
 from ..result import MetricResult
 from .dense import bp_hessian, jacobian_gram, operator_dense
 from .lanczos import block_lanczos, lanczos
@@ -106,7 +107,7 @@ class Method:
 
 
 def _dense(H: torch.Tensor, k: int | None, chunk: int | None = None) -> Solution:
-    vals, vecs = eigh_descending(H)
+    vals, vecs = eigh_descending(H, what="the metric H at this code")
     if k is not None:
         vals, vecs = vals[:k], vecs[:, :k]
     return Solution(vals, vecs, H=H, n_products=H.shape[0], chunk=chunk)
@@ -140,7 +141,6 @@ def _run_fwd_over_rev(obj: Objective, s: Settings) -> Solution:
     return _block_solve(op, s)
 
 
-#: name -> :class:`Method`; the CLI's ``--method`` choices and help read this registry.
 METHODS: dict[str, Method] = {
     "auto": Method("picks by cost: jacobian, gn-lanczos or fwd-over-rev", False, "either", None,
                    frozenset({"chunk"})),
@@ -159,10 +159,21 @@ METHODS: dict[str, Method] = {
                            lambda obj, s: _single_solve(FiniteDifferenceOperator(obj, s.eps, s.chunk), s),
                            frozenset({"chunk", "eps"}), "finite-difference"),
 }
+"""Name -> :class:`Method`; the CLI's ``--method`` choices and help read this registry."""
 
 
 def resolve_method(method: str, has_features: bool, n: int, k: int | None) -> str:
-    """The method ``auto`` stands for, given the distance, latent size and k (others unchanged)."""
+    """The method ``auto`` stands for, given the distance, latent size and k (others unchanged).
+
+    Args:
+        method: a key of :data:`METHODS`.
+        has_features: whether the distance has the squared-feature form.
+        n: the latent size.
+        k: the number of eigenpairs asked for (None: the full H).
+
+    Returns:
+        The name of a real method: ``method`` itself unless it is ``auto``.
+    """
     if method != "auto":
         return method
     if not has_features:
@@ -181,9 +192,13 @@ def unused_options(method: str, has_features: bool, n: int, k: int | None, given
     Args:
         method: a key of :data:`METHODS`.
         has_features: whether the distance has the squared-feature form.
-        n: latent size. k: as for :func:`metric_tensor`.
+        n: the latent size.
+        k: as for :func:`metric_tensor`.
         given: names of :func:`metric_tensor` options the caller set, among ``chunk``, ``eps``,
             ``max_iter``, ``tol``, ``seed``.
+
+    Returns:
+        The names of ``given`` the method ignores, in the order given.
 
     Raises:
         InputError: an unknown method.
@@ -208,15 +223,20 @@ def determinism_check(obj: Objective, *, rtol: float | None = None) -> Callable[
         NotDeterministicError (from ``check``): naming which check failed and by how much.
     """
     rtol = rtol if rtol is not None else (1e-4 if obj.z0.dtype == torch.float32 else 1e-9)
-    g = torch.Generator().manual_seed(12345)
-    other = obj.z0 + torch.randn(obj.z0.shape, generator=g, dtype=torch.float64).to(obj.z0)
+    g = torch.Generator(device="cpu").manual_seed(12345)
+    other = obj.z0 + torch.randn(obj.z0.shape, generator=g, dtype=torch.float64, device="cpu").to(obj.z0)
     with torch.no_grad():
         inputs = distance_inputs(obj.G, obj.D, torch.stack([obj.z0, other]))
     obj.note_input_shape(inputs.shape[1:])
+    _check_finite_output(obj, inputs[:1])
     in_batch = _compared(obj, inputs)[:1]
 
     def check(alone: torch.Tensor) -> None:
         alone = alone.reshape(in_batch.shape).to(in_batch.dtype)
+        if not (torch.isfinite(alone).all() and torch.isfinite(in_batch).all()):  # NaN never equals NaN
+            _check_finite_output(obj, obj.x0)
+            raise NonFiniteError(f"{obj.G.name}: the distance's features of the generator's output are not finite "
+                                 f"at this code (NaN or inf)")
         scale = alone.abs().max().clamp_min(1e-30)
         if (alone - in_batch).abs().max() <= rtol * scale:
             return
@@ -232,11 +252,22 @@ def determinism_check(obj: Objective, *, rtol: float | None = None) -> Callable[
     return check
 
 
+def _check_finite_output(obj: Objective, inputs: torch.Tensor) -> None:
+    """Raise NonFiniteError when what the distance compares at z0 (the image) holds NaN or inf."""
+    if not torch.isfinite(inputs).all():
+        raise NonFiniteError(f"{obj.G.name}: the generator's output is not finite at this code (NaN or inf "
+                             f"values); the metric needs a finite output")
+
+
 def probe_determinism(obj: Objective, *, rtol: float | None = None) -> None:
     """Raise if the composed map is not a deterministic, row-independent function of z.
 
     Compares z0 evaluated alone (the objective's :attr:`~Objective.x0`) with z0 inside a
     batch of two (see :func:`determinism_check`).
+
+    Args:
+        obj: the :class:`Objective` (generator, distance and base point).
+        rtol: relative tolerance of the comparison (default 1e-4 in float32, 1e-9 in float64).
 
     Raises:
         NotDeterministicError: naming which check failed and by how much.
@@ -276,7 +307,7 @@ def _settings(n: int, name: str, k, chunk, eps, max_iter, tol, seed, progress) -
             raise InputError(f"max_iter must be at least k ({k}) for a top-{k} solve, got {max_iter}",
                              argument="max_iter")
     tol = None if tol is None else checks.positive_float("tol", tol)
-    return Settings(k=k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=checks.integer("seed", seed),
+    return Settings(k=k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=checks.seed(seed),
                     progress=bool(progress))
 
 
@@ -286,6 +317,20 @@ def check_options(G, D, method: str = "auto", k: int | None = None, *, chunk: in
     """Validate :func:`metric_tensor`'s options without computing anything; returns the method ``auto`` stands for.
 
     A caller that writes files before the first metric (``batch_metric``) checks here first.
+
+    Args:
+        G: the generator.
+        D: the distance.
+        method: a key of :data:`METHODS`.
+        k: the number of eigenpairs (None: the method's default).
+        chunk: tangents per batched pass, or ``"auto"``.
+        eps: forward-iter's finite-difference step.
+        max_iter: Lanczos steps at most.
+        tol: Lanczos' relative residual tolerance.
+        seed: the Lanczos start vector's seed.
+
+    Returns:
+        The method that would run (``auto`` resolved).
 
     Raises:
         InputError: as :func:`metric_tensor` would, naming the argument.
@@ -329,7 +374,7 @@ def _recorded_options(method: Method, s: Settings, sol: Solution) -> dict:
 
 def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk: int | str | None = "auto",
                   eps: float | None = None, max_iter: int | None = None, tol: float | None = None, seed: int = 0,
-                  probe: bool = True, progress: bool = False) -> MetricResult:
+                  probe: bool = True, progress: bool = False, allow_tf32: bool = False) -> MetricResult:
     """The metric tensor H(z0) (Hessian of d(G(z0), G(z)) at z = z0), full or top k.
 
     Options a method does not read (``eps`` except for forward-iter; ``max_iter``, ``tol``
@@ -339,7 +384,8 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
     Args:
         G: a :class:`~ganmetric.generators.Generator` (or module with ``latent_dim``).
         D: a :class:`~ganmetric.distances.Distance`.
-        z: the base point, shape (n,) or (1, n).
+        z: the base point, shape (n,) or (1, n): float32, float64 or integers (float16 and
+            bfloat16 codes are refused, not cast; G and D run in float32 or float64 only).
         method: a key of :data:`METHODS` (``auto``: see :func:`resolve_method`).
         k: number of top eigenpairs, 1 <= k <= n (None: all for full methods, 20 for top-k ones).
         chunk: tangents (codes) per batched pass: an integer >= 1, or ``"auto"`` (the default;
@@ -355,35 +401,46 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
         seed: seed of the Lanczos start vector (an integer).
         probe: run the determinism probe first.
         progress: show progress bars.
+        allow_tf32: let CUDA convolutions and matrix products run in TF32 (faster on Ampere and
+            newer GPUs, about 1e-3 relative accuracy: a Lanczos ``tol`` below that is not
+            reachable). Off by default: every product is exact float32 (see
+            :mod:`ganmetric.precision`). Recorded in ``options["allow_tf32"]``, and the settings
+            in effect in ``meta["float32_precision"]``.
 
     Returns:
         MetricResult.
 
     Raises:
         InputError: bad z, method or option (the message names the argument), a distance of
-            another dtype, or a method needing features with a distance without them.
+            another dtype or on another device, codes on another accelerator than G, or a
+            method needing features with a distance without them.
         NotDeterministicError: the probe found a non-deterministic map.
     """
     checks.one_of("method", method, METHODS)
     n = int(G.latent_dim)
+    dtype = check_same_dtype(G, D)  # and the device: one line naming both, before any work
+    check_codes_device(z, G)
     z = checks.latent_codes(z, n)
     if z.shape[0] != 1:
         raise InputError(f"metric_tensor takes one latent point, got {z.shape[0]}; use ganmetric.batch_metric for many")
-    z0 = z[0].to(device=module_device(G), dtype=check_same_dtype(G, D))
+    z0 = z[0].to(device=module_device(G), dtype=dtype)
     name = check_options(G, D, method, k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=seed)
     settings = _settings(n, name, k, chunk, eps, max_iter, tol, seed, progress)
+    allow_tf32 = checks.flag("allow_tf32", allow_tf32)
     t0 = time.perf_counter()
-    obj = Objective(G, D, z0)
-    if probe and METHODS[name].checks_primal:
-        obj.primal_check = determinism_check(obj)  # finished by the method's first pass
-    elif probe:
-        probe_determinism(obj)
-    settings, choice = _resolved_chunk(obj, METHODS[name], settings)
-    sol = METHODS[name].run(obj, settings)
-    if obj.primal_check is not None:  # no pass evaluated z0 alone: the probe finishes by itself
-        obj.check_primal(_compared(obj, obj.x0))
+    with float32_precision(allow_tf32) as precision:
+        obj = Objective(G, D, z0)
+        if probe and METHODS[name].checks_primal:
+            obj.primal_check = determinism_check(obj)  # finished by the method's first pass
+        elif probe:
+            probe_determinism(obj)
+        settings, choice = _resolved_chunk(obj, METHODS[name], settings)
+        sol = METHODS[name].run(obj, settings)
+        if obj.primal_check is not None:  # no pass evaluated z0 alone: the probe finishes by itself
+            obj.check_primal(_compared(obj, obj.x0))
     auto = {} if choice is None else {"chunk_auto": choice.meta()}
+    options = {**_recorded_options(METHODS[name], settings, sol), "allow_tf32": allow_tf32}
     return MetricResult(eigvals=sol.eigvals, eigvecs=sol.eigvecs, z=z0.detach(), H=sol.H, residuals=sol.residuals,
                         kind="point", method=name, seconds=time.perf_counter() - t0, converged=sol.converged,
-                        n_products=sol.n_products, options=_recorded_options(METHODS[name], settings, sol),
-                        meta={**model_meta(G), **distance_meta(D), **auto})
+                        n_products=sol.n_products, options=options,
+                        meta={**model_meta(G), **distance_meta(D), **auto, "float32_precision": precision})

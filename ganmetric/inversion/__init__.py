@@ -7,7 +7,7 @@
 ``invert`` is ``run_inversion(prepare_inversion(...))``: prepare checks everything first.
 """
 from ..basis import basis_meta, check_basis_for, resolve_basis
-from .images import CROPS, RESAMPLE, load_image
+from .images import CROPS, DEFAULT_MAX_PIXELS, RESAMPLE, load_image
 from .invert import InversionResult, invert, run_inversion
 from .problem import OPTIMIZERS, PIXEL_LOSSES, Inversion, initial_codes, prepare_inversion
 from .plots import loss_curve_png, side_by_side_png
@@ -16,4 +16,4 @@ from .quality import psnr, ssim
 __all__ = ["invert", "prepare_inversion", "run_inversion", "Inversion", "InversionResult", "load_image",
            "resolve_basis", "check_basis_for", "basis_meta", "initial_codes", "psnr", "ssim",
            "side_by_side_png", "loss_curve_png",
-           "OPTIMIZERS", "PIXEL_LOSSES", "CROPS", "RESAMPLE"]
+           "OPTIMIZERS", "PIXEL_LOSSES", "CROPS", "RESAMPLE", "DEFAULT_MAX_PIXELS"]

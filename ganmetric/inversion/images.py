@@ -1,6 +1,8 @@
 """Inversion targets: image files read with Pillow (optionally cut to a box), tensors validated."""
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -9,16 +11,22 @@ import torch
 from .. import checks
 from ..errors import InputError
 
-#: Resampling filters accepted by :func:`load_image` (Pillow names).
 RESAMPLE = ("bicubic", "bilinear", "lanczos", "nearest")
-#: How :func:`load_image` fits a photograph's aspect ratio to the generator's.
+"""Resampling filters accepted by :func:`load_image` (Pillow names)."""
 CROPS = ("center", "none")
+"""How :func:`load_image` fits a photograph's aspect ratio to the generator's."""
 #: Values this far outside [-1, 1] are refused (allows float rounding of a [0, 1] -> [-1, 1] map).
 RANGE_TOL = 1e-4
+DEFAULT_MAX_PIXELS = 50_000_000
+"""Image files larger than this many pixels are refused from their header, before decoding: 50 megapixels hold any
+camera's photo up to 8660 x 5773 and decode to 150 MB of RGB (a few copies of it while converting); a 20000 x
+20000 PNG of 1.2 MB would decode to 1.2 GB. Raise it with ``max_pixels`` (``--max-pixels``)."""
+#: held while Pillow's own, process-wide, decompression-bomb limit is off (see :func:`_our_pixel_limit`)
+_PIL_LIMIT = threading.Lock()
 
 
 def load_image(path, *, size, channels: int = 3, box=None, crop: str = "center",
-               resample: str = "bicubic") -> torch.Tensor:
+               resample: str = "bicubic", max_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
     """Read a PNG/JPEG (anything Pillow reads) as a (C, H, W) float32 tensor in [-1, 1].
 
     The image is converted to RGB (``channels=3``) or grey (``channels=1``), cut to ``box``
@@ -33,13 +41,15 @@ def load_image(path, *, size, channels: int = 3, box=None, crop: str = "center",
             as in Pillow's ``crop``), e.g. a tight box around a face; None: the whole image.
         crop: one of :data:`CROPS`.
         resample: one of :data:`RESAMPLE`.
+        max_pixels: refuse files of more pixels than this (width x height, read from the
+            header before anything is decoded; default :data:`DEFAULT_MAX_PIXELS`).
 
     Returns:
         Tensor of shape (channels, H, W).
 
     Raises:
-        InputError: missing or unreadable file, a box that is not 4 ordered integers inside
-            the image, bad size, channels, crop or resample.
+        InputError: missing or unreadable file, an image over ``max_pixels``, a box that is
+            not 4 ordered integers inside the image, bad size, channels, crop or resample.
     """
     checks.one_of("crop", crop, CROPS)
     checks.one_of("resample", resample, RESAMPLE)
@@ -49,33 +59,58 @@ def load_image(path, *, size, channels: int = 3, box=None, crop: str = "center",
     checks.positive_int("size (height)", int(h))
     checks.positive_int("size (width)", int(w))
     box = None if box is None else _check_box(box)
-    im = _read(Path(path), "RGB" if channels == 3 else "L")
-    if box is not None:
-        im = im.crop(_inside(box, im.width, im.height, Path(path).name))
-    if crop == "center":
-        im = im.crop(_center_box(im.width, im.height, w / h))
+    max_pixels = checks.positive_int("max_pixels", max_pixels)
     from PIL import Image
-    im = im.resize((w, h), getattr(Image.Resampling, resample.upper()))
+    with _our_pixel_limit():
+        im = _read(Path(path), "RGB" if channels == 3 else "L", max_pixels)
+        if box is not None:
+            im = im.crop(_inside(box, im.width, im.height, Path(path).name))
+        if crop == "center":
+            im = im.crop(_center_box(im.width, im.height, w / h))
+        im = im.resize((w, h), getattr(Image.Resampling, resample.upper()))
     arr = np.asarray(im, dtype=np.float32) / 127.5 - 1.0
     arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
     return torch.from_numpy(np.ascontiguousarray(arr))
 
 
-def _read(path: Path, mode: str):
-    """The image file as a PIL image in ``mode``.
+@contextlib.contextmanager
+def _our_pixel_limit():
+    """Pillow's decompression-bomb check (a warning, then an error, at its own limits, on open and
+    on crop) switched off while ``max_pixels`` is the check: Pillow's never surfaces, and a user's
+    ``max_pixels`` above Pillow's limit is honoured. Pillow's setting is process-wide: a lock keeps
+    other threads from reading images meanwhile."""
+    from PIL import Image
+    with _PIL_LIMIT:
+        previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+
+
+def _read(path: Path, mode: str, max_pixels: int):
+    """The image file as a PIL image in ``mode``, if its header says it has at most ``max_pixels``
+    (call it inside :func:`_our_pixel_limit`).
 
     Raises:
-        InputError: missing or unreadable.
+        InputError: missing, unreadable, or over ``max_pixels``.
     """
     from PIL import Image, UnidentifiedImageError
 
     if not path.is_file():
         raise InputError(f"image file not found: {path}")
     try:
-        with Image.open(path) as im:
+        with Image.open(path) as im:  # reads the header only
+            width, height = im.size
+            if width * height > max_pixels:
+                raise InputError(f"{path.name} is {width} x {height} pixels ({width * height / 1e6:.3g} megapixels), "
+                                 f"more than the limit of {max_pixels / 1e6:g} megapixels; raise it with max_pixels "
+                                 f"if you mean it", argument="max_pixels")
             im.load()
             return im.convert(mode)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        if isinstance(exc, InputError):
+            raise
         raise InputError(f"cannot read image {path}: expected a PNG or JPEG file Pillow can read ({exc})") from exc
 
 
@@ -122,13 +157,13 @@ def _center_box(width: int, height: int, aspect: float) -> tuple[int, int, int, 
 
 
 def as_target(target, shape: tuple[int, int, int], *, box=None, crop: str = "center", resample: str = "bicubic",
-              name: str = "generator") -> torch.Tensor:
+              name: str = "generator", max_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
     """Validate an inversion target against the generator's image shape; return (C, H, W).
 
     Args:
         target: a (C, H, W) or (1, C, H, W) tensor/array in [-1, 1], or an image path.
         shape: the generator's image shape (C, H, W).
-        box, crop, resample: for image files, see :func:`load_image`.
+        box, crop, resample, max_pixels: for image files, see :func:`load_image`.
         name: the generator's name, for messages.
 
     Raises:
@@ -136,7 +171,8 @@ def as_target(target, shape: tuple[int, int, int], *, box=None, crop: str = "cen
             or a box given with a tensor target.
     """
     if isinstance(target, (str, Path)):
-        return load_image(target, size=shape[1:], channels=shape[0], box=box, crop=crop, resample=resample)
+        return load_image(target, size=shape[1:], channels=shape[0], box=box, crop=crop, resample=resample,
+                          max_pixels=max_pixels)
     if box is not None:
         raise InputError("box applies to an image file target; cut a tensor target yourself")
     if isinstance(target, np.ndarray):

@@ -16,6 +16,7 @@ import torch
 from .._progress import progress_bar
 from ..errors import GanmetricError, NumericalWarning
 from ..placement import placement
+from ..precision import exact_float32
 from .problem import OPTIMIZERS, Inversion, prepare_inversion
 from .quality import SSIM_WINDOW, psnr, ssim
 
@@ -29,16 +30,20 @@ class InversionResult:
     the mean absolute (``l1``) or squared (``mse``) difference over C, H, W.
 
     Attributes:
-        z: (n,) the best code (lowest final loss over the restarts).
+        z: (n,) the best code (lowest final loss over the restarts run).
         image: (C, H, W) its image G(z), in [-1, 1].
         loss: its final loss.
         best_restart: index of the restart it came from.
-        codes: (R, n) the final code of every restart.
-        losses: (R, steps) the loss of each restart at the start of each step.
+        codes: (R, n) the final code of every restart run (R: all of them unless interrupted).
+        losses: (R, steps) the loss of each restart at the start of each step (NaN for steps
+            an interrupted run did not take).
         final_losses: (R,) the loss of each restart's final code.
         target: (C, H, W) the target as used (after reading, cutting, cropping, resizing).
         settings: every option that defines the run (seed, lr, steps, basis, ...).
         seconds: wall time.
+        steps_done: (R,) the steps each restart took (``steps`` each unless interrupted).
+        interrupted: ``stop()`` ended the run early: the result holds the restarts started,
+            each at the step it had reached, and the best of those codes.
         fit: how close the fit is: ``distance_name`` and ``distance`` (d(G(z), target) under
             the chosen distance, None without one), ``psnr_db`` and ``ssim`` (see
             :mod:`ganmetric.inversion.quality`; SSIM is None for images smaller than its
@@ -57,6 +62,8 @@ class InversionResult:
     settings: dict = field(default_factory=dict)
     seconds: float = 0.0
     fit: dict = field(default_factory=dict)
+    steps_done: tuple = ()
+    interrupted: bool = False
 
     @property
     def basis_label(self) -> str:
@@ -67,11 +74,13 @@ class InversionResult:
         return f"{s['basis']}, k={s['basis_k']}, eigval power {s['eigval_power']:g}"
 
     def summary(self) -> dict:
-        """JSON-ready summary: best loss and restart, final losses, fit quality, settings, time."""
+        """JSON-ready summary: best loss and restart, final losses, fit quality, settings, time,
+        whether the run was interrupted and the steps each restart took."""
         return {"loss": self.loss, "best_restart": self.best_restart,
                 "final_losses": [float(v) for v in self.final_losses], "steps": int(self.losses.shape[1]),
                 "restarts": int(self.losses.shape[0]), "fit": dict(self.fit), "basis_label": self.basis_label,
-                "seconds": self.seconds, "settings": self.settings}
+                "seconds": self.seconds, "settings": self.settings, "interrupted": self.interrupted,
+                "steps_done": [int(s) for s in self.steps_done]}
 
 
 
@@ -98,12 +107,15 @@ def _loss_fn(p: Inversion):
     return loss
 
 
-def _optimise(p: Inversion, loss_fn, z0: torch.Tensor, *, progress: bool, desc: str):
+def _optimise(p: Inversion, loss_fn, z0: torch.Tensor, *, progress: bool, desc: str, stop=None):
     """Optimise one chunk of restarts (rows of one parameter: per-row losses are summed, and
     Adam and SGD act per coordinate, so every restart evolves exactly as it would alone).
 
+    ``stop()`` is asked before every step; when it returns True the chunk ends there.
+
     Returns:
-        (final codes (r, n) on the CPU, loss per step (r, steps) float64, final losses (r,) float64).
+        (final codes (r, n) on the CPU, loss per step (r, steps) float64 (NaN for steps not
+        taken), final losses (r,) float64, steps taken).
     """
     B = p.B
     param = torch.zeros(z0.shape[0], z0.shape[1] if B is None else B.shape[1], dtype=z0.dtype,
@@ -113,9 +125,13 @@ def _optimise(p: Inversion, loss_fn, z0: torch.Tensor, *, progress: bool, desc: 
         return z0 + (param if B is None else param @ B.T)
 
     opt = OPTIMIZERS[p.optimizer]([param], lr=p.lr)
-    history = torch.empty(z0.shape[0], p.steps, dtype=torch.float64)
+    history = torch.full((z0.shape[0], p.steps), math.nan, dtype=torch.float64, device="cpu")
     bar = progress_bar(range(p.steps), enable=progress, desc=desc, unit="step")
+    taken = 0
     for t in bar:
+        if stop is not None and stop():
+            break
+        taken = t + 1
         opt.zero_grad(set_to_none=True)
         per_row = loss_fn(p.G(codes()))
         per_row.sum().backward()  # rows are independent: each row's gradient is its own loss's
@@ -126,7 +142,7 @@ def _optimise(p: Inversion, loss_fn, z0: torch.Tensor, *, progress: bool, desc: 
     with torch.no_grad():
         final_codes = codes().detach()
         final = loss_fn(p.G(final_codes)).double().cpu()
-    return final_codes.cpu(), history, final
+    return final_codes.cpu(), history, final, taken
 
 
 def _best(final: torch.Tensor, lr: float) -> int:
@@ -160,7 +176,8 @@ def _fit_quality(p: Inversion, z: torch.Tensor, image: torch.Tensor) -> dict:
     return fit
 
 
-def run_inversion(p: Inversion, *, progress: bool = False) -> InversionResult:
+@exact_float32
+def run_inversion(p: Inversion, *, progress: bool = False, stop=None) -> InversionResult:
     """Optimise a prepared inversion, ``chunk`` restarts at a time.
 
     Minimises ``distance_weight * d(G(z), target) + pixel_weight * pixel(G(z), target)``
@@ -173,6 +190,9 @@ def run_inversion(p: Inversion, *, progress: bool = False) -> InversionResult:
     Args:
         p: from :func:`prepare_inversion`.
         progress: show a progress bar over the steps of each chunk.
+        stop: called before every step; when it returns True the run ends after the current
+            step (the CLI sets it from Ctrl-C). The result then holds the restarts started so
+            far, each at the step it reached, the best of their codes, and ``interrupted``.
 
     Returns:
         InversionResult.
@@ -182,19 +202,25 @@ def run_inversion(p: Inversion, *, progress: bool = False) -> InversionResult:
     """
     t0 = time.perf_counter()
     loss_fn = _loss_fn(p)
-    parts = []
+    parts, steps_done = [], []
     for lo in range(0, p.restarts, p.chunk):
+        if parts and stop is not None and stop():
+            break
         rows = range(lo, min(lo + p.chunk, p.restarts))
         desc = "invert" if len(rows) == p.restarts else f"invert restarts {rows.start}-{rows.stop - 1}/{p.restarts}"
-        parts.append(_optimise(p, loss_fn, p.start_codes(rows), progress=progress, desc=desc))
+        *part, taken = _optimise(p, loss_fn, p.start_codes(rows), progress=progress, desc=desc, stop=stop)
+        parts.append(part)
+        steps_done += [taken] * len(rows)
     codes, history, final = (torch.cat(part) for part in zip(*parts))
+    interrupted = len(steps_done) < p.restarts or min(steps_done) < p.steps
     best = _best(final, p.lr)
     with torch.no_grad():
         image = p.G(codes[best][None].to(**placement(p.G)))[0].detach()
     return InversionResult(z=codes[best], image=image.cpu(), loss=float(final[best]), best_restart=best,
                            codes=codes, losses=history, final_losses=final, target=p.target.detach().cpu(),
                            settings=p.settings, seconds=time.perf_counter() - t0,
-                           fit=_fit_quality(p, codes[best], image))
+                           fit=_fit_quality(p, codes[best], image), steps_done=tuple(steps_done),
+                           interrupted=interrupted)
 
 
 def invert(G, target, distance=None, basis=None, *, progress: bool = False, **options) -> InversionResult:

@@ -5,6 +5,8 @@ k and eigenvalue power) and how close the fit came (loss, PSNR, SSIM).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..plotting import figure, figure_png_bytes, to_uint8
 
 #: the loss curve draws at most this many restarts (the best one and the first others)
@@ -17,7 +19,7 @@ def _caption(result) -> str:
     lines = [f"{s.get('model')}  |  distance {s.get('distance') or 'none'}"
              + (f" + {s['pixel_weight']:g} x {s['pixel_loss']}" if s.get("pixel_weight") else "")
              + f"  |  basis: {result.basis_label}",
-             f"best of {s['restarts']} restarts x {s['steps']} steps ({s['optimizer']}, lr {s['lr']:g}): "
+             f"{_run_words(result)} ({s['optimizer']}, lr {s['lr']:g}): "
              f"loss {result.loss:.4g}, PSNR {fit['psnr_db']:.2f} dB, SSIM {ssim}"]
     if fit.get("true_z_l2") is not None:
         cos = f"{fit['true_z_cosine']:.3f}" if fit["true_z_cosine"] is not None else "undefined (a zero code)"
@@ -25,8 +27,26 @@ def _caption(result) -> str:
     return "\n".join(lines)
 
 
+def _run_words(result) -> str:
+    """"best of R restarts x S steps", or what an interrupted run reached."""
+    s = result.settings
+    if not getattr(result, "interrupted", False):
+        return f"best of {s['restarts']} restarts x {s['steps']} steps"
+    done = sorted(set(result.steps_done))
+    steps = f"{done[0]}" if len(done) == 1 else f"{done[0]}-{done[-1]}"
+    return (f"INTERRUPTED: best of the {len(result.steps_done)} of {s['restarts']} restarts run, after {steps} of "
+            f"{s['steps']} steps")
+
+
 def side_by_side_png(result) -> bytes:
-    """A PNG with the target (left) and the fitted image (right) of an :class:`InversionResult`, captioned."""
+    """A PNG with the target (left) and the fitted image (right) of an :class:`InversionResult`, captioned.
+
+    Args:
+        result: the :class:`InversionResult`.
+
+    Returns:
+        The figure as PNG bytes.
+    """
     fig = figure(figsize=(6.4, 3.9))
     grey = result.target.shape[0] == 1
     for ax, img, name in zip(fig.subplots(1, 2), (result.target, result.image), ("target", "fit")):
@@ -44,6 +64,12 @@ def loss_curve_png(result) -> bytes:
 
     One line per restart, the best one in bold; with more than :data:`MAX_CURVES` restarts,
     the best and the first others are drawn and the title says how many.
+
+    Args:
+        result: the :class:`InversionResult`.
+
+    Returns:
+        The figure as PNG bytes.
     """
     vals = result.losses.detach().double().cpu().numpy()
     best = result.best_restart
@@ -54,7 +80,8 @@ def loss_curve_png(result) -> bytes:
         bold = r == best
         ax.plot(vals[r], lw=2.0 if bold else 0.9, alpha=1.0 if bold else 0.6,
                 label=f"restart {r}" + (" (best)" if bold else ""))
-    if (vals[shown] > 0).all():
+    drawn = vals[shown][np.isfinite(vals[shown])]   # an interrupted run has NaN for the steps not taken
+    if drawn.size and (drawn > 0).all():
         ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")

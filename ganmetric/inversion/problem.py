@@ -10,10 +10,13 @@ from .. import checks
 from ..errors import InputError
 from ..placement import check_same_dtype, placement
 from ..basis import resolve_basis
-from .images import as_target
+from ..precision import exact_float32
+from .images import DEFAULT_MAX_PIXELS, as_target
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+"""The optimisers of an inversion, name -> torch optimiser class."""
 PIXEL_LOSSES = ("l1", "mse")
+"""The pixel terms an inversion's loss may add to its distance."""
 #: restarts optimised together in one batch unless ``chunk`` says otherwise (memory grows with it)
 DEFAULT_CHUNK = 64
 #: at most this many bytes of per-restart results (loss at every step, start and final codes)
@@ -26,7 +29,8 @@ class Inversion:
     :func:`~ganmetric.inversion.run_inversion`.
 
     Attributes:
-        G: the generator. D: the distance, or None (pixel term only).
+        G: the generator.
+        D: the distance, or None (pixel term only).
         target: (C, H, W) on G's device and dtype.
         B: (n, k) basis matrix of ``z = z_init + B c``, or None (optimise z).
         z_init: (1 or R, n) given start codes (float64, CPU), or None (drawn by seed).
@@ -67,16 +71,24 @@ def initial_codes(latent_dim: int, restarts: int, seed: int) -> torch.Tensor:
 
     Restart r draws from its own generator seeded by ``(seed, r)``, so restart r starts at
     the same code whatever the number of restarts (restarts are independent).
+
+    Args:
+        latent_dim: the latent size n.
+        restarts: how many codes.
+        seed: the seed of the draws.
+
+    Returns:
+        (restarts, n) float64 codes on the CPU.
     """
     return _draw_codes(latent_dim, seed, range(restarts))
 
 
 def _draw_codes(latent_dim: int, seed: int, rows: range) -> torch.Tensor:
-    out = torch.empty(len(rows), latent_dim, dtype=torch.float64)
+    out = torch.empty(len(rows), latent_dim, dtype=torch.float64, device="cpu")
     for i, r in enumerate(rows):
         state = np.random.SeedSequence([int(seed) % 2**64, r]).generate_state(2, dtype=np.uint32)
-        gen = torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
-        out[i] = torch.randn(latent_dim, generator=gen, dtype=torch.float64)
+        gen = torch.Generator(device="cpu").manual_seed(int(state[0]) << 32 | int(state[1]))
+        out[i] = torch.randn(latent_dim, generator=gen, dtype=torch.float64, device="cpu")
     return out
 
 
@@ -95,8 +107,7 @@ def _check_options(*, steps, lr, restarts, seed, optimizer, chunk, distance_weig
     Raises:
         InputError: naming the first bad option.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise InputError(f"seed must be an integer, got {seed}")
+    seed = checks.seed(seed)
     checks.one_of("optimizer", optimizer, OPTIMIZERS)
     checks.one_of("pixel_loss", pixel_loss, PIXEL_LOSSES)
     return {"steps": checks.positive_int("steps", steps), "lr": _non_negative(lr, "lr", strict=True),
@@ -163,21 +174,23 @@ def _known_code(true_z, n: int) -> torch.Tensor | None:
     return z[0]
 
 
-def _target(G, target, *, box, crop, resample) -> torch.Tensor:
+def _target(G, target, *, box, crop, resample, max_pixels) -> torch.Tensor:
     """The target checked against G's image shape, on G's device and dtype."""
     place = placement(G)
     with torch.no_grad():
         shape = tuple(G(torch.zeros(1, int(G.latent_dim), **place)).shape[1:])
-    tgt = as_target(target, shape, box=box, crop=crop, resample=resample, name=getattr(G, "name", "generator"))
+    tgt = as_target(target, shape, box=box, crop=crop, resample=resample, name=getattr(G, "name", "generator"),
+                    max_pixels=max_pixels)
     return tgt.to(**place)
 
 
+@exact_float32
 def prepare_inversion(G, target, distance=None, basis=None, *, steps: int = 500, lr: float = 0.05,
                       restarts: int = 4, seed: int = 0, optimizer: str = "adam", distance_weight: float = 1.0,
                       pixel_weight: float = 0.0, pixel_loss: str = "l1", eigval_power: float = 0.0,
                       eigval_floor: float = 1e-6, basis_k: int | None = None, z_init=None, true_z=None,
                       chunk: int | None = None, box=None, crop: str = "center",
-                      resample: str = "bicubic") -> Inversion:
+                      resample: str = "bicubic", max_pixels: int = DEFAULT_MAX_PIXELS) -> Inversion:
     """Check every input of an inversion and load its parts, before any optimisation.
 
     Args:
@@ -208,6 +221,8 @@ def prepare_inversion(G, target, distance=None, basis=None, *, steps: int = 500,
             memory grows with it, the results do not depend on it (float rounding aside).
         box: (x0, y0, x1, y1) in pixels of an image file target: cut to it first.
         crop, resample: image-file options of :func:`load_image`.
+        max_pixels: an image file target of more pixels is refused from its header
+            (default :data:`~ganmetric.inversion.images.DEFAULT_MAX_PIXELS`, 50 megapixels).
 
     Returns:
         An :class:`Inversion` for :func:`~ganmetric.inversion.run_inversion`.
@@ -226,7 +241,7 @@ def prepare_inversion(G, target, distance=None, basis=None, *, steps: int = 500,
     B, basis_info = resolve_basis(basis, G, eigval_power=eigval_power, eigval_floor=eigval_floor, basis_k=basis_k)
     z0 = _given_codes(z_init, n, opts["restarts"])
     known = _known_code(true_z, n)
-    tgt = _target(G, target, box=box, crop=crop, resample=resample)
+    tgt = _target(G, target, box=box, crop=crop, resample=resample, max_pixels=max_pixels)
     place = placement(G)
     settings = {**opts, "distance": getattr(D, "name", None), "distance_options": getattr(D, "options", None),
                 "z_init": "given" if z0 is not None else "normal", "true_z": "given" if known is not None else None,

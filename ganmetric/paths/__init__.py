@@ -12,9 +12,9 @@ from .compare import PATH_METHODS, PathPlan, compare_paths, path_methods, prepar
 from .geodesic import OPTIMIZERS, geodesic
 from .interpolation import INTERPOLATIONS, linear_path, slerp_path
 from .measure import path_length
-from .outputs import check_outputs, path_summary, report_lines, write_outputs
+from .outputs import OUTPUT_PATTERNS, check_outputs, output_files, path_summary, report_lines, write_outputs
 from .path import LatentPath
 
 __all__ = ["geodesic", "path_length", "linear_path", "slerp_path", "LatentPath", "compare_paths", "prepare_paths",
            "run_paths", "PathPlan", "path_methods", "PATH_METHODS", "OPTIMIZERS", "INTERPOLATIONS", "check_outputs",
-           "path_summary", "report_lines", "write_outputs"]
+           "path_summary", "report_lines", "write_outputs", "output_files", "OUTPUT_PATTERNS"]

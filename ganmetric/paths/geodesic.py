@@ -17,19 +17,20 @@ from .. import checks
 from .._progress import progress_bar
 from ..errors import InputError, NumericalWarning
 from ..placement import placement
+from ..precision import exact_float32
 from .energy import PathEnergy, check_chunk, needs_features, non_negative
 from .interpolation import INTERPOLATIONS, check_points, endpoints, halve_steps
 from .measure import measured
 from .optimize import identity_preconditioner, metric_factor, metric_preconditioner, minimize
 from .path import LatentPath
 
-#: optimisers of the energy, name -> what it does (the CLI's --optimizer help reads it)
 OPTIMIZERS = {
     "metric-lbfgs": "L-BFGS in coordinates preconditioned by the metric at the starting path's middle code and by "
                     "the chain's second differences (default; one metric computation, then ~1 batched generator "
                     "pass per iteration)",
     "lbfgs": "L-BFGS on the codes themselves (no metric computed; many more iterations)",
 }
+"""Optimisers of the energy, name -> what it does (the CLI's --optimizer help reads it)."""
 DEFAULT_MAX_ITER = 200
 DEFAULT_TOL = 1e-4
 #: a refined geodesic has (points - 1) * 2^refine + 1 codes, at most this many
@@ -126,9 +127,16 @@ def geodesic(G, D, z_a, z_b, points: int = 16, init: str = "linear", *, prior_we
     return run_geodesic(G, D, a, b, opts, progress=progress)
 
 
+@exact_float32
 def run_geodesic(G, D, a: torch.Tensor, b: torch.Tensor, opts: GeodesicOptions, *,
-                 progress: bool = False) -> LatentPath:
-    """:func:`geodesic` with endpoints and options already checked."""
+                 progress: bool = False, stop=None) -> LatentPath:
+    """:func:`geodesic` with endpoints and options already checked.
+
+    ``stop()`` is asked before every iteration; when it returns True the path is returned as
+    it is after the current iteration (not converged, its last stage's ``stop_reason``
+    "interrupted"); the refinements not reached only insert their midpoints, so the path
+    still has ``(points - 1) * 2^refine + 1`` codes, as every path of a comparison does.
+    """
     t0 = time.perf_counter()
     place = placement(G)
     a, b = a.to(**place), b.to(**place)
@@ -140,11 +148,15 @@ def run_geodesic(G, D, a: torch.Tensor, b: torch.Tensor, opts: GeodesicOptions, 
         if stage:
             codes = halve_steps(codes)
         codes, found, seconds = _stage(energy, codes, factor, opts, progress=progress,
-                                       desc=f"geodesic {codes.shape[0]} points")
+                                       desc=f"geodesic {codes.shape[0]} points", stop=stop)
         stages.append({"points": int(codes.shape[0]), "iterations": found.iterations, "objective": found.values[-1],
                        "stop_reason": found.stop_reason, "seconds": seconds})
         values += found.values[1:] if stage else found.values
         iterations += found.iterations
+        if found.stop_reason == "interrupted":
+            for _ in range(opts.refine - stage):
+                codes = halve_steps(codes)
+            break
     if stages[-1]["stop_reason"] == "max_iter":
         warnings.warn(f"the geodesic did not meet its stopping rule in max_iter={opts.max_iter} iterations "
                       f"(relative change still above tol={opts.tol:g})", NumericalWarning, stacklevel=3)
@@ -163,7 +175,8 @@ def _factor(G, D, codes: torch.Tensor, opts: GeodesicOptions):
     return factor, factor.info
 
 
-def _stage(energy: PathEnergy, codes: torch.Tensor, factor, opts: GeodesicOptions, *, progress: bool, desc: str):
+def _stage(energy: PathEnergy, codes: torch.Tensor, factor, opts: GeodesicOptions, *, progress: bool, desc: str,
+           stop=None):
     """Minimise the objective over the interior codes of one path; returns (codes, Minimum, seconds)."""
     t0 = time.perf_counter()
     inner0 = codes[1:-1].double()
@@ -186,7 +199,7 @@ def _stage(energy: PathEnergy, codes: torch.Tensor, factor, opts: GeodesicOption
             bar.set_postfix(objective=f"{value:.5g}")
 
     found = minimize(fun, torch.zeros(inner0.numel(), dtype=torch.float64, device=inner0.device),
-                     max_iter=opts.max_iter, tol=opts.tol, on_iter=on_iter)
+                     max_iter=opts.max_iter, tol=opts.tol, on_iter=on_iter, stop=stop)
     if progress:
         bar.close()
     inner = inner0 + pre.apply(found.x.reshape(inner0.shape))

@@ -37,7 +37,7 @@ def endpoint(z, name: str, latent_dim: int | None = None) -> torch.Tensor:
 def _size(z, name: str) -> int:
     """The size of the last axis of an array-like (the caller's check then names what is wrong)."""
     try:
-        shape = tuple(z.shape) if isinstance(z, torch.Tensor) else tuple(torch.as_tensor(z).shape)
+        shape = tuple(z.shape) if isinstance(z, torch.Tensor) else tuple(torch.as_tensor(z, device="cpu").shape)
     except Exception as exc:  # strings, object arrays, ragged lists
         raise InputError(f"{name} must be a numeric array, got {type(z).__name__}", argument=name) from exc
     return int(shape[-1]) if shape else 0
@@ -141,3 +141,4 @@ def halve_steps(codes: torch.Tensor) -> torch.Tensor:
 
 
 INTERPOLATIONS = {"linear": linear_path, "slerp": slerp_path}
+"""The baseline paths, name -> ``fn(z_a, z_b, points) -> (points, n) codes``."""

@@ -9,6 +9,7 @@ from .. import checks
 from ..errors import InputError
 from ..distances.layer import distance_inputs
 from ..placement import check_same_dtype, placement
+from ..precision import exact_float32
 from .energy import check_chunk
 from .path import LatentPath
 
@@ -48,6 +49,7 @@ def squared_steps(G, D, codes: torch.Tensor, chunk: int) -> torch.Tensor:
     return torch.cat(out)
 
 
+@exact_float32
 def path_length(G, D, codes, *, chunk: int | None = None) -> LatentPath:
     """Measure any path: its steps, length, energy and evenness under a distance.
 

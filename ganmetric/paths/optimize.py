@@ -76,8 +76,9 @@ def identity_preconditioner(n: int, device) -> Preconditioner:
 
 def chain_inverse_sqrt(m: int, device) -> torch.Tensor:
     """``L^{-1/2}`` for L = tridiag(-1, 2, -1) of size m (the chain's second difference), float64."""
-    L = 2 * torch.eye(m, dtype=torch.float64) - torch.diag(torch.ones(m - 1, dtype=torch.float64), 1) \
-        - torch.diag(torch.ones(m - 1, dtype=torch.float64), -1)
+    cpu64 = {"dtype": torch.float64, "device": "cpu"}
+    off = torch.ones(m - 1, **cpu64)
+    L = 2 * torch.eye(m, **cpu64) - torch.diag(off, 1) - torch.diag(off, -1)
     vals, vecs = torch.linalg.eigh(L)
     return ((vecs * vals.rsqrt()) @ vecs.T).to(device)
 
@@ -131,8 +132,8 @@ class Minimum:
         x: the final coordinates. values: the objective after every iteration (the start
         first). stop_reason: "tolerance" (the rule met), "max_iter", "stationary" (the
         full step's predicted decrease below ``STATIONARY * tol`` of the objective: a
-        minimum to rounding) or "stalled" (no step decreased the objective). iterations:
-        accepted steps.
+        minimum to rounding), "stalled" (no step decreased the objective) or "interrupted"
+        (``stop()`` ended it). iterations: accepted steps.
     """
 
     x: torch.Tensor
@@ -189,7 +190,7 @@ def _stop(values: list, tol: float) -> bool:
     return (values[-1 - WINDOW] - values[-1]) / abs(values[-1]) < tol * WINDOW
 
 
-def minimize(fun: Callable, x0: torch.Tensor, *, max_iter: int, tol: float, on_iter=None) -> Minimum:
+def minimize(fun: Callable, x0: torch.Tensor, *, max_iter: int, tol: float, on_iter=None, stop=None) -> Minimum:
     """L-BFGS with an Armijo line search on a flat float64 vector.
 
     Args:
@@ -198,6 +199,7 @@ def minimize(fun: Callable, x0: torch.Tensor, *, max_iter: int, tol: float, on_i
         max_iter: iterations at most.
         tol: relative-change tolerance of the stopping rule (:func:`_stop`).
         on_iter: called with the objective after each iteration (progress bars).
+        stop: asked before each iteration; True ends the minimisation where it is ("interrupted").
 
     Returns:
         :class:`Minimum`.
@@ -207,6 +209,8 @@ def minimize(fun: Callable, x0: torch.Tensor, *, max_iter: int, tol: float, on_i
     values = [f]
     S, Y = deque(maxlen=HISTORY), deque(maxlen=HISTORY)
     for it in range(max_iter):
+        if stop is not None and stop():
+            return Minimum(x, values, "interrupted", it)
         d = _two_loop(g, S, Y)
         if float(g @ d) >= 0:  # not a descent direction (curvature lost): start the memory again
             S.clear(), Y.clear()

@@ -1,7 +1,9 @@
 """The files of a path run: codes, summary.json, montage.png, steps.png and one GIF per path.
 
-:func:`check_outputs` runs before any long work (it creates the folder and checks every
-file can be written); :func:`write_outputs` writes each file atomically.
+:func:`check_outputs` runs before any long work (the options and the folder: a folder
+holding other files, or an earlier run's without ``overwrite``, is refused);
+:func:`write_outputs` writes the whole set through :func:`ganmetric.staging.staged_dir`, so
+the folder holds either the previous complete set or the new one.
 """
 from __future__ import annotations
 
@@ -13,16 +15,27 @@ import numpy as np
 from .. import checks
 from ..distances import distance_meta
 from ..generators import model_meta
-from ..io import atomic_write_bytes, check_writable, versions, write_json
+from ..io import atomic_write_bytes, versions, write_json
+from ..staging import check_output_dir, staged_dir
 from .plots import MONTAGE_FRAMES, gif_bytes, montage_image, steps_png
 
 #: format of summary.json
 SUMMARY_FORMAT = "ganmetric-paths/1"
+OUTPUT_PATTERNS = ("summary.json", "montage.png", "steps.png", "codes_*.npy", "path_*.gif")
+"""Every file name a path run may write (an output folder holding only these is an earlier run's)."""
 
 
 def output_files(methods, *, codes: bool = True) -> dict:
-    """``{what: file name}`` for paths of these methods (``codes=False``: no codes files, e.g. a
-    measured path the user already has)."""
+    """The output files of paths made by these methods.
+
+    Args:
+        methods: the path methods (each has its GIF and, with ``codes``, its codes file).
+        codes: whether the paths' codes are written (False, e.g., for a measured path the user
+            already has).
+
+    Returns:
+        Output key -> file name (``summary``, ``montage``, ``steps``, ``codes_METHOD``, ``gif_METHOD``).
+    """
     files = {"summary": "summary.json", "montage": "montage.png", "steps": "steps.png"}
     for method in methods:
         if codes:
@@ -31,24 +44,49 @@ def output_files(methods, *, codes: bool = True) -> dict:
     return files
 
 
-def check_outputs(folder, methods, *, codes: bool = True, frames: int = MONTAGE_FRAMES, scale: int = 1) -> dict:
-    """Create ``folder`` if needed and check that every output can be written, before the long work.
+def check_outputs(folder, methods, *, codes: bool = True, frames: int = MONTAGE_FRAMES, scale: int = 1,
+                  overwrite: bool = False) -> dict:
+    """Check the options and the output folder before the long work (nothing is created).
+
+    Args:
+        folder: the output folder.
+        methods: the path methods (each has its files).
+        codes: whether the paths' codes are written (``codes_METHOD.npy``).
+        frames: the montage's columns at most (>= 2).
+        scale: integer upscaling of the images (>= 1).
+        overwrite: replace an earlier run's outputs in ``folder``.
+
+    Returns:
+        Output key -> file name (``summary``, ``montage``, ``steps``, ``codes_METHOD``, ``gif_METHOD``).
 
     Raises:
-        InputError: a file cannot be written, or a bad frames or scale.
+        InputError: a bad frames or scale; ``folder`` is a file, holds other files, or holds
+            an earlier run's outputs and ``overwrite`` is not set.
     """
     checks.integer("frames", frames, minimum=2)
     checks.positive_int("scale", scale)
-    files = output_files(methods, codes=codes)
-    for name in files.values():
-        check_writable(Path(folder) / name)
-    return files
+    check_output_dir(folder, outputs=OUTPUT_PATTERNS, overwrite=overwrite, what="path")
+    return output_files(methods, codes=codes)
 
 
 def path_summary(G, D, paths: dict, *, options: dict | None = None, endpoints: dict | None = None,
-                 files: dict | None = None) -> dict:
+                 files: dict | None = None, interrupted: bool = False) -> dict:
     """The JSON record of a run: provenance (model, distance, options, versions), every path's
-    numbers, and the length ratios of the geodesic to the other paths."""
+    numbers, the length ratios of the geodesic to the other paths, and whether the run was
+    interrupted (then ``paths`` holds the paths made so far).
+
+    Args:
+        G: the generator.
+        D: the distance the paths were measured with.
+        paths: ``{method: LatentPath}``.
+        options: the options that made the paths.
+        endpoints: how the endpoints were given (seeds or files).
+        files: the output files (key -> file name).
+        interrupted: whether the run was stopped early.
+
+    Returns:
+        A JSON-ready dict (summary.json).
+    """
     ratios = {}
     if "geodesic" in paths:
         for method, path in paths.items():
@@ -56,7 +94,8 @@ def path_summary(G, D, paths: dict, *, options: dict | None = None, endpoints: d
                 ratios[f"geodesic/{method}"] = paths["geodesic"].length / path.length
     return {"format": SUMMARY_FORMAT, **model_meta(G), **distance_meta(D), "options": dict(options or {}),
             "endpoints": dict(endpoints or {}), "paths": {m: p.summary() for m, p in paths.items()},
-            "length_ratios": ratios, "files": dict(files or {}), "versions": versions()}
+            "length_ratios": ratios, "files": dict(files or {}), "interrupted": bool(interrupted),
+            "versions": versions()}
 
 
 def _npy(array: np.ndarray) -> bytes:
@@ -66,9 +105,33 @@ def _npy(array: np.ndarray) -> bytes:
 
 
 def write_outputs(folder, G, D, paths: dict, summary: dict, files: dict, *, frames: int = MONTAGE_FRAMES,
-                  scale: int = 1) -> None:
-    """Write the files :func:`check_outputs` named: codes, GIFs, montage, steps and the summary (last)."""
-    folder = Path(folder)
+                  scale: int = 1, overwrite: bool = False) -> None:
+    """Write the files :func:`output_files` named for ``paths``: codes, GIFs, montage, steps and the summary.
+
+    The set is written into a staging folder and swapped in whole (see
+    :func:`ganmetric.staging.staged_dir`; inside a caller's ``staged_dir`` block, into its stage).
+
+    Args:
+        folder: the output folder (checked by :func:`check_outputs`).
+        G: the generator (renders the frames).
+        D: the distance (captions the frames with the length travelled).
+        paths: ``{method: LatentPath}``.
+        summary: the JSON record (:func:`path_summary`).
+        files: the output files, as :func:`check_outputs` returned them.
+        frames: the montage's columns at most.
+        scale: integer upscaling of the images.
+        overwrite: replace an earlier run's outputs in ``folder``.
+
+    Raises:
+        InputError: the folder holds other files, or an earlier run's and ``overwrite`` is not set.
+        FolderLockedError: another run is writing the folder.
+        OutputError: a file cannot be written (nothing of this run is left then).
+    """
+    with staged_dir(folder, outputs=OUTPUT_PATTERNS, overwrite=overwrite, what="path") as stage:
+        _write(Path(stage), G, D, paths, summary, files, frames=frames, scale=scale)
+
+
+def _write(folder: Path, G, D, paths: dict, summary: dict, files: dict, *, frames: int, scale: int) -> None:
     for method, path in paths.items():
         if f"codes_{method}" in files:
             atomic_write_bytes(folder / files[f"codes_{method}"], _npy(path.codes.numpy()))
@@ -82,7 +145,14 @@ def write_outputs(folder, G, D, paths: dict, summary: dict, files: dict, *, fram
 
 
 def report_lines(paths: dict) -> list[str]:
-    """A plain-text table of the paths (one row each) and the geodesic's length ratios."""
+    """A plain-text table of the paths (one row each) and the geodesic's length ratios.
+
+    Args:
+        paths: ``{method: LatentPath}``.
+
+    Returns:
+        The lines to print (a header, one row per path, and the ratios when there is a geodesic).
+    """
     lines = [f"{'method':<10} {'points':>6} {'length':>9} {'energy':>9} {'L^2/E':>6} {'max/mean':>8} {'min |z|':>7} "
              f"{'iters':>5} {'seconds':>7}  converged"]
     for method, p in paths.items():

@@ -27,6 +27,8 @@ STRIP_STEPS = (3, 15)
 MAX_STRIP_SCALE = 8
 #: coefficients may go this many times past the sliders' cap (scripts may overshoot; no further)
 COEFFICIENT_SLACK = 10.0
+#: a request's own text is echoed in messages up to this many characters (then "...")
+SHOWN_CHARS = 60
 
 RENDER_FIELDS = ("seed", "z0", "coefficients", "sphere", "with_reference")
 INFO_FIELDS = ("d_max", "sphere", "seed")
@@ -56,6 +58,14 @@ class RenderRequest:
     with_reference: bool
 
 
+def shown(value) -> str:
+    """A request value as messages echo it: at most :data:`SHOWN_CHARS` characters, then "..."."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3 * SHOWN_CHARS:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = str(value)
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
+
+
 def _no_constant(name: str):
     raise InputError(f"the request body is not strict JSON: {name} is not a number JSON allows (send a finite "
                      f"number)", argument="body")
@@ -66,7 +76,8 @@ def parse_body(body: bytes) -> dict:
 
     Raises:
         RequestTooLarge: over :data:`MAX_BODY` bytes.
-        InputError: not UTF-8 JSON, or not an object.
+        InputError: not UTF-8 JSON, nested too deeply for the parser, an integer past Python's
+            4300-digit limit, or not an object.
     """
     if len(body) > MAX_BODY:
         raise RequestTooLarge(f"the request body is {len(body)} bytes; at most {MAX_BODY} are accepted",
@@ -78,6 +89,12 @@ def parse_body(body: bytes) -> dict:
     except json.JSONDecodeError as exc:
         raise InputError(f"the request body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
                          argument="body") from None
+    except InputError:  # from _no_constant
+        raise
+    except RecursionError:  # arrays or objects nested thousands deep
+        raise InputError("the request body is nested too deeply (send a flat object)", argument="body") from None
+    except ValueError:  # an integer literal past int()'s 4300-digit limit (sys.get_int_max_str_digits)
+        raise InputError("the request body holds a number with too many digits", argument="body") from None
     if not isinstance(data, dict):
         raise InputError(f"the request body must be a JSON object, got {_json_kind(data)}", argument="body")
     return data
@@ -92,8 +109,8 @@ def _json_kind(value) -> str:
 def _known_fields(data, allowed, where: str) -> None:
     unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise InputError(f"unknown {where} field {unknown[0]}; the fields are {', '.join(allowed)}",
-                         argument=unknown[0])
+        raise InputError(f"unknown {where} field {shown(unknown[0])}; the fields are {', '.join(allowed)}",
+                         argument=shown(unknown[0]))
 
 
 def _number_list(value, name: str, length: int, bound: float) -> np.ndarray:
@@ -124,7 +141,12 @@ def _number_list(value, name: str, length: int, bound: float) -> np.ndarray:
 def _seed(value, name: str = "seed") -> int | None:
     if value is None:
         return None
-    return checks.integer(name, value, minimum=0, maximum=MAX_SEED)
+    if isinstance(value, bool) or not isinstance(value, int):
+        got = f"{_json_kind(value)} ({shown(value)})" if isinstance(value, (str, float)) else _json_kind(value)
+        raise InputError(f"{name} must be an integer, got {got}", argument=name)
+    if not 0 <= value <= MAX_SEED:
+        raise InputError(f"{name} must be at least 0 and at most {MAX_SEED}, got {shown(value)}", argument=name)
+    return value
 
 
 def _flag(value, name: str) -> bool:
@@ -171,13 +193,16 @@ def _query_int(params, name: str) -> int | None:
 
 
 def _text_number(text: str, name: str, kind):
+    what = "an integer" if kind is int else "a number"
+    if len(text) > SHOWN_CHARS:  # no value of the viewer's needs more (and int() stops at 4300 digits)
+        raise InputError(f"{name} must be {what} of at most {SHOWN_CHARS} characters, got {shown(text)}",
+                         argument=name)
     try:
         value = kind(text)
     except ValueError:
-        what = "an integer" if kind is int else "a number"
-        raise InputError(f"{name} must be {what}, got {text[:40]}", argument=name) from None
+        raise InputError(f"{name} must be {what}, got {shown(text)}", argument=name) from None
     if kind is float and not math.isfinite(value):
-        raise InputError(f"{name} must be a finite number, got {text[:40]}", argument=name)
+        raise InputError(f"{name} must be a finite number, got {shown(text)}", argument=name)
     return value
 
 
@@ -186,7 +211,7 @@ def _query_flag(params, name: str) -> bool:
     if text is None:
         return False
     if text.lower() not in ("true", "false", "1", "0"):
-        raise InputError(f"{name} must be true or false, got {text[:40]}", argument=name)
+        raise InputError(f"{name} must be true or false, got {shown(text)}", argument=name)
     return text.lower() in ("true", "1")
 
 

@@ -25,12 +25,12 @@ from ..axes import apply_axis, check_axes_for, explore_montage, reference_code
 from ..axes import search_bound
 from ..distances import describe_distance
 from ..generators import describe_model
-from ..placement import check_same_dtype, placement
+from ..placement import check_same_dtype, cpu_tensor, placement
 from ..plotting import image_bytes
 from . import protocol
 
-#: the distance a slider's end moves the image by, until the page or ``--d-max`` changes it
 DEFAULT_D_MAX = 0.1
+"""The distance a slider's end moves the image by, until the page or ``--d-max`` changes it."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ class Viewer:
     def _images(self, codes: np.ndarray) -> torch.Tensor:
         """G(codes) for (B, n) float64 codes, without gradients."""
         with torch.no_grad():
-            return self.G(torch.as_tensor(codes).to(**placement(self.G))).detach()
+            return self.G(cpu_tensor(codes).to(**placement(self.G))).detach()
 
     def _reference_image(self, z0: np.ndarray) -> torch.Tensor:
         key = np.asarray(z0, dtype=np.float64).tobytes()

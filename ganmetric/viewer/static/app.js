@@ -26,8 +26,12 @@
     el.classList.toggle("error", isError);
   }
 
-  async function api(path, options) {
-    const res = await fetch(path, options);
+  // This page's id: the server keeps at most one strip per page waiting (a newer one replaces it).
+  const PAGE = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+
+  async function api(path, options = {}) {
+    const headers = { ...(options.headers || {}), "X-Ganmetric-Page": PAGE };
+    const res = await fetch(path, { ...options, headers });
     if (!res.ok) {
       let message = `${res.status} ${res.statusText}`;
       try {
