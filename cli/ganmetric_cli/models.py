@@ -95,8 +95,9 @@ def fetch(name, force):
 @click.option("--latent-dim", type=int, default=None, help="Latent size of a saved generator file or custom module.")
 @click.option("--class-index", type=int, default=None, help="BigGAN, or a conditional NVIDIA .pkl: the class.")
 @click.option("--network", type=click.Choice(["G_ema", "G"]), default=None, help="NVIDIA .pkl: G_ema (default) or G.")
+@click.option("--resolution", type=int, default=None, help="StyleGAN (stylegan1): output side (default 256).")
 @click.option("--all", "show_all", is_flag=True, help="Also list the submodules a layer distance cannot use.")
-def layers(model, latent_space, class_name, weights, latent_dim, class_index, network, show_all):
+def layers(model, latent_space, class_name, weights, latent_dim, class_index, network, resolution, show_all):
     """Every submodule of MODEL: name, type, output shape for one code, and whether a layer distance
     (--distance layer:NAME, `ganmetric layers`) can use it (one forward pass with hooks).
 
@@ -107,7 +108,8 @@ def layers(model, latent_space, class_name, weights, latent_dim, class_index, ne
       ganmetric models layers ffhq.pkl
     """
     G = ModelSpec(model, latent_space, {"class_name": class_name, "weights": weights, "latent_dim": latent_dim,
-                                        "class_index": class_index, "network": network}).load()
+                                        "class_index": class_index, "network": network,
+                                        "resolution": resolution}).load()
     infos = generator_layers(G)
     shown = [i for i in infos if i.usable or show_all]
     rows = [("name", "type", "output shape", "usable")]
