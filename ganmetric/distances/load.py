@@ -93,8 +93,9 @@ def load_distance(spec: str | Distance = "lpips-alex", *, device="cpu", dtype=No
     # initialisation of modules draws from is restored
     with torch.random.fork_rng(devices=[]), torch.device("cpu"):
         dist = entry.build(spec, **kwargs)
-    if not isinstance(dist, Distance):
-        raise TypeError(f"the builder of distance {entry.form} returned {type(dist).__name__}, not a Distance")
+    if not isinstance(dist, Distance) or (entry is not USER_DISTANCE and registered(dist.name) is not entry):
+        raise TypeError(f"the builder of distance {entry.form} must return a Distance named by its spec (the name "
+                        f"files record), got {type(dist).__name__} {getattr(dist, 'name', '')!r}")
     for option in entry.options:  # a distance's own record of an option (e.g. a file's digest) is kept
         if option.changes_distance and option.key not in dist.options:
             dist.options[option.key] = _record(option, kwargs[option.name])
