@@ -126,7 +126,7 @@ def test_options_of_other_distances_are_refused(user_module):
 def test_a_record_never_imports_the_module_and_other_weights_are_refused(user_module, monkeypatch):
     meta = distance_meta(ganmetric.load_distance(f"{user_module}:make"))
     sys.modules.pop(MODULE, None)
-    with pytest.raises(InputError, match=f"^the axes records the distance {MODULE}:make \\(your own code, "
+    with pytest.raises(InputError, match=f"^the axes was made with {MODULE}:make \\(your own code, "
                                          f"module.path:factory\\); ganmetric rebuilds only built-in distances from "
                                          f"a file's record: if you trust it, name it yourself \\(--distance "
                                          f"{MODULE}:make\\)$"):
@@ -152,6 +152,18 @@ def test_hessian_command_with_a_user_distance(user_module, tmp_path):
     assert f"distance {MODULE}:make (state sha256 " in res.output
     saved = ganmetric.load_result(tmp_path / "h.npz")
     assert saved.meta["distance"] == f"{MODULE}:make" and len(saved.meta["distance_options"]["state_sha256"]) == 64
+    # a file recording it: explore imports the distance's module only when --distance names it
+    assert CliRunner().invoke(main, ["axes", "export", str(tmp_path / "h.npz"), "--top", "2", "--out",
+                                     str(tmp_path / "a.npz")]).exit_code == 0
+    explore = ["explore", *model, "--axes", str(tmp_path / "a.npz"), "--axes-list", "0", "--steps", "3",
+               "--calibrate", "0.01", "-q", "--out"]
+    sys.modules.pop(MODULE, None)
+    res = CliRunner().invoke(main, [*explore, str(tmp_path / "g.png")])
+    assert res.exit_code == 2 and res.output.splitlines()[-1].endswith(f"name it yourself (--distance {MODULE}:make)")
+    assert not (tmp_path / "g.png").exists()
+    res = CliRunner().invoke(main, [*explore, str(tmp_path / "g.png"), "--distance", f"{MODULE}:make"])
+    assert res.exit_code == 0, res.output
+    assert f"calibrated to {MODULE}:make distances 0.01" in res.output
     res = CliRunner().invoke(main, ["hessian", *model, "--distance", "no:such:thing", "--out",
                                     str(tmp_path / "bad.npz")])
     assert res.exit_code == 2 and "Invalid distance 'no:such:thing'. Must be one of {" in res.output

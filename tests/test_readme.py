@@ -162,6 +162,7 @@ SHELL_SKIPS = {
     "--model biggan-deep-256": "BigGAN's weights are downloaded (network, extra [biggan])",
     "--model my-stylegan2.json": "a config naming the user's StyleGAN2 checkpoint",
     "--model my_nets:make": "the module the shell heredoc above it writes",
+    "--distance my_feats:stage3": "the module the heredoc above it writes, on the user's own classifier weights",
     "ganmetric view ": "serves until Ctrl-C (its start is tested in test_viewer_cli.py)",
     "models fetch deepsim-fc6": "says where to download the published file (tested in test_cli_zoo.py)",
     "models fetch pggan-celebahq-256": "says where to download the published file (tested in test_cli_zoo.py)",

@@ -176,10 +176,9 @@ def recorded_distance_spec(meta: dict, given: DistanceSpec | None = None, *, wha
         return given
     entry = registered(name)
     if given.distance is None and entry is None:
-        kind = f"your own code, {FORM}" if is_user_distance(name) else "not a distance known here"
-        raise InputError(f"{what} records the distance {name} ({kind}); ganmetric rebuilds only built-in distances "
-                         f"from a file's record: if you trust it, name it yourself (--distance {name})",
-                         argument="distance")
+        kind = f"your own code, {FORM}" if is_user_distance(name) else "not one of the distances known here"
+        raise InputError(f"{what} was made with {name} ({kind}); ganmetric rebuilds only built-in distances from a "
+                         f"file's record: if you trust it, name it yourself (--distance {name})", argument="distance")
     recorded = meta.get("distance_options") or {}
     for option in entry.options if entry is not None and given.distance in (None, name) else ():
         file = recorded.get(option.key)
