@@ -231,7 +231,8 @@ def test_listing_marks_what_a_layer_distance_can_use():
 
 
 def test_lpips_options_and_images_are_refused(G):
-    with pytest.raises(InputError, match="lpips_backbone applies to lpips-alex, lpips-vgg, lpips-squeeze only, not layer:main.2"):
+    with pytest.raises(InputError, match="lpips_backbone applies to lpips-alex, lpips-vgg, lpips-squeeze only, "
+                                         "not layer:main.2"):
         ganmetric.load_distance("layer:main.2", lpips_backbone="random")
     D = ganmetric.load_distance("layer:main.2", generator=G)
     x = G(G.sample(2, seed=0))

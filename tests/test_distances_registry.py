@@ -119,7 +119,8 @@ def test_records_written_before_the_registry_still_load_and_compare(tmp_path):
     from ganmetric.io import sha256_file
     backbone = {"path": str((tmp_path / "alex.pth").resolve()), "sha256": sha256_file(tmp_path / "alex.pth")}
     records = [{"distance": "mse", "distance_options": {}},
-               {"distance": "lpips-alex", "distance_options": {"backbone": "random:3", "resize": None, "version": "0.1"}},
+               {"distance": "lpips-alex", "distance_options": {"backbone": "random:3", "resize": None,
+                                                               "version": "0.1"}},
                {"distance": "lpips-squeeze", "distance_options": {"backbone": "random:0", "resize": 64,
                                                                   "version": "0.1"}},
                {"distance": "lpips-alex", "distance_options": {"backbone": backbone, "resize": 48, "version": "0.1"}}]

@@ -58,7 +58,8 @@ def test_every_family_runs_its_forward_on_a_fake_gpu(family, mode, tmp_path, lpi
 @pytest.mark.parametrize("net, side", [("alex", 64), ("squeeze", 16)])
 def test_distances_and_the_objectives_maps_run_on_a_fake_gpu(net, side, mode, lpips):
     """LPIPS with and without resize (its interpolate), MSE, and psi / f of the objective the operators
-    differentiate. (A layer distance checks a generator's layers on data when it first reads it: the meta tier covers it.)"""
+    differentiate. (A layer distance checks a generator's layers on data when it first reads it: the meta tier
+    covers it.)"""
     G = TinyConvGenerator(n=6, res=side)
     Gf = fake_cuda_copy(G, mode)
     distances = [fake_cuda_copy(lpips[net], mode), ganmetric.load_distance("mse")]

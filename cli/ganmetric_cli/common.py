@@ -28,7 +28,7 @@ from ganmetric.basis import basis_meta
 from ganmetric.generators import ModelSpec, load_recorded_generator
 from ganmetric.io import describe_file
 
-from .distance_flags import DISTANCE_FLAGS, distance_options  # noqa: F401 (the option group, generated)
+from .distance_flags import DISTANCE_FLAGS, DISTANCE_FLAGS_IN_WORDS, distance_options  # noqa: F401 (generated)
 
 
 #: exit statuses: bad input (what the user typed or gave: click's usage errors use 2 too), a failure at run

@@ -23,6 +23,8 @@ def flag(name: str) -> str:
 
 #: the flags distance_options adds, in order (for messages such as "... apply to image: objectives only")
 DISTANCE_FLAGS = ("--distance",) + tuple(flag(name) for name in shell_options())
+#: the same in words: "--distance, --lpips-backbone and --resize"
+DISTANCE_FLAGS_IN_WORDS = f"{', '.join(DISTANCE_FLAGS[:-1])} and {DISTANCE_FLAGS[-1]}"
 
 
 class DistanceParam(click.ParamType):

@@ -15,7 +15,8 @@ from .spec import (DEFAULT_DISTANCE, DistanceSpec, check_same_distance, describe
                    distance_meta, load_recorded_distance, recorded_distance_spec)
 
 __all__ = ["Distance", "FeatureDistance", "FunctionDistance", "MSEDistance", "LPIPSDistance", "DISTANCES",
-           "DistanceEntry", "DistanceOption", "register_distance", "shell_options", "distance_entry", "distance_entries", "distance_forms",
+           "DistanceEntry", "DistanceOption", "register_distance", "shell_options", "distance_entry",
+           "distance_entries", "distance_forms",
            "load_custom_distance", "LayerDistance", "LayerInfo", "LAYER_PREFIX", "generator_layers", "check_layers",
            "is_layer_spec", "load_distance", "DistanceSpec", "DEFAULT_DISTANCE", "distance_meta", "describe_distance",
            "check_same_distance", "distance_differences", "load_recorded_distance", "recorded_distance_spec"]

@@ -12,7 +12,6 @@ from pathlib import Path
 import torch
 
 from .. import checks
-from ..errors import InputError
 from ..io import sha256_file
 from .base import Distance
 from .custom import USER_DISTANCE, is_user_distance
