@@ -44,7 +44,7 @@ def test_a_registered_distance_is_on_the_command_line(registered):
     assert res.output.strip() == repr(DistanceSpec("gm-flagged", {"gm_width": 3}))
     helps = {p.name: p.help for p in spy.params}
     assert helps["gm_width"] == "Width of the test distance. Distances: gm-flagged."
-    assert "; gm-flagged: a distance of this test; " in helps["distance"]
+    assert "; `gm-flagged`: a distance of this test; " in helps["distance"]
     assert "--gm-width INTEGER" in CliRunner().invoke(spy, ["--help"]).output
     res = CliRunner().invoke(spy, ["--gm-width", "x"])
     assert res.exit_code == 2 and "'x' is not a valid integer" in res.output
@@ -56,8 +56,8 @@ def test_builtin_flags_and_help():
     helps = {p.name: p.help for p in hessian.params}
     assert helps["lpips_backbone"].startswith("LPIPS backbone weights: 'pretrained'")
     assert helps["resize"].endswith("Distances: lpips-alex, lpips-vgg, lpips-squeeze.")
-    assert helps["distance"].startswith("Distance pulled back through the generator. mse: mean squared difference")
-    assert "; module.path:factory: your own code" in helps["distance"]
+    assert helps["distance"].startswith("Distance pulled back through the generator. `mse`: mean squared difference")
+    assert "; `module.path:factory`: your own code" in helps["distance"]  # not ":factory:", an emoji code on the site
     res = CliRunner().invoke(main, ["hessian", "--help"])
     assert "[mse|lpips-alex|lpips-vgg|lpips-squeeze|layer:NAME[,NAME2...]|module.path:factory]" in res.output
 

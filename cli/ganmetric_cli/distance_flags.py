@@ -45,7 +45,8 @@ class DistanceParam(click.ParamType):
 
 
 def _distance_help() -> str:
-    forms = "; ".join(f"{e.form}: {e.help}" for e in distance_entries())
+    # each form in backticks: the site renders the help as Markdown, where "path:factory: ..." was an emoji code
+    forms = "; ".join(f"`{e.form}`: {e.help}" for e in distance_entries())
     return (f"Distance pulled back through the generator. {forms}. Default: the one the input file records, else "
             f"{DEFAULT_DISTANCE}.")
 

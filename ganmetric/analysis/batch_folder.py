@@ -46,7 +46,14 @@ MAX_POINTS = 10_000
 
 
 def point_name(index: int) -> str:
-    """File name of point ``index``: ``point_00000.npz``."""
+    """File name of point ``index`` in a batch folder.
+
+    Args:
+        index: the point's index (row of the batch's codes).
+
+    Returns:
+        ``point_00000.npz`` for index 0.
+    """
     return f"point_{index:05d}.npz"
 
 

@@ -34,8 +34,8 @@ from ..errors import InputError
 from .base import Distance
 from .registry import register_distance
 
-#: a distance spec naming layers starts with this
 LAYER_PREFIX = "layer:"
+"""A distance spec naming layers starts with this."""
 #: codes of the inspection forward passes (a fixed seed: listing a model twice gives the same table)
 _INSPECT_SEED = 0
 
@@ -78,7 +78,14 @@ class LayerInfo:
 
 
 def is_layer_spec(spec) -> bool:
-    """Whether ``spec`` names a layer distance (``layer:...``)."""
+    """Whether ``spec`` names a layer distance (``layer:...``).
+
+    Args:
+        spec: a distance spec, as :func:`~ganmetric.load_distance` takes it (any value).
+
+    Returns:
+        True for a string starting with :data:`LAYER_PREFIX`.
+    """
     return isinstance(spec, str) and spec.startswith(LAYER_PREFIX)
 
 
@@ -213,6 +220,14 @@ def _near(name: str, names: list[str]) -> str:
 
 def check_layers(G, names, *, argument: str = "distance") -> dict[str, LayerInfo]:
     """The :class:`LayerInfo` of each named layer of G, refusing names a layer distance cannot use.
+
+    Args:
+        G: the generator.
+        names: module names of G (as in ``G.named_modules()``).
+        argument: the argument named in errors (the CLI shows it as a flag).
+
+    Returns:
+        name -> :class:`LayerInfo`, in the order of ``names``.
 
     Raises:
         InputError: an unknown name (with near matches), or a module that does not run once

@@ -20,13 +20,22 @@ from .registry import DISTANCES, DistanceEntry, check_options, registered
 
 def distance_entries() -> list[DistanceEntry]:
     """Every kind of distance: the registered names, those taking an argument (``layer:NAME``), and the
-    user's ``module.path:factory``."""
+    user's ``module.path:factory``.
+
+    Returns:
+        The entries in that order (help texts and ``--distance``'s choices list them so).
+    """
     entries = list(DISTANCES.values())
     return [e for e in entries if not e.argument] + [e for e in entries if e.argument] + [USER_DISTANCE]
 
 
 def distance_forms() -> list[str]:
-    """Every way to name a distance (``mse``, ..., ``layer:NAME[,NAME2...]``, ``module.path:factory``)."""
+    """Every way to name a distance.
+
+    Returns:
+        The forms in the order of :func:`distance_entries`: ``mse``, ..., ``layer:NAME[,NAME2...]``,
+        ``module.path:factory``.
+    """
     return [e.form for e in distance_entries()]
 
 
@@ -34,6 +43,12 @@ def distance_entry(spec: str) -> DistanceEntry:
     """The entry that builds ``spec``: a registered distance, or the user's ``module.path:factory``.
 
     Nothing is imported or built: the command line checks ``--distance`` with it.
+
+    Args:
+        spec: a distance spec as :func:`load_distance` takes it.
+
+    Returns:
+        The :class:`~ganmetric.distances.DistanceEntry` whose builder makes it.
 
     Raises:
         InputError: ``Invalid distance X. Must be one of {...}`` (``argument="distance"``).

@@ -124,8 +124,8 @@ class DistanceEntry:
         return next((o for o in self.options if o.name == name), None)
 
 
-#: distance name -> its entry, in registration order (the built-in ones: ``mse``, ``lpips-*``, ``layer``)
 DISTANCES: dict[str, DistanceEntry] = {}
+"""Distance name -> its :class:`DistanceEntry`, in registration order (built in: ``mse``, ``lpips-*``, ``layer``)."""
 
 
 def register_distance(name: str, *, options: tuple = (), help: str = "", argument: str | None = None):
@@ -165,7 +165,11 @@ def registered(spec: str) -> DistanceEntry | None:
 
 
 def shell_options() -> dict[str, tuple[DistanceOption, list[str]]]:
-    """Every option of the registered distances, once: name -> (declaration, the distances taking it)."""
+    """Every option of the registered distances, once (what the command line makes flags of).
+
+    Returns:
+        Option name -> (its declaration, the forms of the distances taking it), in registration order.
+    """
     out: dict[str, tuple[DistanceOption, list[str]]] = {}
     for entry in DISTANCES.values():
         for option in entry.options:

@@ -23,8 +23,8 @@ from .registry import same_record, record_words, registered
 
 #: meta keys that describe the distance
 DISTANCE_KEYS = ("distance", "distance_options")
-#: the distance used when none is named and no file records one
 DEFAULT_DISTANCE = "lpips-alex"
+"""The distance used when none is named and no file records one."""
 
 
 @dataclass(frozen=True)
@@ -77,12 +77,26 @@ class DistanceSpec:
 
 
 def distance_meta(D) -> dict:
-    """``{"distance", "distance_options"}`` of a distance, for result files."""
+    """The distance's identity as result files record it.
+
+    Args:
+        D: a :class:`~ganmetric.Distance`.
+
+    Returns:
+        ``{"distance", "distance_options"}`` (strict-JSON values).
+    """
     return jsonable({"distance": D.name, "distance_options": dict(getattr(D, "options", {}) or {})})
 
 
 def describe_distance(D_or_meta) -> str:
-    """The distance in a few words: ``lpips-alex (random backbone, seed 0)``, ``mse``, ..."""
+    """The distance in a few words: ``lpips-alex (random backbone, seed 0)``, ``mse``, ...
+
+    Args:
+        D_or_meta: a :class:`~ganmetric.Distance`, or a file's meta (its ``distance`` entries).
+
+    Returns:
+        One line for summaries.
+    """
     meta = D_or_meta if isinstance(D_or_meta, dict) else distance_meta(D_or_meta)
     name, opts = meta.get("distance"), dict(meta.get("distance_options") or {})
     entry = registered(name)
@@ -100,7 +114,15 @@ def _short(value) -> str:
 
 
 def distance_differences(meta: dict, D) -> list[str]:
-    """Every way distance ``D`` differs from the one ``meta`` records, in plain words."""
+    """Every way distance ``D`` differs from the one ``meta`` records, in plain words.
+
+    Args:
+        meta: a file's meta (its ``distance`` and ``distance_options``).
+        D: a :class:`~ganmetric.Distance`.
+
+    Returns:
+        One phrase per difference (``"resize 256 there, None here"``); empty when they agree.
+    """
     return recorded_distance_differences(meta, distance_meta(D))
 
 
@@ -128,6 +150,11 @@ def check_same_distance(meta: dict, D, *, what: str = "the file") -> None:
     A file written when ``random`` backbones were not seeded (backbone ``"random"``) matches
     no distance: its random weights cannot be rebuilt.
 
+    Args:
+        meta: a file's meta.
+        D: the :class:`~ganmetric.Distance` to check.
+        what: how the message names the file.
+
     Raises:
         InputError: one line naming every difference.
     """
@@ -143,6 +170,17 @@ def load_recorded_distance(meta: dict, given: DistanceSpec | None = None, *, dev
     ``generator``: the generator a recorded layer distance reads (see
     :meth:`DistanceSpec.load`); the file's model is checked against it by the caller
     (:func:`ganmetric.generators.check_same_model`), as for every file.
+
+    Args:
+        meta: a file's meta.
+        given: what the user restated (a :class:`DistanceSpec`), or None.
+        device: where the distance runs.
+        dtype: "float32" (default) or "float64".
+        what: how messages name the file.
+        generator: the generator a recorded layer distance reads.
+
+    Returns:
+        The :class:`~ganmetric.Distance`, checked against the record.
 
     Raises:
         InputError: the record names no distance and none is given; it records a backbone
@@ -164,6 +202,14 @@ def recorded_distance_spec(meta: dict, given: DistanceSpec | None = None, *, wha
     ``module.path:factory`` distance must be named (``given.distance``), and a recorded file
     option (an LPIPS backbone file) must be passed again (checked by sha256 against the
     record), as for a model and its weights file.
+
+    Args:
+        meta: a file's meta.
+        given: what the user restated (a :class:`DistanceSpec`), or None.
+        what: how messages name the file.
+
+    Returns:
+        The :class:`DistanceSpec` to load.
 
     Raises:
         InputError: the record names a distance that is not registered (a user's
