@@ -21,8 +21,8 @@ from .plots import MONTAGE_FRAMES, gif_bytes, montage_image, steps_png
 
 #: format of summary.json
 SUMMARY_FORMAT = "ganmetric-paths/1"
-#: every file name a path run may write (an output folder holding only these is an earlier run's)
 OUTPUT_PATTERNS = ("summary.json", "montage.png", "steps.png", "codes_*.npy", "path_*.gif")
+"""Every file name a path run may write (an output folder holding only these is an earlier run's)."""
 
 
 def output_files(methods, *, codes: bool = True) -> dict:
