@@ -1,4 +1,4 @@
-"""Users' own code named on the command line as ``module.path:factory`` (models, distances).
+"""Users' own code named on the command line as ``module.path:factory`` (models, distances, objectives).
 
 The module is imported only because the user named it (never because a file's record names it:
 see :func:`ganmetric.generators.spec.refuse_unnamed`); the current directory is searched too,

@@ -168,3 +168,62 @@ def test_hessian_command_with_a_user_distance(user_module, tmp_path):
                                     str(tmp_path / "bad.npz")])
     assert res.exit_code == 2 and "Invalid distance 'no:such:thing'. Must be one of {" in res.output
     assert "module.path:factory" in res.output and not (tmp_path / "bad.npz").exists()
+
+
+def _readme_example(folder) -> str:
+    """Write the README's own-distance example (its heredoc, my_feats.py) and the user's classifier weights
+    (a ResNet-18 with 10 classes, random here) into ``folder``; the README's command."""
+    import re
+    from pathlib import Path
+
+    import torchvision
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = re.search(r"^    cat > my_feats.py <<'PY'\n(.*?)^    PY\n    (ganmetric [^\n]+)\n", readme, re.S | re.M)
+    assert block is not None, "the README's own-distance example moved"
+    (folder / "my_feats.py").write_text("\n".join(line[4:] for line in block.group(1).splitlines()) + "\n")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # torchvision's initialisation draws from the global generator
+        torch.save(torchvision.models.resnet18(num_classes=10).state_dict(), folder / "my_resnet18.pt")
+    return block.group(2)
+
+
+def test_the_readme_example_is_the_classifiers_squared_feature_distance(tmp_path, monkeypatch):
+    import torchvision
+    _readme_example(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    sys.modules.pop("my_feats", None)
+    D = ganmetric.load_distance("my_feats:stage3", dtype="float64")
+    assert isinstance(D, FeatureDistance) and not D.training and len(D.options["state_sha256"]) == 64
+    net = torchvision.models.resnet18(num_classes=10).double().eval()  # the same net, built independently
+    net.load_state_dict(torch.load(tmp_path / "my_resnet18.pt", weights_only=True))
+    x = torch.rand(2, 3, 32, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    # the example's constants are float32 buffers (then made float64 with the distance)
+    mean = torch.tensor([0.485, 0.456, 0.406]).double().view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).double().view(1, 3, 1, 1)
+    h = (x + 1) / 2
+    h = net.maxpool(net.relu(net.bn1(net.conv1((h - mean) / std))))
+    f = net.layer3(net.layer2(net.layer1(h))).flatten(1)
+    torch.testing.assert_close(D(x[:1], x[1:]), ((f[0] - f[1]) ** 2).sum()[None], rtol=1e-10, atol=0)
+    sys.modules.pop("my_feats", None)
+
+
+@pytest.mark.slow  # a ResNet-18's layer3 through DCGAN's 100 latent directions: about 10 s
+@pytest.mark.pretrained("dcgan-face")
+def test_the_readme_example_command_runs(tmp_path, monkeypatch):
+    import shlex
+
+    from click.testing import CliRunner
+
+    from ganmetric_cli.main import main
+    command = _readme_example(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    sys.modules.pop("my_feats", None)
+    res = CliRunner().invoke(main, shlex.split(command)[1:])
+    assert res.exit_code == 0, res.output
+    saved = ganmetric.load_result(tmp_path / "face_resnet.npz")
+    assert saved.meta["distance"] == "my_feats:stage3" and len(saved.meta["distance_options"]["state_sha256"]) == 64
+    H = torch.as_tensor(saved.H, dtype=torch.float64)
+    assert H.shape == (100, 100) and torch.isfinite(H).all() and H.abs().max() > 0
+    torch.testing.assert_close(H, H.T, rtol=0, atol=1e-6 * H.abs().max().item())
+    assert torch.linalg.eigvalsh(H).min() > -1e-5 * H.abs().max()  # 2 J^T J: positive semi-definite
+    sys.modules.pop("my_feats", None)
