@@ -55,7 +55,7 @@ def models_table() -> str:
 
 
 def distances_table() -> str:
-    """The distances ``load_distance`` and ``--distance`` take, from the registry (``ganmetric.distances.DISTANCES``)."""
+    """The distances ``load_distance`` and ``--distance`` take, from the registry."""
     from ganmetric.distances import distance_entries
     rows = ["| distance | its options (flags) | what it is |", "|---|---|---|"]
     for entry in distance_entries():
