@@ -73,6 +73,6 @@ def test_distance_is_checked_by_form_only(value, spec):
 def test_a_bad_distance_lists_every_form():
     res = CliRunner().invoke(_spy(), ["-d", "ssim"])
     assert res.exit_code == 2
-    assert res.output.splitlines()[-1] == ("Error: Invalid value for '--distance' / '-d': Invalid distance 'ssim'. "
-                                           "Must be one of {layer:NAME[,NAME2...], lpips-alex, lpips-squeeze, "
-                                           "lpips-vgg, module.path:factory, mse}")
+    assert res.output.splitlines()[-1] == ("Error: Invalid value for '--distance' / '-d': 'ssim' is not one of mse, "
+                                           "lpips-alex, lpips-vgg, lpips-squeeze, layer:NAME[,NAME2...], "
+                                           "module.path:factory")

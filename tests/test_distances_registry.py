@@ -91,9 +91,9 @@ def test_every_builtin_distance_records_its_options():
 def test_unknown_names_and_options_list_the_valid_ones():
     with pytest.raises(InputError) as err:
         load_distance("ssim")
-    assert str(err.value) == ("Invalid distance 'ssim'. Must be one of {layer:NAME[,NAME2...], lpips-alex, "
-                              "lpips-squeeze, lpips-vgg, module.path:factory, mse}")
-    assert err.value.argument == "distance"
+    assert "'ssim'" in str(err.value) and err.value.argument == "distance"  # one line naming every valid form
+    assert "{layer:NAME[,NAME2...], lpips-alex, lpips-squeeze, lpips-vgg, module.path:factory, mse}" in str(err.value)
+    assert "\n" not in str(err.value)
     with pytest.raises(InputError, match=r"^window is not an option of any distance \(the options are: "
                                          r"lpips_backbone, resize\)$"):
         load_distance("mse", window=7)

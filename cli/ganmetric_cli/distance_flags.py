@@ -13,7 +13,7 @@ import click
 
 from ganmetric.distances import (DEFAULT_DISTANCE, DistanceSpec, distance_entries, distance_entry, distance_forms,
                                  shell_options)
-from ganmetric.errors import InputError, first_line
+from ganmetric.errors import InputError
 
 
 def flag(name: str) -> str:
@@ -36,8 +36,8 @@ class DistanceParam(click.ParamType):
     def convert(self, value, param, ctx):
         try:
             distance_entry(value)
-        except InputError as exc:
-            self.fail(first_line(exc), param, ctx)
+        except InputError:  # worded as click words a bad choice (the library's "Invalid distance ..." would repeat it)
+            self.fail(f"'{value}' is not one of {', '.join(distance_forms())}", param, ctx)
         return value
 
     def get_metavar(self, param, *args, **kwargs):
