@@ -170,26 +170,27 @@ def test_hessian_command_with_a_user_distance(user_module, tmp_path):
     assert "module.path:factory" in res.output and not (tmp_path / "bad.npz").exists()
 
 
-def _readme_example(folder) -> str:
-    """Write the README's own-distance example (its heredoc, my_feats.py) and the user's classifier weights
-    (a ResNet-18 with 10 classes, random here) into ``folder``; the README's command."""
+def _documented_example(folder) -> str:
+    """Write the docs' own-distance example (docs/models.md, "Your own distance": its heredoc, my_feats.py) and the
+    user's classifier weights (a ResNet-18 with 10 classes, seeded random weights here) into ``folder``; return
+    the page's command."""
     import re
     from pathlib import Path
 
     import torchvision
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    block = re.search(r"^    cat > my_feats.py <<'PY'\n(.*?)^    PY\n    (ganmetric [^\n]+)\n", readme, re.S | re.M)
-    assert block is not None, "the README's own-distance example moved"
-    (folder / "my_feats.py").write_text("\n".join(line[4:] for line in block.group(1).splitlines()) + "\n")
+    page = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text()
+    block = re.search(r"^```bash\ncat > my_feats.py <<'PY'\n(.*?)^PY\n(ganmetric [^\n]+)\n```", page, re.S | re.M)
+    assert block is not None, "the own-distance example moved"
+    (folder / "my_feats.py").write_text(block.group(1))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)  # torchvision's initialisation draws from the global generator
         torch.save(torchvision.models.resnet18(num_classes=10).state_dict(), folder / "my_resnet18.pt")
     return block.group(2)
 
 
-def test_the_readme_example_is_the_classifiers_squared_feature_distance(tmp_path, monkeypatch):
+def test_the_documented_example_is_the_classifiers_squared_feature_distance(tmp_path, monkeypatch):
     import torchvision
-    _readme_example(tmp_path)
+    _documented_example(tmp_path)
     monkeypatch.chdir(tmp_path)
     sys.modules.pop("my_feats", None)
     D = ganmetric.load_distance("my_feats:stage3", dtype="float64")
@@ -209,13 +210,13 @@ def test_the_readme_example_is_the_classifiers_squared_feature_distance(tmp_path
 
 @pytest.mark.slow  # a ResNet-18's layer3 through DCGAN's 100 latent directions: about 10 s
 @pytest.mark.pretrained("dcgan-face")
-def test_the_readme_example_command_runs(tmp_path, monkeypatch):
+def test_the_documented_example_command_runs(tmp_path, monkeypatch):
     import shlex
 
     from click.testing import CliRunner
 
     from ganmetric_cli.main import main
-    command = _readme_example(tmp_path)
+    command = _documented_example(tmp_path)
     monkeypatch.chdir(tmp_path)
     sys.modules.pop("my_feats", None)
     res = CliRunner().invoke(main, shlex.split(command)[1:])
