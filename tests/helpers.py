@@ -107,6 +107,15 @@ def dense_reference(G, D, z0: torch.Tensor) -> torch.Tensor:
     return torch.autograd.functional.hessian(f, z0, vectorize=True)
 
 
+def assert_jacobian_matches_dense(G, z0: torch.Tensor) -> None:
+    """The full metric of a float64 generator (``jacobian``, mse) equals :func:`dense_reference` (rtol 1e-8)."""
+    import ganmetric
+    D = ganmetric.load_distance("mse", dtype="float64")
+    res = ganmetric.metric_tensor(G, D, z0, method="jacobian")
+    ref = dense_reference(G, D, z0)
+    assert torch.allclose(torch.as_tensor(res.H), ref, rtol=1e-8, atol=1e-10 * ref.abs().max())
+
+
 def save_with(path, result, **meta):
     """Save a result with the meta a test chooses, reserved keys (model, distance, kind, ...) included.
 

@@ -16,16 +16,16 @@ import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 import ganmetric
-from ganmetric.distances import distance_inputs
 from ganmetric.errors import InputError
 from ganmetric.generators.families import FAMILIES
 from ganmetric.hessian.operators import Objective
 from helpers import TinyConvGenerator
-from helpers_devices import TINY_MODELS, fake_cuda_copy
+from helpers_devices import TINY_MODEL_FILES, TINY_MODELS, fake_cuda_copy
 
 CUDA = torch.device("cuda", 0)
 #: LPIPS keys its cache on data pointers; a fake tensor's warns (and has none): harmless here
-pytestmark = pytest.mark.filterwarnings("ignore:Accessing the data pointer of FakeTensor")
+pytestmark = [pytest.mark.filterwarnings("ignore:Accessing the data pointer of FakeTensor"),
+              pytest.mark.filterwarnings("ignore::ganmetric.errors.UnknownSourceWarning")]  # NVIDIA .pkl: own source
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def lpips():
             for net, resize in (("alex", None), ("squeeze", 64))}
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("family", sorted(FAMILIES) + sorted(TINY_MODEL_FILES))
 def test_every_family_runs_its_forward_on_a_fake_gpu(family, mode, tmp_path, lpips):
     if family not in TINY_MODELS:
         pytest.fail(f"family {family} has no tiny model in tests/helpers_devices.py TINY_MODELS: add one so that "
@@ -59,7 +59,8 @@ def test_every_family_runs_its_forward_on_a_fake_gpu(family, mode, tmp_path, lpi
 @pytest.mark.parametrize("net, side", [("alex", 64), ("squeeze", 16)])
 def test_distances_and_the_objectives_maps_run_on_a_fake_gpu(net, side, mode, lpips):
     """LPIPS with and without resize (its interpolate), MSE, and psi / f of the objective the operators
-    differentiate. (A layer distance checks its layers on data when it binds: the meta tier covers it.)"""
+    differentiate. (A layer distance checks a generator's layers on data when it first reads it: the meta tier
+    covers it.)"""
     G = TinyConvGenerator(n=6, res=side)
     Gf = fake_cuda_copy(G, mode)
     distances = [fake_cuda_copy(lpips[net], mode), ganmetric.load_distance("mse")]
@@ -68,7 +69,7 @@ def test_distances_and_the_objectives_maps_run_on_a_fake_gpu(net, side, mode, lp
         for D in distances:
             obj = Objective(Gf, D, z[0])
             psi, f = obj.psi(z), obj.f(z)
-            inputs = distance_inputs(Gf, D, z)
+            inputs = D.inputs(Gf, z)
             assert psi.device == f.device == inputs.device == CUDA and psi.shape[0] == f.shape[0] == 3
 
 

@@ -3,7 +3,8 @@
 The option groups build the library's own request objects: ``model_options`` gives a
 command one ``model_spec`` (:class:`ganmetric.generators.ModelSpec`: only what the user
 typed, so a command reading a file fills the rest from the file's record),
-``distance_options`` one ``distance_spec`` (:class:`ganmetric.distances.DistanceSpec`) and
+``distance_options`` one ``distance_spec`` (:class:`ganmetric.distances.DistanceSpec`; its flags
+generated from the registry of distances in :mod:`.distance_flags`) and
 ``metric_options`` one ``solver`` dict of the metric's numerical options.
 """
 from __future__ import annotations
@@ -22,11 +23,12 @@ import numpy as np
 
 import ganmetric
 from ganmetric import checks
-from ganmetric.distances import DEFAULT_DISTANCE, DISTANCES, LAYER_PREFIX, DistanceSpec
 from ganmetric.errors import GanmetricError, InputError, first_line
 from ganmetric.basis import basis_meta
 from ganmetric.generators import ModelSpec, load_recorded_generator
 from ganmetric.io import describe_file
+
+from .distance_flags import DISTANCE_FLAGS, DISTANCE_FLAGS_IN_WORDS, distance_options  # noqa: F401 (generated)
 
 
 #: exit statuses: bad input (what the user typed or gave: click's usage errors use 2 too), a failure at run
@@ -154,6 +156,8 @@ def _reporting_flags(callback):
 _MODEL_OPTIONS = ("latent_dim", "output_range", "class_name", "weights", "class_index", "truncation",
                   "reference_seed")
 _MODEL_OPTIONS += ("variant", "clamp")
+_MODEL_OPTIONS += ("resolution", "noise", "mean_style")
+_MODEL_OPTIONS += ("network", "truncation_cutoff", "noise_mode", "trust_pickled_code")
 
 
 def model_options(f):
@@ -163,6 +167,7 @@ def model_options(f):
     @functools.wraps(f)
     def command(*args, **kwargs):
         options = {k: kwargs.pop(k) for k in _MODEL_OPTIONS}
+        options["trust_pickled_code"] = options["trust_pickled_code"] or None  # not given: no option at all
         kwargs["model_spec"] = ModelSpec(kwargs.pop("model"), kwargs.pop("latent_space"), options)
         return f(*args, **kwargs)
 
@@ -170,87 +175,64 @@ def model_options(f):
         click.option("--model", "-m", default=None,
                      help="Pretrained model name (see `ganmetric models list`), a config .json, a model "
                           "file (a checkpoint of a known layout: rosinality StyleGAN2, pytorch_GAN_zoo, DeePSim, "
-                          "...; a saved generator: TorchScript .pt/.ts or exported program .pt2), "
+                          "...; a saved generator: TorchScript .pt/.ts or exported program .pt2; an NVIDIA "
+                          "StyleGAN2-ADA/StyleGAN3 network pickle .pkl, read without running its code), "
                           "hf://OWNER/REPO/PATH[@REVISION] (a file from the Hugging Face Hub cache), or your own "
                           "code as module.path:factory. A TorchScript or exported-program file is a program and "
                           "module:factory runs your code: load only files you trust. Default: the model the input "
                           "file records if it is a pretrained one (any other must be named here), else "
                           f"{ganmetric.generators.spec.DEFAULT_MODEL}."),
         click.option("--latent-space", default=None,
-                     help="Latent space for models with several (biggan: full, noise, class; stylegan2: w, z, w+)."),
+                     help="Latent space for models with several (biggan: full, noise, class; stylegan2 and NVIDIA "
+                          ".pkl: w, z, w+; stylegan1: z, w, w+)."),
         click.option("--latent-dim", type=int, default=None, help="Latent size of a saved generator file or "
                                                                   "custom module, if it does not record it."),
         click.option("--output-range", type=click.Choice(["-1,1", "0,1"]), default=None,
                      help="Output range of a saved generator file or custom module (default -1,1)."),
         click.option("--class-name", default=None, help="Class of a conditional model (e.g. eyes-cdcgan: blue)."),
         click.option("--weights", type=click.Path(), default=None,
-                     help="Weights: a state-dict file (torch.save) loaded strictly into a custom module or a "
-                          "pretrained config's architecture; for BigGAN a folder with config.json and "
+                     help="Weights: a state-dict file (torch.save, or .safetensors) loaded strictly into a custom "
+                          "module or a pretrained config's architecture; for BigGAN a folder with config.json and "
                           "pytorch_model.bin; or hf://OWNER/REPO/PATH[@REVISION]."),
         click.option("--class-index", type=int, default=None,
-                     help="BigGAN: ImageNet class index (0-999) of the reference point and samples."),
+                     help="BigGAN: ImageNet class index (0-999) of the reference point and samples; a conditional "
+                          "NVIDIA .pkl: its class (required)."),
         click.option("--truncation", type=float, default=None,
-                     help="BigGAN: truncation in (0, 1] (default 1); StyleGAN2: psi."),
+                     help="BigGAN: truncation in (0, 1] (default 1); StyleGAN2 and NVIDIA .pkl: psi around the "
+                          "average w (acts on z codes and samples); StyleGAN (stylegan1): psi, the style weight "
+                          "(default 0.7)."),
         click.option("--reference-seed", type=SEED, default=None,
                      help="BigGAN: seed of the reference point's fixed part (default 0)."),
+        click.option("--network", type=click.Choice(["G_ema", "G"]), default=None,
+                     help="NVIDIA .pkl: which generator of the snapshot (default G_ema, the averaged one)."),
+        click.option("--truncation-cutoff", type=int, default=None,
+                     help="NVIDIA .pkl: truncate only the first N styles (NVIDIA's truncation_cutoff; z and w+)."),
+        click.option("--noise-mode", type=click.Choice(["const", "none", "random"]), default=None,
+                     help="NVIDIA StyleGAN2 .pkl: the noise inputs (default const, the file's fixed maps; random is "
+                          "not a deterministic map and the metric refuses it)."),
+        click.option("--trust-pickled-code", is_flag=True, default=False,
+                     help="NVIDIA .pkl: load with NVIDIA's own loader, which RUNS the Python code stored in the "
+                          "file (needs NVIDIA's repository on PYTHONPATH). Only for a file you trust; recorded."),
         click.option("--variant", type=click.Choice(["fc6", "fc7", "fc8", "pool5"]), default=None,
                      help="DeePSim: which generator (default: read from the weights' shapes; fc6 and fc7 share "
                           "their shapes, so say fc7)."),
         click.option("--clamp/--no-clamp", default=None,
                      help="DeePSim: clamp images to the valid range as the authors do (default on; the metric then "
-                          "ignores saturated pixels); StyleGAN2: clamp to [-1, 1] (default off)."),
+                          "ignores saturated pixels); StyleGAN2 and StyleGAN (stylegan1): clamp to [-1, 1] (default "
+                          "off)."),
+        click.option("--resolution", type=int, default=None,
+                     help="StyleGAN (stylegan1): output side, 4, 8, ... up to the checkpoint's largest (default 256)."),
+        click.option("--noise", type=click.Path(), default=None,
+                     help="StyleGAN (stylegan1): an .npz of the fixed noise images, one per scale 4, 8, ..., "
+                          "resolution in that order (np.savez(f, *noise); each (1, 1, s, s)). Default: drawn with "
+                          "seed 0."),
+        click.option("--mean-style", type=click.Path(), default=None,
+                     help="StyleGAN (stylegan1): an .npy of the truncation centre (style_dim,). Default: estimated "
+                          "as the authors' get_mean_style does (seed 0)."),
         click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ..."),
         click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
                      help="Precision of the generator, the distance and every computation (float64: slower, "
                           "for checks)."),
-    ]
-    for opt in reversed(opts):
-        command = opt(command)
-    return command
-
-
-class DistanceChoice(click.Choice):
-    """``--distance``: one of the image distances, or ``layer:NAME[,NAME2...]`` (the generator's own layers)."""
-
-    def __init__(self):
-        super().__init__(DISTANCES)
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, str) and value.startswith(LAYER_PREFIX):
-            return value  # the names are checked against the model when the distance is loaded
-        try:
-            return super().convert(value, param, ctx)
-        except click.BadParameter:
-            self.fail(f"{value!r} is not one of {', '.join(DISTANCES)}, or {LAYER_PREFIX}NAME (a layer of the model: "
-                      f"`ganmetric models layers MODEL` lists them)", param, ctx)
-
-    def get_metavar(self, param, *args, **kwargs):
-        return "[" + "|".join(DISTANCES) + f"|{LAYER_PREFIX}NAME]"
-
-
-def distance_options(f):
-    """--distance, --lpips-backbone, --resize, passed to the command as ``distance_spec``."""
-
-    @functools.wraps(f)
-    def command(*args, **kwargs):
-        kwargs["distance_spec"] = DistanceSpec(kwargs.pop("distance"), kwargs.pop("lpips_backbone"),
-                                               kwargs.pop("resize"))
-        return f(*args, **kwargs)
-
-    opts = [
-        click.option("--distance", "-d", type=DistanceChoice(), default=None,
-                     help=f"Image distance pulled back through the generator, or {LAYER_PREFIX}NAME[,NAME2...]: the "
-                          f"mean squared difference of the model's own layer NAME's activations (layers as listed by "
-                          f"`ganmetric models layers MODEL`; several are summed, each normalised by its size). "
-                          f"Default: the one the input file records, else {DEFAULT_DISTANCE}."),
-        click.option("--lpips-backbone", default=None,
-                     help="LPIPS backbone weights: 'pretrained' (torchvision ImageNet, needs the network or "
-                          "torch's cache; the default), 'random' or 'random:SEED' (an untrained backbone drawn "
-                          "from the seed, 0 by default: the same every run; for tests and offline use), or the "
-                          "path of a torchvision state dict."),
-        click.option("--resize", type=int, default=None,
-                     help="LPIPS: resize images to this square side first (the paper used 256; needed below "
-                          "31 px for alex, 16 for vgg, 17 for squeeze)."),
     ]
     for opt in reversed(opts):
         command = opt(command)

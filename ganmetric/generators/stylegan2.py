@@ -33,6 +33,7 @@ from ..errors import InputError, WeightsError
 from ..io import load_torch_file
 from .base import Generator, normal_rows
 from .families import register_family
+from .fast_layers import truncate
 from .stylegan2_layers import StyleGAN2Network
 from .weights import user_weights_info
 
@@ -100,12 +101,7 @@ class StyleGAN2Generator(Generator):
     def _truncated(self, w: torch.Tensor, truncation: float | None = None) -> torch.Tensor:
         """``avg + psi (w - avg)`` in w's dtype and on its device (w itself when psi = 1)."""
         psi = self.truncation if truncation is None else float(truncation)
-        if psi != 1.0:
-            if self.latent_avg is None:
-                raise InputError("truncation needs latent_avg; load the model with truncation != 1")
-            avg = self.latent_avg.to(device=w.device, dtype=w.dtype)
-            w = avg + psi * (w - avg)
-        return w
+        return truncate(w, self.latent_avg, psi, centre_name="latent_avg")
 
     def _seeded_mapping(self, z: torch.Tensor) -> torch.Tensor:
         """``mapping(z)`` for drawn codes: on the CPU in float64, one row at a time.
@@ -198,8 +194,8 @@ def split_checkpoint(obj, *, where: str = "checkpoint") -> tuple[dict, torch.Ten
         raise WeightsError(f"{where}: expected a rosinality checkpoint dict with key 'g_ema', got {type(obj).__name__}")
     if "g_ema" in obj:
         state, avg = obj["g_ema"], obj.get("latent_avg")
-    elif "input.input" in obj:
-        state, avg = obj, None
+    elif "input.input" in obj:  # a bare state dict (a flat .safetensors file may hold latent_avg beside it)
+        state, avg = {k: v for k, v in obj.items() if k != "latent_avg"}, obj.get("latent_avg")
     else:
         keys = ", ".join(sorted(map(str, obj))[:8])
         raise WeightsError(f"{where}: expected a rosinality StyleGAN2 checkpoint (key 'g_ema') or a generator "
