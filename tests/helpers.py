@@ -1,7 +1,6 @@
-"""Small generators with known answers, and the independent dense reference."""
+"""Small generators with known answers, and helpers for CLI results, result files and weight caches."""
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 
@@ -92,16 +91,6 @@ def randomize_(module: nn.Module, seed: int, scale: float = 0.5) -> nn.Module:
                 m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g) * 0.1)
                 m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
     return module
-
-
-def dense_reference(G, D, z0: torch.Tensor) -> torch.Tensor:
-    """Float64 Hessian of z -> d(G(z0), G(z)) at z0 by torch.autograd.functional.hessian."""
-    G = copy.deepcopy(G).double()  # never convert the caller's modules in place
-    D = copy.deepcopy(D).double()
-    z0 = z0.double().reshape(-1)
-    x0 = G(z0[None]).detach()
-    f = lambda z: D(x0, G(z[None])).sum()
-    return torch.autograd.functional.hessian(f, z0, vectorize=True)
 
 
 def save_with(path, result, **meta):

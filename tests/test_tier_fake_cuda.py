@@ -19,7 +19,7 @@ import ganmetric
 from ganmetric.distances import distance_inputs
 from ganmetric.errors import InputError
 from ganmetric.generators.families import FAMILIES
-from ganmetric.hessian.operators import Objective
+from ganmetric.hessian.objective import Objective
 from helpers import TinyConvGenerator
 from helpers_devices import TINY_MODELS, fake_cuda_copy
 
