@@ -93,6 +93,24 @@ def randomize_(module: nn.Module, seed: int, scale: float = 0.5) -> nn.Module:
     return module
 
 
+def imported_modules(path: Path) -> set[str]:
+    """Every module a ganmetric source file imports, as absolute dotted names, at any depth (lazy imports too)."""
+    import ast
+    path = Path(path).resolve()
+    package = list(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            if node.module:
+                out.add(".".join(base + [node.module]))
+            else:  # from .. import axes: the names are modules
+                out.update(".".join(base + [alias.name]) for alias in node.names)
+    return out
+
+
 def save_with(path, result, **meta):
     """Save a result with the meta a test chooses, reserved keys (model, distance, kind, ...) included.
 
