@@ -76,7 +76,7 @@ def float64_copies(G, D, z) -> tuple:
     Raises:
         InputError: z is not one finite code of G's latent size.
     """
-    z = checks.latent_codes(z, int(G.latent_dim))
+    z = checks.latent_codes(z=z, latent_dim=int(G.latent_dim), name="z")
     if z.shape[0] != 1:
         raise InputError(f"z must be one code, got {z.shape[0]}", argument="z")
     G64, D64 = copy.deepcopy((G, D))
@@ -123,12 +123,15 @@ def quadratic_forms(G, D, z, V: torch.Tensor, *, step: float = STEP) -> torch.Te
         (m,) float64.
 
     Raises:
-        InputError: z is not one finite code of G's latent size, or V is not (m, n).
+        InputError: z is not one finite code of G's latent size, V is not an (m, n) tensor, or
+            step is not a finite number > 0.
     """
+    step = checks.positive_float("step", step)
     G, D, z0 = float64_copies(G, D, z)
-    V = torch.as_tensor(V).to(device=z0.device, dtype=torch.float64)
-    if V.dim() != 2 or V.shape[1] != z0.numel():
-        raise InputError(f"V must be directions of shape (m, {z0.numel()}), got {tuple(V.shape)}", argument="V")
+    if not isinstance(V, torch.Tensor) or V.dim() != 2 or V.shape[1] != z0.numel():
+        shape = tuple(V.shape) if isinstance(V, torch.Tensor) else type(V).__name__
+        raise InputError(f"V must be a tensor of directions of shape (m, {z0.numel()}), got {shape}", argument="V")
+    V = V.to(device=z0.device, dtype=torch.float64)
     ts = (step, step / 2, step / 4)
     with torch.no_grad():
         x0 = distance_inputs(G, D, z0[None])
@@ -168,10 +171,15 @@ def check_metric(G, D, z, method: str = "auto", k: int | None = None, *, rtol: f
 
     Raises:
         MetricCheckError: an error above ``rtol``, naming the check, the error and the tolerance.
-        InputError: bad arguments (as :func:`ganmetric.metric_tensor` says).
+        InputError: bad arguments (as :func:`ganmetric.metric_tensor` says), or rtol, probes,
+            seed or step out of range (naming the argument).
     """
     from .hessian import metric_tensor  # the engine under test: imported when a check runs
 
+    rtol = checks.positive_float("rtol", rtol)
+    probes = checks.positive_int("probes", probes)
+    step = checks.positive_float("step", step)
+    seed = checks.seed(value=seed, name="seed")  # keywords: the same call under either argument order
     G64, D64, z0 = float64_copies(G, D, z)
     res = metric_tensor(G64, D64, z0, method=method, k=k, **options)
     U, lam = res.eigvecs.to(torch.float64), res.eigvals.to(torch.float64)

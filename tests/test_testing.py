@@ -97,6 +97,13 @@ def test_check_metric_catches_a_span_that_is_not_the_top(monkeypatch):
 @pytest.mark.parametrize("call, argument", [
     (lambda G, D: dense_hessian(G, D, torch.ones(2, 5)), "z"),
     (lambda G, D: quadratic_forms(G, D, torch.ones(5), torch.ones(3, 4)), "V"),
+    (lambda G, D: quadratic_forms(G, D, torch.ones(5), [[1.0] * 5]), "V"),
+    (lambda G, D: quadratic_forms(G, D, torch.ones(5), torch.ones(3, 5), step=0.0), "step"),
+    (lambda G, D: check_metric(G, D, torch.ones(5), method="jacobian", rtol=-1.0), "rtol"),
+    (lambda G, D: check_metric(G, D, torch.ones(5), method="jacobian", probes=0), "probes"),
+    (lambda G, D: check_metric(G, D, torch.ones(5), method="jacobian", seed=-1), "seed"),
+    (lambda G, D: check_metric(G, D, torch.ones(5), method="jacobian", step=float("nan")), "step"),
+    (lambda G, D: check_metric(G, D, torch.ones(5), method="no-such-method"), "method"),
 ])
 def test_bad_input_names_the_argument(linear, call, argument):
     G, D, _ = linear
