@@ -108,6 +108,12 @@ def _result_source(res: MetricResult, description: str) -> BasisSource:
 def basis_meta(path) -> dict:
     """What a basis file (a result, an average or an axis file) records: its meta.
 
+    Args:
+        path: the result or axis file.
+
+    Returns:
+        The file's meta (model, latent space, distance, ...).
+
     Raises:
         InputError: missing file. ResultFileError: not a result or axis file.
     """

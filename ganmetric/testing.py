@@ -29,12 +29,15 @@ from .distances.layer import distance_inputs
 from .errors import InputError
 from .placement import module_device
 
-#: the finite-difference step of :func:`quadratic_forms` (float64): rounding of d puts its
-#: estimate within ~1e-10 lambda_1 of v^T H v on the test suite's models (measured <= 3e-10)
+__all__ = ["check_metric", "MetricCheck", "MetricCheckError", "dense_hessian", "quadratic_forms", "float64_copies",
+           "STEP", "RTOL"]
+
 STEP = 2e-5
-#: :func:`check_metric`'s default tolerance, relative to the largest eigenvalue: three orders
-#: above the oracle's own error, far below a wrong product or a missing factor 2 (order 1)
+"""The finite-difference step of :func:`quadratic_forms` (float64): rounding of d puts its estimate within
+~1e-10 lambda_1 of v^T H v on the test suite's models (measured <= 3e-10)."""
 RTOL = 1e-6
+""":func:`check_metric`'s default tolerance, relative to the largest eigenvalue: three orders above the oracle's
+own error, far below a wrong product or a missing factor 2 (order 1)."""
 
 
 class MetricCheckError(AssertionError):
@@ -72,6 +75,14 @@ def float64_copies(G, D, z) -> tuple:
     """``(G, D, z0)`` as float64 copies, z0 of shape (n,) on G's device; the caller's modules are untouched.
 
     G and D are copied together, so that a distance of G's own layers belongs to the copy of G.
+
+    Args:
+        G: a generator.
+        D: a distance.
+        z: one code, (n,) or (1, n).
+
+    Returns:
+        (G64, D64, z0): the float64 copies and z0, (n,) float64.
 
     Raises:
         InputError: z is not one finite code of G's latent size.

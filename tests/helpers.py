@@ -1,7 +1,10 @@
 """Small generators with known answers, and helpers for CLI results, result files and weight caches."""
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -163,3 +166,31 @@ def cache_weights(model: str, spec: dict, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
+
+
+#: Chromium as root in a container with no network: no sandbox, no GPU, no background connections
+CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync")
+
+
+@contextlib.contextmanager
+def headless_chromium(window: str = "1280,960"):
+    """A Selenium driver of Debian's headless chromium (its console log kept), in a fresh profile removed after.
+
+    The caller skips where ``shutil.which("chromium")``, ``which("chromedriver")`` or selenium are missing.
+    """
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    profile = tempfile.mkdtemp(prefix="ganmetric-chromium-")
+    for flag in CHROMIUM_FLAGS + (f"--window-size={window}", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

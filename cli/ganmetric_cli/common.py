@@ -200,7 +200,9 @@ def model_options(f):
                      help="DeePSim: clamp images to the valid range as the authors do (default on; the metric then "
                           "ignores saturated pixels); StyleGAN2: clamp to [-1, 1] (default off)."),
         click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ..."),
-        click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True),
+        click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
+                     help="Precision of the generator, the distance and every computation (float64: slower, "
+                          "for checks)."),
     ]
     for opt in reversed(opts):
         command = opt(command)

@@ -101,7 +101,15 @@ class Comparison:
 
 
 def principal_angles(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Principal angles (radians, ascending) between the column spans of A (n, p) and B (n, q)."""
+    """Principal angles between the column spans of two matrices.
+
+    Args:
+        A: (n, p) columns spanning the first subspace.
+        B: (n, q) columns spanning the second.
+
+    Returns:
+        (min(p, q),) the angles in radians, ascending (0: a shared direction).
+    """
     Qa = np.linalg.qr(A)[0]
     Qb = np.linalg.qr(B)[0]
     cos = np.linalg.svd(Qa.T @ Qb, compute_uv=False)

@@ -46,12 +46,19 @@ class _Families(MutableMapping):
         return len(dict.fromkeys([*_BUILTIN, *self._builders]))
 
 
-#: family name -> ``builder(config, *, latent_space, **options) -> Generator``
 FAMILIES: MutableMapping[str, Callable] = _Families()
+"""Family name -> ``builder(config, *, latent_space, **options) -> Generator``."""
 
 
 def register_family(name: str):
-    """Decorator: register ``builder(config, *, latent_space, **options) -> Generator`` as family ``name``."""
+    """Decorator: register ``builder(config, *, latent_space, **options) -> Generator`` as family ``name``.
+
+    Args:
+        name: the family's name, as configs write it in ``"family"``.
+
+    Returns:
+        The decorator; it returns the builder unchanged.
+    """
     def deco(fn):
         FAMILIES[name] = fn
         return fn

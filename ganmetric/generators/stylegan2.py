@@ -58,7 +58,9 @@ class StyleGAN2Generator(Generator):
 
     Attributes:
         g_ema: the network; ``g_ema.state_dict()`` is a rosinality ``g_ema`` entry.
-        style_dim, n_latent, truncation.
+        style_dim: the size of one style vector (z and w).
+        n_latent: the number of style vectors in w+.
+        truncation: psi.
     """
 
     def __init__(self, net: StyleGAN2Network, *, name: str = "stylegan2", latent_space: str = "w",
@@ -271,6 +273,19 @@ def stylegan2_from_checkpoint(ckpt, *, name: str = "stylegan2", latent_space: st
                               lr_mlp: float = 0.01, randomize_noise: bool = False, clamp: bool = False
                               ) -> StyleGAN2Generator:
     """A :class:`StyleGAN2Generator` from a checkpoint file path or an already loaded checkpoint dict.
+
+    Args:
+        ckpt: a rosinality checkpoint (``.pt`` path, read weights-only) or its loaded dict (``g_ema``,
+            optionally ``latent_avg``); sizes are read from the state.
+        name: the model's name in result files.
+        latent_space: "z", "w" or "w+".
+        truncation: psi (1: none), around the checkpoint's ``latent_avg`` when it has one.
+        lr_mlp: the mapping network's learning-rate multiplier the checkpoint was trained with.
+        randomize_noise: fresh noise at every call (refused by the metric's determinism probe).
+        clamp: clamp images to [-1, 1].
+
+    Returns:
+        The frozen :class:`StyleGAN2Generator`.
 
     Raises:
         InputError: missing file or bad option; WeightsError: the checkpoint does not fit.

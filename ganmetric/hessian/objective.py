@@ -20,7 +20,9 @@ class Objective:
     """The maps the operators differentiate, and their batched forward-mode products.
 
     Args:
-        G: generator; D: distance; z0: base point, shape (n,).
+        G: the generator.
+        D: the distance.
+        z0: the base point, shape (n,).
 
     ``psi(Z)`` -> (m, F) weighted features of G(Z) (feature-form distances only), which are
     ``c * psi_unscaled(Z)`` with ``c`` = :attr:`feature_scale`: the engine differentiates

@@ -116,6 +116,10 @@ class GaussNewtonOperator(MetricOperator):
     at z0 (:meth:`linearize`), and :meth:`gram` forms the whole H from the rows of J (the
     ``jacobian`` method). ``c`` is the distance's constant feature factor
     (:attr:`Objective.feature_scale`); :attr:`factor` is the one place ``2 c^2`` is applied.
+
+    Args:
+        obj: the :class:`~ganmetric.hessian.Objective`; its distance needs the squared-feature form.
+        chunk: tangents per batched pass (None: all of a block at once).
     """
 
     label = "Gauss-Newton products"
@@ -178,7 +182,12 @@ class GaussNewtonOperator(MetricOperator):
 
 
 class FwdOverRevOperator(MetricOperator):
-    """``H V`` by forward-mode differentiation of the reverse-mode gradient (exact, any distance)."""
+    """``H V`` by forward-mode differentiation of the reverse-mode gradient (exact, any distance).
+
+    Args:
+        obj: the :class:`~ganmetric.hessian.Objective`.
+        chunk: tangents per batched pass (None: all of a block at once).
+    """
 
     label = "forward-over-reverse products"
 
@@ -193,7 +202,11 @@ class FwdOverRevOperator(MetricOperator):
 
 
 class DoubleBackwardOperator(MetricOperator):
-    """The paper's ``backward-iter`` product: ``d/dz (grad f(z) . v)``, one vector per backward pass."""
+    """The paper's ``backward-iter`` product: ``d/dz (grad f(z) . v)``, one vector per backward pass.
+
+    Args:
+        obj: the :class:`~ganmetric.hessian.Objective`.
+    """
 
     batched = False
 
@@ -222,6 +235,11 @@ class FiniteDifferenceOperator(MetricOperator):
     on purpose, so that every method agrees on H; do not "fix" it back to match the paper's
     ForwardIter numbers (halve ours to compare with them). The paper's default step is also
     larger (``EPS = 1e-2`` against our ``eps = 1e-3``).
+
+    Args:
+        obj: the :class:`~ganmetric.hessian.Objective`.
+        eps: the step, relative to ``|z0|``.
+        chunk: codes per batched pass (None: a whole block, both sides, at once).
 
     Raises:
         InputError: eps is not a finite number > 0.

@@ -85,6 +85,10 @@ def probe_determinism(obj: Objective, *, rtol: float | None = None) -> None:
     Compares z0 evaluated alone (the objective's :attr:`~Objective.x0`) with z0 inside a
     batch of two (see :class:`DeterminismProbe`).
 
+    Args:
+        obj: the :class:`~ganmetric.hessian.Objective` (generator, distance and base point).
+        rtol: relative tolerance of the comparison (default 1e-4 in float32, 1e-9 in float64).
+
     Raises:
         NotDeterministicError: naming which check failed and by how much.
         NonFiniteError: the generator's output at z0 is not finite.
