@@ -79,6 +79,26 @@ class TinyConvGenerator(Generator):
         return self.body(self.fc(z).reshape(-1, 16, 4, 4))
 
 
+class NoisyGenerator(Generator):
+    """A generator the determinism probe must refuse: ``dropout`` (two calls differ), ``batchstats`` (a code's
+    output depends on its batch, as under train-mode BatchNorm) or ``nan`` (a non-finite image)."""
+
+    def __init__(self, mode: str):
+        super().__init__(name=f"noisy-{mode}", latent_dim=4)
+        self.mode = mode
+        self.freeze()
+
+    def _generate(self, z):
+        x = z.repeat(1, 4)
+        if self.mode == "dropout":
+            x = torch.nn.functional.dropout(x, 0.5, training=True)
+        elif self.mode == "batchstats":
+            x = x - x.mean(0, keepdim=True)
+        elif self.mode == "nan":
+            x = x * float("nan")
+        return x.reshape(-1, 1, 4, 4)
+
+
 def randomize_(module: nn.Module, seed: int, scale: float = 0.5) -> nn.Module:
     """Seeded random weights (N(0, scale^2)) and BatchNorm running statistics, in place; returns the module.
 

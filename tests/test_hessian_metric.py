@@ -13,7 +13,7 @@ from ganmetric.distances import FunctionDistance
 from ganmetric.errors import InputError, NotDeterministicError, NumericalWarning
 from ganmetric.generators.base import Generator
 from ganmetric.testing import dense_hessian
-from helpers import LinearGenerator, TinyConvGenerator
+from helpers import LinearGenerator, NoisyGenerator, TinyConvGenerator
 
 #: the top-k methods, from the registry (the rest return the full H unless k is given)
 TOPK = {name for name, m in ganmetric.METHODS.items() if m.kind == "top-k"}
@@ -190,28 +190,13 @@ def test_chunking_does_not_change_the_result():
     assert torch.allclose(a, b, rtol=1e-12, atol=1e-15)
 
 
-class _Noisy(Generator):
-    def __init__(self, mode):
-        super().__init__(name=f"noisy-{mode}", latent_dim=4)
-        self.mode = mode
-        self.freeze()
-
-    def _generate(self, z):
-        x = z.repeat(1, 4)
-        if self.mode == "dropout":
-            x = torch.nn.functional.dropout(x, 0.5, training=True)
-        else:  # batch statistics, as train-mode BatchNorm would use
-            x = x - x.mean(0, keepdim=True)
-        return x.reshape(-1, 1, 4, 4)
-
-
 @pytest.mark.parametrize("method", ["jacobian", "gn-lanczos", "fwd-over-rev"])
 @pytest.mark.parametrize("mode, match", [("dropout", "two evaluations"), ("batchstats", "other codes")])
 def test_determinism_probe(mode, match, method):
     """jacobian and gn-lanczos finish the probe with their own evaluation of z0; fwd-over-rev with the reference."""
     D = ganmetric.load_distance("mse")
     with pytest.raises(NotDeterministicError, match=match):
-        ganmetric.metric_tensor(_Noisy(mode), D, torch.ones(4), method=method, k=2 if method == "gn-lanczos" else None)
+        ganmetric.metric_tensor(NoisyGenerator(mode), D, torch.ones(4), method=method, k=2 if method == "gn-lanczos" else None)
 
 
 class _NonFinite(Generator):

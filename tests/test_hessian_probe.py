@@ -6,28 +6,8 @@ import torch
 
 import ganmetric
 from ganmetric.errors import NonFiniteError, NotDeterministicError
-from ganmetric.generators.base import Generator
 from ganmetric.hessian import DeterminismProbe, Objective, probe_determinism
-from helpers import LinearGenerator
-
-
-class _Noisy(Generator):
-    """Dropout (two calls differ) or batch statistics (a code's output depends on its batch)."""
-
-    def __init__(self, mode):
-        super().__init__(name=f"noisy-{mode}", latent_dim=4)
-        self.mode = mode
-        self.freeze()
-
-    def _generate(self, z):
-        x = z.repeat(1, 4)
-        if self.mode == "dropout":
-            x = torch.nn.functional.dropout(x, 0.5, training=True)
-        elif self.mode == "batchstats":
-            x = x - x.mean(0, keepdim=True)
-        elif self.mode == "nan":
-            x = x * float("nan")
-        return x.reshape(-1, 1, 4, 4)
+from helpers import LinearGenerator, NoisyGenerator
 
 
 def _batches(G, run) -> list[int]:
@@ -45,12 +25,12 @@ def _batches(G, run) -> list[int]:
                                          ("batchstats", "changes with the other codes in its batch")])
 def test_refuses_a_map_that_is_not_deterministic(mode, match):
     with pytest.raises(NotDeterministicError, match=f"^noisy-{mode}: .*{match}"):
-        probe_determinism(Objective(_Noisy(mode), ganmetric.load_distance("mse"), torch.ones(4)))
+        probe_determinism(Objective(NoisyGenerator(mode), ganmetric.load_distance("mse"), torch.ones(4)))
 
 
 def test_a_non_finite_image_is_refused_when_the_probe_is_made():
     with pytest.raises(NonFiniteError, match="generator's output is not finite"):
-        DeterminismProbe(Objective(_Noisy("nan"), ganmetric.load_distance("mse"), torch.ones(4)))
+        DeterminismProbe(Objective(NoisyGenerator("nan"), ganmetric.load_distance("mse"), torch.ones(4)))
 
 
 def test_a_given_primal_costs_no_evaluation():
