@@ -134,6 +134,17 @@ def imported_modules(path: Path) -> set[str]:
     return out
 
 
+def assert_jacobian_matches_dense(G, z0: torch.Tensor) -> None:
+    """The full metric of a float64 generator (``jacobian``, mse) equals :func:`ganmetric.testing.dense_hessian`
+    (rtol 1e-8)."""
+    import ganmetric
+    from ganmetric.testing import dense_hessian
+    D = ganmetric.load_distance("mse", dtype="float64")
+    res = ganmetric.metric_tensor(G, D, z0, method="jacobian")
+    ref = dense_hessian(G, D, z0)
+    assert torch.allclose(torch.as_tensor(res.H), ref, rtol=1e-8, atol=1e-10 * ref.abs().max())
+
+
 def save_with(path, result, **meta):
     """Save a result with the meta a test chooses, reserved keys (model, distance, kind, ...) included.
 

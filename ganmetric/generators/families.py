@@ -17,6 +17,7 @@ from ..errors import InputError
 #: built-in family -> the module of this package that registers it
 _BUILTIN = {"dcgan": "dcgan", "cdcgan": "dcgan", "biggan": "biggan", "stylegan2": "stylegan2"}
 _BUILTIN.update({"deepsim": "deepsim", "pggan": "ganzoo", "gan-zoo-dcgan": "ganzoo"})
+_BUILTIN.update({"stylegan1": "stylegan1", "bigbigan": "bigbigan"})
 
 
 class _Families(MutableMapping):

@@ -116,6 +116,8 @@ def _value(key: str, value) -> str:
         return describe_weights(value)
     if isinstance(value, list):
         return f"a vector of {len(value)} numbers"
+    if key.endswith("sha256") and isinstance(value, str):
+        return value[:12]
     return "none" if value is None else str(value)
 
 

@@ -33,6 +33,7 @@ from ..errors import InputError, WeightsError
 from ..io import load_torch_file
 from .base import Generator, normal_rows
 from .families import register_family
+from .fast_layers import truncate
 from .stylegan2_layers import StyleGAN2Network
 from .weights import user_weights_info
 
@@ -100,12 +101,7 @@ class StyleGAN2Generator(Generator):
     def _truncated(self, w: torch.Tensor, truncation: float | None = None) -> torch.Tensor:
         """``avg + psi (w - avg)`` in w's dtype and on its device (w itself when psi = 1)."""
         psi = self.truncation if truncation is None else float(truncation)
-        if psi != 1.0:
-            if self.latent_avg is None:
-                raise InputError("truncation needs latent_avg; load the model with truncation != 1")
-            avg = self.latent_avg.to(device=w.device, dtype=w.dtype)
-            w = avg + psi * (w - avg)
-        return w
+        return truncate(w, self.latent_avg, psi, centre_name="latent_avg")
 
     def _seeded_mapping(self, z: torch.Tensor) -> torch.Tensor:
         """``mapping(z)`` for drawn codes: on the CPU in float64, one row at a time.
