@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import torch
 
 from . import checks
-from .distances.layer import distance_inputs
 from .errors import InputError
 from .placement import module_device
 
@@ -111,8 +110,8 @@ def dense_hessian(G, D, z) -> torch.Tensor:
     """
     G, D, z0 = float64_copies(G, D, z)
     with torch.no_grad():
-        x0 = distance_inputs(G, D, z0[None])
-    return torch.autograd.functional.hessian(lambda z: D(x0, distance_inputs(G, D, z[None])).sum(), z0,
+        x0 = D.inputs(G, z0[None])
+    return torch.autograd.functional.hessian(lambda z: D(x0, D.inputs(G, z[None])).sum(), z0,
                                              vectorize=True)
 
 
@@ -145,9 +144,9 @@ def quadratic_forms(G, D, z, V: torch.Tensor, *, step: float = STEP) -> torch.Te
     V = V.to(device=z0.device, dtype=torch.float64)
     ts = (step, step / 2, step / 4)
     with torch.no_grad():
-        x0 = distance_inputs(G, D, z0[None])
+        x0 = D.inputs(G, z0[None])
         Z = torch.cat([z0 + s * t * V for t in ts for s in (1.0, -1.0)])
-        d = D(x0.expand(Z.shape[0], *x0.shape[1:]), distance_inputs(G, D, Z)).reshape(len(ts), 2, V.shape[0])
+        d = D(x0.expand(Z.shape[0], *x0.shape[1:]), D.inputs(G, Z)).reshape(len(ts), 2, V.shape[0])
     q = [(d[i, 0] + d[i, 1]) / t ** 2 for i, t in enumerate(ts)]
     r = [(4 * q[i + 1] - q[i]) / 3 for i in range(2)]  # the t^2 term cancels
     return (16 * r[1] - r[0]) / 15                      # the t^4 term cancels

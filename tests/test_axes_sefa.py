@@ -418,8 +418,8 @@ def test_stylegan1_w_plus_rows_and_refusals():
 
 def test_bigbigan_is_refused_in_one_line():
     from ganmetric.generators.bigbigan import BigBiGANGenerator
-    from ganmetric.generators.bigbigan_layers import BigGANGenerator
-    G = BigBiGANGenerator(BigGANGenerator(channels=[8, 8, 8], attention=[], z_chunk=4, shared_dim=4, n_classes=2))
+    from ganmetric.generators.bigbigan_layers import BigGANPyTorchNetwork
+    G = BigBiGANGenerator(BigGANPyTorchNetwork(channels=[8, 8, 8], attention=[], z_chunk=4, shared_dim=4, n_classes=2))
     with pytest.raises(InputError, match=r"SeFa is not defined for bigbigan: its code enters the network in 3 chunks "
                                          r"of 4 at different depths") as err:
         sefa_directions(G)

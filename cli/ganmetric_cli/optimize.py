@@ -10,8 +10,8 @@ from ganmetric import blackbox
 from ganmetric.generators import describe_model
 from ganmetric.staging import staged_dir
 
-from .common import (CODE_FILES, EXIT_INTERRUPTED, SEED, argument_flags, distance_options, generator_for_basis,
-                    model_options, read_codes, stop_on_sigint)
+from .common import (CODE_FILES, DISTANCE_FLAGS_IN_WORDS, EXIT_INTERRUPTED, SEED, argument_flags, distance_options,
+                     generator_for_basis, model_options, read_codes, stop_on_sigint)
 
 
 def _methods(value: str | None, basis) -> list[str]:
@@ -123,7 +123,7 @@ def optimize(model_spec, device, dtype, distance_spec, objective, objective_weig
                                "and a basis is used only by hess-cma")
     G = generator_for_basis(model_spec, basis, device, dtype)
     if not objective.startswith("image:") and distance_spec != type(distance_spec)():
-        raise click.UsageError("--distance, --lpips-backbone and --resize apply to image: objectives only")
+        raise click.UsageError(f"{DISTANCE_FLAGS_IN_WORDS} apply to image: objectives only")
     D = distance_spec.load(device=device, dtype=dtype) if objective.startswith("image:") else None
     plan = blackbox.prepare_optimization(
         G, objective, names, seeds=list(range(first_seed, first_seed + n_seeds)), basis=basis,

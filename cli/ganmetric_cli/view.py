@@ -11,7 +11,7 @@ from ganmetric import viewer as gview
 from ganmetric.distances import DistanceSpec, describe_distance, load_recorded_distance
 from ganmetric.generators import describe_model, load_recorded_generator
 
-from .common import distance_options, model_options
+from .common import DISTANCE_FLAGS_IN_WORDS, distance_options, model_options
 
 
 def _axes(axes_file, result_file, top):
@@ -61,8 +61,8 @@ def view(model_spec, device, dtype, distance_spec, axes_file, result_file, top, 
     """
     gview.require_extra()
     if no_distance and distance_spec != DistanceSpec():
-        raise click.BadParameter("--no-distance leaves the distance out: drop --distance, --lpips-backbone and "
-                                 "--resize, or --no-distance", param_hint="--no-distance")
+        raise click.BadParameter(f"--no-distance leaves the distance out: drop {DISTANCE_FLAGS_IN_WORDS}, or "
+                                 "--no-distance", param_hint="--no-distance")
     ax, what = _axes(axes_file, result_file, top)
     sock = gview.bind_socket(host, port)
     try:

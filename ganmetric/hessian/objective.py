@@ -8,7 +8,6 @@ import torch
 from torch.func import jvp, vmap
 
 from ..chunking import ForwardMemory, forward_memory
-from ..distances.layer import distance_inputs
 from ..oom import is_out_of_memory
 
 #: measured forwards per generator, distance, device and dtype: the activation memory of one
@@ -45,7 +44,7 @@ class Objective:
         The first evaluation also records the shape of one input (:attr:`input_shape`), which
         is the same under ``vmap``, so that no evaluation is spent on it.
         """
-        x = distance_inputs(self.G, self.D, Z)
+        x = self.D.inputs(self.G, Z)
         if self._input_shape is None:
             self._input_shape = tuple(x.shape[1:])
         return x
