@@ -12,7 +12,8 @@ from ganmetric.linalg import anisotropy_counts
 from ganmetric.distances import FunctionDistance
 from ganmetric.errors import InputError, NotDeterministicError, NumericalWarning
 from ganmetric.generators.base import Generator
-from helpers import LinearGenerator, TinyConvGenerator, dense_reference
+from ganmetric.testing import dense_hessian
+from helpers import LinearGenerator, NoisyGenerator, TinyConvGenerator
 
 #: the top-k methods, from the registry (the rest return the full H unless k is given)
 TOPK = {name for name, m in ganmetric.METHODS.items() if m.kind == "top-k"}
@@ -92,11 +93,11 @@ def tiny_conv(distance64):
     """The generator, the distance, a point and the dense float64 reference, once per distance."""
     G = TinyConvGenerator(n=6, seed=1, res=32).double()
     z = G.sample(1, seed=3)
-    return G, distance64, z, dense_reference(G, distance64, z)
+    return G, distance64, z, dense_hessian(G, distance64, z)
 
 
 @pytest.mark.parametrize("method", EXACT)
-def test_tiny_conv_matches_dense_reference(tiny_conv, method):
+def test_tiny_conv_matches_dense_hessian(tiny_conv, method):
     G, D, z, H_ref = tiny_conv
     res = ganmetric.metric_tensor(G, D, z, method=method, k=4 if method in TOPK else None)
     _check_against(res, H_ref, tol=DENSE_RTOL[method])
@@ -147,24 +148,11 @@ def test_auto_picks_fwd_over_rev_without_features():
     z = G.sample(1, seed=0)
     res = ganmetric.metric_tensor(G, D, z)
     assert res.method == "fwd-over-rev"
-    _check_against(res, dense_reference(G, D, z), tol=1e-6)
+    _check_against(res, dense_hessian(G, D, z), tol=1e-6)
     with pytest.raises(InputError, match="squared-feature form"):
         ganmetric.metric_tensor(G, D, z, method="jacobian")
 
 
-class _Noisy(Generator):
-    def __init__(self, mode):
-        super().__init__(name=f"noisy-{mode}", latent_dim=4)
-        self.mode = mode
-        self.freeze()
-
-    def _generate(self, z):
-        x = z.repeat(1, 4)
-        if self.mode == "dropout":
-            x = torch.nn.functional.dropout(x, 0.5, training=True)
-        else:  # batch statistics, as train-mode BatchNorm would use
-            x = x - x.mean(0, keepdim=True)
-        return x.reshape(-1, 1, 4, 4)
 
 
 @pytest.mark.parametrize("method", ["jacobian", "gn-lanczos", "fwd-over-rev"])
@@ -173,7 +161,7 @@ def test_determinism_probe(mode, match, method):
     """jacobian and gn-lanczos finish the probe with their own evaluation of z0; fwd-over-rev with the reference."""
     D = ganmetric.load_distance("mse")
     with pytest.raises(NotDeterministicError, match=match):
-        ganmetric.metric_tensor(_Noisy(mode), D, torch.ones(4), method=method, k=2 if method == "gn-lanczos" else None)
+        ganmetric.metric_tensor(NoisyGenerator(mode), D, torch.ones(4), method=method, k=2 if method == "gn-lanczos" else None)
 
 
 class _NonFinite(Generator):
