@@ -12,10 +12,18 @@ class GanmetricError(Exception):
 class InputError(GanmetricError, ValueError):
     """An argument, file or option has the wrong value, shape or type.
 
+    Every one the package raises names the argument to blame (tests/test_errors.py scans the
+    source for it). A message about the argument's value starts with its name as the subject
+    ("k must be at least 1, got 0"; never with the name in another role, such as "k and
+    max_iter ..."), so that a front end can put its own name for the argument in that one place:
+    the command line shows ``Invalid value for '--k': must be at least 1, got 0``
+    (:mod:`ganmetric_cli.flags`). The rest of the message is shown as written.
+
     Args:
-        message: what was wrong, naming the argument as the Python API calls it.
-        argument: that argument's name when one is to blame (``"eps"``, ``"resize"``), so that a
-            front end can name its own flag for it (``--resize``); else None.
+        message: what was wrong, naming arguments as the Python API calls them.
+        argument: the name of the argument to blame, as the Python API calls it (``"eps"``,
+            ``"out_dir"``, ``"latent_space"``): the keyword of the function the user called, or
+            of the request object (``ModelSpec``: ``"model"``, ``"weights"``) that carried it.
     """
 
     def __init__(self, *args, argument: str | None = None):
