@@ -120,8 +120,7 @@ class Compression:
         return [Path(out_dir) / name for name in names]
 
     def _write(self, out: Path) -> list[Path]:
-        from ..io import atomic_write_bytes, write_json
-        from .batch_folder import npy_bytes
+        from ..io import atomic_write_bytes, npy_bytes, write_json
         from .compress_plots import plot_compression_curve, plot_compression_montage
         paths = [out / "curve.csv", out / "curve.png", out / "montage.png", out / "summary.json"]
         atomic_write_bytes(paths[0], self.to_csv().encode())
@@ -160,7 +159,7 @@ def _check_fills(fills) -> tuple[str, ...]:
         raise InputError(f"fills must name each of {', '.join(FILLS)} at most once, got {', '.join(fills) or 'none'}",
                          argument="fills")
     for f in fills:
-        checks.one_of("fill", f, FILLS)
+        checks.one_of("fills", f, FILLS, what="fill")
     return fills
 
 
@@ -211,7 +210,7 @@ def _center(center, basis, n: int) -> tuple[torch.Tensor, str]:
         if center != "point":
             raise InputError(f"center must be None, 'point' or a code of size {n}, got {center}", argument="center")
         return _basis_point(basis), "the metric's point"
-    return cpu_float64(checks.latent_codes(center, n, name="center")[0]), "given"  # a code on any device
+    return cpu_float64(checks.latent_codes("center", center, n)[0]), "given"  # a code on any device
 
 
 def _basis_point(basis) -> torch.Tensor:
@@ -371,10 +370,10 @@ def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: 
     listed = check_ks(ks, n, U.shape[1])
     fills = _check_fills(fills)
     n_random = checks.integer("random_bases", random_bases, minimum=0)
-    seed = checks.seed(seed)
+    seed = checks.seed("seed", seed)
     chunk = checks.positive_int("chunk", chunk)
     montage_samples = checks.integer("montage_samples", montage_samples, minimum=0)
-    Z = checks.latent_codes(codes, n, name="codes").detach().cpu().to(torch.float64)
+    Z = checks.latent_codes("codes", codes, n).detach().cpu().to(torch.float64)
     z0, how = _center(center, basis, n)
     with (staged_dir(out_dir, outputs=OUTPUT_PATTERNS, overwrite=overwrite, what="compress")
           if out_dir is not None else contextlib.nullcontext()) as stage:
