@@ -18,7 +18,6 @@ the record of the codes it holds.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import time
@@ -106,9 +105,9 @@ def _read_manifest(out_dir: Path) -> dict | None:
     try:
         manifest = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path} is not a readable batch manifest ({exc}); {OTHER_FOLDER}") from exc
+        raise InputError(f"{path} is not a readable batch manifest ({exc}); {OTHER_FOLDER}", argument="out_dir") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or "identity" not in manifest:
-        raise InputError(f"{path} is not a ganmetric batch manifest; {OTHER_FOLDER}")
+        raise InputError(f"{path} is not a ganmetric batch manifest; {OTHER_FOLDER}", argument="out_dir")
     return manifest
 
 
@@ -134,7 +133,7 @@ def check_directory(out_dir: Path, identity: dict, codes: np.ndarray, seed: int 
     if manifest is not None and not same_identity(manifest["identity"], identity):
         differs = identity_differences(manifest["identity"], identity)
         raise InputError(f"{out_dir} holds a different batch ({differs}); "
-                         f"{OTHER_FOLDER}")
+                         f"{OTHER_FOLDER}", argument="out_dir")
     if not (out_dir / CODES).exists():
         return
     old = _read_codes(out_dir)
@@ -143,14 +142,14 @@ def check_directory(out_dir: Path, identity: dict, codes: np.ndarray, seed: int 
     n_old, N = old.shape[0], codes.shape[0]
     if old.shape[1] != codes.shape[1]:
         raise InputError(f"{out_dir} holds codes of size {old.shape[1]} in {CODES}, this run {codes.shape[1]}; "
-                         f"{OTHER_FOLDER}")
+                         f"{OTHER_FOLDER}", argument="out_dir")
     if n_old > N:
         raise InputError(f"{out_dir} holds {n_old} points and this run has {N}: a batch may only grow; "
-                         f"run at least {n_old} points, or {OTHER_FOLDER}")
+                         f"run at least {n_old} points, or {OTHER_FOLDER}", argument="out_dir")
     if not np.array_equal(old, codes[:n_old]):
         raise InputError(f"{out_dir} holds a batch for other latent codes (its {n_old} codes in {CODES} are not "
                          f"the first {n_old} of this run's{_seed_note(manifest, seed)}); a batch may only grow by "
-                         f"appending codes: {OTHER_FOLDER}")
+                         f"appending codes: {OTHER_FOLDER}", argument="out_dir")
 
 
 def _seeded_record(out_dir, seed: int, latent_dim: int) -> np.ndarray | None:
@@ -229,7 +228,7 @@ def batch_codes(G, n_points: int, seed: int, out_dir=None, *, max_points: int = 
         m = len(record)
         raise InputError(f"{out_dir} holds {m} codes drawn with seed {seed} that are not the first {m} of the "
                          f"{n_points} drawn now (an earlier ganmetric drew them, with rows that depended on the "
-                         f"number of points): resume it with n_points {m}, or to grow the batch {OTHER_FOLDER}")
+                         f"number of points): resume it with n_points {m}, or to grow the batch {OTHER_FOLDER}", argument="n_points")
     return codes
 
 
@@ -252,7 +251,7 @@ def point_status(path: Path, index: int, identity: dict, code: np.ndarray) -> st
                                                         "distance": res.meta.get("distance"),
                                                         "method": res.meta.get("method")}
         raise InputError(f"{path} belongs to a different batch ({identity_differences(theirs, identity)}); "
-                         f"{OTHER_FOLDER}")
+                         f"{OTHER_FOLDER}", argument="out_dir")
     want = code.astype(res.z.dtype) if np.issubdtype(res.z.dtype, np.floating) else code
     if res.meta.get("index") != index or res.z.shape != code.shape or not np.array_equal(res.z, want):
         return "corrupt"
@@ -288,12 +287,6 @@ def remove_stale_temps(out_dir: Path) -> None:
                 (Path(out_dir) / name).unlink()
             except OSError:
                 pass
-
-
-def npy_bytes(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
 
 
 class Manifest:

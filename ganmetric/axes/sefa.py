@@ -78,7 +78,7 @@ def _first_layer(G):
         if any(p.numel() for p in module.parameters(recurse=False)):
             break
     raise InputError(f"SeFa needs a first layer that is nn.Linear or nn.ConvTranspose2d on the code; {G.name} "
-                     "has none (pass its weight to sefa_directions(weight=...))")
+                     "has none (pass its weight to sefa_directions(weight=...))", argument="G")
 
 
 def _layer_weight(layer: nn.Module) -> torch.Tensor:
@@ -99,7 +99,7 @@ def _code_map(W: torch.Tensor, is_linear: bool, pad: int, n: int, name: str) -> 
     W = W.to(device="cpu", dtype=torch.float64)
     n_in = W.shape[1] if is_linear else W.shape[0]
     if n_in < n:
-        raise InputError(f"first layer {name} takes {n_in} inputs but the latent size is {n}")
+        raise InputError(f"first layer {name} takes {n_in} inputs but the latent size is {n}", argument="weight")
     if is_linear:
         return W[:, :n].T.numpy()
     kh, kw = W.shape[2], W.shape[3]
@@ -109,7 +109,7 @@ def _code_map(W: torch.Tensor, is_linear: bool, pad: int, n: int, name: str) -> 
 def _explicit_blocks(weight, latent_dim) -> tuple[list, dict]:
     W = cpu_tensor(weight)  # a weight on any device, or an array
     if W.dim() not in (2, 4):
-        raise InputError(f"weight must be (m, n) or (n, C, kh, kw), got shape {tuple(W.shape)}")
+        raise InputError(f"weight must be (m, n) or (n, C, kh, kw), got shape {tuple(W.shape)}", argument="weight")
     n = latent_dim or (W.shape[1] if W.dim() == 2 else W.shape[0])
     return [_code_map(W, W.dim() == 2, 0, n, "weight")], {"layers": ["weight"]}
 
@@ -185,7 +185,7 @@ def _select_layers(net, layers) -> list[str]:
                                  argument="layers")
             chosen.add(numbering[token])
         else:
-            chosen.add(checks.one_of("SeFa layer", str(token), catalogue))
+            chosen.add(checks.one_of("layers", str(token), catalogue, what="SeFa layer"))
     return [name for name in catalogue if name in chosen]
 
 
@@ -270,7 +270,7 @@ def sefa_directions(G=None, *, k: int | None = None, layers=None, variant: str =
             unknown variant or layer, an index out of range, ``layers`` for a model that is
             not a StyleGAN2; k out of range.
     """
-    variant = checks.one_of("SeFa variant", variant, VARIANTS)
+    variant = checks.one_of("variant", variant, VARIANTS, what="SeFa variant")
     blocks, info = _blocks(G, layers, weight, latent_dim)
     vals, vecs = _factorise(np.concatenate(blocks, axis=1), variant)
     n = vecs.shape[0]
