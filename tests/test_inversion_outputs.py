@@ -24,15 +24,18 @@ def run():
     return G, D, res
 
 
-def test_every_promised_file_holds_the_run(run, tmp_path):
+def test_every_promised_file_holds_the_run_and_lands_in_a_callers_stage(run, tmp_path):
+    """ganmetric invert holds the folder for the whole run and has the set written into its own stage."""
     G, D, res = run
-    summary = inversion_summary(G, D, res, image="face.png", box=(0, 0, 8, 8))
-    write_outputs(tmp_path / "inv", res, summary)
-    assert sorted(p.name for p in (tmp_path / "inv").iterdir()) == sorted(OUTPUTS.values())
-    np.testing.assert_allclose(np.load(tmp_path / "inv" / "code.npy"), res.z.numpy(), rtol=0, atol=1e-12)
-    assert np.load(tmp_path / "inv" / "codes.npy").shape == (2, 4)
-    assert np.load(tmp_path / "inv" / "losses.npy").shape == (2, 5)
-    written = json.loads((tmp_path / "inv" / "summary.json").read_text())
+    out = tmp_path / "inv"
+    with staged_dir(out, outputs=tuple(OUTPUTS.values()), what="invert") as stage:
+        write_outputs(stage, res, inversion_summary(G, D, res, image="face.png", box=(0, 0, 8, 8)))
+        assert not out.exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS.values())
+    np.testing.assert_allclose(np.load(out / "code.npy"), res.z.numpy(), rtol=0, atol=1e-12)
+    assert np.load(out / "codes.npy").shape == (2, 4)
+    assert np.load(out / "losses.npy").shape == (2, 5)
+    written = json.loads((out / "summary.json").read_text())
     assert written["image"] == "face.png" and written["box"] == [0, 0, 8, 8] and written["files"] == OUTPUTS
     assert written["model"] == ganmetric.generators.model_meta(G)["model"]
     assert written["distance"] == "mse"
@@ -40,25 +43,15 @@ def test_every_promised_file_holds_the_run(run, tmp_path):
 
 def test_an_earlier_set_is_kept_unless_overwrite(run, tmp_path):
     G, D, res = run
-    summary = inversion_summary(G, D, res)
-    write_outputs(tmp_path, res, summary)
-    before = (tmp_path / "code.npy").read_bytes()
+    for name in OUTPUTS.values():
+        (tmp_path / name).write_bytes(b"earlier run")
     with pytest.raises(InputError) as info:
-        write_outputs(tmp_path, res, summary)
+        write_outputs(tmp_path, res, inversion_summary(G, D, res))
     assert info.value.argument is not None
-    assert (tmp_path / "code.npy").read_bytes() == before
-    write_outputs(tmp_path, res, summary, overwrite=True)
+    assert all((tmp_path / name).read_bytes() == b"earlier run" for name in OUTPUTS.values())
+    write_outputs(tmp_path, res, inversion_summary(G, D, res), overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUTS.values())
-
-
-def test_inside_a_callers_staged_block_the_files_land_in_its_stage(run, tmp_path):
-    """ganmetric invert holds the folder for the whole run and writes the set into its own stage."""
-    G, D, res = run
-    out = tmp_path / "inv"
-    with staged_dir(out, outputs=tuple(OUTPUTS.values()), what="invert") as stage:
-        write_outputs(stage, res, inversion_summary(G, D, res))
-        assert not out.exists()
-    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS.values())
+    np.testing.assert_allclose(np.load(tmp_path / "code.npy"), res.z.numpy(), rtol=0, atol=1e-12)
 
 
 def test_report_names_the_fit_and_the_known_code(run):
