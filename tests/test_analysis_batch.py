@@ -139,7 +139,7 @@ def test_topk_method(tmp_path, tiny, mse):
 @pytest.mark.parametrize("bad,match", [
     (dict(codes=torch.zeros(2, 5)), "shape"),
     (dict(codes=torch.full((2, 6), float("nan"))), "NaN"),
-    (dict(method="nope"), "Invalid method"),
+    (dict(method="nope"), "method 'nope' is not one of"),
     (dict(k=99), "k must be"),
 ])
 def test_bad_inputs(tmp_path, tiny, mse, bad, match):

@@ -190,7 +190,7 @@ def test_bad_inputs():
     G = LinearGenerator(torch.randn(16, 4, dtype=torch.float64))
     with pytest.raises(InputError, match="SeFa needs a first layer"):
         sefa_directions(G)
-    with pytest.raises(InputError, match="Invalid layer 'nope'"):
+    with pytest.raises(InputError, match="layer 'nope' is not 'output' or one of"):
         ganspace_directions(TinyConvGenerator(n=4, res=8), k=2, n_samples=50, layer="nope")
     with pytest.raises(InputError, match="k must be at least 1 and at most 4"):
         ganspace_directions(G, k=5)

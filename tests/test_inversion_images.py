@@ -60,7 +60,7 @@ def test_unreadable_files(tmp_path, content, match):
 
 def test_bad_options(tmp_path):
     path = _stripes(tmp_path / "s.png")
-    with pytest.raises(InputError, match="Invalid crop"):
+    with pytest.raises(InputError, match="crop 'left' is not one of"):
         load_image(path, size=4, crop="left")
     with pytest.raises(InputError, match="1- or 3-channel"):
         load_image(path, size=4, channels=4)

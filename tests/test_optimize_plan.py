@@ -59,7 +59,7 @@ def test_basis_file_records_provenance(basis_file):
     (dict(methods=["cma"], seeds=0), "seeds must be at least 1, got 0"),
     (dict(methods=["cma"], seeds=[1, 1]), "seeds must be a count or distinct non-negative integers"),
     (dict(methods=["cma"], seeds=[-1]), r"seeds must be an integer in \[0, 2\*\*63\), got -1"),
-    (dict(methods=["cmaes"]), r"Invalid method 'cmaes'. Must be one of \{cma, hess-cma, random\}"),
+    (dict(methods=["cmaes"]), r"method 'cmaes' is not one of \{cma, hess-cma, random\}"),
     (dict(methods=[]), "methods must name at least one method"),
     (dict(methods=["cma", "cma"]), "methods lists cma more than once"),
     (dict(methods=[Arm("cma", label="a b")]), "a method label may hold only letters"),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from .. import checks
 from ..errors import InputError
 from ..placement import check_same_dtype, placement
 from ..precision import exact_float32
@@ -38,9 +39,7 @@ def path_methods(methods) -> tuple[str, ...]:
     if not names:
         raise InputError(f"methods is empty; choose from {{{', '.join(PATH_METHODS)}}}", argument="methods")
     for name in names:
-        if name not in PATH_METHODS:
-            raise InputError(f"Invalid methods '{name}'. Must be one of {{{', '.join(PATH_METHODS)}}}",
-                             argument="methods")
+        checks.one_of("methods", name, PATH_METHODS, what="method")
     return tuple(dict.fromkeys(names))
 
 
