@@ -74,7 +74,8 @@ def _read_basis_file(path) -> tuple[np.ndarray, np.ndarray, dict, str]:
     if not path.is_file():
         raise InputError(f"basis file not found: {path}", argument="basis")
     if not zipfile.is_zipfile(path):  # a .npy, an image, ...: numpy's own messages would mislead
-        raise ResultFileError(f"{path} is not a ganmetric result or axes file (those are .npz archives)", argument="basis")
+        raise ResultFileError(f"{path} is not a ganmetric result or axes file (those are .npz archives)",
+                              argument="basis")
     _, meta = read_npz_with_meta(path, kind="ganmetric result or axes", required=("meta",),
                                  format_prefix="ganmetric-", hint=_missing_meta_hint, argument="basis")
     fmt = str(meta["format"])
@@ -177,7 +178,8 @@ def resolve_basis(basis, G, *, eigval_power: float = 0.0, eigval_floor: float = 
             raise InputError("eigval_power needs a basis with eigenvalues (a result file or MetricResult); "
                              "got no basis", argument="eigval_power")
         if basis_k is not None:
-            raise InputError(f"basis_k={basis_k} needs a basis to take directions from; got no basis", argument="basis_k")
+            raise InputError(f"basis_k={basis_k} needs a basis to take directions from; got no basis",
+                             argument="basis_k")
         return None, {"basis": None}
     vecs, vals, meta, source = _basis_source(basis)
     if meta is not None:  # the size is the stored array's, whatever the meta says

@@ -142,7 +142,8 @@ class MetricResult:
         clash = sorted(set(extra) & RESERVED_KEYS)
         if clash:
             raise InputError(f"{', '.join(clash)} cannot be given when saving a result: the result records "
-                             f"them itself (the model and distance from the objects that computed it)", argument=clash[0])
+                             f"them itself (the model and distance from the objects that computed it)",
+                             argument=clash[0])
         vals = _array(self.eigvals)
         meta = {**{k: v for k, v in self.meta.items() if k not in ("format", "versions", "path")},
                 "format": FORMAT, "kind": self.kind, "method": self.method, "k": self.k, "latent_dim": self.dim,

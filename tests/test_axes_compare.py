@@ -228,7 +228,7 @@ def test_discovered_directions_are_each_methods_own_in_a_fixed_order():
 @pytest.mark.parametrize("kwargs, argument, match", [
     (dict(methods="pca"), "methods", "method 'pca' is not one of {ganspace, sefa, sefa-unnormalised}"),
     (dict(methods="none,sefa"), "methods", "method 'none' is not one of"),
-    (dict(methods="ganspace", sefa_layers=["fc"]), "sefa_layers", "sefa_layers needs sefa"),
+    (dict(methods="ganspace", sefa_layers=["fc"]), "sefa_layers", "sefa_layers needs sefa or sefa-unnormalised in methods"),
     (dict(methods="sefa", n_directions=9), "n_directions", "at most 8"),
 ])
 def test_discovered_directions_name_the_argument_to_blame(kwargs, argument, match):

@@ -39,7 +39,7 @@ FORMAT = "ganmetric-batch/1"
 #: seconds between manifest updates in a single-process run (each is an atomic write)
 MANIFEST_EVERY = 5.0
 #: the advice every refusal of a folder ends with (``out_dir`` is the argument's name; the CLI shows its flag)
-OTHER_FOLDER = "choose another folder for out_dir"
+OTHER_FOLDER = "choose another folder"
 #: the most points a batch may have unless the caller raises ``max_points``
 MAX_POINTS = 10_000
 
@@ -105,7 +105,8 @@ def _read_manifest(out_dir: Path) -> dict | None:
     try:
         manifest = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path} is not a readable batch manifest ({exc}); {OTHER_FOLDER}", argument="out_dir") from exc
+        raise InputError(f"{path} is not a readable batch manifest ({exc}); {OTHER_FOLDER}",
+                         argument="out_dir") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or "identity" not in manifest:
         raise InputError(f"{path} is not a ganmetric batch manifest; {OTHER_FOLDER}", argument="out_dir")
     return manifest
@@ -188,9 +189,9 @@ def check_size(n_points: int, n: int, k: int | None, dtype, max_points: int) -> 
         return
     per = point_bytes(n, k, dtype.itemsize)
     codes = n_points * n * 8
-    raise InputError(f"{n_points} points are more than max_points {max_points}: the batch would write about "
+    raise InputError(f"max_points {max_points} is fewer than the {n_points} points asked for: the batch would write about "
                      f"{_size(n_points * per + codes)} ({n_points} result files of about {_size(per)} each and "
-                     f"{_size(codes)} of codes); raise max_points to run it", argument="max_points")
+                     f"{_size(codes)} of codes); raise it to run them", argument="max_points")
 
 
 def batch_codes(G, n_points: int, seed: int, out_dir=None, *, max_points: int = MAX_POINTS,
@@ -228,7 +229,8 @@ def batch_codes(G, n_points: int, seed: int, out_dir=None, *, max_points: int = 
         m = len(record)
         raise InputError(f"{out_dir} holds {m} codes drawn with seed {seed} that are not the first {m} of the "
                          f"{n_points} drawn now (an earlier ganmetric drew them, with rows that depended on the "
-                         f"number of points): resume it with n_points {m}, or to grow the batch {OTHER_FOLDER}", argument="n_points")
+                         f"number of points): resume it with {{n_points}} {m}, or to grow the batch choose another folder "
+                         f"for {{out_dir}}", argument="n_points", mentions=("n_points", "out_dir"))
     return codes
 
 

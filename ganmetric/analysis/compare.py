@@ -176,7 +176,8 @@ def _side(x, default_name: str) -> _Side:
     try:
         vals, vecs = x.eigvals, x.eigvecs
     except AttributeError:
-        raise InputError(f"expected a result file or a result, got {type(x).__name__}", argument=default_name.lower()) from None
+        raise InputError(f"expected a result file or a result, got {type(x).__name__}",
+                         argument=default_name.lower()) from None
     as_np = lambda t: None if t is None else np.asarray(t.detach().cpu() if isinstance(t, torch.Tensor) else t,
                                                         dtype=np.float64)
     path = getattr(x, "path", None)

@@ -171,9 +171,11 @@ def _check_run_folder(out_dir: Path, identity: dict) -> None:
     try:
         run = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path} is not a readable layers run record; choose another folder for out_dir", argument="out_dir") from exc
+        raise InputError(f"{path} is not a readable layers run record; choose another folder for out_dir",
+                         argument="out_dir") from exc
     if not isinstance(run, dict) or run.get("format") != FORMAT or not isinstance(run.get("identity"), dict):
-        raise InputError(f"{path} is not a ganmetric layers run record; choose another folder for out_dir", argument="out_dir")
+        raise InputError(f"{path} is not a ganmetric layers run record; choose another folder for out_dir",
+                         argument="out_dir")
     if not same_identity(run["identity"], identity):
         differences = identity_differences(run["identity"], identity)
         raise InputError(f"{out_dir} holds a layers run with other settings ({differences}); choose another folder for "
@@ -338,7 +340,8 @@ def layers_table(out_dir, infos, G, alignment_ks, meta: dict) -> LayerMetrics:
     used, failed = _common_points(out_dir, names, int(meta["n_points"]))
     if len(used) + len(failed) < meta["n_points"]:
         raise InputError(f"{out_dir} holds {len(used)} of the run's {meta['n_points']} points in every folder"
-                         + (f" ({len(failed)} failed)" if failed else "") + ": finish the run first", argument="out_dir")
+                         + (f" ({len(failed)} failed)" if failed else "") + ": finish the run first",
+                         argument="out_dir")
     if not used:
         raise InputError(f"every point of {out_dir} failed in some folder (its image or metric was not finite: see "
                          f"the folders' manifest.json)", argument="out_dir")

@@ -116,7 +116,8 @@ def _expand(sources) -> tuple[list[Path], dict]:
                 raise InputError(f"{src} holds no result files: its {failed} point(s) failed (their image or metric "
                                  f"was not finite; see its manifest.json)", argument="sources")
             if not found:
-                raise InputError(f"{src} holds no result files (.npz): neither a batch folder nor a folder of results", argument="sources")
+                raise InputError(f"{src} holds no result files (.npz): neither a batch folder nor a folder of results",
+                                 argument="sources")
             paths += found
         elif src.is_file():
             paths.append(src)
@@ -184,7 +185,8 @@ def load_results(sources, *, min_count: int = 1) -> ResultSet:
         for key in CONSISTENT_KEYS:
             if r.meta.get(key) != first.meta.get(key):
                 raise InputError(f"results mix {key}s: {first.path.name} has {first.meta.get(key)}, "
-                                 f"{r.path.name} has {r.meta.get(key)}; analyse one {key} at a time", argument="sources")
+                                 f"{r.path.name} has {r.meta.get(key)}; analyse one {key} at a time",
+                                 argument="sources")
         diffs = recorded_model_differences(first.meta, r.meta) + recorded_distance_differences(first.meta, r.meta)
         if diffs:  # the same model and distance names with other settings (a class, a random backbone's seed)
             named = "; ".join(d.replace(" there, ", f" in {first.path.name}, ").removesuffix(" here")

@@ -179,7 +179,8 @@ def compare_directions(metric, directions, *, k: int = 10) -> Comparison:
     rows, angles, methods = [], {}, {}
     for d in directions:
         if d.method in angles:
-            raise InputError(f"two sets of directions are both called {d.method}: give them different names", argument="directions")
+            raise InputError(f"two sets of directions are both called {d.method}: give them different names",
+                             argument="directions")
         V, _ = _unit_rows(d.vectors, n, f"{d.method} directions", argument="directions")
         ray = np.einsum("mi,ij,mj->m", V, H, V) / lam
         energy = ((V @ Uk) ** 2).sum(1)
@@ -210,7 +211,8 @@ def discovery_methods(methods, *, sefa_layers=None) -> list[str]:
     for name in names:
         checks.one_of("methods", name, DISCOVERY_METHODS, what="method")
     if sefa_layers is not None and not any(name in _SEFA_VARIANTS for name in names):
-        raise InputError("sefa_layers needs sefa or sefa-unnormalised among the methods", argument="sefa_layers")
+        raise InputError("sefa_layers needs sefa or sefa-unnormalised in {methods}", argument="sefa_layers",
+                         mentions=("methods",))
     return list(dict.fromkeys(names))
 
 
@@ -242,6 +244,11 @@ def discovered_directions(G, methods, *, n_directions: int = 10, sefa_layers=Non
             if method in wanted:
                 dirs.append(sefa_directions(G, k=n_directions, layers=sefa_layers, variant=variant))
     except InputError as exc:  # the methods' k and SeFa's layers are this function's n_directions and sefa_layers
-        exc.argument = {"k": "n_directions", "layers": "sefa_layers"}.get(exc.argument, exc.argument)
-        raise
+        outer = {"k": "n_directions", "layers": "sefa_layers"}.get(exc.argument)
+        if outer is None:
+            raise
+        message = str(exc)
+        if message.startswith(f"{exc.argument} "):  # the subject, where the message names one
+            message = outer + message[len(exc.argument):]
+        raise InputError(message, argument=outer) from exc
     return dirs

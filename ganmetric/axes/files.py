@@ -210,7 +210,8 @@ def check_axes_for(axes: Axes, G, *, check_model: bool = True) -> None:
     if check_model:
         check_same_model(axes.meta, G, what=what)
     elif axes.latent_dim != G.latent_dim:
-        raise InputError(f"{what} was made for latent size {axes.latent_dim}, but the model's is {G.latent_dim}", argument="axes")
+        raise InputError(f"{what} was made for latent size {axes.latent_dim}, but the model's is {G.latent_dim}",
+                         argument="axes")
 
 
 def reference_code(axes: Axes, G, seed: int | None = None) -> tuple[np.ndarray, str]:

@@ -134,7 +134,8 @@ def _activation_directions(G, k: int, n_samples: int, seed: int, layer, chunk: i
     """PCA of a layer's activations, then codes regressed on the principal coordinates."""
     n = G.latent_dim
     if n_samples < 2 * n:
-        raise InputError(f"n_samples must be at least twice the latent size ({2 * n}) for GANSpace, got {n_samples}", argument="n_samples")
+        raise InputError(f"n_samples must be at least twice the latent size ({2 * n}) for GANSpace, got {n_samples}",
+                         argument="n_samples")
     name, module = _layer_by_name(G, layer)
     Z = G.sample(n_samples, seed=seed).to(**placement(G))
     Y = torch.cat([_activations(G, Z[s:s + chunk], module).cpu()

@@ -253,7 +253,8 @@ def explore_montage(G, z0, axes, *, indices, steps: int = 7, amount_range: float
     marks, distances = None, None
     if calibrated is not None:
         if list(calibrated.indices) != indices:
-            raise InputError(f"calibrated steps are for axes {list(calibrated.indices)}, not {indices}", argument="calibrated")
+            raise InputError(f"calibrated steps are for axes {list(calibrated.indices)}, not {indices}",
+                             argument="calibrated")
         grid, distances = np.asarray(calibrated.steps), np.asarray(calibrated.distances)
         captions, marks = _calibrated_captions(calibrated)
     else:

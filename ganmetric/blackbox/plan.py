@@ -184,8 +184,8 @@ def _bases(G, arms: list[Arm], basis, top, eigval_power, eigval_floor) -> tuple[
         k = checks.positive_int("top", arm.top if arm.top is not None else (top or DEFAULT_TOP))
         if k > n:
             raise InputError(f"top must be at most the latent size {n}, got {k}", argument="top")
-        p = checks.finite_float(arm.eigval_power if arm.eigval_power is not None else
-                                (DEFAULT_EIGVAL_POWER if eigval_power is None else eigval_power), "eigval_power")
+        p = checks.finite_float("eigval_power", arm.eigval_power if arm.eigval_power is not None else
+                                (DEFAULT_EIGVAL_POWER if eigval_power is None else eigval_power))
         if p not in full:  # one resolution per power: the scale s_i does not depend on k
             full[p] = resolve_basis(basis, G, eigval_power=p, eigval_floor=eigval_floor, dtype=torch.float64)
         B, where = full[p]

@@ -111,9 +111,9 @@ def _materialise(net: torch.nn.Module, model: str, weights: str):
             state = torchvision.models.get_model_weights(model).DEFAULT.get_state_dict(progress=False)
         except Exception as exc:  # URLError / OSError offline, a broken download
             raise WeightsError(f"the torchvision {model} ImageNet weights could not be downloaded "
-                               f"({type(exc).__name__}); offline, give objective_weights random (an untrained "
+                               f"({type(exc).__name__}); offline, give {{objective_weights}} random (an untrained "
                                f"network drawn from a fixed seed) or the path of a state dict of torchvision's "
-                               f"{model}") from exc
+                               f"{model}", mentions=("objective_weights",)) from exc
         net.to_empty(device="cpu")
         load_state_strict(net, state, model, label="torchvision weights for")
         return "pretrained"

@@ -136,7 +136,8 @@ class Generator(SupportedDtypes, nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Images (B, C, H, W) in [-1, 1] for codes z of shape (B, latent_dim)."""
         if z.dim() != 2 or z.shape[-1] != self.latent_dim:
-            raise InputError(f"{self.name}: expected codes of shape (B, {self.latent_dim}), got {tuple(z.shape)}", argument="z")
+            raise InputError(f"{self.name}: expected codes of shape (B, {self.latent_dim}), got {tuple(z.shape)}",
+                             argument="z")
         return self._generate(z)
 
     def _generate(self, z: torch.Tensor) -> torch.Tensor:

@@ -51,7 +51,8 @@ def _package():
         import pytorch_pretrained_biggan as pkg
     except ImportError as exc:
         raise InputError("BigGAN models need the optional package pytorch-pretrained-biggan: "
-                         "pip install \"ganmetric[biggan]\" (or pip install pytorch-pretrained-biggan)", argument="model") from exc
+                         "pip install \"ganmetric[biggan]\" (or pip install pytorch-pretrained-biggan)",
+                         argument="model") from exc
     return pkg
 
 
@@ -89,7 +90,8 @@ class BigGANGenerator(Generator):
             raise InputError(f"BigGAN truncation must be in (0, 1], got {truncation}", argument="truncation")
         if class_index is not None and (isinstance(class_index, bool) or not isinstance(class_index, int)
                                         or not 0 <= class_index < n_classes):
-            raise InputError(f"class index must be an integer in [0, {n_classes - 1}], got {class_index}", argument="class_index")
+            raise InputError(f"class index must be an integer in [0, {n_classes - 1}], got {class_index}",
+                             argument="class_index")
         dim = 2 * d if latent_space == "full" else d
         super().__init__(name=name, latent_dim=dim, latent_space=latent_space,
                          resolution=int(getattr(biggan.config, "output_dim", 0)) or None, latent_spaces=SPACES)
@@ -116,7 +118,8 @@ class BigGANGenerator(Generator):
         """
         checks.positive_int("n", n)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
-            raise InputError(f"BigGAN seeds are integers in [0, 2**32) (numpy RandomState), got {seed}", argument="seed")
+            raise InputError(f"BigGAN seeds are integers in [0, 2**32) (numpy RandomState), got {seed}",
+                             argument="seed")
         from pytorch_pretrained_biggan import truncated_noise_sample
         noise = torch.from_numpy(truncated_noise_sample(batch_size=n, dim_z=self.half, truncation=self.truncation,
                                                         seed=int(seed))).to(torch.float64)
@@ -140,7 +143,8 @@ class BigGANGenerator(Generator):
         """
         classes = torch.as_tensor(classes, dtype=torch.long, device="cpu").reshape(-1)
         if classes.numel() and (classes.min() < 0 or classes.max() >= self.n_classes):
-            raise InputError(f"class indices must be in [0, {self.n_classes - 1}], got {classes.tolist()}", argument="classes")
+            raise InputError(f"class indices must be in [0, {self.n_classes - 1}], got {classes.tolist()}",
+                             argument="classes")
         return self.biggan.embeddings.weight[:, classes.to(self.biggan.embeddings.weight.device)].T
 
     def sample(self, n: int = 1, seed: int = 0) -> torch.Tensor:

@@ -64,13 +64,15 @@ def import_factory(spec: str):
     try:
         module = importlib.import_module(mod_name)
     except Exception as exc:
-        raise InputError(f"cannot import module {mod_name} for the model {spec}: {first_line(exc)}", argument="model") from exc
+        raise InputError(f"cannot import module {mod_name} for the model {spec}: {first_line(exc)}",
+                         argument="model") from exc
     finally:
         if added and cwd in sys.path:
             sys.path.remove(cwd)
     factory = getattr(module, attr, None)
     if not callable(factory):
-        raise InputError(f"module {mod_name} has no function or class named {attr} (from the model {spec})", argument="model")
+        raise InputError(f"module {mod_name} has no function or class named {attr} (from the model {spec})",
+                         argument="model")
     return factory
 
 
@@ -107,7 +109,8 @@ def check_image_output(gen: Generator, where: str) -> int:
                              f"({first_line(exc)})", argument="model") from exc
         if not isinstance(out, torch.Tensor) or out.dim() != 4 or out.shape[0] != batch:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise InputError(f"{where}: expected images (B, C, H, W) for B = {batch} codes, got {shape}", argument="model")
+            raise InputError(f"{where}: expected images (B, C, H, W) for B = {batch} codes, got {shape}",
+                             argument="model")
     return int(out.shape[-1])
 
 
@@ -156,8 +159,8 @@ def load_custom_generator(spec: str, *, weights=None, latent_dim: int | None = N
     else:
         dim = latent_dim if latent_dim is not None else getattr(module, "latent_dim", None)
         if dim is None:
-            raise InputError(f"{spec}: latent size unknown; give latent_dim (or a latent_dim attribute on the "
-                             f"module)", argument="latent_dim")
+            raise InputError(f"{spec}: latent size unknown; give {{latent_dim}} (or a latent_dim attribute on the "
+                             f"module)", argument="latent_dim", mentions=("latent_dim",))
         gen = ModuleGenerator(module, name=spec, latent_dim=checks.positive_int("latent_dim", int(dim)),
                               output_range=output_range, input_shape=input_shape, latent_space=latent_space or "z")
     gen.name = spec  # as the user wrote it, whatever the module calls itself

@@ -188,4 +188,5 @@ def nvidia_loader():
     try:
         return getattr(importlib.import_module(NVIDIA_LOADER[0]), NVIDIA_LOADER[1])
     except (ImportError, AttributeError):
-        raise InputError("NVIDIA network pickles (.pkl) cannot be loaded by this installation of ganmetric", argument="model") from None
+        raise InputError("NVIDIA network pickles (.pkl) cannot be loaded by this installation of ganmetric",
+                         argument="model") from None

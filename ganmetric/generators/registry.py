@@ -59,7 +59,8 @@ def read_config(path: Path) -> dict:
     except (OSError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read model config {path}: {exc}", argument="model") from exc
     if not isinstance(cfg, dict) or any(k not in cfg for k in REQUIRED_KEYS):
-        raise InputError(f"model config {path} must be a JSON object with keys {', '.join(REQUIRED_KEYS)}", argument="model")
+        raise InputError(f"model config {path} must be a JSON object with keys {', '.join(REQUIRED_KEYS)}",
+                         argument="model")
     cfg["_path"] = str(path)
     return cfg
 
@@ -159,14 +160,16 @@ def _from_file(name: str, path: Path, dev, latent_space: str | None, options: di
                              f"(layouts read by their family: {formats.known_layouts()})", argument="model")
         check_options(load_saved_generator, f"a saved generator file ({path.name})", options)
         return load_saved_generator(path, dev, latent_space=latent_space, **options)
-    raise InputError(_not_a_model(name, path) if kind.route == "unknown" else f"{name} is {kind.what}", argument="model")
+    raise InputError(_not_a_model(name, path) if kind.route == "unknown" else f"{name} is {kind.what}",
+                     argument="model")
 
 
 def _from_checkpoint(name: str, path: Path, kind, latent_space: str | None, options: dict) -> Generator:
     """A checkpoint of a known layout, built by its family's builder with ``weights=`` the file."""
     family = kind.family
     if family not in FAMILIES:
-        raise InputError(f"{name} is {kind.what}, but this installation of ganmetric has no '{family}' family", argument="model")
+        raise InputError(f"{name} is {kind.what}, but this installation of ganmetric has no '{family}' family",
+                         argument="model")
     if "weights" in options:
         raise InputError(f"{name} is {kind.what}: the file is the weights; leave weights out, or give it with the "
                          f"model '{family}'", argument="weights")

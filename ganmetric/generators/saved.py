@@ -74,14 +74,16 @@ def _exported(path: Path, latent_dim: int | None) -> tuple[nn.Module, int]:
         raise InputError(_not_a_generator(path, exc), argument="model") from exc
     specs = [s for s in program.graph_signature.input_specs if s.kind.name == "USER_INPUT"]
     if len(specs) != 1:
-        raise InputError(f"{path.name}: expected an exported program with one input (the codes), got {len(specs)}", argument="model")
+        raise InputError(f"{path.name}: expected an exported program with one input (the codes), got {len(specs)}",
+                         argument="model")
     node = next(n for n in program.graph.nodes if n.op == "placeholder" and n.name == specs[0].arg.name)
     shape = tuple(node.meta["val"].shape)
     if len(shape) != 2:
         raise InputError(f"{path.name}: expected an input of shape (B, n), the program takes {shape}", argument="model")
     if isinstance(shape[0], int):
         raise InputError(f"{path.name} was exported with a fixed batch size {shape[0]}; export with "
-                         f"dynamic_shapes={{'z': {{0: torch.export.Dim('batch', min=1)}}}} (the engine batches codes)", argument="model")
+                         f"dynamic_shapes={{'z': {{0: torch.export.Dim('batch', min=1)}}}} (the engine batches codes)",
+                         argument="model")
     if latent_dim is None:
         latent_dim = int(shape[1])
     return ExportedModule(program), latent_dim
@@ -116,8 +118,8 @@ def load_saved_generator(path, device="cpu", *, latent_dim: int | None = None, o
         if latent_dim is None:
             latent_dim = getattr(module, "latent_dim", None)
         if latent_dim is None:
-            raise InputError(f"{path.name}: latent size unknown; give latent_dim (or save a latent_dim attribute "
-                             f"on the module)", argument="latent_dim")
+            raise InputError(f"{path.name}: latent size unknown; give {{latent_dim}} (or save a latent_dim "
+                             f"attribute on the module)", argument="latent_dim", mentions=("latent_dim",))
     gen = ModuleGenerator(module, name=shown, latent_dim=int(latent_dim), output_range=output_range,
                           input_shape=input_shape, latent_space=latent_space or "z")
     gen.resolution = check_image_output(gen, path.name)

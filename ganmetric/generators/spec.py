@@ -234,9 +234,11 @@ def refuse_unnamed(meta: dict, given: ModelSpec, *, what: str = "the file") -> N
         if recorded is None:
             raise InputError(f"{what} does not record which model made it; name the model", argument="model")
         if not is_pretrained_name(recorded):
-            raise InputError(f"{what} records the model {recorded} ({_model_kind(recorded)}); ganmetric rebuilds "
-                             f"only pretrained models from a file's record: if you trust it, name it yourself "
-                             f"({recorded}{_weights_words(meta)})", argument="model")
+            weights = _weights_words(meta)
+            raise InputError(f"{what} records the model {_braced(recorded)} ({_model_kind(recorded)}); ganmetric "
+                             f"rebuilds only pretrained models from a file's record: if you trust it, name it "
+                             f"yourself ({{model}} {_braced(recorded)}{weights})", argument="model",
+                             mentions=("model", "weights") if weights else ("model",))
     elif given.model != recorded:
         return  # another model: loaded because the user named it, then refused by check_same_model
     weights = (meta.get("model_options") or {}).get("weights")
@@ -244,9 +246,10 @@ def refuse_unnamed(meta: dict, given: ModelSpec, *, what: str = "the file") -> N
         weights.get("source") == "hf" and not str(recorded).startswith("hf://")))  # weights: named as the model
     if named and "weights" not in given.options:
         origin = "the file" if weights.get("source") == "file" else "the Hugging Face file"
-        raise InputError(f"{what} records weights from {origin} {_weights_arg(weights)}"
-                         f"{_digest(weights)}; ganmetric loads a weights file only when you name it: give "
-                         f"{_weights_arg(weights)} again (the same file, checked by sha256)", argument="weights")
+        shown = _braced(_weights_arg(weights))
+        raise InputError(f"{what} records weights from {origin} {shown}{_digest(weights)}; ganmetric loads a weights "
+                         f"file only when you name it: give {{weights}} {shown} again (the same file, checked by "
+                         f"sha256)", argument="weights", mentions=("weights",))
 
 
 def _model_kind(name: str) -> str:
@@ -265,8 +268,13 @@ def _model_kind(name: str) -> str:
 def _weights_words(meta: dict) -> str:
     weights = (meta.get("model_options") or {}).get("weights")
     if isinstance(weights, dict) and weights.get("source") in ("file", "hf"):
-        return f", with the weights {_weights_arg(weights)}"
+        return f", {{weights}} {_braced(_weights_arg(weights))}"
     return ""
+
+
+def _braced(text: str) -> str:
+    """``text`` as it reads in a message that is a ``str.format`` template (braces doubled)."""
+    return str(text).replace("{", "{{").replace("}", "}}")
 
 
 def _weights_arg(weights: dict) -> str:

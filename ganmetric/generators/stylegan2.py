@@ -68,7 +68,8 @@ class StyleGAN2Generator(Generator):
         try:
             truncation = float(truncation)
         except (TypeError, ValueError):
-            raise InputError(f"truncation must be a number (psi, 1 = none), got {truncation}", argument="truncation") from None
+            raise InputError(f"truncation must be a number (psi, 1 = none), got {truncation}",
+                             argument="truncation") from None
         if not 0.0 <= truncation <= 2.0:
             raise InputError(f"truncation psi must be in [0, 2], got {truncation}", argument="truncation")
         dims = {"z": net.style_dim, "w": net.style_dim, "w+": net.n_latent * net.style_dim}
@@ -100,7 +101,8 @@ class StyleGAN2Generator(Generator):
         psi = self.truncation if truncation is None else float(truncation)
         if psi != 1.0:
             if self.latent_avg is None:
-                raise InputError("truncation needs latent_avg; load the model with truncation != 1", argument="truncation")
+                raise InputError("truncation needs latent_avg; load the model with truncation != 1",
+                                 argument="truncation")
             avg = self.latent_avg.to(device=w.device, dtype=w.dtype)
             w = avg + psi * (w - avg)
         return w
@@ -321,7 +323,8 @@ def build_stylegan2(cfg: dict, *, latent_space: str = "w", weights: str | None =
     truncation = defaults.get("truncation", 1.0) if truncation is None else truncation
     lr_mlp = defaults.get("lr_mlp", 0.01) if lr_mlp is None else lr_mlp
     if isinstance(lr_mlp, bool) or not isinstance(lr_mlp, (int, float)) or not lr_mlp > 0:
-        raise InputError(f"lr_mlp must be a positive number (rosinality's default 0.01), got {lr_mlp}", argument="lr_mlp")
+        raise InputError(f"lr_mlp must be a positive number (rosinality's default 0.01), got {lr_mlp}",
+                         argument="lr_mlp")
     spec = cfg.get("weights") or {}
     options = {"name": cfg["name"], "latent_space": latent_space, "truncation": truncation,
                "randomize_noise": randomize_noise, "clamp": clamp}

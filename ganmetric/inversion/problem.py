@@ -106,9 +106,10 @@ def _check_memory(restarts: int, steps: int, n: int) -> None:
     """
     kept = restarts * (steps + 2 * n + 1) * 8
     if kept > MAX_KEPT_BYTES:
-        raise InputError(f"restarts={restarts} with steps={steps} would keep {kept / 2 ** 30:.1f} GiB of "
+        raise InputError(f"restarts {restarts} with {{steps}} {steps} would keep {kept / 2 ** 30:.1f} GiB of "
                          f"per-restart results (the loss at every step, start and final codes), more than the "
-                         f"{MAX_KEPT_BYTES / 2 ** 30:g} GiB allowed: lower restarts or steps", argument="restarts")
+                         f"{MAX_KEPT_BYTES / 2 ** 30:g} GiB allowed: lower it or {{steps}}", argument="restarts",
+                         mentions=("steps",))
 
 
 def _load_distance(distance, G):
@@ -218,7 +219,8 @@ def prepare_inversion(G, target, distance=None, basis=None, *, steps: int = 500,
     _check_memory(opts["restarts"], opts["steps"], n)
     D = _load_distance(distance, G)
     if (D is None or opts["distance_weight"] == 0) and opts["pixel_weight"] == 0:
-        raise InputError("the loss is empty: give a distance with distance_weight > 0, or pixel_weight > 0", argument="distance_weight")
+        raise InputError("the loss is empty: give a distance with distance_weight > 0, or pixel_weight > 0",
+                         argument="distance_weight")
     B, basis_info = resolve_basis(basis, G, eigval_power=eigval_power, eigval_floor=eigval_floor, basis_k=basis_k)
     z0 = _given_codes(z_init, n, opts["restarts"])
     known = _known_code(true_z, n)

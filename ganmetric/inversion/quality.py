@@ -29,7 +29,8 @@ def _unit_pair(x, y) -> tuple[torch.Tensor, torch.Tensor]:
     """Both images as float64 (B, C, H, W) in [0, 1] (x in [-1, 1] maps to (x + 1) / 2)."""
     for name, t in (("x", x), ("y", y)):
         if not isinstance(t, torch.Tensor) or not t.is_floating_point() or t.dim() not in (3, 4):
-            raise InputError(f"{name} must be a floating-point (C, H, W) or (B, C, H, W) tensor in [-1, 1]", argument=name)
+            raise InputError(f"{name} must be a floating-point (C, H, W) or (B, C, H, W) tensor in [-1, 1]",
+                             argument=name)
     if x.shape != y.shape:
         raise InputError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}", argument="y")
     x, y = (t.detach().to(torch.float64) for t in (x, y))

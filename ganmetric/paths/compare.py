@@ -86,9 +86,11 @@ def prepare_paths(G, D, z_a, z_b, *, methods=tuple(PATH_METHODS), points: int = 
              "max_iter": max_iter, "tol": tol}
     unused = [name for name in GEODESIC_OPTIONS if given[name] is not None]
     if "geodesic" not in methods and unused:
-        one = len(unused) == 1
-        raise InputError(f"{', '.join(unused)} {'applies' if one else 'apply'} to the geodesic only; add geodesic "
-                         f"to methods or leave {'it' if one else 'them'} out", argument=unused[0])
+        one = len(unused) == 1  # the subject is the argument blamed; several are all named as the front end names them
+        names = unused[0] if one else ", ".join(f"{{{name}}}" for name in unused)
+        raise InputError(f"{names} {'applies' if one else 'apply'} to the geodesic only; add geodesic to {{methods}} "
+                         f"or leave {'it' if one else 'them'} out", argument=unused[0],
+                         mentions=("methods",) if one else (*unused, "methods"))
     opts = geodesic_options(points=points, chunk=chunk, **given)
     if "geodesic" in methods:
         needs_features(D)

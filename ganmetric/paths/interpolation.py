@@ -55,7 +55,8 @@ def endpoints(z_a, z_b, latent_dim: int | None = None) -> tuple[torch.Tensor, to
         else torch.get_default_dtype()
     a, b = a.to(dtype), b.to(device=a.device, dtype=dtype)
     if torch.equal(a, b):
-        raise InputError("z_a and z_b are the same code: a path needs two different endpoints", argument="z_b")
+        raise InputError("z_b is the same code as {z_a}: a path needs two different endpoints", argument="z_b",
+                         mentions=("z_a",))
     return a, b
 
 
