@@ -299,9 +299,9 @@ def test_cli_compare_records_variant_and_layers(demo_result):
 
 
 @pytest.mark.parametrize("args, match", [
-    (["--sefa-layers", "40"], "Error: --sefa-layers must be indices 0-9 in the SeFa authors' "
+    (["--sefa-layers", "40"], "Error: Invalid value for '--sefa-layers': must be indices 0-9 in the SeFa authors' "
                               "numbering (0 conv1, 1-8 convs.0-7, 9 the last toRGB to_rgbs.3) or module names, got 40"),
-    (["--methods", "ganspace", "--sefa-layers", "0"], "needs sefa or sefa-unnormalised in --methods"),
+    (["--methods", "ganspace", "--sefa-layers", "0"], "Invalid value for '--sefa-layers': needs sefa or sefa-unnormalised in --methods"),
     (["--methods", "sefa-raw"], "method 'sefa-raw' is not one of"),
 ])
 def test_cli_compare_bad_sefa_options(demo_result, args, match):
