@@ -52,6 +52,12 @@ def check_basis_for(meta: dict | None, G, *, source: str = "the basis") -> None:
 def basis_meta(path) -> dict:
     """What a basis file (a result, an average or an axis file) records: its meta.
 
+    Args:
+        path: the result or axis file.
+
+    Returns:
+        The file's meta (model, latent space, distance, ...).
+
     Raises:
         InputError: missing file. ResultFileError: not a result or axis file.
     """

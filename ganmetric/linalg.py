@@ -48,14 +48,15 @@ def eigh_descending(H, *, what: str = "the matrix"):
     return vals[::-1].copy(), vecs[:, ::-1].copy()
 
 
-#: The one definition of anisotropy, used by ``ganmetric hessian``, ``spectrum``, ``average`` and every table.
 ANISOTROPY_DEFINITION = (
     "Anisotropy count for threshold t: the number of leading eigenvalues, sorted by magnitude (descending "
     "|lambda|), whose cumulative sum first reaches the fraction t of the total, i.e. "
     "min{m : sum_{i<=m} |lambda_i| >= t * sum_i |lambda_i|}; for top-k results the total is the sum of the k "
     "stored eigenvalues.")
+"""The one definition of anisotropy, used by ``ganmetric hessian``, ``spectrum``, ``average`` and every table."""
 
 THRESHOLDS = (0.99, 0.999, 0.9999, 0.99999)
+"""The default thresholds t of the anisotropy counts (fractions of the trace)."""
 
 
 def _check_thresholds(thresholds) -> np.ndarray:

@@ -209,10 +209,30 @@ class MetricResult:
 
 
 def save_result(path, result: MetricResult, **extra) -> Path:
-    """Write ``result`` to ``path`` atomically (see :meth:`MetricResult.save`); returns the path."""
+    """Write ``result`` to ``path`` atomically (see :meth:`MetricResult.save`).
+
+    Args:
+        path: the ``.npz`` file to write (missing parent folders are created).
+        result: the :class:`MetricResult`.
+        **extra: extra meta entries, as :meth:`MetricResult.save` takes them (e.g. ``seed=0``).
+
+    Returns:
+        The path written.
+    """
     return result.save(path, **extra).path
 
 
 def load_result(path) -> MetricResult:
-    """Read and validate a result file (see :meth:`MetricResult.load`)."""
+    """Read and validate a result file (see :meth:`MetricResult.load`).
+
+    Args:
+        path: a ``.npz`` file written by :meth:`MetricResult.save` (or ``ganmetric hessian``, ``average``...).
+
+    Returns:
+        The :class:`MetricResult`, with numpy arrays, its ``meta`` and ``path``.
+
+    Raises:
+        ResultFileError: missing file, not an npz, missing arrays, inconsistent shapes,
+            non-finite eigenpairs, point or H, or bad meta.
+    """
     return MetricResult.load(path)

@@ -1,8 +1,11 @@
 """Small generators with known answers, and the independent dense reference."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -104,6 +107,15 @@ def dense_reference(G, D, z0: torch.Tensor) -> torch.Tensor:
     return torch.autograd.functional.hessian(f, z0, vectorize=True)
 
 
+def assert_jacobian_matches_dense(G, z0: torch.Tensor) -> None:
+    """The full metric of a float64 generator (``jacobian``, mse) equals :func:`dense_reference` (rtol 1e-8)."""
+    import ganmetric
+    D = ganmetric.load_distance("mse", dtype="float64")
+    res = ganmetric.metric_tensor(G, D, z0, method="jacobian")
+    ref = dense_reference(G, D, z0)
+    assert torch.allclose(torch.as_tensor(res.H), ref, rtol=1e-8, atol=1e-10 * ref.abs().max())
+
+
 def save_with(path, result, **meta):
     """Save a result with the meta a test chooses, reserved keys (model, distance, kind, ...) included.
 
@@ -156,3 +168,31 @@ def cache_weights(model: str, spec: dict, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
+
+
+#: Chromium as root in a container with no network: no sandbox, no GPU, no background connections
+CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync")
+
+
+@contextlib.contextmanager
+def headless_chromium(window: str = "1280,960"):
+    """A Selenium driver of Debian's headless chromium (its console log kept), in a fresh profile removed after.
+
+    The caller skips where ``shutil.which("chromium")``, ``which("chromedriver")`` or selenium are missing.
+    """
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    profile = tempfile.mkdtemp(prefix="ganmetric-chromium-")
+    for flag in CHROMIUM_FLAGS + (f"--window-size={window}", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

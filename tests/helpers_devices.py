@@ -99,3 +99,24 @@ def fake_cuda_copy(module: torch.nn.Module, mode) -> torch.nn.Module:
                 with mode:
                     sub._buffers[name] = fake.to("cuda:0")
     return out
+
+
+def _stylegan1(folder):
+    """rosinality's StyleGAN layout, narrow (16 px, style_dim 8), seeded random weights in a g_running checkpoint."""
+    from ganmetric.generators.stylegan1_layers import StyledGenerator, seeded_random_
+    path = Path(folder) / "tiny-stylegan1.model"
+    net = seeded_random_(StyledGenerator(channels=[8, 8, 4], style_dim=8, n_mlp=2, fused=[False, False, True]))
+    torch.save({"g_running": net.state_dict()}, path)
+    return "stylegan1", {"weights": str(path), "resolution": 16, "truncation": 0.7}
+
+
+def _bigbigan(folder):
+    """BigBiGAN's layout, narrow (32 px, 3 chunks of 4), seeded random weights as a BigGAN-PyTorch state dict."""
+    from ganmetric.generators.bigbigan_layers import BigGANGenerator, seeded_random_
+    path = Path(folder) / "tiny-bigbigan.pth"
+    net = seeded_random_(BigGANGenerator(channels=[16, 16, 8], attention=[1], z_chunk=4, shared_dim=6, n_classes=3))
+    torch.save(net.state_dict(), path)
+    return "bigbigan", {"weights": str(path)}
+
+
+TINY_MODELS.update({"stylegan1": _stylegan1, "bigbigan": _bigbigan})

@@ -321,3 +321,55 @@ def test_cli_compare_refuses_z_in_one_line(demo_result):
     assert res.exit_code == 2
     lines = [line for line in res.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: SeFa is not defined in StyleGAN2's z space"), res.output
+
+
+def _stylegan1(space="w"):
+    """StyleGAN (1) at 16 px (3 blocks, 6 AdaINs), style_dim 8, seeded random weights."""
+    from ganmetric.generators.stylegan1 import StyleGAN1Generator
+    from ganmetric.generators.stylegan1_layers import StyledGenerator, seeded_random_
+    net = seeded_random_(StyledGenerator(channels=[8, 6, 4, 4], style_dim=8, n_mlp=1), seed=3)
+    return StyleGAN1Generator(net, latent_space=space, resolution=16, truncation=1.0)
+
+
+@pytest.mark.parametrize("layers, blocks", [(None, [(b, k) for b in range(3) for k in (1, 2)]),
+                                            ("0,3", [(0, 1), (1, 2)]),
+                                            ("progression.2.adain1", [(2, 1)])])
+def test_stylegan1_adain_style_maps_as_the_authors(layers, blocks):
+    """genforce/sefa's StyleGAN branch: layer{idx}.style.weight.T for each layer, two style maps per block."""
+    G = _stylegan1()
+    d = sefa_directions(G, layers=layers)
+    assert d.info["layers"] == [f"progression.{b}.adain{k}" for b, k in blocks]
+    sd = G.g_running.state_dict()
+    W = np.concatenate([sd[f"generator.progression.{b}.adain{k}.style.linear.weight_orig"].double().numpy().T
+                        for b, k in blocks], axis=1)
+    vals, vecs = _authors_reference(W)  # the equalised-lr gain is one factor per layer: normalised away
+    np.testing.assert_allclose(d.values, vals, rtol=1e-9, atol=1e-12)
+    _same_directions(d.vectors[:3], vecs[:3], 1e-7)
+    raw = sefa_directions(G, layers=layers, variant="unnormalised")
+    vals, _ = _authors_reference(W * np.sqrt(2 / 8), normalise=False)
+    np.testing.assert_allclose(raw.values, vals, rtol=1e-6)
+
+
+def test_stylegan1_w_plus_rows_and_refusals():
+    v = sefa_directions(_stylegan1("w"), k=2, layers="1,4").vectors  # adain2 of block 0, adain1 of block 2
+    d = sefa_directions(_stylegan1("w+"), k=2, layers="1,4")
+    expected = np.zeros((2, 3, 8))
+    expected[:, [0, 2]] = v[:, None] / np.sqrt(2)
+    assert d.info["style_rows"] == [0, 2]
+    np.testing.assert_allclose(d.vectors, expected.reshape(2, -1), atol=1e-12)
+    with pytest.raises(InputError, match=r"SeFa is not defined in StyleGAN's z space") as err:
+        sefa_directions(_stylegan1("z"))
+    assert err.value.argument == "latent_space"
+    with pytest.raises(InputError, match=r"indices 0-5 in the SeFa authors' numbering \(2b the adain1 and 2b\+1 the "
+                                         r"adain2 of block b, progression\.b, b = 0-2\) or module names, got 6"):
+        sefa_directions(_stylegan1(), layers=6)
+
+
+def test_bigbigan_is_refused_in_one_line():
+    from ganmetric.generators.bigbigan import BigBiGANGenerator
+    from ganmetric.generators.bigbigan_layers import BigGANGenerator
+    G = BigBiGANGenerator(BigGANGenerator(channels=[8, 8, 8], attention=[], z_chunk=4, shared_dim=4, n_classes=2))
+    with pytest.raises(InputError, match=r"SeFa is not defined for bigbigan: its code enters the network in 3 chunks "
+                                         r"of 4 at different depths") as err:
+        sefa_directions(G)
+    assert "\n" not in str(err.value)

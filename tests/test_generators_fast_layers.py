@@ -8,8 +8,10 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from ganmetric.generators.fast_layers import ConvLinear, EqualizedConv2d, pixel_norm
+from ganmetric.generators.fast_layers import (ConvLinear, EqualizedConv2d, Folded, add_constant, channel_affine,
+                                               linear, pixel_norm)
 from ganmetric.generators.ganzoo_file import save_ganzoo_checkpoint
 from helpers import subprocess_env
 from helpers_zoo import dcgan_parts, deepsim_state, pggan_parts
@@ -61,3 +63,65 @@ def test_first_metric_of_each_family_imports_no_dynamo(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {
         "DeePSimGenerator": False, "PGGANGenerator": False, "ZooDCGANGenerator": False}
+
+
+class Scaled(Folded):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.arange(1.0, 4.0))
+        self.folds = 0
+
+    def fold(self):
+        self.folds += 1
+        return (self.weight / 3,)
+
+    def forward(self, x):
+        return x * self.folded()[0]
+
+
+def test_folds_once_and_again_when_a_tensor_changes():
+    m = Scaled()
+    x = torch.ones(3)
+    assert torch.equal(m(x), torch.arange(1.0, 4.0) / 3) and m(x) is not None and m.folds == 1
+    m.load_state_dict({"weight": torch.full((3,), 3.0)})  # copied in place: the version changes
+    assert torch.equal(m(x), torch.ones(3)) and m.folds == 2
+    with torch.no_grad():
+        m.weight.mul_(2)
+    assert torch.equal(m(x), torch.full((3,), 2.0)) and m.folds == 3
+    m.double()  # refolded in the new dtype, from the tensors in that dtype
+    assert m(x.double()).dtype == torch.float64 and m.folds == 4
+    assert m.folded()[0].requires_grad is False
+
+
+def test_ops_give_the_plain_values():
+    g = torch.Generator().manual_seed(0)
+    x, W, b = torch.randn(5, 7, generator=g), torch.randn(4, 7, generator=g), torch.randn(4, generator=g)
+    assert torch.allclose(linear(x, W, b), F.linear(x, W, b), atol=1e-6)
+    assert torch.equal(linear(x, W, None), F.linear(x, W))
+    img, c = torch.randn(2, 3, 4, 4, generator=g), torch.randn(1, 3, 4, 4, generator=g)
+    assert torch.equal(add_constant(img, c), img + c)
+    s, t = torch.randn(3, generator=g), torch.randn(3, generator=g)
+    assert torch.allclose(channel_affine(img, s, t), img * s[:, None, None] + t[:, None, None], atol=1e-6)
+
+
+def test_truncate_is_the_truncation_trick():
+    import pytest
+
+    from ganmetric.errors import InputError
+    from ganmetric.generators.fast_layers import truncate
+    g = torch.Generator().manual_seed(1)
+    w, c = torch.randn(3, 5, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64)
+    for psi in (0.3, 0.7, 1.5):
+        assert torch.allclose(truncate(w, c, psi, centre_name="c"), c + psi * (w - c), rtol=0, atol=1e-14)
+    assert truncate(w, None, 1.0, centre_name="c") is w
+    with pytest.raises(InputError, match="truncation needs mean_style"):
+        truncate(w, None, 0.7, centre_name="mean_style")
+
+
+def test_fold_all_folds_now():
+    from ganmetric.generators.fast_layers import fold_all
+    m = nn.Sequential(Scaled(), nn.ReLU(), nn.Sequential(Scaled()))
+    fold_all(m)
+    assert m[0].folds == 1 and m[2][0].folds == 1
+    m(torch.ones(3))
+    assert m[0].folds == 1 and m[2][0].folds == 1  # the first call reuses the fold

@@ -110,6 +110,10 @@ def _prepare(code: str, folder: Path) -> None:
         (folder / "checkpoint").mkdir(exist_ok=True)
         demo = ganmetric.load_generator("stylegan2-demo")
         torch.save(demo.to_checkpoint(), folder / "checkpoint" / "550000.pt")
+    if "stylegan-256px-new.model" in code:  # rosinality's StyleGAN layout, 4 channels wide, seeded random weights
+        from ganmetric.generators.stylegan1_layers import StyledGenerator, seeded_random_
+        torch.save({"g_running": seeded_random_(StyledGenerator(channels=[4] * 9)).state_dict()},
+                   folder / "stylegan-256px-new.model")
     if '"axes.npz"' in code and not (folder / "axes.npz").exists():  # the shell's `axes export face.npz --top 10`
         export_axes(folder / "face.npz", top=10, out=folder / "axes.npz")
     if '"photo.jpg"' in code:  # a 480 x 400 photograph whose box (160, 115, 370, 325) holds a face of the model
@@ -170,6 +174,8 @@ SHELL_SKIPS = {
     "--model pggan-celebahq-256": "the published PGGAN file (downloaded by the user; test_generators_ganzoo.py)",
     "--model my_run_s5_i96000.pth": "the user's pytorch_GAN_zoo file",
     "--model hf://someone/": "a Hugging Face repository (network; test_generators_hub.py builds a cache)",
+    "--model stylegan1": "rosinality's StyleGAN checkpoint, downloaded by the user",
+    "--model bigbigan": "BigGANsAreWatching's BigBiGAN_x1.pth, downloaded by the user",
 }
 #: (README text, what runs instead) in shell commands: sizes cut, and the network left out (LPIPS's pretrained
 #: backbone -> random). Each README text must occur in some command.

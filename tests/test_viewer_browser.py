@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -24,7 +23,7 @@ from PIL import Image
 import ganmetric
 from ganmetric.axes import apply_axis, export_axes, load_axes
 from ganmetric.plotting import to_uint8
-from helpers import subprocess_env
+from helpers import headless_chromium, subprocess_env
 from ganmetric.viewer import DEFAULT_D_MAX
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -33,8 +32,6 @@ if CHROMIUM is None or CHROMEDRIVER is None:
                 "chromium-driver; .ci/run installs them)", allow_module_level=True)
 pytest.importorskip("selenium", reason="the browser test needs selenium (pip install -e \".[test]\")")
 pytest.importorskip("fastapi", reason="ganmetric view needs the viewer extra (pip install -e \".[test]\")")
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -42,10 +39,6 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.pretrained("dcgan-face")]
 
-#: Chromium as root in a container with no network: no sandbox, no GPU, no background connections
-CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--window-size=1280,960")
 TOP = 8
 
 
@@ -91,18 +84,8 @@ def server(model):
 
 @pytest.fixture(scope="module")
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="ganmetric-chromium-")
-    for flag in CHROMIUM_FLAGS + (f"--user-data-dir={profile}",):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with headless_chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 SHOWN = """

@@ -27,6 +27,7 @@ from .params import SEED, ChunkParam
 _MODEL_OPTIONS = ("latent_dim", "output_range", "class_name", "weights", "class_index", "truncation",
                   "reference_seed")
 _MODEL_OPTIONS += ("variant", "clamp")
+_MODEL_OPTIONS += ("resolution", "noise", "mean_style")
 
 
 def model_options(f):
@@ -50,7 +51,8 @@ def model_options(f):
                           "file records if it is a pretrained one (any other must be named here), else "
                           f"{ganmetric.generators.spec.DEFAULT_MODEL}."),
         click.option("--latent-space", default=None,
-                     help="Latent space for models with several (biggan: full, noise, class; stylegan2: w, z, w+)."),
+                     help="Latent space for models with several (biggan: full, noise, class; stylegan2: w, z, w+; "
+                          "stylegan1: z, w, w+)."),
         click.option("--latent-dim", type=int, default=None, help="Latent size of a saved generator file or "
                                                                   "custom module, if it does not record it."),
         click.option("--output-range", type=click.Choice(["-1,1", "0,1"]), default=None,
@@ -63,7 +65,8 @@ def model_options(f):
         click.option("--class-index", type=int, default=None,
                      help="BigGAN: ImageNet class index (0-999) of the reference point and samples."),
         click.option("--truncation", type=float, default=None,
-                     help="BigGAN: truncation in (0, 1] (default 1); StyleGAN2: psi."),
+                     help="BigGAN: truncation in (0, 1] (default 1); StyleGAN2: psi; StyleGAN (stylegan1): "
+                          "psi, the style weight (default 0.7)."),
         click.option("--reference-seed", type=SEED, default=None,
                      help="BigGAN: seed of the reference point's fixed part (default 0)."),
         click.option("--variant", type=click.Choice(["fc6", "fc7", "fc8", "pool5"]), default=None,
@@ -71,9 +74,21 @@ def model_options(f):
                           "their shapes, so say fc7)."),
         click.option("--clamp/--no-clamp", default=None,
                      help="DeePSim: clamp images to the valid range as the authors do (default on; the metric then "
-                          "ignores saturated pixels); StyleGAN2: clamp to [-1, 1] (default off)."),
+                          "ignores saturated pixels); StyleGAN2 and StyleGAN (stylegan1): clamp to [-1, 1] (default "
+                          "off)."),
+        click.option("--resolution", type=int, default=None,
+                     help="StyleGAN (stylegan1): output side, 4, 8, ... up to the checkpoint's largest (default 256)."),
+        click.option("--noise", type=click.Path(), default=None,
+                     help="StyleGAN (stylegan1): an .npz of the fixed noise images, one per scale 4, 8, ..., "
+                          "resolution in that order (np.savez(f, *noise); each (1, 1, s, s)). Default: drawn with "
+                          "seed 0."),
+        click.option("--mean-style", type=click.Path(), default=None,
+                     help="StyleGAN (stylegan1): an .npy of the truncation centre (style_dim,). Default: estimated "
+                          "as the authors' get_mean_style does (seed 0)."),
         click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ..."),
-        click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True),
+        click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
+                     help="Precision of the generator, the distance and every computation (float64: slower, "
+                          "for checks)."),
     ]
     for opt in reversed(opts):
         command = opt(command)

@@ -57,15 +57,18 @@ def _report(G, res, folder: Path) -> None:
 @click.option("--chunk", type=int, default=None,
               help="Restarts optimised together (default 64; lower it to bound memory; results do not change).")
 @click.option("--lr", type=float, default=0.05, show_default=True, help="Learning rate.")
-@click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), default="adam", show_default=True)
+@click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), default="adam", show_default=True,
+              help="The optimiser of the code (or of its coefficients in the --hessian basis).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the starting codes.")
 @click.option("--distance-weight", type=float, default=1.0, show_default=True, help="Weight of --distance.")
 @click.option("--pixel-weight", type=float, default=0.0, show_default=True,
               help="Weight of a pixel term added to the distance (the paper used LPIPS + L1).")
-@click.option("--pixel-loss", type=click.Choice(PIXEL_LOSSES), default="l1", show_default=True)
+@click.option("--pixel-loss", type=click.Choice(PIXEL_LOSSES), default="l1", show_default=True,
+              help="The pixel term weighted by --pixel-weight.")
 @click.option("--crop", type=click.Choice(CROPS), default="center", show_default=True,
               help="center: crop to the model's aspect ratio; none: stretch.")
-@click.option("--resample", type=click.Choice(RESAMPLE), default="bicubic", show_default=True)
+@click.option("--resample", type=click.Choice(RESAMPLE), default="bicubic", show_default=True,
+              help="The filter that resizes --image to the model's resolution.")
 @click.option("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse a larger --image (width x height, read from its header before decoding; a 50-megapixel "
                    "photo decodes to 150 MB). Raise it for larger images you mean to use.")

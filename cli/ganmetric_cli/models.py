@@ -90,8 +90,9 @@ def fetch(name, force):
 @click.option("--class-name", default=None, help="Class of a conditional model (e.g. eyes-cdcgan: blue).")
 @click.option("--weights", type=click.Path(), default=None, help="Weights file or folder, as for --model elsewhere.")
 @click.option("--latent-dim", type=int, default=None, help="Latent size of a saved generator file or custom module.")
+@click.option("--resolution", type=int, default=None, help="StyleGAN (stylegan1): output side (default 256).")
 @click.option("--all", "show_all", is_flag=True, help="Also list the submodules a layer distance cannot use.")
-def layers(model, latent_space, class_name, weights, latent_dim, show_all):
+def layers(model, latent_space, class_name, weights, latent_dim, resolution, show_all):
     """Every submodule of MODEL: name, type, output shape for one code, and whether a layer distance
     (--distance layer:NAME, `ganmetric layers`) can use it (one forward pass with hooks).
 
@@ -100,7 +101,8 @@ def layers(model, latent_space, class_name, weights, latent_dim, show_all):
       ganmetric models layers dcgan-face
       ganmetric models layers stylegan2-demo --latent-space w --all
     """
-    G = ModelSpec(model, latent_space, {"class_name": class_name, "weights": weights, "latent_dim": latent_dim}).load()
+    G = ModelSpec(model, latent_space, {"class_name": class_name, "weights": weights, "latent_dim": latent_dim,
+                                        "resolution": resolution}).load()
     infos = generator_layers(G)
     shown = [i for i in infos if i.usable or show_all]
     rows = [("name", "type", "output shape", "usable")]

@@ -21,6 +21,13 @@ def average_metric(results: ResultSet) -> MetricResult:
     ``code_norm_mean``, the points' codes' mean length (the mean code is far shorter: axes
     exported from the average rescale it to this length, see
     :func:`ganmetric.axes.files.typical_point`).
+
+    Args:
+        results: a :class:`~ganmetric.analysis.ResultSet` (from :func:`~ganmetric.analysis.load_results`).
+
+    Returns:
+        A :class:`~ganmetric.MetricResult` of kind "average": every eigenpair of ``H_avg`` (n), descending,
+        and ``H_avg`` itself.
     """
     H = results.metrics().mean(axis=0)
     H = (H + H.T) / 2

@@ -223,7 +223,8 @@ def batch_metric(G, D, codes, out_dir, method: str = "auto", k: int | None = Non
     when a torch.distributed process group is initialised (see the module docstring).
 
     Args:
-        G: the generator. D: the distance.
+        G: the generator.
+        D: the distance.
         codes: (N, n) latent codes (array or tensor); point ``i`` is ``codes[i]``. To grow a
             folder, pass its codes with new rows appended (:func:`batch_codes` does that for a
             seeded batch).

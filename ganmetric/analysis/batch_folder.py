@@ -40,12 +40,19 @@ FORMAT = "ganmetric-batch/1"
 MANIFEST_EVERY = 5.0
 #: the advice every refusal of a folder ends with (``out_dir`` is the argument's name; the CLI shows its flag)
 OTHER_FOLDER = "choose another folder"
-#: the most points a batch may have unless the caller raises ``max_points``
 MAX_POINTS = 10_000
+"""The most points a batch may have unless the caller raises ``max_points`` (the CLI's ``--max-points``)."""
 
 
 def point_name(index: int) -> str:
-    """File name of point ``index``: ``point_00000.npz``."""
+    """File name of point ``index`` in a batch folder.
+
+    Args:
+        index: the point's index (row of the batch's codes).
+
+    Returns:
+        ``point_00000.npz`` for index 0.
+    """
     return f"point_{index:05d}.npz"
 
 

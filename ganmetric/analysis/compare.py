@@ -70,8 +70,10 @@ class MetricComparison:
         n_ranks: K, the ranks both hold: the length of the vHv and ratio arrays.
         eigvals_a, eigvals_b: every stored eigenvalue of A and of B, descending.
         angles_deg: (k,) principal angles between the top-k eigenspaces, ascending, in degrees.
-        vhv_ab: (K,) ``u_i(A)^T H_B u_i(A)``. vhv_ba: (K,) ``u_i(B)^T H_A u_i(B)``.
-        ratio_ab: (K,) ``vhv_ab / lambda_i(B)`` (NaN where lambda_i(B) = 0). ratio_ba: likewise.
+        vhv_ab: (K,) ``u_i(A)^T H_B u_i(A)``.
+        vhv_ba: (K,) ``u_i(B)^T H_A u_i(B)``.
+        ratio_ab: (K,) ``vhv_ab / lambda_i(B)`` (NaN where lambda_i(B) = 0).
+        ratio_ba: (K,) ``vhv_ba / lambda_i(A)`` (NaN where lambda_i(A) = 0).
         corr_log_ab, corr_linear_ab: A's eigenvectors under H_B against lambda(B), over the K
             ranks (NaN: undefined).
         corr_log_ba, corr_linear_ba: B's eigenvectors under H_A against lambda(A).

@@ -327,7 +327,8 @@ def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: 
     """Project codes onto the first k basis directions and measure the image change, against random bases.
 
     Args:
-        G: the generator. D: the distance measuring the change (an image distance, or a layer
+        G: the generator.
+        D: the distance measuring the change (an image distance, or a layer
             distance of G).
         basis: the directions: a result or axis file (path), a MetricResult, Axes,
             :class:`~ganmetric.axes.Directions` or an (n, m) matrix of columns (see

@@ -115,6 +115,9 @@ def homogeneity(results: ResultSet, *, device="cpu", progress: bool = False) -> 
             about N^2 n^2 K flops).
         progress: show a progress bar.
 
+    Returns:
+        The :class:`Homogeneity`: three (N, N) matrices, rows i (eigenvectors), columns j (metrics).
+
     Raises:
         InputError: fewer than 2 points, or an unavailable device.
     """

@@ -136,6 +136,9 @@ def resolve_layers(G, layers) -> list:
         G: the generator.
         layers: "all" (every usable submodule without submodules), "A,B,C" or a list of names.
 
+    Returns:
+        The layers' :class:`~ganmetric.distances.LayerInfo`, in forward order.
+
     Raises:
         InputError: no names, a repeated or unknown name (with near matches) or a layer a
             layer distance cannot use.
@@ -330,6 +333,16 @@ def layers_table(out_dir, infos, G, alignment_ks, meta: dict) -> LayerMetrics:
 
     Every row is computed over the same points: those every folder holds (a point that failed
     in some folder is left out of all of them, ``meta["failed_points"]``).
+
+    Args:
+        out_dir: the run's folder (one batch folder per layer, and one for the image distance).
+        infos: the layers' :class:`~ganmetric.distances.LayerInfo`, in forward order.
+        G: the generator.
+        alignment_ks: the k values of the alignment columns.
+        meta: the run's provenance (model, image distance, layers, solver options...).
+
+    Returns:
+        The :class:`LayerMetrics` (rows, mean normalised spectra, meta).
 
     Raises:
         InputError: a folder that does not hold this run's points (a point neither done nor

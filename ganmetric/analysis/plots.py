@@ -100,6 +100,11 @@ def plot_spectrum(stats, path, *, title: str = ""):
 def plot_homogeneity_heatmap(h, path, *, title: str = ""):
     """The three N x N correlation matrices as heatmaps: rows are eigenvector sources i, columns metrics j.
 
+    Args:
+        h: a :class:`~ganmetric.analysis.Homogeneity`.
+        path: the PNG to write.
+        title: a title above the heatmaps.
+
     Returns:
         The matplotlib Figure written.
     """
@@ -127,6 +132,11 @@ def plot_homogeneity_heatmap(h, path, *, title: str = ""):
 
 def plot_homogeneity_hist(h, path, *, title: str = ""):
     """Histograms of the off-diagonal entries (i != j) of the three matrices.
+
+    Args:
+        h: a :class:`~ganmetric.analysis.Homogeneity`.
+        path: the PNG to write.
+        title: a title above the histograms.
 
     Returns:
         The matplotlib Figure written.

@@ -24,7 +24,8 @@ class SpectrumStats:
 
     Attributes:
         spectra: (N, k) eigenvalues sorted by magnitude, per point.
-        mean: (k,) rank-wise mean spectrum. p5, p95: (k,) rank-wise 5th/95th percentiles.
+        mean: (k,) rank-wise mean spectrum.
+        p5, p95: (k,) rank-wise 5th/95th percentiles.
         thresholds: the cumulative fractions.
         mean_counts: (T,) anisotropy counts of the mean spectrum.
         point_counts: (N, T) anisotropy counts of each point.
@@ -67,6 +68,9 @@ def spectrum_stats(results: ResultSet, *, thresholds=THRESHOLDS) -> SpectrumStat
     Args:
         results: from :func:`~ganmetric.analysis.load_results`.
         thresholds: cumulative fractions for the counts.
+
+    Returns:
+        The :class:`SpectrumStats` (``.table()`` and ``.to_csv()`` format it).
 
     Raises:
         InputError: bad thresholds or an all-zero spectrum.

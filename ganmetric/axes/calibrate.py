@@ -156,6 +156,14 @@ def search_bound(max_step, sphere: bool, latent_dim: int) -> float:
 
     2 sqrt(n) is twice the typical norm of a standard normal code: a step that long leaves
     the region the generator was trained on. On the sphere, pi reaches the far side.
+
+    Args:
+        max_step: the bound asked for (finite, > 0), or None for the default.
+        sphere: steps are angles on the sphere of radius |z0|.
+        latent_dim: the latent size n.
+
+    Returns:
+        The bound on |t| (latent units; radians on the sphere).
     """
     default = math.pi if sphere else 2.0 * math.sqrt(latent_dim)
     if max_step is None:
@@ -306,7 +314,8 @@ def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: 
     those of the largest distance found on that side.
 
     Args:
-        G: generator; D: distance.
+        G: the generator.
+        D: the distance.
         z0: (n,) or (1, n) reference code.
         axes: an :class:`~ganmetric.axes.Axes` (or (K, n) rows together with eigenvalues
             given as ``axes=(rows, eigvals)``).

@@ -25,10 +25,10 @@ from .directions import Directions, _unit_rows
 from .ganspace import ganspace_directions
 from .sefa import sefa_directions
 
-#: direction-discovery methods computed from the model, to set against the metric (``ganmetric axes compare``)
 DISCOVERY_METHODS = {"ganspace": "GANSpace: PCA of a layer's activations over codes sampled from the prior",
                      "sefa": "SeFa on the code-facing weights, columns normalised (the authors' variant)",
                      "sefa-unnormalised": "SeFa on the raw weights (for comparison)"}
+"""Direction-discovery methods computed from the model, to set against the metric (``ganmetric axes compare``)."""
 #: SeFa's variant of each SeFa method
 _SEFA_VARIANTS = {"sefa": "authors", "sefa-unnormalised": "unnormalised"}
 
@@ -110,7 +110,15 @@ class Comparison:
 
 
 def principal_angles(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Principal angles (radians, ascending) between the column spans of A (n, p) and B (n, q)."""
+    """Principal angles between the column spans of two matrices.
+
+    Args:
+        A: (n, p) columns spanning the first subspace.
+        B: (n, q) columns spanning the second.
+
+    Returns:
+        (min(p, q),) the angles in radians, ascending (0: a shared direction).
+    """
     Qa = np.linalg.qr(A)[0]
     Qb = np.linalg.qr(B)[0]
     cos = np.linalg.svd(Qa.T @ Qb, compute_uv=False)

@@ -32,7 +32,17 @@ MAX_COLS = 4
 
 
 def predicted_distance(eigval: float, ts, *, sphere: bool = False, radius: float = 1.0) -> np.ndarray:
-    """The metric's quadratic prediction ``lambda s^2 / 2`` with s = t (linear) or radius * t (sphere)."""
+    """The metric's quadratic prediction ``lambda s^2 / 2`` with s = t (linear) or radius * t (sphere).
+
+    Args:
+        eigval: the axis' eigenvalue lambda.
+        ts: (T,) amounts (latent units; radians on the sphere).
+        sphere: the amounts are angles on the sphere of radius ``radius``.
+        radius: |z0|, for spherical steps.
+
+    Returns:
+        (T,) predicted distances.
+    """
     s = np.asarray(ts, dtype=np.float64) * (radius if sphere else 1.0)
     return 0.5 * float(eigval) * s ** 2
 
@@ -63,7 +73,8 @@ def distance_curves(G, D, z0, axes, indices, ts, *, sphere: bool = False, chunk:
     """Real distances ``d(G(z0), G(walk(z0, u_i, t)))`` for each axis i and amount t.
 
     Args:
-        G: generator; D: distance.
+        G: the generator.
+        D: the distance.
         z0: (n,) or (1, n) reference code.
         axes: :class:`~ganmetric.axes.Axes` or (K, n) rows.
         indices: axis indices.

@@ -162,7 +162,15 @@ def typical_point(mean_code: np.ndarray, meta: dict) -> tuple[np.ndarray, str]:
 
 
 def save_axes(path, axes: Axes) -> Axes:
-    """Write ``axes`` to ``path`` atomically; return them with ``path`` set."""
+    """Write ``axes`` to ``path`` atomically.
+
+    Args:
+        path: the axis file (``.npz``) to write.
+        axes: the :class:`Axes`.
+
+    Returns:
+        The same axes with ``path`` set.
+    """
     save_npz_with_meta(path, {"axes": axes.axes, "eigvals": axes.eigvals, "points": axes.points}, axes.meta)
     return Axes(axes.axes, axes.eigvals, axes.model, axes.latent_space, axes.distance, axes.points, axes.meta,
                 Path(path))
@@ -170,6 +178,12 @@ def save_axes(path, axes: Axes) -> Axes:
 
 def load_axes(path) -> Axes:
     """Read and validate an axis file.
+
+    Args:
+        path: an axis file (format ``ganmetric-axes/1``: ``ganmetric axes export`` or :func:`export_axes` writes it).
+
+    Returns:
+        The :class:`Axes`: ``axes`` (K, n) unit rows, ``eigvals`` (K,), ``points`` (m, n), ``meta``, ``path``.
 
     Raises:
         ResultFileError: missing file, not an npz, not an axis file, inconsistent shapes,
@@ -220,6 +234,11 @@ def reference_code(axes: Axes, G, seed: int | None = None) -> tuple[np.ndarray, 
     With ``seed`` the code ``G.sample(1, seed)``; without, the point the axes were computed
     at when they come from a single-point metric, the typical code recorded for axes of an
     average metric (see :func:`typical_point`), else ``G.sample(1, 0)``.
+
+    Args:
+        axes: the :class:`Axes`.
+        G: the generator the codes are for (its ``sample`` draws seeded codes).
+        seed: a seed of ``G.sample``, or None for the axes' own reference.
 
     Returns:
         ``(codes (1, n) float64, label)``, the label in words ("seed 3", "the axes' source point",

@@ -29,6 +29,14 @@ sorting); here float64 and a symmetric solver, sorted descending.
   in the rows of w+ that those layers read (the authors' edit ``code[:, layers] += d v``),
   zero elsewhere, and scaled to unit length.
 - StyleGAN2 in ``z``: not defined (the mapping network is not linear): refused.
+- StyleGAN (1, rosinality) in ``w`` / ``w+``: the AdaIN style maps ``(scale, bias) = A w + b``
+  (``A``: 2C x style_dim) of the blocks that run, numbered as the authors number StyleGAN's
+  ``layer{idx}.style`` (two per block: 2b is block b's ``adain1``, 2b + 1 its ``adain2``; default
+  all of them), or by name (``progression.3.adain1``). In ``w+`` a direction goes into the rows
+  of the blocks its layers belong to. ``z``: refused, as for StyleGAN2.
+- BigBiGAN: refused. Its code enters the network in chunks at different layers (the first
+  linear layer reads only the first of 6 chunks, the others enter the BatchNorms of each
+  block), so there is no first layer acting on the whole code, which the method factorises.
 - BigGAN: the first linear map of the conditioning vector ``[noise, class embedding]``
   (``generator.gen_z``, the authors' BigGAN variant), with its spectral normalisation as in the
   forward pass, restricted to the inputs of the latent space the metric is in: all of them in
@@ -64,6 +72,7 @@ from .directions import Directions
 
 if TYPE_CHECKING:  # the families are imported on first use (cold start): a model of one is already loaded
     from ..generators.biggan import BigGANGenerator
+    from ..generators.stylegan1 import StyleGAN1Generator
     from ..generators.stylegan2 import StyleGAN2Generator
 
 VARIANTS = ("authors", "unnormalised")
@@ -165,14 +174,16 @@ def _layer_tokens(layers) -> list:
     return out
 
 
-def _select_layers(net, layers) -> list[str]:
-    """Names of the chosen modulated layers, in the network's order, each once.
+def _select_layers(numbering: list[str], catalogue: dict, layers, legend: str) -> list[str]:
+    """Names of the chosen style layers, in the network's order, each once.
+
+    Args:
+        numbering: the authors' indices as module names; catalogue: every style layer by name;
+        layers: the user's choice; legend: the numbering in words, for the error message.
 
     Raises:
         InputError: an index outside the authors' numbering, or an unknown name.
     """
-    numbering = _authors_numbering(net)
-    catalogue = _style_layers(net)
     if layers is None or layers == "all":
         return numbering
     chosen = set()
@@ -180,9 +191,7 @@ def _select_layers(net, layers) -> list[str]:
         if isinstance(token, (int, np.integer)):
             if not 0 <= token < len(numbering):
                 raise InputError(f"layers must be indices 0-{len(numbering) - 1} in the SeFa authors' numbering "
-                                 f"(0 conv1, 1-{len(numbering) - 2} convs.0-{len(numbering) - 3}, "
-                                 f"{len(numbering) - 1} the last toRGB {numbering[-1]}) or module names, got {token}",
-                                 argument="layers")
+                                 f"({legend}) or module names, got {token}", argument="layers")
             chosen.add(numbering[token])
         else:
             chosen.add(checks.one_of("layers", str(token), catalogue, what="SeFa layer"))
@@ -198,11 +207,32 @@ def _stylegan2_blocks(G: StyleGAN2Generator, layers) -> tuple[list, dict]:
     if G.latent_space == "z":
         raise InputError("SeFa is not defined in StyleGAN2's z space (the mapping network is not linear): load the "
                          "model in latent space w", argument="latent_space")
-    catalogue = _style_layers(G.g_ema)
-    names = _select_layers(G.g_ema, layers)
+    catalogue, numbering = _style_layers(G.g_ema), _authors_numbering(G.g_ema)
+    n = len(numbering)
+    names = _select_layers(numbering, catalogue, layers,
+                           f"0 conv1, 1-{n - 2} convs.0-{n - 3}, {n - 1} the last toRGB {numbering[-1]}")
     blocks = [_style_map(catalogue[name][1]) for name in names]
     rows = sorted({catalogue[name][0] for name in names})
     return blocks, {"layers": names, "style_rows": rows}
+
+
+def _stylegan1_blocks(G: StyleGAN1Generator, layers) -> tuple[list, dict]:
+    """StyleGAN (1): the AdaIN style maps (w -> per-channel scale and bias, 2C outputs) of the blocks that run.
+
+    The authors number them 0 .. 2 (step + 1) - 1, two per block (their ``layer{idx}.style``):
+    2b is block b's ``adain1``, 2b + 1 its ``adain2``; both read block b's style.
+    """
+    if G.latent_space == "z":
+        raise InputError("SeFa is not defined in StyleGAN's z space (the mapping network is not linear): load the "
+                         "model in latent space w", argument="latent_space")
+    numbering = [f"progression.{b}.adain{k}" for b in range(G.step + 1) for k in (1, 2)]
+    blocks = G.g_running.generator.progression
+    catalogue = {name: (i // 2, getattr(blocks[i // 2], f"adain{i % 2 + 1}").style.linear)
+                 for i, name in enumerate(numbering)}
+    names = _select_layers(numbering, catalogue, layers, f"2b the adain1 and 2b+1 the adain2 of block b, "
+                                                         f"progression.b, b = 0-{G.step}")
+    maps = [catalogue[name][1].folded()[0].detach().to(device="cpu", dtype=torch.float64).T.numpy() for name in names]
+    return maps, {"layers": names, "style_rows": sorted({catalogue[name][0] for name in names})}
 
 
 def _is_family(G, module: str, name: str) -> bool:
@@ -218,13 +248,22 @@ def _blocks(G, layers, weight, latent_dim) -> tuple[list, dict]:
         blocks, info = _explicit_blocks(weight, latent_dim or (G.latent_dim if G is not None else None))
     elif _is_family(G, "stylegan2", "StyleGAN2Generator"):
         return _stylegan2_blocks(G, layers)
+    elif _is_family(G, "stylegan1", "StyleGAN1Generator"):
+        return _stylegan1_blocks(G, layers)
+    elif _is_family(G, "bigbigan", "BigBiGANGenerator"):
+        net = G.big_gan
+        raise InputError(f"SeFa is not defined for {G.name}: its code enters the network in "
+                         f"{net.dim_z // net.z_chunk} chunks of {net.z_chunk} at different depths (the first linear "
+                         f"map reads only the first chunk, each other chunk one block's BatchNorms), so no one "
+                         f"linear map acts on the whole code", argument="G")
     elif _is_family(G, "biggan", "BigGANGenerator"):
         blocks, info = _biggan_blocks(G)
     else:
         blocks, info = _first_layer_blocks(G)
     if layers is not None:
         raise InputError(f"layers must be left out for this model: it has a single SeFa layer "
-                         f"({info['layers'][0]}); choosing among several is for StyleGAN2", argument="layers")
+                         f"({info['layers'][0]}); choosing among several is for StyleGAN2 and StyleGAN",
+                         argument="layers")
     return blocks, info
 
 
@@ -238,7 +277,7 @@ def _factorise(W: np.ndarray, variant: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _in_w_plus(G: StyleGAN2Generator, vecs: np.ndarray, rows: list[int]) -> np.ndarray:
     """Directions (k, style_dim) placed in the given w+ rows, zero elsewhere, unit length."""
-    out = np.zeros((vecs.shape[0], G.n_latent, G.style_dim))
+    out = np.zeros((vecs.shape[0], G.latent_dim // G.style_dim, G.style_dim))
     out[:, rows] = vecs[:, None, :]
     return out.reshape(vecs.shape[0], -1) / np.sqrt(len(rows))
 
@@ -248,12 +287,14 @@ def sefa_directions(G=None, *, k: int | None = None, layers=None, variant: str =
     """SeFa directions of G: eigenvectors of ``W W^T`` for its code-facing weights (see the module docstring).
 
     Args:
-        G: generator (DCGAN-style, StyleGAN2 in w or w+, BigGAN), or None with ``weight``.
-        k: how many directions (default all: the latent size, style_dim for StyleGAN2).
-        layers: StyleGAN2 only: the synthesis layers, by the authors' indices (0 .. n_latent-1,
-            the last being the final toRGB) or module names (``conv1``, ``convs.K``,
-            ``to_rgb1``, ``to_rgbs.K``): an int, a name, a list, or a string like
-            ``"0-3,5"`` / ``"conv1,convs.0"``. None or ``"all"``: the authors' default.
+        G: generator (DCGAN-style, StyleGAN2 or StyleGAN in w or w+, BigGAN), or None with ``weight``.
+        k: how many directions (default all: the latent size, style_dim for StyleGAN2 and StyleGAN).
+        layers: StyleGAN2 and StyleGAN only: the synthesis layers, by the authors' indices
+            (StyleGAN2: 0 .. n_latent-1, the last being the final toRGB; StyleGAN: 0 .. 2 (step + 1) - 1,
+            two AdaINs per block) or module names (``conv1``, ``convs.K``, ``to_rgb1``,
+            ``to_rgbs.K``; ``progression.B.adain1``, ``progression.B.adain2``): an int, a name, a
+            list, or a string like ``"0-3,5"`` / ``"conv1,convs.0"``. None or ``"all"``: the
+            authors' default.
         variant: ``"authors"`` (columns normalised) or ``"unnormalised"`` (raw weights).
         weight: an explicit first-layer weight instead of G's: (m, n) like nn.Linear, or
             (n, C, kh, kw) like ConvTranspose2d (padding 0).
@@ -266,7 +307,7 @@ def sefa_directions(G=None, *, k: int | None = None, layers=None, variant: str =
         used and, in w+, the rows the directions occupy.
 
     Raises:
-        InputError: StyleGAN2 in z; no suitable first layer; a weight of the wrong rank; an
+        InputError: StyleGAN2 or StyleGAN in z; BigBiGAN; no suitable first layer; a weight of the wrong rank; an
             unknown variant or layer, an index out of range, ``layers`` for a model that is
             not a StyleGAN2; k out of range.
     """
@@ -276,7 +317,8 @@ def sefa_directions(G=None, *, k: int | None = None, layers=None, variant: str =
     n = vecs.shape[0]
     k = checks.positive_int("k", k if k is not None else n, maximum=n)
     V = vecs[:, :k].T.copy()
-    if _is_family(G, "stylegan2", "StyleGAN2Generator") and G.latent_space == "w+" and weight is None:
+    styled = _is_family(G, "stylegan2", "StyleGAN2Generator") or _is_family(G, "stylegan1", "StyleGAN1Generator")
+    if styled and G.latent_space == "w+" and weight is None:
         V = _in_w_plus(G, V, info["style_rows"])
     else:
         info.pop("style_rows", None)

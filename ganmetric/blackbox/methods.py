@@ -122,13 +122,13 @@ def _hess_cma(setup) -> CMASearch:
     return CMASearch(np.zeros(B.shape[1]), initial_sigma(setup), setup.popsize, setup.seed, lambda X: z0 + X @ B.T)
 
 
-#: the search methods by name
 METHODS = {
     "random": SearchMethod("independent samples of the prior (the floor any method must beat)", False, _random),
     "cma": SearchMethod("CMA-ES (pycma) on the full latent code", False, _cma),
     "hess-cma": SearchMethod("CMA-ES on coefficients c of z = z_init + U_k diag(s) c, U_k the top k directions of "
                              "a metric, s_i = (lambda_i / lambda_1)^-p", True, _hess_cma),
 }
+"""The search methods, name -> :class:`SearchMethod` (``--method`` of ``ganmetric optimize`` reads it)."""
 
 
 def initial_sigma(setup) -> float | None:

@@ -35,13 +35,13 @@ from ..io import sha256_file
 #: ``package.module:callable``
 FUNCTION_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
-#: the spec forms, for help texts and messages
 OBJECTIVES = {
     "module:function": "a Python callable images (B, C, H, W) in [-1, 1] -> B scores (module.path:function)",
     "unit": "unit:torchvision:MODEL:LAYER:CHANNEL[:Y:X], a channel's mean activation (or one unit's) in a "
             "torchvision classifier (alexnet, vgg16, resnet50)",
     "image": "image:PATH, the negative distance to a target image (black-box inversion)",
 }
+"""The spec forms, for help texts and messages."""
 
 
 class ObjectiveError(GanmetricError):
@@ -101,6 +101,14 @@ def _shape_of(out) -> str:
 
 def check_scores(out, batch: int, spec: str) -> np.ndarray:
     """What an objective returned, as float64 (batch,), or a one-line :class:`ObjectiveError`.
+
+    Args:
+        out: what the objective returned (a tensor, an array, a list...).
+        batch: how many images it was given.
+        spec: how messages name the objective.
+
+    Returns:
+        (batch,) float64 finite scores.
 
     Raises:
         ObjectiveError: not one real number per image (naming the shape or type that came),
@@ -214,6 +222,9 @@ def load_objective(objective, G=None, *, distance=None, weights=None, device=Non
         weights: ``unit:`` only: ``pretrained`` (default), ``random``, ``random:SEED`` or a state-dict path.
         device: where a ``unit:`` network runs (default: G's device, else cpu).
         max_pixels: ``image:`` only: the largest target image accepted (see :func:`image_objective`).
+
+    Returns:
+        The :class:`Objective` (its ``spec`` and ``record`` go into summaries).
 
     Raises:
         InputError: an unknown form, a module or function that cannot be imported, an option

@@ -20,16 +20,24 @@ from ..plotting import figure, figure_png_bytes, save_image, to_uint8
 from ..staging import check_output_dir, staged_dir
 from .run import TRACE_KEYS, Comparison
 
-#: the files of the whole comparison
 OUTPUTS = {"scores": "scores.csv", "curves": "curves.png", "montage": "best_montage.png", "summary": "summary.json"}
-#: every file name a comparison may write (a folder holding only these is an earlier run's)
+"""The files of the whole comparison."""
 OUTPUT_PATTERNS = (*OUTPUTS.values(), "best_*.npy", "best_*.png", "trace_*.csv")
+"""Every file name a comparison may write (a folder holding only these is an earlier run's)."""
 #: the trace columns written, in order
 CSV_COLUMNS = ("method", "seed") + TRACE_KEYS
 
 
 def run_files(label: str, seed: int) -> dict:
-    """The files of one run: ``code`` (.npy), ``image`` (.png), ``trace`` (.csv)."""
+    """The files of one run: ``code`` (.npy), ``image`` (.png), ``trace`` (.csv).
+
+    Args:
+        label: the arm's label.
+        seed: the run's seed.
+
+    Returns:
+        ``{"code", "image", "trace"}`` -> file name (e.g. ``best_cma_s0.npy``).
+    """
     stem = f"{label}_s{seed}"
     return {"code": f"best_{stem}.npy", "image": f"best_{stem}.png", "trace": f"trace_{stem}.csv"}
 
@@ -45,6 +53,14 @@ def all_files(plan) -> list[str]:
 
 def check_folder(plan, out_dir, *, overwrite: bool = False) -> Path:
     """Check the output folder before any work (nothing is created).
+
+    Args:
+        plan: the :class:`Plan` (its arms and seeds name the files).
+        out_dir: the output folder.
+        overwrite: replace an earlier run's outputs in ``out_dir``.
+
+    Returns:
+        The folder, as a Path.
 
     Raises:
         InputError: ``out_dir`` is a file, holds other files, or holds an earlier run's
@@ -90,7 +106,14 @@ def _title(cmp: Comparison) -> str:
 
 
 def curves_png(cmp: Comparison) -> bytes:
-    """Best score so far against images scored: the mean over seeds (line) and min-max (band), one line per method."""
+    """Best score so far against images scored: the mean over seeds (line) and min-max (band), one line per method.
+
+    Args:
+        cmp: the :class:`Comparison`.
+
+    Returns:
+        The figure as PNG bytes.
+    """
     fig = figure(figsize=(7.2, 4.8))
     ax = fig.subplots()
     medians = cmp.medians()
@@ -119,7 +142,14 @@ def curves_png(cmp: Comparison) -> bytes:
 
 
 def montage_png(cmp: Comparison) -> bytes:
-    """The best image of every run: rows are methods, columns are seeds, each captioned with its score."""
+    """The best image of every run: rows are methods, columns are seeds, each captioned with its score.
+
+    Args:
+        cmp: the :class:`Comparison`.
+
+    Returns:
+        The montage as PNG bytes.
+    """
     labels, seeds = cmp.labels, cmp.plan.seeds
     fig = figure(figsize=(1.55 * len(seeds) + 1.2, 1.75 * len(labels) + 0.9), layout="constrained")
     axes = np.atleast_2d(fig.subplots(len(labels), len(seeds), squeeze=False))
@@ -156,7 +186,16 @@ def _provenance(cmp: Comparison) -> dict:
 
 
 def comparison_summary(cmp: Comparison, files: dict | None = None, **extra) -> dict:
-    """The summary.json content: model, objective, settings, basis, every run, medians, wins, versions."""
+    """The summary.json content: model, objective, settings, basis, every run, medians, wins, versions.
+
+    Args:
+        cmp: the :class:`Comparison`.
+        files: the files written (name -> file name), recorded under ``files``.
+        **extra: more JSON-ready keys (e.g. the basis file's record).
+
+    Returns:
+        A JSON-ready dict.
+    """
     return {**_provenance(cmp), **extra, **cmp.summary(), "files": files or {}}
 
 
@@ -168,6 +207,9 @@ def write_outputs(cmp: Comparison, out_dir, *, overwrite: bool = False, **extra)
         out_dir: the folder.
         overwrite: replace an earlier run's files in ``out_dir``.
         **extra: more JSON-ready keys for summary.json (e.g. the basis file's record).
+
+    Returns:
+        File name -> path of every file written.
 
     Raises:
         InputError: the folder is a file, holds other files, or an earlier run's and

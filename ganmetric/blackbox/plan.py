@@ -76,10 +76,12 @@ class Plan:
     """A checked comparison: arms x seeds, each run the same budget from the same starting points.
 
     Attributes:
-        G: the generator. objective: the :class:`Objective`.
+        G: the generator.
+        objective: the :class:`Objective`.
         arms: list of dicts (label, method, top, eigval_power, basis info), in order.
         bases: label -> (n, k) float64 basis matrix B (hess-cma arms).
-        seeds: the seeds. z_inits: seed -> (n,) float64 starting code.
+        seeds: the seeds.
+        z_inits: seed -> (n,) float64 starting code.
         budget, popsize, batch: images scored per run, per generation, per objective call (None: all).
         sigma: the absolute initial step in z (sigma0 x prior_scale).
         maximize: True to maximise the objective's scores.
@@ -106,8 +108,15 @@ class Plan:
 
 
 def prior_scale(G) -> float:
-    """1 for a standard normal prior (a generator that keeps :meth:`Generator.sample`); otherwise the
-    RMS over coordinates of the spread (standard deviation) of 1000 prior samples."""
+    """The scale of the generator's prior, which ``sigma0`` is relative to.
+
+    Args:
+        G: the generator.
+
+    Returns:
+        1 for a standard normal prior (a generator that keeps :meth:`Generator.sample`); otherwise the
+        RMS over coordinates of the spread (standard deviation) of 1000 prior samples.
+    """
     if type(G).sample is Generator.sample:
         return 1.0
     z = G.sample(PRIOR_SAMPLES, seed=0).detach().double().cpu()
@@ -115,7 +124,14 @@ def prior_scale(G) -> float:
 
 
 def default_popsize(n: int) -> int:
-    """pycma's default population for an n-dimensional search: 4 + floor(3 ln n)."""
+    """pycma's default population for an n-dimensional search.
+
+    Args:
+        n: the search's dimension (the full latent size, for every method).
+
+    Returns:
+        4 + floor(3 ln n).
+    """
     return 4 + int(3 * math.log(n))
 
 
@@ -239,6 +255,9 @@ def prepare_optimization(G, objective, methods=("random", "cma"), *, seeds=1, ba
             (n,) for every seed, or (N, n) with a row per seed.
         distance, objective_weights, max_pixels: passed to :func:`load_objective` (image: and unit:
             objectives).
+
+    Returns:
+        The :class:`Plan`: arms, bases, seeds, starting codes and settings, all checked.
 
     Raises:
         InputError: an unknown method or objective, a label twice, hess-cma without a basis or

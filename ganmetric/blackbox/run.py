@@ -36,8 +36,11 @@ class OptimizationResult:
     """One run of one method from one seed (arrays on the CPU).
 
     Attributes:
-        method: the method's name. label: the arm's label. seed: the run's seed.
-        z: (n,) the best code found (None if nothing was scored). image: (C, H, W) its image in [-1, 1].
+        method: the method's name.
+        label: the arm's label.
+        seed: the run's seed.
+        z: (n,) the best code found (None if nothing was scored).
+        image: (C, H, W) its image in [-1, 1].
         score: its score, as the objective returned it (None if nothing was scored).
         z_init: (n,) the starting code.
         scores: (evaluations,) every score, in the order the codes were scored.
@@ -166,6 +169,16 @@ def _finish(plan: Plan, setup: Setup, label: str, searcher, record: _Record, sec
 def run_one(plan: Plan, label: str, seed: int, *, stop=None, progress: bool = False) -> OptimizationResult:
     """Run one arm of a plan from one seed.
 
+    Args:
+        plan: the :class:`Plan` (from :func:`prepare_optimization`).
+        label: the arm's label.
+        seed: one of the plan's seeds.
+        stop: called before each generation; True ends the run, keeping what it has.
+        progress: a progress bar.
+
+    Returns:
+        The :class:`OptimizationResult` (``stopped`` says whether it ended early).
+
     Raises:
         ObjectiveError: the objective failed; its ``result`` holds what was scored before.
     """
@@ -209,11 +222,16 @@ def optimize(G, objective, method: str = "hess-cma", basis=None, *, top: int | N
             (``module:function``, ``unit:torchvision:MODEL:LAYER:CHANNEL[:Y:X]``, ``image:PATH``).
         method: ``random``, ``cma`` or ``hess-cma``.
         basis: hess-cma's directions (a result or average, its file, axes, or an (n, k) matrix).
-        top: hess-cma's k (default 50). eigval_power: its p (default 0.5). eigval_floor: see resolve_basis.
-        budget: images scored, exactly. seed: the run's seed.
+        top: hess-cma's k (default 50).
+        eigval_power: hess-cma's p in ``s_i = (lambda_i / lambda_1)^-p`` (default 0.5).
+        eigval_floor: eigenvalues below this fraction of lambda_1 are raised to it (bounds s).
+        budget: images scored, exactly.
+        seed: the run's seed.
         z_init: the starting code (n,) (default ``G.sample(1, seed)``).
-        sigma0: initial step relative to the prior's scale. popsize: codes per generation.
-        batch: images per objective call at most. minimize: minimise instead.
+        sigma0: initial step relative to the prior's scale.
+        popsize: codes per generation.
+        batch: images per objective call at most.
+        minimize: minimise instead.
         distance, objective_weights: for ``image:`` and ``unit:`` specs.
         stop: called before each generation; True ends the run, keeping what it has.
         progress: a progress bar.
@@ -292,7 +310,16 @@ class Comparison:
 
 @exact_float32
 def run_comparison(plan: Plan, *, stop=None, progress: bool = False) -> Comparison:
-    """Run every arm of ``plan`` from every seed, seed by seed; an objective error or ``stop()`` ends it early."""
+    """Run every arm of ``plan`` from every seed, seed by seed; an objective error or ``stop()`` ends it early.
+
+    Args:
+        plan: the :class:`Plan` (from :func:`prepare_optimization`).
+        stop: called before each generation; True ends the comparison, keeping what it has.
+        progress: a progress bar per run.
+
+    Returns:
+        The :class:`Comparison` (``stopped`` holds the objective error's line or "interrupted").
+    """
     t0 = time.perf_counter()
     runs, stopped = [], None
     for seed in plan.seeds:
@@ -323,10 +350,16 @@ def compare(G, objective, methods=("random", "cma"), *, seeds=5, stop=None, prog
     sigma0, popsize, batch, minimize, z_init, distance, objective_weights).
 
     Args:
+        G: the generator.
+        objective: a spec, a callable or an :class:`Objective` (see :func:`load_objective`).
         methods: names or :class:`Arm` objects.
         seeds: a count or a list.
         stop: called before each generation; True ends the comparison, keeping what it has.
         progress: a progress bar per run.
+        **options: the options of :func:`prepare_optimization`.
+
+    Returns:
+        The :class:`Comparison`: every run, ``medians()``, ``wins()``, ``table()``.
 
     Raises:
         InputError: any bad input, before anything is scored. (An objective error does not

@@ -30,8 +30,8 @@ from ..errors import InputError, WeightsError
 from ..io import load_torch_file, sha256_file
 from .objectives import Objective
 
-#: torchvision classifiers a unit objective may read
 MODELS = ("alexnet", "vgg16", "resnet50")
+"""Torchvision classifiers a unit objective may read."""
 #: side of the square images the classifiers are fed
 INPUT_SIZE = 224
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

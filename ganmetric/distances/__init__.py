@@ -13,6 +13,7 @@ from .spec import (DEFAULT_DISTANCE, DistanceSpec, check_same_distance, describe
                    distance_meta, load_recorded_distance, recorded_distance_spec)
 
 DISTANCES = ("mse", "lpips-alex", "lpips-vgg", "lpips-squeeze")
+"""The names of the image distances :func:`load_distance` builds (besides ``layer:NAME``)."""
 
 
 def load_distance(spec: str = "lpips-alex", *, device="cpu", dtype=None, lpips_backbone: str | None = None,
@@ -32,6 +33,9 @@ def load_distance(spec: str = "lpips-alex", *, device="cpu", dtype=None, lpips_b
         generator: layer distances: the generator whose layers they read (the names are
             checked now); without it the distance binds to the first generator it meets.
             Image distances do not depend on the generator and do not read it.
+
+    Returns:
+        The :class:`Distance`, frozen (eval mode, no gradients to its weights), on ``device``.
 
     Raises:
         InputError: unknown spec, an LPIPS option given for mse or a layer distance, or a

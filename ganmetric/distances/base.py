@@ -66,7 +66,15 @@ class Distance(SupportedDtypes, nn.Module):
 
 
 class FeatureDistance(Distance):
-    """A distance given by a user's feature map ``phi``: ``d(x, y) = ||phi(x) - phi(y)||^2``."""
+    """A distance given by a user's feature map ``phi``: ``d(x, y) = ||phi(x) - phi(y)||^2``.
+
+    It has the squared-feature form, so every method of :func:`~ganmetric.metric_tensor` works with it,
+    the fast exact ones (``jacobian``, ``gn-lanczos``) included.
+
+    Args:
+        phi: images (B, C, H, W) -> features (B, ...), differentiable (flattened to (B, F)).
+        name: the distance's name in result files and summaries.
+    """
 
     has_features = True
 
@@ -79,7 +87,12 @@ class FeatureDistance(Distance):
 
 
 class FunctionDistance(Distance):
-    """Any twice-differentiable ``fn(x, y) -> (B,)`` without a feature form (uses exact fwd-over-rev HVPs)."""
+    """Any twice-differentiable ``fn(x, y) -> (B,)`` without a feature form (uses exact fwd-over-rev HVPs).
+
+    Args:
+        fn: images x, y (B, C, H, W) -> (B,) distances, twice differentiable, 0 when ``x == y``.
+        name: the distance's name in result files and summaries.
+    """
 
     def __init__(self, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], name: str = "custom"):
         super().__init__(name)

@@ -35,8 +35,8 @@ import torch
 from ..errors import InputError
 from .base import Distance
 
-#: a distance spec naming layers starts with this
 LAYER_PREFIX = "layer:"
+"""A distance spec naming layers starts with this."""
 #: codes of the inspection forward passes (a fixed seed: listing a model twice gives the same table)
 _INSPECT_SEED = 0
 
@@ -79,7 +79,14 @@ class LayerInfo:
 
 
 def is_layer_spec(spec) -> bool:
-    """Whether ``spec`` names a layer distance (``layer:...``)."""
+    """Whether ``spec`` names a layer distance (``layer:...``).
+
+    Args:
+        spec: a distance spec, as :func:`~ganmetric.load_distance` takes it (any value).
+
+    Returns:
+        True for a string starting with :data:`LAYER_PREFIX`.
+    """
     return isinstance(spec, str) and spec.startswith(LAYER_PREFIX)
 
 
@@ -214,6 +221,14 @@ def _near(name: str, names: list[str]) -> str:
 
 def check_layers(G, names, *, argument: str = "distance") -> dict[str, LayerInfo]:
     """The :class:`LayerInfo` of each named layer of G, refusing names a layer distance cannot use.
+
+    Args:
+        G: the generator.
+        names: module names of G (as in ``G.named_modules()``).
+        argument: the argument named in errors (the CLI shows it as a flag).
+
+    Returns:
+        name -> :class:`LayerInfo`, in the order of ``names``.
 
     Raises:
         InputError: an unknown name (with near matches), or a module that does not run once
@@ -364,7 +379,12 @@ def distance_inputs(G, D, Z: torch.Tensor) -> torch.Tensor:
     """What distance D compares for codes Z: the images ``G(Z)``, or a layer distance's activations of G.
 
     Args:
-        G: the generator; D: a distance; Z: (m, n) codes.
+        G: the generator.
+        D: a distance (an image distance, or a layer distance of G).
+        Z: (m, n) codes.
+
+    Returns:
+        (m, ...) what D compares: images (m, C, H, W), or the activations a layer distance reads.
     """
     return D.activations(G, Z) if getattr(D, "needs_generator", False) else G(Z)
 
@@ -373,7 +393,8 @@ def code_distance(G, D, Z0: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
     """``d(G(z0_i), G(z_i))`` row by row (either side may have one row), for any distance.
 
     Args:
-        G: the generator; D: a distance (an image distance or a layer distance of G).
+        G: the generator.
+        D: a distance (an image distance or a layer distance of G).
         Z0, Z: (m, n) or (1, n) codes.
 
     Returns:

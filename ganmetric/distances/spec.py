@@ -15,8 +15,8 @@ from ..io import jsonable
 
 #: meta keys that describe the distance
 DISTANCE_KEYS = ("distance", "distance_options")
-#: the distance used when none is named and no file records one
 DEFAULT_DISTANCE = "lpips-alex"
+"""The distance used when none is named and no file records one."""
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,26 @@ class DistanceSpec:
 
 
 def distance_meta(D) -> dict:
-    """``{"distance", "distance_options"}`` of a distance, for result files."""
+    """The distance's identity as result files record it.
+
+    Args:
+        D: a :class:`~ganmetric.Distance`.
+
+    Returns:
+        ``{"distance", "distance_options"}`` (strict-JSON values).
+    """
     return jsonable({"distance": D.name, "distance_options": dict(getattr(D, "options", {}) or {})})
 
 
 def describe_distance(D_or_meta) -> str:
-    """The distance in a few words: ``lpips-alex (random backbone, seed 0)``, ``mse``, ..."""
+    """The distance in a few words: ``lpips-alex (random backbone, seed 0)``, ``mse``, ...
+
+    Args:
+        D_or_meta: a :class:`~ganmetric.Distance`, or a file's meta (its ``distance`` entries).
+
+    Returns:
+        One line for summaries.
+    """
     meta = D_or_meta if isinstance(D_or_meta, dict) else distance_meta(D_or_meta)
     name, opts = meta.get("distance"), dict(meta.get("distance_options") or {})
     extra = []
@@ -106,7 +120,15 @@ def _same_backbone(a, b) -> bool:
 
 
 def distance_differences(meta: dict, D) -> list[str]:
-    """Every way distance ``D`` differs from the one ``meta`` records, in plain words."""
+    """Every way distance ``D`` differs from the one ``meta`` records, in plain words.
+
+    Args:
+        meta: a file's meta (its ``distance`` and ``distance_options``).
+        D: a :class:`~ganmetric.Distance`.
+
+    Returns:
+        One phrase per difference (``"resize 256 there, None here"``); empty when they agree.
+    """
     return recorded_distance_differences(meta, distance_meta(D))
 
 
@@ -132,6 +154,11 @@ def check_same_distance(meta: dict, D, *, what: str = "the file") -> None:
     A file written when ``random`` backbones were not seeded (backbone ``"random"``) matches
     no distance: its random weights cannot be rebuilt.
 
+    Args:
+        meta: a file's meta.
+        D: the :class:`~ganmetric.Distance` to check.
+        what: how the message names the file.
+
     Raises:
         InputError: one line naming every difference.
     """
@@ -147,6 +174,17 @@ def load_recorded_distance(meta: dict, given: DistanceSpec | None = None, *, dev
     ``generator``: the generator a recorded layer distance reads (see
     :meth:`DistanceSpec.load`); the file's model is checked against it by the caller
     (:func:`ganmetric.generators.check_same_model`), as for every file.
+
+    Args:
+        meta: a file's meta.
+        given: what the user restated (a :class:`DistanceSpec`), or None.
+        device: where the distance runs.
+        dtype: "float32" (default) or "float64".
+        what: how messages name the file.
+        generator: the generator a recorded layer distance reads.
+
+    Returns:
+        The :class:`~ganmetric.Distance`, checked against the record.
 
     Raises:
         InputError: the record names no distance and none is given; it records a backbone
@@ -167,6 +205,14 @@ def recorded_distance_spec(meta: dict, given: DistanceSpec | None = None, *, wha
     A recorded LPIPS backbone file is never loaded because the record names it: the user
     passes it (``given.lpips_backbone``, checked by sha256 against the record), as for a
     model's weights file.
+
+    Args:
+        meta: a file's meta.
+        given: what the user restated (a :class:`DistanceSpec`), or None.
+        what: how messages name the file.
+
+    Returns:
+        The :class:`DistanceSpec` to load.
 
     Raises:
         InputError: the record holds a backbone file and ``given`` (for the same distance)

@@ -1,7 +1,7 @@
 """Generators: the interface, adapters per family, the pretrained registry and model provenance.
 
-The family modules (DCGAN, BigGAN, StyleGAN2, DeePSim, pytorch_GAN_zoo) are imported on first use: by a model that
-needs them, or by asking this package for one of their names.
+The family modules (DCGAN, BigGAN, StyleGAN2, DeePSim, pytorch_GAN_zoo, StyleGAN, BigBiGAN) are
+imported on first use: by a model that needs them, or by asking this package for one of their names.
 """
 import importlib
 
@@ -15,6 +15,7 @@ from .weights import cached_state, fetch_pypi_member, hub_cache_path, is_cached,
 _LAZY = {"DCGANGenerator": "dcgan", "ConditionalDCGANGenerator": "dcgan", "BigGANGenerator": "biggan",
          "StyleGAN2Generator": "stylegan2", "stylegan2_from_checkpoint": "stylegan2"}
 _LAZY.update({"DeePSimGenerator": "deepsim", "PGGANGenerator": "ganzoo", "ZooDCGANGenerator": "ganzoo"})
+_LAZY.update({"StyleGAN1Generator": "stylegan1", "BigBiGANGenerator": "bigbigan"})
 
 
 def __getattr__(name: str):
@@ -28,3 +29,4 @@ __all__ = ["Generator", "ModuleGenerator", "DCGANGenerator", "ConditionalDCGANGe
            "register_family", "ModelSpec", "model_meta", "check_same_model", "describe_model",
            "load_recorded_generator", "fetch_pypi_member", "is_cached", "cached_state", "hub_cache_path",
            "resolve_user_file"]
+__all__ += ["StyleGAN1Generator", "BigBiGANGenerator"]

@@ -152,9 +152,12 @@ class ModuleGenerator(Generator):
 
     Args:
         module: the network; called as ``module(z)``.
+        name: the model's name in result files (e.g. ``module.path:factory``).
         latent_dim: n.
         output_range: "-1,1" (used as is) or "0,1" (rescaled by 2x - 1).
         input_shape: "flat" passes (B, n); "nchw" passes (B, n, 1, 1) (DCGAN-style inputs).
+        resolution: the images' side in pixels, when known.
+        latent_space: the latent space's name.
     """
 
     def __init__(self, module: nn.Module, *, name: str, latent_dim: int, output_range: str = "-1,1",

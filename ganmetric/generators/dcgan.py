@@ -155,7 +155,18 @@ class _FoldedGenerator(Generator):
 
 
 class DCGANGenerator(_FoldedGenerator):
-    """Unconditional DCGAN: z (B, nz) -> image (B, nc, R, R) in [-1, 1]."""
+    """Unconditional DCGAN: z (B, nz) -> image (B, nc, R, R) in [-1, 1].
+
+    Eval-mode BatchNorm is folded into the transposed convolution before it (the state dict keeps the
+    original layout: ``main.*``, as the published weights name it).
+
+    Args:
+        name: the model's name in result files.
+        nz: the latent size.
+        ngf: generator feature maps (the width of the last hidden layer).
+        nc: image channels.
+        resolution: the image side R (64 or 128).
+    """
 
     def __init__(self, *, name: str = "dcgan", nz: int = 100, ngf: int = 64, nc: int = 3, resolution: int = 64):
         super().__init__(name=name, latent_dim=nz, latent_space="z", resolution=resolution)
@@ -172,6 +183,17 @@ class ConditionalDCGANGenerator(_FoldedGenerator):
 
     The image is ``main(cat(z, onehot(class)))``; the class is an option of the model, not
     part of the latent space, so the metric is over the noise only.
+
+    Args:
+        name: the model's name in result files.
+        nz: the noise size (the latent size).
+        n_classes: the number of classes (the one-hot's length).
+        class_names: the classes' names, in the one-hot's order.
+        class_name: the class of every image (default: the first).
+        ngf: generator feature maps.
+        nc: image channels.
+        resolution: the image side R.
+        dropout: dropout probability of the published architecture (inactive: the model is in eval mode).
     """
 
     def __init__(self, *, name: str, nz: int, n_classes: int, class_names: tuple[str, ...],

@@ -17,6 +17,7 @@ from ..errors import InputError
 #: built-in family -> the module of this package that registers it
 _BUILTIN = {"dcgan": "dcgan", "cdcgan": "dcgan", "biggan": "biggan", "stylegan2": "stylegan2"}
 _BUILTIN.update({"deepsim": "deepsim", "pggan": "ganzoo", "gan-zoo-dcgan": "ganzoo"})
+_BUILTIN.update({"stylegan1": "stylegan1", "bigbigan": "bigbigan"})
 
 
 class _Families(MutableMapping):
@@ -46,12 +47,19 @@ class _Families(MutableMapping):
         return len(dict.fromkeys([*_BUILTIN, *self._builders]))
 
 
-#: family name -> ``builder(config, *, latent_space, **options) -> Generator``
 FAMILIES: MutableMapping[str, Callable] = _Families()
+"""Family name -> ``builder(config, *, latent_space, **options) -> Generator``."""
 
 
 def register_family(name: str):
-    """Decorator: register ``builder(config, *, latent_space, **options) -> Generator`` as family ``name``."""
+    """Decorator: register ``builder(config, *, latent_space, **options) -> Generator`` as family ``name``.
+
+    Args:
+        name: the family's name, as configs write it in ``"family"``.
+
+    Returns:
+        The decorator; it returns the builder unchanged.
+    """
     def deco(fn):
         FAMILIES[name] = fn
         return fn

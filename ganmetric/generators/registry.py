@@ -36,7 +36,11 @@ def _config_dirs() -> list[Path]:
 
 
 def available_configs() -> dict[str, dict]:
-    """Every pretrained config by name (first found wins, env folders first)."""
+    """Every pretrained config by name (first found wins, env folders first).
+
+    Returns:
+        name -> the config (the parsed JSON: ``family``, ``latent_spaces``, ``weights``, ...), sorted by name.
+    """
     configs: dict[str, dict] = {}
     for d in _config_dirs():
         for path in sorted(d.glob("*.json")) if d.is_dir() else []:

@@ -35,6 +35,9 @@ MODEL_KEYS = ("model", "latent_space", "latent_dim", "model_options")
 def model_meta(G) -> dict:
     """The generator's identity, as recorded in result files (strict-JSON values).
 
+    Args:
+        G: a :class:`~ganmetric.Generator` (or a module with ``name``, ``latent_dim``...).
+
     Returns:
         ``{"model", "latent_space", "latent_dim", "model_options"}``; ``model_options``
         holds ``G.map_options()``, ``weights`` and (for model files) ``file_sha256``.
@@ -113,6 +116,8 @@ def _value(key: str, value) -> str:
         return describe_weights(value)
     if isinstance(value, list):
         return f"a vector of {len(value)} numbers"
+    if key.endswith("sha256") and isinstance(value, str):
+        return value[:12]
     return "none" if value is None else str(value)
 
 
@@ -207,6 +212,16 @@ def load_recorded_generator(meta: dict, given: ModelSpec | None = None, *, devic
     a user's weights file in ``given.options["weights"]`` (checked by sha256); nothing is
     imported or read before that.
 
+    Args:
+        meta: a file's meta (its ``model``, ``latent_space`` and ``model_options``).
+        given: what the user restated (a :class:`ModelSpec`), or None.
+        device: where the generator runs.
+        dtype: "float32" (default) or "float64".
+        what: how messages name the file.
+
+    Returns:
+        The :class:`~ganmetric.Generator`, checked against the record.
+
     Raises:
         InputError: the record names no model and none is given; the record names a model
             that is not a pretrained config, or a user's weights file, and ``given`` does not
@@ -289,7 +304,14 @@ def _digest(weights: dict) -> str:
 
 
 def describe_model(G) -> str:
-    """One line for summaries: name, latent space and size, the options in effect, the weights."""
+    """One line for summaries: name, latent space and size, the options in effect, the weights.
+
+    Args:
+        G: a :class:`~ganmetric.Generator`.
+
+    Returns:
+        e.g. ``dcgan-face [z, n=100]; weights: pretrained (sha256 0c3b90b138cf)``.
+    """
     m = model_meta(G)
     opts = {k: v for k, v in m["model_options"].items() if k not in ("weights", "file_sha256") and v is not None}
     extra = "".join(f", {_words(k)} {_value(k, v)}" for k, v in opts.items())

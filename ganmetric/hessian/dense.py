@@ -46,7 +46,15 @@ def jacobian_gram(obj: Objective, *, chunk: int | Chunks | None = None, progress
 
 
 def operator_dense(op: MetricOperator, *, progress: bool = False) -> torch.Tensor:
-    """Apply an operator to the identity, chunk by chunk, and symmetrise."""
+    """Apply an operator to the identity, chunk by chunk, and symmetrise.
+
+    Args:
+        op: a :class:`~ganmetric.hessian.MetricOperator` (n x n).
+        progress: show a progress bar per block of products.
+
+    Returns:
+        (n, n) the dense, symmetrised operator, on its device and dtype.
+    """
     n = op.dim
     eye = torch.eye(n, device=op.device, dtype=op.dtype)
     step = op.chunk if op.batched else 1
@@ -57,7 +65,15 @@ def operator_dense(op: MetricOperator, *, progress: bool = False) -> torch.Tenso
 
 
 def bp_hessian(obj: Objective, *, progress: bool = False) -> torch.Tensor:
-    """The paper's ``bp``: gradient with ``create_graph=True``, then one backward pass per row."""
+    """The paper's ``bp``: gradient with ``create_graph=True``, then one backward pass per row.
+
+    Args:
+        obj: the :class:`~ganmetric.hessian.Objective` (generator, distance and base point).
+        progress: show a progress bar per row.
+
+    Returns:
+        (n, n) the symmetrised Hessian of ``f`` at z0, on its device and dtype.
+    """
     z = obj.z0.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         (g,) = torch.autograd.grad(obj.f(z[None]).sum(), z, create_graph=True)

@@ -61,7 +61,8 @@ def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], n: int, k: int, *,
 
     Args:
         matvec: v (n,) -> H v (n,).
-        n: dimension; k: number of eigenpairs (1 <= k <= n).
+        n: the dimension.
+        k: the number of eigenpairs (1 <= k <= n).
         matmat: optional batched V (n, m) -> H V, used once for the final residuals.
         device, dtype: of the Lanczos vectors.
         max_iter: Lanczos steps at most, >= k (default min(n, max(4k, k + 40))).
@@ -114,7 +115,8 @@ def block_lanczos(matmat: Callable[[torch.Tensor], torch.Tensor], n: int, k: int
 
     Args:
         matmat: V (n, m) -> H V (n, m), batched.
-        n: dimension; k: number of eigenpairs (1 <= k <= n).
+        n: the dimension.
+        k: the number of eigenpairs (1 <= k <= n).
         block: vectors per step (default k).
         device, dtype: of the basis.
         max_iter: single-vector products at most, >= k (default min(n, max(25k, k + 200)):

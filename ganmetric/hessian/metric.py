@@ -141,7 +141,6 @@ def _run_fwd_over_rev(obj: Objective, s: Settings) -> Solution:
     return _block_solve(op, s)
 
 
-#: name -> :class:`Method`; the CLI's ``--method`` choices and help read this registry.
 METHODS: dict[str, Method] = {
     "auto": Method("picks by cost: jacobian, gn-lanczos or fwd-over-rev", False, "either", None,
                    frozenset({"chunk"})),
@@ -160,10 +159,21 @@ METHODS: dict[str, Method] = {
                            lambda obj, s: _single_solve(FiniteDifferenceOperator(obj, s.eps, s.chunk), s),
                            frozenset({"chunk", "eps"}), "finite-difference"),
 }
+"""Name -> :class:`Method`; the CLI's ``--method`` choices and help read this registry."""
 
 
 def resolve_method(method: str, has_features: bool, n: int, k: int | None) -> str:
-    """The method ``auto`` stands for, given the distance, latent size and k (others unchanged)."""
+    """The method ``auto`` stands for, given the distance, latent size and k (others unchanged).
+
+    Args:
+        method: a key of :data:`METHODS`.
+        has_features: whether the distance has the squared-feature form.
+        n: the latent size.
+        k: the number of eigenpairs asked for (None: the full H).
+
+    Returns:
+        The name of a real method: ``method`` itself unless it is ``auto``.
+    """
     if method != "auto":
         return method
     if not has_features:
@@ -182,9 +192,13 @@ def unused_options(method: str, has_features: bool, n: int, k: int | None, given
     Args:
         method: a key of :data:`METHODS`.
         has_features: whether the distance has the squared-feature form.
-        n: latent size. k: as for :func:`metric_tensor`.
+        n: the latent size.
+        k: as for :func:`metric_tensor`.
         given: names of :func:`metric_tensor` options the caller set, among ``chunk``, ``eps``,
             ``max_iter``, ``tol``, ``seed``.
+
+    Returns:
+        The names of ``given`` the method ignores, in the order given.
 
     Raises:
         InputError: an unknown method.
@@ -251,6 +265,10 @@ def probe_determinism(obj: Objective, *, rtol: float | None = None) -> None:
     Compares z0 evaluated alone (the objective's :attr:`~Objective.x0`) with z0 inside a
     batch of two (see :func:`determinism_check`).
 
+    Args:
+        obj: the :class:`Objective` (generator, distance and base point).
+        rtol: relative tolerance of the comparison (default 1e-4 in float32, 1e-9 in float64).
+
     Raises:
         NotDeterministicError: naming which check failed and by how much.
     """
@@ -299,6 +317,20 @@ def check_options(G, D, method: str = "auto", k: int | None = None, *, chunk: in
     """Validate :func:`metric_tensor`'s options without computing anything; returns the method ``auto`` stands for.
 
     A caller that writes files before the first metric (``batch_metric``) checks here first.
+
+    Args:
+        G: the generator.
+        D: the distance.
+        method: a key of :data:`METHODS`.
+        k: the number of eigenpairs (None: the method's default).
+        chunk: tangents per batched pass, or ``"auto"``.
+        eps: forward-iter's finite-difference step.
+        max_iter: Lanczos steps at most.
+        tol: Lanczos' relative residual tolerance.
+        seed: the Lanczos start vector's seed.
+
+    Returns:
+        The method that would run (``auto`` resolved).
 
     Raises:
         InputError: as :func:`metric_tensor` would, naming the argument.

@@ -94,7 +94,9 @@ class Objective:
     """The maps the operators differentiate, for one generator, distance and base point.
 
     Args:
-        G: generator; D: distance; z0: base point, shape (n,).
+        G: the generator.
+        D: the distance.
+        z0: the base point, shape (n,).
 
     ``psi(Z)`` -> (m, F) weighted features of G(Z) (feature-form distances only), which are
     ``feature_scale * psi_unscaled(Z)``: the operators differentiate ``psi_unscaled`` and
@@ -205,7 +207,12 @@ class Objective:
 
 
 class GaussNewtonOperator(MetricOperator):
-    """``H V = 2 J^T (J V)``: one batched jvp and one batched vjp per block."""
+    """``H V = 2 J^T (J V)``: one batched jvp and one batched vjp per block.
+
+    Args:
+        obj: the :class:`Objective`; its distance needs the squared-feature form.
+        chunk: tangents per batched pass (None: all of a block at once).
+    """
 
     label = "Gauss-Newton products"
 
@@ -234,7 +241,12 @@ class GaussNewtonOperator(MetricOperator):
 
 
 class FwdOverRevOperator(MetricOperator):
-    """``H V`` by forward-mode differentiation of the reverse-mode gradient (exact, any distance)."""
+    """``H V`` by forward-mode differentiation of the reverse-mode gradient (exact, any distance).
+
+    Args:
+        obj: the :class:`Objective`.
+        chunk: tangents per batched pass (None: all of a block at once).
+    """
 
     label = "forward-over-reverse products"
 
@@ -249,7 +261,11 @@ class FwdOverRevOperator(MetricOperator):
 
 
 class DoubleBackwardOperator(MetricOperator):
-    """The paper's ``backward-iter`` product: ``d/dz (grad f(z) . v)``, one vector per backward pass."""
+    """The paper's ``backward-iter`` product: ``d/dz (grad f(z) . v)``, one vector per backward pass.
+
+    Args:
+        obj: the :class:`Objective`.
+    """
 
     batched = False
 
@@ -278,6 +294,11 @@ class FiniteDifferenceOperator(MetricOperator):
     on purpose, so that every method agrees on H; do not "fix" it back to match the paper's
     ForwardIter numbers (halve ours to compare with them). The paper's default step is also
     larger (``EPS = 1e-2`` against our ``eps = 1e-3``).
+
+    Args:
+        obj: the :class:`Objective`.
+        eps: the step, relative to ``|z0|``.
+        chunk: codes per batched pass (None: a whole block, both sides, at once).
 
     Raises:
         InputError: eps is not a finite number > 0.

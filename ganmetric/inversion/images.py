@@ -11,17 +11,16 @@ import torch
 from .. import checks
 from ..errors import InputError
 
-#: Resampling filters accepted by :func:`load_image` (Pillow names).
 RESAMPLE = ("bicubic", "bilinear", "lanczos", "nearest")
-#: How :func:`load_image` fits a photograph's aspect ratio to the generator's.
+"""Resampling filters accepted by :func:`load_image` (Pillow names)."""
 CROPS = ("center", "none")
+"""How :func:`load_image` fits a photograph's aspect ratio to the generator's."""
 #: Values this far outside [-1, 1] are refused (allows float rounding of a [0, 1] -> [-1, 1] map).
 RANGE_TOL = 1e-4
-#: Image files larger than this many pixels are refused from their header, before decoding: 50
-#: megapixels hold any camera's photo up to 8660 x 5773 and decode to 150 MB of RGB (a few
-#: copies of it while converting); a 20000 x 20000 PNG of 1.2 MB would decode to 1.2 GB.
-#: Raise it with ``max_pixels`` (``--max-pixels``).
 DEFAULT_MAX_PIXELS = 50_000_000
+"""Image files larger than this many pixels are refused from their header, before decoding: 50 megapixels hold any
+camera's photo up to 8660 x 5773 and decode to 150 MB of RGB (a few copies of it while converting); a 20000 x
+20000 PNG of 1.2 MB would decode to 1.2 GB. Raise it with ``max_pixels`` (``--max-pixels``)."""
 #: held while Pillow's own, process-wide, decompression-bomb limit is off (see :func:`_our_pixel_limit`)
 _PIL_LIMIT = threading.Lock()
 

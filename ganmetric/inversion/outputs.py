@@ -20,11 +20,11 @@ from ..staging import staged_dir
 from .invert import InversionResult
 from .plots import loss_curve_png, side_by_side_png
 
-#: what -> the file it is written to
 OUTPUTS = {"code": "code.npy", "codes": "codes.npy", "losses": "losses.npy", "fit": "fit.png",
            "side_by_side": "side_by_side.png", "loss_curve": "loss_curve.png", "summary": "summary.json"}
-#: every file name an inversion run writes (an output folder holding only these is an earlier run's)
+"""What -> the file of an inversion run it is written to."""
 OUTPUT_PATTERNS = tuple(OUTPUTS.values())
+"""Every file name an inversion run writes (an output folder holding only these is an earlier run's)."""
 
 
 def inversion_summary(G, D, res: InversionResult, *, image=None, box=None, basis_file=None,
@@ -41,6 +41,9 @@ def inversion_summary(G, D, res: InversionResult, *, image=None, box=None, basis
         box: the box the image was cut to, if any.
         basis_file: the file the basis came from, if any.
         true_z_file: the file of the known code, if any.
+
+    Returns:
+        A JSON-ready dict (written as ``summary.json``).
     """
     return {**model_meta(G), **({} if D is None else distance_meta(D)),
             "image": None if image is None else str(image), "box": None if box is None else list(box),
@@ -50,6 +53,13 @@ def inversion_summary(G, D, res: InversionResult, *, image=None, box=None, basis
 
 def write_outputs(folder, res: InversionResult, summary: dict, *, overwrite: bool = False) -> None:
     """Write :data:`OUTPUTS` of ``res`` into ``folder``, whole.
+
+    Args:
+        folder: the output folder (created with its parents); inside a caller's
+            ``staged_dir`` block, that block's stage.
+        res: the run's result.
+        summary: its record (:func:`inversion_summary`).
+        overwrite: replace an earlier run's files in ``folder``.
 
     Raises:
         InputError: the folder holds other files, or an earlier run's and ``overwrite`` is not set.
@@ -68,7 +78,14 @@ def write_outputs(folder, res: InversionResult, summary: dict, *, overwrite: boo
 
 def report_lines(res: InversionResult) -> list[str]:
     """The run in plain text: basis and optimiser, the losses, the fit, the distance to a known
-    code, and how far an interrupted run got."""
+    code, and how far an interrupted run got.
+
+    Args:
+        res: the run's result.
+
+    Returns:
+        The lines, to print.
+    """
     s, fit = res.settings, res.fit
     lines = [f"basis: {res.basis_label}  {s['optimizer']} lr={s['lr']:g}  {s['steps']} steps x {s['restarts']} "
              f"restarts  {res.seconds:.1f} s"]

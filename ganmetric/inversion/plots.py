@@ -39,7 +39,14 @@ def _run_words(result) -> str:
 
 
 def side_by_side_png(result) -> bytes:
-    """A PNG with the target (left) and the fitted image (right) of an :class:`InversionResult`, captioned."""
+    """A PNG with the target (left) and the fitted image (right) of an :class:`InversionResult`, captioned.
+
+    Args:
+        result: the :class:`InversionResult`.
+
+    Returns:
+        The figure as PNG bytes.
+    """
     fig = figure(figsize=(6.4, 3.9))
     grey = result.target.shape[0] == 1
     for ax, img, name in zip(fig.subplots(1, 2), (result.target, result.image), ("target", "fit")):
@@ -57,6 +64,12 @@ def loss_curve_png(result) -> bytes:
 
     One line per restart, the best one in bold; with more than :data:`MAX_CURVES` restarts,
     the best and the first others are drawn and the title says how many.
+
+    Args:
+        result: the :class:`InversionResult`.
+
+    Returns:
+        The figure as PNG bytes.
     """
     vals = result.losses.detach().double().cpu().numpy()
     best = result.best_restart

@@ -14,7 +14,9 @@ from ..precision import exact_float32
 from .images import DEFAULT_MAX_PIXELS, as_target
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+"""The optimisers of an inversion, name -> torch optimiser class."""
 PIXEL_LOSSES = ("l1", "mse")
+"""The pixel terms an inversion's loss may add to its distance."""
 #: restarts optimised together in one batch unless ``chunk`` says otherwise (memory grows with it)
 DEFAULT_CHUNK = 64
 #: at most this many bytes of per-restart results (loss at every step, start and final codes)
@@ -27,7 +29,8 @@ class Inversion:
     :func:`~ganmetric.inversion.run_inversion`.
 
     Attributes:
-        G: the generator. D: the distance, or None (pixel term only).
+        G: the generator.
+        D: the distance, or None (pixel term only).
         target: (C, H, W) on G's device and dtype.
         B: (n, k) basis matrix of ``z = z_init + B c``, or None (optimise z).
         z_init: (1 or R, n) given start codes (float64, CPU), or None (drawn by seed).
@@ -68,6 +71,14 @@ def initial_codes(latent_dim: int, restarts: int, seed: int) -> torch.Tensor:
 
     Restart r draws from its own generator seeded by ``(seed, r)``, so restart r starts at
     the same code whatever the number of restarts (restarts are independent).
+
+    Args:
+        latent_dim: the latent size n.
+        restarts: how many codes.
+        seed: the seed of the draws.
+
+    Returns:
+        (restarts, n) float64 codes on the CPU.
     """
     return _draw_codes(latent_dim, seed, range(restarts))
 

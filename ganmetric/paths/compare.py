@@ -15,12 +15,12 @@ from .geodesic import GeodesicOptions, geodesic_options, run_geodesic
 from .interpolation import INTERPOLATIONS, endpoints
 from .measure import measured
 
-#: path methods, name -> what it is (the CLI's --method help and error messages read it)
 PATH_METHODS = {
     "geodesic": "the discrete geodesic: least energy E = T sum_i s_i^2 under the distance (equal steps)",
     "linear": "the straight line in z, evenly spaced",
     "slerp": "spherical interpolation (great circle at constant angular speed)",
 }
+"""Path methods, name -> what it is (the CLI's --method help and error messages read it)."""
 #: options of the geodesic alone
 GEODESIC_OPTIONS = ("init", "prior_weight", "refine", "optimizer", "max_iter", "tol")
 
@@ -30,6 +30,9 @@ def path_methods(methods) -> tuple[str, ...]:
 
     Args:
         methods: a sequence of names, or one string of names separated by commas.
+
+    Returns:
+        The names of :data:`PATH_METHODS`, in the order given, each once.
 
     Raises:
         InputError: an unknown name or none at all.
@@ -48,10 +51,13 @@ class PathPlan:
     """A checked comparison, made by :func:`prepare_paths`, run by :func:`run_paths`.
 
     Attributes:
-        G, D: generator and distance. z_a, z_b: the endpoints (n,) on G's device and dtype.
-        methods: the path methods in order. options: the geodesic's checked options (its
-        ``final_points`` is every path's number of codes). baselines: the straight-line and
-        SLERP codes, made already.
+        G: the generator.
+        D: the distance.
+        z_a: the first endpoint, shape (n,), on G's device and dtype.
+        z_b: the second endpoint, shape (n,), on G's device and dtype.
+        methods: the path methods in order.
+        options: the geodesic's checked options (its ``final_points`` is every path's number of codes).
+        baselines: the straight-line and SLERP codes, made already (name -> (points, n) codes).
     """
 
     G: object
@@ -77,6 +83,13 @@ def prepare_paths(G, D, z_a, z_b, *, methods=tuple(PATH_METHODS), points: int = 
                   max_iter: int | None = None, tol: float | None = None, chunk: int | None = None) -> PathPlan:
     """Check every input of :func:`compare_paths` and make the baselines' codes (quick; nothing
     goes through the generator).
+
+    Args:
+        G, D, z_a, z_b, methods, points, init, prior_weight, refine, optimizer, max_iter, tol, chunk: as for
+            :func:`compare_paths`.
+
+    Returns:
+        The :class:`PathPlan` that :func:`run_paths` runs.
 
     Raises:
         InputError: see :func:`compare_paths`.
@@ -104,11 +117,19 @@ def prepare_paths(G, D, z_a, z_b, *, methods=tuple(PATH_METHODS), points: int = 
 
 @exact_float32
 def run_paths(plan: PathPlan, *, progress: bool = False, stop=None) -> dict:
-    """Make and measure the paths of a prepared comparison: ``{method: LatentPath}`` in its order.
+    """Make and measure the paths of a prepared comparison.
 
     ``stop()`` is asked before each path and each iteration of the geodesic; when it returns
     True the paths made so far are returned (an interrupted geodesic as it stands, its last
     stage's ``stop_reason`` "interrupted"), without the methods not yet started.
+
+    Args:
+        plan: the :class:`PathPlan` (from :func:`prepare_paths`).
+        progress: show a progress bar for the geodesic.
+        stop: a callable asked whether to stop early, or None.
+
+    Returns:
+        ``{method: LatentPath}`` in the plan's order.
     """
     out = {}
     for method in plan.methods:
@@ -134,8 +155,8 @@ def compare_paths(G, D, z_a, z_b, *, methods=tuple(PATH_METHODS), points: int = 
     ``run_paths(prepare_paths(...))``: prepare checks everything first.
 
     Args:
-        G: a :class:`~ganmetric.Generator`. D: a :class:`~ganmetric.Distance` (with
-            features when "geodesic" is among the methods).
+        G: a :class:`~ganmetric.Generator`.
+        D: a :class:`~ganmetric.Distance` (with features when "geodesic" is among the methods).
         z_a, z_b: the endpoints, shape (n,) or (1, n).
         methods: names of :data:`PATH_METHODS` (or one comma-separated string).
         points: codes of each path (before refinement), >= 3.

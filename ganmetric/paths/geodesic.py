@@ -24,13 +24,13 @@ from .measure import measured
 from .optimize import identity_preconditioner, metric_factor, metric_preconditioner, minimize
 from .path import LatentPath
 
-#: optimisers of the energy, name -> what it does (the CLI's --optimizer help reads it)
 OPTIMIZERS = {
     "metric-lbfgs": "L-BFGS in coordinates preconditioned by the metric at the starting path's middle code and by "
                     "the chain's second differences (default; one metric computation, then ~1 batched generator "
                     "pass per iteration)",
     "lbfgs": "L-BFGS on the codes themselves (no metric computed; many more iterations)",
 }
+"""Optimisers of the energy, name -> what it does (the CLI's --optimizer help reads it)."""
 DEFAULT_MAX_ITER = 200
 DEFAULT_TOL = 1e-4
 #: a refined geodesic has (points - 1) * 2^refine + 1 codes, at most this many

@@ -142,3 +142,4 @@ def halve_steps(codes: torch.Tensor) -> torch.Tensor:
 
 
 INTERPOLATIONS = {"linear": linear_path, "slerp": slerp_path}
+"""The baseline paths, name -> ``fn(z_a, z_b, points) -> (points, n) codes``."""

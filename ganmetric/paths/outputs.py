@@ -19,13 +19,21 @@ from .plots import MONTAGE_FRAMES, gif_bytes, montage_image, steps_png
 
 #: format of summary.json
 SUMMARY_FORMAT = "ganmetric-paths/1"
-#: every file name a path run may write (an output folder holding only these is an earlier run's)
 OUTPUT_PATTERNS = ("summary.json", "montage.png", "steps.png", "codes_*.npy", "path_*.gif")
+"""Every file name a path run may write (an output folder holding only these is an earlier run's)."""
 
 
 def output_files(methods, *, codes: bool = True) -> dict:
-    """``{what: file name}`` for paths of these methods (``codes=False``: no codes files, e.g. a
-    measured path the user already has)."""
+    """The output files of paths made by these methods.
+
+    Args:
+        methods: the path methods (each has its GIF and, with ``codes``, its codes file).
+        codes: whether the paths' codes are written (False, e.g., for a measured path the user
+            already has).
+
+    Returns:
+        Output key -> file name (``summary``, ``montage``, ``steps``, ``codes_METHOD``, ``gif_METHOD``).
+    """
     files = {"summary": "summary.json", "montage": "montage.png", "steps": "steps.png"}
     for method in methods:
         if codes:
@@ -38,8 +46,16 @@ def check_outputs(folder, methods, *, codes: bool = True, frames: int = MONTAGE_
                   overwrite: bool = False) -> dict:
     """Check the options and the output folder before the long work (nothing is created).
 
+    Args:
+        folder: the output folder.
+        methods: the path methods (each has its files).
+        codes: whether the paths' codes are written (``codes_METHOD.npy``).
+        frames: the montage's columns at most (>= 2).
+        scale: integer upscaling of the images (>= 1).
+        overwrite: replace an earlier run's outputs in ``folder``.
+
     Returns:
-        ``{what: file name}`` of :func:`output_files`.
+        Output key -> file name (``summary``, ``montage``, ``steps``, ``codes_METHOD``, ``gif_METHOD``).
 
     Raises:
         InputError: a bad frames or scale; ``folder`` is a file, holds other files, or holds
@@ -55,7 +71,20 @@ def path_summary(G, D, paths: dict, *, options: dict | None = None, endpoints: d
                  files: dict | None = None, interrupted: bool = False) -> dict:
     """The JSON record of a run: provenance (model, distance, options, versions), every path's
     numbers, the length ratios of the geodesic to the other paths, and whether the run was
-    interrupted (then ``paths`` holds the paths made so far)."""
+    interrupted (then ``paths`` holds the paths made so far).
+
+    Args:
+        G: the generator.
+        D: the distance the paths were measured with.
+        paths: ``{method: LatentPath}``.
+        options: the options that made the paths.
+        endpoints: how the endpoints were given (seeds or files).
+        files: the output files (key -> file name).
+        interrupted: whether the run was stopped early.
+
+    Returns:
+        A JSON-ready dict (summary.json).
+    """
     ratios = {}
     if "geodesic" in paths:
         for method, path in paths.items():
@@ -73,6 +102,17 @@ def write_outputs(folder, G, D, paths: dict, summary: dict, files: dict, *, fram
 
     The set is written into a staging folder and swapped in whole (see
     :func:`ganmetric.staging.staged_dir`; inside a caller's ``staged_dir`` block, into its stage).
+
+    Args:
+        folder: the output folder (checked by :func:`check_outputs`).
+        G: the generator (renders the frames).
+        D: the distance (captions the frames with the length travelled).
+        paths: ``{method: LatentPath}``.
+        summary: the JSON record (:func:`path_summary`).
+        files: the output files, as :func:`check_outputs` returned them.
+        frames: the montage's columns at most.
+        scale: integer upscaling of the images.
+        overwrite: replace an earlier run's outputs in ``folder``.
 
     Raises:
         InputError: the folder holds other files, or an earlier run's and ``overwrite`` is not set.
@@ -97,7 +137,14 @@ def _write(folder: Path, G, D, paths: dict, summary: dict, files: dict, *, frame
 
 
 def report_lines(paths: dict) -> list[str]:
-    """A plain-text table of the paths (one row each) and the geodesic's length ratios."""
+    """A plain-text table of the paths (one row each) and the geodesic's length ratios.
+
+    Args:
+        paths: ``{method: LatentPath}``.
+
+    Returns:
+        The lines to print (a header, one row per path, and the ratios when there is a geodesic).
+    """
     lines = [f"{'method':<10} {'points':>6} {'length':>9} {'energy':>9} {'L^2/E':>6} {'max/mean':>8} {'min |z|':>7} "
              f"{'iters':>5} {'seconds':>7}  converged"]
     for method, p in paths.items():

@@ -15,6 +15,7 @@ from .. import checks
 from ..errors import GanmetricError, InputError
 
 INSTALL_HINT = 'pip install "ganmetric[viewer]"'
+"""The command that installs the viewer's extra (FastAPI and uvicorn)."""
 
 
 class MissingExtra(GanmetricError):
@@ -37,6 +38,13 @@ def require_extra() -> None:
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """A TCP socket bound to ``host:port`` (port 0: any free port), ready for :func:`serve`.
+
+    Args:
+        host: the address or name to listen on (``127.0.0.1``: this machine only).
+        port: the port, in [0, 65535] (0: any free port).
+
+    Returns:
+        The bound socket (not listening yet).
 
     Raises:
         InputError: a port outside [0, 65535], a host that does not resolve here, or a port in use.
@@ -63,7 +71,15 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def url_of(sock: socket.socket, host: str) -> str:
-    """The address a browser opens for a bound socket (IPv6 hosts in brackets)."""
+    """The address a browser opens for a bound socket (IPv6 hosts in brackets).
+
+    Args:
+        sock: a socket from :func:`bind_socket`.
+        host: the host it was bound to.
+
+    Returns:
+        ``http://HOST:PORT/``.
+    """
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/"
@@ -80,7 +96,14 @@ def is_loopback(host: str) -> bool:
 
 
 def host_warning(host: str) -> str | None:
-    """The warning to print when the viewer listens beyond this machine, else None."""
+    """The warning to print when the viewer listens beyond this machine, else None.
+
+    Args:
+        host: the host the viewer listens on.
+
+    Returns:
+        One ``Warning:`` line, or None for a loopback host.
+    """
     if is_loopback(host):
         return None
     return (f"Warning: listening on {host}: anyone who can reach this port can drive the model (and use this "

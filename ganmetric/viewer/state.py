@@ -29,8 +29,8 @@ from ..placement import check_same_dtype, cpu_tensor, placement
 from ..plotting import image_bytes
 from . import protocol
 
-#: the distance a slider's end moves the image by, until the page or ``--d-max`` changes it
 DEFAULT_D_MAX = 0.1
+"""The distance a slider's end moves the image by, until the page or ``--d-max`` changes it."""
 
 
 @dataclass(frozen=True)
