@@ -59,7 +59,8 @@ def _model_and_basis(model_spec, device, dtype, hessian, axes_file, directions):
                    "(computed from the model).")
 @click.option("--samples", type=int, default=200, show_default=True, help="Codes drawn from the model's prior.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the codes and of the random bases.")
-@click.option("--ks", type=IntList("1,2,5,10"), default=None, help="Ascending distinct k in [0, n] (default 1,2,5,10,20,50,... below n, then n).")
+@click.option("--ks", type=IntList("1,2,5,10"), default=None,
+              help="Ascending distinct k in [0, n] (default 1,2,5,10,20,50,... below n, then n).")
 @click.option("--random-bases", type=int, default=5, show_default=True,
               help="Random orthonormal bases to compare with (0: none).")
 @click.option("--center", is_flag=True,

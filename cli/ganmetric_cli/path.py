@@ -78,7 +78,8 @@ def _make(G, D, plan, out, frames, scale, overwrite, quiet, record):
 @distance_options
 @click.option("--from-seed", cls=Feeds, feeds="z_a", type=SEED, default=None,
               help="Start of the path: the model's code G.sample(1, seed=A).")
-@click.option("--to-seed", cls=Feeds, feeds="z_b", type=SEED, default=None, help="End of the path: G.sample(1, seed=B).")
+@click.option("--to-seed", cls=Feeds, feeds="z_b", type=SEED, default=None,
+              help="End of the path: G.sample(1, seed=B).")
 @click.option("--z-from", cls=Feeds, feeds="z_a", type=click.Path(dir_okay=False), default=None,
               help="Start of the path from a file: a .npy of shape (n,) or (1, n). " + CODE_FILES)
 @click.option("--z-to", cls=Feeds, feeds="z_b", type=click.Path(dir_okay=False), default=None,

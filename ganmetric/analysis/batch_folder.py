@@ -196,8 +196,8 @@ def check_size(n_points: int, n: int, k: int | None, dtype, max_points: int) -> 
         return
     per = point_bytes(n, k, dtype.itemsize)
     codes = n_points * n * 8
-    raise InputError(f"max_points {max_points} is fewer than the {n_points} points asked for: the batch would write about "
-                     f"{_size(n_points * per + codes)} ({n_points} result files of about {_size(per)} each and "
+    raise InputError(f"max_points {max_points} is fewer than the {n_points} points asked for: the batch would "
+                     f"write about {_size(n_points * per + codes)} ({n_points} result files of about {_size(per)} each and "
                      f"{_size(codes)} of codes); raise it to run them", argument="max_points")
 
 
@@ -236,8 +236,8 @@ def batch_codes(G, n_points: int, seed: int, out_dir=None, *, max_points: int = 
         m = len(record)
         raise InputError(f"{out_dir} holds {m} codes drawn with seed {seed} that are not the first {m} of the "
                          f"{n_points} drawn now (an earlier ganmetric drew them, with rows that depended on the "
-                         f"number of points): resume it with {{n_points}} {m}, or to grow the batch choose another folder "
-                         f"for {{out_dir}}", argument="n_points", mentions=("n_points", "out_dir"))
+                         f"number of points): resume it with {{n_points}} {m}, or to grow the batch choose another "
+                         f"folder for {{out_dir}}", argument="n_points", mentions=("n_points", "out_dir"))
     return codes
 
 

@@ -106,8 +106,8 @@ def _read(path: Path, mode: str, max_pixels: int, argument: str):
             width, height = im.size
             if width * height > max_pixels:
                 raise InputError(f"{path.name} is {width} x {height} pixels ({width * height / 1e6:.3g} megapixels), "
-                                 f"more than the limit of {max_pixels / 1e6:g} megapixels; raise it with {{max_pixels}} "
-                                 f"if you mean it", argument=argument, mentions=("max_pixels",))
+                                 f"more than the limit of {max_pixels / 1e6:g} megapixels; raise it with "
+                                 f"{{max_pixels}} if you mean it", argument=argument, mentions=("max_pixels",))
             im.load()
             return im.convert(mode)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:

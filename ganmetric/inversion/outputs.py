@@ -62,9 +62,10 @@ def write_outputs(folder, res: InversionResult, summary: dict, *, overwrite: boo
         overwrite: replace an earlier run's files in ``folder``.
 
     Raises:
-        InputError: the folder holds other files, or an earlier run's and ``overwrite`` is not set.
-        FolderLockedError: another run is writing the folder.
-        OutputError: a file cannot be written (nothing of this run is left then).
+        InputError: ``folder`` holds files an inversion does not write, or an earlier run's files
+            and ``overwrite`` is not set (:func:`~ganmetric.staging.staged_dir` refuses them).
+        FolderLockedError: another run holds ``folder``.
+        OutputError: a write failed; nothing of this run is left.
     """
     with staged_dir(folder, outputs=OUTPUT_PATTERNS, overwrite=overwrite, what="invert") as stage:
         stage = Path(stage)

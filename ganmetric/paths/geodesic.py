@@ -71,8 +71,9 @@ def geodesic_options(*, points=16, init="linear", prior_weight=0.0, refine=0, op
     """
     points = check_points(16 if points is None else points)
     refine = checks.integer("refine", 0 if refine is None else refine, minimum=0)
+    prior_weight = checks.non_negative_float("prior_weight", 0.0 if prior_weight is None else prior_weight)
     opts = GeodesicOptions(points=points, init=checks.one_of("init", init or "linear", INTERPOLATIONS),
-                           prior_weight=checks.non_negative_float("prior_weight", 0.0 if prior_weight is None else prior_weight),
+                           prior_weight=prior_weight,
                            refine=refine, optimizer=checks.one_of("optimizer", optimizer or "metric-lbfgs", OPTIMIZERS),
                            max_iter=checks.positive_int("max_iter", DEFAULT_MAX_ITER if max_iter is None else max_iter),
                            tol=checks.positive_float("tol", DEFAULT_TOL if tol is None else tol),
