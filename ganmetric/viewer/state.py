@@ -23,6 +23,7 @@ from .. import checks
 from ..axes import apply_axis, check_axes_for, explore_montage, reference_code
 from ..axes import search_bound
 from ..distances import describe_distance
+from ..errors import InputError
 from ..generators import describe_model
 from ..io import npy_bytes
 from ..placement import check_same_dtype, cpu_tensor, placement
@@ -154,8 +155,13 @@ class Viewer:
         if not sphere:
             return z0 + c @ self.axes.axes
         z = z0
-        for i in np.flatnonzero(c):
-            z = apply_axis(z, self.axes, int(i), float(c[i]), sphere=True)
+        try:
+            for i in np.flatnonzero(c):
+                z = apply_axis(z, self.axes, int(i), float(c[i]), sphere=True)
+        except InputError as exc:  # the code moved is the request's z0, rotated (its norm kept)
+            if exc.argument == "z":
+                exc.argument = "z0"
+            raise
         return z
 
     def render_request(self, data: dict) -> protocol.RenderRequest:
