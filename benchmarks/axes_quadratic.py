@@ -1,10 +1,10 @@
-"""How far the metric's quadratic prediction holds along its own axes (the numbers behind the README's Axes section).
+"""How far the metric's quadratic prediction holds along its own axes (the numbers behind docs/axes.md).
 
-For the README's setting (dcgan-face, pixel MSE, the metric at seed 0, axes 0, 1, 2, 4, 8) it
+For the setting of docs/axes.md (dcgan-face, pixel MSE, the metric at seed 0, axes 0, 1, 2, 4, 8) it
 prints, per axis, the ratio real / predicted of ``d(G(z0), G(z0 + t u))`` against
 ``lambda t^2 / 2`` at a few t (both signs), the largest |t| below which the ratio stays
 within 5% of 1 on both sides, and the real distance at t = -3 and +3 (the ends of the
-README's montage). Everything in float64, so that small t are not rounding noise.
+montage on that page). Everything in float64, so that small t are not rounding noise.
 
 Run: OMP_NUM_THREADS=1 python benchmarks/axes_quadratic.py
 (about a CPU-minute)

@@ -46,7 +46,7 @@ def test_no_clamp_is_the_unclamped_affine_image_and_is_recorded(fc6_file):
 
 
 def test_the_clamp_zeroes_the_derivative_of_saturated_pixels(fc6_file):
-    """What the README says: with the clamp, a pixel outside [-1, 1] does not move with the code."""
+    """What docs/models.md says: with the clamp, a pixel outside [-1, 1] does not move with the code."""
     path, _ = fc6_file
     G = ganmetric.load_generator("deepsim", weights=str(path), dtype="float64")
     z = G.sample(1, seed=3)

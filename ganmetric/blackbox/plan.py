@@ -1,6 +1,6 @@
 """Everything a black-box run needs, checked before any image is scored: :func:`prepare_optimization`.
 
-Defaults, for GAN latents (the README gives the reasons):
+Defaults, for GAN latents (docs/optimize.md gives the reasons):
 
 - ``sigma0 = 0.5``, relative to the prior's scale (1 for a standard normal prior; for other
   priors, such as StyleGAN2's w, the RMS spread of 1000 prior samples per coordinate): the

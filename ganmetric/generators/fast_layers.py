@@ -3,6 +3,7 @@ layers that fold their constants once.
 
 Under ``vmap(jvp(...))`` an ``nn.Linear`` with a bias, ``x + const`` and ``x * const`` run a
 Python decomposition whose first call imports ``torch._dynamo`` (about 2 s of a fresh
+<<<<<<< HEAD
 process's first metric); a convolution with a bias, ``leaky_relu``, ``tanh``, ``clamp``,
 ``rms_norm``, ``lerp`` and ``stack`` do not (measured with torch 2.14, see README
 "Performance"). So a linear layer runs as a 1x1 convolution (:class:`ConvLinear`,
@@ -18,6 +19,12 @@ tensors once (:func:`fold_all` at load), and again only when one of its own para
 buffers changes (a new state dict, ``.to()``, ``.double()``: the fold is done in the tensors'
 own dtype and device, so a float64 model folds in float64). The state dict keeps the
 checkpoint's raw tensors.
+=======
+process's first metric); a convolution with a bias, ``leaky_relu``, ``tanh``, ``clamp`` and
+``rms_norm`` do not (measured with torch 2.14, see docs/performance.md). So a linear layer
+runs as a 1x1 convolution, PGGAN's pixel norm as ``rms_norm`` over the channels, and a
+constant gain (equalized learning rate) multiplies the weight and bias, never the activations.
+>>>>>>> docs-content
 """
 from __future__ import annotations
 
