@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ganmetric  # noqa: E402
 from ganmetric.generators.bigbigan import BigBiGANGenerator  # noqa: E402
-from ganmetric.generators.bigbigan_layers import BIGBIGAN_ARCHITECTURE, BigGANGenerator  # noqa: E402
+from ganmetric.generators.bigbigan_layers import BIGBIGAN_ARCHITECTURE, BigGANPyTorchNetwork  # noqa: E402
 from ganmetric.generators.bigbigan_layers import seeded_random_ as random_biggan_  # noqa: E402
 from ganmetric.generators.stylegan1 import StyleGAN1Generator  # noqa: E402
 from ganmetric.generators.stylegan1_layers import ROSINALITY_CHANNELS, StyledGenerator, seeded_random_  # noqa: E402
@@ -46,7 +46,7 @@ def build(model: str, space: str, resolution: int, seed: int, tiny: bool = False
     if model == "bigbigan":
         arch = dict(BIGBIGAN_ARCHITECTURE, channels=[8, 8, 8, 8, 8, 8], z_chunk=4, shared_dim=8) if tiny \
             else BIGBIGAN_ARCHITECTURE
-        G = BigBiGANGenerator(random_biggan_(BigGANGenerator(**arch), seed), name="bigbigan")
+        G = BigBiGANGenerator(random_biggan_(BigGANPyTorchNetwork(**arch), seed), name="bigbigan")
     else:
         size = dict(channels=[8] * 9, style_dim=16) if tiny else dict(channels=ROSINALITY_CHANNELS, style_dim=512)
         G = StyleGAN1Generator(seeded_random_(StyledGenerator(**size), seed), latent_space=space, resolution=resolution,

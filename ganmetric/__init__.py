@@ -14,6 +14,7 @@ from .distances import Distance, DistanceSpec, load_distance
 from .errors import (DeviceWarning, GanmetricError, InputError, NonFiniteError, NotDeterministicError,
                      NumericalWarning, OutOfMemoryWarning, ResultFileError, UntrainedWeightsWarning, WeightsError)
 from .errors import FolderLockedError, OutputError
+from .errors import UnknownSourceWarning
 from .generators import Generator, ModelSpec, load_generator
 from .hessian import METHODS, metric_tensor, resolve_method, unused_options
 from .inversion import InversionResult, invert, load_image
@@ -27,6 +28,7 @@ __all__ = ["__version__", "load_generator", "load_distance", "metric_tensor", "s
            "unused_options", "GanmetricError", "InputError", "WeightsError", "NotDeterministicError", "ResultFileError",
            "NonFiniteError",
            "NumericalWarning", "UntrainedWeightsWarning", "OutOfMemoryWarning", "DeviceWarning",
+           "UnknownSourceWarning",
            "batch_metric", "load_results", "spectrum_stats", "homogeneity", "average_metric",
            "Axes", "export_axes", "load_axes", "apply_axis",
            "invert", "InversionResult", "load_image", "optimize",

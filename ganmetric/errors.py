@@ -107,6 +107,10 @@ class UntrainedWeightsWarning(UserWarning):
     """A generator runs on untrained initial weights (a custom module given no weights file)."""
 
 
+class UnknownSourceWarning(UserWarning):
+    """An NVIDIA network pickle's code is not a known NVIDIA release: it was loaded by its structure (filterable)."""
+
+
 class DeviceWarning(UserWarning):
     """A saved generator may not run on the device it is moved to (a trace holds another device's constants)."""
 

@@ -261,12 +261,14 @@ def describe_file(path) -> str | None:
     "a PyTorch file (torch.save)", ...), or None if unknown or unreadable."""
     try:
         with open(path, "rb") as f:
-            head = f.read(8)
+            head = f.read(10)
     except OSError:
         return None
     for magic, what in _MAGIC:
         if head.startswith(magic):
             return what
+    if len(head) == 10 and head[8:10] == b'{"' and 2 <= int.from_bytes(head[:8], "little") < 1 << 28:
+        return "a safetensors file"  # an 8-byte little-endian header length, then the JSON header
     if head.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(path) as zf:
@@ -300,7 +302,8 @@ def _broken_zip(path) -> bool:
 
 
 def load_torch_file(path, *, what: str = "weights file", safe_globals=(), argument: str = "weights"):
-    """``torch.load(path, weights_only=True)`` on CPU, with errors in plain words.
+    """``torch.load(path, weights_only=True)`` on CPU, with errors in plain words; a ``.safetensors``
+    file (by suffix or content) is read with the ``safetensors`` package instead (a flat dict of tensors).
 
     Only tensors and plain containers are read (never arbitrary pickled objects), so a
     file that holds other objects is refused; the message says what the file is instead
@@ -321,6 +324,8 @@ def load_torch_file(path, *, what: str = "weights file", safe_globals=(), argume
     path = Path(path).expanduser()
     if not path.is_file():
         raise InputError(f"{what} not found: {path}", argument=argument)
+    if path.suffix == ".safetensors" or describe_file(path) == "a safetensors file":
+        return _load_safetensors(path, what)
     try:
         with torch.serialization.safe_globals(list(safe_globals)):
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -331,6 +336,23 @@ def load_torch_file(path, *, what: str = "weights file", safe_globals=(), argume
                                f"tensors and plain containers (save a state dict with torch.save(module.state_dict()"
                                f", path))") from exc
         raise WeightsError(f"{what} {path} is {kind or 'not a PyTorch file'}, not weights saved with torch.save"
+                           ) from exc
+
+
+def _load_safetensors(path: Path, what: str) -> dict:
+    """Every tensor of a safetensors file, on the CPU (a dict name -> tensor).
+
+    Raises:
+        WeightsError: not a readable safetensors file.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+    from .errors import WeightsError
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        raise WeightsError(f"{what} {path} is not a readable safetensors file ({lines[0] if lines else type(exc).__name__})"
                            ) from exc
 
 

@@ -78,6 +78,25 @@ TINY_MODELS = {"dcgan": _dcgan, "cdcgan": _cdcgan, "stylegan2": _stylegan2, "big
 TINY_MODELS.update({"deepsim": _deepsim, "pggan": _ganzoo("pggan"), "gan-zoo-dcgan": _ganzoo("gan-zoo-dcgan")})
 
 
+def _nvidia(architecture):
+    """A tiny NVIDIA network pickle (persistence format, a source of the tests' own, perturbed random weights)."""
+    def build(folder):
+        from ganmetric.generators.nvidia import random_nvidia_generator
+        from helpers_nvidia import COND_KWARGS, SG3_KWARGS, generator_record, perturbed, write_snapshot
+        kwargs = COND_KWARGS if architecture == "stylegan2" else SG3_KWARGS
+        options = {"class_index": 1} if architecture == "stylegan2" else {}
+        path = Path(folder) / f"tiny-nvidia-{architecture}.pkl"
+        G = perturbed(random_nvidia_generator(architecture, kwargs, seed=3, **options))
+        write_snapshot(path, generator_record(G, kwargs))
+        return str(path), {**options, "truncation": 0.7}
+    return build
+
+
+#: model files that no family names (routed by their format): the device tiers run them as they run FAMILIES
+TINY_MODEL_FILES = {"nvidia-pkl-stylegan2": _nvidia("stylegan2"), "nvidia-pkl-stylegan3": _nvidia("stylegan3")}
+TINY_MODELS.update(TINY_MODEL_FILES)
+
+
 def fake_cuda_copy(module: torch.nn.Module, mode) -> torch.nn.Module:
     """A copy of ``module`` whose parameters and buffers are ``mode``'s fake tensors on ``cuda:0``.
 
@@ -112,9 +131,9 @@ def _stylegan1(folder):
 
 def _bigbigan(folder):
     """BigBiGAN's layout, narrow (32 px, 3 chunks of 4), seeded random weights as a BigGAN-PyTorch state dict."""
-    from ganmetric.generators.bigbigan_layers import BigGANGenerator, seeded_random_
+    from ganmetric.generators.bigbigan_layers import BigGANPyTorchNetwork, seeded_random_
     path = Path(folder) / "tiny-bigbigan.pth"
-    net = seeded_random_(BigGANGenerator(channels=[16, 16, 8], attention=[1], z_chunk=4, shared_dim=6, n_classes=3))
+    net = seeded_random_(BigGANPyTorchNetwork(channels=[16, 16, 8], attention=[1], z_chunk=4, shared_dim=6, n_classes=3))
     torch.save(net.state_dict(), path)
     return "bigbigan", {"weights": str(path)}
 

@@ -323,6 +323,57 @@ def test_cli_compare_refuses_z_in_one_line(demo_result):
     assert len(lines) == 1 and lines[0].startswith("Error: SeFa is not defined in StyleGAN2's z space"), res.output
 
 
+def _nvidia(architecture: str, latent_space: str = "w"):
+    from ganmetric.generators.nvidia import random_nvidia_generator
+    from helpers_nvidia import SG2_KWARGS, SG3_KWARGS
+    return random_nvidia_generator(architecture, SG2_KWARGS if architecture == "stylegan2" else SG3_KWARGS, seed=4,
+                                   latent_space=latent_space).double()
+
+
+def _affine_jacobian(layer, w_dim: int) -> np.ndarray:
+    """(w_dim, in): d(layer.affine(w))/dw by autograd, one column per style channel."""
+    J = torch.autograd.functional.jacobian(lambda w: layer.affine(w[None])[0], torch.zeros(w_dim, dtype=torch.float64))
+    return J.T.numpy()
+
+
+def test_nvidia_stylegan2_w_matches_the_authors_formula():
+    """The default is the authors' set: every convolution and the last toRGB, in the order of the w+ rows."""
+    G = _nvidia("stylegan2")
+    syn = G.synthesis
+    layers = [syn.b4.conv1, syn.b8.conv0, syn.b8.conv1, syn.b16.conv0, syn.b16.conv1, syn.b16.torgb]
+    W = np.concatenate([_affine_jacobian(m, G.w_dim) for m in layers], axis=1)
+    vals, vecs = _authors_reference(W)
+    d = sefa_directions(G)
+    assert d.info["layers"] == ["synthesis.b4.conv1", "synthesis.b8.conv0", "synthesis.b8.conv1",
+                                "synthesis.b16.conv0", "synthesis.b16.conv1", "synthesis.b16.torgb"]
+    np.testing.assert_allclose(d.values, vals, rtol=1e-10)
+    _same_directions(d.vectors, vecs, atol=1e-8)
+    # unnormalised: the map the forward pass applies to w, the toRGB's weight gain included (NVIDIA's styles * gain)
+    rgb = _affine_jacobian(syn.b8.torgb, G.w_dim) * syn.b8.torgb.weight_gain
+    raw = sefa_directions(G, layers="synthesis.b8.torgb", variant="unnormalised")
+    np.testing.assert_allclose(raw.values, _authors_reference(rgb, normalise=False)[0], rtol=1e-10)
+
+
+def test_nvidia_stylegan3_w_plus_rows_and_bad_layers():
+    G_w, G_plus = _nvidia("stylegan3"), _nvidia("stylegan3", "w+")
+    names = G_plus.synthesis.layer_names
+    d = sefa_directions(G_plus, k=2, layers=[1, 2])
+    assert d.info["layers"] == [f"synthesis.{names[0]}", f"synthesis.{names[1]}"] and d.info["style_rows"] == [1, 2]
+    v = sefa_directions(G_w, k=2, layers=[1, 2]).vectors
+    expected = np.zeros((2, G_plus.num_ws, G_plus.w_dim))
+    expected[:, [1, 2]] = v[:, None] / np.sqrt(2)
+    np.testing.assert_allclose(d.vectors, expected.reshape(2, -1), atol=1e-12)
+    assert sefa_directions(G_w).info["layers"] == [f"synthesis.{n}" for n in names]  # every layer, not the input
+    with pytest.raises(InputError, match=r"layers must be indices 1-5 \(the w\+ row a layer reads: 1 synthesis.L0_20_8 "
+                                         r"\.\.\. 5 synthesis.L4_16_3\) or module names, got 0"):
+        sefa_directions(G_w, layers=0)
+    with pytest.raises(InputError, match=r"SeFa layer 'synthesis.input' is not one of"):
+        sefa_directions(G_w, layers="synthesis.input")
+    with pytest.raises(InputError, match=r"SeFa is not defined in an NVIDIA generator's z space") as err:
+        sefa_directions(_nvidia("stylegan3", "z"))
+    assert err.value.argument == "latent_space"
+
+
 def _stylegan1(space="w"):
     """StyleGAN (1) at 16 px (3 blocks, 6 AdaINs), style_dim 8, seeded random weights."""
     from ganmetric.generators.stylegan1 import StyleGAN1Generator
@@ -367,8 +418,8 @@ def test_stylegan1_w_plus_rows_and_refusals():
 
 def test_bigbigan_is_refused_in_one_line():
     from ganmetric.generators.bigbigan import BigBiGANGenerator
-    from ganmetric.generators.bigbigan_layers import BigGANGenerator
-    G = BigBiGANGenerator(BigGANGenerator(channels=[8, 8, 8], attention=[], z_chunk=4, shared_dim=4, n_classes=2))
+    from ganmetric.generators.bigbigan_layers import BigGANPyTorchNetwork
+    G = BigBiGANGenerator(BigGANPyTorchNetwork(channels=[8, 8, 8], attention=[], z_chunk=4, shared_dim=4, n_classes=2))
     with pytest.raises(InputError, match=r"SeFa is not defined for bigbigan: its code enters the network in 3 chunks "
                                          r"of 4 at different depths") as err:
         sefa_directions(G)

@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 import ganmetric
-from ganmetric.generators.bigbigan_layers import BigGANGenerator
+from ganmetric.generators.bigbigan_layers import BigGANPyTorchNetwork
 from ganmetric.generators.bigbigan_layers import seeded_random_ as random_biggan_
 from ganmetric.generators.stylegan1_layers import StyledGenerator, seeded_random_
 from ganmetric_cli.main import main
@@ -27,7 +27,7 @@ def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("zoo_b")
     net = seeded_random_(StyledGenerator(channels=[8, 8, 6, 4], style_dim=8, n_mlp=2, fused=[False] * 3 + [True]))
     torch.save({"g_running": net.state_dict()}, d / "sg1.model")
-    bb = random_biggan_(BigGANGenerator(channels=[16, 16, 8], attention=[1], z_chunk=4, shared_dim=6, n_classes=3))
+    bb = random_biggan_(BigGANPyTorchNetwork(channels=[16, 16, 8], attention=[1], z_chunk=4, shared_dim=6, n_classes=3))
     torch.save(bb.state_dict(), d / "bb.pth")
     g = torch.Generator().manual_seed(1)
     np.savez(d / "noise.npz", *[torch.randn(1, 1, s, s, generator=g).numpy() for s in (4, 8, 16)])

@@ -88,6 +88,18 @@ def mse():
     return ganmetric.load_distance("mse", dtype="float64")
 
 
+def test_a_safetensors_state_dict_loads_like_the_checkpoint(ckpt_path, tmp_path):
+    """--weights FILE.safetensors: the g_ema state dict, latent_avg beside it in the same flat file."""
+    from safetensors.torch import save_file
+    ckpt = torch.load(ckpt_path, weights_only=True)
+    path = tmp_path / "g.safetensors"
+    save_file({**ckpt["g_ema"], "latent_avg": ckpt["latent_avg"]}, path)
+    G_pt, G_st = load(ckpt_path, "z", truncation=0.5), load(path, "z", truncation=0.5)
+    z = G_pt.sample(2, seed=1)
+    assert torch.equal(G_st(z), G_pt(z)) and torch.equal(G_st.latent_avg, G_pt.latent_avg)
+    assert G_st.weights["sha256"] != G_pt.weights["sha256"] and G_st.weights["path"].endswith("g.safetensors")
+
+
 def test_architecture_inferred_from_shapes(ckpt_path):
     sizes = {s: load(ckpt_path, s) for s in ("z", "w", "w+")}
     G = sizes["w"]

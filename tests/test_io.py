@@ -71,6 +71,21 @@ def test_torch_files_are_read_without_unsafe_advice(tmp_path):
     assert torch.equal(load_torch_file(tmp_path / "ok.pt")["w"], torch.ones(2))  # a copy of stored values
 
 
+def test_safetensors_files_are_read_as_state_dicts(tmp_path):
+    from safetensors.torch import save_file
+    state = {"w": torch.arange(6.0).reshape(2, 3), "b": torch.ones(2, dtype=torch.float64)}
+    save_file(state, tmp_path / "s.safetensors")
+    (tmp_path / "renamed.bin").write_bytes((tmp_path / "s.safetensors").read_bytes())
+    assert describe_file(tmp_path / "renamed.bin") == "a safetensors file"
+    for name in ("s.safetensors", "renamed.bin"):  # by suffix, and by content
+        got = load_torch_file(tmp_path / name)
+        assert set(got) == set(state) and all(torch.equal(got[k], state[k]) for k in state)
+    (tmp_path / "bad.safetensors").write_bytes((tmp_path / "s.safetensors").read_bytes()[:20])
+    with pytest.raises(ganmetric.WeightsError, match=r"bad.safetensors is not a readable safetensors file") as info:
+        load_torch_file(tmp_path / "bad.safetensors")
+    assert "\n" not in str(info.value)
+
+
 def test_temporary_files_carry_the_writers_pid_and_dead_writers_ones_are_removed(tmp_path, monkeypatch):
     import os
     import time

@@ -21,11 +21,12 @@ from ganmetric.errors import InputError
 from ganmetric.generators.families import FAMILIES
 from ganmetric.hessian.operators import Objective
 from helpers import TinyConvGenerator
-from helpers_devices import TINY_MODELS, fake_cuda_copy
+from helpers_devices import TINY_MODEL_FILES, TINY_MODELS, fake_cuda_copy
 
 CUDA = torch.device("cuda", 0)
 #: LPIPS keys its cache on data pointers; a fake tensor's warns (and has none): harmless here
-pytestmark = pytest.mark.filterwarnings("ignore:Accessing the data pointer of FakeTensor")
+pytestmark = [pytest.mark.filterwarnings("ignore:Accessing the data pointer of FakeTensor"),
+              pytest.mark.filterwarnings("ignore::ganmetric.errors.UnknownSourceWarning")]  # NVIDIA .pkl: own source
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def lpips():
             for net, resize in (("alex", None), ("squeeze", 64))}
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("family", sorted(FAMILIES) + sorted(TINY_MODEL_FILES))
 def test_every_family_runs_its_forward_on_a_fake_gpu(family, mode, tmp_path, lpips):
     if family not in TINY_MODELS:
         pytest.fail(f"family {family} has no tiny model in tests/helpers_devices.py TINY_MODELS: add one so that "

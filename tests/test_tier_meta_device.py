@@ -19,9 +19,10 @@ import ganmetric
 from ganmetric.distances import FunctionDistance
 from ganmetric.generators.families import FAMILIES
 from helpers import TinyConvGenerator
-from helpers_devices import TINY_MODELS
+from helpers_devices import TINY_MODEL_FILES, TINY_MODELS
 
-pytestmark = pytest.mark.filterwarnings("ignore::ganmetric.NumericalWarning")  # tiny budgets on purpose
+pytestmark = [pytest.mark.filterwarnings("ignore::ganmetric.NumericalWarning"),  # tiny budgets on purpose
+              pytest.mark.filterwarnings("ignore::ganmetric.errors.UnknownSourceWarning")]  # NVIDIA .pkl: own source
 
 METHODS = [("jacobian", None), ("gn-lanczos", 2), ("fwd-over-rev", None), ("fwd-over-rev", 2), ("bp", None),
            ("backward-iter", 2), ("forward-iter", 2)]
@@ -168,7 +169,7 @@ def test_layer_metrics(G, mse, tmp_path):
     _close(meta, plain)
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("family", sorted(FAMILIES) + sorted(TINY_MODEL_FILES))
 def test_every_family_loads_samples_and_runs_under_a_meta_default_device(family, tiny_model):
     """Every registered family (those merged later too): built, sampled and differentiated on the CPU."""
     load = tiny_model(family)

@@ -155,7 +155,8 @@ def _plain(value) -> str:
 @click.option("--sefa-layers", default=None,
               help="SeFa on StyleGAN2: synthesis layers whose style weights are factorised, by the SeFa authors' "
                    "indices (0 = conv1, then convs.0, ..., the last index the final toRGB; e.g. 0-3,5) or module "
-                   "names (conv1,convs.0,to_rgb1,...) (default: all of the authors' layers).")
+                   "names (conv1,convs.0,to_rgb1,...) (default: all of the authors' layers); an NVIDIA .pkl: the w+ "
+                   "row a layer reads, or its name (synthesis.b8.conv0, synthesis.L3_52_512, ...).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="compare.csv", show_default=True,
               help="CSV, one row per direction: method, index, rayleigh_ratio, topk_energy.")
 @click.option("--angles-out", type=click.Path(dir_okay=False), default=None,

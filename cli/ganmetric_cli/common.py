@@ -28,6 +28,7 @@ _MODEL_OPTIONS = ("latent_dim", "output_range", "class_name", "weights", "class_
                   "reference_seed")
 _MODEL_OPTIONS += ("variant", "clamp")
 _MODEL_OPTIONS += ("resolution", "noise", "mean_style")
+_MODEL_OPTIONS += ("network", "truncation_cutoff", "noise_mode", "trust_pickled_code")
 
 
 def model_options(f):
@@ -37,6 +38,7 @@ def model_options(f):
     @functools.wraps(f)
     def command(*args, **kwargs):
         options = {k: kwargs.pop(k) for k in _MODEL_OPTIONS}
+        options["trust_pickled_code"] = options["trust_pickled_code"] or None  # not given: no option at all
         kwargs["model_spec"] = ModelSpec(kwargs.pop("model"), kwargs.pop("latent_space"), options)
         return f(*args, **kwargs)
 
@@ -44,31 +46,44 @@ def model_options(f):
         click.option("--model", "-m", default=None,
                      help="Pretrained model name (see `ganmetric models list`), a config .json, a model "
                           "file (a checkpoint of a known layout: rosinality StyleGAN2, pytorch_GAN_zoo, DeePSim, "
-                          "...; a saved generator: TorchScript .pt/.ts or exported program .pt2), "
+                          "...; a saved generator: TorchScript .pt/.ts or exported program .pt2; an NVIDIA "
+                          "StyleGAN2-ADA/StyleGAN3 network pickle .pkl, read without running its code), "
                           "hf://OWNER/REPO/PATH[@REVISION] (a file from the Hugging Face Hub cache), or your own "
                           "code as module.path:factory. A TorchScript or exported-program file is a program and "
                           "module:factory runs your code: load only files you trust. Default: the model the input "
                           "file records if it is a pretrained one (any other must be named here), else "
                           f"{ganmetric.generators.spec.DEFAULT_MODEL}."),
         click.option("--latent-space", default=None,
-                     help="Latent space for models with several (biggan: full, noise, class; stylegan2: w, z, w+; "
-                          "stylegan1: z, w, w+)."),
+                     help="Latent space for models with several (biggan: full, noise, class; stylegan2 and NVIDIA "
+                          ".pkl: w, z, w+; stylegan1: z, w, w+)."),
         click.option("--latent-dim", type=int, default=None, help="Latent size of a saved generator file or "
                                                                   "custom module, if it does not record it."),
         click.option("--output-range", type=click.Choice(["-1,1", "0,1"]), default=None,
                      help="Output range of a saved generator file or custom module (default -1,1)."),
         click.option("--class-name", default=None, help="Class of a conditional model (e.g. eyes-cdcgan: blue)."),
         click.option("--weights", type=click.Path(), default=None,
-                     help="Weights: a state-dict file (torch.save) loaded strictly into a custom module or a "
-                          "pretrained config's architecture; for BigGAN a folder with config.json and "
+                     help="Weights: a state-dict file (torch.save, or .safetensors) loaded strictly into a custom "
+                          "module or a pretrained config's architecture; for BigGAN a folder with config.json and "
                           "pytorch_model.bin; or hf://OWNER/REPO/PATH[@REVISION]."),
         click.option("--class-index", type=int, default=None,
-                     help="BigGAN: ImageNet class index (0-999) of the reference point and samples."),
+                     help="BigGAN: ImageNet class index (0-999) of the reference point and samples; a conditional "
+                          "NVIDIA .pkl: its class (required)."),
         click.option("--truncation", type=float, default=None,
-                     help="BigGAN: truncation in (0, 1] (default 1); StyleGAN2: psi; StyleGAN (stylegan1): "
-                          "psi, the style weight (default 0.7)."),
+                     help="BigGAN: truncation in (0, 1] (default 1); StyleGAN2 and NVIDIA .pkl: psi around the "
+                          "average w (acts on z codes and samples); StyleGAN (stylegan1): psi, the style weight "
+                          "(default 0.7)."),
         click.option("--reference-seed", type=SEED, default=None,
                      help="BigGAN: seed of the reference point's fixed part (default 0)."),
+        click.option("--network", type=click.Choice(["G_ema", "G"]), default=None,
+                     help="NVIDIA .pkl: which generator of the snapshot (default G_ema, the averaged one)."),
+        click.option("--truncation-cutoff", type=int, default=None,
+                     help="NVIDIA .pkl: truncate only the first N styles (NVIDIA's truncation_cutoff; z and w+)."),
+        click.option("--noise-mode", type=click.Choice(["const", "none", "random"]), default=None,
+                     help="NVIDIA StyleGAN2 .pkl: the noise inputs (default const, the file's fixed maps; random is "
+                          "not a deterministic map and the metric refuses it)."),
+        click.option("--trust-pickled-code", is_flag=True, default=False,
+                     help="NVIDIA .pkl: load with NVIDIA's own loader, which RUNS the Python code stored in the "
+                          "file (needs NVIDIA's repository on PYTHONPATH). Only for a file you trust; recorded."),
         click.option("--variant", type=click.Choice(["fc6", "fc7", "fc8", "pool5"]), default=None,
                      help="DeePSim: which generator (default: read from the weights' shapes; fc6 and fc7 share "
                           "their shapes, so say fc7)."),

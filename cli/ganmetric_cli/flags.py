@@ -44,7 +44,7 @@ SHOWN_AS_WRITTEN = frozenset({
     "D", "G", "action_codes", "axes", "calibrated", "class_embedding", "classes", "codes", "distances", "eigvals",
     "image", "metric", "results", "ts", "weight", "x", "y", "z",
     # options no command exposes (a command sets them from its own flags, or leaves their default)
-    "alignment_ks", "block", "channels", "check_every", "eigval_floor", "input_shape", "kind", "max_distance",
+    "alignment_ks", "architecture", "block", "channels", "check_every", "eigval_floor", "input_shape", "kind", "max_distance",
     "max_step", "mean_style_seed", "n", "n_targets", "noise_seed", "rtol", "seeds", "size",
     # a file the message names itself
     "path", "source",

@@ -58,6 +58,8 @@ def list_models():
                "module:factory runs your code). Weights files are read as tensors only.")
     click.echo("Also: --model CHECKPOINT (a file of a known layout is loaded by its family: rosinality StyleGAN2, "
                "pytorch_GAN_zoo .pth, DeePSim state dict, ...) and --model/--weights hf://OWNER/REPO/PATH[@REVISION].")
+    click.echo("Also: --model FILE.pkl: an NVIDIA StyleGAN2-ADA/StyleGAN3 network pickle, read without running the "
+               "code inside it (w, z, w+; --class-index for a conditional one).")
 
 
 @models.command("fetch")
@@ -86,13 +88,16 @@ def fetch(name, force):
 
 @models.command("layers")
 @click.argument("model")
-@click.option("--latent-space", default=None, help="Latent space (stylegan2: w, z, w+; biggan: full, noise, class).")
+@click.option("--latent-space", default=None,
+              help="Latent space (stylegan2 and NVIDIA .pkl: w, z, w+; biggan: full, noise, class).")
 @click.option("--class-name", default=None, help="Class of a conditional model (e.g. eyes-cdcgan: blue).")
 @click.option("--weights", type=click.Path(), default=None, help="Weights file or folder, as for --model elsewhere.")
 @click.option("--latent-dim", type=int, default=None, help="Latent size of a saved generator file or custom module.")
+@click.option("--class-index", type=int, default=None, help="BigGAN, or a conditional NVIDIA .pkl: the class.")
+@click.option("--network", type=click.Choice(["G_ema", "G"]), default=None, help="NVIDIA .pkl: G_ema (default) or G.")
 @click.option("--resolution", type=int, default=None, help="StyleGAN (stylegan1): output side (default 256).")
 @click.option("--all", "show_all", is_flag=True, help="Also list the submodules a layer distance cannot use.")
-def layers(model, latent_space, class_name, weights, latent_dim, resolution, show_all):
+def layers(model, latent_space, class_name, weights, latent_dim, class_index, network, resolution, show_all):
     """Every submodule of MODEL: name, type, output shape for one code, and whether a layer distance
     (--distance layer:NAME, `ganmetric layers`) can use it (one forward pass with hooks).
 
@@ -100,8 +105,10 @@ def layers(model, latent_space, class_name, weights, latent_dim, resolution, sho
     Examples:
       ganmetric models layers dcgan-face
       ganmetric models layers stylegan2-demo --latent-space w --all
+      ganmetric models layers ffhq.pkl
     """
     G = ModelSpec(model, latent_space, {"class_name": class_name, "weights": weights, "latent_dim": latent_dim,
+                                        "class_index": class_index, "network": network,
                                         "resolution": resolution}).load()
     infos = generator_layers(G)
     shown = [i for i in infos if i.usable or show_all]

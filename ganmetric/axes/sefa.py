@@ -29,6 +29,13 @@ sorting); here float64 and a symmetric solver, sorted descending.
   in the rows of w+ that those layers read (the authors' edit ``code[:, layers] += d v``),
   zero elsewhere, and scaled to unit length.
 - StyleGAN2 in ``z``: not defined (the mapping network is not linear): refused.
+- NVIDIA StyleGAN2-ADA / StyleGAN3 pickles (:mod:`ganmetric.generators.nvidia`), in ``w`` and
+  ``w+``: the same factorisation of their ``affine`` layers (each the map the forward pass
+  applies to w: ``weight * weight_gain``, and the toRGB layers' extra gain), chosen by module
+  name (``synthesis.b8.conv0``, ``synthesis.L3_52_512``) or by the w+ row a layer reads. The
+  default is the authors' set for StyleGAN2 (every convolution and the last toRGB); for
+  StyleGAN3, which the authors did not treat, every synthesis layer (the Fourier input's
+  affine, which sets a rotation and translation, is not a style layer). ``z``: refused.
 - StyleGAN (1, rosinality) in ``w`` / ``w+``: the AdaIN style maps ``(scale, bias) = A w + b``
   (``A``: 2C x style_dim) of the blocks that run, numbered as the authors number StyleGAN's
   ``layer{idx}.style`` (two per block: 2b is block b's ``adain1``, 2b + 1 its ``adain2``; default
@@ -216,6 +223,32 @@ def _stylegan2_blocks(G: StyleGAN2Generator, layers) -> tuple[list, dict]:
     return blocks, {"layers": names, "style_rows": rows}
 
 
+def _nvidia_blocks(G, layers) -> tuple[list, dict]:
+    """An NVIDIA StyleGAN2/StyleGAN3 pickle's style affines, chosen by w+ row (index) or module name."""
+    if G.latent_space == "z":
+        raise InputError("SeFa is not defined in an NVIDIA generator's z space (the mapping network is not linear): "
+                         "load the model in latent space w", argument="latent_space")
+    catalogue = G.style_affines()
+    numbering = G.sefa_numbering()
+    if layers is None or layers == "all":
+        chosen = {name for name in numbering if name is not None}
+    else:
+        chosen = set()
+        valid = [i for i, name in enumerate(numbering) if name is not None]
+        for token in _layer_tokens(layers):
+            if isinstance(token, (int, np.integer)):
+                if token not in valid:
+                    raise InputError(f"layers must be indices {valid[0]}-{valid[-1]} (the w+ row a layer reads: "
+                                     f"{valid[0]} {numbering[valid[0]]} ... {valid[-1]} {numbering[valid[-1]]}) or "
+                                     f"module names, got {token}", argument="layers")
+                chosen.add(numbering[token])
+            else:
+                chosen.add(checks.one_of("layers", str(token), catalogue, what="SeFa layer"))
+    names = [name for name in catalogue if name in chosen]
+    blocks = [catalogue[name][1].numpy() for name in names]
+    return blocks, {"layers": names, "style_rows": sorted({catalogue[name][0] for name in names})}
+
+
 def _stylegan1_blocks(G: StyleGAN1Generator, layers) -> tuple[list, dict]:
     """StyleGAN (1): the AdaIN style maps (w -> per-channel scale and bias, 2C outputs) of the blocks that run.
 
@@ -248,6 +281,8 @@ def _blocks(G, layers, weight, latent_dim) -> tuple[list, dict]:
         blocks, info = _explicit_blocks(weight, latent_dim or (G.latent_dim if G is not None else None))
     elif _is_family(G, "stylegan2", "StyleGAN2Generator"):
         return _stylegan2_blocks(G, layers)
+    elif _is_family(G, "nvidia.family", "NvidiaGenerator"):
+        return _nvidia_blocks(G, layers)
     elif _is_family(G, "stylegan1", "StyleGAN1Generator"):
         return _stylegan1_blocks(G, layers)
     elif _is_family(G, "bigbigan", "BigBiGANGenerator"):
@@ -262,7 +297,7 @@ def _blocks(G, layers, weight, latent_dim) -> tuple[list, dict]:
         blocks, info = _first_layer_blocks(G)
     if layers is not None:
         raise InputError(f"layers must be left out for this model: it has a single SeFa layer "
-                         f"({info['layers'][0]}); choosing among several is for StyleGAN2 and StyleGAN",
+                         f"({info['layers'][0]}); choosing among several is for StyleGAN2, StyleGAN and NVIDIA pickles",
                          argument="layers")
     return blocks, info
 
@@ -287,14 +322,16 @@ def sefa_directions(G=None, *, k: int | None = None, layers=None, variant: str =
     """SeFa directions of G: eigenvectors of ``W W^T`` for its code-facing weights (see the module docstring).
 
     Args:
-        G: generator (DCGAN-style, StyleGAN2 or StyleGAN in w or w+, BigGAN), or None with ``weight``.
+        G: generator (DCGAN-style, StyleGAN2, StyleGAN or an NVIDIA pickle in w or w+, BigGAN), or None
+            with ``weight``.
         k: how many directions (default all: the latent size, style_dim for StyleGAN2 and StyleGAN).
         layers: StyleGAN2 and StyleGAN only: the synthesis layers, by the authors' indices
             (StyleGAN2: 0 .. n_latent-1, the last being the final toRGB; StyleGAN: 0 .. 2 (step + 1) - 1,
             two AdaINs per block) or module names (``conv1``, ``convs.K``, ``to_rgb1``,
             ``to_rgbs.K``; ``progression.B.adain1``, ``progression.B.adain2``): an int, a name, a
             list, or a string like ``"0-3,5"`` / ``"conv1,convs.0"``. None or ``"all"``: the
-            authors' default.
+            authors' default. NVIDIA pickles: the w+ row a layer reads, or its module name
+            (``synthesis.b8.conv0``, ``synthesis.L3_52_512``).
         variant: ``"authors"`` (columns normalised) or ``"unnormalised"`` (raw weights).
         weight: an explicit first-layer weight instead of G's: (m, n) like nn.Linear, or
             (n, C, kh, kw) like ConvTranspose2d (padding 0).
@@ -307,9 +344,9 @@ def sefa_directions(G=None, *, k: int | None = None, layers=None, variant: str =
         used and, in w+, the rows the directions occupy.
 
     Raises:
-        InputError: StyleGAN2 or StyleGAN in z; BigBiGAN; no suitable first layer; a weight of the wrong rank; an
-            unknown variant or layer, an index out of range, ``layers`` for a model that is
-            not a StyleGAN2; k out of range.
+        InputError: StyleGAN2, StyleGAN or an NVIDIA pickle in z; BigBiGAN; no suitable first layer; a
+            weight of the wrong rank; an unknown variant or layer, an index out of range, ``layers``
+            for a model that has a single SeFa layer; k out of range.
     """
     variant = checks.one_of("variant", variant, VARIANTS, what="SeFa variant")
     blocks, info = _blocks(G, layers, weight, latent_dim)
@@ -317,7 +354,8 @@ def sefa_directions(G=None, *, k: int | None = None, layers=None, variant: str =
     n = vecs.shape[0]
     k = checks.positive_int("k", k if k is not None else n, maximum=n)
     V = vecs[:, :k].T.copy()
-    styled = _is_family(G, "stylegan2", "StyleGAN2Generator") or _is_family(G, "stylegan1", "StyleGAN1Generator")
+    styled = _is_family(G, "stylegan2", "StyleGAN2Generator") or _is_family(G, "stylegan1", "StyleGAN1Generator") \
+        or _is_family(G, "nvidia.family", "NvidiaGenerator")
     if styled and G.latent_space == "w+" and weight is None:
         V = _in_w_plus(G, V, info["style_rows"])
     else:

@@ -22,7 +22,7 @@ import torch
 from ..errors import WeightsError
 from ..io import load_torch_file
 from .base import Generator, load_state_strict
-from .bigbigan_layers import BigGANGenerator, infer_architecture
+from .bigbigan_layers import BigGANPyTorchNetwork, infer_architecture
 from .families import register_family
 from .fast_layers import fold_all
 from .weights import resolve_user_file
@@ -41,7 +41,7 @@ class BigBiGANGenerator(Generator):
         name: model name.
     """
 
-    def __init__(self, net: BigGANGenerator, *, name: str = "bigbigan"):
+    def __init__(self, net: BigGANPyTorchNetwork, *, name: str = "bigbigan"):
         super().__init__(name=name, latent_dim=net.dim_z, latent_space="z", resolution=net.resolution)
         self.big_gan = net
         self.freeze()
@@ -76,13 +76,13 @@ def split_checkpoint(obj, *, where: str = "checkpoint") -> dict:
     return dict(obj)
 
 
-def network_from_state(state: dict, *, where: str = "checkpoint") -> BigGANGenerator:
+def network_from_state(state: dict, *, where: str = "checkpoint") -> BigGANPyTorchNetwork:
     """The network that fits ``state``, loaded strictly.
 
     Raises:
         WeightsError: a missing or unexpected key, or a shape that does not fit.
     """
-    net = BigGANGenerator(bn_eps=BN_EPS, sn_eps=SN_EPS, **infer_architecture(state, where=where))
+    net = BigGANPyTorchNetwork(bn_eps=BN_EPS, sn_eps=SN_EPS, **infer_architecture(state, where=where))
     load_state_strict(net, state, where, label="BigGAN weights")
     return net
 

@@ -174,7 +174,7 @@ class Attention(Folded):
         return x + F.conv2d(o, self.folded()[0], groups=self.ch)  # gamma * o as a depthwise conv: native under jvp
 
 
-class BigGANGenerator(nn.Module):
+class BigGANPyTorchNetwork(nn.Module):
     """BigGAN-PyTorch's ``Generator`` with hierarchical z and a shared class embedding, in eval mode.
 
     Args:
@@ -226,7 +226,7 @@ def infer_architecture(state: dict, *, where: str = "checkpoint") -> dict:
     """Sizes of the generator whose state dict is ``state``, from its keys and shapes.
 
     Returns:
-        keyword arguments of :class:`BigGANGenerator` (without the epsilons).
+        keyword arguments of :class:`BigGANPyTorchNetwork` (without the epsilons).
 
     Raises:
         WeightsError: a key the architecture needs is missing, a shape does not fit, or the
@@ -261,7 +261,7 @@ def infer_architecture(state: dict, *, where: str = "checkpoint") -> dict:
             "n_classes": int(n_classes), "bottom_width": int(bottom)}
 
 
-def seeded_random_(net: BigGANGenerator, seed: int = 0, *, batch: int = 8) -> BigGANGenerator:
+def seeded_random_(net: BigGANPyTorchNetwork, seed: int = 0, *, batch: int = 8) -> BigGANPyTorchNetwork:
     """Fill ``net`` with seeded random weights in place (for tests, benchmarks and demos), and return it.
 
     Weights N(0, 1) (spectral normalisation makes their scale irrelevant), biases and the
@@ -290,7 +290,7 @@ def seeded_random_(net: BigGANGenerator, seed: int = 0, *, batch: int = 8) -> Bi
     return net
 
 
-def _calibrate_batchnorms_(net: BigGANGenerator, z: torch.Tensor) -> None:
+def _calibrate_batchnorms_(net: BigGANPyTorchNetwork, z: torch.Tensor) -> None:
     """Set each BatchNorm's stored statistics to those of its input for codes z (class 0), in forward order."""
     def hook(module, args):
         x = args[0]

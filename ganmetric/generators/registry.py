@@ -80,8 +80,10 @@ def load_generator(name_or_path: str, *, device="cpu", dtype=None, latent_space:
         name_or_path: a pretrained config name (``ganmetric models list``), a config
             ``.json`` path, a model file (a checkpoint of a known layout, loaded by its
             family: see :mod:`ganmetric.generators.formats`; a saved generator: TorchScript
-            ``.pt``/``.ts``, exported program ``.pt2``), ``hf://OWNER/REPO/PATH[@REVISION]``
-            (a file from the Hugging Face Hub, then loaded by its format), or a user's
+            ``.pt``/``.ts``, exported program ``.pt2``; an NVIDIA StyleGAN2-ADA/StyleGAN3
+            network pickle ``.pkl``, read without running its code: :mod:`ganmetric.generators.nvidia`),
+            ``hf://OWNER/REPO/PATH[@REVISION]`` (a file from the Hugging Face Hub, then loaded by
+            its format), or a user's
             ``module.path:factory`` (see :mod:`ganmetric.generators.custom`).
         device: where the generator lives ("cpu", "cuda", ...).
         dtype: "float32" (default) or "float64".
@@ -203,6 +205,11 @@ def loader_options(name: str) -> list[str] | None:
             return None
         if kind.route == "checkpoint" and kind.family in FAMILIES:  # the file is the weights
             return [o for o in option_names(FAMILIES[kind.family]) if o != "weights"]
+        if kind.route == "nvidia-pickle":
+            try:
+                return option_names(formats.nvidia_loader())
+            except InputError:
+                return None
     if name.lower().endswith(SAVED_SUFFIXES):
         return option_names(load_saved_generator)
     try:
@@ -237,8 +244,8 @@ def _from_config(name: str, path: Path, latent_space: str | None, options: dict)
 def _not_a_model(name: str, path: Path) -> str:
     """Why ``name`` is not a model, and what kinds of path are."""
     kinds = ("a model is a name from `ganmetric models list`, a config .json, a checkpoint of a known layout, "
-             "a saved generator (.pt/.ts TorchScript, .pt2 exported program), hf://OWNER/REPO/PATH or "
-             "module.path:factory")
+             "a saved generator (.pt/.ts TorchScript, .pt2 exported program), an NVIDIA network pickle (.pkl), "
+             "hf://OWNER/REPO/PATH or module.path:factory")
     if not path.exists():
         return f"model file not found: {name} ({kinds})"
     what = describe_file(path) if path.is_file() else "a folder"

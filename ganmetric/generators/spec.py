@@ -313,7 +313,8 @@ def describe_model(G) -> str:
         e.g. ``dcgan-face [z, n=100]; weights: pretrained (sha256 0c3b90b138cf)``.
     """
     m = model_meta(G)
-    opts = {k: v for k, v in m["model_options"].items() if k not in ("weights", "file_sha256") and v is not None}
+    opts = {k: v for k, v in m["model_options"].items()
+            if k not in ("weights", "file_sha256", "source_sha256") and v is not None}
     extra = "".join(f", {_words(k)} {_value(k, v)}" for k, v in opts.items())
     return f"{m['model']} [{m['latent_space']}, n={m['latent_dim']}{extra}]; weights: " \
            f"{describe_weights(m['model_options']['weights'])}"

@@ -195,8 +195,8 @@ def split_checkpoint(obj, *, where: str = "checkpoint") -> tuple[dict, torch.Ten
         raise WeightsError(f"{where}: expected a rosinality checkpoint dict with key 'g_ema', got {type(obj).__name__}")
     if "g_ema" in obj:
         state, avg = obj["g_ema"], obj.get("latent_avg")
-    elif "input.input" in obj:
-        state, avg = obj, None
+    elif "input.input" in obj:  # a bare state dict (a flat .safetensors file may hold latent_avg beside it)
+        state, avg = {k: v for k, v in obj.items() if k != "latent_avg"}, obj.get("latent_avg")
     else:
         keys = ", ".join(sorted(map(str, obj))[:8])
         raise WeightsError(f"{where}: expected a rosinality StyleGAN2 checkpoint (key 'g_ema') or a generator "
