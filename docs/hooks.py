@@ -54,8 +54,19 @@ def models_table() -> str:
     return "\n".join(rows)
 
 
+def distances_table() -> str:
+    """The distances ``load_distance`` and ``--distance`` take, from the registry."""
+    from ganmetric.distances import distance_entries
+    rows = ["| distance | its options (flags) | what it is |", "|---|---|---|"]
+    for entry in distance_entries():
+        flags = ", ".join(f"`--{o.name.replace('_', '-')}`" + ("" if o.changes_distance else " (not recorded)")
+                          for o in entry.options)
+        rows.append(f"| `{entry.form}` | {flags or '-'} | {_cell(entry.help)} |")
+    return "\n".join(rows)
+
+
 #: name -> function returning the markdown that replaces ``<!-- generated: name -->``
-TABLES = {"methods-table": methods_table, "models-table": models_table}
+TABLES = {"methods-table": methods_table, "models-table": models_table, "distances-table": distances_table}
 
 
 def on_config(config, **kwargs):

@@ -101,7 +101,7 @@ BAD = [
     (["--out", "{t}"], "is a directory"),
     (["--out", "{t}/t3.txt"],
      "Invalid value for '--out': is written as a ganmetric result file (.npz): its name must end in .npz, got t3.txt"),
-    _needs_model(["--resize", "64"], "LPIPS distances only"),
+    _needs_model(["--resize", "64"], "applies to lpips-alex, lpips-vgg, lpips-squeeze only, not mse"),
 ]
 
 

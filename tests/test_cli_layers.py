@@ -98,4 +98,5 @@ def test_distance_layer_on_the_hessian_and_batch_commands(model, tmp_path):
                    "has no layer net.9")
     assert not (tmp_path / "b").exists() and not (tmp_path / "h2.npz").exists()
     last_line_error(run("hessian", *model, "--distance", "layer:net.1", "--lpips-backbone", "random",
-                       "--out", tmp_path / "h3.npz"), "applies to LPIPS distances only, not layer:net.1")
+                       "--out", tmp_path / "h3.npz"),
+                   "applies to lpips-alex, lpips-vgg, lpips-squeeze only, not layer:net.1")

@@ -61,23 +61,23 @@ def test_a_backbone_file_is_recorded_by_digest(tmp_path):
                                          f"{rec['sha256'][:12]}\\); ganmetric loads a weights file only when you "
                                          f"name it: pass --lpips-backbone "):
         load_recorded_distance(meta, what="the axes")
-    named = load_recorded_distance(meta, DistanceSpec(lpips_backbone=str(tmp_path / "alex.pth")))
+    named = load_recorded_distance(meta, DistanceSpec(options={"lpips_backbone": str(tmp_path / "alex.pth")}))
     torch.testing.assert_close(named(x, x + 0.5), D(x, x + 0.5), rtol=0, atol=0)
     with pytest.raises(InputError, match="distance lpips-alex there, mse here"):  # another distance: that is the error
         load_recorded_distance(meta, DistanceSpec("mse"))
     state = {k: v + 1 for k, v in state.items()}
     torch.save(state, tmp_path / "other.pth")
     with pytest.raises(InputError, match="made with another distance: backbone .*alex.pth there, .*other.pth here"):
-        load_recorded_distance(meta, DistanceSpec(lpips_backbone=str(tmp_path / "other.pth")))
+        load_recorded_distance(meta, DistanceSpec(options={"lpips_backbone": str(tmp_path / "other.pth")}))
 
 
 def test_recorded_distance_is_rebuilt_and_mismatches_refused():
     meta = distance_meta(load_distance("lpips-alex", lpips_backbone="random:2"))
     D = load_recorded_distance(meta)
     assert D.options["backbone"] == "random:2"
-    assert load_recorded_distance(meta, DistanceSpec(resize=None)).options["backbone"] == "random:2"
+    assert load_recorded_distance(meta, DistanceSpec(options={"resize": None})).options["backbone"] == "random:2"
     with pytest.raises(InputError, match="made with another distance: backbone random:2 there, random:0 here"):
-        load_recorded_distance(meta, DistanceSpec("lpips-alex", lpips_backbone="random"))
+        load_recorded_distance(meta, DistanceSpec("lpips-alex", {"lpips_backbone": "random"}))
     with pytest.raises(InputError, match="distance lpips-alex there, mse here"):
         load_recorded_distance(meta, DistanceSpec("mse"))
 
@@ -89,9 +89,9 @@ def test_old_unseeded_random_backbones_match_nothing():
 
 
 def test_lpips_options_are_refused_for_mse():
-    with pytest.raises(InputError, match="resize applies to LPIPS distances only"):
+    with pytest.raises(InputError, match="^resize applies to lpips-alex, lpips-vgg, lpips-squeeze only, not mse$"):
         load_distance("mse", resize=64)
-    with pytest.raises(InputError, match="lpips_backbone applies to LPIPS distances only"):
+    with pytest.raises(InputError, match="lpips_backbone applies to lpips-alex, lpips-vgg, lpips-squeeze only"):
         load_distance("mse", lpips_backbone="random")
 
 

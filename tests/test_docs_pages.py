@@ -71,6 +71,7 @@ SKIPS = {
     "models.md": {
         "--model biggan-deep-256": "BigGAN's weights are downloaded (network, extra [biggan])",
         "--model my_nets:make": "the module the heredoc above it writes (test_generators_custom.py runs that route)",
+        "--distance my_feats:stage3": "the user's classifier weights (test_distances_custom.py runs it on a ResNet-18)",
         "--model my-stylegan2.json": "a config naming the user's StyleGAN2 checkpoint",
         "models fetch deepsim-fc6": "says where to download the published file (tested in test_cli_zoo.py)",
         "--model deepsim-fc6": "the published DeePSim file (downloaded by the user; test_generators_deepsim.py)",

@@ -21,6 +21,7 @@ import click
 import pytest
 
 import ganmetric
+from ganmetric.distances import distance_entries
 from ganmetric.generators import available_configs
 from ganmetric.hessian import METHODS
 from ganmetric_cli.main import main as cli_main
@@ -93,10 +94,15 @@ def test_generated_tables_hold_the_registries(site):
     models = _page(site, "models")
     for name in available_configs():
         assert f"<code>{name}</code>" in models
+    for entry in distance_entries():
+        assert f"<code>{html.escape(entry.form)}</code>" in models
     assert "<!-- generated:" not in engine + models
-    for page, columns in ((engine, 5), (models, 6)):  # a '|' inside a cell would shift the row
-        rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
-        assert len(rows) > 5 and {len(re.findall(r"<t[dh][\s>]", row)) for row in rows} == {columns}
+    columns = [5, 6, 3]  # of each table in order: engine's methods; models' models, distances
+    tables = [table for page in (engine, models) for table in re.findall(r"<table>(.*?)</table>", page, re.S)]
+    assert len(tables) == len(columns)
+    for table, n in zip(tables, columns):  # a '|' inside a cell would shift the row
+        rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)
+        assert len(rows) > 5 and {len(re.findall(r"<t[dh][\s>]", row)) for row in rows} == {n}
 
 
 def _commands(group: click.Group, prefix: str = "ganmetric"):

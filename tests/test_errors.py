@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: the validators of ganmetric.checks, whose first argument is the name of the argument they check
 CHECKS = {"one_of", "latent_codes", "finite_float", "positive_float", "non_negative_float", "integer", "seed", "flag",
           "positive_int"}
+#: calls whose argument= keyword is not the name of an argument to blame (a distance's form in its help)
+NOT_ARGUMENTS = {"register_distance"}
 #: every class an InputError is raised as (InputError and its subclasses)
 INPUT_ERRORS = {name for name, cls in inspect.getmembers(errors, inspect.isclass) if issubclass(cls, errors.InputError)}
 
@@ -48,7 +50,7 @@ def _named_arguments() -> dict[str, str]:
     names: dict[str, str] = {}
     for path, tree in _sources():
         for node in ast.walk(tree):
-            if not isinstance(node, ast.Call):
+            if not isinstance(node, ast.Call) or _called(node) in NOT_ARGUMENTS:
                 continue
             literals = [k.value for k in node.keywords if k.arg == "argument"]
             literals += [e for k in node.keywords if k.arg == "mentions" and isinstance(k.value, ast.Tuple)

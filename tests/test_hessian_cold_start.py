@@ -66,11 +66,11 @@ import json, sys, warnings
 warnings.simplefilter("ignore")
 import ganmetric
 from ganmetric.generators.bigbigan import BigBiGANGenerator
-from ganmetric.generators.bigbigan_layers import BigGANGenerator, seeded_random_ as random_biggan_
+from ganmetric.generators.bigbigan_layers import BigGANPyTorchNetwork, seeded_random_ as random_biggan_
 from ganmetric.generators.stylegan1 import StyleGAN1Generator
 from ganmetric.generators.stylegan1_layers import StyledGenerator, seeded_random_
 if sys.argv[1] == "bigbigan":
-    G = BigBiGANGenerator(random_biggan_(BigGANGenerator(channels=[16, 16, 8], attention=[1], z_chunk=4, shared_dim=6,
+    G = BigBiGANGenerator(random_biggan_(BigGANPyTorchNetwork(channels=[16, 16, 8], attention=[1], z_chunk=4, shared_dim=6,
                                                           n_classes=3)))
 else:  # z: mapping network, truncation around the mean style, every AdaIN and noise injection
     net = seeded_random_(StyledGenerator(channels=[8, 8, 4], style_dim=8, n_mlp=2, fused=[False, False, True]))

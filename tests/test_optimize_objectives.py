@@ -47,7 +47,7 @@ def test_function_spec_is_imported_from_the_current_directory(tmp_path, monkeypa
 
 @pytest.mark.parametrize("spec,match", [
     ("no_such_module_xyz:f", "cannot import module no_such_module_xyz for the objective no_such_module_xyz:f"),
-    ("math:no_such_function", "module math has no function named no_such_function"),
+    ("math:no_such_function", "module math has no function or class named no_such_function"),
     ("score.py", "objective must be one of"),
 ])
 def test_bad_function_specs(spec, match):

@@ -16,7 +16,6 @@ import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 import ganmetric
-from ganmetric.distances import distance_inputs
 from ganmetric.errors import InputError
 from ganmetric.generators.families import FAMILIES
 from ganmetric.hessian.operators import Objective
@@ -60,7 +59,8 @@ def test_every_family_runs_its_forward_on_a_fake_gpu(family, mode, tmp_path, lpi
 @pytest.mark.parametrize("net, side", [("alex", 64), ("squeeze", 16)])
 def test_distances_and_the_objectives_maps_run_on_a_fake_gpu(net, side, mode, lpips):
     """LPIPS with and without resize (its interpolate), MSE, and psi / f of the objective the operators
-    differentiate. (A layer distance checks its layers on data when it binds: the meta tier covers it.)"""
+    differentiate. (A layer distance checks a generator's layers on data when it first reads it: the meta tier
+    covers it.)"""
     G = TinyConvGenerator(n=6, res=side)
     Gf = fake_cuda_copy(G, mode)
     distances = [fake_cuda_copy(lpips[net], mode), ganmetric.load_distance("mse")]
@@ -69,7 +69,7 @@ def test_distances_and_the_objectives_maps_run_on_a_fake_gpu(net, side, mode, lp
         for D in distances:
             obj = Objective(Gf, D, z[0])
             psi, f = obj.psi(z), obj.f(z)
-            inputs = distance_inputs(Gf, D, z)
+            inputs = D.inputs(Gf, z)
             assert psi.device == f.device == inputs.device == CUDA and psi.shape[0] == f.shape[0] == 3
 
 

@@ -3,7 +3,8 @@
 The option groups build the library's own request objects: ``model_options`` gives a
 command one ``model_spec`` (:class:`ganmetric.generators.ModelSpec`: only what the user
 typed, so a command reading a file fills the rest from the file's record),
-``distance_options`` one ``distance_spec`` (:class:`ganmetric.distances.DistanceSpec`) and
+``distance_options`` one ``distance_spec`` (:class:`ganmetric.distances.DistanceSpec`; its flags
+generated from the registry of distances in :mod:`.distance_flags`) and
 ``metric_options`` one ``solver`` dict of the metric's numerical options. Each option's
 Python name is the library argument it feeds (:mod:`ganmetric_cli.flags`).
 """
@@ -15,10 +16,10 @@ from pathlib import Path
 import click
 
 import ganmetric
-from ganmetric.distances import DEFAULT_DISTANCE, DISTANCES, LAYER_PREFIX, DistanceSpec
 from ganmetric.basis import basis_meta
 from ganmetric.generators import ModelSpec, load_recorded_generator
 
+from .distance_flags import DISTANCE_FLAGS, DISTANCE_FLAGS_IN_WORDS, distance_options  # noqa: F401 (generated)
 from .flags import bad_value, flag_table
 from .params import SEED, ChunkParam
 
@@ -104,54 +105,6 @@ def model_options(f):
         click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
                      help="Precision of the generator, the distance and every computation (float64: slower, "
                           "for checks)."),
-    ]
-    for opt in reversed(opts):
-        command = opt(command)
-    return command
-
-
-class DistanceChoice(click.Choice):
-    """``--distance``: one of the image distances, or ``layer:NAME[,NAME2...]`` (the generator's own layers)."""
-
-    def __init__(self):
-        super().__init__(DISTANCES)
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, str) and value.startswith(LAYER_PREFIX):
-            return value  # the names are checked against the model when the distance is loaded
-        try:
-            return super().convert(value, param, ctx)
-        except click.BadParameter:
-            self.fail(f"{value!r} is not one of {', '.join(DISTANCES)}, or {LAYER_PREFIX}NAME (a layer of the model: "
-                      f"`ganmetric models layers MODEL` lists them)", param, ctx)
-
-    def get_metavar(self, param, *args, **kwargs):
-        return "[" + "|".join(DISTANCES) + f"|{LAYER_PREFIX}NAME]"
-
-
-def distance_options(f):
-    """--distance, --lpips-backbone, --resize, passed to the command as ``distance_spec``."""
-
-    @functools.wraps(f)
-    def command(*args, **kwargs):
-        kwargs["distance_spec"] = DistanceSpec(kwargs.pop("distance"), kwargs.pop("lpips_backbone"),
-                                               kwargs.pop("resize"))
-        return f(*args, **kwargs)
-
-    opts = [
-        click.option("--distance", "-d", type=DistanceChoice(), default=None,
-                     help=f"Image distance pulled back through the generator, or {LAYER_PREFIX}NAME[,NAME2...]: the "
-                          f"mean squared difference of the model's own layer NAME's activations (layers as listed by "
-                          f"`ganmetric models layers MODEL`; several are summed, each normalised by its size). "
-                          f"Default: the one the input file records, else {DEFAULT_DISTANCE}."),
-        click.option("--lpips-backbone", default=None,
-                     help="LPIPS backbone weights: 'pretrained' (torchvision ImageNet, needs the network or "
-                          "torch's cache; the default), 'random' or 'random:SEED' (an untrained backbone drawn "
-                          "from the seed, 0 by default: the same every run; for tests and offline use), or the "
-                          "path of a torchvision state dict."),
-        click.option("--resize", type=int, default=None,
-                     help="LPIPS: resize images to this square side first (the paper used 256; needed below "
-                          "31 px for alex, 16 for vgg, 17 for squeeze)."),
     ]
     for opt in reversed(opts):
         command = opt(command)

@@ -11,7 +11,7 @@ from ganmetric.generators import describe_model
 from ganmetric.staging import staged_dir
 
 from .codes import CODE_FILES, read_codes
-from .common import distance_options, generator_for_basis, model_options
+from .common import DISTANCE_FLAGS_IN_WORDS, distance_options, generator_for_basis, model_options
 from .errors import EXIT_INTERRUPTED
 from .flags import Feeds, bad_value
 from .interrupts import stop_on_sigint
@@ -124,7 +124,7 @@ def optimize(model_spec, device, dtype, distance_spec, objective, objective_weig
                                "and a basis is used only by hess-cma")
     G = generator_for_basis(model_spec, basis, device, dtype)
     if not objective.startswith("image:") and distance_spec != type(distance_spec)():
-        raise click.UsageError("--distance, --lpips-backbone and --resize apply to image: objectives only")
+        raise click.UsageError(f"{DISTANCE_FLAGS_IN_WORDS} apply to image: objectives only")
     D = distance_spec.load(device=device, dtype=dtype) if objective.startswith("image:") else None
     plan = blackbox.prepare_optimization(
         G, objective, names, seeds=list(range(first_seed, first_seed + n_seeds)), basis=basis,

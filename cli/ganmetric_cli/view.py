@@ -11,7 +11,7 @@ from ganmetric import viewer as gview
 from ganmetric.distances import DistanceSpec, describe_distance, load_recorded_distance
 from ganmetric.generators import describe_model, load_recorded_generator
 
-from .common import distance_options, model_options
+from .common import DISTANCE_FLAGS_IN_WORDS, distance_options, model_options
 from .flags import bad_value
 
 
@@ -62,8 +62,8 @@ def view(model_spec, device, dtype, distance_spec, axes_file, result_file, top, 
     """
     gview.require_extra()
     if no_distance and distance_spec != DistanceSpec():
-        raise bad_value("no_distance", "--no-distance leaves the distance out: drop --distance, --lpips-backbone and "
-                                       "--resize, or --no-distance")
+        raise bad_value("no_distance", f"--no-distance leaves the distance out: drop {DISTANCE_FLAGS_IN_WORDS}, or "
+                                       "--no-distance")
     ax, what = _axes(axes_file, result_file, top)
     sock = gview.bind_socket(host, port)
     try:

@@ -33,7 +33,6 @@ import torch
 
 from .. import checks
 from .._progress import progress_bar
-from ..distances.layer import distance_inputs
 from ..errors import FolderLockedError, InputError
 from ..hessian import check_options, metric_tensor
 from ..hessian.metric import DEFAULT_EPS
@@ -145,9 +144,9 @@ def _compute_point(G, D, z: torch.Tensor, solver: dict, probe: bool, allow_tf32:
     """(the point's MetricResult, None), or (None, why it failed) when what the distance compares there (the
     image, or a layer distance's activations) or the metric is not finite."""
     with torch.no_grad():
-        compared = distance_inputs(G, D, z.to(**placement(G)))
+        compared = D.inputs(G, z.to(**placement(G)))
     if not bool(torch.isfinite(compared).all()):  # checked first: the determinism probe would blame batch statistics
-        return None, NOT_FINITE_ACTIVATIONS if getattr(D, "needs_generator", False) else NOT_FINITE_IMAGE
+        return None, NOT_FINITE_IMAGE if D.compares_images else NOT_FINITE_ACTIVATIONS
     try:
         res = metric_tensor(G, D, z, **solver, probe=probe, allow_tf32=allow_tf32)
     except (torch.linalg.LinAlgError, ArithmeticError):  # eigh of a metric holding NaN; a non-finite product

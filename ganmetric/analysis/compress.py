@@ -30,7 +30,6 @@ import torch
 
 from .. import checks
 from ..basis import basis_meta, resolve_basis
-from ..distances.layer import distance_inputs
 from ..distances.spec import distance_meta
 from ..errors import InputError
 from ..generators.spec import model_meta
@@ -263,16 +262,16 @@ def _measure(G, D, Z: torch.Tensor, z0: torch.Tensor, bases: dict, ks, fills, ch
         if s > 0 and stop is not None and stop():
             return {key: d[:, :s] for key, d in out.items()}
         Zc = Z[s:s + chunk]
-        ref = distance_inputs(G, D, Zc.to(**place))       # the originals once per chunk
+        ref = D.inputs(G, Zc.to(**place))  # the originals once per chunk
         Y = Zc - z0
-        at_z0 = D(ref, distance_inputs(G, D, z0[None].to(**place))).detach().cpu().double().numpy()
+        at_z0 = D(ref, D.inputs(G, z0[None].to(**place))).detach().cpu().double().numpy()
         for (b, U) in bases.items():
             for f in fills:
                 for j, P in enumerate(_projections(Y, U, ks, f)):
                     if ks[j] == 0:  # z_k = z0 for every basis and fill: measured once
                         out[b, f][j, s:s + chunk] = at_z0
                         continue
-                    y = distance_inputs(G, D, (z0 + P).to(**place))
+                    y = D.inputs(G, (z0 + P).to(**place))
                     out[b, f][j, s:s + chunk] = D(ref, y).detach().cpu().double().numpy()
     return out
 

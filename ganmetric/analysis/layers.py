@@ -216,7 +216,7 @@ def layer_metrics(G, layers, codes, out_dir, D, method: str = "auto", k: int | N
             all before anything is written.
         FolderLockedError: another run is using ``out_dir``.
     """
-    if getattr(D, "needs_generator", False):
+    if not D.compares_images:
         raise InputError(f"D is the image distance the layers are compared with, not a layer distance ({D.name})",
                          argument="distance")
     infos = resolve_layers(G, layers)

@@ -24,7 +24,6 @@ import torch
 
 from .. import checks
 from .._progress import progress_bar
-from ..distances.layer import distance_inputs
 from ..errors import InputError
 from ..placement import check_same_dtype, placement
 from ..precision import exact_float32
@@ -198,7 +197,7 @@ def _problems(G, z0, rows, eigvals, indices, targets, sphere: bool, bound: float
 def _evaluator(G, D, p: _Problems, chunk: int, search: _Search):
     """``f(ts, mask)``: the real distances of the masked problems at ``ts`` ((P,) or (P, K) amounts), in one
     batched pass; every value seen updates each problem's largest distance."""
-    x0 = distance_inputs(G, D, p.z[None].to(**placement(G))).detach()
+    x0 = D.inputs(G, p.z[None].to(**placement(G))).detach()
 
     def f(ts: np.ndarray, mask: np.ndarray) -> np.ndarray:
         search.evaluations += 1

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 from .. import checks
-from ..distances.layer import distance_inputs
 from ..errors import InputError
 from ..placement import check_same_dtype, placement
 from ..precision import exact_float32
@@ -53,7 +52,7 @@ def _distances(G, D, x0: torch.Tensor, codes: torch.Tensor, chunk: int) -> torch
     out = []
     for start in range(0, codes.shape[0], chunk):
         batch = codes[start:start + chunk].to(**placement(G))
-        out.append(D(x0, distance_inputs(G, D, batch)).detach().to(device="cpu", dtype=torch.float64).reshape(-1))
+        out.append(D(x0, D.inputs(G, batch)).detach().to(device="cpu", dtype=torch.float64).reshape(-1))
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64, device="cpu")
 
 
@@ -95,7 +94,7 @@ def distance_curves(G, D, z0, axes, indices, ts, *, sphere: bool = False, chunk:
     if not np.isfinite(ts).all():
         raise InputError("amounts must be finite numbers", argument="ts")
     us = [_axis_vector(axes, i, argument="indices") for i in indices]
-    x0 = distance_inputs(G, D, z[None].to(**placement(G))).detach()
+    x0 = D.inputs(G, z[None].to(**placement(G))).detach()
     codes = torch.cat([walk(z, u, ts, sphere=sphere) for u in us])
     return _distances(G, D, x0, codes, checks.positive_int("chunk", chunk)).reshape(len(us), len(ts)).numpy()
 

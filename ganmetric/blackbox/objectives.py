@@ -18,10 +18,6 @@ message names what came back.
 """
 from __future__ import annotations
 
-import importlib
-import os
-import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -31,9 +27,7 @@ import torch
 
 from ..errors import GanmetricError, InputError, first_line
 from ..io import sha256_file
-
-#: ``package.module:callable``
-FUNCTION_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+from ..usercode import FACTORY_PATTERN, import_factory
 
 OBJECTIVES = {
     "module:function": "a Python callable images (B, C, H, W) in [-1, 1] -> B scores (module.path:function)",
@@ -143,32 +137,6 @@ def check_scores(out, batch: int, spec: str) -> np.ndarray:
     return arr
 
 
-def _import_callable(spec: str) -> Callable:
-    """The callable named by ``module.path:function``; the current directory is searched too.
-
-    Raises:
-        InputError: the module cannot be imported, or has no such callable.
-    """
-    mod_name, attr = spec.split(":")
-    cwd = os.getcwd()
-    added = cwd not in sys.path
-    if added:  # like `python -m`, a module next to the user is found; undone right after
-        sys.path.insert(0, cwd)
-    try:
-        module = importlib.import_module(mod_name)
-    except Exception as exc:
-        raise InputError(f"cannot import module {mod_name} for the objective {spec}: {first_line(exc)}",
-                         argument="objective") from exc
-    finally:
-        if added and cwd in sys.path:
-            sys.path.remove(cwd)
-    fn = getattr(module, attr, None)
-    if not callable(fn):
-        raise InputError(f"module {mod_name} has no function named {attr} (from the objective {spec})",
-                         argument="objective")
-    return fn
-
-
 def _image_shape(G) -> tuple[int, int, int]:
     from ..placement import placement
     with torch.no_grad():
@@ -256,9 +224,9 @@ def load_objective(objective, G=None, *, distance=None, weights=None, device=Non
         from ..placement import placement
         D = load_distance(distance or "lpips-alex", **placement(G))
         return image_objective(objective[len("image:"):], G, D, max_pixels=max_pixels)
-    if FUNCTION_PATTERN.match(objective):
+    if FACTORY_PATTERN.match(objective):
         _refuse_unused(objective=objective, distance=distance, weights=weights, max_pixels=max_pixels)
-        return Objective(_import_callable(objective), objective, {"kind": "function", "spec": objective},
+        return Objective(import_factory(objective, what="objective"), objective, {"kind": "function", "spec": objective},
                          objective)
     raise InputError(f"objective must be one of: {'; '.join(OBJECTIVES.values())}; got {objective}",
                      argument="objective")

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..placement import SupportedDtypes
+from .registry import register_distance
 
 
 class Distance(SupportedDtypes, nn.Module):
@@ -18,12 +19,20 @@ class Distance(SupportedDtypes, nn.Module):
     form ``d(x, y) = ||features(x) - features(y)||^2`` set ``has_features = True``; the
     metric engine then uses the exact Gauss-Newton identity ``H = 2 J^T J``.
 
+    What it compares for latent codes Z is :meth:`inputs` (the images ``G(Z)``; a distance
+    of the generator's own layers reads their activations instead): the metric engine,
+    compression, paths and axes go through it, so every distance works there alike.
+
     Attributes:
         name: the spec it was built from (e.g. "lpips-alex").
         options: the options that define it (recorded in result files).
+        has_features: it has the squared-feature form.
+        compares_images: :meth:`inputs` are the generator's images (False: something else
+            the generator computes, such as a layer's activations).
     """
 
     has_features: bool = False
+    compares_images: bool = True
 
     def __init__(self, name: str, options: dict | None = None):
         super().__init__()
@@ -60,6 +69,41 @@ class Distance(SupportedDtypes, nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return (self.features(x) - self.features(y)).pow(2).sum(dim=1)
+
+    def inputs(self, G, Z: torch.Tensor) -> torch.Tensor:
+        """What this distance compares for codes Z: here the images ``G(Z)``.
+
+        Called inside the maps the metric engine differentiates (``torch.func`` transforms see
+        an ordinary function of Z).
+
+        Args:
+            G: the generator.
+            Z: (m, n) codes on G's device and dtype.
+
+        Returns:
+            (m, ...) what :meth:`forward` and :meth:`features` take.
+        """
+        return G(Z)
+
+    def code_distance(self, G, Z0: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
+        """``d`` between codes row by row, ``d(inputs(z0_i), inputs(z_i))`` (either side may have one row).
+
+        Args:
+            G: the generator.
+            Z0: (m, n) or (1, n) codes.
+            Z: (m, n) or (1, n) codes.
+
+        Returns:
+            (m,) distances.
+        """
+        return self(self.inputs(G, Z0), self.inputs(G, Z))
+
+    def check_generator(self, G) -> None:
+        """Refuse a generator this distance cannot read (image distances take any: nothing to check).
+
+        Raises:
+            InputError: (in subclasses) G cannot give what the distance compares.
+        """
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, options={self.options}"
@@ -100,6 +144,11 @@ class FunctionDistance(Distance):
 
     def forward(self, x, y):
         return self.fn(x, y)
+
+
+@register_distance("mse", help="mean squared difference of the images' pixels in [-1, 1] (between 0 and 4)")
+def _build_mse(spec: str) -> "MSEDistance":
+    return MSEDistance()
 
 
 class MSEDistance(Distance):

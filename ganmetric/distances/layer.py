@@ -11,18 +11,16 @@ element count. It is a squared-feature distance with features
 ``f(z).flatten() / sqrt(elements)``, so every metric method works, ``jacobian`` included.
 
 A layer distance compares codes, not images: the objects it compares are the activation
-vectors :meth:`LayerDistance.activations` reads out of ``G`` with forward hooks, inside the
-function the metric engine differentiates, so ``torch.func`` transforms (jvp, vjp, vmap)
-see an ordinary function of the code. :func:`distance_inputs` is what a distance compares
-for codes Z (``G(Z)`` for an image distance), :func:`code_distance` the distance between
-two batches of codes; the metric engine and compression use them, so every distance works
-there alike.
+vectors :meth:`LayerDistance.inputs` reads out of the generator it is given with forward
+hooks, inside the function the metric engine differentiates, so ``torch.func`` transforms
+(jvp, vjp, vmap) see an ordinary function of the code (every distance's ``inputs(G, Z)`` is
+what it compares for codes: ``G(Z)`` for an image distance).
 
-A layer distance belongs to one generator. It binds to the generator it is built with
-(``load_distance("layer:main.2", generator=G)``: bad names fail there, in one line, with
-near matches) or, without one, to the first generator it is used with; a generator with
-another identity (:func:`ganmetric.generators.model_meta`) is then refused. Result files
-record the layer names in ``distance_options`` next to the model's identity.
+A layer distance is defined by its layer names: it works with any generator whose layers
+of those names are usable. ``load_distance("layer:main.2", generator=G)`` checks the names
+against G at once (bad names fail there, in one line, with near matches); any other
+generator is checked the first time it is used. Result files record the layer names in
+``distance_options`` next to the model's identity, which the file's consumers check.
 """
 from __future__ import annotations
 
@@ -34,6 +32,7 @@ import torch
 
 from ..errors import InputError
 from .base import Distance
+from .registry import register_distance
 
 LAYER_PREFIX = "layer:"
 """A distance spec naming layers starts with this."""
@@ -248,13 +247,11 @@ def check_layers(G, names, *, argument: str = "distance") -> dict[str, LayerInfo
     return infos
 
 
-@dataclass
-class _Binding:
-    """The generator a layer distance belongs to: its identity, the object, each layer's element count."""
-
-    model: dict
-    generator: weakref.ref
-    elements: dict
+@register_distance("layer", argument="NAME[,NAME2...]",
+                   help="the mean squared difference of the model's own layer NAME's activations (layers as listed "
+                        "by `ganmetric models layers MODEL`; several are summed, each normalised by its size)")
+def _build(spec: str) -> "LayerDistance":
+    return LayerDistance(spec)
 
 
 class LayerDistance(Distance):
@@ -263,68 +260,60 @@ class LayerDistance(Distance):
     Features: ``cat_l f_l(z).flatten() / sqrt(E_l)`` (E_l: elements of one code's f_l), so
     ``d = ||features(z) - features(z0)||^2`` and the metric is ``H = 2 J^T J`` exactly.
 
-    It compares activation vectors (m, F) read from G by :meth:`activations`, not images:
-    ``forward(a, b)`` and ``features(a)`` take those.
+    It compares activation vectors (m, F) that :meth:`inputs` reads out of the generator it
+    is given, not images: ``forward(a, b)`` and ``features(a)`` take those. It is defined by
+    the layer names alone, so it works with any generator that has usable layers of those
+    names (each generator's layers are checked once, on first use, and their sizes kept).
 
     Args:
         layers: the submodule names (``G.named_modules()``), or a spec ``layer:A,B``.
-        generator: bind to this generator now (checks the names); else to the first one used.
+        generator: check the names against this generator now (else on first use).
 
     Attributes:
         layers: the names, in the given order.
-        needs_generator: True (what a distance compares comes from G itself).
 
     Raises:
         InputError: no or repeated names; with ``generator``, a name it cannot use.
     """
 
     has_features = True
-    needs_generator = True
+    compares_images = False
 
     def __init__(self, layers, generator=None):
         names = parse_layer_spec(layers if isinstance(layers, str) else ",".join(layers))
         super().__init__(LAYER_PREFIX + ",".join(names), {"layers": list(names)})
         self.layers = tuple(names)
-        self._binding: _Binding | None = None
+        #: generator -> its layers' element counts (held weakly: a generator is checked once, never kept alive)
+        self._elements: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         if generator is not None:
-            self.bind(generator)
+            self.check_generator(generator)
 
     def __deepcopy__(self, memo):
-        # a copy keeps the names and the identity it is bound to; it re-checks the next generator object it meets
-        out = LayerDistance(self.layers).train(self.training)
-        if self._binding is not None:
-            out._binding = _Binding(dict(self._binding.model), lambda: None, dict(self._binding.elements))
-        return out
+        # the names are the whole distance; a copy checks the generators it meets again
+        return LayerDistance(self.layers).train(self.training)
 
-    @property
-    def bound_model(self) -> dict | None:
-        """The identity (``model_meta``) of the generator it belongs to, or None before its first use."""
-        return None if self._binding is None else dict(self._binding.model)
-
-    def bind(self, G) -> "LayerDistance":
-        """Belong to generator G (a no-op for the generator it already belongs to).
+    def check_generator(self, G) -> None:
+        """Check that G gives every layer (once per generator object; see :func:`check_layers`).
 
         Raises:
-            InputError: it belongs to a generator with another identity, or G cannot give
-                one of its layers.
+            InputError: an unknown name (with near matches) or a layer that cannot make a
+                layer distance (``argument="distance"``).
         """
-        if self._binding is not None and self._binding.generator() is G:
-            return self
-        from ..generators.spec import model_differences, model_meta  # generators import distances' users
-        if self._binding is not None:
-            diffs = model_differences(self._binding.model, G)
-            if diffs:
-                raise InputError(f"distance {self.name} belongs to another generator ({self._binding.model['model']}):"
-                                 f" {'; '.join(diffs)}; load it for this one", argument="distance")
-        infos = check_layers(G, self.layers)
-        elements = {n: infos[n].elements for n in self.layers}
-        if self._binding is not None and elements != self._binding.elements:
-            raise InputError(f"distance {self.name}: this generator's layers have other sizes "
-                             f"({elements} here, {self._binding.elements} before)", argument="distance")
-        self._binding = _Binding(model_meta(G), weakref.ref(G), elements)
-        return self
+        self.elements(G)
 
-    def activations(self, G, Z: torch.Tensor) -> torch.Tensor:
+    def elements(self, G) -> dict[str, int]:
+        """Each layer's element count for one code of G (its layers checked on the first call for G).
+
+        Raises:
+            InputError: as :meth:`check_generator`.
+        """
+        counts = self._elements.get(G)
+        if counts is None:
+            infos = check_layers(G, self.layers)
+            counts = self._elements[G] = {n: infos[n].elements for n in self.layers}
+        return counts
+
+    def inputs(self, G, Z: torch.Tensor) -> torch.Tensor:
         """The features of codes Z: ``cat_l f_l(Z).flatten(1) / sqrt(E_l)``, shape (m, F).
 
         Hooks on the chosen layers keep their outputs (cloned: a later in-place op, such as
@@ -333,13 +322,13 @@ class LayerDistance(Distance):
         the hooks see that transform's tensors.
 
         Args:
-            G: the generator it belongs to (bound on first use).
+            G: the generator whose layers are read.
             Z: (m, n) codes.
 
         Raises:
-            InputError: G is not its generator.
+            InputError: G cannot give one of the layers.
         """
-        self.bind(G)
+        scale = self.elements(G)
         modules = dict(G.named_modules())
         kept: dict[str, torch.Tensor] = {}
 
@@ -358,46 +347,16 @@ class LayerDistance(Distance):
         finally:
             for handle in handles:
                 handle.remove()
-        scale = self._binding.elements
         return torch.cat([kept[n].flatten(1) * scale[n] ** -0.5 for n in self.layers], dim=1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The features of activation vectors from :meth:`activations` (they already are: returned as is).
+        """The features of activation vectors from :meth:`inputs` (they already are: returned as is).
 
         Raises:
             InputError: ``x`` is an image batch or anything but (m, F) activation vectors.
         """
-        width = None if self._binding is None else sum(self._binding.elements.values())
-        if x.dim() != 2 or (width is not None and x.shape[1] != width):
+        if x.dim() != 2:
             raise InputError(f"distance {self.name} compares the activations of the generator's own layers at two "
                              f"codes, not images: this needs an image distance (mse, lpips-alex, ...)",
                              argument="distance")
         return x
-
-
-def distance_inputs(G, D, Z: torch.Tensor) -> torch.Tensor:
-    """What distance D compares for codes Z: the images ``G(Z)``, or a layer distance's activations of G.
-
-    Args:
-        G: the generator.
-        D: a distance (an image distance, or a layer distance of G).
-        Z: (m, n) codes.
-
-    Returns:
-        (m, ...) what D compares: images (m, C, H, W), or the activations a layer distance reads.
-    """
-    return D.activations(G, Z) if getattr(D, "needs_generator", False) else G(Z)
-
-
-def code_distance(G, D, Z0: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
-    """``d(G(z0_i), G(z_i))`` row by row (either side may have one row), for any distance.
-
-    Args:
-        G: the generator.
-        D: a distance (an image distance or a layer distance of G).
-        Z0, Z: (m, n) or (1, n) codes.
-
-    Returns:
-        (m,) distances.
-    """
-    return D(distance_inputs(G, D, Z0), distance_inputs(G, D, Z))

@@ -23,6 +23,7 @@ builds them without importing lpips or torchvision (their import costs about 2 s
 """
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 
 import torch
@@ -33,6 +34,7 @@ from .. import checks
 from ..errors import InputError, WeightsError
 from ..io import describe_file, load_torch_file, sha256_file
 from .base import Distance
+from .registry import DistanceOption, register_distance
 from .lpips_nets import URLS, LPIPSNet, head_weights
 
 BACKBONES = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
@@ -52,13 +54,66 @@ def parse_backbone(backbone) -> tuple[str, int | Path | None]:
     if spec == "random" or spec.startswith("random:"):
         seed = spec.partition(":")[2] or "0"
         if not seed.isdigit() or int(seed) >= checks.SEED_LIMIT:
-            raise InputError(f"the LPIPS backbone random:SEED needs an integer seed in [0, 2**63), got {spec}")
+            raise InputError(f"the LPIPS backbone random:SEED needs an integer seed in [0, 2**63), got {spec}",
+                             argument="lpips_backbone")
         return "random", int(seed)
     path = Path(spec).expanduser()
     if not path.is_file():
         raise InputError(f"the LPIPS backbone must be pretrained, random, random:SEED or the path of a torchvision "
-                         f"state dict; file not found: {spec}")
+                         f"state dict; file not found: {spec}", argument="lpips_backbone")
     return "file", path
+
+
+def _check_backbone(backbone) -> str:
+    """A backbone spec the builder takes (see :func:`parse_backbone`), as a string."""
+    parse_backbone(backbone)
+    return str(backbone)
+
+
+def _check_resize(resize) -> int:
+    """An image side (an integer; each backbone's own minimum is checked by :class:`LPIPSDistance`)."""
+    if isinstance(resize, bool) or not isinstance(resize, numbers.Integral):
+        raise InputError(f"resize must be an integer side in pixels, got {resize}", argument="resize")
+    return int(resize)
+
+
+def _describe_backbone(record) -> str | None:
+    if isinstance(record, str) and record.startswith("random"):
+        return f"random backbone, seed {record.partition(':')[2] or 0}"
+    if isinstance(record, dict):
+        return f"backbone {record.get('path')}"
+    return None
+
+
+def _same_backbone(a, b) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.get("sha256") == b.get("sha256")
+    if a == "random" or b == "random":  # files written before random backbones were seeded
+        return False
+    return a == b
+
+
+#: the options of the LPIPS distances (one flag each on the command line)
+OPTIONS = (
+    DistanceOption("lpips_backbone", record_key="backbone", default="pretrained", check=_check_backbone, file=True,
+                   label="LPIPS backbone", same=_same_backbone, describe=_describe_backbone,
+                   help="LPIPS backbone weights: 'pretrained' (torchvision ImageNet, needs the network or torch's "
+                        "cache; the default), 'random' or 'random:SEED' (an untrained backbone drawn from the seed, 0 "
+                        "by default: the same every run; for tests and offline use), or the path of a torchvision "
+                        "state dict."),
+    DistanceOption("resize", type=int, check=_check_resize,
+                   describe=lambda side: f"resized to {side} px" if side else None,
+                   help="Resize images to this square side first (the paper used 256; needed below 31 px for alex, "
+                        "16 for vgg, 17 for squeeze)."),
+)
+
+
+def _build(spec: str, *, lpips_backbone: str, resize: int | None) -> "LPIPSDistance":
+    return LPIPSDistance(spec.split("-", 1)[1], backbone=lpips_backbone, resize=resize)
+
+
+for _net, _backbone in BACKBONES.items():
+    register_distance(f"lpips-{_net}", options=OPTIONS, help=f"LPIPS (v0.1) on {_backbone} features")(_build)
 
 
 def _build_lpips(net: str, kind: str, arg) -> LPIPSNet:

@@ -1,17 +1,25 @@
 """Distance provenance: the distance's full identity in result files, and checks on reuse.
 
 A distance is recorded as ``distance`` (its name, e.g. ``lpips-alex``) and
-``distance_options`` (everything else that defines it: the LPIPS backbone as
-``"pretrained"``, ``"random:SEED"`` or ``{"path", "sha256"}``, ``resize``, the LPIPS
-version). The identity always comes from the distance object, never from a name typed
+``distance_options`` (everything else that defines it: each option that changes it, as the
+registry declares, e.g. the LPIPS backbone as ``"pretrained"``, ``"random:SEED"`` or
+``{"path", "sha256"}`` and ``resize``, plus what the distance records itself, such as the
+LPIPS version). The identity always comes from the distance object, never from a name typed
 by a user, so a random backbone is never recorded as the pretrained one.
+
+A file's record never decides what code runs or which file is loaded: it rebuilds a
+registered distance by itself, but a recorded ``module.path:factory`` distance and a recorded
+file (an LPIPS backbone) must be named by the user, and are then checked against the record.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import InputError
 from ..io import jsonable
+from .custom import FORM, is_user_distance
+from .load import load_distance
+from .registry import same_record, record_words, registered
 
 #: meta keys that describe the distance
 DISTANCE_KEYS = ("distance", "distance_options")
@@ -21,38 +29,51 @@ DEFAULT_DISTANCE = "lpips-alex"
 
 @dataclass(frozen=True)
 class DistanceSpec:
-    """A request for a distance; fields left as None were not given.
+    """A request for a distance: a name and options; what is left as None was not given.
+
+    :meth:`over` fills what it leaves open from another spec (e.g. the one a result file
+    records).
 
     Attributes:
-        distance: ``mse``, ``lpips-alex``, ``lpips-vgg``, ``lpips-squeeze``, ``layer:NAME[,NAME2...]``
-            (None: the default, or the one a file records).
-        lpips_backbone: "pretrained", "random", "random:SEED" or a path (LPIPS only).
-        resize: square side the images are resized to first (LPIPS only).
+        distance: a registered distance (``mse``, ``lpips-alex``, ``layer:NAME[,NAME2...]``, ...)
+            or ``module.path:factory`` (None: the default, or the one a file records).
+        options: the distance's options (``lpips_backbone``, ``resize``, ...); None values are
+            dropped.
     """
 
     distance: str | None = None
-    lpips_backbone: str | None = None
-    resize: int | None = None
+    options: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "options", {k: v for k, v in dict(self.options).items() if v is not None})
 
     @classmethod
     def from_meta(cls, meta: dict) -> "DistanceSpec":
-        """The spec that rebuilds the distance a file's meta records."""
-        name, options = distance_spec_from_meta(meta)
-        return cls(name, options.get("lpips_backbone"), options.get("resize"))
+        """The spec that rebuilds the distance a file's meta records (a file option gives its path).
+
+        Raises:
+            InputError: the meta records no distance.
+        """
+        name = meta.get("distance")
+        if name is None:
+            raise InputError("the file does not record which distance made it; name the distance",
+                             argument="distance")
+        entry, recorded = registered(name), dict(meta.get("distance_options") or {})
+        options = {o.name: o.from_record(recorded[o.key]) for o in (entry.options if entry else ())
+                   if o.changes_distance and recorded.get(o.key) is not None}
+        return cls(name, options)
 
     def over(self, base: "DistanceSpec") -> "DistanceSpec":
         """This spec with what it leaves open taken from ``base`` (the same distance only)."""
         if self.distance is not None and base.distance is not None and self.distance != base.distance:
             return self
-        return DistanceSpec(self.distance or base.distance, self.lpips_backbone or base.lpips_backbone,
-                            self.resize if self.resize is not None else base.resize)
+        return DistanceSpec(self.distance or base.distance, {**base.options, **self.options})
 
     def load(self, *, device="cpu", dtype=None, generator=None):
         """``load_distance`` with this spec (the default distance when none is named); ``generator``:
         the one a layer distance reads (its names are checked now; image distances ignore it)."""
-        from . import load_distance
-        return load_distance(self.distance or DEFAULT_DISTANCE, device=device, dtype=dtype,
-                             lpips_backbone=self.lpips_backbone, resize=self.resize, generator=generator)
+        return load_distance(self.distance or DEFAULT_DISTANCE, device=device, dtype=dtype, generator=generator,
+                             **self.options)
 
 
 def distance_meta(D) -> dict:
@@ -78,45 +99,18 @@ def describe_distance(D_or_meta) -> str:
     """
     meta = D_or_meta if isinstance(D_or_meta, dict) else distance_meta(D_or_meta)
     name, opts = meta.get("distance"), dict(meta.get("distance_options") or {})
-    extra = []
-    backbone = opts.get("backbone")
-    if isinstance(backbone, str) and backbone.startswith("random"):
-        extra.append(f"random backbone, seed {backbone.partition(':')[2] or 0}")
-    elif isinstance(backbone, dict):
-        extra.append(f"backbone {backbone.get('path')}")
-    if opts.get("resize"):
-        extra.append(f"resized to {opts['resize']} px")
-    for key, value in opts.items():
-        if key not in ("backbone", "resize", "version", "layers") and value is not None:  # layers: in the name
-            extra.append(f"{key.replace('_', ' ')} {value}")
+    entry = registered(name)
+    if entry is not None:  # its declared options (constants such as the LPIPS version, and names, left out)
+        extra = [o.words(opts.get(o.key)) for o in entry.options if o.changes_distance]
+    else:  # a user's distance: all of its record, digests cut short
+        extra = [f"{k.replace('_', ' ')} {_short(v)}" for k, v in opts.items() if v is not None]
+    extra = [e for e in extra if e]
     return f"{name} ({', '.join(extra)})" if extra else str(name)
 
 
-def distance_spec_from_meta(meta: dict) -> tuple[str, dict]:
-    """``(spec, options)`` for :func:`~ganmetric.distances.load_distance` that rebuild a recorded distance.
-
-    Raises:
-        InputError: the meta records no distance.
-    """
-    name = meta.get("distance")
-    if name is None:
-        raise InputError("the file does not record which distance made it; name the distance")
-    opts = dict(meta.get("distance_options") or {})
-    options = {}
-    backbone = opts.get("backbone")
-    if backbone is not None:
-        options["lpips_backbone"] = backbone["path"] if isinstance(backbone, dict) else backbone
-    if opts.get("resize") is not None:
-        options["resize"] = opts["resize"]
-    return name, options
-
-
-def _same_backbone(a, b) -> bool:
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.get("sha256") == b.get("sha256")
-    if a == "random" or b == "random":  # files written before random backbones were seeded
-        return False
-    return a == b
+def _short(value) -> str:
+    text = record_words(value)
+    return text[:12] if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else text
 
 
 def distance_differences(meta: dict, D) -> list[str]:
@@ -138,13 +132,15 @@ def recorded_distance_differences(meta: dict, here: dict) -> list[str]:
         return []
     if meta["distance"] != here["distance"]:
         return [f"distance {meta['distance']} there, {here['distance']} here"]
+    entry = registered(meta["distance"])
+    declared = {o.key: o for o in entry.options} if entry is not None else {}
     there_opts, here_opts = dict(meta.get("distance_options") or {}), dict(here.get("distance_options") or {})
     diffs = []
     for key in sorted(set(there_opts) | set(here_opts)):
         a, b = there_opts.get(key), here_opts.get(key)
-        if not (_same_backbone(a, b) if key == "backbone" else a == b):
-            show = lambda v: v.get("path") if isinstance(v, dict) else v  # noqa: E731
-            diffs.append(f"{key.replace('_', ' ')} {show(a)} there, {show(b)} here")
+        same = declared[key].same if key in declared else same_record
+        if not same(a, b):
+            diffs.append(f"{key.replace('_', ' ')} {record_words(a)} there, {record_words(b)} here")
     return diffs
 
 
@@ -164,7 +160,7 @@ def check_same_distance(meta: dict, D, *, what: str = "the file") -> None:
     """
     diffs = distance_differences(meta, D)
     if diffs:
-        raise InputError(f"{what} was made with another distance: " + "; ".join(diffs))
+        raise InputError(f"{what} was made with another distance: " + "; ".join(diffs), argument="distance")
 
 
 def load_recorded_distance(meta: dict, given: DistanceSpec | None = None, *, device="cpu", dtype=None,
@@ -193,7 +189,7 @@ def load_recorded_distance(meta: dict, given: DistanceSpec | None = None, *, dev
     """
     given = given or DistanceSpec()
     if meta.get("distance") is None and given.distance is None:
-        raise InputError(f"{what} does not record which distance made it; name the distance")
+        raise InputError(f"{what} does not record which distance made it; name the distance", argument="distance")
     D = recorded_distance_spec(meta, given, what=what).load(device=device, dtype=dtype, generator=generator)
     check_same_distance(meta, D, what=what)
     return D
@@ -202,9 +198,10 @@ def load_recorded_distance(meta: dict, given: DistanceSpec | None = None, *, dev
 def recorded_distance_spec(meta: dict, given: DistanceSpec | None = None, *, what: str = "the file") -> DistanceSpec:
     """``given`` with what it leaves open taken from the distance ``meta`` records (if any).
 
-    A recorded LPIPS backbone file is never loaded because the record names it: the user
-    passes it (``given.lpips_backbone``, checked by sha256 against the record), as for a
-    model's weights file.
+    A record never makes ganmetric run code or read a file the user did not name: a recorded
+    ``module.path:factory`` distance must be named (``given.distance``), and a recorded file
+    option (an LPIPS backbone file) must be passed again (checked by sha256 against the
+    record), as for a model and its weights file.
 
     Args:
         meta: a file's meta.
@@ -215,17 +212,26 @@ def recorded_distance_spec(meta: dict, given: DistanceSpec | None = None, *, wha
         The :class:`DistanceSpec` to load.
 
     Raises:
-        InputError: the record holds a backbone file and ``given`` (for the same distance)
-            does not name one.
+        InputError: the record names a distance that is not registered (a user's
+            ``module.path:factory``) and ``given`` names none, or a file that ``given`` (for
+            the same distance) does not name.
     """
     given = given or DistanceSpec()
-    if meta.get("distance") is None:
+    name = meta.get("distance")
+    if name is None:
         return given
-    backbone = (meta.get("distance_options") or {}).get("backbone")
-    same = given.distance is None or given.distance == meta.get("distance")
-    if same and isinstance(backbone, dict) and given.lpips_backbone is None:
-        digest = f" (sha256 {backbone['sha256'][:12]})" if backbone.get("sha256") else ""
-        raise InputError(f"{what} records the LPIPS backbone file {backbone.get('path')}{digest}; ganmetric loads "
-                         f"a weights file only when you name it: pass --lpips-backbone {backbone.get('path')} (the "
-                         f"same file, checked by sha256)")
+    entry = registered(name)
+    if given.distance is None and entry is None:
+        kind = f"your own code, {FORM}" if is_user_distance(name) else "not one of the distances known here"
+        raise InputError(f"{what} was made with {name} ({kind}); ganmetric rebuilds only built-in distances from a "
+                         f"file's record: if you trust it, name it yourself (--distance {name})", argument="distance")
+    recorded = meta.get("distance_options") or {}
+    for option in entry.options if entry is not None and given.distance in (None, name) else ():
+        file = recorded.get(option.key)
+        if option.file and isinstance(file, dict) and option.name not in given.options:
+            digest = f" (sha256 {file['sha256'][:12]})" if file.get("sha256") else ""
+            raise InputError(f"{what} records the {option.label or option.name} file {file.get('path')}{digest}; "
+                             f"ganmetric loads a weights file only when you name it: pass "
+                             f"--{option.name.replace('_', '-')} {file.get('path')} (the same file, checked by "
+                             f"sha256)", argument=option.name)
     return given.over(DistanceSpec.from_meta(meta))

@@ -23,10 +23,6 @@ determinism probe checks it.
 """
 from __future__ import annotations
 
-import importlib
-import os
-import re
-import sys
 import warnings
 from pathlib import Path
 
@@ -36,45 +32,9 @@ from torch import nn
 from .. import checks
 from ..errors import InputError, UntrainedWeightsWarning, WeightsError, first_line
 from ..io import load_torch_file
+from ..usercode import FACTORY_PATTERN, import_factory, is_factory_spec  # noqa: F401 (re-exported)
 from .base import Generator, ModuleGenerator, load_state_strict
 from .weights import user_weights_info
-
-#: ``package.module:callable`` (dotted module path, one colon, a Python identifier).
-FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-
-
-def is_factory_spec(name: str) -> bool:
-    """Whether ``name`` looks like ``module.path:factory`` (and is not an existing file)."""
-    return bool(FACTORY_PATTERN.match(name)) and not Path(name).exists()
-
-
-def import_factory(spec: str):
-    """The callable named by ``module.path:factory``; the current directory is searched too.
-
-    Raises:
-        InputError: the module cannot be imported, or has no such callable.
-    """
-    if not FACTORY_PATTERN.match(spec):
-        raise InputError(f"expected a custom model as module.path:factory, got {spec}", argument="model")
-    mod_name, attr = spec.split(":")
-    cwd = os.getcwd()
-    added = cwd not in sys.path
-    if added:  # like `python -m`, let users point at a module next to them; undone right after
-        sys.path.insert(0, cwd)
-    try:
-        module = importlib.import_module(mod_name)
-    except Exception as exc:
-        raise InputError(f"cannot import module {mod_name} for the model {spec}: {first_line(exc)}",
-                         argument="model") from exc
-    finally:
-        if added and cwd in sys.path:
-            sys.path.remove(cwd)
-    factory = getattr(module, attr, None)
-    if not callable(factory):
-        raise InputError(f"module {mod_name} has no function or class named {attr} (from the model {spec})",
-                         argument="model")
-    return factory
-
 
 def load_state_file(path) -> dict:
     """A state dict from ``torch.save`` output, read with ``weights_only=True``.

@@ -16,7 +16,6 @@ import torch
 
 from .. import checks
 from ..errors import InputError, NonFiniteError, NotDeterministicError
-from ..distances.layer import distance_inputs
 from ..distances.spec import distance_meta
 from ..generators.spec import model_meta
 from ..linalg import eigh_descending
@@ -226,7 +225,7 @@ def determinism_check(obj: Objective, *, rtol: float | None = None) -> Callable[
     g = torch.Generator(device="cpu").manual_seed(12345)
     other = obj.z0 + torch.randn(obj.z0.shape, generator=g, dtype=torch.float64, device="cpu").to(obj.z0)
     with torch.no_grad():
-        inputs = distance_inputs(obj.G, obj.D, torch.stack([obj.z0, other]))
+        inputs = obj.D.inputs(obj.G, torch.stack([obj.z0, other]))
     obj.note_input_shape(inputs.shape[1:])
     _check_finite_output(obj, inputs[:1])
     in_batch = _compared(obj, inputs)[:1]
@@ -241,7 +240,7 @@ def determinism_check(obj: Objective, *, rtol: float | None = None) -> Callable[
         if (alone - in_batch).abs().max() <= rtol * scale:
             return
         with torch.no_grad():
-            again = _compared(obj, distance_inputs(obj.G, obj.D, obj.z0[None]))
+            again = _compared(obj, obj.D.inputs(obj.G, obj.z0[None]))
         if (alone - again).abs().max() > rtol * scale:
             raise NotDeterministicError(
                 f"{obj.G.name}: two evaluations of the same code differ by {float((alone - again).abs().max()):.3g} "

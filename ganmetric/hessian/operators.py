@@ -23,7 +23,6 @@ import torch
 from torch.func import grad, jvp, vmap
 
 from .. import checks
-from ..distances.layer import distance_inputs
 from ..errors import InputError
 from ..linalg import check_finite
 from ..memory import Chunks, is_out_of_memory
@@ -102,7 +101,7 @@ class Objective:
     ``feature_scale * psi_unscaled(Z)``: the operators differentiate ``psi_unscaled`` and
     apply ``feature_scale ** 2`` once to their result (no constant in the tangent path);
     ``f(Z)`` -> (m,) distances d(G(z0), G(Z_i)). What the distance compares is
-    :func:`~ganmetric.distances.distance_inputs`: the images G(Z), or for a distance of G's
+    :meth:`~ganmetric.distances.Distance.inputs`: the images G(Z), or for a distance of G's
     own layers the activations it reads out of G (hooks run inside the differentiated map).
     """
 
@@ -124,7 +123,7 @@ class Objective:
         """
         if self._x0 is None:
             with torch.no_grad():
-                self._x0 = distance_inputs(self.G, self.D, self.z0[None])
+                self._x0 = self.D.inputs(self.G, self.z0[None])
             self._input_shape = tuple(self._x0.shape[1:])
         return self._x0
 
@@ -151,10 +150,10 @@ class Objective:
             check(value)
 
     def psi(self, Z):
-        return self.D.features(distance_inputs(self.G, self.D, Z))
+        return self.D.features(self.D.inputs(self.G, Z))
 
     def psi_unscaled(self, Z):
-        return self.unscaled_features(distance_inputs(self.G, self.D, Z))
+        return self.unscaled_features(self.D.inputs(self.G, Z))
 
     def unscaled_features(self, inputs: torch.Tensor) -> torch.Tensor:
         """The distance's features of its inputs without :attr:`feature_scale` (distances without
@@ -162,7 +161,7 @@ class Objective:
         return getattr(self.D, "unscaled_features", self.D.features)(inputs)
 
     def f(self, Z):
-        return self.D(self.x0, distance_inputs(self.G, self.D, Z))
+        return self.D(self.x0, self.D.inputs(self.G, Z))
 
     def copies(self, m: int) -> torch.Tensor:
         return self.z0.expand(m, -1).clone()

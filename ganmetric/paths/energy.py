@@ -21,7 +21,6 @@ import torch
 
 from .. import checks
 from ..errors import InputError
-from ..distances.layer import distance_inputs
 from ..placement import check_same_dtype, placement
 
 #: codes per generator pass when ``chunk`` is not given
@@ -115,7 +114,7 @@ class PathEnergy:
         self.evaluations = 0
 
     def _psi(self, Z: torch.Tensor) -> torch.Tensor:
-        return self.D.features(distance_inputs(self.G, self.D, Z)).flatten(1)
+        return self.D.features(self.D.inputs(self.G, Z)).flatten(1)
 
     def features(self, Z: torch.Tensor) -> torch.Tensor:
         """psi(G(Z)) of codes (m, n), chunk by chunk, without a graph: (m, F) float64."""

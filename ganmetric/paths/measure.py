@@ -7,7 +7,6 @@ import torch
 
 from .. import checks
 from ..errors import InputError
-from ..distances.layer import distance_inputs
 from ..placement import check_same_dtype, placement
 from ..precision import exact_float32
 from .energy import check_chunk
@@ -36,12 +35,12 @@ def squared_steps(G, D, codes: torch.Tensor, chunk: int) -> torch.Tensor:
     """
     place = placement(G)
     if getattr(D, "has_features", False):
-        F = torch.cat([D.features(distance_inputs(G, D, codes[s:s + chunk].to(**place))).flatten(1).double()
+        F = torch.cat([D.features(D.inputs(G, codes[s:s + chunk].to(**place))).flatten(1).double()
                        for s in range(0, codes.shape[0], chunk)])
         return torch.diff(F, dim=0).pow(2).sum(dim=1).cpu()
     out, last = [], None
     for s in range(0, codes.shape[0], chunk):
-        x = distance_inputs(G, D, codes[s:s + chunk].to(**place))
+        x = D.inputs(G, codes[s:s + chunk].to(**place))
         if last is not None:
             x = torch.cat([last, x])
         out.append(D(x[:-1], x[1:]).double().reshape(-1).cpu())
