@@ -15,7 +15,7 @@ methods ``jacobian`` (one batched jvp pass) and ``gn-lanczos`` (one batched jvp 
   torch's CPU allocator hands big blocks straight to the kernel, so RSS follows what torch
   holds, while tracemalloc sees none of it;
 - the estimate for that pass (``c`` x bytes per tangent, plus its ``c`` output rows and
-  ``memory.PASS_OVERHEAD``) and the ratio estimate / measured (above 1: the estimate errs on
+  ``chunking.PASS_OVERHEAD``) and the ratio estimate / measured (above 1: the estimate errs on
   the safe side).
 """
 from __future__ import annotations
@@ -62,18 +62,20 @@ def _status_bytes(field: str) -> int:
 def measure_one(model: str, method: str, max_chunk: int, repeats: int = 1) -> dict:
     """In this process: the auto choice, then passes of min(auto, max_chunk) tangents and the least peak of them."""
     import ganmetric
-    from ganmetric import memory
-    from ganmetric.hessian.operators import GaussNewtonOperator, Objective
+    from ganmetric import chunking
+    from ganmetric.hessian import GaussNewtonOperator, Objective
     torch.set_num_threads(1)
     G = _model(model)
     D = ganmetric.load_distance("mse")
     z0 = G.sample(1, seed=0)[0]
     obj = Objective(G, D, z0)
-    choice = memory.auto_chunk(obj, PRODUCTS[method])
+    product = PRODUCTS[method]
+    choice = chunking.auto_chunk(obj.forward_memory(chunking.COSTS[product].features), product, G.latent_dim,
+                                 z0.device)
     c = min(choice.chunk, max_chunk)
     if method == "jacobian":
         def one_pass(V):
-            return obj.jvp_block(obj.psi, V)
+            return obj.jvp(obj.psi, V)
     else:
         op = GaussNewtonOperator(obj, chunk=c)
 
@@ -92,8 +94,8 @@ def measure_one(model: str, method: str, max_chunk: int, repeats: int = 1) -> di
         seconds.append(time.perf_counter() - t0)
         peaks.append(_status_bytes("VmHWM") - before)
     measured, seconds = min(peaks), min(seconds)
-    out_rows = c * memory._measured_forward(obj, features=True).out
-    estimate = c * choice.per_tangent + out_rows + memory.PASS_OVERHEAD
+    out_rows = c * obj.forward_memory(features=True).out
+    estimate = c * choice.per_tangent + out_rows + chunking.PASS_OVERHEAD
     mib = 2 ** 20
     return {"model": model, "method": method, "n": G.latent_dim, "free_mib": round(choice.free / mib),
             "per_tangent_mib": round(choice.per_tangent / mib, 2), "auto_chunk": choice.chunk, "pass_chunk": c,

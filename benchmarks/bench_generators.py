@@ -114,7 +114,7 @@ def main() -> None:
               f"peak RSS {peak_mb():.0f} MB")
         gn = res.seconds
     else:
-        from ganmetric.hessian.operators import GaussNewtonOperator, Objective
+        from ganmetric.hessian import GaussNewtonOperator, Objective
         op = GaussNewtonOperator(Objective(G, D, z0[0]), args.chunk)
         v = torch.randn(G.latent_dim, generator=torch.Generator().manual_seed(0))
         op.matvec(v)  # warm-up

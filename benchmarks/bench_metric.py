@@ -52,7 +52,7 @@ import torch  # noqa: E402
 import ganmetric  # noqa: E402
 from ganmetric.generators import DCGANGenerator  # noqa: E402
 from ganmetric.hessian import jacobian_gram, metric_tensor  # noqa: E402
-from ganmetric.hessian.operators import Objective  # noqa: E402
+from ganmetric.hessian import Objective  # noqa: E402
 
 K = 20
 METHODS = [("jacobian", None), ("bp", None), ("fwd-over-rev", None), ("gn-lanczos", K),
@@ -72,7 +72,7 @@ def reference_eigvals(G, D, z, chunk=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Float64 reference: the Jacobian Gram of float64 copies of G and D, eigvalsh in float64."""
     import copy
     G64, D64 = copy.deepcopy(G).double(), copy.deepcopy(D).double()
-    H = jacobian_gram(Objective(G64, D64, z[0].double()), chunk=chunk)
+    H = jacobian_gram(Objective(G64, D64, z[0].double()), chunk=chunk).H
     return torch.linalg.eigvalsh(H).flip(0), H
 
 
@@ -123,7 +123,7 @@ def bench_config(label, G, D, z, *, reps, slow_reps, methods, ref_chunk=None, lo
     out = {"label": label, "n": n, "methods": {}}
     # the targets' reference: the full H of the jacobian method (same float32 map), eigvalsh in float64;
     # also reported: a float64 evaluation of the whole map (float32 rounding flips some ReLU masks)
-    H32 = jacobian_gram(Objective(G, D, z[0]), chunk=ref_chunk).double()
+    H32 = jacobian_gram(Objective(G, D, z[0]), chunk=ref_chunk).H.double()
     ref_vals = torch.linalg.eigvalsh(H32).flip(0)
     ref64_vals, H64 = reference_eigvals(G, D, z, chunk=ref_chunk)
     out["float32_vs_float64_H_rel_diff"] = float((H32 - H64).norm() / H64.norm())

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ganmetric  # noqa: E402
 from ganmetric.generators.stylegan2 import StyleGAN2Generator  # noqa: E402
 from ganmetric.generators.stylegan2_layers import StyleGAN2Network, rosinality_channels  # noqa: E402
-from ganmetric.hessian.operators import GaussNewtonOperator, Objective  # noqa: E402
+from ganmetric.hessian import GaussNewtonOperator, Objective  # noqa: E402
 
 
 def peak_mb(device) -> float:
@@ -110,7 +110,7 @@ def bench_jacobian(args, G, D, w, obj, n, device, dtype):
     eye = torch.eye(n, device=device, dtype=dtype)
     sync(device)
     t = time.perf_counter()
-    obj.jvp_block(obj.psi, eye[:args.chunk])
+    obj.jvp(obj.psi, eye[:args.chunk])
     sync(device)
     t_chunk = time.perf_counter() - t
     est_jac = t_chunk * math.ceil(n / args.chunk)

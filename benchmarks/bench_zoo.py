@@ -95,15 +95,13 @@ def dcgan_checkpoint(path: Path, seed: int) -> None:
 
 def hutchinson_trace(G, D, z, probes: int, seed: int = 0) -> tuple[float, float]:
     """(estimate, standard error) of tr H = 2 E||J v||^2 over Rademacher v, from one batched forward-mode pass."""
-    from torch.func import jvp, vmap
-    from ganmetric.hessian.operators import Objective
-    obj = Objective(G, D, z[0])
-    obj.x0  # the input shape, which the distance's feature scale depends on
+    from ganmetric.hessian import GaussNewtonOperator, Objective
+    op = GaussNewtonOperator(Objective(G, D, z[0]))  # H = op.factor * J^T J
     g = torch.Generator(device="cpu").manual_seed(seed)
     V = (torch.randint(0, 2, (probes, z.shape[-1]), generator=g) * 2 - 1).to(z.dtype)
     with torch.no_grad():
-        JV = vmap(lambda v: jvp(obj.psi_unscaled, (z,), (v[None],))[1])(V)
-    q = 2 * obj.feature_scale ** 2 * JV.reshape(probes, -1).double().pow(2).sum(1)
+        _, JV = op.J.jvp(V)
+    q = op.factor * JV.double().pow(2).sum(1)
     return float(q.mean()), float(q.std() / math.sqrt(probes))
 
 

@@ -18,7 +18,9 @@ gradient descent along the eigen-directions. With k < n columns, the code moves 
 from __future__ import annotations
 
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -49,6 +51,60 @@ def check_basis_for(meta: dict | None, G, *, source: str = "the basis") -> None:
         check_same_model(meta, G, what=f"the {source}" if source.startswith("basis ") else source)
 
 
+@dataclass(frozen=True)
+class BasisSource:
+    """Latent directions to build a basis from, with what is known of where they came from.
+
+    Objects that can serve as a basis without this module knowing their type (an axis set, a
+    direction set) give one from ``as_basis()``; files give one through the reader registered
+    for their format (:func:`register_basis_file`).
+
+    Attributes:
+        vectors: (n, k) directions as columns (a tensor or an array).
+        eigvals: (k,) the metric's eigenvalues, descending, or None (directions without them).
+        meta: the record of the model they were made for (a file's or a result's meta), or None
+            (then only the latent size is checked).
+        description: what to call them in messages ("axes file a.npz").
+        points: (m, n) the code(s) the metric was computed at, or None.
+        label: a direction set's name ("sefa", a file's stem), or None for a metric's eigenvectors.
+        info: how a direction set was made (SeFa's layers, GANSpace's samples), or None.
+    """
+
+    vectors: object
+    eigvals: object = None
+    meta: dict | None = None
+    description: str = "the basis"
+    points: object = None
+    label: str | None = None
+    info: dict | None = None
+
+
+#: format prefix of a basis file's ``meta.format`` -> its reader (path -> BasisSource). Result
+#: files are read here; axis files by the reader :mod:`ganmetric.axes.files` registers (ganmetric
+#: imports it), so that this module imports nothing above it.
+BASIS_FILE_FORMATS: dict[str, Callable[[Path], BasisSource]] = {}
+
+
+def register_basis_file(prefix: str):
+    """Decorator: ``reader(path) -> BasisSource`` reads basis files whose ``meta.format`` starts with ``prefix``."""
+    def register(reader):
+        BASIS_FILE_FORMATS[prefix] = reader
+        return reader
+    return register
+
+
+@register_basis_file("ganmetric-result/")
+def _result_file(path: Path) -> BasisSource:
+    res = load_result(path)
+    return _result_source(res, f"{res.meta.get('kind', 'point')} result file {path.name}")
+
+
+def _result_source(res: MetricResult, description: str) -> BasisSource:
+    """A metric result's eigenvectors and eigenvalues, its record, and its point z (an average's: the mean code)."""
+    return BasisSource(res.eigvecs, res.eigvals, res.meta or None, description,
+                       None if res.z is None else cpu_float64(res.z).reshape(1, -1))
+
+
 def basis_meta(path) -> dict:
     """What a basis file (a result, an average or an axis file) records: its meta.
 
@@ -61,21 +117,17 @@ def basis_meta(path) -> dict:
     Raises:
         InputError: missing file. ResultFileError: not a result or axis file.
     """
-    return _read_basis_file(path)[2]
+    return _read_basis_file(path).meta
 
 
-def _read_basis_file(path) -> tuple[np.ndarray, np.ndarray, dict, str]:
-    """Directions (n, k) as columns, eigenvalues (k,), meta and a description, from a result or axes file.
-
-    The file's ``meta.format`` says which it is; the file is then read by
-    :func:`ganmetric.load_result` or :func:`ganmetric.axes.load_axes`, which validate it.
+def _read_basis_file(path) -> BasisSource:
+    """The directions of a result or axes file, read by the reader of its ``meta.format``
+    (:data:`BASIS_FILE_FORMATS`), which validates it.
 
     Raises:
         InputError: missing file.
         ResultFileError: not an .npz, not a ganmetric result or axes file, or a malformed one.
     """
-    from .axes import load_axes  # ganmetric.axes imports plotting and more: only when a file is read
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"basis file not found: {path}", argument="basis")
@@ -85,12 +137,9 @@ def _read_basis_file(path) -> tuple[np.ndarray, np.ndarray, dict, str]:
     _, meta = read_npz_with_meta(path, kind="ganmetric result or axes", required=("meta",),
                                  format_prefix="ganmetric-", hint=_missing_meta_hint, argument="basis")
     fmt = str(meta["format"])
-    if fmt.startswith("ganmetric-axes/"):
-        axes = load_axes(path)
-        return axes.axes.T, axes.eigvals, axes.meta, f"axes file {path.name}"
-    if fmt.startswith("ganmetric-result/"):
-        res = load_result(path)
-        return res.eigvecs, res.eigvals, res.meta, f"{res.meta.get('kind', 'point')} result file {path.name}"
+    for prefix, reader in BASIS_FILE_FORMATS.items():
+        if fmt.startswith(prefix):
+            return reader(path)
     raise ResultFileError(f"{path} is a {fmt} file, not a ganmetric result or axes file", argument="basis")
 
 
@@ -100,22 +149,26 @@ def _missing_meta_hint(arrays) -> str:
     return ""
 
 
-def _basis_source(basis) -> tuple[object, object, dict | None, str]:
-    """(directions (n, k), eigenvalues or None, meta or None, description) of any accepted basis."""
-    from .axes import Axes
+def basis_source(basis) -> BasisSource:
+    """The directions of any accepted basis (see :func:`resolve_basis`), unchecked.
 
+    Raises:
+        InputError: a missing file, or a type that is no basis.
+        ResultFileError: a file that is not a valid ganmetric result or axes file.
+    """
+    if isinstance(basis, BasisSource):
+        return basis
     if isinstance(basis, (str, Path)):
         return _read_basis_file(basis)
-    if isinstance(basis, Axes):
-        name = basis.path.name if basis.path is not None else "in memory"
-        return basis.axes.T, basis.eigvals, basis.meta, f"axes {name}"
     if isinstance(basis, MetricResult):  # computed or loaded: it records its model (checked when it does)
         where = f"result file {basis.path.name}" if basis.path is not None else f"{basis.kind} result in memory"
-        return basis.eigvecs, basis.eigvals, basis.meta or None, where
+        return _result_source(basis, where)
     if isinstance(basis, (torch.Tensor, np.ndarray)):
-        return basis, None, None, f"matrix {tuple(basis.shape)}"
-    raise InputError(f"basis must be None, an (n, k) matrix, a MetricResult, Axes or a result/axes file path, "
-                     f"got {type(basis).__name__}", argument="basis")
+        return BasisSource(basis, description=f"matrix {tuple(basis.shape)}")
+    if callable(getattr(basis, "as_basis", None)):  # Axes, Directions
+        return basis.as_basis()
+    raise InputError(f"basis must be None, an (n, k) matrix, a MetricResult, Axes, Directions or a result/axes "
+                     f"file path, got {type(basis).__name__}", argument="basis")
 
 
 def _float64(values) -> torch.Tensor:
@@ -187,9 +240,10 @@ def resolve_basis(basis, G, *, eigval_power: float = 0.0, eigval_floor: float = 
             raise InputError(f"basis_k={basis_k} needs a basis to take directions from; got no basis",
                              argument="basis_k")
         return None, {"basis": None}
-    vecs, vals, meta, source = _basis_source(basis)
-    if meta is not None:  # the size is the stored array's, whatever the meta says
-        check_basis_for({**meta, "latent_dim": int(np.shape(vecs)[0])}, G, source=f"basis {source}")
+    src = basis_source(basis)
+    vecs, vals, source = src.vectors, src.eigvals, src.description
+    if src.meta is not None:  # the size is the stored array's, whatever the meta says
+        check_basis_for({**src.meta, "latent_dim": int(np.shape(vecs)[0])}, G, source=f"basis {source}")
     U = _columns(vecs, int(G.latent_dim), source, basis_k)
     info = {"basis": source, "basis_k": int(U.shape[1]), "eigval_power": p}
     if p != 0:

@@ -1,8 +1,7 @@
-"""Small generators with known answers, and the independent dense reference."""
+"""Small generators with known answers, and helpers for CLI results, result files and weight caches."""
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 import shutil
 import tempfile
@@ -80,6 +79,26 @@ class TinyConvGenerator(Generator):
         return self.body(self.fc(z).reshape(-1, 16, 4, 4))
 
 
+class NoisyGenerator(Generator):
+    """A generator the determinism probe must refuse: ``dropout`` (two calls differ), ``batchstats`` (a code's
+    output depends on its batch, as under train-mode BatchNorm) or ``nan`` (a non-finite image)."""
+
+    def __init__(self, mode: str):
+        super().__init__(name=f"noisy-{mode}", latent_dim=4)
+        self.mode = mode
+        self.freeze()
+
+    def _generate(self, z):
+        x = z.repeat(1, 4)
+        if self.mode == "dropout":
+            x = torch.nn.functional.dropout(x, 0.5, training=True)
+        elif self.mode == "batchstats":
+            x = x - x.mean(0, keepdim=True)
+        elif self.mode == "nan":
+            x = x * float("nan")
+        return x.reshape(-1, 1, 4, 4)
+
+
 def randomize_(module: nn.Module, seed: int, scale: float = 0.5) -> nn.Module:
     """Seeded random weights (N(0, scale^2)) and BatchNorm running statistics, in place; returns the module.
 
@@ -97,22 +116,32 @@ def randomize_(module: nn.Module, seed: int, scale: float = 0.5) -> nn.Module:
     return module
 
 
-def dense_reference(G, D, z0: torch.Tensor) -> torch.Tensor:
-    """Float64 Hessian of z -> d(G(z0), G(z)) at z0 by torch.autograd.functional.hessian."""
-    G = copy.deepcopy(G).double()  # never convert the caller's modules in place
-    D = copy.deepcopy(D).double()
-    z0 = z0.double().reshape(-1)
-    x0 = G(z0[None]).detach()
-    f = lambda z: D(x0, G(z[None])).sum()
-    return torch.autograd.functional.hessian(f, z0, vectorize=True)
+def imported_modules(path: Path) -> set[str]:
+    """Every module a ganmetric source file imports, as absolute dotted names, at any depth (lazy imports too)."""
+    import ast
+    path = Path(path).resolve()
+    package = list(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            if node.module:
+                out.add(".".join(base + [node.module]))
+            else:  # from .. import axes: the names are modules
+                out.update(".".join(base + [alias.name]) for alias in node.names)
+    return out
 
 
 def assert_jacobian_matches_dense(G, z0: torch.Tensor) -> None:
-    """The full metric of a float64 generator (``jacobian``, mse) equals :func:`dense_reference` (rtol 1e-8)."""
+    """The full metric of a float64 generator (``jacobian``, mse) equals :func:`ganmetric.testing.dense_hessian`
+    (rtol 1e-8)."""
     import ganmetric
+    from ganmetric.testing import dense_hessian
     D = ganmetric.load_distance("mse", dtype="float64")
     res = ganmetric.metric_tensor(G, D, z0, method="jacobian")
-    ref = dense_reference(G, D, z0)
+    ref = dense_hessian(G, D, z0)
     assert torch.allclose(torch.as_tensor(res.H), ref, rtol=1e-8, atol=1e-10 * ref.abs().max())
 
 

@@ -19,7 +19,7 @@ from ganmetric.analysis import compress
 from ganmetric.analysis.compress import haar_bases, orthonormal_columns
 from ganmetric.axes import Directions
 from ganmetric.errors import InputError
-from helpers import save_with
+from helpers import ROOT, imported_modules, save_with
 from helpers_analysis import prescribed_linear
 from test_distances_layer import tiny_dcgan
 
@@ -138,6 +138,9 @@ def test_direction_sets_are_named_in_the_table(G, D, result):
     assert {r["basis"] for r in comp.rows} == {"sefa", "random", "random-1"}
     assert comp.meta["basis"]["basis"] == "sefa directions" and set(comp.summary["smallest_k"]) == {
         "sefa", "random", "random-1"}
+    # compress takes them as any basis (their as_basis), importing nothing from ganmetric.axes (above analysis)
+    assert not {m for m in imported_modules(ROOT / "ganmetric" / "analysis" / "compress.py")
+                if m.startswith("ganmetric.axes")}
 
 
 def test_summary_finds_the_smallest_k_below_each_target(G, D, result):

@@ -11,7 +11,7 @@ from ganmetric.axes import export_axes
 from ganmetric.errors import InputError, ResultFileError
 from ganmetric.inversion import check_basis_for, resolve_basis
 from ganmetric.io import atomic_save_npz
-from helpers import LinearGenerator, save_with
+from helpers import ROOT, LinearGenerator, imported_modules, save_with
 
 N = 5
 
@@ -152,3 +152,18 @@ def test_basis_k_needs_a_basis_and_names_the_argument(metric, G):
         resolve_basis(None, G, basis_k=3)
     with pytest.raises(InputError, match=f"basis_k must be an integer between 1 and {N}"):
         resolve_basis(metric, G, basis_k=N + 1)
+
+
+def test_direction_sets_and_axes_are_bases_by_what_they_give():
+    """basis.py imports nothing from ganmetric.axes (it sits below it): Axes and Directions hand it their
+    directions (``as_basis``), and axis files are read by the reader ganmetric.axes registers."""
+    from ganmetric.axes import Directions
+    from ganmetric.basis import BASIS_FILE_FORMATS
+    assert not {m for m in imported_modules(ROOT / "ganmetric" / "basis.py") if m.startswith("ganmetric.axes")}
+    assert set(BASIS_FILE_FORMATS) == {"ganmetric-result/", "ganmetric-axes/"}
+    G = LinearGenerator(torch.eye(16, N, dtype=torch.float64))
+    rows = torch.eye(N, dtype=torch.float64)[:2].numpy()
+    B, info = resolve_basis(Directions(rows, np.ones(2), "sefa"), G, dtype=torch.float64)
+    assert torch.equal(B, torch.eye(N, dtype=torch.float64)[:, :2]) and info["basis"] == "sefa directions"
+    with pytest.raises(InputError, match="eigval_power=1.0 needs eigenvalues, but sefa directions has none"):
+        resolve_basis(Directions(rows, np.ones(2), "sefa"), G, eigval_power=1.0)

@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("[0-9][0-9]_*.py"))
 #: the public packages whose ``__all__`` the API reference renders, and the page of each
 API_PAGES = {"ganmetric": "api/ganmetric", **{f"ganmetric.{p}": f"api/{p}" for p in (
-    "generators", "distances", "hessian", "analysis", "axes", "inversion", "blackbox", "paths", "viewer")}}
+    "generators", "distances", "hessian", "analysis", "axes", "inversion", "blackbox", "paths", "viewer",
+    "testing")}}
 #: a build of the whole site on 2 cores (the examples take most of it) takes about 2 minutes
 BUILD_TIMEOUT_S = 900
 

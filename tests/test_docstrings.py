@@ -21,7 +21,7 @@ from ganmetric_cli.main import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ["ganmetric"] + [f"ganmetric.{p}" for p in ("generators", "distances", "hessian", "analysis", "axes",
-                                                        "inversion", "blackbox", "paths", "viewer")]
+                                                        "inversion", "blackbox", "paths", "viewer", "testing")]
 ARG_SECTIONS = ("Args", "Arguments", "Parameters", "Attributes")
 
 

@@ -21,7 +21,7 @@ from pytorch_pretrained_biggan import BigGAN, BigGANConfig  # noqa: E402
 import ganmetric  # noqa: E402
 from ganmetric.errors import InputError, WeightsError  # noqa: E402
 from ganmetric.generators.biggan import BigGANGenerator  # noqa: E402
-from helpers import dense_reference  # noqa: E402
+from ganmetric.testing import dense_hessian  # noqa: E402
 
 D_HALF = 16
 CONFIG = dict(output_dim=16, z_dim=D_HALF, class_embed_dim=D_HALF, channel_width=4, num_classes=10,
@@ -81,7 +81,7 @@ def test_metric_matches_dense_reference_in_each_subspace(space, dim, mse64):
     G = _gen(space, truncation=0.5)
     assert G.latent_dim == dim and G.latent_spaces == ("full", "noise", "class")
     z0 = G.sample(1, seed=1)
-    H_ref = dense_reference(G, mse64, z0)
+    H_ref = dense_hessian(G, mse64, z0)
     ref_vals = torch.linalg.eigvalsh(H_ref).flip(0)
     full = ganmetric.metric_tensor(G, mse64, z0, method="jacobian")
     assert torch.linalg.norm(full.H - H_ref) <= 1e-6 * torch.linalg.norm(H_ref)
@@ -148,8 +148,8 @@ def test_deterministic_row_independent_and_torch_func_ready(mse64):
         batch = G(z)
         assert torch.equal(batch, G(z))
         assert torch.allclose(batch[1:2], G(z[1:2]), atol=1e-12)
-    from ganmetric.hessian.metric import probe_determinism
-    from ganmetric.hessian.operators import Objective
+    from ganmetric.hessian import probe_determinism
+    from ganmetric.hessian.objective import Objective
     probe_determinism(Objective(G, mse64, z[0]))
     V = torch.randn(3, 1, G.latent_dim, dtype=torch.float64)
     out = torch.func.vmap(lambda v: torch.func.jvp(G, (z[:1],), (v,))[1])(V)

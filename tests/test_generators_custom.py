@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import ganmetric
 from ganmetric.errors import InputError, WeightsError
 from ganmetric.generators.base import ModuleGenerator
-from helpers import dense_reference
+from ganmetric.testing import dense_hessian
 
 USER_MODULE = textwrap.dedent('''
     import torch
@@ -136,7 +136,7 @@ def test_latent_dim_option_output_range_and_generator_factories(user_dir, mse64)
     assert type(T).__name__ == "TinyConvGenerator" and T.latent_dim == 4
     z0 = T.sample(1, seed=2)
     res = ganmetric.metric_tensor(T, mse64, z0, method="jacobian")
-    assert torch.allclose(res.H, dense_reference(T, mse64, z0), rtol=1e-8, atol=1e-12)
+    assert torch.allclose(res.H, dense_hessian(T, mse64, z0), rtol=1e-8, atol=1e-12)
     with pytest.raises(InputError, match="latent space"):
         ganmetric.load_generator("gm_user_nets:tiny_generator", latent_space="w")
 
@@ -174,7 +174,7 @@ class _Net(torch.nn.Module):
 
 def _reference_metric(net, mse64, z0):
     G = ModuleGenerator(net, name="ref", latent_dim=6).double()
-    return dense_reference(G, mse64, z0)
+    return dense_hessian(G, mse64, z0)
 
 
 @pytest.mark.parametrize("kind", ["torchscript", "exported"])

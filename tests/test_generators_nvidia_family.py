@@ -14,7 +14,8 @@ import torch
 import ganmetric
 from ganmetric.errors import InputError, UnknownSourceWarning, WeightsError
 from ganmetric.generators.nvidia import load_nvidia_pickle, pickles, random_nvidia_generator
-from helpers import dense_reference, subprocess_env
+from ganmetric.testing import dense_hessian
+from helpers import subprocess_env
 from helpers_nvidia import (COND_KWARGS, OWN_SOURCE, SG2_KWARGS, SG3_KWARGS, generator_record, marker_source,
                             perturbed, write_snapshot)
 
@@ -230,7 +231,7 @@ def test_metric_equals_the_dense_float64_reference(cond_file, sg3_file, which, s
     D = ganmetric.load_distance("mse", dtype="float64")
     z0 = G.sample(1, seed=3)
     res = ganmetric.metric_tensor(G, D, z0, method="jacobian")
-    H = dense_reference(G, D, z0[0])
+    H = dense_hessian(G, D, z0[0])
     torch.testing.assert_close(res.H.double().cpu(), H, rtol=1e-7, atol=1e-9 * float(H.abs().max()))
 
 

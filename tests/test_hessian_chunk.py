@@ -1,4 +1,5 @@
-"""chunk="auto" (ganmetric.memory) and the out-of-memory retry: the bound holds, the results do not move.
+"""chunk="auto" (ganmetric.chunking) and the out-of-memory retry (ganmetric.oom): the bound holds, the results
+do not move.
 
 The out-of-memory cases use a generator whose passes raise ``torch.cuda.OutOfMemoryError``
 (constructible without CUDA) when they carry more tangents than a limit: an
@@ -19,10 +20,10 @@ import torch
 from click.testing import CliRunner
 
 import ganmetric
-from ganmetric import memory
+from ganmetric import chunking, oom
 from ganmetric.errors import InputError, OutOfMemoryWarning
 from ganmetric.generators.base import Generator
-from ganmetric.hessian.operators import Objective
+from ganmetric.hessian.objective import Objective
 from helpers import ROOT, LinearGenerator, subprocess_env
 
 #: the exact methods that batch tangents, and k for the top-k ones (k = 8: a Lanczos block of 8 columns)
@@ -133,7 +134,7 @@ def test_retry_halves_down_to_one_then_gives_up(linear):
 
 def test_other_errors_are_not_retried(linear):
     """Only the allocator's out-of-memory errors shrink the chunk; anything else propagates at once."""
-    chunks = memory.Chunks(8, "test")
+    chunks = oom.Chunks(8, "test")
     calls = []
 
     def fail(i, j):
@@ -143,9 +144,9 @@ def test_other_errors_are_not_retried(linear):
     with pytest.raises(RuntimeError, match="shape mismatch"):
         chunks.map(fail, 10)
     assert calls == [8] and chunks.size == 8
-    assert memory.is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to ..."))
-    assert memory.is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
-    assert not memory.is_out_of_memory(ValueError("out of memory"))
+    assert oom.is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to ..."))
+    assert oom.is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of chunking. Tried to allocate 2.00 GiB"))
+    assert not oom.is_out_of_memory(ValueError("out of memory"))
 
 
 def test_auto_chunk_fits_the_free_memory_and_block_lanczos_keeps_to_it(linear, monkeypatch):
@@ -153,10 +154,10 @@ def test_auto_chunk_fits_the_free_memory_and_block_lanczos_keeps_to_it(linear, m
     no pass exceeds the bound (the generator would raise), and the top 6 match the closed form."""
     A, D, z, H = linear
     G = OutOfMemoryAbove(A, limit=3)
-    measured = memory.forward_memory(Objective(G, D, z).psi, z[None])
-    unbounded = memory.choose_chunk(measured, "gauss-newton", 10, free=10 ** 12)
-    room = unbounded.fixed + memory.PASS_OVERHEAD + 3.5 * unbounded.per_tangent
-    monkeypatch.setattr(memory, "free_memory", lambda device: int(room / memory.SAFETY))
+    measured = chunking.forward_memory(Objective(G, D, z).psi, z[None])
+    unbounded = chunking.choose_chunk(measured, "gauss-newton", 10, free=10 ** 12)
+    room = unbounded.fixed + chunking.PASS_OVERHEAD + 3.5 * unbounded.per_tangent
+    monkeypatch.setattr(chunking, "free_memory", lambda device: int(room / chunking.SAFETY))
     with warnings.catch_warnings():
         warnings.simplefilter("error", OutOfMemoryWarning)
         res = ganmetric.metric_tensor(G, D, z, method="gn-lanczos", k=6)
@@ -170,9 +171,9 @@ def test_auto_chunk_fits_the_free_memory_and_block_lanczos_keeps_to_it(linear, m
 def test_cpu_passes_are_capped_by_bytes_not_below_cpu_max_chunk(peak_mib, cpu, want):
     """On the CPU: as many tangents as fit CPU_PASS_BYTES (3.5 MiB each: 512 // 3.5 = 146), never capped
     below CPU_MAX_CHUNK (35 MiB each: 64); elsewhere only memory bounds it (here all n = 1000 fit)."""
-    measured = memory.ForwardMemory(peak=peak_mib * 2 ** 20, total=2 * peak_mib * 2 ** 20, out=4096)
-    assert memory.COSTS["jacobian"].peak == 3.5 and memory.COSTS["jacobian"].total == 0
-    choice = memory.choose_chunk(measured, "jacobian", 1000, free=10 ** 13, cpu=cpu)
+    measured = chunking.ForwardMemory(peak=peak_mib * 2 ** 20, total=2 * peak_mib * 2 ** 20, out=4096)
+    assert chunking.COSTS["jacobian"].peak == 3.5 and chunking.COSTS["jacobian"].total == 0
+    choice = chunking.choose_chunk(measured, "jacobian", 1000, free=10 ** 13, cpu=cpu)
     assert choice.chunk == want
 
 
@@ -194,7 +195,7 @@ def test_explicit_integer_chunks_behave_as_before(linear, monkeypatch):
     def no_measuring(*args, **kwargs):
         raise AssertionError("an explicit chunk must not measure")
 
-    monkeypatch.setattr(memory, "forward_memory", no_measuring)
+    monkeypatch.setattr(chunking, "forward_memory", no_measuring)
     for chunk in (1, 3, 50):
         _Tangents.seen = []
         res = ganmetric.metric_tensor(OutOfMemoryAbove(A, limit=10 ** 9), D, z, method="jacobian", chunk=chunk,
@@ -215,21 +216,21 @@ def test_bad_chunk_names_the_argument(linear, chunk, match):
 
 def test_unknown_free_memory_falls_back_to_a_fixed_chunk(linear, monkeypatch):
     A, D, z, _ = linear
-    monkeypatch.setattr(memory, "free_memory", lambda device: None)
-    assert memory.free_memory is not None
+    monkeypatch.setattr(chunking, "free_memory", lambda device: None)
+    assert chunking.free_memory is not None
     res = ganmetric.metric_tensor(LinearGenerator(A), D, z, method="jacobian")
-    assert res.options["chunk"] == min(10, memory.FALLBACK_CHUNK) and "chunk_auto" in res.meta
+    assert res.options["chunk"] == min(10, chunking.DEFAULT_CHUNK) and "chunk_auto" in res.meta
 
 
 def test_free_memory_of_the_cpu_is_read():
-    free = memory.free_memory("cpu")
+    free = chunking.free_memory("cpu")
     total = None
     try:
         total = int(next(line for line in open("/proc/meminfo") if line.startswith("MemTotal:")).split()[1]) * 1024
     except OSError:
         pass
     assert free is None or (0 < free and (total is None or free <= total))
-    assert memory.free_memory("meta") is None
+    assert chunking.free_memory("meta") is None
 
 
 def test_measured_forward_counts_new_tensors_not_views():
@@ -244,7 +245,7 @@ def test_measured_forward_counts_new_tensors_not_views():
         del t                      # 8080 alive
         return torch.cat([y.flatten(), y.flatten(), s])  # 16080 more: 24160 alive at the end
 
-    m = memory.forward_memory(fn, torch.ones(1, 4, dtype=torch.float64))
+    m = chunking.forward_memory(fn, torch.ones(1, 4, dtype=torch.float64))
     assert (m.total, m.peak, m.out) == (8000 + 8000 + 80 + 16080, 8080 + 16080, 16080)
 
 
@@ -268,7 +269,7 @@ def test_cli_chunk_accepts_auto_or_an_integer(tmp_path):
     assert r.exit_code == 0, r.output
     meta = ganmetric.load_result(out).meta
     # all 100 in one pass: 1.75 MiB a tangent is far below CPU_PASS_BYTES for 100
-    assert meta["chunk"] == 100 and 0 < meta["chunk_auto"]["per_tangent_mib"] * 100 * 2 ** 20 < memory.CPU_PASS_BYTES
+    assert meta["chunk"] == 100 and 0 < meta["chunk_auto"]["per_tangent_mib"] * 100 * 2 ** 20 < chunking.CPU_PASS_BYTES
     r = CliRunner().invoke(main, ["hessian", "--model", "dcgan-face", "--chunk", "lots", "--out", str(out), "-q"])
     assert r.exit_code != 0 and "Invalid value for '--chunk': must be auto or an integer, got lots" in r.output
     assert "Traceback" not in r.output

@@ -15,9 +15,10 @@ from ganmetric.distances import FunctionDistance
 from ganmetric.errors import InputError
 from ganmetric.generators.base import Generator
 from ganmetric.hessian.dense import bp_hessian, jacobian_gram, operator_dense
-from ganmetric.hessian.operators import (DoubleBackwardOperator, FwdOverRevOperator, GaussNewtonOperator,
-                                         Objective)
-from helpers import LinearGenerator, TinyConvGenerator, dense_reference
+from ganmetric.hessian.objective import Objective
+from ganmetric.hessian.operators import DoubleBackwardOperator, FwdOverRevOperator, GaussNewtonOperator
+from ganmetric.testing import dense_hessian
+from helpers import LinearGenerator, TinyConvGenerator
 
 RTOL = 1e-10
 
@@ -27,7 +28,7 @@ def problem():
     G = TinyConvGenerator(n=6, seed=7, res=8).double()
     z0 = G.sample(1, seed=1)[0]
     D = ganmetric.load_distance("mse", dtype="float64")
-    return G, D, z0, dense_reference(G, D, z0)
+    return G, D, z0, dense_hessian(G, D, z0)
 
 
 def _rel(a, b):
@@ -38,7 +39,7 @@ def _rel(a, b):
 def test_jacobian_gram_matches_dense_hessian_for_any_chunk(problem, chunk, device):
     G, D, z0, H = problem
     G, D = copy.deepcopy(G).to(device), copy.deepcopy(D).to(device)  # copies: the module-scoped fixture stays put
-    out = jacobian_gram(Objective(G, D, z0.to(device)), chunk=chunk)
+    out = jacobian_gram(Objective(G, D, z0.to(device)), chunk=chunk).H
     assert out.shape == (6, 6) and out.device.type == device.type
     assert _rel(out.cpu(), H) <= RTOL
     # bitwise on purpose: (H + H^T) / 2 is exactly symmetric, floating-point addition being commutative
@@ -50,7 +51,7 @@ def test_jacobian_gram_closed_form():
     A = torch.randn(16, 5, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     obj = Objective(LinearGenerator(A), ganmetric.load_distance("mse", dtype="float64"),
                     torch.ones(5, dtype=torch.float64))
-    assert _rel(jacobian_gram(obj, chunk=2), 2 * A.T @ A / 16) <= 1e-14
+    assert _rel(jacobian_gram(obj, chunk=2).H, 2 * A.T @ A / 16) <= 1e-14
 
 
 @pytest.mark.parametrize("make", [lambda o: GaussNewtonOperator(o, chunk=4), lambda o: FwdOverRevOperator(o, chunk=5),
@@ -66,7 +67,7 @@ def test_operator_dense_applies_the_operator_to_the_identity(problem, make):
 def test_bp_hessian_matches_dense_hessian_without_features(problem):
     G, _, z0, _ = problem
     D = FunctionDistance(lambda x, y: ((x - y) ** 2).flatten(1).mean(1) + ((x - y) ** 4).flatten(1).mean(1))
-    H = dense_reference(G, D, z0)
+    H = dense_hessian(G, D, z0)
     out = bp_hessian(Objective(G, D, z0))
     assert _rel(out, H) <= RTOL and torch.equal(out, out.T)
 
@@ -74,7 +75,7 @@ def test_bp_hessian_matches_dense_hessian_without_features(problem):
 def test_progress_bars_do_not_change_results(problem, capsys):
     G, D, z0, H = problem
     obj = Objective(G, D, z0)
-    assert _rel(jacobian_gram(obj, chunk=2, progress=True), H) <= RTOL
+    assert _rel(jacobian_gram(obj, chunk=2, progress=True).H, H) <= RTOL
     assert _rel(bp_hessian(obj, progress=True), H) <= RTOL
     assert "jacobian" in capsys.readouterr().err  # the bar went to stderr
 
@@ -107,13 +108,13 @@ class _NoVmap(Generator):
 
 
 def test_jacobian_falls_back_to_batched_copies_when_vmap_cannot_run():
-    """A map without a vmap rule: jvp_block runs m primal copies instead, with the same result."""
+    """A map without a vmap rule: the batched jvp runs m primal copies instead, with the same result."""
     G = _NoVmap()
     z0 = torch.linspace(-0.5, 0.5, 4, dtype=torch.float64)
     obj = Objective(G, ganmetric.load_distance("mse", dtype="float64"), z0)
     y = torch.tanh(G.A @ z0)
     J = (1 - y ** 2)[:, None] * G.A  # (16, 4) in closed form; with mse (16 pixels), H = 2 J^T J / 16
-    assert _rel(jacobian_gram(obj, chunk=3), 2 * J.T @ J / 16) <= 1e-14
+    assert _rel(jacobian_gram(obj, chunk=3).H, 2 * J.T @ J / 16) <= 1e-14
     assert obj._vmap_ok is False  # the fallback was taken, and is remembered for the next blocks
 
 

@@ -12,7 +12,8 @@ from ganmetric.linalg import anisotropy_counts
 from ganmetric.distances import FunctionDistance
 from ganmetric.errors import InputError, NotDeterministicError, NumericalWarning
 from ganmetric.generators.base import Generator
-from helpers import LinearGenerator, TinyConvGenerator, dense_reference
+from ganmetric.testing import dense_hessian
+from helpers import LinearGenerator, NoisyGenerator, TinyConvGenerator
 
 #: the top-k methods, from the registry (the rest return the full H unless k is given)
 TOPK = {name for name, m in ganmetric.METHODS.items() if m.kind == "top-k"}
@@ -93,11 +94,11 @@ def tiny_conv(distance64):
     """The generator, the distance, a point and the dense float64 reference, once per distance."""
     G = TinyConvGenerator(n=6, seed=1, res=32).double()
     z = G.sample(1, seed=3)
-    return G, distance64, z, dense_reference(G, distance64, z)
+    return G, distance64, z, dense_hessian(G, distance64, z)
 
 
 @pytest.mark.parametrize("method", EXACT)
-def test_tiny_conv_matches_dense_reference(tiny_conv, method):
+def test_tiny_conv_matches_dense_hessian(tiny_conv, method):
     G, D, z, H_ref = tiny_conv
     res = ganmetric.metric_tensor(G, D, z, method=method, k=4 if method in TOPK else None)
     _check_against(res, H_ref, tol=DENSE_RTOL[method])
@@ -126,7 +127,7 @@ def face_problem(dcgan_face, lpips_random64):
         if spec not in cache:
             D = lpips_random64 if spec != "mse" else ganmetric.load_distance("mse", dtype="float64")
             z = dcgan_face.sample(1, seed=0)
-            cache[spec] = (D, z, dense_reference(dcgan_face, D, z))
+            cache[spec] = (D, z, dense_hessian(dcgan_face, D, z))
         return cache[spec]
 
     return build
@@ -139,7 +140,7 @@ FACE_CASES = [("mse", m) for m in EXACT] + [("lpips-alex", m) for m in ("jacobia
 
 @pytest.mark.slow
 @pytest.mark.parametrize("spec, method", FACE_CASES)
-def test_dcgan_face_matches_dense_reference(dcgan_face, face_problem, spec, method):
+def test_dcgan_face_matches_dense_hessian(dcgan_face, face_problem, spec, method):
     D, z, H_ref = face_problem(spec)
     res = ganmetric.metric_tensor(dcgan_face, D, z, method=method, k=8 if method in TOPK else None, chunk=50)
     _check_against(res, H_ref, k=8, tol=1e-6)
@@ -175,7 +176,7 @@ def test_auto_picks_fwd_over_rev_without_features():
     z = G.sample(1, seed=0)
     res = ganmetric.metric_tensor(G, D, z)
     assert res.method == "fwd-over-rev"
-    _check_against(res, dense_reference(G, D, z), tol=1e-6)
+    _check_against(res, dense_hessian(G, D, z), tol=1e-6)
     with pytest.raises(InputError, match="squared-feature form"):
         ganmetric.metric_tensor(G, D, z, method="jacobian")
 
@@ -189,28 +190,13 @@ def test_chunking_does_not_change_the_result():
     assert torch.allclose(a, b, rtol=1e-12, atol=1e-15)
 
 
-class _Noisy(Generator):
-    def __init__(self, mode):
-        super().__init__(name=f"noisy-{mode}", latent_dim=4)
-        self.mode = mode
-        self.freeze()
-
-    def _generate(self, z):
-        x = z.repeat(1, 4)
-        if self.mode == "dropout":
-            x = torch.nn.functional.dropout(x, 0.5, training=True)
-        else:  # batch statistics, as train-mode BatchNorm would use
-            x = x - x.mean(0, keepdim=True)
-        return x.reshape(-1, 1, 4, 4)
-
-
 @pytest.mark.parametrize("method", ["jacobian", "gn-lanczos", "fwd-over-rev"])
 @pytest.mark.parametrize("mode, match", [("dropout", "two evaluations"), ("batchstats", "other codes")])
 def test_determinism_probe(mode, match, method):
     """jacobian and gn-lanczos finish the probe with their own evaluation of z0; fwd-over-rev with the reference."""
     D = ganmetric.load_distance("mse")
     with pytest.raises(NotDeterministicError, match=match):
-        ganmetric.metric_tensor(_Noisy(mode), D, torch.ones(4), method=method, k=2 if method == "gn-lanczos" else None)
+        ganmetric.metric_tensor(NoisyGenerator(mode), D, torch.ones(4), method=method, k=2 if method == "gn-lanczos" else None)
 
 
 class _NonFinite(Generator):

@@ -1,6 +1,6 @@
 """Each metric operator's products (ganmetric/hessian/operators.py) against a dense float64 Hessian.
 
-The reference is ``torch.autograd.functional.hessian`` of z -> d(G(z0), G(z)) (tests/helpers.py),
+The reference is ``torch.autograd.functional.hessian`` of z -> d(G(z0), G(z)) (``ganmetric.testing``),
 which shares nothing with the operators but autograd itself. Exact operators agree with it to
 float64 rounding through a small network (measured ~1e-15 relative; 1e-10 asserted).
 """
@@ -14,9 +14,11 @@ import torch
 import ganmetric
 from ganmetric.distances import FunctionDistance
 from ganmetric.errors import InputError
+from ganmetric.hessian.objective import Objective
 from ganmetric.hessian.operators import (DoubleBackwardOperator, FiniteDifferenceOperator, FwdOverRevOperator,
-                                         GaussNewtonOperator, Objective)
-from helpers import TinyConvGenerator, dense_reference
+                                         GaussNewtonOperator)
+from ganmetric.testing import dense_hessian
+from helpers import TinyConvGenerator
 
 EXACT_RTOL = 1e-10
 
@@ -33,8 +35,8 @@ def problem():
     z0 = G.sample(1, seed=2)[0]
     mse = ganmetric.load_distance("mse", dtype="float64")
     quartic = _quartic()
-    return {"G": G, "z0": z0, "mse": (mse, dense_reference(G, mse, z0)),
-            "quartic": (quartic, dense_reference(G, quartic, z0))}
+    return {"G": G, "z0": z0, "mse": (mse, dense_hessian(G, mse, z0)),
+            "quartic": (quartic, dense_hessian(G, quartic, z0))}
 
 
 def _block(n, m, seed=0, device="cpu"):

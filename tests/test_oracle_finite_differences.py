@@ -1,10 +1,9 @@
 """A finite-difference oracle that shares no code with the engine, for every method and model family.
 
-For a unit vector v, ``f(t) = d(G(z0), G(z0 + t v)) = t^2 v^T H v / 2 + c3 t^3 + c4 t^4 + ...``
-(the distance has its minimum at t = 0). The symmetric quotient ``q(t) = (f(t) + f(-t)) / t^2``
-cancels the odd terms, ``q(t) = v^T H v + 2 c4 t^2 + O(t^4)``, and two Richardson steps over
-t, t/2, t/4 cancel the t^2 and t^4 terms. Only forward passes of G and D are used: no
-autograd, no ganmetric.hessian, no Lanczos.
+The oracle is :func:`ganmetric.testing.check_metric`: it compares what a method returns with
+``v^T H v`` estimated from values of d alone (:func:`ganmetric.testing.quadratic_forms`:
+symmetric quotients of ``d(G(z0), G(z0 +- t v))``, Richardson over t, t/2, t/4; no autograd, no
+ganmetric.hessian, no Lanczos), at float64.
 
 Steps and tolerance, in float64: at t0 = 2e-5 the rounding of d (differences of images
 ~t apart) puts the estimate within ~1e-10 lambda_1 of v^T H v (measured <= 3e-10 lambda_1 over
@@ -15,27 +14,24 @@ seeded weights and points (see ``_smooth_lpips_alex`` for the distance's kinks).
 ``RTOL = 1e-6`` (relative to lambda_1) keeps three orders above the oracle's error and far
 below what a wrong product, a wrong eigenvector or a missing factor 2 would give (order 1).
 
-What is compared, fairly for each kind of method:
-- full methods (the whole spectrum): ``v^T U diag(l) U^T v`` for the top eigenvector and
-  random v, so both the eigenvalues and the eigenvectors are checked.
-- top-k methods (U: n x k): for v = U c in the span, ``sum c_i^2 l_i``; for u_1 and a unit w
-  orthogonal to the span, ``u_1^T H w = (q(u_1 + w) - q(u_1 - w)) / 4 = 0`` (the span is
-  invariant) and ``w^T H w <= l_k`` (it is the top of the spectrum).
+What is compared, fairly for each kind of method (see ``check_metric``): full methods, the
+whole spectrum against ``v^T H v`` for the top eigenvector and random v; top-k methods, v in
+the span, the span's invariance (``u_1^T H w = 0`` for w outside it) and that it is the top
+(``w^T H w <= l_k``). The oracle itself is checked on a closed form in test_testing.py.
 """
 from __future__ import annotations
 
 import sys
 import textwrap
-import warnings
 
 import pytest
 import torch
 
 import ganmetric
 from ganmetric.generators.dcgan import ConditionalDCGANGenerator, DCGANGenerator
+from ganmetric.testing import check_metric
 from helpers import randomize_
 
-T0 = 2e-5
 RTOL = 1e-6
 K = 3
 
@@ -162,30 +158,6 @@ def distance():
     return build
 
 
-def fd_quadratic(G, D, z0: torch.Tensor, V: torch.Tensor, t0: float = T0) -> torch.Tensor:
-    """Estimates of ``v^T H v`` for the rows v of V (m, n), from values of d only.
-
-    One batched forward pass of G and D over z0 + s t v (s = +-1, t = t0, t0/2, t0/4);
-    symmetric quotients, then Richardson extrapolation in t^2 twice.
-    """
-    ts = (t0, t0 / 2, t0 / 4)
-    with torch.no_grad():
-        x0 = G(z0[None])
-        Z = torch.cat([z0 + s * t * V for t in ts for s in (1.0, -1.0)])
-        d = D(x0.expand(Z.shape[0], *x0.shape[1:]), G(Z)).reshape(len(ts), 2, V.shape[0])
-    q = [(d[i, 0] + d[i, 1]) / t ** 2 for i, t in enumerate(ts)]
-    r = [(4 * q[i + 1] - q[i]) / 3 for i in range(2)]  # the t^2 term cancels
-    return (16 * r[1] - r[0]) / 15                      # the t^4 term cancels
-
-
-def _unit_rows(m, n, seed, basis=None):
-    """m random unit vectors (m, n), orthogonal to the columns of ``basis`` if given."""
-    V = torch.randn(m, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    if basis is not None:
-        V = V - (V @ basis) @ basis.T
-    return V / V.norm(dim=1, keepdim=True)
-
-
 def _cases():
     for fam in FAMILIES:
         for dist in DISTANCES:
@@ -198,35 +170,7 @@ def _cases():
 @pytest.mark.parametrize("fam, dist, method", list(_cases()))
 def test_metric_matches_finite_differences(family, distance, fam, dist, method):
     G, D = family(fam), distance(dist)
-    z0 = G.sample(1, seed=0)[0]
     name, k, options = METHODS[method]
-    res = ganmetric.metric_tensor(G, D, z0, method=name, k=k, **options)
-    U, lam = res.eigvecs, res.eigvals
-    n, lam1 = G.latent_dim, float(lam[0])
-    assert lam1 > 0
-    if k is None:  # the whole spectrum: U diag(l) U^T against v^T H v
-        V = torch.cat([U[:, :1].T, _unit_rows(3, n, seed=11)])
-        predicted = ((V @ U) ** 2 * lam).sum(1)
-        torch.testing.assert_close(fd_quadratic(G, D, z0, V), predicted, rtol=0, atol=RTOL * lam1)
-        return
-    C = _unit_rows(2, k, seed=12)
-    W = _unit_rows(1, n, seed=13, basis=U)
-    u1 = U[:, 0][None]
-    V = torch.cat([C @ U.T, W, u1 + W, u1 - W])
-    fd = fd_quadratic(G, D, z0, V)
-    torch.testing.assert_close(fd[:2], (C ** 2 * lam).sum(1), rtol=0, atol=RTOL * lam1)  # in the span
-    assert abs(float(fd[3] - fd[4]) / 4) <= RTOL * lam1                                 # u_1^T H w = 0
-    assert float(fd[2]) <= float(lam[-1]) + RTOL * lam1                                 # w^T H w <= l_k
-
-
-def test_oracle_is_exact_on_a_closed_form():
-    """The oracle itself, on G(z) = A z with mse (H = 2 A^T A / N): it needs no engine to be checked."""
-    from helpers import LinearGenerator
-    A = torch.randn(16, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    G, D = LinearGenerator(A), ganmetric.load_distance("mse", dtype="float64")
-    V = _unit_rows(4, 5, seed=1)
-    H = 2 * A.T @ A / 16
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        fd = fd_quadratic(G, D, torch.ones(5, dtype=torch.float64), V)
-    torch.testing.assert_close(fd, torch.einsum("mi,ij,mj->m", V, H, V), rtol=1e-8, atol=0)
+    check = check_metric(G, D, G.sample(1, seed=0), method=name, k=k, rtol=RTOL, **options)
+    assert check.method == name and float(check.result.eigvals[0]) > 0
+    assert len(check.errors) == (4 if k is None else 5)  # each check ran

@@ -18,7 +18,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 import ganmetric
 from ganmetric.errors import InputError
 from ganmetric.generators.families import FAMILIES
-from ganmetric.hessian.operators import Objective
+from ganmetric.hessian.objective import Objective
 from helpers import TinyConvGenerator
 from helpers_devices import TINY_MODEL_FILES, TINY_MODELS, fake_cuda_copy
 

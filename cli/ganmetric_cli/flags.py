@@ -43,6 +43,8 @@ SHOWN_AS_WRITTEN = frozenset({
     # objects and arrays only the Python API passes
     "D", "G", "action_codes", "axes", "calibrated", "class_embedding", "classes", "codes", "distances", "eigvals",
     "image", "metric", "results", "ts", "weight", "x", "y", "z",
+    # ganmetric.testing's and the operators' own arguments (Python only)
+    "V", "v", "probes", "step",
     # options no command exposes (a command sets them from its own flags, or leaves their default)
     "alignment_ks", "architecture", "block", "channels", "check_every", "eigval_floor", "input_shape", "kind", "max_distance",
     "max_step", "mean_style_seed", "n", "n_targets", "noise_seed", "rtol", "seeds", "size",

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .. import checks
-from ..basis import basis_meta, resolve_basis
+from ..basis import BasisSource, basis_source, resolve_basis
 from ..distances.spec import distance_meta
 from ..errors import InputError
 from ..generators.spec import model_meta
@@ -186,45 +186,25 @@ def haar_bases(n: int, count: int, seed: int) -> list[torch.Tensor]:
     return out
 
 
-def _basis_label(basis) -> str:
+def _basis_label(basis, src: BasisSource) -> str:
     """The given basis' name in the table (see :attr:`Compression.label`)."""
-    from ..axes import Directions
-    if isinstance(basis, Directions):
-        label = str(basis.method)
-        return "given" if label.startswith(RANDOM) or not label else label
+    if src.label is not None:  # a direction set
+        return "given" if src.label.startswith(RANDOM) or not src.label else src.label
     return "given" if isinstance(basis, (torch.Tensor, np.ndarray)) else EIGEN
 
 
-def _basis_matrix(basis) -> object:
-    """A :class:`~ganmetric.axes.Directions` becomes its (n, m) matrix; anything else goes to resolve_basis as is."""
-    from ..axes import Directions
-    return np.asarray(basis.vectors).T if isinstance(basis, Directions) else basis
-
-
-def _center(center, basis, n: int) -> tuple[torch.Tensor, str]:
+def _center(center, src: BasisSource, n: int) -> tuple[torch.Tensor, str]:
     """z0 (n,) float64 on the CPU (where the projections are computed) and how it was chosen."""
     if center is None:
         return torch.zeros(n, dtype=torch.float64, device="cpu"), "zero"
     if isinstance(center, str):
         if center != "point":
             raise InputError(f"center must be None, 'point' or a code of size {n}, got {center}", argument="center")
-        return _basis_point(basis), "the metric's point"
+        if src.points is None:
+            raise InputError("center needs the point a metric was computed at, and this basis has none: use a "
+                             "result file, an axis file or a MetricResult as the basis", argument="center")
+        return cpu_float64(src.points).reshape(-1, n)[0], "the metric's point"  # an average's: its mean code
     return cpu_float64(checks.latent_codes("center", center, n)[0]), "given"  # a code on any device
-
-
-def _basis_point(basis) -> torch.Tensor:
-    """The point a metric result or axis file was computed at (an average's mean code)."""
-    from ..axes import Axes, load_axes
-    from ..result import MetricResult, load_result
-    if isinstance(basis, (str, Path)):
-        fmt = str(basis_meta(basis).get("format", ""))
-        basis = load_axes(basis) if fmt.startswith("ganmetric-axes/") else load_result(basis)
-    if isinstance(basis, Axes):
-        return cpu_float64(basis.points).reshape(-1, basis.axes.shape[1])[0]
-    if isinstance(basis, MetricResult):
-        return cpu_float64(basis.z).reshape(-1)
-    raise InputError("center needs the point a metric was computed at, and this basis has none: use a result "
-                     "file, an axis file or a MetricResult as the basis", argument="center")
 
 
 def _projections(Y: torch.Tensor, U: torch.Tensor, ks, fill: str) -> list[torch.Tensor]:
@@ -362,10 +342,11 @@ def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: 
     """
     n = int(G.latent_dim)
     check_same_dtype(G, D)
-    B, info = resolve_basis(_basis_matrix(basis), G, device="cpu", dtype=torch.float64)
-    if _basis_label(basis) not in (EIGEN, "given"):
-        info["basis"] = f"{basis.method} directions"
-        info["directions"] = jsonable(basis.info)  # how they were made: SeFa's variant and layers, GANSpace's samples
+    src = basis_source(basis)  # a file is read once
+    label = _basis_label(basis, src)
+    B, info = resolve_basis(src, G, device="cpu", dtype=torch.float64)
+    if label not in (EIGEN, "given"):
+        info["directions"] = jsonable(src.info or {})  # how they were made: SeFa's variant and layers, GANSpace's
     U, was_orthonormal = orthonormal_columns(B)
     listed = check_ks(ks, n, U.shape[1])
     fills = _check_fills(fills)
@@ -374,10 +355,10 @@ def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: 
     chunk = checks.positive_int("chunk", chunk)
     montage_samples = checks.integer("montage_samples", montage_samples, minimum=0)
     Z = checks.latent_codes("codes", codes, n).detach().cpu().to(torch.float64)
-    z0, how = _center(center, basis, n)
+    z0, how = _center(center, src, n)
     with (staged_dir(out_dir, outputs=OUTPUT_PATTERNS, overwrite=overwrite, what="compress")
           if out_dir is not None else contextlib.nullcontext()) as stage:
-        result = _compress(G, D, basis, U, listed, fills, n_random, seed, chunk, montage_samples, Z, z0, progress,
+        result = _compress(G, D, label, U, listed, fills, n_random, seed, chunk, montage_samples, Z, z0, progress,
                            stop, meta={**model_meta(G), **distance_meta(D), "basis": info,
                                        "basis_orthonormalised": not was_orthonormal, "codes_seed": codes_seed,
                                        "center": how, "z0": None if center is None else z0.numpy()})
@@ -386,11 +367,11 @@ def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: 
     return result
 
 
-def _compress(G, D, basis, U, listed, fills, n_random, seed, chunk, montage_samples, Z, z0, progress, stop,
+def _compress(G, D, label, U, listed, fills, n_random, seed, chunk, montage_samples, Z, z0, progress, stop,
               meta: dict) -> Compression:
-    """:func:`compress` with every argument checked (``meta``: the provenance known before measuring)."""
+    """:func:`compress` with every argument checked (``label``: the basis' name in the rows; ``meta``: the
+    provenance known before measuring)."""
     all_ks = tuple(sorted({0, *listed}))
-    label = _basis_label(basis)
     randoms = haar_bases(int(G.latent_dim), n_random, seed)
     bases = {label: U, **{f"{RANDOM}-{i + 1}": Q for i, Q in enumerate(randoms)}}
     dist = _measure(G, D, Z, z0, bases, all_ks, fills, chunk, progress, stop)

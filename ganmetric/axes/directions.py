@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..basis import BasisSource
 from ..errors import InputError
 
 
@@ -32,6 +33,12 @@ class Directions:
     values: np.ndarray
     method: str
     info: dict = field(default_factory=dict)
+
+    def as_basis(self) -> BasisSource:
+        """The directions as a basis (:func:`ganmetric.basis.resolve_basis`): columns, named by the method; no
+        eigenvalues (the method's scores are not the metric's), no model record (only the size is checked)."""
+        return BasisSource(np.asarray(self.vectors).T, description=f"{self.method} directions", label=self.method,
+                           info=self.info)
 
 
 def _unit_rows(rows, latent_dim: int, what: str, *, argument: str) -> tuple[np.ndarray, np.ndarray]:

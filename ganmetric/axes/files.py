@@ -14,12 +14,13 @@ Format ``ganmetric-axes/1``, an ``.npz`` readable with ``numpy.load(path, allow_
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .. import checks
+from ..basis import BasisSource, register_basis_file
 from ..errors import InputError, ResultFileError
 from ..generators.spec import MODEL_KEYS, check_same_model
 from ..io import read_npz_with_meta, save_npz_with_meta, sha256_file, versions
@@ -72,6 +73,11 @@ class Axes:
             InputError: ``i`` is not an integer in [0, K).
         """
         return self.axes[_check_index(i, self.top)]
+
+    def as_basis(self) -> BasisSource:
+        """The axes as a basis (:func:`ganmetric.basis.resolve_basis`): columns, eigenvalues, record, points."""
+        name = self.path.name if self.path is not None else "in memory"
+        return BasisSource(self.axes.T, self.eigvals, self.meta, f"axes {name}", self.points)
 
 
 def _check_index(i, top: int, *, argument: str = "i") -> int:
@@ -204,6 +210,12 @@ def load_axes(path) -> Axes:
     if not np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-6):
         raise ResultFileError(f"{path}: axes are not unit rows", argument="path")
     return Axes(vecs, vals, meta.get("model"), meta.get("latent_space"), meta.get("distance"), pts, meta, path)
+
+
+@register_basis_file("ganmetric-axes/")
+def _axes_basis(path: Path) -> BasisSource:
+    """An axis file as a basis (read and validated by :func:`load_axes`)."""
+    return replace(load_axes(path).as_basis(), description=f"axes file {Path(path).name}")
 
 
 def check_axes_for(axes: Axes, G, *, check_model: bool = True) -> None:

@@ -3,46 +3,31 @@ from __future__ import annotations
 
 import torch
 
-from .. import checks
 from .._progress import progress_bar
-from ..memory import Chunks
-from .operators import MetricOperator, Objective
+from .objective import Objective
+from .operators import GaussNewtonOperator, JacobianGram, MetricOperator
 
 
-def jacobian_gram(obj: Objective, *, chunk: int | Chunks | None = None, progress: bool = False) -> torch.Tensor:
-    """``H = 2 J^T J`` from batched forward-mode products (no double backward).
+def jacobian_gram(obj: Objective, *, chunk: int | None = None, progress: bool = False) -> JacobianGram:
+    """``H = 2 c^2 J^T J`` from batched forward-mode products (no double backward): the ``jacobian`` method.
 
-    Each chunk of identity columns E (c of them) goes through one batched jvp giving c
-    columns of J; J is kept (n x F, the size of the features times n) and the Gram
-    matrix is one matmul. ``chunk`` bounds the activation memory of the passes; a pass that
-    runs out of memory is retried with half as many columns (see :class:`ganmetric.memory.Chunks`).
+    The Gram matrix of the rows of J (:meth:`GaussNewtonOperator.gram`). ``chunk`` bounds the
+    activation memory of the passes; a pass that runs out of memory is retried with half as
+    many columns (see :class:`ganmetric.oom.Chunks`).
 
     Args:
         obj: the objective (generator, feature-form distance, base point).
-        chunk: codes per batched pass (default: all n at once), or a :class:`~ganmetric.memory.Chunks`
-            (whose ``size`` then says the chunk in use after any retry).
+        chunk: codes per batched pass (default: all n at once).
         progress: show a progress bar over chunks.
 
     Returns:
-        H, shape (n, n), symmetric PSD.
+        JacobianGram: ``H`` (n, n) symmetric PSD, ``primal`` (psi(z0) evaluated alone by the
+        first pass, (1, F)), ``chunk`` (the chunk used, after any retry).
 
     Raises:
         InputError: chunk is not a positive integer.
     """
-    n = obj.z0.numel()
-    if not isinstance(chunk, Chunks):
-        chunk = Chunks(n if chunk is None else checks.positive_int("chunk", chunk), "jacobian")
-    eye = torch.eye(n, device=obj.z0.device, dtype=obj.z0.dtype)
-    bar = progress_bar(None, enable=progress and n > chunk.size, total=n, desc="jacobian", unit="column")
-    try:
-        rows = chunk.map(lambda i, j: obj.jvp_block(obj.psi_unscaled, eye[i:j]).flatten(1), n,
-                         on_pass=None if bar is None else bar.update)
-    finally:
-        if bar is not None:
-            bar.close()
-    Jt = rows[0] if len(rows) == 1 else torch.cat(rows)  # (n, F): row i is J e_i (no copy for one chunk)
-    H = (2 * obj.feature_scale ** 2) * (Jt @ Jt.T)  # the distance's constant factor, once, on the Gram
-    return (H + H.T) / 2
+    return GaussNewtonOperator(obj, chunk).gram(progress=progress)
 
 
 def operator_dense(op: MetricOperator, *, progress: bool = False) -> torch.Tensor:

@@ -15,23 +15,22 @@ from typing import Callable
 import torch
 
 from .. import checks
-from ..errors import InputError, NonFiniteError, NotDeterministicError
+from ..chunking import COSTS, ChunkChoice, auto_chunk
 from ..distances.spec import distance_meta
+from ..errors import InputError
 from ..generators.spec import model_meta
 from ..linalg import eigh_descending
-from ..memory import ChunkChoice, Chunks, auto_chunk
 from ..placement import check_codes_device, check_same_dtype, module_device
 from ..precision import float32_precision
 from ..result import MetricResult
 from .dense import bp_hessian, jacobian_gram, operator_dense
 from .lanczos import block_lanczos, lanczos
+from .objective import Objective
 from .operators import (DoubleBackwardOperator, FiniteDifferenceOperator, FwdOverRevOperator,
-                        GaussNewtonOperator, MetricOperator, Objective)
+                        GaussNewtonOperator, MetricOperator)
+from .probe import DeterminismProbe
 
 DEFAULT_K = 20
-#: codes per batched pass when not given: ``"auto"`` measures one code's forward and fits the
-#: passes into the device's free memory (see :mod:`ganmetric.memory`).
-DEFAULT_CHUNK = "auto"
 #: forward-iter's finite-difference step, relative to |z0| (the paper's value).
 DEFAULT_EPS = 1e-3
 #: ``auto`` uses the full Jacobian Gram up to this latent size (measured: one batched pass
@@ -78,20 +77,23 @@ class Method:
         kind: ``"full"`` (the whole H), ``"top-k"`` (the k largest pairs, by Lanczos) or
             ``"either"`` (the whole H without k, the top k by Lanczos with k).
         run: ``run(obj, settings) -> Solution``; None for ``auto``, which
-            :func:`resolve_method` replaces by a real method before anything runs.
+            :func:`resolve_method` replaces by a real method before anything runs. A method
+            that ``checks_primal`` is also given ``probe=``, the pending
+            :class:`~ganmetric.hessian.probe.DeterminismProbe` (None with ``probe=False``).
         options: the options it reads besides k, among ``chunk`` and ``eps``
             (:data:`LANCZOS_OPTIONS` come with every Lanczos run).
         memory: what one tangent of its batched passes costs, a key of
-            :data:`ganmetric.memory.COSTS` (``chunk="auto"`` reads it).
-        checks_primal: its first pass evaluates the distance's features at z0 alone and hands
-            them to the determinism probe (:attr:`Objective.primal_check`), which then needs
-            no evaluation of its own.
+            :data:`ganmetric.chunking.COSTS` (``chunk="auto"`` reads it).
+        checks_primal: its first pass evaluates the distance's unscaled features at z0 alone
+            and its ``run`` hands that primal to the determinism probe (``probe.check(primal)``)
+            before solving, so that the probe needs no evaluation of z0 alone of its own
+            (otherwise the probe compares :attr:`Objective.x0` before the run).
     """
 
     help: str
     needs_features: bool
     kind: str
-    run: Callable[[Objective, Settings], Solution] | None
+    run: Callable[..., Solution] | None
     options: frozenset = frozenset()
     memory: str = "fwd-over-rev"
     checks_primal: bool = False
@@ -112,9 +114,19 @@ def _dense(H: torch.Tensor, k: int | None, chunk: int | None = None) -> Solution
     return Solution(vals, vecs, H=H, n_products=H.shape[0], chunk=chunk)
 
 
-def _run_jacobian(obj: Objective, s: Settings) -> Solution:
-    chunks = Chunks(s.chunk, "jacobian")
-    return _dense(jacobian_gram(obj, chunk=chunks, progress=s.progress), s.k, chunks.size)
+def _run_jacobian(obj: Objective, s: Settings, *, probe: DeterminismProbe | None = None) -> Solution:
+    gram = jacobian_gram(obj, chunk=s.chunk, progress=s.progress)
+    if probe is not None:
+        probe.check(gram.primal)  # z0 alone, from the first pass
+    return _dense(gram.H, s.k, gram.chunk)
+
+
+def _run_gn_lanczos(obj: Objective, s: Settings, *, probe: DeterminismProbe | None = None) -> Solution:
+    op = GaussNewtonOperator(obj, s.chunk)
+    primal = op.linearize()  # the forward pass every J^T product reuses: z0 alone
+    if probe is not None:
+        probe.check(primal)  # before any product
+    return _block_solve(op, s)
 
 
 def _block_solve(op: MetricOperator, s: Settings) -> Solution:
@@ -145,9 +157,8 @@ METHODS: dict[str, Method] = {
                    frozenset({"chunk"})),
     "jacobian": Method("full H = 2 J^T J from batched forward-mode products", True, "full", _run_jacobian,
                        frozenset({"chunk"}), "jacobian", checks_primal=True),
-    "gn-lanczos": Method("top k by Lanczos on H v = 2 J^T (J v) (jvp + vjp)", True, "top-k",
-                         lambda obj, s: _block_solve(GaussNewtonOperator(obj, s.chunk), s), frozenset({"chunk"}),
-                         "gauss-newton", checks_primal=True),
+    "gn-lanczos": Method("top k by Lanczos on H v = 2 J^T (J v) (jvp + vjp)", True, "top-k", _run_gn_lanczos,
+                         frozenset({"chunk"}), "gauss-newton", checks_primal=True),
     "fwd-over-rev": Method("exact forward-over-reverse HVPs, any distance: full H, or top k by Lanczos", False,
                            "either", _run_fwd_over_rev, frozenset({"chunk"}), "fwd-over-rev"),
     "bp": Method("paper: gradient with create_graph, one backward pass per row (full H)", False, "full",
@@ -207,88 +218,14 @@ def unused_options(method: str, has_features: bool, n: int, k: int | None, given
     return [name for name in given if name not in used]
 
 
-def determinism_check(obj: Objective, *, rtol: float | None = None) -> Callable[[torch.Tensor], None]:
-    """The determinism probe's first half: z0 evaluated inside a batch of two; returns the second half.
-
-    The returned ``check(alone)`` compares ``alone``, what the probe compares for z0
-    evaluated by itself, with z0's row of that batch: dropout, noise injection and
-    train-mode BatchNorm all show up as a difference. Only then is z0 evaluated alone once
-    more, to say which. What is compared: the distance's unscaled features when it has
-    them (``alone = obj.psi_unscaled(z0[None])``), otherwise what it compares, flattened.
-    ``jacobian`` and ``gn-lanczos`` hand the check the primal of their first pass, which is
-    that evaluation alone, so their probe costs one pass of two codes and nothing else.
-
-    Raises:
-        NotDeterministicError (from ``check``): naming which check failed and by how much.
-    """
-    rtol = rtol if rtol is not None else (1e-4 if obj.z0.dtype == torch.float32 else 1e-9)
-    g = torch.Generator(device="cpu").manual_seed(12345)
-    other = obj.z0 + torch.randn(obj.z0.shape, generator=g, dtype=torch.float64, device="cpu").to(obj.z0)
-    with torch.no_grad():
-        inputs = obj.D.inputs(obj.G, torch.stack([obj.z0, other]))
-    obj.note_input_shape(inputs.shape[1:])
-    _check_finite_output(obj, inputs[:1])
-    in_batch = _compared(obj, inputs)[:1]
-
-    def check(alone: torch.Tensor) -> None:
-        alone = alone.reshape(in_batch.shape).to(in_batch.dtype)
-        if not (torch.isfinite(alone).all() and torch.isfinite(in_batch).all()):  # NaN never equals NaN
-            _check_finite_output(obj, obj.x0)
-            raise NonFiniteError(f"{obj.G.name}: the distance's features of the generator's output are not finite "
-                                 f"at this code (NaN or inf)")
-        scale = alone.abs().max().clamp_min(1e-30)
-        if (alone - in_batch).abs().max() <= rtol * scale:
-            return
-        with torch.no_grad():
-            again = _compared(obj, obj.D.inputs(obj.G, obj.z0[None]))
-        if (alone - again).abs().max() > rtol * scale:
-            raise NotDeterministicError(
-                f"{obj.G.name}: two evaluations of the same code differ by {float((alone - again).abs().max()):.3g} "
-                f"(dropout or random noise active?); the metric needs a deterministic generator")
-        raise NotDeterministicError(
-            f"{obj.G.name}: a code's output changes with the other codes in its batch "
-            f"(train-mode BatchNorm?); put the model in eval mode")
-    return check
-
-
-def _check_finite_output(obj: Objective, inputs: torch.Tensor) -> None:
-    """Raise NonFiniteError when what the distance compares at z0 (the image) holds NaN or inf."""
-    if not torch.isfinite(inputs).all():
-        raise NonFiniteError(f"{obj.G.name}: the generator's output is not finite at this code (NaN or inf "
-                             f"values); the metric needs a finite output")
-
-
-def probe_determinism(obj: Objective, *, rtol: float | None = None) -> None:
-    """Raise if the composed map is not a deterministic, row-independent function of z.
-
-    Compares z0 evaluated alone (the objective's :attr:`~Objective.x0`) with z0 inside a
-    batch of two (see :func:`determinism_check`).
-
-    Args:
-        obj: the :class:`Objective` (generator, distance and base point).
-        rtol: relative tolerance of the comparison (default 1e-4 in float32, 1e-9 in float64).
-
-    Raises:
-        NotDeterministicError: naming which check failed and by how much.
-    """
-    determinism_check(obj, rtol=rtol)(_compared(obj, obj.x0))
-
-
-def _compared(obj: Objective, inputs: torch.Tensor) -> torch.Tensor:
-    """What the probe compares for these distance inputs: the distance's unscaled features
-    when it has them (what ``psi_unscaled`` gives), else the inputs, flattened."""
-    with torch.no_grad():
-        return obj.unscaled_features(inputs) if obj.D.has_features else inputs.flatten(1)
-
-
 def _checked_chunk(chunk) -> int | str:
     """``"auto"`` (also for None), or a positive integer (used as given, as before ``auto`` existed).
 
     Raises:
         InputError: anything else, naming ``chunk``.
     """
-    if chunk is None or (isinstance(chunk, str) and chunk == DEFAULT_CHUNK):
-        return DEFAULT_CHUNK
+    if chunk is None or (isinstance(chunk, str) and chunk == "auto"):
+        return "auto"
     if isinstance(chunk, str):
         raise InputError(f"chunk must be auto or an integer >= 1, got {chunk}", argument="chunk")
     return checks.positive_int("chunk", chunk)
@@ -353,7 +290,8 @@ def _resolved_chunk(obj: Objective, method: Method, s: Settings) -> tuple[Settin
         return s, None
     if "chunk" not in method.uses(s.k):
         return replace(s, chunk=obj.z0.numel()), None  # bp, backward-iter: one vector a pass whatever chunk says
-    choice = auto_chunk(obj, method.memory)
+    measured = obj.forward_memory(features=COSTS[method.memory].features)
+    choice = auto_chunk(measured, method.memory, obj.z0.numel(), obj.z0.device)
     return replace(s, chunk=choice.chunk), choice
 
 
@@ -389,7 +327,7 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
         k: number of top eigenpairs, 1 <= k <= n (None: all for full methods, 20 for top-k ones).
         chunk: tangents (codes) per batched pass: an integer >= 1, or ``"auto"`` (the default;
             None too): as many as fit half the device's free memory, from one measured forward
-            of one code (:mod:`ganmetric.memory`). A pass that runs out of memory is retried
+            of one code (:mod:`ganmetric.chunking`). A pass that runs out of memory is retried
             with half as many, down to 1, with an :class:`~ganmetric.errors.OutOfMemoryWarning`.
             The chunk used is recorded in ``options["chunk"]`` (and ``meta["chunk_auto"]``, present
             when ``auto`` chose, holds its estimate: MiB per tangent and fixed).
@@ -421,7 +359,8 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
     check_codes_device(z, G)
     z = checks.latent_codes("z", z, n)
     if z.shape[0] != 1:
-        raise InputError(f"metric_tensor takes one latent point, got {z.shape[0]}; use ganmetric.batch_metric for many")
+        raise InputError(f"metric_tensor takes one latent point, got {z.shape[0]}; use ganmetric.batch_metric for many",
+                         argument="z")
     z0 = z[0].to(device=module_device(G), dtype=dtype)
     name = check_options(G, D, method, k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=seed)
     settings = _settings(n, name, k, chunk, eps, max_iter, tol, seed, progress)
@@ -429,14 +368,14 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
     t0 = time.perf_counter()
     with float32_precision(allow_tf32) as precision:
         obj = Objective(G, D, z0)
-        if probe and METHODS[name].checks_primal:
-            obj.primal_check = determinism_check(obj)  # finished by the method's first pass
-        elif probe:
-            probe_determinism(obj)
+        pending = DeterminismProbe(obj) if probe else None  # z0 in a batch of two
+        if pending is not None and not METHODS[name].checks_primal:
+            pending.check()  # against x0, which these methods evaluate anyway
         settings, choice = _resolved_chunk(obj, METHODS[name], settings)
-        sol = METHODS[name].run(obj, settings)
-        if obj.primal_check is not None:  # no pass evaluated z0 alone: the probe finishes by itself
-            obj.check_primal(_compared(obj, obj.x0))
+        run = METHODS[name].run
+        sol = run(obj, settings, probe=pending) if METHODS[name].checks_primal else run(obj, settings)
+        if pending is not None and not pending.done:  # a run that handed the probe nothing
+            pending.check()
     auto = {} if choice is None else {"chunk_auto": choice.meta()}
     options = {**_recorded_options(METHODS[name], settings, sol), "allow_tf32": allow_tf32}
     return MetricResult(eigvals=sol.eigvals, eigvecs=sol.eigvecs, z=z0.detach(), H=sol.H, residuals=sol.residuals,

@@ -5,9 +5,12 @@ the columns of ``V`` into the batch dimension of one pass through G and the dist
 (rows of a generator batch are independent; the determinism probe checks it), so a
 block of m products costs about one forward pass of m codes.
 
-- :class:`GaussNewtonOperator`: ``H V = 2 J^T (J V)`` with ``J = d psi/dz``,
-  ``psi = D.features o G``: one batched jvp plus one batched vjp. Exact for distances
-  with the squared-feature form (the residual vanishes at z = z0).
+- :class:`GaussNewtonOperator`: ``H V = 2 c^2 J^T (J V)``, composed from the
+  :class:`~ganmetric.hessian.jacobian.JacobianOperator` ``J = d psi/dz``
+  (``psi = D.unscaled_features o G``, ``c`` the distance's constant feature factor): one
+  batched jvp plus one batched vjp; :meth:`~GaussNewtonOperator.gram` gives the whole H
+  from the rows of J. Exact for distances with the squared-feature form (the residual
+  vanishes at z = z0).
 - :class:`FwdOverRevOperator`: ``H V = jvp(grad f)``: exact for any twice-differentiable distance.
 - :class:`DoubleBackwardOperator`: the paper's ``backward-iter`` product, one vector at a
   time by double backward through a cached gradient graph.
@@ -16,16 +19,18 @@ block of m products costs about one forward pass of m codes.
 """
 from __future__ import annotations
 
-import warnings
-from typing import Callable
+from typing import NamedTuple
 
 import torch
-from torch.func import grad, jvp, vmap
+from torch.func import grad
 
 from .. import checks
+from .._progress import progress_bar
 from ..errors import InputError
 from ..linalg import check_finite
-from ..memory import Chunks, is_out_of_memory
+from ..oom import Chunks
+from .jacobian import JacobianOperator
+from .objective import Objective
 
 
 class MetricOperator:
@@ -33,7 +38,7 @@ class MetricOperator:
 
     Subclasses implement ``_matmat(V)`` for V of shape (n, m); the base class chunks
     wide blocks (``chunk`` columns per pass, bounding memory; a pass that runs out of memory
-    is retried with half as many columns, see :class:`ganmetric.memory.Chunks`), counts
+    is retried with half as many columns, see :class:`ganmetric.oom.Chunks`), counts
     products, and provides ``matvec`` and ``@``.
 
     Attributes:
@@ -65,7 +70,7 @@ class MetricOperator:
         """
         if not isinstance(V, torch.Tensor) or V.dim() != 2 or V.shape[0] != self.dim:
             shape = tuple(V.shape) if isinstance(V, torch.Tensor) else type(V).__name__
-            raise InputError(f"V must be a block of shape ({self.dim}, m), got {shape}")
+            raise InputError(f"V must be a block of shape ({self.dim}, m), got {shape}", argument="V")
         out = torch.cat(self._chunks.map(lambda i, j: self._matmat(V[:, i:j]), V.shape[1]), dim=1)
         self.n_products += V.shape[1]
         check_finite(out, f"a metric product H v ({self.label}) at this code")
@@ -79,7 +84,7 @@ class MetricOperator:
         """
         if not isinstance(v, torch.Tensor) or v.dim() != 1:
             shape = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
-            raise InputError(f"v must be a vector of shape ({self.dim},), got {shape}")
+            raise InputError(f"v must be a vector of shape ({self.dim},), got {shape}", argument="v")
         return self.matmat(v[:, None])[:, 0]
 
     def __matmul__(self, other: torch.Tensor) -> torch.Tensor:
@@ -89,127 +94,31 @@ class MetricOperator:
         raise NotImplementedError
 
 
-class Objective:
-    """The maps the operators differentiate, for one generator, distance and base point.
+class JacobianGram(NamedTuple):
+    """The full Gauss-Newton metric from the rows of J (:meth:`GaussNewtonOperator.gram`).
 
-    Args:
-        G: the generator.
-        D: the distance.
-        z0: the base point, shape (n,).
-
-    ``psi(Z)`` -> (m, F) weighted features of G(Z) (feature-form distances only), which are
-    ``feature_scale * psi_unscaled(Z)``: the operators differentiate ``psi_unscaled`` and
-    apply ``feature_scale ** 2`` once to their result (no constant in the tangent path);
-    ``f(Z)`` -> (m,) distances d(G(z0), G(Z_i)). What the distance compares is
-    :meth:`~ganmetric.distances.Distance.inputs`: the images G(Z), or for a distance of G's
-    own layers the activations it reads out of G (hooks run inside the differentiated map).
+    Attributes:
+        H: (n, n), ``2 c^2 J^T J``, exactly symmetric.
+        primal: (1, F), ``psi(z0)`` evaluated alone by the first pass (the determinism probe compares it).
+        chunk: tangents per pass at the end (smaller than asked after an out-of-memory retry).
     """
 
-    def __init__(self, G, D, z0: torch.Tensor):
-        self.G, self.D, self.z0 = G, D, z0
-        self._x0: torch.Tensor | None = None
-        self._input_shape: tuple | None = None
-        self._feature_scale: float | None = None
-        #: a check of ``psi_unscaled(z0)`` evaluated alone (the determinism probe's second half),
-        #: run once by the next :meth:`jvp_block` of ``psi_unscaled``, whose primal is that value
-        self.primal_check: Callable[[torch.Tensor], None] | None = None
-
-    @property
-    def x0(self) -> torch.Tensor:
-        """What the distance compares at z0, evaluated alone (1, ...): computed on first use.
-
-        The ``jacobian`` and ``gn-lanczos`` runs never need it (their passes evaluate z0
-        themselves), so it costs them nothing.
-        """
-        if self._x0 is None:
-            with torch.no_grad():
-                self._x0 = self.D.inputs(self.G, self.z0[None])
-            self._input_shape = tuple(self._x0.shape[1:])
-        return self._x0
-
-    def note_input_shape(self, shape: tuple) -> None:
-        """The shape of one distance input, (C, H, W), when known without evaluating :attr:`x0`."""
-        self._input_shape = tuple(shape)
-
-    @property
-    def feature_scale(self) -> float:
-        """The distance's constant feature factor c (``psi = c * psi_unscaled``), 1 without one."""
-        if self._feature_scale is None:
-            scale = getattr(self.D, "feature_scale", None) if getattr(self.D, "has_features", False) else None
-            if scale is None:
-                self._feature_scale = 1.0
-            else:
-                shape = self._input_shape if self._input_shape is not None else tuple(self.x0.shape[1:])
-                self._feature_scale = float(scale(shape))
-        return self._feature_scale
-
-    def check_primal(self, value: torch.Tensor) -> None:
-        """Run the pending :attr:`primal_check` (once) on ``psi_unscaled(z0)`` evaluated alone, (1, F)."""
-        check, self.primal_check = self.primal_check, None
-        if check is not None:
-            check(value)
-
-    def psi(self, Z):
-        return self.D.features(self.D.inputs(self.G, Z))
-
-    def psi_unscaled(self, Z):
-        return self.unscaled_features(self.D.inputs(self.G, Z))
-
-    def unscaled_features(self, inputs: torch.Tensor) -> torch.Tensor:
-        """The distance's features of its inputs without :attr:`feature_scale` (distances without
-        ``unscaled_features`` have no constant factor: their features)."""
-        return getattr(self.D, "unscaled_features", self.D.features)(inputs)
-
-    def f(self, Z):
-        return self.D(self.x0, self.D.inputs(self.G, Z))
-
-    def copies(self, m: int) -> torch.Tensor:
-        return self.z0.expand(m, -1).clone()
-
-    def jvp_block(self, fn, V: torch.Tensor) -> torch.Tensor:
-        """Rows ``d fn(z0) [v_i]`` for the rows v_i of V (m, n), as (m, ...).
-
-        The primal is computed once and only the m tangents are batched (``vmap`` over
-        ``jvp``), which costs about one forward pass of m codes. Maps whose operators
-        have no vmap rule (some TorchScript modules) fall back to m primal copies.
-        """
-        with warnings.catch_warnings():
-            # torch's first jvp scripts its jvp decompositions and warns that jit.script is deprecated
-            warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
-            return self._jvp_block(fn, V)
-
-    def _jvp_block(self, fn, V):
-        # the first pass of psi_unscaled also hands its primal (z0 alone) to a pending probe check;
-        # outside the try blocks below, so that a NotDeterministicError is never taken for a vmap failure
-        want = self.primal_check is not None and fn == self.psi_unscaled
-        primal, tangents = self._jvp_pass(fn, V)
-        if want:
-            self.check_primal(primal[:1].detach())
-        return tangents
-
-    def _jvp_pass(self, fn, V):
-        """(primal for z0, shape (1, ...) or (m, ...) of copies; tangents (m, ...))."""
-        z1 = self.z0[None]
-        if V.shape[0] == 1:
-            return jvp(fn, (z1,), (V,))
-        if self._vmap_ok:
-            try:
-                primal, tangents = vmap(lambda v: jvp(fn, (z1,), (v[None],)), out_dims=(None, 0))(V)
-                return primal, tangents[:, 0]
-            except (RuntimeError, NotImplementedError) as exc:
-                if is_out_of_memory(exc):
-                    raise
-                self._vmap_ok = False
-        return jvp(fn, (self.copies(V.shape[0]),), (V,))
-
-    _vmap_ok = True
+    H: torch.Tensor
+    primal: torch.Tensor
+    chunk: int
 
 
 class GaussNewtonOperator(MetricOperator):
-    """``H V = 2 J^T (J V)``: one batched jvp and one batched vjp per block.
+    """``H V = 2 c^2 J^T (J V)``, composed from the :class:`~ganmetric.hessian.jacobian.JacobianOperator` J.
+
+    Like linear_operator's ``RootLinearOperator`` (``R R^T`` with the root ``R = sqrt(2) c J^T``):
+    a product is one batched jvp and one batched vjp through a graph kept from one forward pass
+    at z0 (:meth:`linearize`), and :meth:`gram` forms the whole H from the rows of J (the
+    ``jacobian`` method). ``c`` is the distance's constant feature factor
+    (:attr:`Objective.feature_scale`); :attr:`factor` is the one place ``2 c^2`` is applied.
 
     Args:
-        obj: the :class:`Objective`; its distance needs the squared-feature form.
+        obj: the :class:`~ganmetric.hessian.Objective`; its distance needs the squared-feature form.
         chunk: tangents per batched pass (None: all of a block at once).
     """
 
@@ -217,33 +126,66 @@ class GaussNewtonOperator(MetricOperator):
 
     def __init__(self, obj: Objective, chunk: int | None = None):
         super().__init__(obj.z0.numel(), obj.z0.device, obj.z0.dtype, chunk)
-        self.obj = obj
-        # One forward pass at z0 whose graph every J^T product reuses. Plain autograd, not
-        # torch.func.vjp: the latter's pullback imports torch._dynamo on its first call (~2 s).
-        self._z = obj.z0[None].detach().clone().requires_grad_(True)
-        with torch.enable_grad():
-            self._psi = obj.psi_unscaled(self._z)
-        obj.check_primal(self._psi.detach())  # z0 alone: the determinism probe's pending check, if any
+        self.obj, self.J = obj, JacobianOperator(obj)
+        self._pullback = None
+
+    @property
+    def factor(self) -> float:
+        """``2 c^2``: H = factor * J^T J (read after a pass, which records the distance's input shape)."""
+        return 2 * self.obj.feature_scale ** 2
+
+    def linearize(self) -> torch.Tensor:
+        """Evaluate ``psi(z0)`` alone with its graph, which every ``J^T`` product then reuses.
+
+        Returns:
+            The primal, (1, F) (the determinism probe compares it).
+        """
+        primal, self._pullback = self.J.vjp()
+        return primal
 
     def _matmat(self, V):
-        JV = self.obj.jvp_block(self.obj.psi_unscaled, V.T.contiguous())
-        JtJV = self._pullback(JV.reshape(V.shape[1], *self._psi.shape))
-        return (2 * self.obj.feature_scale ** 2) * JtJV.reshape(V.shape[1], -1).T
+        if self._pullback is None:
+            self.linearize()
+        _, JV = self.J.jvp(V.T.contiguous())
+        return self.factor * self._pullback(JV).T
 
-    def _pullback(self, U: torch.Tensor) -> torch.Tensor:
-        """``J^T u`` for each of the m cotangents U (m, 1, F), batched: (m, 1, n)."""
-        if not self._psi.requires_grad:  # psi does not depend on z: J = 0
-            return U.new_zeros(U.shape[0], *self._z.shape)
-        (g,) = torch.autograd.grad(self._psi, self._z, grad_outputs=U, is_grads_batched=True, retain_graph=True,
-                                   allow_unused=True)
-        return U.new_zeros(U.shape[0], *self._z.shape) if g is None else g
+    def gram(self, *, progress: bool = False) -> JacobianGram:
+        """The whole ``H = 2 c^2 J^T J`` from batched forward-mode products (no double backward).
+
+        Each chunk of identity rows E (c of them) goes through one batched jvp giving c rows
+        of J^T; J is kept (n x F, the size of the features times n) and the Gram matrix is
+        one matmul. A pass that runs out of memory is retried with half as many rows
+        (:class:`ganmetric.oom.Chunks`).
+
+        Returns:
+            JacobianGram (H (n, n) symmetric PSD, the first pass's primal, the chunk used).
+        """
+        n = self.dim
+        eye = torch.eye(n, device=self.device, dtype=self.dtype)
+        bar = progress_bar(None, enable=progress and n > self.chunk, total=n, desc="jacobian", unit="column")
+        primals = []
+
+        def rows(i, j):
+            primal, JE = self.J.jvp(eye[i:j])
+            primals.append(primal)
+            return JE
+
+        self._chunks = Chunks(self.chunk, "jacobian")  # the method's name in out-of-memory warnings
+        try:
+            blocks = self._chunks.map(rows, n, on_pass=None if bar is None else bar.update)
+        finally:
+            if bar is not None:
+                bar.close()
+        Jt = blocks[0] if len(blocks) == 1 else torch.cat(blocks)  # (n, F): row i is J e_i (no copy for one chunk)
+        H = self.factor * (Jt @ Jt.T)
+        return JacobianGram((H + H.T) / 2, primals[0].detach(), self.chunk)
 
 
 class FwdOverRevOperator(MetricOperator):
     """``H V`` by forward-mode differentiation of the reverse-mode gradient (exact, any distance).
 
     Args:
-        obj: the :class:`Objective`.
+        obj: the :class:`~ganmetric.hessian.Objective`.
         chunk: tangents per batched pass (None: all of a block at once).
     """
 
@@ -256,14 +198,14 @@ class FwdOverRevOperator(MetricOperator):
         self._grad = grad(lambda Z: self.obj.f(Z).sum())
 
     def _matmat(self, V):
-        return self.obj.jvp_block(self._grad, V.T.contiguous()).T
+        return self.obj.jvp(self._grad, V.T.contiguous())[1].T
 
 
 class DoubleBackwardOperator(MetricOperator):
     """The paper's ``backward-iter`` product: ``d/dz (grad f(z) . v)``, one vector per backward pass.
 
     Args:
-        obj: the :class:`Objective`.
+        obj: the :class:`~ganmetric.hessian.Objective`.
     """
 
     batched = False
@@ -295,7 +237,7 @@ class FiniteDifferenceOperator(MetricOperator):
     larger (``EPS = 1e-2`` against our ``eps = 1e-3``).
 
     Args:
-        obj: the :class:`Objective`.
+        obj: the :class:`~ganmetric.hessian.Objective`.
         eps: the step, relative to ``|z0|``.
         chunk: codes per batched pass (None: a whole block, both sides, at once).
 

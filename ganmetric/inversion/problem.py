@@ -10,6 +10,7 @@ from .. import checks
 from ..errors import InputError
 from ..placement import check_same_dtype, placement
 from ..basis import resolve_basis
+from ..chunking import DEFAULT_CHUNK
 from ..precision import exact_float32
 from .images import DEFAULT_MAX_PIXELS, as_target
 
@@ -17,8 +18,6 @@ OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 """The optimisers of an inversion, name -> torch optimiser class."""
 PIXEL_LOSSES = ("l1", "mse")
 """The pixel terms an inversion's loss may add to its distance."""
-#: restarts optimised together in one batch unless ``chunk`` says otherwise (memory grows with it)
-DEFAULT_CHUNK = 64
 #: at most this many bytes of per-restart results (loss at every step, start and final codes)
 MAX_KEPT_BYTES = 4 * 2 ** 30
 
@@ -210,7 +209,7 @@ def prepare_inversion(G, target, distance=None, basis=None, *, steps: int = 500,
         z_init: starting codes (n,) or (R, n) instead of draws from N(0, I).
         true_z: a known code (n,): the result reports the fit's cosine similarity and L2
             distance to it.
-        chunk: restarts optimised together in one batch (default :data:`DEFAULT_CHUNK`);
+        chunk: restarts optimised together in one batch (default :data:`ganmetric.chunking.DEFAULT_CHUNK`);
             memory grows with it, the results do not depend on it (float rounding aside).
         box: (x0, y0, x1, y1) in pixels of an image file target: cut to it first.
         crop, resample: image-file options of :func:`load_image`.

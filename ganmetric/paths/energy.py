@@ -20,15 +20,13 @@ from dataclasses import dataclass
 import torch
 
 from .. import checks
+from ..chunking import DEFAULT_CHUNK
 from ..errors import InputError
 from ..placement import check_same_dtype, placement
 
-#: codes per generator pass when ``chunk`` is not given
-DEFAULT_CHUNK = 64
-
 
 def check_chunk(chunk) -> int:
-    """``chunk`` as a positive integer (None: :data:`DEFAULT_CHUNK`).
+    """``chunk`` as a positive integer (None: :data:`ganmetric.chunking.DEFAULT_CHUNK`).
 
     Raises:
         InputError: not a positive integer.

@@ -1,4 +1,4 @@
-"""How many tangents fit in one batched pass: ``chunk="auto"``, and the retry when a pass runs out of memory.
+"""How many tangents fit in one batched pass: ``chunk="auto"``'s cost model.
 
 The batched products (``vmap`` over ``jvp`` / ``vjp``) hold, per tangent, about what one
 forward pass of one code holds; the auto chunk is therefore
@@ -8,10 +8,11 @@ forward pass of one code holds; the auto chunk is therefore
 clipped to 1 .. n (and on the CPU to the larger of :data:`CPU_MAX_CHUNK` and
 :data:`CPU_PASS_BYTES` / per-tangent bytes).
 
-- **per-tangent bytes** come from one measured no-grad forward of one code through the
-  objective's map (G, then the distance's features or the distance), counting the tensors
-  computed from the code: ``peak``, the most bytes alive at once, and ``total``, all of them
-  (cached per generator, distance and placement: a batch of points measures once). Forward-mode products
+- **per-tangent bytes** come from one measured no-grad forward of one code through the map
+  the passes differentiate (G, then the distance's features or the distance), counting the
+  tensors computed from the code: ``peak``, the most bytes alive at once, and ``total``, all
+  of them (the metric engine caches the measurement per generator, distance and placement:
+  a batch of points measures once). Forward-mode products
   (``jacobian``, the jvp half of ``gn-lanczos``) keep only a few activations alive at a time,
   so they scale with ``peak``; products that differentiate a gradient (``fwd-over-rev``,
   ``forward-iter``) keep every saved activation, and its tangent, until the backward pass:
@@ -26,19 +27,14 @@ clipped to 1 .. n (and on the CPU to the larger of :data:`CPU_MAX_CHUNK` and
   statistic (the caller's own peak): a new peak reached in the call is the call's.
 - **free memory**: CUDA ``torch.cuda.mem_get_info`` plus what torch's caching allocator holds
   unused; CPU ``MemAvailable`` of ``/proc/meminfo``, lowered to a cgroup's limit when the
-  process runs in one (containers); elsewhere, or where none can be read, :data:`FALLBACK_CHUNK`.
+  process runs in one (containers); elsewhere, or where none can be read, :data:`DEFAULT_CHUNK`.
 
-A pass that still runs out of memory (the estimate is an estimate; other processes share a
-GPU) is retried by :class:`Chunks` with half as many tangents, down to 1, with an
-:class:`~ganmetric.errors.OutOfMemoryWarning`; the smaller chunk is kept for the passes after it.
-Out of memory includes cuBLAS/cuDNN failing to allocate a workspace (``*_STATUS_ALLOC_FAILED``);
-the failed pass is garbage-collected before ``torch.cuda.empty_cache()`` and the retry.
+A pass that still runs out of memory is retried with fewer tangents by
+:class:`ganmetric.oom.Chunks`.
 """
 from __future__ import annotations
 
-import gc
 import os
-import warnings
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,13 +44,12 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
-from .errors import OutOfMemoryWarning
-
 #: fraction of the free memory the passes may use: the rest is left to fragmentation, the
 #: allocator's rounding, the solver's own arrays and other processes
 SAFETY = 0.5
-#: chunk when free memory cannot be read (an unknown device or platform)
-FALLBACK_CHUNK = 64
+#: codes per batched pass where nothing measures them: ``chunk="auto"`` where free memory cannot be
+#: read (an unknown device or platform), inversion's restarts per batch, the path energy's passes
+DEFAULT_CHUNK = 64
 #: most tangents per pass on the CPU, unless more fit in :data:`CPU_PASS_BYTES`: passes wider
 #: than this and larger than that were no faster there (dcgan-face, jacobian, median of 5-7
 #: interleaved runs: lpips-alex at 256 px, 20 MiB a tangent, 2.26 s at 100 vs 2.10 s at 64 and
@@ -69,6 +64,8 @@ CPU_PASS_BYTES = 512 * 2 ** 20
 #: rounding): the measured intercepts of a pass's peak against its chunk were at most 9 MiB on
 #: dcgan-face (larger on BigGAN and StyleGAN2, where the per-tangent bytes are 2x above the slope)
 PASS_OVERHEAD = 16 * 2 ** 20
+
+
 @dataclass(frozen=True)
 class Cost:
     """What a kind of batched pass holds, in units of one measured forward of one code.
@@ -78,12 +75,15 @@ class Cost:
         total: bytes per tangent, as a multiple of all the bytes the forward created.
         rows: the n outputs are all kept (the full Jacobian's rows): fixed bytes.
         graph: one forward's saved activations are kept for the whole run (a vjp pullback): fixed bytes.
+        features: the forward to measure is the distance's features of G(z) (the map forward-mode
+            passes differentiate); else the distance d(G(z0), G(z)) itself.
     """
 
     peak: float
     total: float
     rows: bool = False
     graph: bool = False
+    features: bool = False
 
 
 #: per kind of pass (a method's ``memory``). Measured per tangent (peak of one pass of c
@@ -94,8 +94,8 @@ class Cost:
 #: fwd-over-rev 1.1-3.7 S; finite-difference 4.3-4.6 S (a gradient of 2 codes per column).
 #: Each multiplier is above the largest measured, so the estimate errs on the safe side.
 COSTS = {
-    "jacobian": Cost(3.5, 0.0, rows=True),
-    "gauss-newton": Cost(5.0, 0.0, graph=True),
+    "jacobian": Cost(3.5, 0.0, rows=True, features=True),
+    "gauss-newton": Cost(5.0, 0.0, graph=True, features=True),
     "fwd-over-rev": Cost(0.0, 4.0),
     "finite-difference": Cost(0.0, 5.0),
 }
@@ -124,7 +124,7 @@ class ChunkChoice:
         chunk: tangents per pass.
         per_tangent: estimated bytes one more tangent adds to a pass.
         fixed: bytes held whatever the chunk (the full Jacobian's rows, a pullback's graph).
-        free: free bytes of the device when it was decided (None: unknown, :data:`FALLBACK_CHUNK`).
+        free: free bytes of the device when it was decided (None: unknown, :data:`DEFAULT_CHUNK`).
     """
 
     chunk: int
@@ -287,7 +287,7 @@ def choose_chunk(measured: ForwardMemory, product: str, n: int, *, free: int | N
         measured: one code's forward (:func:`forward_memory`).
         product: a key of :data:`COSTS`.
         n: the latent size (the chunk never exceeds it).
-        free: free bytes of the device (None: :data:`FALLBACK_CHUNK`).
+        free: free bytes of the device (None: :data:`DEFAULT_CHUNK`).
         most: the chunk never exceeds it (default n).
         cpu: the passes run on the CPU: at most :data:`CPU_MAX_CHUNK` tangents, or as many as
             fit :data:`CPU_PASS_BYTES` when that is more.
@@ -302,102 +302,23 @@ def choose_chunk(measured: ForwardMemory, product: str, n: int, *, free: int | N
         most = min(most, max(CPU_MAX_CHUNK, CPU_PASS_BYTES // per_tangent))
     fixed = (n * measured.out if cost.rows else 0) + (measured.total if cost.graph else 0)
     if free is None:
-        return ChunkChoice(min(most, FALLBACK_CHUNK), per_tangent, fixed, None)
+        return ChunkChoice(min(most, DEFAULT_CHUNK), per_tangent, fixed, None)
     room = SAFETY * free - fixed - PASS_OVERHEAD
     return ChunkChoice(int(max(1, min(most, room // per_tangent))), per_tangent, fixed, int(free))
 
 
-#: measured forwards per generator, distance, device and dtype: the activation memory of one
-#: code depends on the architecture, not on the point, so a batch of points measures once
-_MEASURED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _measured_forward(obj, features: bool) -> ForwardMemory:
-    """:func:`forward_memory` of the objective's map at its base point, cached per (G, D, placement)."""
-    per_distance = _MEASURED.setdefault(obj.G, weakref.WeakKeyDictionary())
-    per_key = per_distance.setdefault(obj.D, {})
-    key = (features, str(obj.z0.device), str(obj.z0.dtype), obj.z0.numel())
-    if key not in per_key:
-        per_key[key] = forward_memory(obj.psi if features else obj.f, obj.z0[None])
-    return per_key[key]
-
-
-def auto_chunk(obj, product: str) -> ChunkChoice:
-    """``chunk="auto"``: the tangents per pass of ``product`` that fit the free memory of the objective's device.
+def auto_chunk(measured: ForwardMemory, product: str, n: int, device) -> ChunkChoice:
+    """``chunk="auto"``: the tangents per pass of ``product`` that fit the free memory of ``device``.
 
     Args:
-        obj: a :class:`~ganmetric.hessian.operators.Objective` (generator, distance, base point).
-        product: a key of :data:`COSTS`; ``jacobian`` and ``gauss-newton`` measure the
-            distance's features, the others the distance itself.
+        measured: one code's forward through the map :attr:`Cost.features` names
+            (:func:`forward_memory`).
+        product: a key of :data:`COSTS`.
+        n: the latent size.
+        device: where the passes run.
 
     Returns:
         ChunkChoice.
     """
-    measured = _measured_forward(obj, features=product in ("jacobian", "gauss-newton"))
-    return choose_chunk(measured, product, obj.z0.numel(), free=free_memory(obj.z0.device),
-                        cpu=obj.z0.device.type == "cpu")
-
-
-#: lower-case fragments of the RuntimeErrors that mean "no memory": CPU/MPS allocators, and the CUDA
-#: libraries failing to allocate a workspace (CUBLAS_STATUS_ALLOC_FAILED, CUDNN_STATUS_ALLOC_FAILED,
-#: CUSOLVER_STATUS_ALLOC_FAILED, CUFFT_ALLOC_FAILED)
-OUT_OF_MEMORY_TEXTS = ("out of memory", "can't allocate memory", "alloc_failed")
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` means the device ran out of memory: the allocator's error (CUDA, CPU, MPS), or a CUDA
-    library's failed workspace allocation (``*_STATUS_ALLOC_FAILED``)."""
-    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
-        return True
-    text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and any(t in text for t in OUT_OF_MEMORY_TEXTS)
-
-
-class Chunks:
-    """Runs a batched computation over ranges of ``size`` items, halving ``size`` when a pass runs out of memory.
-
-    Args:
-        size: items per pass (>= 1).
-        what: names the computation in the warning (``"jacobian"``).
-
-    Attributes:
-        size: the current chunk (the smallest one used so far, after any retry).
-    """
-
-    def __init__(self, size: int, what: str):
-        self.size, self.what = int(size), what
-
-    def map(self, fn: Callable[[int, int], torch.Tensor], total: int, *,
-            on_pass: Callable[[int], object] | None = None) -> list:
-        """``[fn(start, stop), ...]`` over ``range(total)`` in passes of at most ``size`` items.
-
-        ``on_pass(items)`` is called after each pass that succeeded (a progress bar's ``update``).
-
-        Raises:
-            torch.OutOfMemoryError (or the allocator's RuntimeError): a pass of one item ran out of memory.
-        """
-        out, start = [], 0
-        while start < total:
-            stop = min(start + self.size, total)
-            try:
-                out.append(fn(start, stop))
-                failed = False
-            except (RuntimeError, MemoryError) as exc:
-                if not is_out_of_memory(exc) or stop - start == 1:
-                    raise
-                failed = True
-            if failed:  # outside the except block: the error's frames, and the tensors they hold, are freed
-                self._shrink(stop - start)
-                continue
-            if on_pass is not None:
-                on_pass(stop - start)
-            start = stop
-        return out
-
-    def _shrink(self, tried: int) -> None:
-        self.size = max(1, tried // 2)
-        if torch.cuda.is_initialized():
-            gc.collect()  # the failed pass's tensors can sit in reference cycles (frames, tracebacks)
-            torch.cuda.empty_cache()  # then give their blocks back before the smaller pass
-        warnings.warn(f"{self.what}: a pass of {tried} tangents ran out of memory; retrying with {self.size}",
-                      OutOfMemoryWarning, stacklevel=3)
+    device = torch.device(device)
+    return choose_chunk(measured, product, n, free=free_memory(device), cpu=device.type == "cpu")
