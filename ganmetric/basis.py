@@ -135,7 +135,7 @@ def _read_basis_file(path) -> BasisSource:
         raise ResultFileError(f"{path} is not a ganmetric result or axes file (those are .npz archives)",
                               argument="basis")
     _, meta = read_npz_with_meta(path, kind="ganmetric result or axes", required=("meta",),
-                                 format_prefix="ganmetric-", hint=_missing_meta_hint)
+                                 format_prefix="ganmetric-", hint=_missing_meta_hint, argument="basis")
     fmt = str(meta["format"])
     for prefix, reader in BASIS_FILE_FORMATS.items():
         if fmt.startswith(prefix):
@@ -179,14 +179,14 @@ def _columns(vecs, n: int, source: str, basis_k) -> torch.Tensor:
     """The directions as an (n, k) float64 matrix, checked, cut to the first ``basis_k`` columns."""
     U = _float64(vecs)
     if U.dim() != 2 or U.shape[0] != n or not 1 <= U.shape[1] <= n:
-        raise InputError(f"basis from {source} must have shape ({n}, k) with 1 <= k <= {n} "
-                         f"(columns are directions in this {n}-d latent space), got {tuple(U.shape)}")
+        raise InputError(f"the basis from {source} must have shape ({n}, k) with 1 <= k <= {n} "
+                         f"(columns are directions in this {n}-d latent space), got {tuple(U.shape)}", argument="basis")
     if not torch.isfinite(U).all():
-        raise InputError(f"basis from {source} contains NaN or inf values")
+        raise InputError(f"the basis from {source} contains NaN or inf values", argument="basis")
     if basis_k is not None:
         if isinstance(basis_k, bool) or not isinstance(basis_k, (int, np.integer)) or not 1 <= basis_k <= U.shape[1]:
             raise InputError(f"basis_k must be an integer between 1 and {U.shape[1]} (the directions {source} "
-                             f"holds), got {basis_k}")
+                             f"holds), got {basis_k}", argument="basis_k")
         U = U[:, :int(basis_k)]
     return U
 
@@ -195,10 +195,10 @@ def _eigval_scale(vals, k: int, source: str, p: float, floor: float) -> torch.Te
     """s_i = (max(lambda_i, floor lambda_1) / lambda_1) ** -p for the first k eigenvalues."""
     if vals is None:
         raise InputError(f"eigval_power={p} needs eigenvalues, but {source} has none "
-                         "(pass a result file, a MetricResult or an axes file)")
+                         "(pass a result file, a MetricResult or an axes file)", argument="eigval_power")
     lam = _float64(vals)[:k]
     if not torch.isfinite(lam).all() or float(lam.max()) <= 0:
-        raise InputError(f"eigenvalues from {source} must be finite with a positive maximum")
+        raise InputError(f"eigenvalues from {source} must be finite with a positive maximum", argument="basis")
     top = float(lam.max())
     return (lam.clamp_min(floor * top) / top) ** (-p)
 
@@ -228,16 +228,17 @@ def resolve_basis(basis, G, *, eigval_power: float = 0.0, eigval_floor: float = 
             a missing file.
         ResultFileError: a file that is not a valid ganmetric result or axes file.
     """
-    p = checks.finite_float(eigval_power, "eigval_power")
-    floor = checks.finite_float(eigval_floor, "eigval_floor")
+    p = checks.finite_float("eigval_power", eigval_power)
+    floor = checks.finite_float("eigval_floor", eigval_floor)
     if not 0 < floor <= 1:
-        raise InputError(f"eigval_floor must be in (0, 1], got {floor}")
+        raise InputError(f"eigval_floor must be in (0, 1], got {floor}", argument="eigval_floor")
     if basis is None:
         if p != 0:
             raise InputError("eigval_power needs a basis with eigenvalues (a result file or MetricResult); "
-                             "got no basis")
+                             "got no basis", argument="eigval_power")
         if basis_k is not None:
-            raise InputError(f"basis_k={basis_k} needs a basis to take directions from; got no basis")
+            raise InputError(f"basis_k={basis_k} needs a basis to take directions from; got no basis",
+                             argument="basis_k")
         return None, {"basis": None}
     src = basis_source(basis)
     vecs, vals, source = src.vectors, src.eigvals, src.description

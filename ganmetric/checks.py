@@ -1,4 +1,10 @@
-"""Input validation shared by the API and the CLI: one place, one wording."""
+"""Input validation shared by the API and the CLI: one place, one wording.
+
+Every check takes the argument's name first, then its value (``positive_int("k", k)``), and
+raises an :class:`~ganmetric.errors.InputError` whose ``argument`` is that name and whose
+message starts with it ("k must be at least 1, got 0"), so that a front end can put its own
+name for the argument (a flag) in that place.
+"""
 from __future__ import annotations
 
 import math
@@ -11,16 +17,23 @@ import torch
 from .errors import InputError
 
 
-def one_of(kind: str, value: str, valid: Iterable[str]) -> str:
+def one_of(name: str, value: str, valid: Iterable[str], *, what: str | None = None) -> str:
     """Return ``value`` if it is in ``valid``.
 
+    Args:
+        name: the argument's name (``"method"``).
+        value: what was given.
+        valid: the allowed values.
+        what: how to call the value in the message when the argument's name alone does not say
+            enough (``"latent space of stylegan2-demo"``); the message then starts with it.
+
     Raises:
-        InputError: naming the kind, the value and every valid choice.
+        InputError: naming the argument (or ``what``), the value and every valid choice.
     """
     valid = sorted(valid)
     if value not in valid:
         # quoted by hand: a repr would show numpy's np.str_('x') for a numpy string
-        raise InputError(f"Invalid {kind} '{value}'. Must be one of {{{', '.join(valid)}}}", argument=kind)
+        raise InputError(f"{what or name} '{value}' is not one of {{{', '.join(valid)}}}", argument=name)
     return value
 
 
@@ -28,13 +41,15 @@ def one_of(kind: str, value: str, valid: Iterable[str]) -> str:
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 
 
-def latent_codes(z, latent_dim: int, *, name: str = "z") -> torch.Tensor:
+def latent_codes(name: str, z, latent_dim: int, *, shown: str | None = None) -> torch.Tensor:
     """Validate latent codes and return them as a (B, latent_dim) tensor.
 
     Args:
+        name: the argument that gave the codes (``"z"``, ``"z_init"``).
         z: array-like of shape (latent_dim,) or (B, latent_dim).
         latent_dim: expected size of one code.
-        name: what to call the codes in messages (e.g. a file name).
+        shown: what to call the codes in messages when not by the argument's name (a file
+            name, "the codes moved by amount 2").
 
     Codes must be float32, float64 or integers (float16 and bfloat16 codes are refused, not
     cast: say ``z.float()`` yourself), finite, and within float32's range (about 3.4e38): a
@@ -44,33 +59,34 @@ def latent_codes(z, latent_dim: int, *, name: str = "z") -> torch.Tensor:
         InputError: wrong shape, empty, a half-precision dtype, non-finite values, or values
             beyond float32's range.
     """
+    label = shown or name
     if not isinstance(z, torch.Tensor):
         try:
             z = torch.as_tensor(z, device="cpu")  # never the default device: the caller places codes
         except Exception as exc:  # numpy object arrays, strings, ...
-            raise InputError(f"{name} must be a numeric array, got {type(z).__name__}") from exc
+            raise InputError(f"{label} must be a numeric array, got {type(z).__name__}", argument=name) from exc
     if not (z.dtype.is_floating_point or z.dtype in (torch.int32, torch.int64)):
-        raise InputError(f"{name} must hold real numbers, got dtype {z.dtype}")
+        raise InputError(f"{label} must hold real numbers, got dtype {z.dtype}", argument=name)
     if z.dtype in (torch.float16, torch.bfloat16):
         short = str(z.dtype).replace("torch.", "")
-        raise InputError(f"{name} has dtype {short}: codes must be float32 or float64 (or integers), never cast "
-                         f"silently; convert them first, e.g. z.float()")
+        raise InputError(f"{label} has dtype {short}: codes must be float32 or float64 (or integers), never cast "
+                         f"silently; convert them first, e.g. z.float()", argument=name)
     given = tuple(z.shape)  # reported as given, before a single code becomes a batch of one
     if z.dim() == 1:
         z = z[None]
     if z.dim() != 2 or z.shape[1] != latent_dim or z.shape[0] == 0:
-        raise InputError(f"{name} must have shape ({latent_dim},) or (N, {latent_dim}) for this latent space, "
-                         f"got {given}")
+        raise InputError(f"{label} must have shape ({latent_dim},) or (N, {latent_dim}) for this latent space, "
+                         f"got {given}", argument=name)
     if not torch.isfinite(z).all():
-        raise InputError(f"{name} contains NaN or inf values")
+        raise InputError(f"{label} contains NaN or inf values", argument=name)
     largest = float(z.abs().max())
     if largest > FLOAT32_MAX:
-        raise InputError(f"{name}: values beyond float32's range (up to {largest:.3g} in size), which no "
-                         f"generator can use")
+        raise InputError(f"{label}: values beyond float32's range (up to {largest:.3g} in size), which no "
+                         f"generator can use", argument=name)
     return z
 
 
-def finite_float(value, name: str) -> float:
+def finite_float(name: str, value) -> float:
     """Return ``value`` as a finite float.
 
     Raises:
@@ -92,9 +108,21 @@ def positive_float(name: str, value) -> float:
     Raises:
         InputError: not a real number, NaN/inf, or <= 0.
     """
-    out = finite_float(value, name)
+    out = finite_float(name, value)
     if out <= 0:
         raise InputError(f"{name} must be a finite number > 0, got {out:g}", argument=name)
+    return out
+
+
+def non_negative_float(name: str, value) -> float:
+    """Return ``value`` as a finite float >= 0 (a weight, a penalty).
+
+    Raises:
+        InputError: not a real number, NaN/inf, or < 0.
+    """
+    out = finite_float(name, value)
+    if out < 0:
+        raise InputError(f"{name} must be a finite number >= 0, got {out:g}", argument=name)
     return out
 
 
@@ -119,7 +147,7 @@ def integer(name: str, value, *, minimum: int | None = None, maximum: int | None
 SEED_LIMIT = 2 ** 63
 
 
-def seed(value, name: str = "seed") -> int:
+def seed(name: str, value) -> int:
     """Validate a seed: an integer in [0, 2**63) (a Python or numpy int, not a bool or a float).
 
     The one check of every seed the API and the CLI take (``--seed -1`` would otherwise equal

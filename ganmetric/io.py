@@ -59,12 +59,12 @@ def atomic_write_bytes(path, data: bytes) -> Path:
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise InputError(f"cannot write {path}: folder {folder} does not exist")
+        raise InputError(f"cannot write {path}: folder {folder} does not exist", argument="path")
     remove_stale_temps(folder, [path.name])
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
     except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}", argument="path") from exc
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -143,6 +143,18 @@ def remove_stale_temps(folder, names) -> list[Path]:
     return removed
 
 
+def npy_bytes(array) -> bytes:
+    """An array as the bytes of a ``.npy`` file (numbers only, never a pickle), to write with
+    :func:`atomic_write_bytes`.
+
+    Args:
+        array: a numpy array or anything ``np.asarray`` takes (a CPU tensor).
+    """
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
 def atomic_save_npz(path, arrays: dict) -> Path:
     """``np.savez`` to memory, then :func:`atomic_write_bytes` (never a half-written file)."""
     buf = io.BytesIO()
@@ -150,8 +162,12 @@ def atomic_save_npz(path, arrays: dict) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def check_writable(path) -> Path:
+def check_writable(path, *, argument: str = "path") -> Path:
     """Fail early (before long work) if ``path`` cannot be written; create missing parent folders.
+
+    Args:
+        path: the file to be written.
+        argument: the argument that named it (the error's ``argument``).
 
     Raises:
         InputError: a parent cannot be created, the folder is not writable, or path is a folder.
@@ -159,18 +175,18 @@ def check_writable(path) -> Path:
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
-        raise InputError(f"cannot write {path}: it is a folder")
+        raise InputError(f"cannot write {path}: it is a folder", argument=argument)
     if not folder.is_dir():
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise InputError(f"cannot create folder {folder}: {exc.strerror or exc}") from exc
+            raise InputError(f"cannot create folder {folder}: {exc.strerror or exc}", argument=argument) from exc
     if not os.access(folder, os.W_OK):
-        raise InputError(f"cannot write {path}: folder {folder} is not writable")
+        raise InputError(f"cannot write {path}: folder {folder} is not writable", argument=argument)
     return path
 
 
-def check_suffix(path, suffixes, what: str, *, name: str = "path") -> Path:
+def check_suffix(path, suffixes, what: str, *, argument: str = "path") -> Path:
     """Refuse a file name whose suffix is not one of the formats the file is written in.
 
     A file's format never follows a name the user chose by chance: ``--out t3.txt`` for a
@@ -180,7 +196,7 @@ def check_suffix(path, suffixes, what: str, *, name: str = "path") -> Path:
         path: the file to be written.
         suffixes: the suffixes it may have (lower case, with the dot).
         what: what the file is, for the message ("a ganmetric result file (.npz)").
-        name: the argument (or flag) that named it.
+        argument: the argument that named it (the error's ``argument``).
 
     Returns:
         ``path`` as a Path.
@@ -190,8 +206,8 @@ def check_suffix(path, suffixes, what: str, *, name: str = "path") -> Path:
     """
     path = Path(path)
     if path.suffix.lower() not in tuple(suffixes):
-        raise InputError(f"{name} is written as {what}: its name must end in {' or '.join(suffixes)}, "
-                         f"got {path.name}", argument=name if name.isidentifier() else None)
+        raise InputError(f"{argument} is written as {what}: its name must end in {' or '.join(suffixes)}, "
+                         f"got {path.name}", argument=argument)
     return path
 
 
@@ -285,7 +301,7 @@ def _broken_zip(path) -> bool:
         return True
 
 
-def load_torch_file(path, *, what: str = "weights file", safe_globals=()):
+def load_torch_file(path, *, what: str = "weights file", safe_globals=(), argument: str = "weights"):
     """``torch.load(path, weights_only=True)`` on CPU, with errors in plain words; a ``.safetensors``
     file (by suffix or content) is read with the ``safetensors`` package instead (a flat dict of tensors).
 
@@ -297,6 +313,7 @@ def load_torch_file(path, *, what: str = "weights file", safe_globals=()):
         path: the file.
         what: what to call it in messages ("weights file", "LPIPS backbone file", ...).
         safe_globals: extra classes allowed in the file (e.g. ``argparse.Namespace``).
+        argument: the argument that named the file (the error's ``argument``).
 
     Raises:
         InputError: the file does not exist.
@@ -306,7 +323,7 @@ def load_torch_file(path, *, what: str = "weights file", safe_globals=()):
     from .errors import WeightsError
     path = Path(path).expanduser()
     if not path.is_file():
-        raise InputError(f"{what} not found: {path}")
+        raise InputError(f"{what} not found: {path}", argument=argument)
     if path.suffix == ".safetensors" or describe_file(path) == "a safetensors file":
         return _load_safetensors(path, what)
     try:
@@ -362,12 +379,12 @@ def save_npz_with_meta(path, arrays: dict, meta: dict) -> Path:
         InputError: ``path`` does not end in ``.npz``.
         OutputError: the write failed.
     """
-    check_suffix(path, (".npz",), "a numpy .npz archive", name="path")
+    check_suffix(path, (".npz",), "a numpy .npz archive", argument="path")
     return atomic_save_npz(path, {**arrays, "meta": np.array(json_text(meta, indent=None).strip())})
 
 
-def read_npz_with_meta(path, *, kind: str, required, format_prefix: str,
-                       hint=None) -> tuple[dict, dict]:
+def read_npz_with_meta(path, *, kind: str, required, format_prefix: str, hint=None,
+                       argument: str = "path") -> tuple[dict, dict]:
     """Read every array of an ``.npz`` and its JSON ``meta``, checking keys and format.
 
     Args:
@@ -376,33 +393,34 @@ def read_npz_with_meta(path, *, kind: str, required, format_prefix: str,
         required: array names that must be present.
         format_prefix: what ``meta["format"]`` must start with.
         hint: optional ``arrays -> str`` appended to the missing-keys message.
+        argument: the argument that named the file (the error's ``argument``).
 
     Raises:
         ResultFileError: missing file, not an npz, missing arrays, bad meta or format.
     """
     path = Path(path)
     if not path.is_file():
-        raise ResultFileError(f"{kind} file not found: {path}")
+        raise ResultFileError(f"{kind} file not found: {path}", argument=argument)
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         if _broken_zip(path):  # the right kind of file, cut short or damaged: say so, not "a zip archive"
             error = ResultFileError(f"{path} is truncated or corrupt: an .npz (zip) file that cannot be read to the "
-                                    f"end")
+                                    f"end", argument=argument)
             error.damaged = True
             raise error from exc
         what = describe_file(path)
-        raise ResultFileError(f"{path} is not a readable {kind} file (.npz)" + (f": it is {what}" if what else "")
-                              ) from exc
+        raise ResultFileError(f"{path} is not a readable {kind} file (.npz)" + (f": it is {what}" if what else ""),
+                              argument=argument) from exc
     missing = [key for key in required if key not in arrays]
     if missing:
         raise ResultFileError(f"{path} is not a {kind} file: missing {', '.join(missing)}"
-                              + (hint(arrays) if hint else ""))
+                              + (hint(arrays) if hint else ""), argument=argument)
     try:
         meta = json.loads(str(arrays["meta"]))
     except json.JSONDecodeError as exc:
-        raise ResultFileError(f"{path}: meta is not valid JSON") from exc
+        raise ResultFileError(f"{path}: meta is not valid JSON", argument=argument) from exc
     if not isinstance(meta, dict) or not str(meta.get("format", "")).startswith(format_prefix):
-        raise ResultFileError(f"{path} is not a {kind} file (meta.format is not {format_prefix}...)")
+        raise ResultFileError(f"{path} is not a {kind} file (meta.format is not {format_prefix}...)", argument=argument)
     return arrays, meta

@@ -64,10 +64,10 @@ def _check_thresholds(thresholds) -> np.ndarray:
     try:
         th = np.asarray(thresholds, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"thresholds must be numbers in (0, 1], got {thresholds}") from exc
+        raise InputError(f"thresholds must be numbers in (0, 1], got {thresholds}", argument="thresholds") from exc
     if th.ndim != 1 or th.size == 0 or not np.all(np.isfinite(th) & (th > 0) & (th <= 1)):
         shown = ", ".join(f"{t:g}" for t in np.atleast_1d(th).ravel())
-        raise InputError(f"thresholds must be finite fractions in (0, 1], got [{shown}]")
+        raise InputError(f"thresholds must be finite fractions in (0, 1], got [{shown}]", argument="thresholds")
     return th
 
 
@@ -88,12 +88,12 @@ def anisotropy_counts(eigvals, thresholds=THRESHOLDS) -> np.ndarray:
     vals = np.abs(np.asarray(eigvals, dtype=np.float64))
     th = _check_thresholds(thresholds)
     if not np.isfinite(vals).all():
-        raise InputError("eigenvalues contain NaN or inf")
+        raise InputError("eigenvalues contain NaN or inf", argument="eigvals")
     single = vals.ndim == 1
     vals = np.sort(np.atleast_2d(vals), axis=1)[:, ::-1]
     total = vals.sum(axis=1, keepdims=True)
     if np.any(total <= 0):
-        raise InputError("a spectrum is all zeros; anisotropy counts are undefined")
+        raise InputError("a spectrum is all zeros; anisotropy counts are undefined", argument="eigvals")
     frac = np.cumsum(vals, axis=1) / total
     # a tolerance of a few ulps so that a fraction that reaches t exactly (e.g. 1.0) counts
     reached = frac[:, :, None] >= th[None, None, :] - 8 * np.finfo(np.float64).eps

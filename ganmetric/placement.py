@@ -128,7 +128,8 @@ def check_same_dtype(G, D) -> torch.dtype:
     d = module_dtype(D) if D is not None else None
     if d is not None and d != g:
         name = lambda t: str(t).replace("torch.", "")  # noqa: E731
-        raise InputError(f"the distance is {name(d)} but the generator is {name(g)}; load both with the same dtype")
+        raise InputError(f"the distance is {name(d)} but the generator is {name(g)}; load both with the same dtype",
+                         argument="dtype")
     return g
 
 

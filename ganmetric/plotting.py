@@ -68,7 +68,7 @@ def image_format(path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in IMAGE_FORMATS:
         raise InputError(f"cannot write an image as {Path(path).name}: the name must end in "
-                         f"{', '.join(IMAGE_FORMATS)}")
+                         f"{', '.join(IMAGE_FORMATS)}", argument="path")
     return IMAGE_FORMATS[suffix]
 
 
@@ -83,7 +83,7 @@ def pil_image(image):
         return image
     shape = tuple(image.shape)
     if len(shape) != 3 or shape[0] not in (1, 3):
-        raise InputError(f"expected one image of shape (C, H, W) with 1 or 3 channels, got {shape}")
+        raise InputError(f"expected one image of shape (C, H, W) with 1 or 3 channels, got {shape}", argument="image")
     pix = to_uint8(image)
     return Image.fromarray(pix[..., 0] if pix.shape[-1] == 1 else pix)
 

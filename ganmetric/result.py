@@ -142,7 +142,8 @@ class MetricResult:
         clash = sorted(set(extra) & RESERVED_KEYS)
         if clash:
             raise InputError(f"{', '.join(clash)} cannot be given when saving a result: the result records "
-                             f"them itself (the model and distance from the objects that computed it)")
+                             f"them itself (the model and distance from the objects that computed it)",
+                             argument=clash[0])
         vals = _array(self.eigvals)
         meta = {**{k: v for k, v in self.meta.items() if k not in ("format", "versions", "path")},
                 "format": FORMAT, "kind": self.kind, "method": self.method, "k": self.k, "latent_dim": self.dim,
@@ -191,15 +192,15 @@ class MetricResult:
               and (H is None or H.shape == (n, n)))
         if not ok:
             raise ResultFileError(f"{path}: inconsistent shapes eigvals {vals.shape}, eigvecs {vecs.shape}, "
-                                  f"z {z.shape}" + (f", H {H.shape}" if H is not None else ""))
+                                  f"z {z.shape}" + (f", H {H.shape}" if H is not None else ""), argument="path")
         if not (np.isfinite(vals).all() and np.isfinite(vecs).all()):
-            raise ResultFileError(f"{path}: non-finite eigenpairs")
+            raise ResultFileError(f"{path}: non-finite eigenpairs", argument="path")
         for name, arr in (("point z", z), ("metric H", H)):
             if arr is not None and not np.isfinite(arr).all():
-                raise ResultFileError(f"{path}: non-finite values in its {name}")
+                raise ResultFileError(f"{path}: non-finite values in its {name}", argument="path")
         kind = meta.get("kind", "point")
         if kind not in KINDS:
-            raise ResultFileError(f"{path}: unknown result kind {kind}")
+            raise ResultFileError(f"{path}: unknown result kind {kind}", argument="path")
         options = {k: meta.get(k) for k in ("chunk", "eps", "max_iter", "tol", "lanczos_seed", "allow_tf32")
                    if k in meta}
         return cls(vals, vecs, z, H, arrays.get("residuals"), kind=kind, method=meta.get("method"),

@@ -128,8 +128,9 @@ def _check_target(out: Path, shown, outputs, overwrite: bool, what: str) -> None
         raise InputError(f"out_dir {shown} holds files that {what} does not write ({_listing(foreign)}); the folder "
                          f"is replaced whole when the run ends, so choose a new or empty folder", argument="out_dir")
     if names and not overwrite:
-        raise InputError(f"{shown} holds the outputs of an earlier run ({_listing(names)}); choose another folder "
-                         f"for out_dir, or replace them with this run's: overwrite", argument="overwrite")
+        raise InputError(f"out_dir {shown} holds the outputs of an earlier run ({_listing(names)}); choose another "
+                         "folder, or replace them with this run's: {overwrite}", argument="out_dir",
+                         mentions=("overwrite",))
 
 
 def _leftovers(out: Path, kind: str) -> list[Path]:

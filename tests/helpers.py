@@ -27,7 +27,7 @@ def subprocess_env(**extra) -> dict:
 def one_error_line(res, match):
     """A CLI result that failed with exactly one ``Error:`` line holding ``match`` and no traceback.
 
-    Bad input exits 2, a failure at run time 1 (ganmetric_cli.common.one_line_error); ganmetric's own
+    Bad input exits 2, a failure at run time 1 (ganmetric_cli.errors.one_line_error); ganmetric's own
     errors print that line alone, click's usage errors (UsageError) may print the usage above it."""
     assert res.exit_code in (1, 2), res.output
     lines = [line for line in res.output.splitlines() if line.strip()]

@@ -139,7 +139,7 @@ def test_topk_method(tmp_path, tiny, mse):
 @pytest.mark.parametrize("bad,match", [
     (dict(codes=torch.zeros(2, 5)), "shape"),
     (dict(codes=torch.full((2, 6), float("nan"))), "NaN"),
-    (dict(method="nope"), "Invalid method"),
+    (dict(method="nope"), "method 'nope' is not one of"),
     (dict(k=99), "k must be"),
 ])
 def test_bad_inputs(tmp_path, tiny, mse, bad, match):
@@ -211,6 +211,8 @@ def test_old_folder_resumes_from_its_record_but_cannot_grow(tmp_path, mse):
     msg = str(err.value)
     assert "holds 3 codes drawn with seed 5 that are not the first 3 of the 5 drawn now" in msg
     assert "resume it with n_points 3" in msg and "choose another folder for out_dir" in msg
+    assert err.value.worded({"n_points": "--points", "out_dir": "--out"}).endswith(
+        "resume it with --points 3, or to grow the batch choose another folder for --out")
     # another seed has no record here: its codes are drawn, and the folder refuses them, naming both seeds
     with pytest.raises(ganmetric.InputError, match="drawn with seed 5, this run's with seed 6"):
         batch_metric(G, mse, batch_codes(G, 3, 6, d), d, method="jacobian", seed=6)
@@ -236,7 +238,7 @@ def test_messages_name_the_argument_not_a_flag(tmp_path, tiny, mse):
     for case in cases:
         with pytest.raises(ganmetric.InputError) as err:
             case()
-        assert "--" not in str(err.value) and "out_dir" in str(err.value), str(err.value)
+        assert "--" not in str(err.value) and err.value.argument == "out_dir", str(err.value)
 
 
 def test_manifest_is_strict_json(tmp_path, tiny, mse):
@@ -337,13 +339,13 @@ def test_the_size_of_a_batch_is_checked_before_anything_is_drawn(tmp_path, tiny,
     drawn = []
     monkeypatch.setattr(type(tiny), "sample", lambda self, n, seed=0: drawn.append(n))
     # a full float64 point of n = 6: H and eigenvectors 36 numbers each, eigenvalues and z 6 each: 84 x 8 bytes
-    with pytest.raises(ganmetric.InputError, match=r"^1000000 points are more than max_points 10000: the batch would "
-                                                   r"write about 720 MB \(1000000 result files of about 672 bytes "
-                                                   r"each and 48 MB of codes\); raise max_points") as e:
+    with pytest.raises(ganmetric.InputError, match=r"^max_points 10000 is fewer than the 1000000 points asked for: "
+                                                   r"the batch would write about 720 MB \(1000000 result files of about 672 bytes "
+                                                   r"each and 48 MB of codes\); raise it to run them") as e:
         batch_codes(tiny, 1_000_000, 0)
     assert e.value.argument == "max_points" and drawn == []
     monkeypatch.undo()
-    with pytest.raises(ganmetric.InputError, match="5 points are more than max_points 4"):
+    with pytest.raises(ganmetric.InputError, match="max_points 4 is fewer than the 5 points asked for"):
         batch_metric(tiny, mse, tiny.sample(5), tmp_path / "b", method="jacobian", max_points=4)
     assert not (tmp_path / "b").exists()
     assert batch_codes(tiny, 5, 0, max_points=5).shape == (5, 6)

@@ -196,7 +196,7 @@ def test_save_writes_every_output(G, D, result, tmp_path):
     ({"ks": []}, "ks must list at least one k"),
     ({"ks": [1.5]}, "ks must be an integer"),
     ({"fills": ["none", "none"]}, "fills must name each of none, norm at most once"),
-    ({"fills": ["zero"]}, "Invalid fill 'zero'"),
+    ({"fills": ["zero"]}, "fill 'zero' is not one of"),
     ({"random_bases": -1}, "random_bases must be at least 0"),
     ({"codes": torch.zeros(0, N)}, "codes must have shape"),
     ({"basis": torch.eye(N)[:, :3], "ks": [4]}, "ks goes up to 4 but the basis holds 3 directions"),

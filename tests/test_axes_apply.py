@@ -67,9 +67,9 @@ def test_walk_matches_apply(rows):
 
 def test_bad_inputs(rows):
     z = np.ones(7)
-    with pytest.raises(InputError, match="amount must be a finite number, got nan"):
+    with pytest.raises(InputError, match="t must be a finite number, got nan"):
         apply_axis(z, rows, 0, float("nan"))
-    with pytest.raises(InputError, match="amount must be a finite number, got inf"):
+    with pytest.raises(InputError, match="t must be a finite number, got inf"):
         apply_axis(z, rows, 0, float("inf"), sphere=True)
     with pytest.raises(InputError, match="axis index 3 is out of range"):
         apply_axis(z, rows, 3, 1.0)

@@ -127,9 +127,9 @@ def test_bad_inputs(linear):
     rows = (np.eye(6)[:2], np.ones(2))
     with pytest.raises(InputError, match="max_distance must be a finite number, got nan"):
         calibrate_steps(G, D, z0, rows, indices=[0], max_distance=float("nan"), n_targets=2)
-    with pytest.raises(InputError, match="max_distance must be a positive number, got -1"):
+    with pytest.raises(InputError, match="max_distance must be a finite number > 0, got -1"):
         calibrate_steps(G, D, z0, rows, indices=[0], max_distance=-1, n_targets=2)
-    with pytest.raises(InputError, match="max_step must be a positive number and at most pi on the sphere"):
+    with pytest.raises(InputError, match="max_step must be at most pi on the sphere, got 4"):
         calibrate_steps(G, D, z0, rows, indices=[0], max_distance=0.1, n_targets=2, sphere=True, max_step=4.0)
     with pytest.raises(InputError, match="rtol must lie in"):
         calibrate_steps(G, D, z0, rows, indices=[0], max_distance=0.1, n_targets=2, rtol=0)

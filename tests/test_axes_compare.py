@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from ganmetric.axes import Directions, compare_directions, ganspace_directions, load_directions, sefa_directions
+from ganmetric.axes import (DISCOVERY_METHODS, Directions, compare_directions, discovered_directions, ganspace_directions,
+                            load_directions, sefa_directions)
 from ganmetric.axes.compare import principal_angles
 from ganmetric.errors import InputError
 from ganmetric.generators.base import Generator
@@ -189,7 +190,7 @@ def test_bad_inputs():
     G = LinearGenerator(torch.randn(16, 4, dtype=torch.float64))
     with pytest.raises(InputError, match="SeFa needs a first layer"):
         sefa_directions(G)
-    with pytest.raises(InputError, match="Invalid layer 'nope'"):
+    with pytest.raises(InputError, match="layer 'nope' is not 'output' or one of"):
         ganspace_directions(TinyConvGenerator(n=4, res=8), k=2, n_samples=50, layer="nope")
     with pytest.raises(InputError, match="k must be at least 1 and at most 4"):
         ganspace_directions(G, k=5)
@@ -209,3 +210,28 @@ def test_randomized_pca_gives_the_exact_pcas_directions(monkeypatch):
     approx = ganspace_directions(G, k=3, n_samples=300, seed=0)
     _assert_same_directions(approx.vectors, exact.vectors, 1e-8)
     np.testing.assert_allclose(approx.values, exact.values, rtol=1e-8)
+
+
+def test_discovered_directions_are_each_methods_own_in_a_fixed_order():
+    """``axes compare``'s discovery in the library: each method's directions as its own function gives them, in the
+    order of DISCOVERY_METHODS whatever order they are asked in, each once; ``none`` asks for none."""
+    G = TinyConvGenerator(n=8, res=8).double()
+    found = discovered_directions(G, "sefa-unnormalised, sefa,sefa", n_directions=3)
+    assert [d.method for d in found] == [m for m in DISCOVERY_METHODS if m.startswith("sefa")]
+    for d, variant in zip(found, ("authors", "unnormalised")):
+        ref = sefa_directions(G, k=3, variant=variant)
+        np.testing.assert_allclose(d.vectors, ref.vectors, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(d.values, ref.values, rtol=1e-12)
+    assert discovered_directions(G, "none") == [] and discovered_directions(G, []) == []
+
+
+@pytest.mark.parametrize("kwargs, argument, match", [
+    (dict(methods="pca"), "methods", "method 'pca' is not one of {ganspace, sefa, sefa-unnormalised}"),
+    (dict(methods="none,sefa"), "methods", "method 'none' is not one of"),
+    (dict(methods="ganspace", sefa_layers=["fc"]), "sefa_layers", "sefa_layers needs sefa or sefa-unnormalised in methods"),
+    (dict(methods="sefa", n_directions=9), "n_directions", "at most 8"),
+])
+def test_discovered_directions_name_the_argument_to_blame(kwargs, argument, match):
+    with pytest.raises(InputError, match=match) as info:
+        discovered_directions(TinyConvGenerator(n=8, res=8), **kwargs)
+    assert info.value.argument == argument

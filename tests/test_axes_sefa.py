@@ -214,10 +214,10 @@ def test_stylegan2_z_is_refused():
 @pytest.mark.parametrize("kwargs, match", [
     ({"layers": 6}, r"layers must be indices 0-5 in the SeFa authors' numbering \(0 conv1, 1-4 convs\.0-3, 5 the "
                     r"last toRGB to_rgbs\.1\) or module names, got 6"),
-    ({"layers": "conv9"}, r"Invalid SeFa layer 'conv9'\. Must be one of \{conv1, convs\.0,"),
+    ({"layers": "conv9"}, r"SeFa layer 'conv9' is not one of \{conv1, convs\.0,"),
     ({"layers": ""}, "layers must name at least one synthesis layer"),
     ({"layers": [True]}, "layers must be indices or module names, got True"),
-    ({"variant": "normalised"}, r"Invalid SeFa variant 'normalised'\. Must be one of \{authors, unnormalised\}"),
+    ({"variant": "normalised"}, r"SeFa variant 'normalised' is not one of \{authors, unnormalised\}"),
     ({"k": 13}, "k must be at least 1 and at most 12"),
 ])
 def test_stylegan2_bad_arguments(kwargs, match):
@@ -299,10 +299,10 @@ def test_cli_compare_records_variant_and_layers(demo_result):
 
 
 @pytest.mark.parametrize("args, match", [
-    (["--sefa-layers", "40"], "Error: --sefa-layers must be indices 0-9 in the SeFa authors' "
+    (["--sefa-layers", "40"], "Error: Invalid value for '--sefa-layers': must be indices 0-9 in the SeFa authors' "
                               "numbering (0 conv1, 1-8 convs.0-7, 9 the last toRGB to_rgbs.3) or module names, got 40"),
-    (["--methods", "ganspace", "--sefa-layers", "0"], "needs sefa or sefa-unnormalised in --methods"),
-    (["--methods", "sefa-raw"], "Invalid method 'sefa-raw'"),
+    (["--methods", "ganspace", "--sefa-layers", "0"], "Invalid value for '--sefa-layers': needs sefa or sefa-unnormalised in --methods"),
+    (["--methods", "sefa-raw"], "method 'sefa-raw' is not one of"),
 ])
 def test_cli_compare_bad_sefa_options(demo_result, args, match):
     folder, paths = demo_result
@@ -367,7 +367,7 @@ def test_nvidia_stylegan3_w_plus_rows_and_bad_layers():
     with pytest.raises(InputError, match=r"layers must be indices 1-5 \(the w\+ row a layer reads: 1 synthesis.L0_20_8 "
                                          r"\.\.\. 5 synthesis.L4_16_3\) or module names, got 0"):
         sefa_directions(G_w, layers=0)
-    with pytest.raises(InputError, match=r"Invalid SeFa layer 'synthesis.input'"):
+    with pytest.raises(InputError, match=r"SeFa layer 'synthesis.input' is not one of"):
         sefa_directions(G_w, layers="synthesis.input")
     with pytest.raises(InputError, match=r"SeFa is not defined in an NVIDIA generator's z space") as err:
         sefa_directions(_nvidia("stylegan3", "z"))

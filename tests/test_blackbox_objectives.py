@@ -134,7 +134,7 @@ def test_unit_position_and_grey_images():
     ("unit:torchvision:alexnet:features.3", "a unit objective is written unit:torchvision:MODEL:LAYER:CHANNEL"),
     ("unit:timm:alexnet:features.3:0", "a unit objective is written"),
     ("unit:torchvision:lenet:features.3:0",
-     r"Invalid torchvision model 'lenet'. Must be one of \{alexnet, resnet50, vgg16\}"),
+     r"torchvision model 'lenet' is not one of \{alexnet, resnet50, vgg16\}"),
     ("unit:torchvision:alexnet:conv5:0",
      "torchvision alexnet has no layer conv5; its layers are: features, features.0, "),
     ("unit:torchvision:alexnet:features.3:192", r"layer features.3 of torchvision alexnet has 192 channels \(0-191\), "

@@ -112,18 +112,18 @@ def test_errors_are_one_line(tiny_file, tmp_path):
     res = run(*base, "--out", tmp_path / "o")
     assert res.exit_code == 2 and "exactly one of --points N or --z" in res.output
     _one_line_error(run(*base, "--points", 2, "--k", 99, "--out", tmp_path / "o"),
-                    "Invalid value for --k: must be at least 1 and at most 6, got 99")
+                    "Invalid value for '--k': must be at least 1 and at most 6, got 99")
     _one_line_error(run(*base, "--points", 1_000_000, "--out", tmp_path / "o"),
-                    "1000000 points are more than --max-points 10000: the batch would write about ")
+                    "--max-points 10000 is fewer than the 1000000 points asked for: the batch would write about ")
     _one_line_error(run(*base, "--points", 3, "--max-points", 2, "--k", 2, "--out", tmp_path / "o"),
                     # a top-2 float32 point of n = 6: eigenvectors 12 numbers, eigenvalues and residuals 2, z 6
-                    "Invalid value for --max-points: 3 points are more than --max-points 2: the batch would write "
-                    "about 408 bytes (3 result files of about 88 bytes each and 144 bytes of codes); raise "
-                    "--max-points to run it")
+                    "Invalid value for '--max-points': 2 is fewer than the 3 points asked for: the batch would write "
+                    "about 408 bytes (3 result files of about 88 bytes each and 144 bytes of codes); raise it to "
+                    "run them")
     assert not (tmp_path / "o").exists()
     fake_result(tmp_path / "one.npz", [1.0, 0.5])
     _one_line_error(run("average", tmp_path / "one.npz", "--out", tmp_path / "avg.txt"),
-                    "--out is written as a ganmetric result file (.npz): its name must end in .npz, got avg.txt")
+                    "Invalid value for '--out': is written as a ganmetric result file (.npz): its name must end in .npz, got avg.txt")
     assert not (tmp_path / "avg.txt").exists()
 
 
@@ -199,7 +199,7 @@ def test_batch_resumes_an_old_folder_and_refuses_to_grow_it(tiny_file, tmp_path,
 def test_spectrum_thresholds_must_be_finite_fractions(tmp_path, bad):
     fake_result(tmp_path / "a.npz", DECADES)
     res = run("spectrum", tmp_path / "a.npz", "--out", tmp_path / "out" / "s", "--thresholds", bad)
-    _one_line_error(res, "--thresholds must be finite fractions in (0, 1]")
+    _one_line_error(res, "Invalid value for '--thresholds': must be finite fractions in (0, 1]")
     assert not (tmp_path / "out").exists()                       # refused before anything was written
 
 
@@ -262,4 +262,4 @@ def test_compare_command(tmp_path):
                     "different latent sizes")
     assert not (tmp_path / "e.json").exists()
     _one_line_error(run("compare", tmp_path / "a.npz", tmp_path / "same.npz", "--k", 0, "--out", tmp_path / "e"),
-                    "Invalid value for --k: must be at least 1")
+                    "Invalid value for '--k': must be at least 1")

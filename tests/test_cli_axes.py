@@ -147,30 +147,33 @@ def test_output_formats_follow_the_suffix(result, tmp_path):
     bad = tmp_path / "bad"
     for args, match in [
         (("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", 1, "--out", bad / "x.npz"),
-         "--out is written as an image (PNG or JPEG, by the suffix): its name must end in .png or .jpg or .jpeg, "
-         "got x.npz"),
+         "Invalid value for '--out': is written as an image (PNG or JPEG, by the suffix): its name must end in .png "
+         "or .jpg or .jpeg, got x.npz"),
         (("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", 1, "--out", bad / "x.png", "--codes-out",
-          bad / "c.txt"), "--codes-out is written as a .npy array: its name must end in .npy, got c.txt"),
-        (("explore", "--axes", axes_file, "--axes-list", "0", "--out", bad / "g.npz"), "--out is written as an image"),
+          bad / "c.txt"),
+         "Invalid value for '--codes-out': is written as a .npy array: its name must end in .npy, got c.txt"),
+        (("explore", "--axes", axes_file, "--axes-list", "0", "--out", bad / "g.npz"),
+         "Invalid value for '--out': is written as an image"),
         (("explore", "--axes", axes_file, "--axes-list", "0", "--action-seeds", "1", "--action-out", bad / "a.gif",
-          "--out", bad / "g.png"), "--action-out is written as an image"),
+          "--out", bad / "g.png"), "Invalid value for '--action-out': is written as an image"),
         (("explore", "--axes", axes_file, "--axes-list", "0", "--curves", bad / "c.jpg", "--out", bad / "g.png"),
-         "--curves is written as a PNG plot: its name must end in .png, got c.jpg"),
+         "Invalid value for '--curves': is written as a PNG plot: its name must end in .png, got c.jpg"),
         (("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", 1, "--scale", 0, "--out", bad / "x.png"),
-         "Invalid value for --scale: must be at least 1, got 0"),
+         "Invalid value for '--scale': must be at least 1, got 0"),
         (("explore", "--axes", axes_file, "--axes-list", "0", "--scale", 0, "--out", bad / "g.png"),
-         "Invalid value for --scale: must be at least 1, got 0"),
+         "Invalid value for '--scale': must be at least 1, got 0"),
         (("explore", "--axes", axes_file, "--axes-list", "0", "--curves", bad / "c.png", "--curve-points", 1,
-          "--out", bad / "g.png"), "--curve-points must be at least 2, got 1"),
+          "--out", bad / "g.png"), "Invalid value for '--curve-points': must be at least 2, got 1"),
         (("explore", "--axes", axes_file, "--axes-list", "0", "--action-seeds", "1", "--action-axis", 5,
           "--out", bad / "g.png"), "axis index 5 is out of range"),
         (("explore", "--axes", axes_file, "--axes-list", "0", "--calibrate", "0.1", "--steps-out", bad / "s.txt",
-          "--out", bad / "g.png"), "--steps-out is written as a CSV table: its name must end in .csv, got s.txt"),
+          "--out", bad / "g.png"),
+         "Invalid value for '--steps-out': is written as a CSV table: its name must end in .csv, got s.txt"),
         (("axes", "export", path, "--out", bad / "t3.txt"),
-         "--out is written as a numpy .npz archive: its name must end in .npz, got t3.txt"),
-        (("axes", "compare", path, "--methods", "sefa", "--out", bad / "c.txt"), "--out is written as a CSV table"),
+         "Invalid value for '--out': is written as a numpy .npz archive: its name must end in .npz, got t3.txt"),
+        (("axes", "compare", path, "--methods", "sefa", "--out", bad / "c.txt"), "Invalid value for '--out': is written as a CSV table"),
         (("axes", "compare", path, "--methods", "sefa", "--out", bad / "c.csv", "--meta-out", bad / "m.csv"),
-         "--meta-out is written as a JSON file: its name must end in .json, got m.csv"),
+         "Invalid value for '--meta-out': is written as a JSON file: its name must end in .json, got m.csv"),
     ]:
         one_error_line(run(*args), match)
     assert [p for p in bad.rglob("*") if p.is_file()] == []
@@ -207,7 +210,7 @@ def test_bad_inputs(result, tmp_path):
     one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 4, "--amount", 1, "--out", out),
                     "axis index 4 is out of range: the axis file holds 4 axes (0 to 3)")
     one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", "nan", "--out", out),
-                    "Invalid value for --amount: must be a finite number, got nan")
+                    "Invalid value for '--amount': must be a finite number, got nan")
     # 1e308 is finite but moves the code beyond float32: once an all-black image and a code hessian refused
     one_error_line(run("axes", "apply", "--axes", axes_file, "--axis", 0, "--amount", 1e308, "--out", out),
                    "the codes moved by amount 1e+308: values beyond float32's range (up to ")
@@ -222,7 +225,7 @@ def test_bad_inputs(result, tmp_path):
                     "odd number >= 3")
     one_error_line(run("explore", "--axes", axes_file, "--axes-list", "0", "--curves", tmp_path / "c.png",
                         "--curves-range", "nan", "--out", out),
-           "Invalid value for --curves-range: must be a finite number, got nan")
+           "Invalid value for '--curves-range': must be a finite number, got nan")
 
     small = SimpleNamespace(eigvals=np.array([2.0, 1.0]), eigvecs=np.eye(8)[:, :2], z=np.ones(8), H=None,
                             residuals=None)

@@ -75,24 +75,24 @@ def test_default_ks():
 def test_bad_input_is_one_line_and_writes_nothing(model, result, tmp_path):  # noqa: F811
     out = tmp_path / "c"
     base = ["compress", "--hessian", result, *model, "--samples", 2, "--out", out]
-    last_line_error(run(*base, "--ks", "3,1"), "Invalid value for --ks: must be distinct and ascending, got 3,1")
-    last_line_error(run(*base, "--ks", "1,1"), "Invalid value for --ks: must be distinct and ascending")
-    last_line_error(run(*base, "--ks", "0,7"), "Invalid value for --ks: must be at least 0 and at most 6, got 7")
+    last_line_error(run(*base, "--ks", "3,1"), "Invalid value for '--ks': must be distinct and ascending, got 3,1")
+    last_line_error(run(*base, "--ks", "1,1"), "Invalid value for '--ks': must be distinct and ascending")
+    last_line_error(run(*base, "--ks", "0,7"), "Invalid value for '--ks': must be at least 0 and at most 6, got 7")
     last_line_error(run(*base, "--ks", "a"), "expected comma-separated integers")
     last_line_error(run("compress", "--hessian", result, "--samples", 0, "--out", out), "--samples")
     last_line_error(run("compress", "--hessian", result, "--samples", 2, "--out", out),  # a file never names code
                     "the basis h.npz records the model gm_layers_nets:make (your own code, module.path:factory); "
                     "ganmetric rebuilds only pretrained models from a file's record: if you trust it, name it "
-                    "yourself (--model gm_layers_nets:make --weights ")
+                    "yourself (--model gm_layers_nets:make, --weights ")
     last_line_error(run("compress", "--hessian", result, *model[:2], "--latent-dim", "6", "--samples", 2,
                         "--out", out), "the basis h.npz records weights from the file ")
-    last_line_error(run(*base, "--random-bases", -1), "Invalid value for --random-bases: must be at least 0")
+    last_line_error(run(*base, "--random-bases", -1), "Invalid value for '--random-bases': must be at least 0")
     last_line_error(run(*base[:3], "--model", "dcgan-face", *base[9:]),
                     "the basis h.npz was made with another model setting: latent size 6 there, 100 here; "
                     "model gm_layers_nets:make there, dcgan-face here")
     last_line_error(run(*base, "--distance", "layer:nope"), "has no layer nope")
     last_line_error(run("compress", *model, "--directions", "sefa", "--distance", "mse", "--center", "--out", out),
-                   "Invalid value for --center: needs the point a metric was computed at")
+                   "Invalid value for '--center': needs the point a metric was computed at")
     np.save(tmp_path / "d.npy", np.eye(7))
     last_line_error(run("compress", *model, "--directions", tmp_path / "d.npy", "--out", out), "must be (m, 6) rows")
     last_line_error(run("compress", *model, "--out", out), "give exactly one basis")

@@ -67,27 +67,27 @@ def _needs_model(*case):
 
 
 BAD = [
-    (["--model", "nope"], "Invalid --model 'nope'. Must be one of"),
+    (["--model", "nope"], "Invalid value for '--model': 'nope' is not one of"),
     (["--distance", "ssim9"], "Invalid value for '--distance'"),
     _needs_model(["--z", "{t}/short.npy"], "must have shape (100,)"),
     _needs_model(["--z", "{t}/nan.npy"], "NaN or inf"),
     _needs_model(["--z", "{t}/two.npy"], "expected one code"),
-    _needs_model(["--z", "{t}/missing.npy"], "z file not found"),
+    _needs_model(["--z", "{t}/missing.npy"], "Invalid value for '--z': file not found"),
     _needs_model(["--z", "{t}/corrupt.npy"], "the file is damaged or not a .npy array"),
-    _needs_model(["--k", "0"], "Invalid value for --k: must be at least 1 and at most 100, got 0"),
-    _needs_model(["--k", "101"], "Invalid value for --k: must be at least 1 and at most 100, got 101"),
+    _needs_model(["--k", "0"], "Invalid value for '--k': must be at least 1 and at most 100, got 0"),
+    _needs_model(["--k", "101"], "Invalid value for '--k': must be at least 1 and at most 100, got 101"),
     # solver options: validated by the library, reported under the flag (issue 9, section 4)
     _needs_model(["--method", "forward-iter", "--eps", "0"],
-                 "Invalid value for --eps: must be a finite number > 0, got 0"),
+                 "Invalid value for '--eps': must be a finite number > 0, got 0"),
     _needs_model(["--method", "forward-iter", "--eps", "nan"],
-                 "Invalid value for --eps: must be a finite number, got nan"),
+                 "Invalid value for '--eps': must be a finite number, got nan"),
     _needs_model(["--method", "gn-lanczos", "--tol", "-1"],
-                 "Invalid value for --tol: must be a finite number > 0, got -1"),
+                 "Invalid value for '--tol': must be a finite number > 0, got -1"),
     _needs_model(["--method", "gn-lanczos", "--max-iter", "0"],
-                 "Invalid value for --max-iter: must be at least 1"),
+                 "Invalid value for '--max-iter': must be at least 1"),
     _needs_model(["--method", "gn-lanczos", "--k", "5", "--max-iter", "3"],
-                 "Invalid value for --max-iter: must be at least k (5)"),
-    _needs_model(["--chunk", "0"], "Invalid value for --chunk: must be at least 1, got 0"),
+                 "Invalid value for '--max-iter': must be at least k (5)"),
+    _needs_model(["--chunk", "0"], "Invalid value for '--chunk': must be at least 1, got 0"),
     # options the method would ignore are refused, not accepted and dropped
     _needs_model(["--eps", "0.01"], "--eps is not used by method auto (here jacobian)"),
     _needs_model(["--method", "gn-lanczos", "--eps", "1e-3"], "--eps is not used by method gn-lanczos"),
@@ -100,7 +100,7 @@ BAD = [
     _needs_model(["--lpips-backbone", "{t}/none.pth", "--distance", "lpips-alex"], "file not found"),
     (["--out", "{t}"], "is a directory"),
     (["--out", "{t}/t3.txt"],
-     "--out is written as a ganmetric result file (.npz): its name must end in .npz, got t3.txt"),
+     "Invalid value for '--out': is written as a ganmetric result file (.npz): its name must end in .npz, got t3.txt"),
     _needs_model(["--resize", "64"], "applies to lpips-alex, lpips-vgg, lpips-squeeze only, not mse"),
 ]
 

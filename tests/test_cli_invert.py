@@ -74,7 +74,7 @@ def test_bad_image_and_mismatched_basis_give_one_error_line(files):
     (files / "bad.png").write_bytes(b"no image")
     res = CliRunner().invoke(main, ["invert", "--model", str(files / "tiny.pt"), "--latent-dim", "8", "--distance",
                                     "mse", "--image", str(files / "bad.png"), "--out", str(files / "bad")])
-    assert res.exit_code == 2 and "Error: cannot read image" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2 and "Error: Invalid value for '--image': cannot read image" in res.output and "Traceback" not in res.output
     assert not (files / "bad").exists()  # nothing written: every input is checked before --out is made
     five = ganmetric.MetricResult(eigvals=torch.ones(5), eigvecs=torch.eye(5), H=None, method="x", seconds=0.0,
                                   z=torch.zeros(5))
@@ -91,7 +91,7 @@ def test_subprocess_no_traceback(files):
                            "--out", str(files / "o")], capture_output=True, text=True, env=subprocess_env())
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1] == f"Error: image file not found: {files / 'missing.png'}"
+    assert proc.stderr.strip().splitlines()[-1] == f"Error: Invalid value for '--image': image file not found: {files / 'missing.png'}"
 
 
 def _error_line(res, code=2):
@@ -108,14 +108,14 @@ def test_a_basis_made_for_another_model_is_refused(files):
     recorded = {k: v for k, v in h.meta.items() if k != "model_options"}  # a file recording only the model's name
     other = save_with(files / "face.npz", dataclasses.replace(h, meta={}), **{**recorded, "model": "dcgan-face"})
     line = _error_line(_invert(files, "--hessian", str(other), "--out", str(files / "face_inv")))
-    assert line.startswith("Error: the basis face.npz was made with another model setting: model dcgan-face there, ")
+    assert line.startswith("Error: Invalid value for '--model': the basis face.npz was made with another model setting: model dcgan-face there, ")
     assert line.endswith("tiny.pt here") and not (files / "face_inv").exists()
 
 
 def test_basis_k_without_hessian_is_refused(files):
     res = _invert(files, "--basis-k", "3", "--out", str(files / "bk"))
     assert res.exit_code == 2 and "Traceback" not in res.output
-    assert res.output.strip().splitlines()[-1] == "Error: Invalid value for --basis-k: needs --hessian (the basis " \
+    assert res.output.strip().splitlines()[-1] == "Error: Invalid value for '--basis-k': needs --hessian (the basis " \
                                                   "to take the top k directions from)"
     assert not (files / "bk").exists()
 
@@ -130,16 +130,16 @@ def test_out_creates_missing_parent_folders(files):
 
 
 @pytest.mark.parametrize("extra, expected", [
-    (["--restarts", "100000000"], "Error: restarts=100000000 with steps=30 would keep 35.0 GiB of per-restart results"),
-    (["--box", "0,0,9,8"], "Error: box 0, 0, 9, 8 does not fit in target.png, which is 8 x 8 pixels"),
-    (["--box", "4,0,2,8"], "Error: box must have 0 <= x0 < x1 and 0 <= y0 < y1, got 4, 0, 2, 8"),
-    (["--chunk", "0"], "Error: Invalid value for --chunk: must be at least 1, got 0"),
-    (["--lr", "nan"], "Error: Invalid value for --lr: must be a finite number, got nan"),
-    (["--lr", "0"], "Error: lr must be positive, got 0"),
-    (["--pixel-weight", "-1"], "Error: --pixel-weight must be non-negative, got -1"),
-    (["--eigval-power", "0.5"], "Error: --eigval-power needs a basis"),
-    (["--true-z", "TRUE_Z_9"], "Error: --true-z TRUE_Z_9.npy must have shape (8,) or (N, 8)"),
-    (["--true-z", "TRUE_Z_2x8"], "Error: --true-z must be one code of size 8, got 2 codes"),
+    (["--restarts", "100000000"], "Error: Invalid value for '--restarts': 100000000 with --steps 30 would keep 35.0 GiB of per-restart results"),
+    (["--box", "0,0,9,8"], "Error: Invalid value for '--box': 0, 0, 9, 8 does not fit in target.png, which is 8 x 8 pixels"),
+    (["--box", "4,0,2,8"], "Error: Invalid value for '--box': must have 0 <= x0 < x1 and 0 <= y0 < y1, got 4, 0, 2, 8"),
+    (["--chunk", "0"], "Error: Invalid value for '--chunk': must be at least 1, got 0"),
+    (["--lr", "nan"], "Error: Invalid value for '--lr': must be a finite number, got nan"),
+    (["--lr", "0"], "Error: Invalid value for '--lr': must be a finite number > 0, got 0"),
+    (["--pixel-weight", "-1"], "Error: Invalid value for '--pixel-weight': must be a finite number >= 0, got -1"),
+    (["--eigval-power", "0.5"], "Error: Invalid value for '--eigval-power': needs a basis"),
+    (["--true-z", "TRUE_Z_9"], "Error: Invalid value for '--true-z': TRUE_Z_9.npy must have shape (8,) or (N, 8)"),
+    (["--true-z", "TRUE_Z_2x8"], "Error: Invalid value for '--true-z': must be one code of size 8, got 2 codes"),
 ])
 def test_bad_inputs_are_one_error_line_and_write_nothing(files, extra, expected):
     for name, shape in (("TRUE_Z_9", (9,)), ("TRUE_Z_2x8", (2, 8))):
@@ -170,7 +170,7 @@ def test_box_and_true_z_end_to_end(files):
     cos = float(z @ z_star / (np.linalg.norm(z) * np.linalg.norm(z_star)))
     assert fit["true_z_cosine"] == pytest.approx(cos, rel=1e-5)
     assert summary["settings"]["box"] == [0, 0, 8, 8] and summary["true_z_file"] == str(files / "z_star.npy")
-    assert f"to --true-z: cosine similarity {cos:.4f}" in res.output
+    assert f"to the known code: cosine similarity {cos:.4f}" in res.output
 
 
 def test_an_earlier_runs_folder_needs_overwrite_and_is_then_replaced_whole(files):
@@ -178,8 +178,8 @@ def test_an_earlier_runs_folder_needs_overwrite_and_is_then_replaced_whole(files
     assert _invert(files, "--out", str(out), "--seed", "0").exit_code == 0
     first = np.load(out / "code.npy")
     one_error_line(_invert(files, "--out", str(out), "--seed", "7"),
-                   f"Error: {out} holds the outputs of an earlier run (code.npy, codes.npy, fit.png, loss_curve.png "
-                   f"and 3 more); choose another folder for --out, or replace them with this run's: --overwrite")
+                   f"Error: Invalid value for '--out': {out} holds the outputs of an earlier run (code.npy, codes.npy, fit.png, "
+                   f"loss_curve.png and 3 more); choose another folder, or replace them with this run's: --overwrite")
     np.testing.assert_array_equal(np.load(out / "code.npy"), first)
     res = _invert(files, "--out", str(out), "--seed", "7", "--overwrite")
     assert res.exit_code == 0, res.output

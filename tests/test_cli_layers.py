@@ -52,10 +52,10 @@ def test_layers_run_resume_and_refusals(model, tmp_path):
 
 def test_bad_layer_names_are_one_line_and_write_nothing(model, tmp_path):
     base = ["layers", *model, "--distance", "mse", "--points", 2, "-q", "--out", tmp_path / "r"]
-    last_line_error(run(*base, "--layers", "net.7"), "Invalid value for --layers: gm_layers_nets:make has no layer "
+    last_line_error(run(*base, "--layers", "net.7"), "Invalid value for '--layers': gm_layers_nets:make has no layer "
                                                     "net.7; near matches: net.4, net.3")
     last_line_error(run(*base, "--layers", "net.1,net.1"),
-                   "Invalid value for --layers: must name each layer once, got net.1 twice")
+                   "Invalid value for '--layers': must name each layer once, got net.1 twice")
     last_line_error(run("layers", *model, "--distance", "layer:net.1", "--points", 2, "--out", tmp_path / "r"),
                    "D is the image distance the layers are compared with")
     last_line_error(run(*base[:-2], "--points", 0, "--out", tmp_path / "r"), "--points")
@@ -70,7 +70,7 @@ def test_distance_layer_on_the_hessian_and_batch_commands(model, tmp_path):
     saved = ganmetric.load_result(tmp_path / "h.npz")
     assert saved.meta["distance"] == "layer:net.1" and saved.meta["distance_options"] == {"layers": ["net.1"]}
     last_line_error(run("batch", *model, "--distance", "layer:net.9", "--points", 2, "--out", tmp_path / "b"),
-                   "Invalid value for --distance: gm_layers_nets:make has no layer net.9")
+                   "Invalid value for '--distance': gm_layers_nets:make has no layer net.9")
     last_line_error(run("hessian", *model, "--distance", "layer:net.9", "--out", tmp_path / "h2.npz"),
                    "has no layer net.9")
     assert not (tmp_path / "b").exists() and not (tmp_path / "h2.npz").exists()

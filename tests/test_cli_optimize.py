@@ -102,24 +102,24 @@ def test_ctrl_c_stops_after_the_generation_and_writes(files, monkeypatch):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--objective", "no_module_here:f"], "Error: Invalid value for --objective: cannot import module no_module_here"),
+    (["--objective", "no_module_here:f"], "Error: Invalid value for '--objective': cannot import module no_module_here"),
     (["--objective", "opt_scores_cli:brightness", "--method", "hess-cma", "--hessian", "h.npz", "--top", "9"],
-     "Error: Invalid value for --top: must be at most the latent size 8, got 9"),
+     "Error: Invalid value for '--top': must be at most the latent size 8, got 9"),
     (["--objective", "opt_scores_cli:brightness", "--budget", "5"],
-     "Error: Invalid value for --budget: must be at least one population (10 codes per generation), got 5"),
+     "Error: Invalid value for '--budget': must be at least one population (10 codes per generation), got 5"),
     (["--objective", "opt_scores_cli:brightness", "--method", "hess-cma"], "Error: hess-cma needs a basis, --hessian"),
     (["--objective", "opt_scores_cli:brightness", "--method", "cma", "--hessian", "h.npz"],
      "and a basis is used only by hess-cma"),
     (["--objective", "opt_scores_cli:brightness", "--method", "cma,simplex"],
-     "Error: Invalid value for --method: expected a comma-separated list of random, cma, hess-cma, got cma,simplex"),
+     "Error: Invalid value for '--method': expected a comma-separated list of random, cma, hess-cma, got cma,simplex"),
     (["--objective", "unit:torchvision:alexnet:conv9:0", "--objective-weights", "random"],
-     "Error: Invalid value for --objective: torchvision alexnet has no layer conv9; its layers are: features, "),
+     "Error: Invalid value for '--objective': torchvision alexnet has no layer conv9; its layers are: features, "),
     (["--objective", "unit:torchvision:alexnet:features.0:0", "--distance", "mse"],
      "Error: --distance, --lpips-backbone and --resize apply to image: objectives only"),
     (["--objective", "opt_scores_cli:brightness", "--objective-weights", "random"],
-     "Error: Invalid value for --objective-weights: is used only by unit: objectives, not by opt_scores_cli"),
+     "Error: Invalid value for '--objective-weights': is used only by unit: objectives, not by opt_scores_cli"),
     (["--objective", "opt_scores_cli:brightness", "--init", "z"],
-     "Error: Invalid value for --init: --init z needs --z"),
+     "Error: Invalid value for '--init': --init z needs --z"),
     (["--objective", "opt_scores_cli:brightness", "--hessian", "h.npz", "--axes", "h.npz"],
      "Error: give one basis: --hessian or --axes"),
 ])
@@ -135,7 +135,7 @@ def test_basis_of_another_model_is_refused(files, monkeypatch, tmp_path):
     torch.jit.save(torch.jit.trace(other, torch.zeros(2, 8)), str(files / "other.pt"))
     res = _run(files, monkeypatch, "--model", "other.pt", "--objective", "opt_scores_cli:brightness",
                "--hessian", "h.npz", "--top", "4", out="bad")
-    assert res.exit_code == 2 and "Error: the basis h.npz was made with another model setting" in res.output
+    assert res.exit_code == 2 and "Error: Invalid value for '--model': the basis h.npz was made with another model setting" in res.output
     assert not (files / "bad").exists()
 
 

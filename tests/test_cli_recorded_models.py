@@ -111,7 +111,7 @@ def test_a_recorded_module_is_never_imported(files, command):
     one_error_line(res, "records the model gm_marker_nets:make (your own code, module.path:factory); ganmetric "
                         "rebuilds only pretrained models from a file's record: if you trust it, name it yourself "
                         "(--model gm_marker_nets:make)")
-    assert res.exit_code == 2  # bad input (ganmetric_cli.common.one_line_error)
+    assert res.exit_code == 2  # bad input (ganmetric_cli.errors.one_line_error)
     assert _markers(files.folder) == [] and "gm_marker_nets" not in sys.modules
 
 

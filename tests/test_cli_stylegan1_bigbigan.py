@@ -60,17 +60,17 @@ def test_hessian_with_the_stylegan1_options_records_them(files, tmp_path):
     one_error_line(run(*explore, "--out", tmp_path / "a.png"), "--noise must be given again: the model was made "
                                                                "with arrays you gave (sha256 ")
     one_error_line(run(*explore, "--noise", tmp_path / "other.npz", "--out", tmp_path / "b.png"),
-                   "Invalid value for --noise: differs from the arrays the model was made with")
+                   "Invalid value for '--noise': differs from the arrays the model was made with")
     r = run(*explore, "--noise", files / "noise.npz", "--out", tmp_path / "c.png")
     assert r.exit_code == 0, r.output
     assert not (tmp_path / "a.png").exists() and not (tmp_path / "b.png").exists() and (tmp_path / "c.png").is_file()
 
 
 @pytest.mark.parametrize("more, words", [
-    (["--resolution", 64], "Invalid value for --resolution: must be one of 4, 8, 16, 32"),
-    (["--noise", "NOISE"], "Invalid value for --noise: must hold 4 arrays for resolution 32"),
-    (["--mean-style", "NOISE"], "Invalid value for --mean-style: file must be a .npy file"),
-    (["--mean-style", "absent.npy"], "Invalid value for --mean-style: file not found"),
+    (["--resolution", 64], "Invalid value for '--resolution': must be one of 4, 8, 16, 32"),
+    (["--noise", "NOISE"], "Invalid value for '--noise': must hold 4 arrays for resolution 32"),
+    (["--mean-style", "NOISE"], "Invalid value for '--mean-style': file must be a .npy file"),
+    (["--mean-style", "absent.npy"], "Invalid value for '--mean-style': file not found"),
     (["--class-index", 3], "class index cannot be set for model stylegan1"),
 ])
 def test_bad_stylegan1_options_one_line_nothing_written(files, tmp_path, more, words):

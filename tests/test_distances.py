@@ -63,7 +63,7 @@ def test_offline_pretrained_names_the_flag_on_the_command_line(monkeypatch, tmp_
     assert not (tmp_path / "h.npz").exists()
 
 
-@pytest.mark.parametrize("spec, kw, match", [("ssim2", {}, "Invalid distance"),
+@pytest.mark.parametrize("spec, kw, match", [("ssim2", {}, "distance 'ssim2' is not one of"),
                                              ("lpips-alex", {"lpips_backbone": "/nope.pth"}, "file not found"),
                                              ("lpips-alex", {"lpips_backbone": "random", "resize": 3}, "resize")])
 def test_bad_specs(spec, kw, match):

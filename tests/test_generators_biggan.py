@@ -117,7 +117,7 @@ def test_deterministic_row_independent_and_torch_func_ready(mse64):
 
 @pytest.mark.parametrize("kw,msg", [(dict(truncation=0.0), "truncation"), (dict(truncation=1.5), "truncation"),
                                     (dict(class_index=10), "class index"), (dict(latent_space="w"), "latent space"),
-                                    (dict(class_embedding=torch.zeros(5)), "class embedding")])
+                                    (dict(class_embedding=torch.zeros(5)), "class_embedding must have shape")])
 def test_bad_options_are_one_line_input_errors(kw, msg):
     with pytest.raises(InputError, match=msg):
         BigGANGenerator(small_biggan(), **{"class_index": 3, **kw})

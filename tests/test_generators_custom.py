@@ -263,7 +263,7 @@ def test_cli_custom_model_with_weights(user_dir):
         assert np.allclose(f["H"], 2 * A.T @ A / 16, rtol=1e-10)
     bad = CliRunner().invoke(main, ["hessian", "--model", "gm_user_nets:linear", "--weights", "absent.pt",
                                     "--distance", "mse", "-o", str(user_dir / "h2.npz")])
-    assert bad.exit_code == 2 and "weights file not found" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == 2 and "Invalid value for '--weights': file not found" in bad.output and "Traceback" not in bad.output
     assert not (user_dir / "h2.npz").exists()
 
 

@@ -55,7 +55,7 @@ def test_wrong_wheel_digest_is_refused(tmp_path, monkeypatch):
 
 def test_config_registry_and_errors(tmp_path, monkeypatch):
     assert {"dcgan-face", "eyes-cdcgan"} <= set(registry.available_configs())
-    with pytest.raises(InputError, match="Invalid model 'nope'.*dcgan-face"):
+    with pytest.raises(InputError, match="model 'nope' is not one of.*dcgan-face"):
         ganmetric.load_generator("nope")
     with pytest.raises(InputError, match="latent space"):
         ganmetric.load_generator("dcgan-face", latent_space="w")

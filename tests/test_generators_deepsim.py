@@ -101,7 +101,7 @@ def test_variant_from_shapes_and_mismatches(tmp_path):
         ganmetric.load_generator("deepsim", weights=str(tmp_path / "fc6.pt"), variant="fc8")
     with pytest.raises(WeightsError, match="holds an fc8 generator"):
         ganmetric.load_generator("deepsim-fc6", weights=str(tmp_path / "fc8.pt"))
-    with pytest.raises(InputError, match=r"Invalid DeePSim variant 'fc9'"):
+    with pytest.raises(InputError, match=r"DeePSim variant 'fc9' is not one of"):
         ganmetric.load_generator("deepsim", weights=str(tmp_path / "fc6.pt"), variant="fc9")
     with pytest.raises(InputError, match="model deepsim-fc6 is the DeePSim fc6 generator; variant fc7 needs"):
         ganmetric.load_generator("deepsim-fc6", weights=str(tmp_path / "fc6.pt"), variant="fc7")

@@ -113,7 +113,7 @@ def test_hub_weights_of_a_named_model_must_be_named_again(hub_cache, tmp_path, m
     G = ganmetric.load_generator("deepsim-fc6", weights="hf://owner/gans/sub/G.pt@v1")
     meta = ganmetric.generators.model_meta(G)
     with pytest.raises(InputError, match=rf"records weights from the Hugging Face file hf://owner/gans/sub/G.pt@{OLDER}"
-                                         rf" \(sha256 \w+\); .* pass --weights hf://owner/gans/sub/G.pt@{OLDER}"):
+                                         rf" \(sha256 \w+\); .* give weights hf://owner/gans/sub/G.pt@{OLDER}"):
         load_recorded_generator(meta)
     again = load_recorded_generator(meta, ModelSpec(None, None, {"weights": f"hf://owner/gans/sub/G.pt@{OLDER}"}))
     assert again.weights == G.weights

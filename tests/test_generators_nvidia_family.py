@@ -192,12 +192,12 @@ def test_a_file_holding_only_g_ema(tmp_path, cond_file):
 @pytest.mark.parametrize("options, error, match", [
     ({}, InputError, r"is conditional \(3 classes\): give class_index 0-2"),
     ({"class_index": 3}, InputError, r"class_index must be at least 0 and at most 2, got 3"),
-    ({"class_index": 0, "network": "D"}, InputError, r"Invalid network 'D'. Must be one of \{G, G_ema\}"),
-    ({"class_index": 0, "latent_space": "s"}, InputError, r"Invalid latent space for an NVIDIA generator 's'"),
+    ({"class_index": 0, "network": "D"}, InputError, r"network 'D' is not one of \{G, G_ema\}"),
+    ({"class_index": 0, "latent_space": "s"}, InputError, r"latent space of an NVIDIA generator 's' is not one of"),
     ({"class_index": 0, "truncation": 3}, InputError, r"truncation psi must be in \[0, 2\], got 3"),
     ({"class_index": 0, "truncation_cutoff": 2}, InputError, r"truncation_cutoff truncates only the first styles"),
     ({"class_index": 0, "latent_space": "z", "truncation_cutoff": 99}, InputError, r"at most 6, got 99"),
-    ({"class_index": 0, "noise_mode": "loud"}, InputError, r"Invalid noise_mode 'loud'"),
+    ({"class_index": 0, "noise_mode": "loud"}, InputError, r"noise_mode 'loud' is not one of"),
     ({"class_index": 0, "weights": "x.pt"}, InputError, r"weights cannot be set for an NVIDIA network pickle"),
 ])
 def test_bad_options_one_line_each(cond_file, options, error, match):
@@ -286,7 +286,7 @@ def test_cli_hessian_on_a_pickle_and_its_one_line_errors(cond_file, tmp_path):
     meta = json.loads(str(np.load(out)["meta"]))
     assert meta["model_options"]["class_index"] == 1 and meta["model_options"]["truncation"] == 0.7
     for args, match in ((["--distance", "mse"], "is conditional (3 classes): give --class-index 0-2"),
-                        (["--class-index", "5"], "Invalid value for --class-index: must be at least 0 and at most 2"),
+                        (["--class-index", "5"], "Invalid value for '--class-index': must be at least 0 and at most 2"),
                         (["--class-index", "0", "--network", "D"], "'D' is not one of 'G_ema', 'G'")):
         bad = tmp_path / "bad.npz"
         res = runner.invoke(main, ["hessian", "--model", str(path), *args, "--out", str(bad)])

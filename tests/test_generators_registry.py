@@ -21,7 +21,7 @@ def test_every_shipped_config_has_a_registered_family():
 
 
 def test_unknown_model_lists_the_valid_names():
-    with pytest.raises(InputError, match=r"Invalid model 'nope'\. Must be one of \{.*dcgan-face.*stylegan2-demo"):
+    with pytest.raises(InputError, match=r"model 'nope' is not one of \{.*dcgan-face.*stylegan2-demo"):
         ganmetric.load_generator("nope")
 
 

@@ -179,7 +179,7 @@ def test_spec_from_meta_passes_only_loader_options(user_dir):
 def test_only_pretrained_names_are_rebuilt_from_a_record(user_dir, model, kind):
     meta = {"model": model, "latent_space": "z", "latent_dim": 5, "model_options": {"weights": None}}
     with pytest.raises(InputError, match=f"^the file records the model {model} \\({kind}"
-                                         f".*if you trust it, name it yourself \\(--model {model}\\)$"):
+                                         f".*if you trust it, name it yourself \\(model {model}\\)$"):
         load_recorded_generator(meta)  # (that nothing is imported: test_cli_recorded_models, with marker files)
 
 
@@ -211,10 +211,10 @@ def test_a_recorded_weights_file_is_never_taken_from_the_record(user_dir):
     assert "weights" not in ModelSpec.from_meta(meta).options
     path = meta["model_options"]["weights"]["path"]
     with pytest.raises(InputError, match=f"^the file records weights from the file {path} \\(sha256 [0-9a-f]{{12}}\\); "
-                                         f"ganmetric loads a weights file only when you name it: pass --weights "
-                                         f"{path} \\(the same file, checked by sha256\\)$"):
+                                         f"ganmetric loads a weights file only when you name it: give weights "
+                                         f"{path} again \\(the same file, checked by sha256\\)$"):
         load_recorded_generator(meta, ModelSpec("gm_spec_nets:linear"))
-    with pytest.raises(InputError, match=f"name it yourself \\(--model gm_spec_nets:linear --weights {path}\\)$"):
+    with pytest.raises(InputError, match=f"name it yourself \\(model gm_spec_nets:linear, weights {path}\\)$"):
         load_recorded_generator(meta)
     shutil.copy(user_dir / "w.pt", user_dir / "copy.pt")  # the same bytes under another name
     G = load_recorded_generator(meta, ModelSpec("gm_spec_nets:linear", options={"weights": "copy.pt"}))

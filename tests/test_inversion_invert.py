@@ -153,7 +153,7 @@ def test_pixel_only_loss(linear):
     (dict(basis=torch.eye(N), basis_k=N + 1), "basis_k must be"),
     (dict(basis_k=3), "basis_k=3 needs a basis"),
     (dict(lr=float("nan")), "lr must be a finite number"),
-    (dict(pixel_weight=-0.5), "pixel_weight must be non-negative, got -0.5"),
+    (dict(pixel_weight=-0.5), "pixel_weight must be a finite number >= 0, got -0.5"),
     (dict(chunk=0), "chunk must be at least 1"),
     (dict(true_z=torch.zeros(2, N)), "true_z must be one code of size 6, got 2 codes"),
     (dict(true_z=torch.zeros(N + 1)), r"true_z must have shape \(6,\)"),
@@ -161,9 +161,9 @@ def test_pixel_only_loss(linear):
     (dict(basis="nowhere.npz"), "basis file not found"),
     (dict(steps=0), "steps must be at least 1"),
     (dict(restarts=1.5), "restarts must be an integer"),
-    (dict(lr=-1), "lr must be positive"),
-    (dict(optimizer="lbfgs"), "Invalid optimizer 'lbfgs'"),
-    (dict(pixel_loss="l2"), "Invalid pixel_loss 'l2'"),
+    (dict(lr=-1), "lr must be a finite number > 0, got -1"),
+    (dict(optimizer="lbfgs"), "optimizer 'lbfgs' is not one of"),
+    (dict(pixel_loss="l2"), "pixel_loss 'l2' is not one of"),
     (dict(distance_weight=0.0), "the loss is empty"),
     (dict(z_init=torch.zeros(3, N + 1)), r"z_init must have shape"),
     (dict(z_init=torch.zeros(3, N), restarts=2), "z_init must have 1 or restarts=2 rows"),
@@ -245,8 +245,8 @@ def test_huge_restarts_are_refused_up_front_with_an_estimate(linear):
     """Issue 9: `invert --restarts 100000` was killed by the kernel; what cannot be chunked (the loss
     history kept for every restart) is estimated and refused before any work: 10^8 restarts x (500 steps
     + 2 x 6 coordinates + 1) x 8 bytes = 382.2 GiB."""
-    with pytest.raises(InputError, match=r"^restarts=100000000 with steps=500 would keep 382\.2 GiB of per-restart "
-                                         r"results .* more than the 4 GiB allowed: lower restarts or steps$"):
+    with pytest.raises(InputError, match=r"^restarts 100000000 with steps 500 would keep 382\.2 GiB of per-restart "
+                                         r"results .* more than the 4 GiB allowed: lower it or steps$"):
         invert(linear[0], linear[2], "mse", restarts=10 ** 8, steps=500)
 
 

@@ -149,8 +149,8 @@ def test_float32_generator_gives_float32_codes():
 
 @pytest.mark.parametrize("kwargs,pattern", [
     ({"points": 2}, "points must be at least 3, got 2"),
-    ({"init": "spline"}, "Invalid init 'spline'"),
-    ({"optimizer": "sgd"}, "Invalid optimizer 'sgd'"),
+    ({"init": "spline"}, "init 'spline' is not one of"),
+    ({"optimizer": "sgd"}, "optimizer 'sgd' is not one of"),
     ({"refine": -1}, "refine must be at least 0, got -1"),
     ({"refine": 13}, "13 refinements of a path of 16 points would make 122881 codes; at most 4097"),
     ({"tol": 0}, "tol must be a finite number > 0, got 0"),
@@ -182,7 +182,7 @@ def test_bad_endpoints_and_distances_are_refused(linear, mse64):
 
 def test_compare_refuses_unknown_methods_and_geodesic_options_without_it(linear, mse64):
     a, b = _ends(4)
-    with pytest.raises(InputError, match="Invalid methods 'spline'"):
+    with pytest.raises(InputError, match="method 'spline' is not one of"):
         ganmetric.paths.compare_paths(linear, mse64, a, b, methods="linear,spline")
     with pytest.raises(InputError, match="prior_weight, refine apply to the geodesic only"):
         ganmetric.paths.compare_paths(linear, mse64, a, b, methods=["linear"], prior_weight=1.0, refine=1)

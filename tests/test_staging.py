@@ -82,7 +82,7 @@ def test_folders_of_earlier_runs_and_other_files_are_refused(tmp_path, monkeypat
     with pytest.raises(InputError, match=r"holds the outputs of an earlier run \(a.txt, b.txt\).*overwrite") as info:
         with staged_dir(out, outputs=OUTPUTS):
             pass
-    assert info.value.argument == "overwrite"
+    assert info.value.argument == "out_dir" and info.value.mentions == ("overwrite",)
     (out / "notes.md").write_text("mine")
     for overwrite in (False, True):  # never replaced: the folder would lose notes.md
         with pytest.raises(InputError, match=r"holds files that this run does not write \(notes.md\)") as info:

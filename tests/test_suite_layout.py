@@ -62,7 +62,11 @@ MAPPED = {
     "ganmetric/usercode.py": (["test_generators_custom.py", "test_distances_custom.py"],
                               "module.path:factory for users' models and distances"),
     "cli/ganmetric_cli/compare.py": (["test_cli_analysis.py"], "the compare command"),
-    "cli/ganmetric_cli/main.py": (["test_cli_common.py", "test_cli_imports.py"], "the command group and its imports"),
+    "cli/ganmetric_cli/common.py": (["test_cli_hessian.py", "test_cli_distance_flags.py"],
+                                    "the model, distance and solver option groups, through the commands"),
+    "cli/ganmetric_cli/interrupts.py": (["test_staging_processes.py", "test_cli_optimize.py"],
+                                        "Ctrl-C: stop after the current step, what was written is said"),
+    "cli/ganmetric_cli/main.py": (["test_cli_imports.py", "test_cli_hessian.py"], "the command group and its imports"),
     "cli/ganmetric_cli/view.py": (["test_viewer_cli.py"], "the view command"),
 }
 

@@ -200,7 +200,7 @@ BAD_RENDERS = [
     (b'{"coefficients": [0, 0, 0, 0], "z0": [1, 2, 3, 4, 5, 6, 7, 1e9]}', "z0"),
     (b'{"coefficients": [0, 0, 0, 0], "sphere": "yes"}', "sphere"),
     (b'{"coefficients": [0, 0, 0, 0], "with_reference": 1}', "with_reference"),
-    (b'{"coefficients": [0.1, 0, 0, 0], "z0": [0, 0, 0, 0, 0, 0, 0, 0], "sphere": true}', None),
+    (b'{"coefficients": [0.1, 0, 0, 0], "z0": [0, 0, 0, 0, 0, 0, 0, 0], "sphere": true}', "z0"),
     (b'{"coefficients": [0, 0, 0', "body"),
     (b"", "body"),
     (b"[0, 0, 0, 0]", "body"),

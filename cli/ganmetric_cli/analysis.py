@@ -14,15 +14,19 @@ from ganmetric.staging import written_together
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 
-from .common import (CODE_FILES, EXIT_FAILED, EXIT_INTERRUPTED, SEED, argument_flags, check_points_or_z,
-                    distance_options, metric_options, model_options, read_codes, refuse_unused, stop_on_sigint)
+from .codes import CODE_FILES, read_codes
+from .common import check_points_or_z, distance_options, metric_options, model_options, refuse_unused
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED
+from .flags import bad_value
+from .interrupts import stop_on_sigint
+from .params import SEED
 
 
-@argument_flags(out_dir="--out", n_points="--points")
 @click.command()
 @model_options
 @distance_options
-@click.option("--points", "-n", type=int, default=None, help="Number of latent points drawn from the model's prior.")
+@click.option("--points", "-n", "n_points", type=int, default=None,
+              help="Number of latent points drawn from the model's prior.")
 @click.option("--max-points", type=int, default=analysis.MAX_POINTS, show_default=True,
               help="The most points a batch may have: more (--points or rows of --z) are refused before anything is "
                    "drawn or written, with the size they would write; raise it for a larger batch.")
@@ -32,10 +36,10 @@ from .common import (CODE_FILES, EXIT_FAILED, EXIT_INTERRUPTED, SEED, argument_f
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
               help="Use these latent points instead: a .npy of shape (N, n). " + CODE_FILES)
 @metric_options
-@click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Batch folder: manifest.json, codes.npy, point_00000.npz, ...")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def batch(model_spec, device, dtype, distance_spec, points, max_points, seed, z_file, solver, out, quiet):
+def batch(model_spec, device, dtype, distance_spec, n_points, max_points, seed, z_file, solver, out_dir, quiet):
     """Compute the metric at N latent points: one result file per point plus a manifest.
 
     Resumable: run the same command again and it keeps the points whose files are valid,
@@ -61,15 +65,15 @@ def batch(model_spec, device, dtype, distance_spec, points, max_points, seed, z_
       ganmetric batch --model dcgan-face --distance mse --points 300 --seed 0 --out face_mse
       torchrun --nproc_per_node=4 -m ganmetric_cli batch --device cuda --points 300 --out face_lpips
     """
-    check_points_or_z(points, z_file)
+    check_points_or_z(n_points, z_file)
     with analysis.process_group(device) as ctx:
         G = model_spec.load(device=str(ctx.device), dtype=dtype)
         D = distance_spec.load(device=str(ctx.device), dtype=dtype, generator=G)  # layer names checked before writing
         refuse_unused(solver, D, G.latent_dim)
         codes = read_codes(z_file, G.latent_dim) if z_file else \
-            analysis.batch_codes(G, points, seed, out, max_points=max_points, k=solver["k"])
+            analysis.batch_codes(G, n_points, seed, out_dir, max_points=max_points, k=solver["k"])
         with stop_on_sigint("point") as stop:
-            s = analysis.batch_metric(G, D, codes, out, **solver, seed=None if z_file else seed, z_file=z_file,
+            s = analysis.batch_metric(G, D, codes, out_dir, **solver, seed=None if z_file else seed, z_file=z_file,
                                       max_points=max_points, progress=not quiet, stop=stop)
         if s.interrupted:
             if ctx.is_main:
@@ -101,7 +105,6 @@ def _failed_words(s) -> str:
             f"lists them, and running the same command computes them again")
 
 
-@argument_flags(thresholds="--thresholds")
 @click.command(help=f"""Spectra of many points: mean spectrum with 5-95 percentile band, anisotropy table.
 
 SOURCES are batch folders (their point_*.npz) and/or result files (an average file too).
@@ -125,11 +128,12 @@ def spectrum(sources, prefix, thresholds):
     try:
         th = [float(t) for t in thresholds.split(",")]
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated numbers, got {thresholds}", param_hint="--thresholds")
+        raise bad_value("thresholds", f"expected comma-separated numbers, got {thresholds}")
     rs = analysis.load_results(list(sources))
     st = analysis.spectrum_stats(rs, thresholds=th)
     prefix = Path(prefix) if prefix else _default_prefix(sources, "spectrum")
-    png, csv, js = (check_writable(prefix.with_name(prefix.name + suffix)) for suffix in (".png", ".csv", ".json"))
+    png, csv, js = (check_writable(prefix.with_name(prefix.name + suffix), argument="prefix")
+                    for suffix in (".png", ".csv", ".json"))
     click.echo(rs.describe())
     if not st.full:
         click.echo(f"note: top-k results: counts are fractions of the sum of the top {rs.k} eigenvalues, "
@@ -182,7 +186,8 @@ def homogeneity(sources, prefix, device, quiet):
     """
     rs = analysis.load_results(list(sources), min_count=2)
     prefix = Path(prefix) if prefix else _default_prefix(sources, "homogeneity")
-    outs = [check_writable(prefix.with_name(prefix.name + s)) for s in (".npz", ".json", "_heatmap.png", "_hist.png")]
+    outs = [check_writable(prefix.with_name(prefix.name + s), argument="prefix")
+            for s in (".npz", ".json", "_heatmap.png", "_hist.png")]
     click.echo(rs.describe())
     h = analysis.homogeneity(rs, device=device, progress=not quiet)
     summary = {"description": rs.describe(), "left_out": rs.skipped, **h.summary()}
@@ -218,7 +223,7 @@ def average(sources, out):
     Example:
       ganmetric average face_mse --out face_mse_avg.npz
     """
-    check_writable(check_suffix(out, (".npz",), "a ganmetric result file (.npz)", name="--out"))
+    check_writable(check_suffix(out, (".npz",), "a ganmetric result file (.npz)", argument="out"), argument="out")
     rs = analysis.load_results(list(sources))
     click.echo(rs.describe())
     avg = analysis.average_metric(rs)

@@ -1,7 +1,6 @@
 """``ganmetric axes export|apply|compare`` and ``ganmetric explore``: metric eigenvectors as latent axes."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import click
@@ -9,25 +8,17 @@ import numpy as np
 
 import ganmetric
 from ganmetric import axes as gax
-from ganmetric.io import atomic_write_bytes, check_writable, write_json
+from ganmetric.io import atomic_write_bytes, check_writable, npy_bytes, write_json
 from ganmetric.plotting import save_image
 from ganmetric.staging import written_together
 
 from ganmetric.distances import describe_distance, load_recorded_distance
 from ganmetric.generators import describe_model, load_recorded_generator
 
-from .common import CODE_FILES, SEED, argument_flags, distance_options, model_options, read_codes, seed_list
-
-
-def _int_list(value: str, param: str) -> list[int]:
-    try:
-        items = [int(v) for v in value.replace(" ", "").split(",") if v != ""]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers like 0,1,2, got {value!r}",
-                                 param_hint=param) from None
-    if not items:
-        raise click.BadParameter("expected at least one integer", param_hint=param)
-    return items
+from .codes import CODE_FILES, read_codes
+from .common import distance_options, model_options
+from .flags import bad_value
+from .params import SEED, IntList, SeedList
 
 
 def _model_for(axes, model_spec, device, dtype):
@@ -47,12 +38,12 @@ def _what(axes) -> str:
 def _reference(G, axes, z_file, seed, *, single: bool = True):
     """Codes from --z, else the library's default reference (--seed, else the axes' source point)."""
     if z_file is not None and seed is not None:
-        raise click.BadParameter("give --z or --seed, not both", param_hint="--z/--seed")
+        raise click.UsageError("give --z or --seed, not both")
     if z_file is None:
         return gax.reference_code(axes, G, seed)
     codes = read_codes(z_file, G.latent_dim)
     if single and codes.shape[0] != 1:
-        raise click.BadParameter(f"expected one code of size {G.latent_dim}, got {codes.shape[0]}", param_hint="--z")
+        raise bad_value("z_file", f"expected one code of size {G.latent_dim}, got {codes.shape[0]}")
     return codes, f"z file {z_file}"
 
 
@@ -65,11 +56,11 @@ def axes():
 
 
 @axes.command("export")
-@click.argument("result", type=click.Path(dir_okay=False))
+@click.argument("result_or_path", metavar="RESULT", type=click.Path(dir_okay=False))
 @click.option("--top", "-k", type=int, default=10, show_default=True, help="How many axes (top-K eigenvectors).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="axes.npz", show_default=True,
               help="Axis file (.npz: axes (K, n), eigvals, points, meta JSON).")
-def export(result, top, out):
+def export(result_or_path, top, out):
     """Write the top-K eigenvectors of RESULT (a single-point or average metric file) as an axis file.
 
     The file records a reference point: a single-point metric's own point; for an average,
@@ -81,8 +72,8 @@ def export(result, top, out):
       ganmetric hessian --model dcgan-face --distance mse --seed 0 --out face.npz
       ganmetric axes export face.npz --top 10 --out axes.npz
     """
-    check_writable(gax.check_output(out, "npz", name="--out"))
-    ax = gax.export_axes(result, top=top, out=out)
+    check_writable(gax.check_output(out, "npz", argument="out"), argument="out")
+    ax = gax.export_axes(result_or_path, top=top, out=out)
     click.echo(f"{ax.model} [{ax.latent_space}, n={ax.latent_dim}]  distance={ax.distance}  "
                f"source={ax.meta['source']['kind']} ({ax.points.shape[0]} point(s))")
     click.echo("eigenvalues: " + ", ".join(f"{v:.4g}" for v in ax.eigvals))
@@ -94,8 +85,8 @@ def export(result, top, out):
 @axes.command("apply")
 @model_options
 @click.option("--axes", "axes_file", type=click.Path(dir_okay=False), required=True, help="Axis file.")
-@click.option("--axis", "-i", "index", type=int, required=True, help="Axis index (0 = top eigenvector).")
-@click.option("--amount", "-t", type=float, required=True,
+@click.option("--axis", "-i", "i", type=int, required=True, help="Axis index (0 = top eigenvector).")
+@click.option("--amount", "-t", "t", type=float, required=True,
               help="Linear: latent distance t in z + t u. With --sphere: rotation angle in radians.")
 @click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
               help="Codes to edit: a .npy of shape (n,) or (N, n). " + CODE_FILES)
@@ -107,7 +98,7 @@ def export(result, top, out):
               help="Edited image, PNG or JPEG by the suffix (several codes: OUT_0.png, OUT_1.png, ...).")
 @click.option("--codes-out", type=click.Path(dir_okay=False), default=None,
               help="Edited codes .npy (default: OUT with suffix .npy).")
-def apply(model_spec, device, dtype, axes_file, index, amount, z_file, seed, sphere, scale, out, codes_out):
+def apply(model_spec, device, dtype, axes_file, i, t, z_file, seed, sphere, scale, out, codes_out):
     """Move latent codes along one axis and write the edited image(s) and codes.
 
     Without --z or --seed, the code is the point the axes came from (single-point metrics).
@@ -118,41 +109,26 @@ def apply(model_spec, device, dtype, axes_file, index, amount, z_file, seed, sph
       ganmetric axes apply --axes axes.npz --axis 0 --amount 2.0 --seed 3 --out edited.png
       ganmetric axes apply --axes axes.npz --axis 1 --amount 0.2 --sphere --z codes.npy --out edited.jpg --scale 4
     """
-    out = gax.check_output(out, "image", name="--out")
-    codes_out = gax.check_output(codes_out or out.with_suffix(".npy"), "codes", name="--codes-out")
-    check_writable(out)
-    check_writable(codes_out)
+    out = check_writable(gax.check_output(out, "image", argument="out"), argument="out")
+    codes_out = check_writable(gax.check_output(codes_out or out.with_suffix(".npy"), "codes", argument="codes_out"),
+                               argument="codes_out")
     ax = gax.load_axes(axes_file)
     G = _model_for(ax, model_spec, device, dtype)
     z, where = _reference(G, ax, z_file, seed, single=False)
-    edited = gax.apply_axis(z, ax, index, amount, sphere=sphere)
+    edited = gax.apply_axis(z, ax, i, t, sphere=sphere)
     images = gax.render_images(G, edited, scale=scale)
     paths = [out] if len(edited) == 1 else [out.with_name(f"{out.stem}_{j}{out.suffix}") for j in range(len(edited))]
-    buf = io.BytesIO()
-    np.save(buf, edited)
     with written_together():  # the images and the codes, or none of them
         for img, path in zip(images, paths):
             save_image(img, path)
-        atomic_write_bytes(codes_out, buf.getvalue())
-    how = f"rotated {amount:+g} rad toward" if sphere else f"moved {amount:+g} along"
+        atomic_write_bytes(codes_out, npy_bytes(edited))
+    how = f"rotated {t:+g} rad toward" if sphere else f"moved {t:+g} along"
     click.echo(describe_model(G))
-    click.echo(f"{len(edited)} code(s) from {where} {how} axis {index} (eigenvalue {ax.eigvals[index]:.4g})")
+    click.echo(f"{len(edited)} code(s) from {where} {how} axis {i} (eigenvalue {ax.eigvals[i]:.4g})")
     norms = np.linalg.norm(np.asarray(z, dtype=np.float64), axis=1)
     click.echo(f"|z| before: {', '.join(f'{v:.4f}' for v in norms[:4])}   after: "
                f"{', '.join(f'{v:.4f}' for v in np.linalg.norm(edited, axis=1)[:4])}")
     click.echo(f"wrote {paths[0]}" + (f" ... {paths[-1]}" if len(paths) > 1 else "") + f" and {codes_out}")
-
-
-COMPARE_METHODS = ("ganspace", "sefa", "sefa-unnormalised", "none")
-
-
-def _methods(methods: str) -> list[str]:
-    wanted = [m.strip() for m in methods.split(",") if m.strip()]
-    if wanted == ["none"]:
-        return []
-    for m in wanted:
-        ganmetric.checks.one_of("method", m, COMPARE_METHODS)
-    return wanted
 
 
 def _plain(value) -> str:
@@ -160,31 +136,18 @@ def _plain(value) -> str:
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
-def _discovered(G, wanted, n_directions, sefa_layers, samples, seed, layer, quiet) -> list:
-    """The directions of the methods asked for, in the order of the table: GANSpace, then SeFa's variants."""
-    dirs = []
-    if "ganspace" in wanted:
-        dirs.append(gax.ganspace_directions(G, k=n_directions, n_samples=samples, seed=seed, layer=layer,
-                                            progress=not quiet))
-    for method, variant in (("sefa", "authors"), ("sefa-unnormalised", "unnormalised")):
-        if method in wanted:
-            dirs.append(gax.sefa_directions(G, k=n_directions, layers=sefa_layers, variant=variant))
-    return dirs
-
-
-@argument_flags(layers="--sefa-layers")
 @axes.command("compare")
 @model_options
 @click.argument("result", type=click.Path(dir_okay=False))
 @click.option("--k", type=int, default=10, show_default=True, help="Size of the top metric eigenspace.")
 @click.option("--n-directions", type=int, default=10, show_default=True, help="Directions per method.")
 @click.option("--methods", default="ganspace,sefa", show_default=True,
-              help="Comma-separated: ganspace, sefa (the SeFa authors' column-normalised weights), "
-                   "sefa-unnormalised (raw weights, for comparison); or none (only --directions).")
+              help="Comma-separated, or none (only --directions): "
+                   + "; ".join(f"{name}: {what}" for name, what in gax.DISCOVERY_METHODS.items()) + ".")
 @click.option("--directions", "direction_files", multiple=True, type=click.Path(dir_okay=False),
               help="Your own directions: a .npy of shape (m, n) or (n,), one per row (InterFaceGAN boundaries, "
                    "hand-made ones); rows are normalised. Repeat for several files; each is named by its stem.")
-@click.option("--samples", type=int, default=5000, show_default=True, help="GANSpace: codes sampled.")
+@click.option("--samples", "n_samples", type=int, default=5000, show_default=True, help="GANSpace: codes sampled.")
 @click.option("--layer", default=None,
               help="GANSpace: module name of the layer whose activations are PCA'd, or 'output' "
                    "(default: the first non-linearity, e.g. main.2 for a DCGAN).")
@@ -203,7 +166,7 @@ def _discovered(G, wanted, n_directions, sefa_layers, samples, seed, layer, quie
               help="JSON saying what made the tables: the metric file, each method's settings (SeFa's variant "
                    "and layers, GANSpace's layer, samples and seed, files) (default: OUT_meta.json).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def compare(model_spec, device, dtype, result, k, n_directions, methods, direction_files, samples, layer, seed,
+def compare(model_spec, device, dtype, result, k, n_directions, methods, direction_files, n_samples, layer, seed,
             sefa_layers, out, angles_out, meta_out, quiet):
     """Align GANSpace, SeFa and your own directions with the metric of RESULT (point or average).
 
@@ -218,23 +181,22 @@ def compare(model_spec, device, dtype, result, k, n_directions, methods, directi
       ganmetric axes compare face.npz --directions smile.npy --methods sefa --out compare.csv
       ganmetric axes compare sg2_w.npz --methods sefa,sefa-unnormalised --sefa-layers 0-3 --out early.csv
     """
-    out = gax.check_output(out, "csv", name="--out")
-    angles_out = gax.check_output(angles_out or out.with_name(f"{out.stem}_angles.csv"), "csv", name="--angles-out")
-    meta_out = gax.check_output(meta_out or out.with_name(f"{out.stem}_meta.json"), "json", name="--meta-out")
-    for path in (out, angles_out, meta_out):
-        check_writable(path)
-    wanted = _methods(methods)
-    if sefa_layers is not None and not any(m.startswith("sefa") for m in wanted):
-        raise click.BadParameter("needs sefa or sefa-unnormalised in --methods", param_hint="--sefa-layers")
+    out = gax.check_output(out, "csv", argument="out")
+    angles_out = gax.check_output(angles_out or out.with_name(f"{out.stem}_angles.csv"), "csv", argument="angles_out")
+    meta_out = gax.check_output(meta_out or out.with_name(f"{out.stem}_meta.json"), "json", argument="meta_out")
+    for path, argument in ((out, "out"), (angles_out, "angles_out"), (meta_out, "meta_out")):
+        check_writable(path, argument=argument)
+    wanted = gax.discovery_methods(methods, sefa_layers=sefa_layers)
     res = ganmetric.load_result(result)
     dirs = [gax.load_directions(f, latent_dim=res.dim) for f in direction_files]
     gax.compare_directions(res, dirs, k=k)  # checks k and the files against the metric before GANSpace's sampling
     if wanted:
         G = load_recorded_generator(res.meta, model_spec, device=device, dtype=dtype,
                                     what=f"the result {Path(result).name}")
-        dirs = _discovered(G, wanted, n_directions, sefa_layers, samples, seed, layer, quiet) + dirs
+        dirs = gax.discovered_directions(G, wanted, n_directions=n_directions, sefa_layers=sefa_layers,
+                                         n_samples=n_samples, seed=seed, layer=layer, progress=not quiet) + dirs
     if not dirs:
-        raise click.BadParameter("nothing to compare: give a method or --directions", param_hint="--methods")
+        raise bad_value("methods", "nothing to compare: give a method or --directions")
     cmp = gax.compare_directions(res, dirs, k=k)
     with written_together():
         atomic_write_bytes(out, cmp.to_csv().encode())
@@ -249,17 +211,17 @@ def compare(model_spec, device, dtype, result, k, n_directions, methods, directi
     click.echo(f"wrote {out}, {angles_out} and {meta_out}")
 
 
-def _explore_outputs(out, curves, action_out, steps_out, seeds, calibrate):
+def _explore_outputs(out, curves, action_out, steps_out, action_seeds, calibrate):
     """The files explore writes, each checked (suffix, folder) before any work."""
-    out = gax.check_output(out, "image", name="--out")
+    out = gax.check_output(out, "image", argument="out")
     action_out = gax.check_output(action_out or out.with_name(f"{out.stem}_action{out.suffix}"), "image",
-                                  name="--action-out") if seeds else None
-    curves = gax.check_output(curves, "curves", name="--curves") if curves else None
+                                  argument="action_out") if action_seeds else None
+    curves = gax.check_output(curves, "curves", argument="curves") if curves else None
     steps_out = gax.check_output(steps_out or out.with_name(f"{out.stem}_steps.csv"), "csv",
-                                 name="--steps-out") if calibrate is not None else None
-    for path in (out, curves, action_out, steps_out):
+                                 argument="steps_out") if calibrate is not None else None
+    for path, argument in ((out, "out"), (curves, "curves"), (action_out, "action_out"), (steps_out, "steps_out")):
         if path is not None:
-            check_writable(path)
+            check_writable(path, argument=argument)
     return out, curves, action_out, steps_out
 
 
@@ -286,7 +248,8 @@ def _print_calibration(cal, indices, distance_name, sphere):
               help="Reference code (.npy, one code). " + CODE_FILES)
 @click.option("--seed", type=SEED, default=None, help="Reference code drawn with this seed (default: the axes' "
                                                       "source point).")
-@click.option("--axes-list", default="0,1,2,3,4", show_default=True, help="Axis indices, one row each.")
+@click.option("--axes-list", "indices", type=IntList(), default="0,1,2,3,4", show_default=True,
+              help="Axis indices, one row each.")
 @click.option("--steps", type=int, default=7, show_default=True, help="Images per row (odd: reference in the middle).")
 @click.option("--range", "amount_range", type=float, default=3.0, show_default=True,
               help="Largest |t|: latent units, or radians with --sphere.")
@@ -299,7 +262,7 @@ def _print_calibration(cal, indices, distance_name, sphere):
               help="Also plot the real distance vs t for these axes, with the prediction lambda t^2/2 (PNG).")
 @click.option("--curves-range", type=float, default=None, help="t range of the curves (default: --range).")
 @click.option("--curve-points", type=int, default=41, show_default=True, help="Amounts evaluated per curve.")
-@click.option("--action-seeds", default=None,
+@click.option("--action-seeds", "action_seeds", type=SeedList(), default=None,
               help="Also write an action montage: one axis applied with the same steps (the explore row's, "
                    "calibrated ones included, i.e. calibrated at the explore reference) to these seeds' codes, "
                    "one row each, each cell captioned with its real distance when a distance is loaded.")
@@ -313,7 +276,7 @@ def _print_calibration(cal, indices, distance_name, sphere):
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="grid.png", show_default=True,
               help="Explore montage, PNG or JPEG by the suffix.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def explore(model_spec, device, dtype, distance_spec, axes_file, z_file, seed, axes_list, steps, amount_range, sphere,
+def explore(model_spec, device, dtype, distance_spec, axes_file, z_file, seed, indices, steps, amount_range, sphere,
             calibrate, curves, curves_range, curve_points, action_seeds, action_axis, action_out, steps_out, scale,
             palette, out, quiet):
     """Montages along metric axes: one row per axis, the reference image in the middle.
@@ -325,18 +288,18 @@ def explore(model_spec, device, dtype, distance_spec, axes_file, z_file, seed, a
       ganmetric explore --model dcgan-face --axes axes.npz --axes-list 0,1,2,4,8 --steps 7 --range 3 --out grid.png
       ganmetric explore --axes axes.npz --calibrate 0.05 --curves curves.png --action-seeds 0,1,2,3 --out cal.png
     """
-    indices = _int_list(axes_list, "--axes-list")
-    seeds = seed_list(action_seeds, "--action-seeds") if action_seeds else None
-    out, curves, action_out, steps_out = _explore_outputs(out, curves, action_out, steps_out, seeds, calibrate)
+    out, curves, action_out, steps_out = _explore_outputs(out, curves, action_out, steps_out, action_seeds, calibrate)
     ax = gax.load_axes(axes_file)
     G = _model_for(ax, model_spec, device, dtype)
     z0, where = _reference(G, ax, z_file, seed)
     D = _dist_for(ax, distance_spec, device, dtype) if calibrate is not None or curves else None
-    codes = np.concatenate([G.sample(1, seed=s).detach().cpu().double().numpy() for s in seeds]) if seeds else None
+    codes = np.concatenate([G.sample(1, seed=s).detach().cpu().double().numpy() for s in action_seeds]) \
+        if action_seeds else None
     found = gax.explore(G, z0, ax, indices=indices, D=D, steps=steps, amount_range=amount_range, sphere=sphere,
                         calibrate=calibrate, curves=curves is not None, curves_range=curves_range,
                         curve_points=curve_points, action_codes=codes, action_axis=action_axis,
-                        action_labels=[f"seed {s}" for s in seeds] if seeds else None, reference_label=where,
+                        action_labels=[f"seed {s}" for s in action_seeds] if action_seeds else None,
+                        reference_label=where,
                         scale=scale, progress=not quiet)
     with written_together():  # all the files, or none of them
         found.montage.save(out, palette=palette)
@@ -359,4 +322,4 @@ def explore(model_spec, device, dtype, distance_spec, axes_file, z_file, seed, a
     if curves is not None:
         click.echo(f"wrote {curves}")
     if found.action is not None:
-        click.echo(f"wrote {action_out} (axis {found.action_axis} on seeds {seeds})")
+        click.echo(f"wrote {action_out} (axis {found.action_axis} on seeds {action_seeds})")

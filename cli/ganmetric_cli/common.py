@@ -1,155 +1,27 @@
-"""Shared CLI plumbing: one-line errors in flag names, the model/distance/solver option groups, code files.
+"""The option groups that commands share: the model's, the distance's and the solver's.
 
 The option groups build the library's own request objects: ``model_options`` gives a
 command one ``model_spec`` (:class:`ganmetric.generators.ModelSpec`: only what the user
 typed, so a command reading a file fills the rest from the file's record),
 ``distance_options`` one ``distance_spec`` (:class:`ganmetric.distances.DistanceSpec`; its flags
 generated from the registry of distances in :mod:`.distance_flags`) and
-``metric_options`` one ``solver`` dict of the metric's numerical options.
+``metric_options`` one ``solver`` dict of the metric's numerical options. Each option's
+Python name is the library argument it feeds (:mod:`ganmetric_cli.flags`).
 """
 from __future__ import annotations
 
 import functools
-import json
-import os
-import re
-import signal
-import sys
-import warnings
 from pathlib import Path
 
 import click
-import numpy as np
 
 import ganmetric
-from ganmetric import checks
-from ganmetric.errors import GanmetricError, InputError, first_line
 from ganmetric.basis import basis_meta
 from ganmetric.generators import ModelSpec, load_recorded_generator
-from ganmetric.io import describe_file
 
 from .distance_flags import DISTANCE_FLAGS, DISTANCE_FLAGS_IN_WORDS, distance_options  # noqa: F401 (generated)
-
-
-#: exit statuses: bad input (what the user typed or gave: click's usage errors use 2 too), a failure at run
-#: time (weights unavailable, a non-deterministic generator, ...), an interrupt (Ctrl-C)
-EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
-
-
-def one_line_error(message: str, exc: BaseException) -> click.ClickException:
-    """The ``Error: message`` line for ``exc``, with its exit status: :data:`EXIT_BAD_INPUT` for bad input
-    (``InputError``, a path that is missing or not allowed), else :data:`EXIT_FAILED`."""
-    error = click.ClickException(message)
-    error.exit_code = EXIT_BAD_INPUT if isinstance(exc, (InputError, FileNotFoundError, PermissionError)) \
-        else EXIT_FAILED
-    return error
-
-
-class OneLineErrors(click.Group):
-    """A click group that turns ganmetric's own errors (bad input, weights, files) into one
-    ``Error: ...`` line on stderr, never a traceback (exit status 2 for bad input, 1 for a failure
-    at run time: :func:`one_line_error`), and shows warnings as one ``Warning: ...`` line each (not
-    Python's file:line form)."""
-
-    def invoke(self, ctx):
-        previous = warnings.showwarning
-        warnings.showwarning = _one_line_warning
-        try:
-            return super().invoke(ctx)
-        except (GanmetricError, FileNotFoundError, PermissionError) as exc:
-            raise one_line_error(first_line(exc), exc) from None
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-        finally:
-            warnings.showwarning = previous
-
-
-def _one_line_warning(message, category, filename, lineno, file=None, line=None):
-    click.echo(f"Warning: {first_line(message) if isinstance(message, Warning) else message}", err=True)
-
-
-def argument_flags(**mapping):
-    """Name the flags of library arguments a command passes under another name, e.g.
-    ``@argument_flags(out_dir="--out")`` (put it above ``@click.command``)."""
-    def deco(command):
-        command.argument_flags = {**getattr(command, "argument_flags", {}), **mapping}
-        return command
-    return deco
-
-
-def _flag_map(command: click.Command) -> dict[str, str]:
-    flags = {}
-    for p in command.params:
-        longs = [o for o in getattr(p, "opts", []) if o.startswith("--")]
-        if longs:
-            flags[p.name] = max(longs, key=len)
-    return {**flags, **getattr(command, "argument_flags", {})}
-
-
-def _tokens(words) -> str:
-    """A regex matching any of ``words`` as a whole token (not inside a word or a path)."""
-    return r"(?<![\w./-])(" + "|".join(map(re.escape, sorted(words, key=len, reverse=True))) + r")(?![\w-])"
-
-
-def in_flag_names(message: str, exc: GanmetricError, command: click.Command, paths=()) -> str:
-    """The library's message in the command's flag names.
-
-    An error about one argument (``exc.argument``) that the user gave as a flag reads as
-    click's own: ``Invalid value for --eps: must be a finite number > 0, got 0``. In the rest
-    of the message (and in an error about a flag the user did not give, such as images too
-    small for LPIPS without ``--resize``) the argument, every argument name written with an
-    underscore (``max_iter``, ``out_dir``: identifiers, never plain words) and every name the
-    command maps with :func:`argument_flags` become flags; the user's own paths are kept.
-    """
-    flags = _flag_map(command)
-    argument = getattr(exc, "argument", None)
-    if argument in flags and _given(argument) and not message.startswith("Invalid "):  # "Invalid model x." stays
-        body = message[len(argument) + 1:] if message.startswith(argument + " ") else message
-        return f"Invalid value for {flags[argument]}: {_rewrite(body, flags, command, paths)}"
-    return _rewrite(message, flags, command, paths, also=argument)
-
-
-def _given(name: str) -> bool:
-    ctx = click.get_current_context(silent=True)
-    source = ctx.get_parameter_source(name) if ctx is not None else None
-    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
-
-
-def _rewrite(message: str, flags: dict, command: click.Command, paths, also: str | None = None) -> str:
-    explicit = getattr(command, "argument_flags", {})
-    wanted = {k: v for k, v in flags.items() if "_" in k or k in explicit or k == also}
-    if not wanted:
-        return message
-    paths = [str(p) for p in paths if p]
-    if paths:
-        pieces = re.split(_tokens(paths), message)
-        return "".join(p if i % 2 else _rewrite(p, flags, command, [], also) for i, p in enumerate(pieces))
-    return re.sub(_tokens(wanted), lambda m: wanted[m.group(1)], message)
-
-
-def install_flag_names(group: click.Group) -> None:
-    """Make every command under ``group`` report library errors in its own flag names."""
-    for command in group.commands.values():
-        if isinstance(command, click.Group):
-            install_flag_names(command)
-        elif not getattr(command.callback, "_flag_names", False):
-            command.callback = _reporting_flags(command.callback)
-
-
-def _reporting_flags(callback):
-    @functools.wraps(callback)
-    def wrapped(*args, **kwargs):
-        try:
-            return callback(*args, **kwargs)
-        except GanmetricError as exc:
-            ctx = click.get_current_context()
-            paths = [v for v in ctx.params.values() if isinstance(v, (str, Path))]
-            paths += [x for v in ctx.params.values() if isinstance(v, (tuple, list)) for x in v
-                      if isinstance(x, (str, Path))]
-            raise one_line_error(in_flag_names(first_line(exc), exc, ctx.command, paths), exc) from None
-    wrapped._flag_names = True
-    return wrapped
+from .flags import bad_value, flag_table
+from .params import SEED, ChunkParam
 
 
 #: ``--model`` options -> ``ModelSpec.options`` keys (None when not given)
@@ -239,66 +111,8 @@ def model_options(f):
     return command
 
 
-class SeedParam(click.ParamType):
-    """A seed flag: an integer in [0, 2**63) (:func:`ganmetric.checks.seed`), refused as the flag's
-    bad value before anything is loaded."""
-
-    name = "integer"
-
-    def convert(self, value, param, ctx):
-        try:
-            number = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value), 10)
-        except ValueError:
-            self.fail(f"{value!r} is not a valid integer", param, ctx)
-        try:
-            return checks.seed(number)
-        except ganmetric.InputError as exc:
-            self.fail(first_line(exc).removeprefix("seed "), param, ctx)
-
-
-#: the type of every --seed flag
-SEED = SeedParam()
-
-
-def seed_list(value: str, flag: str) -> list[int]:
-    """Comma-separated seeds (``--action-seeds 0,1,2``), each checked as a seed.
-
-    Raises:
-        click.BadParameter: not integers, none given, or one outside [0, 2**63).
-    """
-    try:
-        items = [int(v) for v in value.replace(" ", "").split(",") if v != ""]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated seeds like 0,1,2, got {value!r}", param_hint=flag) from None
-    if not items:
-        raise click.BadParameter("expected at least one seed", param_hint=flag)
-    return [_seed_or_fail(v, flag) for v in items]
-
-
-def _seed_or_fail(value: int, flag: str) -> int:
-    try:
-        return checks.seed(value)
-    except ganmetric.InputError as exc:
-        raise click.BadParameter(first_line(exc).removeprefix("seed "), param_hint=flag) from None
-
-
-class ChunkParam(click.ParamType):
-    """``--chunk``: ``auto`` or an integer (the library checks that it is at least 1)."""
-
-    name = "auto|INTEGER"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, int) or value == "auto":
-            return value
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            self.fail(f"must be auto or an integer, got {value}", param, ctx)
-
-
-#: metric_tensor's solver arguments and their flags
-SOLVER_FLAGS = {"method": "--method", "k": "--k", "chunk": "--chunk", "eps": "--eps", "max_iter": "--max-iter",
-                "tol": "--tol"}
+#: metric_tensor's solver arguments, each an option of the same name
+SOLVER_OPTIONS = ("method", "k", "chunk", "eps", "max_iter", "tol")
 
 
 def metric_options(f):
@@ -307,7 +121,7 @@ def metric_options(f):
 
     @functools.wraps(f)
     def command(*args, **kwargs):
-        kwargs["solver"] = {name: kwargs.pop(name) for name in SOLVER_FLAGS}
+        kwargs["solver"] = {name: kwargs.pop(name) for name in SOLVER_OPTIONS}
         kwargs["solver"]["allow_tf32"] = kwargs.pop("allow_tf32")
         return f(*args, **kwargs)
 
@@ -346,102 +160,21 @@ def refuse_unused(solver: dict, D, n: int) -> None:
              if value is not None and name not in ("method", "k", "allow_tf32")]
     unused = ganmetric.unused_options(solver["method"], D.has_features, n, solver["k"], given)
     if unused:
+        flags = flag_table(click.get_current_context().command)
         resolved = ganmetric.resolve_method(solver["method"], D.has_features, n, solver["k"])
         which = resolved if solver["method"] == resolved else f"{solver['method']} (here {resolved})"
         one = len(unused) == 1
-        raise click.UsageError(f"{', '.join(SOLVER_FLAGS[name] for name in unused)} {'is' if one else 'are'} not used "
+        raise click.UsageError(f"{', '.join(flags[name] for name in unused)} {'is' if one else 'are'} not used "
                                f"by method {which}; leave {'it' if one else 'them'} out or choose a method that "
                                f"uses {'it' if one else 'them'}")
 
 
-def check_points_or_z(points, z_file) -> None:
+def check_points_or_z(n_points, z_file) -> None:
     """``--points N`` or ``--z FILE.npy``, exactly one, with N >= 1 (batch, layers)."""
-    if (points is None) == (z_file is None):
+    if (n_points is None) == (z_file is None):
         raise click.UsageError("give exactly one of --points N or --z FILE.npy")
-    if points is not None and points < 1:
-        raise click.BadParameter(f"must be at least 1, got {points}", param_hint="--points")
-
-
-#: what a code file may be, for every --z-like flag's help
-CODE_FILES = "A ganmetric result file (.npz) gives its point z, an axis file its points."
-
-
-def read_codes(z_file, latent_dim: int, *, flag: str = "--z") -> np.ndarray:
-    """Codes from a file, validated: (N, latent_dim), finite, float32/float64.
-
-    The file is a ``.npy`` of codes, a ``.npz`` holding one array, or on purpose a ganmetric
-    result file (its point ``z``) or axis file (its ``points``) (see :data:`CODE_FILES`).
-
-    Raises:
-        InputError: missing, unreadable or not an array file (saying what it is), an ``.npz``
-            of several arrays that is no ganmetric file, wrong shape, NaN.
-    """
-    path = Path(z_file)
-    if not path.is_file():
-        raise ganmetric.InputError(f"{flag} file not found: {path}")
-    try:
-        arr = np.load(path, allow_pickle=False)
-        if isinstance(arr, np.lib.npyio.NpzFile):
-            with arr:
-                arr = _npz_codes(arr, path, flag)
-    except (OSError, ValueError, EOFError, IndexError, KeyError) as exc:
-        if isinstance(exc, ganmetric.InputError):
-            raise
-        what = describe_file(path)
-        if what in (None, "a numpy .npy array", "a numpy .npz archive"):
-            raise ganmetric.InputError(f"cannot read {flag} {path}: the file is damaged or not a .npy array of "
-                                       f"latent codes") from exc
-        raise ganmetric.InputError(f"{flag} {path} is {what}, not a .npy array of latent codes") from exc
-    return checks.latent_codes(np.asarray(arr), latent_dim, name=f"{flag} {path.name}").cpu().numpy()
-
-
-def _npz_codes(data, path: Path, flag: str) -> np.ndarray:
-    """The codes of an ``.npz``: a ganmetric result's ``z``, an axis file's ``points``, or its one array."""
-    keys = list(data.files)
-    if "meta" in keys:
-        fmt = str(json.loads(str(data["meta"])).get("format", ""))
-        for prefix, key in (("ganmetric-result/", "z"), ("ganmetric-axes/", "points")):
-            if fmt.startswith(prefix) and key in keys:
-                return data[key]
-    if len(keys) == 1:
-        return data[keys[0]]
-    raise ganmetric.InputError(f"{flag} {path.name} holds the arrays {', '.join(keys)}: give a .npy of codes (or an "
-                               f".npz of one array, a ganmetric result file or an axis file)")
-
-
-class stop_on_sigint:
-    """Context manager: the first Ctrl-C asks a long run to stop after its current step (a
-    KeyboardInterrupt raised inside torch can be swallowed there and perturb the step being
-    computed); a second one exits at once (atomic writes leave no partial file, and a staged
-    output folder keeps its previous set). Entering it gives the ``stop()`` callable the
-    library's long runs poll.
-
-    Args:
-        step: what a step is, for the message ("point", "generation", ...).
-    """
-
-    def __init__(self, step: str = "point"):
-        self.step = step
-
-    def __enter__(self):
-        self.requested = False
-        self.previous = signal.getsignal(signal.SIGINT)
-        if self.previous is signal.SIG_IGN:        # e.g. a background job: keep ignoring
-            return lambda: False
-        signal.signal(signal.SIGINT, self._handle)
-        return lambda: self.requested
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            os.write(2, b"\nInterrupted.\n")
-            os._exit(130)
-        self.requested = True
-        os.write(2, f"\nStopping after the current {self.step} (Ctrl-C again to stop at once)...\n".encode())
-
-    def __exit__(self, *exc):
-        if self.previous is not signal.SIG_IGN:
-            signal.signal(signal.SIGINT, self.previous)
-        return False
+    if n_points is not None and n_points < 1:
+        raise bad_value("n_points", f"must be at least 1, got {n_points}")
 
 
 def generator_for_basis(model_spec: ModelSpec, basis, device, dtype):

@@ -10,10 +10,7 @@ from ganmetric import analysis
 from ganmetric.io import atomic_write_bytes, check_writable, write_json
 from ganmetric.staging import written_together
 
-from .common import argument_flags
 
-
-@argument_flags(k="--k")
 @click.command()
 @click.argument("a", type=click.Path(dir_okay=False))
 @click.argument("b", type=click.Path(dir_okay=False))
@@ -44,7 +41,8 @@ def compare(a, b, k, prefix):
     for note in cmp.warnings:
         click.echo(f"Warning: {note}", err=True)
     prefix = Path(prefix)
-    png, csv, js = (check_writable(prefix.with_name(prefix.name + suffix)) for suffix in (".png", ".csv", ".json"))
+    png, csv, js = (check_writable(prefix.with_name(prefix.name + suffix), argument="prefix")
+                    for suffix in (".png", ".csv", ".json"))
     with written_together():
         analysis.plot_comparison(cmp, png)
         atomic_write_bytes(csv, cmp.to_csv().encode())

@@ -12,20 +12,14 @@ from ganmetric.basis import basis_meta
 from ganmetric.distances import describe_distance, recorded_distance_spec
 from ganmetric.generators import describe_model, load_recorded_generator
 
-from .common import EXIT_INTERRUPTED, SEED, argument_flags, distance_options, model_options, stop_on_sigint
+from .common import distance_options, model_options
+from .errors import EXIT_INTERRUPTED
+from .flags import Feeds, bad_value
+from .interrupts import stop_on_sigint
+from .params import SEED, IntList
 
 #: --directions values computed from the model itself
 METHODS = ("sefa", "ganspace")
-
-
-def _ks(value):
-    if value is None:
-        return None
-    try:
-        return [int(v) for v in value.replace(" ", "").split(",") if v != ""]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers like 1,2,5,10, got {value}",
-                                 param_hint="--ks") from None
 
 
 def default_ks(n: int) -> list[int]:
@@ -53,19 +47,20 @@ def _model_and_basis(model_spec, device, dtype, hessian, axes_file, directions):
     return G, gax.load_directions(directions, latent_dim=G.latent_dim), {}
 
 
-@argument_flags(ks="--ks", random_bases="--random-bases", out_dir="--out", montage_samples="--montage-samples")
 @click.command()
 @model_options
 @distance_options
-@click.option("--hessian", type=click.Path(dir_okay=False), default=None,
+@click.option("--hessian", cls=Feeds, feeds="basis", type=click.Path(dir_okay=False), default=None,
               help="Basis: the eigenvectors of a result file (a point or an average metric) of the same model.")
-@click.option("--axes", "axes_file", type=click.Path(dir_okay=False), default=None, help="Basis: an axis file.")
-@click.option("--directions", default=None,
+@click.option("--axes", "axes_file", cls=Feeds, feeds="basis", type=click.Path(dir_okay=False), default=None,
+              help="Basis: an axis file.")
+@click.option("--directions", cls=Feeds, feeds="basis", default=None,
               help="Basis: a .npy of directions (m, n), one per row (orthonormalised in order), or sefa / ganspace "
                    "(computed from the model).")
 @click.option("--samples", type=int, default=200, show_default=True, help="Codes drawn from the model's prior.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the codes and of the random bases.")
-@click.option("--ks", default=None, help="Ascending distinct k in [0, n] (default 1,2,5,10,20,50,... below n, then n).")
+@click.option("--ks", type=IntList("1,2,5,10"), default=None,
+              help="Ascending distinct k in [0, n] (default 1,2,5,10,20,50,... below n, then n).")
 @click.option("--random-bases", type=int, default=5, show_default=True,
               help="Random orthonormal bases to compare with (0: none).")
 @click.option("--center", is_flag=True,
@@ -73,13 +68,13 @@ def _model_and_basis(model_spec, device, dtype, hessian, axes_file, directions):
 @click.option("--fill", "fills", type=click.Choice(["none", "norm", "both"]), default="both", show_default=True,
               help="none: z_k as projected; norm: rescaled to |z - z0|; both.")
 @click.option("--montage-samples", type=int, default=4, show_default=True, help="Rows of montage.png.")
-@click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Output folder (written whole when the run ends).")
 @click.option("--overwrite", is_flag=True,
               help="Replace the outputs of an earlier run in --out (without it such a folder is refused).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def compress(model_spec, device, dtype, distance_spec, hessian, axes_file, directions, samples, seed, ks,
-             random_bases, center, fills, montage_samples, out, overwrite, quiet):
+             random_bases, center, fills, montage_samples, out_dir, overwrite, quiet):
     """How much of a code can be projected away? z_k = z0 + U_k U_k^T (z - z0) and d(G(z), G(z_k)).
 
     For --samples codes z from the model's prior and each k: the mean, std and median of the
@@ -99,8 +94,7 @@ def compress(model_spec, device, dtype, distance_spec, hessian, axes_file, direc
       ganmetric compress --model dcgan-face --directions sefa --distance mse --out face_sefa
     """
     if samples < 1:
-        raise click.BadParameter(f"must be at least 1, got {samples}", param_hint="--samples")
-    ks = _ks(ks)
+        raise bad_value("samples", f"must be at least 1, got {samples}")
     G, basis, meta = _model_and_basis(model_spec, device, dtype, hessian, axes_file, directions)
     D = recorded_distance_spec(meta, distance_spec, what="the basis").load(device=device, dtype=dtype, generator=G)
     codes = G.sample(samples, seed=seed)
@@ -108,11 +102,12 @@ def compress(model_spec, device, dtype, distance_spec, hessian, axes_file, direc
         res = analysis.compress(G, D, basis, codes, ks if ks is not None else default_ks(G.latent_dim),
                                 center="point" if center else None,
                                 fills=("none", "norm") if fills == "both" else (fills,), random_bases=random_bases,
-                                seed=seed, montage_samples=montage_samples, codes_seed=seed, out_dir=out,
+                                seed=seed, montage_samples=montage_samples, codes_seed=seed, out_dir=out_dir,
                                 overwrite=overwrite, progress=not quiet, stop=stop)
-    _report(G, D, res, out)
+    _report(G, D, res, out_dir)
     if res.meta["interrupted"]:
-        click.echo(f"Interrupted: the results over the {res.meta['n_samples']} samples measured are written in {out}.",
+        click.echo(f"Interrupted: the results over the {res.meta['n_samples']} samples measured are written in "
+                   f"{out_dir}.",
                    err=True)
         sys.exit(EXIT_INTERRUPTED)
 

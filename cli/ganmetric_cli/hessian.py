@@ -9,7 +9,10 @@ from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 from ganmetric.io import check_suffix, check_writable
 
-from .common import CODE_FILES, SEED, distance_options, metric_options, model_options, read_codes, refuse_unused
+from .codes import CODE_FILES, read_codes
+from .common import distance_options, metric_options, model_options, refuse_unused
+from .flags import bad_value
+from .params import SEED
 
 
 @click.command()
@@ -40,7 +43,7 @@ def hessian(model_spec, device, dtype, distance_spec, seed, z_file, solver, out,
       ganmetric hessian --model dcgan-face --distance lpips-alex --resize 256 --out face_lpips.npz
       ganmetric hessian --model dcgan-face --distance mse --method gn-lanczos --k 20 --out top20.npz
     """
-    check_writable(check_suffix(out, (".npz",), "a ganmetric result file (.npz)", name="--out"))
+    check_writable(check_suffix(out, (".npz",), "a ganmetric result file (.npz)", argument="out"), argument="out")
     G = model_spec.load(device=device, dtype=dtype)
     D = distance_spec.load(device=device, dtype=dtype)
     z = _base_point(G, z_file, seed)
@@ -66,7 +69,7 @@ def _base_point(G, z_file, seed):
         raise click.UsageError("--seed draws the point and --z gives it: use one of them")
     codes = read_codes(z_file, G.latent_dim)
     if codes.shape[0] != 1:
-        raise click.BadParameter(f"expected one code of size {G.latent_dim}, got {codes.shape[0]}", param_hint="--z")
+        raise bad_value("z_file", f"expected one code of size {G.latent_dim}, got {codes.shape[0]}")
     return codes
 
 

@@ -1,28 +1,23 @@
 """``ganmetric invert``: fit a latent code to an image, optionally in a metric's eigenbasis."""
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 
 import click
-import numpy as np
 
-from ganmetric.inversion import (CROPS, DEFAULT_MAX_PIXELS, OPTIMIZERS, PIXEL_LOSSES, RESAMPLE, loss_curve_png,
-                                 prepare_inversion, run_inversion, side_by_side_png)
-from ganmetric.distances import distance_meta
-from ganmetric.generators import describe_model, model_meta
-from ganmetric.io import atomic_write_bytes, write_json
-from ganmetric.plotting import save_image
+from ganmetric.inversion import (CROPS, DEFAULT_MAX_PIXELS, OPTIMIZERS, OUTPUT_PATTERNS, OUTPUTS, PIXEL_LOSSES,
+                                 RESAMPLE, inversion_summary, prepare_inversion, report_lines, run_inversion,
+                                 write_outputs)
+from ganmetric.generators import describe_model
 from ganmetric.staging import staged_dir
 
-from .common import (CODE_FILES, EXIT_INTERRUPTED, SEED, argument_flags, distance_options, generator_for_basis,
-                    model_options, read_codes, stop_on_sigint)
-
-#: The files written into --out.
-OUTPUTS = {"code": "code.npy", "codes": "codes.npy", "losses": "losses.npy", "fit": "fit.png",
-           "side_by_side": "side_by_side.png", "loss_curve": "loss_curve.png", "summary": "summary.json"}
-
+from .codes import CODE_FILES, read_codes
+from .common import distance_options, generator_for_basis, model_options
+from .errors import EXIT_INTERRUPTED
+from .flags import bad_value
+from .interrupts import stop_on_sigint
+from .params import SEED
 
 def _box(ctx, param, value):
     """--box x0,y0,x1,y1 as four integers (the library checks order and bounds)."""
@@ -37,47 +32,17 @@ def _box(ctx, param, value):
     return box
 
 
-def _write(folder: Path, res, summary: dict) -> None:
-    def npy(arr):
-        buf = io.BytesIO()
-        np.save(buf, np.asarray(arr))
-        return buf.getvalue()
-
-    for key in ("code", "codes", "losses"):
-        atomic_write_bytes(folder / OUTPUTS[key], npy({"code": res.z, "codes": res.codes,
-                                                       "losses": res.losses}[key].numpy()))
-    save_image(res.image, folder / OUTPUTS["fit"])
-    atomic_write_bytes(folder / OUTPUTS["side_by_side"], side_by_side_png(res))
-    atomic_write_bytes(folder / OUTPUTS["loss_curve"], loss_curve_png(res))
-    write_json(folder / OUTPUTS["summary"], summary)
-
-
 def _report(G, res, folder: Path) -> None:
-    s, fit = res.settings, res.fit
     click.echo(describe_model(G))
-    click.echo(f"basis: {res.basis_label}  {s['optimizer']} "
-               f"lr={s['lr']:g}  {s['steps']} steps x {s['restarts']} restarts  {res.seconds:.1f} s")
-    finals = np.sort(res.final_losses.numpy())
-    spread = (", ".join(f"{v:.4g}" for v in res.final_losses.tolist()) if len(finals) <= 8 else
-              f"median {np.median(finals):.4g}, worst {finals[-1]:.4g}")
-    click.echo(f"best loss {res.loss:.5g} (restart {res.best_restart}); final losses: {spread}")
-    dist = f"{fit['distance_name']} {fit['distance']:.4g}, " if fit["distance"] is not None else ""
-    ssim = f"{fit['ssim']:.4f}" if fit["ssim"] is not None else "n/a (image smaller than its 11x11 window)"
-    click.echo(f"fit: {dist}PSNR {fit['psnr_db']:.2f} dB, SSIM {ssim}")
-    if fit["true_z_l2"] is not None:
-        cos = f"{fit['true_z_cosine']:.4f}" if fit["true_z_cosine"] is not None else "undefined (a zero code)"
-        click.echo(f"to --true-z: cosine similarity {cos}, L2 distance {fit['true_z_l2']:.4g}")
-    if res.interrupted:
-        click.echo(f"interrupted: {len(res.steps_done)} of {s['restarts']} restarts run, "
-                   f"{min(res.steps_done)}-{max(res.steps_done)} of {s['steps']} steps each")
+    for line in report_lines(res):
+        click.echo(line)
     click.echo(f"wrote {folder}/: " + ", ".join(OUTPUTS.values()))
 
 
-@argument_flags(true_z="--true-z", out_dir="--out")
 @click.command()
 @model_options
 @distance_options
-@click.option("--image", "-i", "image", required=True, type=click.Path(dir_okay=False),
+@click.option("--image", "-i", "target", required=True, type=click.Path(dir_okay=False),
               help="Target image (PNG/JPEG): converted to RGB, cut to --box, centre-cropped, resized to the model's.")
 @click.option("--box", callback=_box, default=None, metavar="X0,Y0,X1,Y1",
               help="Cut the image to this box first (pixels; e.g. a tight box around a face for a face GAN).")
@@ -110,14 +75,14 @@ def _report(G, res, folder: Path) -> None:
 @click.option("--true-z", type=click.Path(dir_okay=False), default=None,
               help="A known code (.npy, shape (n,)): report the fit's cosine similarity and L2 distance to it. "
                    + CODE_FILES)
-@click.option("--out", "-o", type=click.Path(file_okay=False), default="inversion", show_default=True,
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False), default="inversion", show_default=True,
               help="Output folder (created with its parents if missing; written whole when the run ends).")
 @click.option("--overwrite", is_flag=True,
               help="Replace the outputs of an earlier run in --out (without it such a folder is refused).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def invert(model_spec, device, dtype, distance_spec, image, box, basis, eigval_power, basis_k, steps, restarts, chunk,
-           lr, optimizer, seed,
-           distance_weight, pixel_weight, pixel_loss, crop, resample, max_pixels, true_z, out, overwrite, quiet):
+def invert(model_spec, device, dtype, distance_spec, target, box, basis, eigval_power, basis_k, steps, restarts, chunk,
+           lr, optimizer, seed, distance_weight, pixel_weight, pixel_loss, crop, resample, max_pixels, true_z, out_dir,
+           overwrite, quiet):
     """Find the latent code whose image best matches a target image.
 
     Minimises distance_weight * d(G(z), target) + pixel_weight * pixel(G(z), target)
@@ -140,22 +105,20 @@ def invert(model_spec, device, dtype, distance_spec, image, box, basis, eigval_p
       ganmetric invert --model dcgan-face --distance mse --image face.png --hessian avg.npz --out inv_metric
     """
     if basis_k is not None and basis is None:
-        raise click.BadParameter("needs --hessian (the basis to take the top k directions from)",
-                                 param_hint="--basis-k")
+        raise bad_value("basis_k", "needs --hessian (the basis to take the top k directions from)")
     G = generator_for_basis(model_spec, basis, device, dtype)
     D = distance_spec.load(device=device, dtype=dtype) if distance_weight > 0 else None
-    known = read_codes(true_z, G.latent_dim, flag="--true-z") if true_z is not None else None
-    problem = prepare_inversion(G, image, D, basis, steps=steps, lr=lr, restarts=restarts, seed=seed,
+    known = read_codes(true_z, G.latent_dim, argument="true_z") if true_z is not None else None
+    problem = prepare_inversion(G, target, D, basis, steps=steps, lr=lr, restarts=restarts, seed=seed,
                                 optimizer=optimizer, distance_weight=distance_weight, pixel_weight=pixel_weight,
                                 pixel_loss=pixel_loss, eigval_power=eigval_power, basis_k=basis_k, true_z=known,
                                 chunk=chunk, box=box, crop=crop, resample=resample, max_pixels=max_pixels)
-    folder = Path(out)
-    with staged_dir(folder, outputs=OUTPUTS.values(), overwrite=overwrite, what="invert") as stage:
+    folder = Path(out_dir)
+    with staged_dir(folder, outputs=OUTPUT_PATTERNS, overwrite=overwrite, what="invert") as stage:  # locked for the run
         with stop_on_sigint("step") as stop:
             res = run_inversion(problem, progress=not quiet, stop=stop)
-        summary = {**model_meta(G), **({} if D is None else distance_meta(D)), "image": str(image), "box": box,
-                   "basis_file": basis, "true_z_file": true_z, **res.summary(), "files": OUTPUTS}
-        _write(stage, res, summary)
+        write_outputs(stage, res, inversion_summary(G, D, res, image=target, box=box, basis_file=basis,
+                                                    true_z_file=true_z))
     _report(G, res, folder)
     if res.interrupted:
         click.echo(f"Interrupted: the best code so far and the rest are written in {folder}.", err=True)

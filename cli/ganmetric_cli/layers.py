@@ -9,15 +9,18 @@ from ganmetric import analysis
 from ganmetric.distances import describe_distance
 from ganmetric.generators import describe_model
 
-from .common import (CODE_FILES, EXIT_FAILED, EXIT_INTERRUPTED, SEED, argument_flags, check_points_or_z,
-                    distance_options, metric_options, model_options, read_codes, refuse_unused, stop_on_sigint)
+from .codes import CODE_FILES, read_codes
+from .common import check_points_or_z, distance_options, metric_options, model_options, refuse_unused
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED
+from .interrupts import stop_on_sigint
+from .params import SEED
 
 
-@argument_flags(out_dir="--out", n_points="--points")
 @click.command("layers")
 @model_options
 @distance_options
-@click.option("--points", "-n", type=int, default=None, help="Number of latent points drawn from the model's prior.")
+@click.option("--points", "-n", "n_points", type=int, default=None,
+              help="Number of latent points drawn from the model's prior.")
 @click.option("--max-points", type=int, default=analysis.MAX_POINTS, show_default=True,
               help="The most points a run may have (as `ganmetric batch`).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for --points (as `ganmetric batch`).")
@@ -27,12 +30,12 @@ from .common import (CODE_FILES, EXIT_FAILED, EXIT_INTERRUPTED, SEED, argument_f
               help="'all' (every usable submodule without submodules) or comma-separated names as listed by "
                    "`ganmetric models layers MODEL`.")
 @metric_options
-@click.option("--out", "-o", type=click.Path(file_okay=False), required=True,
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Run folder: one batch folder per layer (layer_NAME/) and image/, run.json, layers.csv, "
                    "layers.json, layers_spectra.png, layers_summary.png.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def layers_command(model_spec, device, dtype, distance_spec, points, max_points, seed, z_file, layers, solver, out,
-                   quiet):
+def layers_command(model_spec, device, dtype, distance_spec, n_points, max_points, seed, z_file, layers, solver,
+                   out_dir, quiet):
     """Metrics of the generator's own layers at the same codes, next to the image metric.
 
     For each chosen layer the pull-back metric of d = mean squared difference of the layer's
@@ -53,19 +56,19 @@ def layers_command(model_spec, device, dtype, distance_spec, points, max_points,
       ganmetric layers --model dcgan-face --distance mse --points 50 --layers main.2,main.5,main.13 --out fl
       ganmetric layers --model eyes-cdcgan --distance mse --points 20 --layers all --out eye_layers
     """
-    check_points_or_z(points, z_file)
+    check_points_or_z(n_points, z_file)
     with analysis.process_group(device) as ctx:
         G = model_spec.load(device=str(ctx.device), dtype=dtype)
         D = distance_spec.load(device=str(ctx.device), dtype=dtype, generator=G)
         refuse_unused(solver, D, G.latent_dim)
         codes = read_codes(z_file, G.latent_dim) if z_file else \
-            analysis.batch_codes(G, points, seed, max_points=max_points, k=solver["k"])
+            analysis.batch_codes(G, n_points, seed, max_points=max_points, k=solver["k"])
         with stop_on_sigint("point") as stop:
-            table = analysis.layer_metrics(G, layers, codes, out, D, **solver, seed=None if z_file else seed,
+            table = analysis.layer_metrics(G, layers, codes, out_dir, D, **solver, seed=None if z_file else seed,
                                            z_file=z_file, max_points=max_points, progress=not quiet, stop=stop)
         if table.interrupted:
             if ctx.is_main:
-                click.echo(f"Interrupted: the points computed are saved in {out}; run the same command to resume.",
+                click.echo(f"Interrupted: the points computed are saved in {out_dir}; run the same command to resume.",
                            err=True)
             sys.exit(EXIT_INTERRUPTED)
         if ctx.is_main:

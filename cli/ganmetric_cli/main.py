@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from .common import OneLineErrors, install_flag_names
+from .errors import OneLineErrors
+from .flags import install_flag_names
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})

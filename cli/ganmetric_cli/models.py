@@ -73,7 +73,7 @@ def fetch(name, force):
     pytorch_GAN_zoo, ...): say where to get the file and where to put it, or check the copy
     already there."""
     configs = available_configs()
-    checks.one_of("model", name, configs)
+    checks.one_of("name", name, configs, what="model")
     w = configs[name].get("weights") or {}
     if w.get("source") == "published-file":
         path, info = resolve_user_file(configs[name], None)  # WeightsError: where to get it, where to put it

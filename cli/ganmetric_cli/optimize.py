@@ -10,8 +10,12 @@ from ganmetric import blackbox
 from ganmetric.generators import describe_model
 from ganmetric.staging import staged_dir
 
-from .common import (CODE_FILES, DISTANCE_FLAGS_IN_WORDS, EXIT_INTERRUPTED, SEED, argument_flags, distance_options,
-                     generator_for_basis, model_options, read_codes, stop_on_sigint)
+from .codes import CODE_FILES, read_codes
+from .common import DISTANCE_FLAGS_IN_WORDS, distance_options, generator_for_basis, model_options
+from .errors import EXIT_INTERRUPTED
+from .flags import Feeds, bad_value
+from .interrupts import stop_on_sigint
+from .params import SEED
 
 
 def _methods(value: str | None, basis) -> list[str]:
@@ -20,8 +24,7 @@ def _methods(value: str | None, basis) -> list[str]:
     names = [v.strip() for v in value.split(",") if v.strip()]
     unknown = [v for v in names if v not in blackbox.METHODS]
     if unknown or not names:
-        raise click.BadParameter(f"expected a comma-separated list of {', '.join(blackbox.METHODS)}, got {value}",
-                                 param_hint="--method")
+        raise bad_value("methods", f"expected a comma-separated list of {', '.join(blackbox.METHODS)}, got {value}")
     return names
 
 
@@ -51,7 +54,6 @@ def _report(cmp, folder: Path, written: dict) -> None:
                f"{len(traces)} trace_METHOD_sSEED.csv" + (f", {len(runs)} best_METHOD_sSEED.npy/.png" if runs else ""))
 
 
-@argument_flags(out_dir="--out", z_init="--z", methods="--method")
 @click.command()
 @model_options
 @distance_options
@@ -68,9 +70,9 @@ def _report(cmp, folder: Path, written: dict) -> None:
 @click.option("--minimize", is_flag=True, help="Minimise the objective instead.")
 @click.option("--method", "methods", default=None,
               help="Comma-separated: random, cma, hess-cma. Default: random,cma, plus hess-cma with a basis.")
-@click.option("--hessian", "hessian", type=click.Path(dir_okay=False), default=None,
+@click.option("--hessian", "hessian", cls=Feeds, feeds="basis", type=click.Path(dir_okay=False), default=None,
               help="hess-cma's basis: a result or average file of the same model (its eigenvectors).")
-@click.option("--axes", "axes_file", type=click.Path(dir_okay=False), default=None,
+@click.option("--axes", "axes_file", cls=Feeds, feeds="basis", type=click.Path(dir_okay=False), default=None,
               help="hess-cma's basis from an axes file instead.")
 @click.option("--top", type=int, default=None, help="hess-cma: use the top K directions (default 50).")
 @click.option("--eigval-power", type=float, default=None,
@@ -80,21 +82,20 @@ def _report(cmp, folder: Path, written: dict) -> None:
 @click.option("--seed", "first_seed", type=SEED, default=0, show_default=True, help="First seed.")
 @click.option("--init", type=click.Choice(["prior", "z"]), default=None,
               help="Starting points: prior (a prior sample per seed, the default) or z (the --z file).")
-@click.option("--z", "z_file", type=click.Path(dir_okay=False), default=None,
+@click.option("--z", "z_init", type=click.Path(dir_okay=False), default=None,
               help="Starting codes (.npy): one code for all seeds or one row per seed. " + CODE_FILES)
 @click.option("--sigma0", type=float, default=0.5, show_default=True,
               help="Initial step, relative to the prior's scale.")
 @click.option("--popsize", type=int, default=None, help="Codes per generation (default 4 + floor(3 ln n)).")
 @click.option("--batch", type=int, default=None, help="Images per objective call at most (default: a generation).")
-@click.option("--out", "-o", type=click.Path(file_okay=False), default="evolve", show_default=True,
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False), default="evolve", show_default=True,
               help="Output folder (created with its parents; written whole when the run ends).")
 @click.option("--overwrite", is_flag=True,
               help="Replace the outputs of an earlier run in --out (without it such a folder is refused).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def optimize(model_spec, device, dtype, distance_spec, objective, objective_weights, max_pixels, minimize, methods,
-             hessian,
-             axes_file, top, eigval_power, budget, n_seeds, first_seed, init, z_file, sigma0, popsize, batch, out,
-             overwrite, quiet):
+             hessian, axes_file, top, eigval_power, budget, n_seeds, first_seed, init, z_init, sigma0, popsize, batch,
+             out_dir, overwrite, quiet):
     """Search the latent space for images that maximise a black-box score.
 
     Runs each method from the same seeds and starting points with the same budget of
@@ -112,10 +113,10 @@ def optimize(model_spec, device, dtype, distance_spec, objective, objective_weig
     """
     if hessian and axes_file:
         raise click.UsageError("give one basis: --hessian or --axes")
-    if (init == "z" and z_file is None) or (init == "prior" and z_file is not None):
-        raise click.BadParameter("--init z needs --z FILE; --init prior takes no --z", param_hint="--init")
-    if n_seeds < 1 or first_seed < 0:
-        raise click.BadParameter("--seeds must be at least 1 and --seed at least 0", param_hint="--seeds")
+    if (init == "z" and z_init is None) or (init == "prior" and z_init is not None):
+        raise bad_value("init", "--init z needs --z FILE; --init prior takes no --z")
+    if n_seeds < 1:
+        raise bad_value("n_seeds", f"must be at least 1, got {n_seeds}")
     basis = hessian or axes_file
     names = _methods(methods, basis)
     if ("hess-cma" in names) != (basis is not None):
@@ -128,9 +129,9 @@ def optimize(model_spec, device, dtype, distance_spec, objective, objective_weig
     plan = blackbox.prepare_optimization(
         G, objective, names, seeds=list(range(first_seed, first_seed + n_seeds)), basis=basis,
         top=top, eigval_power=eigval_power, budget=budget, sigma0=sigma0, popsize=popsize, batch=batch,
-        minimize=minimize, z_init=read_codes(z_file, G.latent_dim) if z_file else None, distance=D,
+        minimize=minimize, z_init=read_codes(z_init, G.latent_dim, argument="z_init") if z_init else None, distance=D,
         objective_weights=objective_weights, max_pixels=max_pixels)
-    folder = blackbox.check_folder(plan, out, overwrite=overwrite)
+    folder = blackbox.check_folder(plan, out_dir, overwrite=overwrite)
     with staged_dir(folder, outputs=blackbox.OUTPUT_PATTERNS, overwrite=overwrite, what="optimize") as stage:
         with stop_on_sigint("generation") as stop:
             cmp = blackbox.run_comparison(plan, stop=stop, progress=not quiet)

@@ -15,33 +15,39 @@ from ganmetric.paths import (INTERPOLATIONS, OPTIMIZERS, OUTPUT_PATTERNS, PATH_M
                              path_length, path_summary, prepare_paths, report_lines, run_paths, write_outputs)
 from ganmetric.staging import staged_dir
 
-from .common import (CODE_FILES, EXIT_INTERRUPTED, SEED, argument_flags, distance_options, model_options, read_codes,
-                    stop_on_sigint)
+from .codes import CODE_FILES, read_codes
+from .common import distance_options, model_options
+from .errors import EXIT_INTERRUPTED
+from .flags import Feeds, flag_table
+from .interrupts import stop_on_sigint
+from .params import SEED
 
 #: options that make paths, refused with --measure
-_MAKING = ("from_seed", "to_seed", "z_from", "z_to", "method", "points", "init", "prior_weight", "refine",
+_MAKING = ("from_seed", "to_seed", "z_from", "z_to", "methods", "points", "init", "prior_weight", "refine",
            "optimizer", "max_iter", "tol")
 
 
-def _endpoint(G, seed, z_file, seed_flag: str, file_flag: str):
+def _endpoint(G, seed, z_file, seed_option: str, file_option: str):
     """One endpoint: drawn with the seed, or read from the file (exactly one code); and its record."""
     if (seed is None) == (z_file is None):
-        raise click.UsageError(f"give {seed_flag} or {file_flag} (one of them) for each end of the path")
+        flags = flag_table(click.get_current_context().command)
+        raise click.UsageError(f"give {flags[seed_option]} or {flags[file_option]} (one of them) for each end of the "
+                               f"path")
     if z_file is None:
         return G.sample(1, seed=seed)[0], {"seed": seed}
-    codes = read_codes(z_file, G.latent_dim, flag=file_flag)
+    codes = read_codes(z_file, G.latent_dim, argument=file_option)
     if codes.shape[0] != 1:
-        raise InputError(f"{file_flag} {Path(z_file).name} must hold one code of size {G.latent_dim}, got "
-                         f"{codes.shape[0]} codes")
+        raise InputError(f"{Path(z_file).name} must hold one code of size {G.latent_dim}, got {codes.shape[0]} codes",
+                         argument=file_option)
     return codes[0], {"file": str(z_file)}
 
 
 def _measure(G, D, measure, out, chunk, frames, scale, overwrite):
     """--measure: the length of the path in a file; with --out, its summary, montage, steps and GIF."""
-    codes = read_codes(measure, G.latent_dim, flag="--measure")
+    codes = read_codes(measure, G.latent_dim, argument="measure")
     if codes.shape[0] < 2:
-        raise InputError(f"--measure {Path(measure).name} must hold a path of at least 2 codes, shape (T + 1, "
-                         f"{G.latent_dim}), got 1 code")
+        raise InputError(f"{Path(measure).name} must hold a path of at least 2 codes, shape (T + 1, {G.latent_dim}), "
+                         f"got 1 code", argument="measure")
     files = check_outputs(out, ["measured"], codes=False, frames=frames, scale=scale, overwrite=overwrite) \
         if out else None
     paths = {"measured": path_length(G, D, codes, chunk=chunk)}
@@ -67,17 +73,19 @@ def _make(G, D, plan, out, frames, scale, overwrite, quiet, record):
     return paths, files, interrupted
 
 
-@argument_flags(methods="--method", z_a="--from-seed/--z-from", z_b="--to-seed/--z-to", out_dir="--out")
 @click.command()
 @model_options
 @distance_options
-@click.option("--from-seed", type=SEED, default=None, help="Start of the path: the model's code G.sample(1, seed=A).")
-@click.option("--to-seed", type=SEED, default=None, help="End of the path: G.sample(1, seed=B).")
-@click.option("--z-from", type=click.Path(dir_okay=False), default=None,
+@click.option("--from-seed", cls=Feeds, feeds="z_a", type=SEED, default=None,
+              help="Start of the path: the model's code G.sample(1, seed=A).")
+@click.option("--to-seed", cls=Feeds, feeds="z_b", type=SEED, default=None,
+              help="End of the path: G.sample(1, seed=B).")
+@click.option("--z-from", cls=Feeds, feeds="z_a", type=click.Path(dir_okay=False), default=None,
               help="Start of the path from a file: a .npy of shape (n,) or (1, n). " + CODE_FILES)
-@click.option("--z-to", type=click.Path(dir_okay=False), default=None, help="End of the path from a file.")
+@click.option("--z-to", cls=Feeds, feeds="z_b", type=click.Path(dir_okay=False), default=None,
+              help="End of the path from a file.")
 @click.option("--points", type=int, default=None, help="Codes of each path, both ends included, >= 3 (default 16).")
-@click.option("--method", default=",".join(PATH_METHODS), show_default=True,
+@click.option("--method", "methods", default=",".join(PATH_METHODS), show_default=True,
               help="Comma-separated paths to make: " + "; ".join(f"{k}: {v}" for k, v in PATH_METHODS.items()))
 @click.option("--init", type=click.Choice(list(INTERPOLATIONS)), default=None,
               help="Geodesic: the path it starts from (default linear).")
@@ -99,14 +107,14 @@ def _make(G, D, plan, out, frames, scale, overwrite, quiet, record):
               help="Measure the path in this file instead (a .npy of shape (T+1, n)): its length, energy and steps.")
 @click.option("--frames", type=int, default=16, show_default=True, help="Montage columns at most.")
 @click.option("--scale", type=int, default=1, show_default=True, help="Montage: integer upscaling of each image.")
-@click.option("--out", "-o", type=click.Path(file_okay=False), default=None,
+@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Output folder (created with its parents if missing; written whole when the run ends). Default: "
                    "paths (with --measure: no files).")
 @click.option("--overwrite", is_flag=True,
               help="Replace the outputs of an earlier run in --out (without it such a folder is refused).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def path(model_spec, device, dtype, distance_spec, from_seed, to_seed, z_from, z_to, points, method, init,
-         prior_weight, refine, optimizer, max_iter, tol, chunk, measure, frames, scale, out, overwrite, quiet):
+def path(model_spec, device, dtype, distance_spec, from_seed, to_seed, z_from, z_to, points, methods, init,
+         prior_weight, refine, optimizer, max_iter, tol, chunk, measure, frames, scale, out_dir, overwrite, quiet):
     """Paths between two latent codes that follow the images: the discrete geodesic, with the
     straight line and SLERP for comparison, or the length of any path (--measure).
 
@@ -129,8 +137,8 @@ def path(model_spec, device, dtype, distance_spec, from_seed, to_seed, z_from, z
       ganmetric path --measure my_path.npy --model dcgan-face --distance mse
     """
     ctx = click.get_current_context()
-    given = [f"--{name.replace('_', '-')}" for name in _MAKING
-             if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT]
+    flags = flag_table(ctx.command)
+    given = [flags[name] for name in _MAKING if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT]
     if measure is not None and given:
         one = len(given) == 1
         raise click.UsageError(f"--measure measures a path from a file; {', '.join(given)} "
@@ -139,18 +147,18 @@ def path(model_spec, device, dtype, distance_spec, from_seed, to_seed, z_from, z
     D = distance_spec.load(device=device, dtype=dtype)
     interrupted = False
     if measure is not None:
-        paths, files = _measure(G, D, measure, out, chunk, frames, scale, overwrite)
+        paths, files = _measure(G, D, measure, out_dir, chunk, frames, scale, overwrite)
         where = f"path {measure}"
     else:
-        out = out or "paths"
-        z_a, from_record = _endpoint(G, from_seed, z_from, "--from-seed", "--z-from")
-        z_b, to_record = _endpoint(G, to_seed, z_to, "--to-seed", "--z-to")
-        plan = prepare_paths(G, D, z_a, z_b, methods=method, points=16 if points is None else points, init=init,
+        out_dir = out_dir or "paths"
+        z_a, from_record = _endpoint(G, from_seed, z_from, "from_seed", "z_from")
+        z_b, to_record = _endpoint(G, to_seed, z_to, "to_seed", "z_to")
+        plan = prepare_paths(G, D, z_a, z_b, methods=methods, points=16 if points is None else points, init=init,
                              prior_weight=prior_weight, refine=refine, optimizer=optimizer, max_iter=max_iter,
                              tol=tol, chunk=chunk)
         record = {**plan.record(), "device": str(device), "dtype": dtype,
                   "endpoints": {"from": from_record, "to": to_record}}
-        paths, files, interrupted = _make(G, D, plan, out, frames, scale, overwrite, quiet, record)
+        paths, files, interrupted = _make(G, D, plan, out_dir, frames, scale, overwrite, quiet, record)
         where = f"from {_words(from_record)} to {_words(to_record)}"
     click.echo(describe_model(G))
     click.echo(f"distance {describe_distance(D)}; {where}")
@@ -163,9 +171,9 @@ def path(model_spec, device, dtype, distance_spec, from_seed, to_seed, z_from, z
         click.echo(f"note: the geodesic stopped at --max-iter {geo.options['max_iter']} before its stopping rule "
                    f"(--tol {geo.options['tol']:g}) was met; raise --max-iter or --tol")
     if files:
-        click.echo(f"wrote {Path(out)}/: " + ", ".join(files.values()))
+        click.echo(f"wrote {Path(out_dir)}/: " + ", ".join(files.values()))
     if interrupted:
-        click.echo(f"Interrupted: the paths made so far are written in {out}.", err=True)
+        click.echo(f"Interrupted: the paths made so far are written in {out_dir}.", err=True)
         sys.exit(EXIT_INTERRUPTED)
 
 

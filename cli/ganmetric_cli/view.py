@@ -12,6 +12,7 @@ from ganmetric.distances import DistanceSpec, describe_distance, load_recorded_d
 from ganmetric.generators import describe_model, load_recorded_generator
 
 from .common import DISTANCE_FLAGS_IN_WORDS, distance_options, model_options
+from .flags import bad_value
 
 
 def _axes(axes_file, result_file, top):
@@ -20,7 +21,7 @@ def _axes(axes_file, result_file, top):
         raise click.UsageError("give the axes to show: --axes AXES.npz or --hessian RESULT.npz (one of them)")
     if axes_file is not None:
         if top is not None:
-            raise click.BadParameter("--top applies to --hessian (an axis file holds its axes)", param_hint="--top")
+            raise bad_value("top", "--top applies to --hessian (an axis file holds its axes)")
         return gax.load_axes(axes_file), f"the axis file {Path(axes_file).name}"
     res = ganmetric.load_result(result_file)
     top = min(10, int(res.eigvals.shape[0])) if top is None else top
@@ -61,8 +62,8 @@ def view(model_spec, device, dtype, distance_spec, axes_file, result_file, top, 
     """
     gview.require_extra()
     if no_distance and distance_spec != DistanceSpec():
-        raise click.BadParameter(f"--no-distance leaves the distance out: drop {DISTANCE_FLAGS_IN_WORDS}, or "
-                                 "--no-distance", param_hint="--no-distance")
+        raise bad_value("no_distance", f"--no-distance leaves the distance out: drop {DISTANCE_FLAGS_IN_WORDS}, or "
+                                       "--no-distance")
     ax, what = _axes(axes_file, result_file, top)
     sock = gview.bind_socket(host, port)
     try:

@@ -36,12 +36,12 @@ from .._progress import progress_bar
 from ..errors import FolderLockedError, InputError
 from ..hessian import check_options, metric_tensor
 from ..hessian.metric import DEFAULT_EPS
-from ..io import atomic_write_bytes
+from ..io import atomic_write_bytes, npy_bytes
 from ..locks import FolderLock
 from ..placement import as_numpy, check_codes_device, check_same_dtype, module_device, placement
 from . import distributed
 from .batch_folder import (CODES, MANIFEST, MAX_POINTS, Manifest, batch_identity, check_directory, check_size,
-                           folder_statuses, npy_bytes, point_name, remove_stale_temps)
+                           folder_statuses, point_name, remove_stale_temps)
 
 #: why a point failed (recorded in the manifest; :data:`FAILURES` in this order across ranks)
 NOT_FINITE_IMAGE = "the generator's output is not finite at this code"
@@ -92,10 +92,10 @@ def _validated(G, D, codes, out_dir, solver: dict) -> tuple[torch.Tensor, np.nda
     check_options(G, D, **solver)
     check_same_dtype(G, D)  # and the device, in one line, before anything is written
     check_codes_device(codes, G, name="codes")
-    codes_t = checks.latent_codes(codes, int(G.latent_dim), name="codes")
+    codes_t = checks.latent_codes("codes", codes, int(G.latent_dim))
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"out_dir {out_dir} is a file; a batch needs a folder")
+        raise InputError(f"out_dir {out_dir} is a file; a batch needs a folder", argument="out_dir")
     return codes_t, codes_t.detach().cpu().to(torch.float64).numpy(), out_dir
 
 
@@ -112,7 +112,7 @@ def lock_for_ranks(out_dir: Path, device=None) -> FolderLock | None:
         try:
             out_dir.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            error = InputError(f"cannot create {out_dir.parent}: {exc.strerror or exc}")
+            error = InputError(f"cannot create {out_dir.parent}: {exc.strerror or exc}", argument="out_dir")
         else:
             try:
                 lock = FolderLock(out_dir).acquire()
@@ -133,7 +133,7 @@ def _prepare_directory(out_dir: Path, codes: np.ndarray, manifest: Manifest, sta
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise InputError(f"cannot create {out_dir}: {exc.strerror or exc}") from exc
+            raise InputError(f"cannot create {out_dir}: {exc.strerror or exc}", argument="out_dir") from exc
         remove_stale_temps(out_dir)  # holding the lock, before any rank writes: every temporary file is stale
         atomic_write_bytes(out_dir / CODES, npy_bytes(codes))
         manifest.write(status if world == 1 else {})

@@ -18,7 +18,6 @@ the record of the codes it holds.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import time
@@ -40,7 +39,7 @@ FORMAT = "ganmetric-batch/1"
 #: seconds between manifest updates in a single-process run (each is an atomic write)
 MANIFEST_EVERY = 5.0
 #: the advice every refusal of a folder ends with (``out_dir`` is the argument's name; the CLI shows its flag)
-OTHER_FOLDER = "choose another folder for out_dir"
+OTHER_FOLDER = "choose another folder"
 MAX_POINTS = 10_000
 """The most points a batch may have unless the caller raises ``max_points`` (the CLI's ``--max-points``)."""
 
@@ -113,9 +112,10 @@ def _read_manifest(out_dir: Path) -> dict | None:
     try:
         manifest = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path} is not a readable batch manifest ({exc}); {OTHER_FOLDER}") from exc
+        raise InputError(f"{path} is not a readable batch manifest ({exc}); {OTHER_FOLDER}",
+                         argument="out_dir") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or "identity" not in manifest:
-        raise InputError(f"{path} is not a ganmetric batch manifest; {OTHER_FOLDER}")
+        raise InputError(f"{path} is not a ganmetric batch manifest; {OTHER_FOLDER}", argument="out_dir")
     return manifest
 
 
@@ -141,7 +141,7 @@ def check_directory(out_dir: Path, identity: dict, codes: np.ndarray, seed: int 
     if manifest is not None and not same_identity(manifest["identity"], identity):
         differs = identity_differences(manifest["identity"], identity)
         raise InputError(f"{out_dir} holds a different batch ({differs}); "
-                         f"{OTHER_FOLDER}")
+                         f"{OTHER_FOLDER}", argument="out_dir")
     if not (out_dir / CODES).exists():
         return
     old = _read_codes(out_dir)
@@ -150,14 +150,14 @@ def check_directory(out_dir: Path, identity: dict, codes: np.ndarray, seed: int 
     n_old, N = old.shape[0], codes.shape[0]
     if old.shape[1] != codes.shape[1]:
         raise InputError(f"{out_dir} holds codes of size {old.shape[1]} in {CODES}, this run {codes.shape[1]}; "
-                         f"{OTHER_FOLDER}")
+                         f"{OTHER_FOLDER}", argument="out_dir")
     if n_old > N:
         raise InputError(f"{out_dir} holds {n_old} points and this run has {N}: a batch may only grow; "
-                         f"run at least {n_old} points, or {OTHER_FOLDER}")
+                         f"run at least {n_old} points, or {OTHER_FOLDER}", argument="out_dir")
     if not np.array_equal(old, codes[:n_old]):
         raise InputError(f"{out_dir} holds a batch for other latent codes (its {n_old} codes in {CODES} are not "
                          f"the first {n_old} of this run's{_seed_note(manifest, seed)}); a batch may only grow by "
-                         f"appending codes: {OTHER_FOLDER}")
+                         f"appending codes: {OTHER_FOLDER}", argument="out_dir")
 
 
 def _seeded_record(out_dir, seed: int, latent_dim: int) -> np.ndarray | None:
@@ -196,9 +196,9 @@ def check_size(n_points: int, n: int, k: int | None, dtype, max_points: int) -> 
         return
     per = point_bytes(n, k, dtype.itemsize)
     codes = n_points * n * 8
-    raise InputError(f"{n_points} points are more than max_points {max_points}: the batch would write about "
-                     f"{_size(n_points * per + codes)} ({n_points} result files of about {_size(per)} each and "
-                     f"{_size(codes)} of codes); raise max_points to run it", argument="max_points")
+    raise InputError(f"max_points {max_points} is fewer than the {n_points} points asked for: the batch would "
+                     f"write about {_size(n_points * per + codes)} ({n_points} result files of about {_size(per)} each and "
+                     f"{_size(codes)} of codes); raise it to run them", argument="max_points")
 
 
 def batch_codes(G, n_points: int, seed: int, out_dir=None, *, max_points: int = MAX_POINTS,
@@ -236,7 +236,8 @@ def batch_codes(G, n_points: int, seed: int, out_dir=None, *, max_points: int = 
         m = len(record)
         raise InputError(f"{out_dir} holds {m} codes drawn with seed {seed} that are not the first {m} of the "
                          f"{n_points} drawn now (an earlier ganmetric drew them, with rows that depended on the "
-                         f"number of points): resume it with n_points {m}, or to grow the batch {OTHER_FOLDER}")
+                         f"number of points): resume it with {{n_points}} {m}, or to grow the batch choose another "
+                         f"folder for {{out_dir}}", argument="n_points", mentions=("n_points", "out_dir"))
     return codes
 
 
@@ -259,7 +260,7 @@ def point_status(path: Path, index: int, identity: dict, code: np.ndarray) -> st
                                                         "distance": res.meta.get("distance"),
                                                         "method": res.meta.get("method")}
         raise InputError(f"{path} belongs to a different batch ({identity_differences(theirs, identity)}); "
-                         f"{OTHER_FOLDER}")
+                         f"{OTHER_FOLDER}", argument="out_dir")
     want = code.astype(res.z.dtype) if np.issubdtype(res.z.dtype, np.floating) else code
     if res.meta.get("index") != index or res.z.shape != code.shape or not np.array_equal(res.z, want):
         return "corrupt"
@@ -295,12 +296,6 @@ def remove_stale_temps(out_dir: Path) -> None:
                 (Path(out_dir) / name).unlink()
             except OSError:
                 pass
-
-
-def npy_bytes(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
 
 
 class Manifest:

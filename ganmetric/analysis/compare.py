@@ -178,13 +178,14 @@ def _side(x, default_name: str) -> _Side:
     try:
         vals, vecs = x.eigvals, x.eigvecs
     except AttributeError:
-        raise InputError(f"expected a result file or a result, got {type(x).__name__}") from None
+        raise InputError(f"expected a result file or a result, got {type(x).__name__}",
+                         argument=default_name.lower()) from None
     as_np = lambda t: None if t is None else np.asarray(t.detach().cpu() if isinstance(t, torch.Tensor) else t,
                                                         dtype=np.float64)
     path = getattr(x, "path", None)
     if not all(np.isfinite(a).all() for a in (as_np(vals), as_np(vecs), as_np(getattr(x, "H", None))) if a is not None):
         raise InputError(f"{path or default_name} holds non-finite eigenvalues, eigenvectors or H: not a metric to "
-                         f"compare")
+                         f"compare", argument=default_name.lower())
     z = as_np(getattr(x, "z", None))
     return _Side(Path(path).name if path is not None else default_name, as_np(vals), as_np(vecs),
                  as_np(getattr(x, "H", None)), None if z is None else z.reshape(-1),
@@ -250,7 +251,7 @@ def _checked_ranks(a: _Side, b: _Side, k: int) -> tuple[int, int]:
     n_a, n_b = a.eigvecs.shape[0], b.eigvecs.shape[0]
     if n_a != n_b:
         raise InputError(f"cannot compare metrics of different latent sizes: {a.name} has n={n_a}, "
-                         f"{b.name} has n={n_b}")
+                         f"{b.name} has n={n_b}", argument="b")
     checks.positive_int("k", k)
     K = min(len(a.eigvals), len(b.eigvals))
     return min(k, K), K

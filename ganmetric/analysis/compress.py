@@ -119,8 +119,7 @@ class Compression:
         return [Path(out_dir) / name for name in names]
 
     def _write(self, out: Path) -> list[Path]:
-        from ..io import atomic_write_bytes, write_json
-        from .batch_folder import npy_bytes
+        from ..io import atomic_write_bytes, npy_bytes, write_json
         from .compress_plots import plot_compression_curve, plot_compression_montage
         paths = [out / "curve.csv", out / "curve.png", out / "montage.png", out / "summary.json"]
         atomic_write_bytes(paths[0], self.to_csv().encode())
@@ -159,7 +158,7 @@ def _check_fills(fills) -> tuple[str, ...]:
         raise InputError(f"fills must name each of {', '.join(FILLS)} at most once, got {', '.join(fills) or 'none'}",
                          argument="fills")
     for f in fills:
-        checks.one_of("fill", f, FILLS)
+        checks.one_of("fills", f, FILLS, what="fill")
     return fills
 
 
@@ -205,7 +204,7 @@ def _center(center, src: BasisSource, n: int) -> tuple[torch.Tensor, str]:
             raise InputError("center needs the point a metric was computed at, and this basis has none: use a "
                              "result file, an axis file or a MetricResult as the basis", argument="center")
         return cpu_float64(src.points).reshape(-1, n)[0], "the metric's point"  # an average's: its mean code
-    return cpu_float64(checks.latent_codes(center, n, name="center")[0]), "given"  # a code on any device
+    return cpu_float64(checks.latent_codes("center", center, n)[0]), "given"  # a code on any device
 
 
 def _projections(Y: torch.Tensor, U: torch.Tensor, ks, fill: str) -> list[torch.Tensor]:
@@ -352,10 +351,10 @@ def compress(G, D, basis, codes, ks, *, center=None, fills=FILLS, random_bases: 
     listed = check_ks(ks, n, U.shape[1])
     fills = _check_fills(fills)
     n_random = checks.integer("random_bases", random_bases, minimum=0)
-    seed = checks.seed(seed)
+    seed = checks.seed("seed", seed)
     chunk = checks.positive_int("chunk", chunk)
     montage_samples = checks.integer("montage_samples", montage_samples, minimum=0)
-    Z = checks.latent_codes(codes, n, name="codes").detach().cpu().to(torch.float64)
+    Z = checks.latent_codes("codes", codes, n).detach().cpu().to(torch.float64)
     z0, how = _center(center, src, n)
     with (staged_dir(out_dir, outputs=OUTPUT_PATTERNS, overwrite=overwrite, what="compress")
           if out_dir is not None else contextlib.nullcontext()) as stage:

@@ -122,7 +122,7 @@ def homogeneity(results: ResultSet, *, device="cpu", progress: bool = False) -> 
         InputError: fewer than 2 points, or an unavailable device.
     """
     if len(results) < 2:
-        raise InputError(f"homogeneity needs at least 2 points, got {len(results)}")
+        raise InputError(f"homogeneity needs at least 2 points, got {len(results)}", argument="results")
     dev = checks.device(device)
     U = torch.from_numpy(results.eigvecs).to(dev)                          # (N, n, K) float64
     lam = torch.from_numpy(results.eigvals).to(dev)                        # (N, K)

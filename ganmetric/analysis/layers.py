@@ -174,13 +174,15 @@ def _check_run_folder(out_dir: Path, identity: dict) -> None:
     try:
         run = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path} is not a readable layers run record; choose another folder for out_dir") from exc
+        raise InputError(f"{path} is not a readable layers run record; choose another folder for out_dir",
+                         argument="out_dir") from exc
     if not isinstance(run, dict) or run.get("format") != FORMAT or not isinstance(run.get("identity"), dict):
-        raise InputError(f"{path} is not a ganmetric layers run record; choose another folder for out_dir")
+        raise InputError(f"{path} is not a ganmetric layers run record; choose another folder for out_dir",
+                         argument="out_dir")
     if not same_identity(run["identity"], identity):
         differences = identity_differences(run["identity"], identity)
         raise InputError(f"{out_dir} holds a layers run with other settings ({differences}); choose another folder for "
-                         f"out_dir")
+                         f"out_dir", argument="out_dir")
 
 
 def layer_metrics(G, layers, codes, out_dir, D, method: str = "auto", k: int | None = None, *,
@@ -224,13 +226,13 @@ def layer_metrics(G, layers, codes, out_dir, D, method: str = "auto", k: int | N
     allow_tf32 = checks.flag("allow_tf32", allow_tf32)
     for _, dist in rows:
         check_options(G, dist, **solver)
-    codes_np = checks.latent_codes(codes, int(G.latent_dim), name="codes").detach().cpu().double().numpy()
+    codes_np = checks.latent_codes("codes", codes, int(G.latent_dim)).detach().cpu().double().numpy()
     check_size(len(codes_np), int(G.latent_dim), k, getattr(G, "dtype", torch.float32), max_points)
     ks = _alignment_ks(alignment_ks, int(G.latent_dim))
     out_dir = Path(out_dir)
     identity = _identity(G, D, [i.name for i in infos], {**solver, "eps": eps_rec, "allow_tf32": allow_tf32})
     if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"out_dir {out_dir} is a file; a layers run needs a folder")
+        raise InputError(f"out_dir {out_dir} is a file; a layers run needs a folder", argument="out_dir")
     lock = lock_for_ranks(out_dir, G.device)
     try:
         _check_run_folder(out_dir, identity)
@@ -263,7 +265,7 @@ def _write_run(out_dir: Path, identity: dict, seed, z_file, device=None) -> None
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise InputError(f"cannot create {out_dir}: {exc.strerror or exc}") from exc
+            raise InputError(f"cannot create {out_dir}: {exc.strerror or exc}", argument="out_dir") from exc
         write_json(out_dir / RUN, {"format": FORMAT, "identity": identity, "seed": seed, "z_file": z_file})
     barrier(device)
 
@@ -351,10 +353,11 @@ def layers_table(out_dir, infos, G, alignment_ks, meta: dict) -> LayerMetrics:
     used, failed = _common_points(out_dir, names, int(meta["n_points"]))
     if len(used) + len(failed) < meta["n_points"]:
         raise InputError(f"{out_dir} holds {len(used)} of the run's {meta['n_points']} points in every folder"
-                         + (f" ({len(failed)} failed)" if failed else "") + ": finish the run first")
+                         + (f" ({len(failed)} failed)" if failed else "") + ": finish the run first",
+                         argument="out_dir")
     if not used:
         raise InputError(f"every point of {out_dir} failed in some folder (its image or metric was not finite: see "
-                         f"the folders' manifest.json)")
+                         f"the folders' manifest.json)", argument="out_dir")
     sets = {name: load_results([out_dir / folder_name(name) / point_name(i) for i in used]) for name in names}
     meta = {**meta, "points_used": len(used), "failed_points": failed}
     image = sets[IMAGE]

@@ -98,7 +98,7 @@ def result_paths(sources) -> list[Path]:
         sources = [sources]
     sources = [Path(s) for s in sources]
     if not sources:
-        raise InputError("no result files or directories given")
+        raise InputError("no result files or directories given", argument="sources")
     return _expand(sources)[0]
 
 
@@ -114,14 +114,15 @@ def _expand(sources) -> tuple[list[Path], dict]:
             skipped["not computed"] += missing
             if not found and failed:
                 raise InputError(f"{src} holds no result files: its {failed} point(s) failed (their image or metric "
-                                 f"was not finite; see its manifest.json)")
+                                 f"was not finite; see its manifest.json)", argument="sources")
             if not found:
-                raise InputError(f"{src} holds no result files (.npz): neither a batch folder nor a folder of results")
+                raise InputError(f"{src} holds no result files (.npz): neither a batch folder nor a folder of results",
+                                 argument="sources")
             paths += found
         elif src.is_file():
             paths.append(src)
         else:
-            raise InputError(f"no such result file or directory: {src}")
+            raise InputError(f"no such result file or directory: {src}", argument="sources")
     return paths, skipped
 
 
@@ -146,7 +147,7 @@ def _load_point(path: Path) -> MetricResult:
         if getattr(exc, "damaged", False) and path.name.startswith("point_") and \
                 (path.parent / MANIFEST).is_file():
             raise ResultFileError(f"{exc}; re-running the `ganmetric batch` command that made {path.parent} "
-                                  f"recomputes it") from exc
+                                  f"recomputes it", argument="sources") from exc
         raise
 
 
@@ -169,32 +170,33 @@ def load_results(sources, *, min_count: int = 1) -> ResultSet:
         sources = [sources]
     sources = [Path(s) for s in sources]
     if not sources:
-        raise InputError("no result files or directories given")
+        raise InputError("no result files or directories given", argument="sources")
     paths, skipped = _expand(sources)
     results = tuple(_load_point(p) for p in paths)
     if len(results) < min_count:
         left = "; ".join(f"{n} {key}" for key, n in skipped.items() if n)
         raise InputError(f"need at least {min_count} result files, got {len(results)}"
-                         + (f" (left out: {left})" if left else ""))
+                         + (f" (left out: {left})" if left else ""), argument="sources")
     first = results[0]
     for r in results[1:]:
         if r.dim != first.dim:
             raise InputError(f"mismatched latent sizes: {first.path.name} has n={first.dim}, "
-                             f"{r.path.name} has n={r.dim}")
+                             f"{r.path.name} has n={r.dim}", argument="sources")
         for key in CONSISTENT_KEYS:
             if r.meta.get(key) != first.meta.get(key):
                 raise InputError(f"results mix {key}s: {first.path.name} has {first.meta.get(key)}, "
-                                 f"{r.path.name} has {r.meta.get(key)}; analyse one {key} at a time")
+                                 f"{r.path.name} has {r.meta.get(key)}; analyse one {key} at a time",
+                                 argument="sources")
         diffs = recorded_model_differences(first.meta, r.meta) + recorded_distance_differences(first.meta, r.meta)
         if diffs:  # the same model and distance names with other settings (a class, a random backbone's seed)
             named = "; ".join(d.replace(" there, ", f" in {first.path.name}, ").removesuffix(" here")
                               + f" in {r.path.name}" for d in diffs)
-            raise InputError(f"results mix settings: {named}; analyse one setting at a time")
+            raise InputError(f"results mix settings: {named}; analyse one setting at a time", argument="sources")
     k = min(len(r.eigvals) for r in results)
     truncated = any(len(r.eigvals) != k for r in results)
     vals = np.stack([as_numpy(r.eigvals[:k], dtype=np.float64) for r in results])
     vecs = np.stack([as_numpy(r.eigvecs[:, :k], dtype=np.float64) for r in results])
     if not np.all(np.diff(vals, axis=1) <= 1e-12 * np.abs(vals).max(axis=1, keepdims=True)):
         bad = next(r for r, v in zip(results, vals) if np.any(np.diff(v) > 1e-12 * np.abs(v).max()))
-        raise ResultFileError(f"{bad.path}: eigenvalues are not in descending order")
+        raise ResultFileError(f"{bad.path}: eigenvalues are not in descending order", argument="sources")
     return ResultSet(results, vals, vecs, truncated, {key: n for key, n in skipped.items() if n})

@@ -9,10 +9,12 @@ The public surface::
     explore_montage(G, z, axes, indices=[0, 1], calibrated=cal).save("grid.png")
     found = explore(G, z, axes, indices=[0, 1], D=D, calibrate=0.05, curves=True)  # all of it at once
     compare_directions(load_result("face.npz"), [sefa_directions(G, k=10), load_directions("b.npy", latent_dim=100)])
+    compare_directions(load_result("face.npz"), discovered_directions(G, "ganspace,sefa", n_directions=10))
 """
 from .apply import apply_axis, walk
 from .calibrate import CalibratedSteps, calibrate_steps, search_bound
-from .compare import Comparison, compare_directions, principal_angles
+from .compare import (DISCOVERY_METHODS, Comparison, compare_directions, discovered_directions,
+                      discovery_methods, principal_angles)
 from .curves import distance_curves, plot_distance_curves, predicted_distance
 from .directions import Directions, load_directions
 from .explore import Exploration, explore
@@ -27,4 +29,5 @@ __all__ = ["Axes", "export_axes", "load_axes", "save_axes", "check_axes_for", "r
            "plot_distance_curves",
            "Montage", "explore_montage", "action_montage", "render_images", "Exploration", "explore",
            "check_output", "Directions", "load_directions", "sefa_directions", "ganspace_directions",
-           "Comparison", "compare_directions", "principal_angles"]
+           "Comparison", "compare_directions", "principal_angles", "DISCOVERY_METHODS", "discovery_methods",
+           "discovered_directions"]

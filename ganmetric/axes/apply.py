@@ -10,8 +10,9 @@ from ..placement import as_numpy, cpu_float64
 from .files import Axes, _check_index
 
 
-def _axis_vector(axes, i) -> torch.Tensor:
-    """Axis ``i`` of ``axes`` (an :class:`Axes` or a (K, n) array of rows) as a float64 unit vector.
+def _axis_vector(axes, i, *, argument: str = "i") -> torch.Tensor:
+    """Axis ``i`` of ``axes`` (an :class:`Axes` or a (K, n) array of rows) as a float64 unit vector
+    (``argument``: the argument that gave the index).
 
     Raises:
         InputError: index out of range, or the row is zero / not finite.
@@ -20,36 +21,39 @@ def _axis_vector(axes, i) -> torch.Tensor:
     if rows.ndim == 1:
         rows = rows[None]
     if rows.ndim != 2:
-        raise InputError(f"axes must be an Axes object or a (K, n) array, got shape {rows.shape}")
-    u = cpu_float64(rows[_check_index(i, rows.shape[0])])
+        raise InputError(f"axes must be an Axes object or a (K, n) array, got shape {rows.shape}",
+                         argument="axes")
+    u = cpu_float64(rows[_check_index(i, rows.shape[0], argument=argument)])
     norm = torch.linalg.vector_norm(u)
     if not torch.isfinite(norm) or norm == 0:
-        raise InputError(f"axis {i} is zero or not finite")
+        raise InputError(f"axis {i} is zero or not finite", argument=argument)
     return u / norm
 
 
-def _reference(G, z0) -> torch.Tensor:
-    """One reference code (n,) float64 on the CPU from (n,) or (1, n).
+def _reference(G, z0, *, argument: str = "z0") -> torch.Tensor:
+    """One reference code (n,) float64 on the CPU from (n,) or (1, n) (``argument``: the argument that gave it).
 
     Raises:
         InputError: not one finite code of G's latent size.
     """
-    z0 = checks.latent_codes(z0, G.latent_dim, name="reference z")
+    z0 = checks.latent_codes(argument, z0, G.latent_dim, shown="the reference code")
     if z0.shape[0] != 1:
-        raise InputError(f"expected one reference code of size {G.latent_dim}, got {z0.shape[0]}")
+        raise InputError(f"expected one reference code of size {G.latent_dim}, got {z0.shape[0]}", argument=argument)
     return z0[0].detach().to(device="cpu", dtype=torch.float64)
 
 
-def _rotate(z: torch.Tensor, u: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
-    """Rotate each row of z (B, n) toward u by angles (B,) radians in the plane of z and u."""
+def _rotate(z: torch.Tensor, u: torch.Tensor, angles: torch.Tensor, *, argument: str = "z") -> torch.Tensor:
+    """Rotate each row of z (B, n) toward u by angles (B,) radians in the plane of z and u (``argument``: the
+    argument that gave z)."""
     r = torch.linalg.vector_norm(z, dim=1, keepdim=True)
     if (r == 0).any():
-        raise InputError("cannot move on the sphere of radius |z|: z is the zero vector")
+        raise InputError("cannot move on the sphere of radius |z|: z is the zero vector", argument=argument)
     zhat = z / r
     w = u[None] - (zhat @ u)[:, None] * zhat  # the part of u orthogonal to z: the rotation direction
     wn = torch.linalg.vector_norm(w, dim=1, keepdim=True)
     if (wn < 1e-12).any():
-        raise InputError("cannot rotate toward the axis: it is parallel to z (the rotation plane is undefined)")
+        raise InputError("cannot rotate toward the axis: it is parallel to z (the rotation plane is undefined)",
+                         argument=argument)
     out = r * (torch.cos(angles)[:, None] * zhat + torch.sin(angles)[:, None] * (w / wn))
     # cos/sin give |out| = r up to rounding; rescale so the norm is r to the last bit we can.
     return out * (r / torch.linalg.vector_norm(out, dim=1, keepdim=True))
@@ -73,11 +77,11 @@ def walk(z0, u, ts, *, sphere: bool = False) -> torch.Tensor:
     """
     z0, u, ts = (cpu_float64(x).reshape(-1) for x in (z0, u, ts))
     if sphere:
-        return _rotate(z0.expand(len(ts), -1), u, ts)
+        return _rotate(z0.expand(len(ts), -1), u, ts, argument="z0")
     out = z0[None] + ts[:, None] * u[None]
     if len(ts) == 0:
         return out
-    return checks.latent_codes(out, out.shape[1], name=f"the codes moved by up to {float(ts.abs().max()):g}")
+    return checks.latent_codes("ts", out, out.shape[1], shown=f"the codes moved by up to {float(ts.abs().max()):g}")
 
 
 def apply_axis(z, axes, i: int, t: float, *, sphere: bool = False):
@@ -105,15 +109,15 @@ def apply_axis(z, axes, i: int, t: float, *, sphere: bool = False):
             to z on the sphere.
     """
     u = _axis_vector(axes, i)
-    t = checks.finite_float(t, "amount")
+    t = checks.finite_float("t", t)
     is_tensor = isinstance(z, torch.Tensor)
-    codes = checks.latent_codes(z, u.numel())
+    codes = checks.latent_codes("z", z, u.numel())
     single = (z.dim() if is_tensor else np.ndim(z)) == 1
     z64 = codes.detach().to(device="cpu", dtype=torch.float64)
     if sphere:
         out = _rotate(z64, u, torch.full((z64.shape[0],), t, dtype=torch.float64, device="cpu"))
     else:
-        out = checks.latent_codes(z64 + t * u[None], u.numel(), name=f"the codes moved by amount {t:g}")
+        out = checks.latent_codes("t", z64 + t * u[None], u.numel(), shown=f"the codes moved by amount {t:g}")
     if single:
         out = out[0]
     if is_tensor:

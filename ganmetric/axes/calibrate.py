@@ -139,15 +139,13 @@ def _checked_options(max_distance, n_targets, rtol, max_iter, chunk, sphere, max
     Raises:
         InputError: naming the first option that is out of range.
     """
-    max_distance = checks.finite_float(max_distance, "max_distance")
-    if max_distance <= 0:
-        raise InputError(f"max_distance must be a positive number, got {max_distance:g}")
+    max_distance = checks.positive_float("max_distance", max_distance)
     checks.positive_int("n_targets", n_targets)
     checks.positive_int("max_iter", max_iter)
     checks.positive_int("chunk", chunk)
-    rtol = checks.finite_float(rtol, "rtol")
+    rtol = checks.finite_float("rtol", rtol)
     if not 0 < rtol < 1:
-        raise InputError(f"rtol must lie in (0, 1), got {rtol:g}")
+        raise InputError(f"rtol must lie in (0, 1), got {rtol:g}", argument="rtol")
     return max_distance, rtol, search_bound(max_step, sphere, latent_dim)
 
 
@@ -169,22 +167,21 @@ def search_bound(max_step, sphere: bool, latent_dim: int) -> float:
     default = math.pi if sphere else 2.0 * math.sqrt(latent_dim)
     if max_step is None:
         return default
-    bound = checks.finite_float(max_step, "max_step")
-    if bound <= 0 or (sphere and bound > math.pi):
-        limit = " and at most pi on the sphere" if sphere else ""
-        raise InputError(f"max_step must be a positive number{limit}, got {bound:g}")
+    bound = checks.positive_float("max_step", max_step)
+    if sphere and bound > math.pi:
+        raise InputError(f"max_step must be at most pi on the sphere, got {bound:g}", argument="max_step")
     return bound
 
 
 def _problems(G, z0, rows, eigvals, indices, targets, sphere: bool, bound: float) -> _Problems:
     """The flattened problems and the metric's starting steps ``sqrt(2 d / lambda)``."""
     z = _reference(G, z0)
-    us = [_axis_vector(rows, i) for i in indices]  # validates the indices
+    us = [_axis_vector(rows, i, argument="indices") for i in indices]  # validates the indices
     indices = [int(i) for i in indices]
     lam_all = np.asarray(eigvals, dtype=np.float64).reshape(-1)
     if lam_all.shape[0] <= max(indices):
         raise InputError(f"eigvals must hold one eigenvalue per axis ({max(indices) + 1} at least), "
-                         f"got {lam_all.shape[0]}")
+                         f"got {lam_all.shape[0]}", argument="axes")
     A, m = len(indices), len(targets)
     axis = np.repeat(np.arange(A), 2 * m)
     side = np.tile(np.repeat([1.0, -1.0], m), A)
@@ -347,7 +344,7 @@ def calibrate_steps(G, D, z0, axes, *, indices, max_distance: float, n_targets: 
                                                  G.latent_dim)
     indices = list(indices)
     if not indices:
-        raise InputError("indices must name at least one axis")
+        raise InputError("indices must name at least one axis", argument="indices")
     targets = max_distance * np.arange(1, n_targets + 1) / n_targets
     p = _problems(G, z0, rows, eigvals, indices, targets, sphere, bound)
     nan = np.full(p.t0.shape, np.nan)

@@ -22,6 +22,15 @@ from ..io import sha256_file, versions
 from ..linalg import eigh_descending
 from ..placement import as_numpy
 from .directions import Directions, _unit_rows
+from .ganspace import ganspace_directions
+from .sefa import sefa_directions
+
+DISCOVERY_METHODS = {"ganspace": "GANSpace: PCA of a layer's activations over codes sampled from the prior",
+                     "sefa": "SeFa on the code-facing weights, columns normalised (the authors' variant)",
+                     "sefa-unnormalised": "SeFa on the raw weights (for comparison)"}
+"""Direction-discovery methods computed from the model, to set against the metric (``ganmetric axes compare``)."""
+#: SeFa's variant of each SeFa method
+_SEFA_VARIANTS = {"sefa": "authors", "sefa-unnormalised": "unnormalised"}
 
 
 @dataclass(frozen=True)
@@ -126,11 +135,11 @@ def _metric_matrix(metric, k: int) -> np.ndarray:
         stored = int(metric.eigvals.shape[0])
         if not getattr(metric, "full", True) and isinstance(k, int) and k > stored:
             raise InputError(f"k must be at most {stored}: the result holds only the top {stored} eigenpairs, "
-                             f"got {k}")
+                             f"got {k}", argument="k")
         metric = metric.metric()
     H = as_numpy(metric, dtype=np.float64)  # a matrix may be a tensor on a GPU
     if H.ndim != 2 or H.shape[0] != H.shape[1] or not np.isfinite(H).all():
-        raise InputError(f"the metric must be a finite square matrix, got shape {H.shape}")
+        raise InputError(f"the metric must be a finite square matrix, got shape {H.shape}", argument="metric")
     checks.positive_int("k", k, maximum=H.shape[0])
     return 0.5 * (H + H.T)
 
@@ -170,7 +179,7 @@ def compare_directions(metric, directions, *, k: int = 10) -> Comparison:
     vals, vecs = eigh_descending(H)
     lam = float(vals[0])
     if not lam > 0:
-        raise InputError("the metric's largest eigenvalue is not positive")
+        raise InputError("the metric's largest eigenvalue is not positive", argument="metric")
     Uk = vecs[:, :k]
     if isinstance(directions, dict):
         directions = [Directions(np.asarray(v, dtype=np.float64), np.zeros(len(v)), name)
@@ -178,8 +187,9 @@ def compare_directions(metric, directions, *, k: int = 10) -> Comparison:
     rows, angles, methods = [], {}, {}
     for d in directions:
         if d.method in angles:
-            raise InputError(f"two sets of directions are both called {d.method}: give them different names")
-        V, _ = _unit_rows(d.vectors, n, f"{d.method} directions")
+            raise InputError(f"two sets of directions are both called {d.method}: give them different names",
+                             argument="directions")
+        V, _ = _unit_rows(d.vectors, n, f"{d.method} directions", argument="directions")
         ray = np.einsum("mi,ij,mj->m", V, H, V) / lam
         energy = ((V @ Uk) ** 2).sum(1)
         angles[d.method] = np.degrees(principal_angles(V[:k].T, Uk))
@@ -187,3 +197,66 @@ def compare_directions(metric, directions, *, k: int = 10) -> Comparison:
         rows += [{"method": d.method, "index": j, "rayleigh_ratio": float(ray[j]), "topk_energy": float(energy[j])}
                  for j in range(len(V))]
     return Comparison(rows, angles, k, lam, float(np.trace(H) / (n * lam)), k / n, methods, _source(metric))
+
+
+def discovery_methods(methods, *, sefa_layers=None) -> list[str]:
+    """The discovery methods asked for, checked before anything is computed.
+
+    Args:
+        methods: names of :data:`DISCOVERY_METHODS`, as a list or comma-separated
+            (``"ganspace,sefa"``); ``"none"`` (alone) or nothing: none.
+        sefa_layers: the SeFa layers that will be asked for (they need a SeFa method).
+
+    Returns:
+        The names, in the order given, each once.
+
+    Raises:
+        InputError: an unknown name, ``none`` with others, or ``sefa_layers`` without a SeFa method.
+    """
+    names = [m.strip() for m in (methods.split(",") if isinstance(methods, str) else methods) if m.strip()]
+    if names == ["none"]:
+        names = []
+    for name in names:
+        checks.one_of("methods", name, DISCOVERY_METHODS, what="method")
+    if sefa_layers is not None and not any(name in _SEFA_VARIANTS for name in names):
+        raise InputError("sefa_layers needs sefa or sefa-unnormalised in {methods}", argument="sefa_layers",
+                         mentions=("methods",))
+    return list(dict.fromkeys(names))
+
+
+def discovered_directions(G, methods, *, n_directions: int = 10, sefa_layers=None, n_samples: int = 5000,
+                          seed: int = 0, layer: str | None = None, progress: bool = False) -> list[Directions]:
+    """The directions of each discovery method, in the order of :data:`DISCOVERY_METHODS`.
+
+    Args:
+        G: the generator.
+        methods: see :func:`discovery_methods`.
+        n_directions: directions per method (each method's ``k``).
+        sefa_layers: SeFa's ``layers`` (StyleGAN2 only; None: the authors' default).
+        n_samples, seed, layer: GANSpace's (see :func:`~ganmetric.axes.ganspace_directions`).
+        progress: show GANSpace's progress bar.
+
+    Returns:
+        A list of :class:`~ganmetric.axes.Directions`, ready for :func:`compare_directions`.
+
+    Raises:
+        InputError: a bad method name or option, or a model a method does not apply to.
+    """
+    wanted = discovery_methods(methods, sefa_layers=sefa_layers)
+    dirs = []
+    try:
+        if "ganspace" in wanted:
+            dirs.append(ganspace_directions(G, k=n_directions, n_samples=n_samples, seed=seed, layer=layer,
+                                            progress=progress))
+        for method, variant in _SEFA_VARIANTS.items():
+            if method in wanted:
+                dirs.append(sefa_directions(G, k=n_directions, layers=sefa_layers, variant=variant))
+    except InputError as exc:  # the methods' k and SeFa's layers are this function's n_directions and sefa_layers
+        outer = {"k": "n_directions", "layers": "sefa_layers"}.get(exc.argument)
+        if outer is None:
+            raise
+        message = str(exc)
+        if message.startswith(f"{exc.argument} "):  # the subject, where the message names one
+            message = outer + message[len(exc.argument):]
+        raise InputError(message, argument=outer) from exc
+    return dirs

@@ -62,12 +62,8 @@ def _curve_amounts(amount_range: float, points: int) -> np.ndarray:
     Raises:
         InputError: a range that is not a positive finite number, or fewer than 2 points.
     """
-    amount_range = checks.finite_float(amount_range, "curves_range")
-    if amount_range <= 0:
-        raise InputError(f"curves_range must be a positive number, got {amount_range:g}")
-    points = checks.positive_int("curve_points", points)
-    if points < 2:
-        raise InputError(f"curve_points must be at least 2, got {points}")
+    amount_range = checks.positive_float("curves_range", amount_range)
+    points = checks.integer("curve_points", points, minimum=2)
     return np.linspace(-amount_range, amount_range, points)
 
 
@@ -96,8 +92,8 @@ def distance_curves(G, D, z0, axes, indices, ts, *, sphere: bool = False, chunk:
     z = _reference(G, z0)
     ts = np.asarray(ts, dtype=np.float64).reshape(-1)
     if not np.isfinite(ts).all():
-        raise InputError("amounts must be finite numbers")
-    us = [_axis_vector(axes, i) for i in indices]
+        raise InputError("amounts must be finite numbers", argument="ts")
+    us = [_axis_vector(axes, i, argument="indices") for i in indices]
     x0 = D.inputs(G, z[None].to(**placement(G))).detach()
     codes = torch.cat([walk(z, u, ts, sphere=sphere) for u in us])
     return _distances(G, D, x0, codes, checks.positive_int("chunk", chunk)).reshape(len(us), len(ts)).numpy()
@@ -149,7 +145,7 @@ def _curves_figure(ts, distances, eigvals, indices, *, sphere: bool, radius: flo
     n = len(indices)
     if distances.shape != (n, len(ts)) or len(eigvals) != n or n == 0:
         raise InputError(f"distances must be (axes, amounts) = ({n}, {len(ts)}) with one eigenvalue per axis, "
-                         f"got {distances.shape} and {len(eigvals)} eigenvalues")
+                         f"got {distances.shape} and {len(eigvals)} eigenvalues", argument="distances")
     cols, rows = min(n, MAX_COLS), math.ceil(n / MAX_COLS)
     fig = figure(figsize=(cols * PANEL_W, rows * PANEL_H), dpi=DPI)
     axs = fig.subplots(rows, cols, squeeze=False)
@@ -188,7 +184,7 @@ def plot_distance_curves(path, ts, distances, eigvals, indices, *, sphere: bool 
     Raises:
         InputError: a name not ending in .png, or shapes that do not match.
     """
-    path = check_output(path, "curves", name="path")
+    path = check_output(path, "curves", argument="path")
     fig = _curves_figure(ts, distances, eigvals, indices, sphere=sphere, radius=radius, distance_name=distance_name,
                          title=title)
     return save_figure(fig, path, dpi=DPI)  # no bbox="tight": the pixel size stays _curves_size()

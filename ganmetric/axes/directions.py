@@ -41,13 +41,14 @@ class Directions:
                            info=self.info)
 
 
-def _unit_rows(rows, latent_dim: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+def _unit_rows(rows, latent_dim: int, what: str, *, argument: str) -> tuple[np.ndarray, np.ndarray]:
     """Rows (m, n) normalised to unit length, and their norms before.
 
     Args:
         rows: (n,) or (m, n) numbers.
         latent_dim: n.
         what: what to call them in messages.
+        argument: the argument that gave them.
 
     Raises:
         InputError: not numeric, wrong shape or size, empty, non-finite, or a zero row.
@@ -55,31 +56,33 @@ def _unit_rows(rows, latent_dim: int, what: str) -> tuple[np.ndarray, np.ndarray
     try:
         V = np.asarray(rows, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"{what} must be a numeric (m, {latent_dim}) array") from exc
+        raise InputError(f"{what} must be a numeric (m, {latent_dim}) array", argument=argument) from exc
     if V.ndim == 1:
         V = V[None]
     if V.ndim != 2 or V.shape[1] != latent_dim or V.shape[0] == 0:
         raise InputError(f"{what} must be (m, {latent_dim}) rows, one direction each (this metric has "
-                         f"n = {latent_dim}), got shape {V.shape}")
+                         f"n = {latent_dim}), got shape {V.shape}", argument=argument)
     if not np.isfinite(V).all():
-        raise InputError(f"{what} contain NaN or inf values")
+        raise InputError(f"{what} contain NaN or inf values", argument=argument)
     norms = np.linalg.norm(V, axis=1)
     zero = np.flatnonzero(norms == 0)
     if zero.size:
-        raise InputError(f"{what}: row {int(zero[0])} is zero, it has no direction")
+        raise InputError(f"{what}: row {int(zero[0])} is zero, it has no direction", argument=argument)
     return V / norms[:, None], norms
 
 
 def _read_npy(path: Path) -> np.ndarray:
+    """The array of a directions file (``load_directions``' source)."""
     if not path.is_file():
-        raise InputError(f"directions file not found: {path}")
+        raise InputError(f"directions file not found: {path}", argument="source")
     if path.suffix.lower() != ".npy":
-        raise InputError(f"directions file {path.name} must be a .npy array of shape (m, n), one direction per row")
+        raise InputError(f"directions file {path.name} must be a .npy array of shape (m, n), one direction per row",
+                         argument="source")
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError(f"directions file {path.name} is not a plain .npy array of numbers "
-                         f"(shape (m, n), one direction per row)") from exc
+                         f"(shape (m, n), one direction per row)", argument="source") from exc
 
 
 def load_directions(source, *, latent_dim: int, name: str | None = None) -> Directions:
@@ -102,7 +105,7 @@ def load_directions(source, *, latent_dim: int, name: str | None = None) -> Dire
     rows = _read_npy(path) if path is not None else source
     label = name or (path.stem if path is not None else "directions")
     what = f"directions {path.name}" if path is not None else "directions"
-    vectors, norms = _unit_rows(rows, latent_dim, what)
+    vectors, norms = _unit_rows(rows, latent_dim, what, argument="source")
     info = {"file": str(path)} if path is not None else {}
     info["rows"] = int(vectors.shape[0])
     return Directions(vectors, norms, label, info)

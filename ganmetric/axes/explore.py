@@ -50,22 +50,24 @@ def _check_request(G, z0, axes, D, indices, steps, amount_range, calibrate, curv
     """
     indices = list(indices)
     if not indices:
-        raise InputError("indices must name at least one axis")
+        raise InputError("indices must name at least one axis", argument="indices")
     for i in indices:
-        _axis_vector(axes, i)
+        _axis_vector(axes, i, argument="indices")
     _reference(G, z0)
     _steps_grid(steps, amount_range)
     _check_scale(scale)
+    if calibrate is not None:
+        checks.positive_float("calibrate", calibrate)
     if (calibrate is not None or curves) and D is None:
-        raise InputError("D, a distance, is needed to calibrate steps or to draw distance curves")
+        raise InputError("D, a distance, is needed to calibrate steps or to draw distance curves", argument="D")
     ts = _curve_amounts(amount_range if curves_range is None else curves_range, curve_points) if curves else None
     axis = None
     if action_codes is not None:
-        checks.latent_codes(action_codes, G.latent_dim, name="action codes")
+        checks.latent_codes("action_codes", action_codes, G.latent_dim)
         axis = indices[0] if action_axis is None else action_axis
-        _axis_vector(axes, axis)
+        _axis_vector(axes, axis, argument="action_axis")
     elif action_axis is not None:
-        raise InputError("action_axis needs action_codes (the codes the axis is applied to)")
+        raise InputError("action_axis needs action_codes (the codes the axis is applied to)", argument="action_axis")
     return [int(i) for i in indices], ts, None if axis is None else int(axis)
 
 

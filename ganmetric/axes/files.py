@@ -80,16 +80,17 @@ class Axes:
         return BasisSource(self.axes.T, self.eigvals, self.meta, f"axes {name}", self.points)
 
 
-def _check_index(i, top: int, *, name: str = "axis index") -> int:
-    """Validate an axis index in [0, top).
+def _check_index(i, top: int, *, argument: str = "i") -> int:
+    """Validate an axis index in [0, top) (``argument``: the argument that gave it).
 
     Raises:
         InputError: not an integer, or out of range.
     """
     if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
-        raise InputError(f"{name} must be an integer, got {i}")
+        raise InputError(f"axis index must be an integer, got {i}", argument=argument)
     if not 0 <= int(i) < top:
-        raise InputError(f"{name} {int(i)} is out of range: the axis file holds {top} axes (0 to {top - 1})")
+        raise InputError(f"axis index {int(i)} is out of range: the axis file holds {top} axes (0 to {top - 1})",
+                         argument=argument)
     return int(i)
 
 
@@ -118,7 +119,7 @@ def export_axes(result_or_path, *, top: int, out=None) -> Axes:
     norms = np.linalg.norm(vecs, axis=1)
     if not np.all(np.abs(norms - 1) < 1e-3):
         raise ResultFileError(f"{res.path}: eigenvectors are not unit length (norms {norms.min():.3g} to "
-                              f"{norms.max():.3g})")
+                              f"{norms.max():.3g})", argument="result_or_path")
     vecs /= norms[:, None]
     meta_in = res.meta
     saved = res.path is not None and Path(res.path).is_file()
@@ -203,11 +204,11 @@ def load_axes(path) -> Axes:
     if not (vecs.ndim == 2 and vals.shape == (vecs.shape[0],) and pts.ndim == 2 and pts.shape[1] == vecs.shape[1]
             and vecs.shape[0] >= 1):
         raise ResultFileError(f"{path}: inconsistent shapes axes {vecs.shape}, eigvals {vals.shape}, "
-                              f"points {pts.shape}")
+                              f"points {pts.shape}", argument="path")
     if not (np.isfinite(vecs).all() and np.isfinite(vals).all() and np.isfinite(pts).all()):
-        raise ResultFileError(f"{path}: non-finite values")
+        raise ResultFileError(f"{path}: non-finite values", argument="path")
     if not np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-6):
-        raise ResultFileError(f"{path}: axes are not unit rows")
+        raise ResultFileError(f"{path}: axes are not unit rows", argument="path")
     return Axes(vecs, vals, meta.get("model"), meta.get("latent_space"), meta.get("distance"), pts, meta, path)
 
 
@@ -235,7 +236,8 @@ def check_axes_for(axes: Axes, G, *, check_model: bool = True) -> None:
     if check_model:
         check_same_model(axes.meta, G, what=what)
     elif axes.latent_dim != G.latent_dim:
-        raise InputError(f"{what} was made for latent size {axes.latent_dim}, but the model's is {G.latent_dim}")
+        raise InputError(f"{what} was made for latent size {axes.latent_dim}, but the model's is {G.latent_dim}",
+                         argument="axes")
 
 
 def reference_code(axes: Axes, G, seed: int | None = None) -> tuple[np.ndarray, str]:

@@ -67,7 +67,7 @@ def _layer_by_name(G, layer):
     modules = dict(G.named_modules())
     if layer not in modules or layer == "":
         names = [n for n in modules if n]
-        raise InputError(f"Invalid layer {layer!r}. Must be 'output' or one of {{{', '.join(names)}}}")
+        raise InputError(f"layer '{layer}' is not 'output' or one of {{{', '.join(names)}}}", argument="layer")
     return layer, modules[layer]
 
 
@@ -89,7 +89,7 @@ def _activations(G, z: torch.Tensor, module) -> torch.Tensor:
     finally:
         handle.remove()
     if not box:
-        raise InputError("the chosen layer was not called by the generator's forward pass")
+        raise InputError("the chosen layer was not called by the generator's forward pass", argument="layer")
     return box[0]
 
 
@@ -134,7 +134,8 @@ def _activation_directions(G, k: int, n_samples: int, seed: int, layer, chunk: i
     """PCA of a layer's activations, then codes regressed on the principal coordinates."""
     n = G.latent_dim
     if n_samples < 2 * n:
-        raise InputError(f"n_samples must be at least twice the latent size ({2 * n}) for GANSpace, got {n_samples}")
+        raise InputError(f"n_samples must be at least twice the latent size ({2 * n}) for GANSpace, got {n_samples}",
+                         argument="n_samples")
     name, module = _layer_by_name(G, layer)
     Z = G.sample(n_samples, seed=seed).to(**placement(G))
     Y = torch.cat([_activations(G, Z[s:s + chunk], module).cpu()
@@ -173,7 +174,7 @@ def ganspace_directions(G, *, k: int = 20, n_samples: int = 5000, seed: int = 0,
     k = checks.positive_int("k", k, maximum=G.latent_dim)
     checks.positive_int("n_samples", n_samples)
     chunk = checks.positive_int("chunk", chunk)
-    seed = checks.seed(seed)
+    seed = checks.seed("seed", seed)
     mapping = getattr(G, "mapping", None)
     if callable(mapping) and G.latent_space == "w":
         return _mapping_directions(G, mapping, k, n_samples, seed, chunk)

@@ -154,7 +154,7 @@ def render_images(G, codes, *, scale: int = 1, chunk: int = 64) -> list:
         InputError: a scale that is not an integer >= 1, or bad codes.
     """
     scale = _check_scale(scale)
-    codes = checks.latent_codes(codes, G.latent_dim, name="codes")
+    codes = checks.latent_codes("codes", codes, G.latent_dim)
     return _tiles(_render_codes(G, codes, checks.positive_int("chunk", chunk)), scale)
 
 
@@ -181,16 +181,14 @@ class Montage:
         Raises:
             InputError: a suffix other than .png, .jpg or .jpeg (nothing is written).
         """
-        return save_image(self.image, check_output(path, "image", name="path"), palette=palette)
+        return save_image(self.image, check_output(path, "image", argument="path"), palette=palette)
 
 
 def _steps_grid(n_steps: int, amount_range: float) -> np.ndarray:
-    checks.positive_int("steps", n_steps)
-    if n_steps < 3 or n_steps % 2 == 0:
-        raise InputError(f"steps must be an odd number >= 3 so that the reference sits in the middle, got {n_steps}")
-    amount_range = checks.finite_float(amount_range, "amount_range")
-    if amount_range <= 0:
-        raise InputError(f"amount_range must be a positive finite number, got {amount_range:g}")
+    if checks.integer("steps", n_steps, minimum=3) % 2 == 0:
+        raise InputError(f"steps must be an odd number >= 3 so that the reference sits in the middle, got {n_steps}",
+                         argument="steps")
+    amount_range = checks.positive_float("amount_range", amount_range)
     return np.linspace(-amount_range, amount_range, n_steps)
 
 
@@ -250,12 +248,13 @@ def explore_montage(G, z0, axes, *, indices, steps: int = 7, amount_range: float
     """
     scale = _check_scale(scale)
     z = _reference(G, z0)
-    us = [_axis_vector(axes, i) for i in indices]
+    us = [_axis_vector(axes, i, argument="indices") for i in indices]
     indices = [int(i) for i in indices]
     marks, distances = None, None
     if calibrated is not None:
         if list(calibrated.indices) != indices:
-            raise InputError(f"calibrated steps are for axes {list(calibrated.indices)}, not {indices}")
+            raise InputError(f"calibrated steps are for axes {list(calibrated.indices)}, not {indices}",
+                             argument="calibrated")
         grid, distances = np.asarray(calibrated.steps), np.asarray(calibrated.distances)
         captions, marks = _calibrated_captions(calibrated)
     else:
@@ -307,11 +306,11 @@ def action_montage(G, codes, axes, i: int, *, steps: int = 7, amount_range: floa
         InputError: bad codes, steps, range, amounts, scale or index.
     """
     scale = _check_scale(scale)
-    codes = checks.latent_codes(codes, G.latent_dim, name="reference codes").detach().cpu().double()
+    codes = checks.latent_codes("codes", codes, G.latent_dim).detach().cpu().double()
     u = _axis_vector(axes, i)
     grid = _steps_grid(steps, amount_range) if ts is None else np.asarray(ts, dtype=np.float64).reshape(-1)
     if not np.isfinite(grid).all():
-        raise InputError("amounts must be finite numbers")
+        raise InputError("amounts must be finite numbers", argument="ts")
     walks = torch.stack([walk(c, u, grid, sphere=sphere) for c in codes])
     imgs = _render_codes(G, walks.reshape(-1, walks.shape[-1]))
     imgs = imgs.reshape(*walks.shape[:2], *imgs.shape[1:])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import InputError
+from .. import checks
 from ..io import check_suffix
 from ..plotting import IMAGE_FORMATS
 
@@ -15,7 +15,7 @@ _WHAT = {"image": "an image (PNG or JPEG, by the suffix)", "curves": "a PNG plot
          "npz": "a numpy .npz archive", "csv": "a CSV table", "json": "a JSON file"}
 
 
-def check_output(path, kind: str, *, name: str = "out") -> Path:
+def check_output(path, kind: str, *, argument: str = "out") -> Path:
     """Refuse a file name whose suffix does not name a format this kind of output is written in.
 
     Images (montages, edited images) are PNG or JPEG by suffix; distance curves are PNG;
@@ -24,7 +24,7 @@ def check_output(path, kind: str, *, name: str = "out") -> Path:
     Args:
         path: the file to be written.
         kind: a key of :data:`OUTPUT_SUFFIXES`.
-        name: what to call the argument in the message.
+        argument: the argument that named the file (the error's ``argument``).
 
     Returns:
         ``path`` as a Path.
@@ -32,6 +32,5 @@ def check_output(path, kind: str, *, name: str = "out") -> Path:
     Raises:
         InputError: an unknown kind, or a suffix the kind is not written as.
     """
-    if kind not in OUTPUT_SUFFIXES:
-        raise InputError(f"Invalid kind {kind!r}. Must be one of {{{', '.join(OUTPUT_SUFFIXES)}}}")
-    return check_suffix(path, OUTPUT_SUFFIXES[kind], _WHAT[kind], name=name)
+    checks.one_of("kind", kind, OUTPUT_SUFFIXES)
+    return check_suffix(path, OUTPUT_SUFFIXES[kind], _WHAT[kind], argument=argument)

@@ -94,7 +94,7 @@ def _first_layer(G):
         if any(p.numel() for p in module.parameters(recurse=False)):
             break
     raise InputError(f"SeFa needs a first layer that is nn.Linear or nn.ConvTranspose2d on the code; {G.name} "
-                     "has none (pass its weight to sefa_directions(weight=...))")
+                     "has none (pass its weight to sefa_directions(weight=...))", argument="G")
 
 
 def _layer_weight(layer: nn.Module) -> torch.Tensor:
@@ -115,7 +115,7 @@ def _code_map(W: torch.Tensor, is_linear: bool, pad: int, n: int, name: str) -> 
     W = W.to(device="cpu", dtype=torch.float64)
     n_in = W.shape[1] if is_linear else W.shape[0]
     if n_in < n:
-        raise InputError(f"first layer {name} takes {n_in} inputs but the latent size is {n}")
+        raise InputError(f"first layer {name} takes {n_in} inputs but the latent size is {n}", argument="weight")
     if is_linear:
         return W[:, :n].T.numpy()
     kh, kw = W.shape[2], W.shape[3]
@@ -125,7 +125,7 @@ def _code_map(W: torch.Tensor, is_linear: bool, pad: int, n: int, name: str) -> 
 def _explicit_blocks(weight, latent_dim) -> tuple[list, dict]:
     W = cpu_tensor(weight)  # a weight on any device, or an array
     if W.dim() not in (2, 4):
-        raise InputError(f"weight must be (m, n) or (n, C, kh, kw), got shape {tuple(W.shape)}")
+        raise InputError(f"weight must be (m, n) or (n, C, kh, kw), got shape {tuple(W.shape)}", argument="weight")
     n = latent_dim or (W.shape[1] if W.dim() == 2 else W.shape[0])
     return [_code_map(W, W.dim() == 2, 0, n, "weight")], {"layers": ["weight"]}
 
@@ -201,7 +201,7 @@ def _select_layers(numbering: list[str], catalogue: dict, layers, legend: str) -
                                  f"({legend}) or module names, got {token}", argument="layers")
             chosen.add(numbering[token])
         else:
-            chosen.add(checks.one_of("SeFa layer", str(token), catalogue))
+            chosen.add(checks.one_of("layers", str(token), catalogue, what="SeFa layer"))
     return [name for name in catalogue if name in chosen]
 
 
@@ -243,7 +243,7 @@ def _nvidia_blocks(G, layers) -> tuple[list, dict]:
                                      f"module names, got {token}", argument="layers")
                 chosen.add(numbering[token])
             else:
-                chosen.add(checks.one_of("SeFa layer", str(token), catalogue))
+                chosen.add(checks.one_of("layers", str(token), catalogue, what="SeFa layer"))
     names = [name for name in catalogue if name in chosen]
     blocks = [catalogue[name][1].numpy() for name in names]
     return blocks, {"layers": names, "style_rows": sorted({catalogue[name][0] for name in names})}
@@ -290,7 +290,7 @@ def _blocks(G, layers, weight, latent_dim) -> tuple[list, dict]:
         raise InputError(f"SeFa is not defined for {G.name}: its code enters the network in "
                          f"{net.dim_z // net.z_chunk} chunks of {net.z_chunk} at different depths (the first linear "
                          f"map reads only the first chunk, each other chunk one block's BatchNorms), so no one "
-                         f"linear map acts on the whole code")
+                         f"linear map acts on the whole code", argument="G")
     elif _is_family(G, "biggan", "BigGANGenerator"):
         blocks, info = _biggan_blocks(G)
     else:
@@ -348,7 +348,7 @@ def sefa_directions(G=None, *, k: int | None = None, layers=None, variant: str =
             weight of the wrong rank; an unknown variant or layer, an index out of range, ``layers``
             for a model that has a single SeFa layer; k out of range.
     """
-    variant = checks.one_of("SeFa variant", variant, VARIANTS)
+    variant = checks.one_of("variant", variant, VARIANTS, what="SeFa variant")
     blocks, info = _blocks(G, layers, weight, latent_dim)
     vals, vecs = _factorise(np.concatenate(blocks, axis=1), variant)
     n = vecs.shape[0]

@@ -162,7 +162,7 @@ def image_objective(path, G, distance, *, max_pixels: int | None = None) -> Obje
     from ..placement import placement
 
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
-    target = as_target(str(path), _image_shape(G), max_pixels=limit).to(**placement(G))[None]
+    target = as_target(str(path), _image_shape(G), max_pixels=limit, argument="objective").to(**placement(G))[None]
     D = distance.to(**placement(G))
     with torch.no_grad():
         feats = D.features(target) if D.has_features else None
@@ -219,7 +219,7 @@ def load_objective(objective, G=None, *, distance=None, weights=None, device=Non
     if objective.startswith("image:"):
         _refuse_unused(objective="image:", weights=weights)
         if G is None:
-            raise InputError("an image: objective needs the generator (its image shape)")
+            raise InputError("an image: objective needs the generator (its image shape)", argument="G")
         from ..distances import load_distance
         from ..placement import placement
         D = load_distance(distance or "lpips-alex", **placement(G))

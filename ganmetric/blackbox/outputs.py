@@ -10,13 +10,12 @@ complete set or the new one); a run that scored nothing gets no code or image fi
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
 from ..generators import model_meta
-from ..io import atomic_write_bytes, versions, write_json
+from ..io import atomic_write_bytes, npy_bytes, versions, write_json
 from ..plotting import figure, figure_png_bytes, save_image, to_uint8
 from ..staging import check_output_dir, staged_dir
 from .run import TRACE_KEYS, Comparison
@@ -84,12 +83,6 @@ def _csv(rows) -> bytes:
 def _trace_rows(run) -> list:
     t = run.trace
     return [[run.label, run.seed] + [t[k][i] for k in TRACE_KEYS] for i in range(len(t["generation"]))]
-
-
-def _npy(arr) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(arr))
-    return buf.getvalue()
 
 
 def _band(runs, maximize: bool):
@@ -235,7 +228,7 @@ def _write(cmp: Comparison, folder: Path, extra: dict) -> dict:
         atomic_write_bytes(folder / names["trace"], _csv([TRACE_KEYS] + [row[2:] for row in _trace_rows(run)]))
         written[names["trace"]] = folder / names["trace"]
         if run.z is not None:
-            atomic_write_bytes(folder / names["code"], _npy(run.z.numpy()))
+            atomic_write_bytes(folder / names["code"], npy_bytes(run.z.numpy()))
             save_image(run.image, folder / names["image"])
             written.update({names["code"]: folder / names["code"], names["image"]: folder / names["image"]})
     rows = [CSV_COLUMNS] + [row for run in cmp.runs for row in _trace_rows(run)]

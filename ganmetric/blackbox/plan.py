@@ -147,12 +147,12 @@ def _arms(methods, top, eigval_power) -> list[Arm]:
     """Arms from names or :class:`Arm` objects, with checked methods and unique labels."""
     if isinstance(methods, (str, Arm)):
         methods = [methods]
-    arms = [m if isinstance(m, Arm) else Arm(checks.one_of("method", str(m), METHODS)) for m in methods]
+    arms = [m if isinstance(m, Arm) else Arm(checks.one_of("methods", str(m), METHODS, what="method")) for m in methods]
     if not arms:
         raise InputError("methods must name at least one method", argument="methods")
     labels = []
     for arm in arms:
-        checks.one_of("method", arm.method, METHODS)
+        checks.one_of("methods", arm.method, METHODS, what="method")
         if arm.method != "hess-cma" and (arm.top is not None or arm.eigval_power is not None):
             raise InputError(f"top and eigval_power apply to hess-cma only, not to {arm.method}", argument="methods")
         labels.append(_label(arm))
@@ -161,14 +161,15 @@ def _arms(methods, top, eigval_power) -> list[Arm]:
         raise InputError(f"methods lists {', '.join(dup)} more than once (give each arm its own label)",
                          argument="methods")
     if not any(a.method == "hess-cma" for a in arms) and (top is not None or eigval_power is not None):
-        raise InputError("top and eigval_power apply to hess-cma only, and no hess-cma is run", argument="top")
+        name = "top" if top is not None else "eigval_power"
+        raise InputError(f"{name} applies to hess-cma only, and no hess-cma is run", argument=name)
     return arms
 
 
 def _seeds(seeds) -> list[int]:
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         return list(range(checks.positive_int("seeds", seeds)))
-    out = [checks.seed(s, "seeds") for s in seeds]
+    out = [checks.seed("seeds", s) for s in seeds]
     if not out or len(set(out)) != len(out):
         raise InputError(f"seeds must be a count or distinct non-negative integers, got {out}", argument="seeds")
     return out
@@ -178,7 +179,7 @@ def _z_inits(G, z_init, seeds: list[int]) -> tuple[dict, str]:
     """seed -> starting code (float64 (n,)): a prior sample per seed, or the given codes."""
     if z_init is None:
         return {s: G.sample(1, seed=s)[0].detach().double().cpu().numpy() for s in seeds}, "prior"
-    Z = checks.latent_codes(z_init, int(G.latent_dim), name="z_init").detach().double().cpu().numpy()
+    Z = checks.latent_codes("z_init", z_init, int(G.latent_dim)).detach().double().cpu().numpy()
     if len(Z) not in (1,) and len(Z) < len(seeds):
         raise InputError(f"z_init holds {len(Z)} codes for {len(seeds)} seeds: give one code (shared) or at least "
                          f"one per seed", argument="z_init")
@@ -199,8 +200,8 @@ def _bases(G, arms: list[Arm], basis, top, eigval_power, eigval_floor) -> tuple[
         k = checks.positive_int("top", arm.top if arm.top is not None else (top or DEFAULT_TOP))
         if k > n:
             raise InputError(f"top must be at most the latent size {n}, got {k}", argument="top")
-        p = checks.finite_float(arm.eigval_power if arm.eigval_power is not None else
-                                (DEFAULT_EIGVAL_POWER if eigval_power is None else eigval_power), "eigval_power")
+        p = checks.finite_float("eigval_power", arm.eigval_power if arm.eigval_power is not None else
+                                (DEFAULT_EIGVAL_POWER if eigval_power is None else eigval_power))
         if p not in full:  # one resolution per power: the scale s_i does not depend on k
             full[p] = resolve_basis(basis, G, eigval_power=p, eigval_floor=eigval_floor, dtype=torch.float64)
         B, where = full[p]

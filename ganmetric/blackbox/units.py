@@ -54,7 +54,7 @@ def _parse(spec: str) -> tuple[str, str, int, tuple[int, int] | None]:
     form = "unit:torchvision:MODEL:LAYER:CHANNEL or unit:torchvision:MODEL:LAYER:CHANNEL:Y:X"
     if len(parts) not in (5, 7) or parts[1] != "torchvision":
         raise InputError(f"a unit objective is written {form}, got {spec}", argument="objective")
-    model = checks.one_of("torchvision model", parts[2], MODELS)
+    model = checks.one_of("objective", parts[2], MODELS, what="torchvision model")
     numbers = parts[4:]
     if not all(p.isdigit() for p in numbers):
         raise InputError(f"CHANNEL (and Y:X) of a unit objective must be non-negative integers, got "
@@ -111,9 +111,9 @@ def _materialise(net: torch.nn.Module, model: str, weights: str):
             state = torchvision.models.get_model_weights(model).DEFAULT.get_state_dict(progress=False)
         except Exception as exc:  # URLError / OSError offline, a broken download
             raise WeightsError(f"the torchvision {model} ImageNet weights could not be downloaded "
-                               f"({type(exc).__name__}); offline, give objective_weights random (an untrained "
+                               f"({type(exc).__name__}); offline, give {{objective_weights}} random (an untrained "
                                f"network drawn from a fixed seed) or the path of a state dict of torchvision's "
-                               f"{model}") from exc
+                               f"{model}", mentions=("objective_weights",)) from exc
         net.to_empty(device="cpu")
         load_state_strict(net, state, model, label="torchvision weights for")
         return "pretrained"
@@ -121,7 +121,7 @@ def _materialise(net: torch.nn.Module, model: str, weights: str):
     if not path.is_file():
         raise InputError(f"objective_weights must be pretrained, random, random:SEED or the path of a state dict "
                          f"of torchvision's {model}; file not found: {spec}", argument="objective_weights")
-    state = load_torch_file(path, what=f"{model} weights file")
+    state = load_torch_file(path, what=f"{model} weights file", argument="objective_weights")
     if not isinstance(state, dict):
         raise WeightsError(f"{path} must hold a {model} state dict (names -> tensors)")
     net.to_empty(device="cpu")

@@ -135,9 +135,9 @@ def _download_backbone(model: LPIPSNet, net: str) -> None:
     except OSError as exc:  # URLError offline, or a broken download
         raise WeightsError(
             f"the LPIPS {net} backbone weights (torchvision {BACKBONES[net]} ImageNet) could not be "
-            f"downloaded ({exc.__class__.__name__}); offline, give lpips_backbone random (an untrained "
+            f"downloaded ({exc.__class__.__name__}); offline, give {{lpips_backbone}} random (an untrained "
             f"backbone with a fixed seed, for tests) or the path of a torchvision {BACKBONES[net]} state "
-            f"dict you have") from exc
+            f"dict you have", mentions=("lpips_backbone",)) from exc
     _copy_features(model, net, state, URLS[net])
 
 

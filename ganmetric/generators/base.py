@@ -34,7 +34,7 @@ def normal_rows(n: int, dim: int, seed: int) -> torch.Tensor:
         InputError: n is not a positive integer, or seed is not in [0, 2**63).
     """
     checks.positive_int("n", n)
-    gen = torch.Generator(device="cpu").manual_seed(checks.seed(seed))
+    gen = torch.Generator(device="cpu").manual_seed(checks.seed("seed", seed))
     return torch.stack([torch.randn(dim, generator=gen, dtype=torch.float64, device="cpu") for _ in range(n)])
 
 
@@ -136,7 +136,8 @@ class Generator(SupportedDtypes, nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Images (B, C, H, W) in [-1, 1] for codes z of shape (B, latent_dim)."""
         if z.dim() != 2 or z.shape[-1] != self.latent_dim:
-            raise InputError(f"{self.name}: expected codes of shape (B, {self.latent_dim}), got {tuple(z.shape)}")
+            raise InputError(f"{self.name}: expected codes of shape (B, {self.latent_dim}), got {tuple(z.shape)}",
+                             argument="z")
         return self._generate(z)
 
     def _generate(self, z: torch.Tensor) -> torch.Tensor:
@@ -162,8 +163,8 @@ class ModuleGenerator(Generator):
     def __init__(self, module: nn.Module, *, name: str, latent_dim: int, output_range: str = "-1,1",
                  input_shape: str = "flat", resolution: int | None = None, latent_space: str = "z"):
         super().__init__(name=name, latent_dim=latent_dim, latent_space=latent_space, resolution=resolution)
-        checks.one_of("output range", output_range, ("-1,1", "0,1"))
-        checks.one_of("input shape", input_shape, ("flat", "nchw"))
+        checks.one_of("output_range", output_range, ("-1,1", "0,1"), what="output range")
+        checks.one_of("input_shape", input_shape, ("flat", "nchw"), what="input shape")
         self.net = module
         self.output_range = output_range
         self.input_shape = input_shape

@@ -51,7 +51,8 @@ def _package():
         import pytorch_pretrained_biggan as pkg
     except ImportError as exc:
         raise InputError("BigGAN models need the optional package pytorch-pretrained-biggan: "
-                         "pip install \"ganmetric[biggan]\" (or pip install pytorch-pretrained-biggan)") from exc
+                         "pip install \"ganmetric[biggan]\" (or pip install pytorch-pretrained-biggan)",
+                         argument="model") from exc
     return pkg
 
 
@@ -81,15 +82,16 @@ class BigGANGenerator(Generator):
     def __init__(self, biggan: nn.Module, *, name: str = "biggan", latent_space: str = "full",
                  truncation: float = 1.0, class_index: int | None = None, class_embedding=None,
                  reference_seed: int = 0):
-        checks.one_of("latent space for BigGAN", latent_space, SPACES)
+        checks.one_of("latent_space", latent_space, SPACES, what="latent space of BigGAN")
         d = int(biggan.config.z_dim)
         n_classes = int(biggan.config.num_classes)
         truncation = float(truncation)
         if not (0.0 < truncation <= 1.0) or not math.isfinite(truncation):
-            raise InputError(f"BigGAN truncation must be in (0, 1], got {truncation}")
+            raise InputError(f"BigGAN truncation must be in (0, 1], got {truncation}", argument="truncation")
         if class_index is not None and (isinstance(class_index, bool) or not isinstance(class_index, int)
                                         or not 0 <= class_index < n_classes):
-            raise InputError(f"class index must be an integer in [0, {n_classes - 1}], got {class_index}")
+            raise InputError(f"class index must be an integer in [0, {n_classes - 1}], got {class_index}",
+                             argument="class_index")
         dim = 2 * d if latent_space == "full" else d
         super().__init__(name=name, latent_dim=dim, latent_space=latent_space,
                          resolution=int(getattr(biggan.config, "output_dim", 0)) or None, latent_spaces=SPACES)
@@ -101,7 +103,7 @@ class BigGANGenerator(Generator):
         self.freeze()
         ref_embed = None
         if class_embedding is not None:
-            ref_embed = checks.latent_codes(class_embedding, d, name="class embedding")[0].to(torch.float64)
+            ref_embed = checks.latent_codes("class_embedding", class_embedding, d)[0].to(torch.float64)
         self.register_buffer("class_embedding", ref_embed, persistent=False)
         self._given_embedding = None if ref_embed is None else ref_embed.tolist()
         self.reference_seed = int(reference_seed)
@@ -116,7 +118,8 @@ class BigGANGenerator(Generator):
         """
         checks.positive_int("n", n)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
-            raise InputError(f"BigGAN seeds are integers in [0, 2**32) (numpy RandomState), got {seed}")
+            raise InputError(f"BigGAN seeds are integers in [0, 2**32) (numpy RandomState), got {seed}",
+                             argument="seed")
         from pytorch_pretrained_biggan import truncated_noise_sample
         noise = torch.from_numpy(truncated_noise_sample(batch_size=n, dim_z=self.half, truncation=self.truncation,
                                                         seed=int(seed))).to(torch.float64)
@@ -140,7 +143,8 @@ class BigGANGenerator(Generator):
         """
         classes = torch.as_tensor(classes, dtype=torch.long, device="cpu").reshape(-1)
         if classes.numel() and (classes.min() < 0 or classes.max() >= self.n_classes):
-            raise InputError(f"class indices must be in [0, {self.n_classes - 1}], got {classes.tolist()}")
+            raise InputError(f"class indices must be in [0, {self.n_classes - 1}], got {classes.tolist()}",
+                             argument="classes")
         return self.biggan.embeddings.weight[:, classes.to(self.biggan.embeddings.weight.device)].T
 
     def sample(self, n: int = 1, seed: int = 0) -> torch.Tensor:
@@ -186,11 +190,9 @@ def _resolve_files(package_name: str, weights: str | None) -> tuple[Path, Path]:
         cfg_file, bin_file = folder / pmodel.CONFIG_NAME, folder / pmodel.WEIGHTS_NAME
         if not (cfg_file.is_file() and bin_file.is_file()):
             raise InputError(f"BigGAN weights folder {folder} must hold {pmodel.CONFIG_NAME} and "
-                             f"{pmodel.WEIGHTS_NAME} (the layout BigGAN.from_pretrained reads)")
+                             f"{pmodel.WEIGHTS_NAME} (the layout BigGAN.from_pretrained reads)", argument="weights")
         return cfg_file, bin_file
-    if package_name not in pmodel.PRETRAINED_MODEL_ARCHIVE_MAP:
-        raise InputError(f"Invalid BigGAN weights name {package_name!r}. Must be one of "
-                         f"{{{', '.join(sorted(pmodel.PRETRAINED_MODEL_ARCHIVE_MAP))}}}")
+    checks.one_of("weights", package_name, pmodel.PRETRAINED_MODEL_ARCHIVE_MAP, what="BigGAN weights name")
     try:
         bin_file = pkg.cached_path(pmodel.PRETRAINED_MODEL_ARCHIVE_MAP[package_name])
         cfg_file = pkg.cached_path(pmodel.PRETRAINED_CONFIG_ARCHIVE_MAP[package_name])

@@ -66,10 +66,11 @@ def check_image_output(gen: Generator, where: str) -> int:
                 out = gen(torch.zeros(batch, gen.latent_dim, device=gen.device, dtype=gen.dtype))
         except Exception as exc:
             raise InputError(f"{where}: calling it on a batch of {batch} code(s) of size {gen.latent_dim} failed "
-                             f"({first_line(exc)})") from exc
+                             f"({first_line(exc)})", argument="model") from exc
         if not isinstance(out, torch.Tensor) or out.dim() != 4 or out.shape[0] != batch:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise InputError(f"{where}: expected images (B, C, H, W) for B = {batch} codes, got {shape}")
+            raise InputError(f"{where}: expected images (B, C, H, W) for B = {batch} codes, got {shape}",
+                             argument="model")
     return int(out.shape[-1])
 
 
@@ -99,27 +100,27 @@ def load_custom_generator(spec: str, *, weights=None, latent_dim: int | None = N
     try:
         module = factory()
     except Exception as exc:
-        raise InputError(f"{spec}() failed: {type(exc).__name__}: {first_line(exc)}") from exc
+        raise InputError(f"{spec}() failed: {type(exc).__name__}: {first_line(exc)}", argument="model") from exc
     if not isinstance(module, nn.Module):
         raise InputError(f"{spec}() must return a torch.nn.Module or a ganmetric Generator, "
-                         f"got {type(module).__name__}")
+                         f"got {type(module).__name__}", argument="model")
     if weights is not None:
         load_state_strict(module, load_state_file(weights), weights)
     if isinstance(module, Generator):
         if latent_dim is not None and latent_dim != module.latent_dim:
             raise InputError(f"{spec}: latent_dim {latent_dim} was given but the generator it returns has "
-                             f"{module.latent_dim}")
+                             f"{module.latent_dim}", argument="latent_dim")
         if latent_space is not None:
-            checks.one_of(f"latent space for {module.name}", latent_space, module.latent_spaces)
+            checks.one_of("latent_space", latent_space, module.latent_spaces, what=f"latent space of {module.name}")
             if latent_space != module.latent_space:
                 raise InputError(f"{spec}: the factory returned latent space {module.latent_space}; "
-                                 f"build the {latent_space} one in the factory")
+                                 f"build the {latent_space} one in the factory", argument="latent_space")
         gen = module
     else:
         dim = latent_dim if latent_dim is not None else getattr(module, "latent_dim", None)
         if dim is None:
-            raise InputError(f"{spec}: latent size unknown; give latent_dim (or a latent_dim attribute on the "
-                             f"module)")
+            raise InputError(f"{spec}: latent size unknown; give {{latent_dim}} (or a latent_dim attribute on the "
+                             f"module)", argument="latent_dim", mentions=("latent_dim",))
         gen = ModuleGenerator(module, name=spec, latent_dim=checks.positive_int("latent_dim", int(dim)),
                               output_range=output_range, input_shape=input_shape, latent_space=latent_space or "z")
     gen.name = spec  # as the user wrote it, whatever the module calls itself

@@ -40,7 +40,7 @@ def dcgan_stack(nz: int, ngf: int, nc: int, resolution: int, dropout: float = 0.
     """
     n_up = resolution.bit_length() - 1 - 2  # number of stride-2 layers after the 4x4 projection
     if resolution < 8 or resolution & (resolution - 1):
-        raise InputError(f"DCGAN resolution must be a power of 2 >= 8, got {resolution}")
+        raise InputError(f"DCGAN resolution must be a power of 2 >= 8, got {resolution}", argument="resolution")
     widths = [ngf * 2 ** (n_up - 1 - i) for i in range(n_up)]  # e.g. 64 px: 512, 256, 128, 64
     layers: list[nn.Module] = [nn.ConvTranspose2d(nz, widths[0], 4, 1, 0, bias=False),
                                nn.BatchNorm2d(widths[0]), nn.ReLU(True)]
@@ -203,7 +203,7 @@ class ConditionalDCGANGenerator(_FoldedGenerator):
         from .. import checks
         self.class_names = tuple(class_names)
         class_name = class_name or self.class_names[0]
-        checks.one_of("class name", class_name, self.class_names)
+        checks.one_of("class_name", class_name, self.class_names, what="class name")
         self.class_name = class_name
         self.main = dcgan_stack(nz + n_classes, ngf, nc, resolution, dropout=dropout)
         onehot = torch.zeros(n_classes, device="cpu")

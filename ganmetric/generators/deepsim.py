@@ -124,7 +124,7 @@ class DeePSimGenerator(Generator):
     """
 
     def __init__(self, *, variant: str, widths: dict, name: str = "deepsim", clamp: bool = True):
-        checks.one_of("DeePSim variant", variant, VARIANTS)
+        checks.one_of("variant", variant, VARIANTS, what="DeePSim variant")
         pool5 = variant == "pool5"
         code = widths["code_channels"] * POOL5_SIDE ** 2 if pool5 else widths["code"]
         super().__init__(name=name, latent_dim=code, latent_space="z", resolution=widths["resolution"])
@@ -230,7 +230,7 @@ def deepsim_from_state(state: dict, *, variant: str | None = None, clamp: bool =
     state = canonical_state(state, where=where)
     if variant is None:
         variant = layout_variant(state)
-    variant = checks.one_of("DeePSim variant", variant, VARIANTS)
+    variant = checks.one_of("variant", variant, VARIANTS, what="DeePSim variant")
     _check_variant(variant, state, where)
     widths = widths_from_state(state, variant, where=where)
     with torch.device("meta"):  # no random initialisation of 56 M parameters that are overwritten next
@@ -255,7 +255,7 @@ def build_deepsim(cfg: dict, *, latent_space: str = "z", weights: str | None = N
     """
     fixed = (cfg.get("architecture") or {}).get("variant")
     if variant is not None:
-        variant = checks.one_of("DeePSim variant", str(variant), VARIANTS)
+        variant = checks.one_of("variant", str(variant), VARIANTS, what="DeePSim variant")
         if fixed is not None and variant != fixed:
             raise InputError(f"model {cfg['name']} is the DeePSim {fixed} generator; variant {variant} needs the "
                              f"model 'deepsim' (or deepsim-{variant})", argument="variant")

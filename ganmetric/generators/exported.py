@@ -71,12 +71,12 @@ def _check_archive(data: bytes, path: Path) -> None:
     def refuse(why: str) -> InputError:
         return InputError(f"{path.name} is an exported program that holds {why}: loading it would run code or "
                           f"unpickle objects from the file; ganmetric loads only exported programs of plain tensors "
-                          f"(torch.export.save of a plain nn.Module)")
+                          f"(torch.export.save of a plain nn.Module)", argument="model")
 
     if "archive_format" not in names or reader.get_record("archive_format") != b"pt2":
         if any(name.endswith("serialized_exported_program.json") for name in names):
             raise InputError(f"{path.name} is an exported program in the format of torch before 2.7, whose weights "
-                             f"are pickles; save it again with torch.export.save")
+                             f"are pickles; save it again with torch.export.save", argument="model")
         raise ValueError(f"{path} is not a .pt2 archive")
     payloads, named = set(), set()
     for name in names:

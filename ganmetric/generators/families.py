@@ -87,4 +87,5 @@ def check_options(builder, what: str, options: dict) -> None:
     bad = sorted(set(options) - set(valid))
     if bad:
         words = lambda names: ", ".join(n.replace("_", " ") for n in names) or "none"  # noqa: E731
-        raise InputError(f"{words(bad)} cannot be set for {what}; the options it takes are: {words(valid)}")
+        raise InputError(f"{words(bad)} cannot be set for {what}; the options it takes are: {words(valid)}",
+                         argument=bad[0])

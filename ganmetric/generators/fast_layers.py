@@ -154,7 +154,7 @@ def truncate(w: torch.Tensor, centre: torch.Tensor | None, psi: float, *, centre
         return w
     if centre is None:
         from ..errors import InputError
-        raise InputError(f"truncation needs {centre_name}; load the model with truncation != 1")
+        raise InputError(f"truncation needs {centre_name}; load the model with truncation != 1", argument="truncation")
     return torch.lerp(centre.to(device=w.device, dtype=w.dtype), w, psi)
 
 

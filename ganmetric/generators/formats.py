@@ -151,7 +151,7 @@ def identify(path) -> FileKind:
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise InputError(f"model file not found: {path}")
+        raise InputError(f"model file not found: {path}", argument="model")
     with open(path, "rb") as f:
         head = f.read(4)
     kind = _zip_kind(path) if head.startswith(b"PK") else _pickle_kind(path) if head[:1] == b"\x80" else None
@@ -188,4 +188,5 @@ def nvidia_loader():
     try:
         return getattr(importlib.import_module(NVIDIA_LOADER[0]), NVIDIA_LOADER[1])
     except (ImportError, AttributeError):
-        raise InputError("NVIDIA network pickles (.pkl) cannot be loaded by this installation of ganmetric") from None
+        raise InputError("NVIDIA network pickles (.pkl) cannot be loaded by this installation of ganmetric",
+                         argument="model") from None

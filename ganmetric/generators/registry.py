@@ -61,9 +61,10 @@ def read_config(path: Path) -> dict:
     try:
         cfg = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read model config {path}: {exc}") from exc
+        raise InputError(f"cannot read model config {path}: {exc}", argument="model") from exc
     if not isinstance(cfg, dict) or any(k not in cfg for k in REQUIRED_KEYS):
-        raise InputError(f"model config {path} must be a JSON object with keys {', '.join(REQUIRED_KEYS)}")
+        raise InputError(f"model config {path} must be a JSON object with keys {', '.join(REQUIRED_KEYS)}",
+                         argument="model")
     cfg["_path"] = str(path)
     return cfg
 
@@ -162,23 +163,25 @@ def _from_file(name: str, path: Path, dev, latent_space: str | None, options: di
         if kind.route == "unknown" and kind.what.startswith("a PyTorch file"):
             raise InputError(f"{path} is a file saved with torch.save (a state dict?) whose layout ganmetric does not "
                              f"know: load it into your architecture with --model module.path:factory --weights {path} "
-                             f"(layouts read by their family: {formats.known_layouts()})")
+                             f"(layouts read by their family: {formats.known_layouts()})", argument="model")
         check_options(load_saved_generator, f"a saved generator file ({path.name})", options)
         return load_saved_generator(path, dev, latent_space=latent_space, **options)
-    raise InputError(_not_a_model(name, path) if kind.route == "unknown" else f"{name} is {kind.what}")
+    raise InputError(_not_a_model(name, path) if kind.route == "unknown" else f"{name} is {kind.what}",
+                     argument="model")
 
 
 def _from_checkpoint(name: str, path: Path, kind, latent_space: str | None, options: dict) -> Generator:
     """A checkpoint of a known layout, built by its family's builder with ``weights=`` the file."""
     family = kind.family
     if family not in FAMILIES:
-        raise InputError(f"{name} is {kind.what}, but this installation of ganmetric has no '{family}' family")
+        raise InputError(f"{name} is {kind.what}, but this installation of ganmetric has no '{family}' family",
+                         argument="model")
     if "weights" in options:
         raise InputError(f"{name} is {kind.what}: the file is the weights; leave weights out, or give it with the "
                          f"model '{family}'", argument="weights")
     cfg = available_configs().get(family) or {"name": family, "family": family, "latent_spaces": {"z": None}}
     spaces = list(cfg["latent_spaces"])
-    space = checks.one_of(f"latent space for {name}", latent_space or spaces[0], spaces)
+    space = checks.one_of("latent_space", latent_space or spaces[0], spaces, what=f"latent space of {name}")
     check_options(FAMILIES[family], f"{kind.what} ({path.name})", options)
     gen = FAMILIES[family](cfg, latent_space=space, weights=str(path), **options)
     digest = gen.weights.get("sha256") if isinstance(gen.weights, dict) else None
@@ -223,14 +226,14 @@ def _from_config(name: str, path: Path, latent_space: str | None, options: dict)
     if name.endswith(".json"):
         cfg = read_config(path)
     elif path.is_file() or os.sep in name:
-        raise InputError(_not_a_model(name, path))
+        raise InputError(_not_a_model(name, path), argument="model")
     else:
         configs = available_configs()
         checks.one_of("model", name, configs)
         cfg = configs[name]
-    family = checks.one_of("model family", cfg["family"], FAMILIES)
+    family = checks.one_of("model", cfg["family"], FAMILIES, what=f"model family of {cfg['name']}")
     spaces = list(cfg["latent_spaces"])
-    space = checks.one_of(f"latent space for {cfg['name']}", latent_space or spaces[0], spaces)
+    space = checks.one_of("latent_space", latent_space or spaces[0], spaces, what=f"latent space of {cfg['name']}")
     check_options(FAMILIES[family], f"model {cfg['name']}", options)
     gen = FAMILIES[family](cfg, latent_space=space, **options)
     if name.endswith(".json"):

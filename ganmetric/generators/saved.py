@@ -71,17 +71,19 @@ def _exported(path: Path, latent_dim: int | None) -> tuple[nn.Module, int]:
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(_not_a_generator(path, exc)) from exc
+        raise InputError(_not_a_generator(path, exc), argument="model") from exc
     specs = [s for s in program.graph_signature.input_specs if s.kind.name == "USER_INPUT"]
     if len(specs) != 1:
-        raise InputError(f"{path.name}: expected an exported program with one input (the codes), got {len(specs)}")
+        raise InputError(f"{path.name}: expected an exported program with one input (the codes), got {len(specs)}",
+                         argument="model")
     node = next(n for n in program.graph.nodes if n.op == "placeholder" and n.name == specs[0].arg.name)
     shape = tuple(node.meta["val"].shape)
     if len(shape) != 2:
-        raise InputError(f"{path.name}: expected an input of shape (B, n), the program takes {shape}")
+        raise InputError(f"{path.name}: expected an input of shape (B, n), the program takes {shape}", argument="model")
     if isinstance(shape[0], int):
         raise InputError(f"{path.name} was exported with a fixed batch size {shape[0]}; export with "
-                         f"dynamic_shapes={{'z': {{0: torch.export.Dim('batch', min=1)}}}} (the engine batches codes)")
+                         f"dynamic_shapes={{'z': {{0: torch.export.Dim('batch', min=1)}}}} (the engine batches codes)",
+                         argument="model")
     if latent_dim is None:
         latent_dim = int(shape[1])
     return ExportedModule(program), latent_dim
@@ -102,7 +104,7 @@ def load_saved_generator(path, device="cpu", *, latent_dim: int | None = None, o
     shown = str(path)
     path = Path(path).expanduser()
     if not path.is_file():
-        raise InputError(f"generator file not found: {path}")
+        raise InputError(f"generator file not found: {path}", argument="model")
     if path.suffix == ".pt2":
         module, latent_dim = _exported(path, latent_dim)
     else:
@@ -111,13 +113,13 @@ def load_saved_generator(path, device="cpu", *, latent_dim: int | None = None, o
                 warnings.simplefilter("ignore", FutureWarning)
                 module = torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:
-            raise InputError(_not_a_generator(path, exc)) from exc
+            raise InputError(_not_a_generator(path, exc), argument="model") from exc
         _warn_traced_devices(module, path, torch.device(device))
         if latent_dim is None:
             latent_dim = getattr(module, "latent_dim", None)
         if latent_dim is None:
-            raise InputError(f"{path.name}: latent size unknown; give latent_dim (or save a latent_dim attribute "
-                             f"on the module)")
+            raise InputError(f"{path.name}: latent size unknown; give {{latent_dim}} (or save a latent_dim "
+                             f"attribute on the module)", argument="latent_dim", mentions=("latent_dim",))
     gen = ModuleGenerator(module, name=shown, latent_dim=int(latent_dim), output_range=output_range,
                           input_shape=input_shape, latent_space=latent_space or "z")
     gen.resolution = check_image_output(gen, path.name)

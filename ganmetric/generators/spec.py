@@ -194,7 +194,7 @@ def check_same_model(meta: dict, G, *, what: str = "the file") -> None:
     """
     diffs = model_differences(meta, G)
     if diffs:
-        raise InputError(f"{what} was made with another model setting: " + "; ".join(diffs))
+        raise InputError(f"{what} was made with another model setting: " + "; ".join(diffs), argument="model")
 
 
 def load_recorded_generator(meta: dict, given: ModelSpec | None = None, *, device="cpu", dtype=None,
@@ -247,11 +247,13 @@ def refuse_unnamed(meta: dict, given: ModelSpec, *, what: str = "the file") -> N
     recorded = meta.get("model")
     if given.model is None:
         if recorded is None:
-            raise InputError(f"{what} does not record which model made it; name the model (--model)")
+            raise InputError(f"{what} does not record which model made it; name the model", argument="model")
         if not is_pretrained_name(recorded):
-            raise InputError(f"{what} records the model {recorded} ({_model_kind(recorded)}); ganmetric rebuilds "
-                             f"only pretrained models from a file's record: if you trust it, name it yourself "
-                             f"(--model {recorded}{_weights_flag(meta)})")
+            weights = _weights_words(meta)
+            raise InputError(f"{what} records the model {_braced(recorded)} ({_model_kind(recorded)}); ganmetric "
+                             f"rebuilds only pretrained models from a file's record: if you trust it, name it "
+                             f"yourself ({{model}} {_braced(recorded)}{weights})", argument="model",
+                             mentions=("model", "weights") if weights else ("model",))
     elif given.model != recorded:
         return  # another model: loaded because the user named it, then refused by check_same_model
     weights = (meta.get("model_options") or {}).get("weights")
@@ -259,9 +261,10 @@ def refuse_unnamed(meta: dict, given: ModelSpec, *, what: str = "the file") -> N
         weights.get("source") == "hf" and not str(recorded).startswith("hf://")))  # weights: named as the model
     if named and "weights" not in given.options:
         origin = "the file" if weights.get("source") == "file" else "the Hugging Face file"
-        raise InputError(f"{what} records weights from {origin} {_weights_arg(weights)}"
-                         f"{_digest(weights)}; ganmetric loads a weights file only when you name it: pass "
-                         f"--weights {_weights_arg(weights)} (the same file, checked by sha256)")
+        shown = _braced(_weights_arg(weights))
+        raise InputError(f"{what} records weights from {origin} {shown}{_digest(weights)}; ganmetric loads a weights "
+                         f"file only when you name it: give {{weights}} {shown} again (the same file, checked by "
+                         f"sha256)", argument="weights", mentions=("weights",))
 
 
 def _model_kind(name: str) -> str:
@@ -277,15 +280,20 @@ def _model_kind(name: str) -> str:
     return "not a pretrained model here: see `ganmetric models list`"
 
 
-def _weights_flag(meta: dict) -> str:
+def _weights_words(meta: dict) -> str:
     weights = (meta.get("model_options") or {}).get("weights")
     if isinstance(weights, dict) and weights.get("source") in ("file", "hf"):
-        return f" --weights {_weights_arg(weights)}"
+        return f", {{weights}} {_braced(_weights_arg(weights))}"
     return ""
 
 
+def _braced(text: str) -> str:
+    """``text`` as it reads in a message that is a ``str.format`` template (braces doubled)."""
+    return str(text).replace("{", "{{").replace("}", "}}")
+
+
 def _weights_arg(weights: dict) -> str:
-    """What to pass as --weights for a recorded file: its path, or its hf:// reference at the recorded commit."""
+    """What to pass as the weights for a recorded file: its path, or its hf:// reference at the recorded commit."""
     if weights.get("source") == "hf":
         return f"hf://{weights.get('repo')}/{weights.get('path')}@{weights.get('revision')}"
     return str(weights.get("path"))

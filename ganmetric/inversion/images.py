@@ -26,7 +26,7 @@ _PIL_LIMIT = threading.Lock()
 
 
 def load_image(path, *, size, channels: int = 3, box=None, crop: str = "center",
-               resample: str = "bicubic", max_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
+               resample: str = "bicubic", max_pixels: int = DEFAULT_MAX_PIXELS, argument: str = "path") -> torch.Tensor:
     """Read a PNG/JPEG (anything Pillow reads) as a (C, H, W) float32 tensor in [-1, 1].
 
     The image is converted to RGB (``channels=3``) or grey (``channels=1``), cut to ``box``
@@ -43,6 +43,7 @@ def load_image(path, *, size, channels: int = 3, box=None, crop: str = "center",
         resample: one of :data:`RESAMPLE`.
         max_pixels: refuse files of more pixels than this (width x height, read from the
             header before anything is decoded; default :data:`DEFAULT_MAX_PIXELS`).
+        argument: the argument that named the file (the error's ``argument``).
 
     Returns:
         Tensor of shape (channels, H, W).
@@ -54,15 +55,16 @@ def load_image(path, *, size, channels: int = 3, box=None, crop: str = "center",
     checks.one_of("crop", crop, CROPS)
     checks.one_of("resample", resample, RESAMPLE)
     if channels not in (1, 3):
-        raise InputError(f"image files can be inverted only for 1- or 3-channel generators, got {channels} channels")
+        raise InputError(f"image files can be inverted only for 1- or 3-channel generators, got {channels} channels",
+                         argument="channels")
     h, w = (size, size) if isinstance(size, int) else tuple(size)
-    checks.positive_int("size (height)", int(h))
-    checks.positive_int("size (width)", int(w))
+    checks.positive_int("size", int(h))
+    checks.positive_int("size", int(w))
     box = None if box is None else _check_box(box)
     max_pixels = checks.positive_int("max_pixels", max_pixels)
     from PIL import Image
     with _our_pixel_limit():
-        im = _read(Path(path), "RGB" if channels == 3 else "L", max_pixels)
+        im = _read(Path(path), "RGB" if channels == 3 else "L", max_pixels, argument)
         if box is not None:
             im = im.crop(_inside(box, im.width, im.height, Path(path).name))
         if crop == "center":
@@ -88,9 +90,9 @@ def _our_pixel_limit():
             Image.MAX_IMAGE_PIXELS = previous
 
 
-def _read(path: Path, mode: str, max_pixels: int):
+def _read(path: Path, mode: str, max_pixels: int, argument: str):
     """The image file as a PIL image in ``mode``, if its header says it has at most ``max_pixels``
-    (call it inside :func:`_our_pixel_limit`).
+    (call it inside :func:`_our_pixel_limit`; ``argument``: the argument that named the file).
 
     Raises:
         InputError: missing, unreadable, or over ``max_pixels``.
@@ -98,20 +100,21 @@ def _read(path: Path, mode: str, max_pixels: int):
     from PIL import Image, UnidentifiedImageError
 
     if not path.is_file():
-        raise InputError(f"image file not found: {path}")
+        raise InputError(f"image file not found: {path}", argument=argument)
     try:
         with Image.open(path) as im:  # reads the header only
             width, height = im.size
             if width * height > max_pixels:
                 raise InputError(f"{path.name} is {width} x {height} pixels ({width * height / 1e6:.3g} megapixels), "
-                                 f"more than the limit of {max_pixels / 1e6:g} megapixels; raise it with max_pixels "
-                                 f"if you mean it", argument="max_pixels")
+                                 f"more than the limit of {max_pixels / 1e6:g} megapixels; raise it with "
+                                 f"{{max_pixels}} if you mean it", argument=argument, mentions=("max_pixels",))
             im.load()
             return im.convert(mode)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         if isinstance(exc, InputError):
             raise
-        raise InputError(f"cannot read image {path}: expected a PNG or JPEG file Pillow can read ({exc})") from exc
+        raise InputError(f"cannot read image {path}: expected a PNG or JPEG file Pillow can read ({exc})",
+                         argument=argument) from exc
 
 
 def _check_box(box) -> tuple[int, int, int, int]:
@@ -126,10 +129,11 @@ def _check_box(box) -> tuple[int, int, int, int]:
         vals = []
     if len(vals) != 4 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in vals):
         shown = ", ".join(map(str, vals)) if vals else str(box)
-        raise InputError(f"box must be 4 integers x0, y0, x1, y1 (pixels of the source image), got {shown}")
+        raise InputError(f"box must be 4 integers x0, y0, x1, y1 (pixels of the source image), got {shown}",
+                         argument="box")
     x0, y0, x1, y1 = (int(v) for v in vals)
     if not (0 <= x0 < x1 and 0 <= y0 < y1):
-        raise InputError(f"box must have 0 <= x0 < x1 and 0 <= y0 < y1, got {x0}, {y0}, {x1}, {y1}")
+        raise InputError(f"box must have 0 <= x0 < x1 and 0 <= y0 < y1, got {x0}, {y0}, {x1}, {y1}", argument="box")
     return x0, y0, x1, y1
 
 
@@ -141,7 +145,7 @@ def _inside(box: tuple[int, int, int, int], width: int, height: int, name: str) 
     """
     if box[2] > width or box[3] > height:
         raise InputError(f"box {', '.join(map(str, box))} does not fit in {name}, which is {width} x {height} "
-                         f"pixels (need x1 <= {width} and y1 <= {height})")
+                         f"pixels (need x1 <= {width} and y1 <= {height})", argument="box")
     return box
 
 
@@ -157,7 +161,7 @@ def _center_box(width: int, height: int, aspect: float) -> tuple[int, int, int, 
 
 
 def as_target(target, shape: tuple[int, int, int], *, box=None, crop: str = "center", resample: str = "bicubic",
-              name: str = "generator", max_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
+              name: str = "generator", max_pixels: int = DEFAULT_MAX_PIXELS, argument: str = "target") -> torch.Tensor:
     """Validate an inversion target against the generator's image shape; return (C, H, W).
 
     Args:
@@ -165,6 +169,7 @@ def as_target(target, shape: tuple[int, int, int], *, box=None, crop: str = "cen
         shape: the generator's image shape (C, H, W).
         box, crop, resample, max_pixels: for image files, see :func:`load_image`.
         name: the generator's name, for messages.
+        argument: the argument that gave the target (the error's ``argument``).
 
     Raises:
         InputError: wrong type, shape, non-finite values, values outside [-1, 1], bad file,
@@ -172,25 +177,27 @@ def as_target(target, shape: tuple[int, int, int], *, box=None, crop: str = "cen
     """
     if isinstance(target, (str, Path)):
         return load_image(target, size=shape[1:], channels=shape[0], box=box, crop=crop, resample=resample,
-                          max_pixels=max_pixels)
+                          max_pixels=max_pixels, argument=argument)
     if box is not None:
-        raise InputError("box applies to an image file target; cut a tensor target yourself")
+        raise InputError("box applies to an image file target; cut a tensor target yourself", argument="box")
     if isinstance(target, np.ndarray):
         target = torch.from_numpy(target)
     if not isinstance(target, torch.Tensor):
-        raise InputError(f"target must be an image path or a (C, H, W) tensor in [-1, 1], got {type(target).__name__}")
+        raise InputError(f"target must be an image path or a (C, H, W) tensor in [-1, 1], got {type(target).__name__}",
+                         argument=argument)
     if not target.is_floating_point():
         dtype = str(target.dtype).replace("torch.", "")
-        raise InputError(f"target must be a floating-point tensor in [-1, 1], got dtype {dtype}")
+        raise InputError(f"target must be a floating-point tensor in [-1, 1], got dtype {dtype}", argument=argument)
     t = target.detach()
     if t.dim() == 4 and t.shape[0] == 1:
         t = t[0]
     if tuple(t.shape) != tuple(shape):
         raise InputError(f"target must have shape {tuple(shape)} or (1, {', '.join(map(str, shape))}) to match "
-                         f"{name}'s images, got {tuple(target.shape)}")
+                         f"{name}'s images, got {tuple(target.shape)}", argument=argument)
     if not torch.isfinite(t).all():
-        raise InputError("target contains NaN or inf values")
+        raise InputError("target contains NaN or inf values", argument=argument)
     lo, hi = float(t.min()), float(t.max())
     if lo < -1 - RANGE_TOL or hi > 1 + RANGE_TOL:
-        raise InputError(f"target values must lie in [-1, 1] (map [0, 1] images by 2x - 1), got [{lo:.4g}, {hi:.4g}]")
+        raise InputError(f"target values must lie in [-1, 1] (map [0, 1] images by 2x - 1), got [{lo:.4g}, {hi:.4g}]",
+                         argument=argument)
     return t

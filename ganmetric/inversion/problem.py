@@ -91,14 +91,6 @@ def _draw_codes(latent_dim: int, seed: int, rows: range) -> torch.Tensor:
     return out
 
 
-def _non_negative(value, name: str, *, strict: bool = False) -> float:
-    """``checks.finite_float`` plus the sign: > 0 if ``strict``, else >= 0."""
-    value = checks.finite_float(value, name)
-    if value < 0 or (strict and value == 0):
-        raise InputError(f"{name} must be {'positive' if strict else 'non-negative'}, got {value:g}")
-    return value
-
-
 def _check_options(*, steps, lr, restarts, seed, optimizer, chunk, distance_weight, pixel_weight,
                    pixel_loss) -> dict:
     """The scalar options, checked and normalised.
@@ -106,14 +98,14 @@ def _check_options(*, steps, lr, restarts, seed, optimizer, chunk, distance_weig
     Raises:
         InputError: naming the first bad option.
     """
-    seed = checks.seed(seed)
+    seed = checks.seed("seed", seed)
     checks.one_of("optimizer", optimizer, OPTIMIZERS)
     checks.one_of("pixel_loss", pixel_loss, PIXEL_LOSSES)
-    return {"steps": checks.positive_int("steps", steps), "lr": _non_negative(lr, "lr", strict=True),
+    return {"steps": checks.positive_int("steps", steps), "lr": checks.positive_float("lr", lr),
             "restarts": checks.positive_int("restarts", restarts), "seed": int(seed), "optimizer": optimizer,
             "chunk": DEFAULT_CHUNK if chunk is None else checks.positive_int("chunk", chunk),
-            "distance_weight": _non_negative(distance_weight, "distance_weight"),
-            "pixel_weight": _non_negative(pixel_weight, "pixel_weight"), "pixel_loss": pixel_loss}
+            "distance_weight": checks.non_negative_float("distance_weight", distance_weight),
+            "pixel_weight": checks.non_negative_float("pixel_weight", pixel_weight), "pixel_loss": pixel_loss}
 
 
 def _check_memory(restarts: int, steps: int, n: int) -> None:
@@ -124,9 +116,10 @@ def _check_memory(restarts: int, steps: int, n: int) -> None:
     """
     kept = restarts * (steps + 2 * n + 1) * 8
     if kept > MAX_KEPT_BYTES:
-        raise InputError(f"restarts={restarts} with steps={steps} would keep {kept / 2 ** 30:.1f} GiB of "
+        raise InputError(f"restarts {restarts} with {{steps}} {steps} would keep {kept / 2 ** 30:.1f} GiB of "
                          f"per-restart results (the loss at every step, start and final codes), more than the "
-                         f"{MAX_KEPT_BYTES / 2 ** 30:g} GiB allowed: lower restarts or steps")
+                         f"{MAX_KEPT_BYTES / 2 ** 30:g} GiB allowed: lower it or {{steps}}", argument="restarts",
+                         mentions=("steps",))
 
 
 def _load_distance(distance, G):
@@ -153,9 +146,9 @@ def _given_codes(z_init, n: int, restarts: int) -> torch.Tensor | None:
     """
     if z_init is None:
         return None
-    z = checks.latent_codes(z_init, n, name="z_init").detach().to(torch.float64).cpu()
+    z = checks.latent_codes("z_init", z_init, n).detach().to(torch.float64).cpu()
     if z.shape[0] not in (1, restarts):
-        raise InputError(f"z_init must have 1 or restarts={restarts} rows, got {z.shape[0]}")
+        raise InputError(f"z_init must have 1 or restarts={restarts} rows, got {z.shape[0]}", argument="z_init")
     return z
 
 
@@ -167,9 +160,9 @@ def _known_code(true_z, n: int) -> torch.Tensor | None:
     """
     if true_z is None:
         return None
-    z = checks.latent_codes(true_z, n, name="true_z").detach().to(torch.float64).cpu()
+    z = checks.latent_codes("true_z", true_z, n).detach().to(torch.float64).cpu()
     if z.shape[0] != 1:
-        raise InputError(f"true_z must be one code of size {n}, got {z.shape[0]} codes")
+        raise InputError(f"true_z must be one code of size {n}, got {z.shape[0]} codes", argument="true_z")
     return z[0]
 
 
@@ -236,7 +229,8 @@ def prepare_inversion(G, target, distance=None, basis=None, *, steps: int = 500,
     _check_memory(opts["restarts"], opts["steps"], n)
     D = _load_distance(distance, G)
     if (D is None or opts["distance_weight"] == 0) and opts["pixel_weight"] == 0:
-        raise InputError("the loss is empty: give a distance with distance_weight > 0, or pixel_weight > 0")
+        raise InputError("the loss is empty: give a distance with distance_weight > 0, or pixel_weight > 0",
+                         argument="distance_weight")
     B, basis_info = resolve_basis(basis, G, eigval_power=eigval_power, eigval_floor=eigval_floor, basis_k=basis_k)
     z0 = _given_codes(z_init, n, opts["restarts"])
     known = _known_code(true_z, n)

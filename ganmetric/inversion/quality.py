@@ -29,9 +29,10 @@ def _unit_pair(x, y) -> tuple[torch.Tensor, torch.Tensor]:
     """Both images as float64 (B, C, H, W) in [0, 1] (x in [-1, 1] maps to (x + 1) / 2)."""
     for name, t in (("x", x), ("y", y)):
         if not isinstance(t, torch.Tensor) or not t.is_floating_point() or t.dim() not in (3, 4):
-            raise InputError(f"{name} must be a floating-point (C, H, W) or (B, C, H, W) tensor in [-1, 1]")
+            raise InputError(f"{name} must be a floating-point (C, H, W) or (B, C, H, W) tensor in [-1, 1]",
+                             argument=name)
     if x.shape != y.shape:
-        raise InputError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise InputError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}", argument="y")
     x, y = (t.detach().to(torch.float64) for t in (x, y))
     if x.dim() == 3:
         x, y = x[None], y[None]
@@ -77,7 +78,7 @@ def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     b, c, h, w = x.shape
     if min(h, w) < SSIM_WINDOW:
         raise InputError(f"SSIM needs images of at least {SSIM_WINDOW} x {SSIM_WINDOW} pixels (its window), "
-                         f"got {h} x {w}")
+                         f"got {h} x {w}", argument="x")
     g = _gaussian(SSIM_WINDOW, SSIM_SIGMA, x)
     maps = torch.cat([x, y, x * x, y * y, x * y]).reshape(5 * b * c, 1, h, w)
     # separable window, no padding: only positions where the whole window lies inside the image

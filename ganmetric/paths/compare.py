@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from .. import checks
 from ..errors import InputError
 from ..placement import check_same_dtype, placement
 from ..precision import exact_float32
@@ -41,9 +42,7 @@ def path_methods(methods) -> tuple[str, ...]:
     if not names:
         raise InputError(f"methods is empty; choose from {{{', '.join(PATH_METHODS)}}}", argument="methods")
     for name in names:
-        if name not in PATH_METHODS:
-            raise InputError(f"Invalid methods '{name}'. Must be one of {{{', '.join(PATH_METHODS)}}}",
-                             argument="methods")
+        checks.one_of("methods", name, PATH_METHODS, what="method")
     return tuple(dict.fromkeys(names))
 
 
@@ -100,9 +99,11 @@ def prepare_paths(G, D, z_a, z_b, *, methods=tuple(PATH_METHODS), points: int = 
              "max_iter": max_iter, "tol": tol}
     unused = [name for name in GEODESIC_OPTIONS if given[name] is not None]
     if "geodesic" not in methods and unused:
-        one = len(unused) == 1
-        raise InputError(f"{', '.join(unused)} {'applies' if one else 'apply'} to the geodesic only; add geodesic "
-                         f"to methods or leave {'it' if one else 'them'} out", argument=unused[0])
+        one = len(unused) == 1  # the subject is the argument blamed; several are all named as the front end names them
+        names = unused[0] if one else ", ".join(f"{{{name}}}" for name in unused)
+        raise InputError(f"{names} {'applies' if one else 'apply'} to the geodesic only; add geodesic to {{methods}} "
+                         f"or leave {'it' if one else 'them'} out", argument=unused[0],
+                         mentions=("methods",) if one else (*unused, "methods"))
     opts = geodesic_options(points=points, chunk=chunk, **given)
     if "geodesic" in methods:
         needs_features(D)

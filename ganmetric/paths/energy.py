@@ -104,7 +104,7 @@ class PathEnergy:
         self.G, self.D = G, D
         self.place = placement(G)
         self.chunk = check_chunk(chunk)
-        self.prior_weight = non_negative(prior_weight, "prior_weight")
+        self.prior_weight = checks.non_negative_float("prior_weight", prior_weight)
         self.z_a, self.z_b = z_a.to(**self.place), z_b.to(**self.place)
         with torch.no_grad():
             ends = self._psi(torch.stack([self.z_a, self.z_b]))
@@ -160,15 +160,3 @@ def _backward(Z: torch.Tensor, F: torch.Tensor, dF: torch.Tensor) -> torch.Tenso
     """The vector-Jacobian product dF^T dF/dZ, float64."""
     (g,) = torch.autograd.grad(F, Z, grad_outputs=dF.to(F.dtype))
     return g.double()
-
-
-def non_negative(value, name: str) -> float:
-    """A finite float >= 0.
-
-    Raises:
-        InputError: not a finite number, or negative.
-    """
-    out = checks.finite_float(value, name)
-    if out < 0:
-        raise InputError(f"{name} must be a finite number >= 0, got {out:g}", argument=name)
-    return out

@@ -18,7 +18,7 @@ from .._progress import progress_bar
 from ..errors import InputError, NumericalWarning
 from ..placement import placement
 from ..precision import exact_float32
-from .energy import PathEnergy, check_chunk, needs_features, non_negative
+from .energy import PathEnergy, check_chunk, needs_features
 from .interpolation import INTERPOLATIONS, check_points, endpoints, halve_steps
 from .measure import measured
 from .optimize import identity_preconditioner, metric_factor, metric_preconditioner, minimize
@@ -71,8 +71,9 @@ def geodesic_options(*, points=16, init="linear", prior_weight=0.0, refine=0, op
     """
     points = check_points(16 if points is None else points)
     refine = checks.integer("refine", 0 if refine is None else refine, minimum=0)
+    prior_weight = checks.non_negative_float("prior_weight", 0.0 if prior_weight is None else prior_weight)
     opts = GeodesicOptions(points=points, init=checks.one_of("init", init or "linear", INTERPOLATIONS),
-                           prior_weight=non_negative(0.0 if prior_weight is None else prior_weight, "prior_weight"),
+                           prior_weight=prior_weight,
                            refine=refine, optimizer=checks.one_of("optimizer", optimizer or "metric-lbfgs", OPTIMIZERS),
                            max_iter=checks.positive_int("max_iter", DEFAULT_MAX_ITER if max_iter is None else max_iter),
                            tol=checks.positive_float("tol", DEFAULT_TOL if tol is None else tol),

@@ -28,7 +28,7 @@ def endpoint(z, name: str, latent_dim: int | None = None) -> torch.Tensor:
         InputError: not one finite code (of size ``latent_dim``).
     """
     size = latent_dim if latent_dim is not None else _size(z, name)
-    codes = checks.latent_codes(z, size, name=name)
+    codes = checks.latent_codes(name, z, size)
     if codes.shape[0] != 1:
         raise InputError(f"{name} must be one code of size {size}, got {codes.shape[0]} codes", argument=name)
     return codes[0]
@@ -55,7 +55,8 @@ def endpoints(z_a, z_b, latent_dim: int | None = None) -> tuple[torch.Tensor, to
         else torch.get_default_dtype()
     a, b = a.to(dtype), b.to(device=a.device, dtype=dtype)
     if torch.equal(a, b):
-        raise InputError("z_a and z_b are the same code: a path needs two different endpoints", argument="z_b")
+        raise InputError("z_b is the same code as {z_a}: a path needs two different endpoints", argument="z_b",
+                         mentions=("z_a",))
     return a, b
 
 
@@ -111,14 +112,14 @@ def slerp_path(z_a, z_b, points: int = 16) -> torch.Tensor:
     t = _fractions(check_points(points), a)
     na, nb = float(a.double().norm()), float(b.double().norm())
     if na == 0 or nb == 0:
-        raise InputError("slerp needs two non-zero codes (a zero code has no direction); use linear")
+        raise InputError("slerp needs two non-zero codes (a zero code has no direction); use linear", argument="z_a")
     cos = float((a.double() @ b.double()) / (na * nb))
     omega = math.acos(max(-1.0, min(1.0, cos)))
     if omega < _PARALLEL:
         return (1 - t) * a + t * b
     if math.pi - omega < 1e-6:
         raise InputError("slerp is undefined for opposite codes (angle pi: every great circle joins them); "
-                         "use linear")
+                         "use linear", argument="z_b")
     so = math.sin(omega)
     return torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
 

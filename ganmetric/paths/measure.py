@@ -19,7 +19,7 @@ def path_codes(codes, latent_dim: int, *, name: str = "codes") -> torch.Tensor:
     Raises:
         InputError: wrong size, non-finite values, or fewer than 2 codes.
     """
-    z = checks.latent_codes(codes, latent_dim, name=name)
+    z = checks.latent_codes(name, codes, latent_dim)
     if z.shape[0] < 2:
         raise InputError(f"{name} must hold a path of at least 2 codes, shape (T + 1, {latent_dim}), "
                          f"got {z.shape[0]} code", argument=name)

@@ -10,12 +10,10 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import numpy as np
-
 from .. import checks
 from ..distances import distance_meta
 from ..generators import model_meta
-from ..io import atomic_write_bytes, versions, write_json
+from ..io import atomic_write_bytes, npy_bytes, versions, write_json
 from ..staging import check_output_dir, staged_dir
 from .plots import MONTAGE_FRAMES, gif_bytes, montage_image, steps_png
 
@@ -98,12 +96,6 @@ def path_summary(G, D, paths: dict, *, options: dict | None = None, endpoints: d
             "versions": versions()}
 
 
-def _npy(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array)
-    return buf.getvalue()
-
-
 def write_outputs(folder, G, D, paths: dict, summary: dict, files: dict, *, frames: int = MONTAGE_FRAMES,
                   scale: int = 1, overwrite: bool = False) -> None:
     """Write the files :func:`output_files` named for ``paths``: codes, GIFs, montage, steps and the summary.
@@ -134,7 +126,7 @@ def write_outputs(folder, G, D, paths: dict, summary: dict, files: dict, *, fram
 def _write(folder: Path, G, D, paths: dict, summary: dict, files: dict, *, frames: int, scale: int) -> None:
     for method, path in paths.items():
         if f"codes_{method}" in files:
-            atomic_write_bytes(folder / files[f"codes_{method}"], _npy(path.codes.numpy()))
+            atomic_write_bytes(folder / files[f"codes_{method}"], npy_bytes(path.codes.numpy()))
         atomic_write_bytes(folder / files[f"gif_{method}"], gif_bytes(G, path, method=method))
     image = montage_image(G, D, paths, frames=frames, scale=scale)
     buf = io.BytesIO()

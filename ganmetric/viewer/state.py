@@ -13,7 +13,6 @@ and runs every call on one worker thread, so the generator never runs twice at o
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,9 @@ from .. import checks
 from ..axes import apply_axis, check_axes_for, explore_montage, reference_code
 from ..axes import search_bound
 from ..distances import describe_distance
+from ..errors import InputError
 from ..generators import describe_model
+from ..io import npy_bytes
 from ..placement import check_same_dtype, cpu_tensor, placement
 from ..plotting import image_bytes
 from . import protocol
@@ -154,8 +155,13 @@ class Viewer:
         if not sphere:
             return z0 + c @ self.axes.axes
         z = z0
-        for i in np.flatnonzero(c):
-            z = apply_axis(z, self.axes, int(i), float(c[i]), sphere=True)
+        try:
+            for i in np.flatnonzero(c):
+                z = apply_axis(z, self.axes, int(i), float(c[i]), sphere=True)
+        except InputError as exc:  # the code moved is the request's z0, rotated (its norm kept)
+            if exc.argument == "z":
+                exc.argument = "z0"
+            raise
         return z
 
     def render_request(self, data: dict) -> protocol.RenderRequest:
@@ -183,9 +189,7 @@ class Viewer:
     def code_npy(self, request: protocol.RenderRequest) -> bytes:
         """The code of a request as ``.npy`` bytes ((n,) float64), as ``axes apply`` writes codes."""
         z0, _ = self.reference(request.seed, request.z0)
-        buf = io.BytesIO()
-        np.save(buf, self.code(z0, request.coefficients, sphere=request.sphere))
-        return buf.getvalue()
+        return npy_bytes(self.code(z0, request.coefficients, sphere=request.sphere))
 
     def strip(self, *, axis: int, d_max: float | None = None, sphere: bool = False, seed: int | None = None,
               steps: int = 7, scale: int = 1) -> bytes:

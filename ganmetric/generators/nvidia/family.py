@@ -69,7 +69,7 @@ class NvidiaGenerator(Generator):
         self.architecture = record.get("architecture", "stylegan2")
         z_dim, c_dim, w_dim, num_ws = (int(mapping.z_dim), int(mapping.c_dim), int(mapping.w_dim),
                                        int(mapping.num_ws))
-        checks.one_of("latent space for an NVIDIA generator", latent_space, LATENT_SPACES)
+        checks.one_of("latent_space", latent_space, LATENT_SPACES, what="latent space of an NVIDIA generator")
         dims = {"z": z_dim, "w": w_dim, "w+": num_ws * w_dim}
         super().__init__(name=name, latent_dim=dims[latent_space], latent_space=latent_space,
                          resolution=int(synthesis.img_resolution), latent_spaces=LATENT_SPACES)
@@ -209,8 +209,8 @@ def _class(value, c_dim: int, name: str) -> int | None:
             raise InputError(f"{name} is unconditional: class_index does not apply", argument="class_index")
         return None
     if value is None:
-        raise InputError(f"{name} is conditional ({c_dim} classes): give class_index 0-{c_dim - 1}",
-                         argument="class_index")
+        raise InputError(f"{name} is conditional ({c_dim} classes): give {{class_index}} 0-{c_dim - 1}",
+                         argument="class_index", mentions=("class_index",))
     return checks.integer("class_index", value, minimum=0, maximum=c_dim - 1)
 
 

@@ -180,7 +180,7 @@ def read_network_pickle(path) -> dict:
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise InputError(f"NVIDIA network pickle not found: {path}")
+        raise InputError(f"NVIDIA network pickle not found: {path}", argument="model")
     kind = describe_file(path)
     if kind != "a pickle file":
         raise WeightsError(f"{path} is {kind or 'not a pickle file'}, not an NVIDIA network pickle "

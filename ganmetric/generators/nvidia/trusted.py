@@ -44,7 +44,7 @@ def load_trusted(path: Path, network: str):
         WeightsError: NVIDIA's loader failed on the file.
     """
     if not path.is_file():
-        raise InputError(f"NVIDIA network pickle not found: {path}")
+        raise InputError(f"NVIDIA network pickle not found: {path}", argument="model")
     legacy = _nvidia_loader()
     warnings.warn(f"{path.name}: loading with NVIDIA's loader, which runs the code inside the file "
                   f"(trust_pickled_code)", UserWarning, stacklevel=3)
