@@ -44,10 +44,12 @@ def pytest_collection_modifyitems(config, items):
     So ``-m "not slow and not network"`` never touches the network: on a machine with the
     weights cached it still runs the tests of the real models (fast, offline), on a fresh one
     it leaves them out. Tests that always download (a fresh cache on purpose) carry ``network``
-    themselves.
+    themselves. ``perf`` and ``integration`` tests are ``slow`` too (setup.cfg says what each holds).
     """
     available = {}
     for item in items:
+        if item.get_closest_marker("perf") or item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.slow)  # outside the correctness tiers: never in the fast one
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("device") == "cuda":
             item.add_marker(pytest.mark.gpu)  # at collection, so that `-m gpu` selects it

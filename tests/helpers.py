@@ -225,3 +225,12 @@ def headless_chromium(window: str = "1280,960"):
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def montage_layout(rows: int, cols: int, cell: int, caption_lines: int = 1, title_lines: int = 1) -> tuple[int, int]:
+    """(width, height) in pixels of an explore/action montage, written out from the layout README shows and
+    ganmetric.axes.montage's constants (a 96 px label column, 2 px gaps, 13 px text lines, a 5 px title margin):
+    not from the module's own size function, so that a change to the layout is seen."""
+    from ganmetric.axes.montage import LABEL_W, LINE_H, PAD
+    return (LABEL_W + cols * (cell + PAD) + PAD,
+            5 + LINE_H * title_lines + rows * (cell + caption_lines * LINE_H + PAD) + PAD)

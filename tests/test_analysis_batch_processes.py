@@ -23,7 +23,7 @@ from ganmetric.analysis import point_name
 from helpers import TinyConvGenerator
 
 TESTS = Path(__file__).resolve().parent
-pytestmark = pytest.mark.slow  # real processes, a reference run and torchrun: about 40 s in all
+pytestmark = [pytest.mark.slow, pytest.mark.integration]  # real processes, a reference run and torchrun: ~40 s
 
 N = 24
 

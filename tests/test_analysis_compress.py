@@ -21,7 +21,7 @@ from ganmetric.axes import Directions
 from ganmetric.errors import InputError
 from helpers import ROOT, imported_modules, save_with
 from helpers_analysis import prescribed_linear
-from test_distances_layer import tiny_dcgan
+from helpers_models import tiny_dcgan
 
 LAM = [8.0, 4.0, 2.0, 1.0, 0.5, 0.25]
 N = len(LAM)

@@ -18,7 +18,7 @@ from ganmetric.analysis import layer_metrics, resolve_layers
 from ganmetric.errors import InputError
 from ganmetric.generators.base import Generator
 from ganmetric.linalg import anisotropy_counts
-from test_distances_layer import tiny_dcgan
+from helpers_models import tiny_dcgan
 
 N_LAT, M, P = 6, 10, 16
 

@@ -1,12 +1,7 @@
-"""The analysis figures: what they say (titles, labels, legends, ticks) and that they leave matplotlib alone."""
-import subprocess
-import sys
-
+"""The analysis figures: what they say (titles, labels, legends, ticks); matplotlib left alone: test_plotting.py."""
 import numpy as np
-import pytest
 from matplotlib.collections import PolyCollection
 
-from helpers import subprocess_env
 from ganmetric.analysis import (homogeneity, load_results, plot_homogeneity_heatmap, plot_homogeneity_hist,
                                 plot_spectrum, spectrum_stats)
 from helpers_analysis import fake_result
@@ -21,7 +16,7 @@ def _legend(ax):
 def test_one_point_spectrum_says_so_and_draws_no_band(tmp_path):
     fake_result(tmp_path / "a.npz", DECADES)
     fig = plot_spectrum(spectrum_stats(load_results(tmp_path / "a.npz")), tmp_path / "s.png")
-    assert fig._suptitle.get_text() == "1 point"
+    assert fig.get_suptitle() == "1 point"
     left = fig.axes[0]
     assert not [c for c in left.collections if isinstance(c, PolyCollection)]
     assert "1 point: no percentile band" in _legend(left)
@@ -33,7 +28,7 @@ def test_spectrum_panels(tmp_path):
     st = spectrum_stats(load_results(tmp_path))
     fig = plot_spectrum(st, tmp_path / "s.png")
     left, right = fig.axes
-    assert fig._suptitle.get_text() == "3 points"
+    assert fig.get_suptitle() == "3 points"
     assert left.get_yscale() == "log" and [c for c in left.collections if isinstance(c, PolyCollection)]
     assert "5-95 percentile over points" in _legend(left)
     # the cumulative panel marks every threshold with the mean spectrum's count: 2, 3, 4, 5
@@ -60,29 +55,3 @@ def test_heatmap_says_what_rows_and_columns_are(tmp_path):
     assert fig.axes[0].get_title() == "homogeneity over 7 points"
 
 
-@pytest.mark.slow
-def test_plotting_leaves_the_backend_alone(tmp_path):
-    """A notebook user's backend survives importing ganmetric and drawing every analysis figure."""
-    fake_result(tmp_path / "a.npz", DECADES, seed=0)
-    fake_result(tmp_path / "b.npz", DECADES, seed=1)
-    script = f"""
-import matplotlib
-matplotlib.use("svg")
-import ganmetric
-from ganmetric import analysis
-rs = analysis.load_results({str(tmp_path)!r})
-analysis.plot_spectrum(analysis.spectrum_stats(rs), {str(tmp_path / 's.png')!r})
-h = analysis.homogeneity(rs)
-analysis.plot_homogeneity_heatmap(h, {str(tmp_path / 'h.png')!r})
-analysis.plot_homogeneity_hist(h, {str(tmp_path / 'g.png')!r})
-c = analysis.compare_metrics({str(tmp_path / 'a.npz')!r}, {str(tmp_path / 'b.npz')!r}, k=3)
-analysis.plot_comparison(c, {str(tmp_path / 'c.png')!r})
-import sys
-print(matplotlib.get_backend(), "matplotlib.pyplot" in sys.modules)
-"""
-    p = subprocess.run([sys.executable, "-c", script], env=subprocess_env(), capture_output=True, text=True,
-                       timeout=120)
-    assert p.returncode == 0, p.stderr
-    assert p.stdout.split() == ["svg", "False"]
-    for name in "shgc":
-        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"

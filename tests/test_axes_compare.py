@@ -198,18 +198,18 @@ def test_bad_inputs():
         compare_directions(np.eye(3), {"x": np.ones((2, 4))}, k=1)
 
 
-def test_randomized_pca_matches_exact(monkeypatch):
-    """The randomized SVD used for wide activations (F > EXACT_PCA_MAX) agrees with the exact PCA."""
-    from ganmetric.axes import ganspace as compare
+def test_randomized_pca_gives_the_exact_pcas_directions(monkeypatch):
+    """The randomized SVD used for wide activations (F > EXACT_PCA_MAX) gives GANSpace the exact PCA's directions."""
+    from ganmetric.axes import ganspace
     rng = np.random.default_rng(3)
-    Y = torch.as_tensor(rng.standard_normal((300, 40)) @ np.diag(0.7 ** np.arange(40)) @ np.linalg.qr(
-        rng.standard_normal((40, 40)))[0])
-    exact = compare._pca(Y, 3, seed=0)
-    monkeypatch.setattr(compare, "EXACT_PCA_MAX", 10)
-    approx = compare._pca(Y, 3, seed=0)
-    _assert_same_directions(approx[0].numpy(), exact[0].numpy(), 1e-8)
-    np.testing.assert_allclose(approx[1].numpy(), exact[1].numpy(), rtol=1e-8)
-    np.testing.assert_allclose(np.abs(approx[2].numpy()), np.abs(exact[2].numpy()), rtol=1e-6, atol=1e-8)
+    A = np.linalg.qr(rng.standard_normal((40, 6)))[0] @ np.diag(0.7 ** np.arange(6)) @ np.linalg.qr(
+        rng.standard_normal((6, 6)))[0]
+    G = LinearGenerator(torch.as_tensor(A), shape=(1, 5, 8))
+    exact = ganspace_directions(G, k=3, n_samples=300, seed=0)
+    monkeypatch.setattr(ganspace, "EXACT_PCA_MAX", 10)  # the 40 output pixels now take the randomized path
+    approx = ganspace_directions(G, k=3, n_samples=300, seed=0)
+    _assert_same_directions(approx.vectors, exact.vectors, 1e-8)
+    np.testing.assert_allclose(approx.values, exact.values, rtol=1e-8)
 
 
 def test_discovered_directions_are_each_methods_own_in_a_fixed_order():

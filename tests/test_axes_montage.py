@@ -9,13 +9,13 @@ from PIL import Image
 
 import ganmetric
 from ganmetric.axes import Axes, action_montage, calibrate_steps, explore_montage, render_images
-from ganmetric.axes.montage import LABEL_W, MARK_COLOUR, PAD, _grid_size, _render_codes, _title_height
+from ganmetric.axes.montage import LABEL_W, MARK_COLOUR, PAD
 from ganmetric.errors import InputError
 from ganmetric.generators.base import Generator
 from ganmetric.plotting import to_uint8
-from helpers import TinyConvGenerator
+from helpers import TinyConvGenerator, montage_layout
 
-TITLE_H = _title_height(1)
+TITLE_H = 5 + 13  # one title line
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +37,13 @@ def test_explore_montage(setup, tmp_path):
     mont = explore_montage(G, z0, axes, indices=[0, 2, 3], steps=5, amount_range=2.0, scale=2)
     path = tmp_path / "grid.png"
     mont.save(path)
-    assert Image.open(path).size == _grid_size(3, 5, 32) == (LABEL_W + 5 * 34 + PAD, TITLE_H + 3 * (32 + 13 + 2) + 2)
+    assert Image.open(path).size == montage_layout(3, 5, 32) == (LABEL_W + 5 * 34 + PAD, TITLE_H + 3 * (32 + 13 + 2) + 2)
     arr = _not_blank(path)
     np.testing.assert_allclose(mont.steps, np.tile(np.linspace(-2, 2, 5), (3, 1)))
     np.testing.assert_allclose(mont.codes[:, 2], np.tile(z0.numpy(), (3, 1)))  # reference in the middle column
     # the middle tile of every row is the reference image (nearest-neighbour upscaled x2); the montage renders
     # it in a batch of 15, this in a batch of 1, so a pixel may differ by one grey level
-    ref = to_uint8(_render_codes(G, z0)[0]).repeat(2, 0).repeat(2, 1).astype(float)
+    ref = np.asarray(render_images(G, z0)[0]).repeat(2, 0).repeat(2, 1).astype(float)
     for r in range(3):
         y, x = TITLE_H + r * (32 + 13 + 2), LABEL_W + PAD + 2 * 34
         np.testing.assert_allclose(arr[y:y + 32, x:x + 32], ref, atol=1)
@@ -80,7 +80,7 @@ def test_calibrated_sphere_montage_and_action(setup, tmp_path):
     assert cal.reached.all()
     mont = explore_montage(G, z0, axes, indices=[0, 1], sphere=True, calibrated=cal, title="one line")
     mont.save(tmp_path / "cal.png")
-    assert Image.open(tmp_path / "cal.png").size == _grid_size(2, 5, 16, caption_lines=2)
+    assert Image.open(tmp_path / "cal.png").size == montage_layout(2, 5, 16, caption_lines=2)
     _not_blank(tmp_path / "cal.png")
     assert not np.any(np.all(np.asarray(mont.image) == MARK_COLOUR, axis=-1))  # nothing marked
     norms = np.linalg.norm(mont.codes, axis=-1)
@@ -88,7 +88,7 @@ def test_calibrated_sphere_montage_and_action(setup, tmp_path):
     act = action_montage(G, G.sample(3, seed=1), axes, 1, steps=3, amount_range=1.0, row_labels=["a", "b", "c"],
                          title="one line")
     act.save(tmp_path / "action.png")
-    assert Image.open(tmp_path / "action.png").size == _grid_size(3, 3, 16)
+    assert Image.open(tmp_path / "action.png").size == montage_layout(3, 3, 16)
     _not_blank(tmp_path / "action.png")
     with pytest.raises(InputError, match="calibrated steps are for axes"):
         explore_montage(G, z0, axes, indices=[0, 2], calibrated=cal)
@@ -165,9 +165,9 @@ def test_long_titles_wrap_to_the_montage_width(setup):
                                                              "point (the explore reference)")
     width, height = act.image.size
     lines = 1
-    while _grid_size(1, 3, 16, 1, lines)[1] < height:
+    while montage_layout(1, 3, 16, 1, lines)[1] < height:
         lines += 1
-    assert lines >= 3 and (width, height) == _grid_size(1, 3, 16, 1, lines)
+    assert lines >= 3 and (width, height) == montage_layout(1, 3, 16, 1, lines)
 
 
 def test_bad_steps(setup):

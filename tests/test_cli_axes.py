@@ -11,10 +11,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 import ganmetric
-from helpers import one_error_line, save_with
+from helpers import montage_layout, one_error_line, save_with
 from ganmetric.axes import apply_axis, export_axes, load_axes
-from ganmetric.axes.curves import _curves_size
-from ganmetric.axes.montage import _grid_size
 from ganmetric_cli.main import main
 
 
@@ -36,7 +34,7 @@ def result(tmp_path_factory):
 def _montage_size(path, rows, cols, cell, caption_lines=1):
     """The image's size, checked against the layout for whichever number of title lines it has."""
     size = Image.open(path).size
-    assert any(size == _grid_size(rows, cols, cell, caption_lines, lines) for lines in range(1, 6)), size
+    assert any(size == montage_layout(rows, cols, cell, caption_lines, lines) for lines in range(1, 6)), size
     return size
 
 
@@ -78,7 +76,7 @@ def test_export_apply_explore_compare(result):
     assert res.exit_code == 0, res.output
     assert "calibrated to mse distances 0.02" in res.output  # the distance defaults to the axes' one
     _montage_size(grid, 2, 3, 64, caption_lines=2)
-    assert Image.open(folder / "curves.png").size == _curves_size(2)
+    assert Image.open(folder / "curves.png").size == (640, 260)  # two panels of 320 x 260 px
     _montage_size(folder / "grid_action.png", 2, 3, 64, caption_lines=2)  # step and real distance per cell
     with open(folder / "grid_steps.csv") as f:
         rows = list(csv.DictReader(f))

@@ -12,7 +12,7 @@ import ganmetric
 from ganmetric_cli.compress import default_ks
 from ganmetric_cli.main import main
 from helpers import last_line_error
-from test_cli_layers import model  # noqa: F401  (fixture: --model gm_layers_nets:make --weights W --latent-dim 6)
+from helpers_models import user_layers_model  # noqa: F401  (fixture model: --model gm_layers_nets:make ...)
 
 
 def run(*args):

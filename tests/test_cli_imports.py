@@ -46,6 +46,7 @@ HEAVY = ("matplotlib", "scipy", "lpips", "torchvision", "torch._dynamo", "ganmet
 
 
 @pytest.mark.slow  # a fresh process: about 3 s
+@pytest.mark.perf  # a fresh-process cold start
 def test_import_and_help_do_not_import_plotting_lpips_or_model_families():
     proc = subprocess.run([sys.executable, "-c", LAZY_SCRIPT], capture_output=True, text=True, env=subprocess_env())
     assert proc.returncode == 0, proc.stderr[-2000:]

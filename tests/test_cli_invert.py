@@ -83,6 +83,7 @@ def test_bad_image_and_mismatched_basis_give_one_error_line(files):
     assert res.exit_code == 2 and "latent size 5 there, 8 here" in res.output and not (files / "bad2").exists()
 
 
+@pytest.mark.slow  # a fresh interpreter: about 3 s of CPU
 def test_subprocess_no_traceback(files):
     """The real entry point: a missing image is one `Error:` line on stderr, exit status 1."""
     proc = subprocess.run([sys.executable, "-m", "ganmetric_cli", "invert", "--model", str(files / "tiny.pt"),

@@ -3,36 +3,13 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
-import textwrap
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 from ganmetric_cli.main import main
-from helpers import last_line_error, randomize_
-
-NETS = textwrap.dedent('''
-    from torch import nn
-
-
-    def make():
-        """6 -> Linear 32 -> Tanh -> Linear 192 -> (3, 8, 8) -> Tanh."""
-        return nn.Sequential(nn.Linear(6, 32), nn.Tanh(), nn.Linear(32, 192), nn.Unflatten(1, (3, 8, 8)), nn.Tanh())
-''')
-
-
-@pytest.fixture
-def model(tmp_path, monkeypatch):
-    """``--model gm_layers_nets:make --weights W --latent-dim 6`` (seeded weights: every load is the same model)."""
-    (tmp_path / "gm_layers_nets.py").write_text(NETS)
-    monkeypatch.chdir(tmp_path)
-    namespace = {}
-    exec(NETS, namespace)
-    torch.save(randomize_(namespace["make"](), seed=2, scale=0.4).state_dict(), tmp_path / "w.pt")
-    yield ["--model", "gm_layers_nets:make", "--weights", str(tmp_path / "w.pt"), "--latent-dim", "6"]
-    sys.modules.pop("gm_layers_nets", None)
+from helpers import last_line_error
+from helpers_models import user_layers_model  # noqa: F401  (fixture model: --model gm_layers_nets:make ...)
 
 
 def run(*args):

@@ -1,6 +1,7 @@
 """The paper's other generators on the command line: DeePSim's options, model files by layout, models fetch/list."""
 from __future__ import annotations
 
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -67,6 +68,7 @@ def test_models_layers_of_a_checkpoint_file(tmp_path):
     assert "defc7" in r.output and "deconv0" in r.output and "12 of" in r.output
 
 
+@pytest.mark.slow  # about 6 s of CPU: a DeePSim checkpoint through three commands
 def test_a_result_of_a_checkpoint_file_is_reused_with_the_file_named_again(tmp_path):
     """explore --axes A --model FILE: the recorded weights are the file itself, not an extra --weights."""
     torch.save(deepsim_state("fc6"), tmp_path / "g.pt")

@@ -21,27 +21,6 @@ def test_mse_is_mean_squared_difference():
     assert torch.allclose(D(x, x), torch.zeros(3, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("net", ["alex", pytest.param("vgg", marks=pytest.mark.slow), "squeeze"])
-def test_lpips_features_equal_lpips_package(net):
-    D = ganmetric.load_distance(f"lpips-{net}", lpips_backbone="random", dtype="float64")
-    ref = lpips.LPIPS(net=net, pnet_rand=True, verbose=False).double().eval()
-    ref.net.load_state_dict(D.lpips.net.state_dict())  # same random backbone
-    x, y = _images(2), _images(2, seed=1)
-    expected = ref(x, y).flatten()
-    assert torch.allclose(D(x, y), expected, rtol=1e-10)
-    f = D.features(x)
-    assert f.shape[0] == 2 and torch.allclose(((f - D.features(y)) ** 2).sum(1), expected, rtol=1e-10)
-
-
-def test_lpips_resize_matches_resized_inputs():
-    D = ganmetric.load_distance("lpips-alex", lpips_backbone="random", dtype="float64", resize=128)
-    D0 = ganmetric.load_distance("lpips-alex", lpips_backbone="random", dtype="float64")
-    D0.lpips.net.load_state_dict(D.lpips.net.state_dict())
-    x, y = _images(1), _images(1, seed=2)
-    up = lambda t: torch.nn.functional.interpolate(t, size=(128, 128), mode="bilinear", align_corners=False)
-    assert torch.allclose(D(x, y), D0(up(x), up(y)), rtol=1e-12)
-
-
 def test_local_backbone_state_dict(tmp_path):
     import torchvision
     tv = torchvision.models.alexnet()
@@ -141,10 +120,10 @@ def _lpips_seeded_the_old_way(net, seed):
     return ref
 
 
-@pytest.mark.parametrize("seed", [0, 3])
 @pytest.mark.parametrize("net", ["alex", pytest.param("vgg", marks=pytest.mark.slow), "squeeze"])
-def test_random_backbone_is_bit_identical_to_the_lpips_based_one(net, seed):
+def test_random_backbone_is_bit_identical_to_the_lpips_based_one(net):
     """Results recorded with random:SEED stay valid: the same layers, names and drawn values."""
+    seed = 3  # one seed is enough: the draw's order, bounds and stream are what could change
     D = ganmetric.load_distance(f"lpips-{net}", lpips_backbone=f"random:{seed}")
     mine, ref = D.lpips.net.state_dict(), _lpips_seeded_the_old_way(net, seed).net.state_dict()
     assert list(mine) == list(ref)
@@ -154,11 +133,14 @@ def test_random_backbone_is_bit_identical_to_the_lpips_based_one(net, seed):
                                                                 verbose=False).scaling_layer.shift)
 
 
-@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-10), ("float32", 1e-5)])
-@pytest.mark.parametrize("resize", [None, 48])
-@pytest.mark.parametrize("net", ["alex", pytest.param("vgg", marks=pytest.mark.slow), "squeeze"])
+#: every backbone at float64 and native size; resizing and float32 once each (they do not depend on the backbone)
+@pytest.mark.parametrize("net, resize, dtype, rtol", [
+    ("alex", None, "float64", 1e-10), pytest.param("vgg", None, "float64", 1e-10, marks=pytest.mark.slow),
+    ("squeeze", None, "float64", 1e-10),
+    ("alex", 48, "float64", 1e-10), ("squeeze", 48, "float32", 1e-5)])
 def test_lpips_equals_the_lpips_package_with_the_same_backbone(net, resize, dtype, rtol):
-    """Distances and features equal lpips.LPIPS's (its own scaling layer, heads and slices) on random images."""
+    """Distances and features equal lpips.LPIPS's (its own scaling layer, heads and slices) on random images: the
+    one comparison with the lpips package (resize: against lpips on the bilinearly resized images)."""
     D = ganmetric.load_distance(f"lpips-{net}", lpips_backbone="random:3", dtype=dtype, resize=resize)
     ref = lpips.LPIPS(net=net, pnet_rand=True, verbose=False).eval().to(getattr(torch, dtype))
     ref.net.load_state_dict(D.lpips.net.state_dict())  # the same seeded backbone, copied in

@@ -20,17 +20,12 @@ from ganmetric.errors import InputError, NotDeterministicError
 from ganmetric.generators.base import Generator
 from ganmetric.generators.dcgan import DCGANGenerator
 from helpers import randomize_
+from helpers_models import small_biggan, tiny_dcgan
 
 #: float64 agreement of every method with the dense reference (measured <= 1e-12 relative on these models;
 #: forward-iter is a finite-difference method: 1e-6 at eps 1e-6)
 RTOL = {"jacobian": 1e-9, "gn-lanczos": 1e-7, "fwd-over-rev": 1e-9, "bp": 1e-9, "backward-iter": 1e-7,
         "forward-iter": 1e-5}
-
-
-def tiny_dcgan(name="tiny-dcgan", seed=0):
-    """nz 8, 16 px: main.0 ConvT, main.1 BN, main.2 ReLU(inplace), main.3 ConvT, main.4 BN, main.5 ReLU(inplace),
-    main.6 ConvT, main.7 Tanh."""
-    return randomize_(DCGANGenerator(name=name, nz=8, ngf=4, nc=3, resolution=16), seed=seed).double()
 
 
 @pytest.fixture(scope="module")
@@ -271,7 +266,6 @@ def test_stylegan2_synthesis_layers_in_w():
 def test_biggan_layer_matches_the_dense_reference():
     pytest.importorskip("pytorch_pretrained_biggan")
     from ganmetric.generators.biggan import BigGANGenerator
-    from test_generators_biggan import small_biggan
     G = BigGANGenerator(small_biggan(), name="tiny-biggan", latent_space="noise", class_index=3,
                         truncation=0.5).double()
     infos = {i.name: i for i in generator_layers(G)}

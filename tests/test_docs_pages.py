@@ -133,6 +133,7 @@ def _runnable():
 @pytest.mark.pretrained("dcgan-face")
 @pytest.mark.filterwarnings("ignore::ganmetric.errors.NumericalWarning")  # cut iterations may not converge
 @pytest.mark.parametrize("name", _runnable())
+@pytest.mark.integration  # page runs
 def test_every_block_of_the_page_runs(name, tmp_path, monkeypatch):
     """A page's blocks run in page order in one folder and one namespace, as a reader's session would."""
     pytest.importorskip("fastapi", reason="the viewer's block needs the viewer extra (pip install -e \".[test]\")")

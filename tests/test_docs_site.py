@@ -39,7 +39,7 @@ API_PAGES = {"ganmetric": "api/ganmetric", **{f"ganmetric.{p}": f"api/{p}" for p
 #: a build of the whole site on 2 cores (the examples take most of it) takes about 2 minutes
 BUILD_TIMEOUT_S = 900
 
-pytestmark = [pytest.mark.slow, pytest.mark.pretrained("dcgan-face")]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.pretrained("dcgan-face")]
 
 
 def copy_project(dest: Path, *, examples: bool = True) -> Path:

@@ -8,62 +8,19 @@ non-zero, and the spectral-norm vectors converged by power iteration.
 """
 from __future__ import annotations
 
-import copy
-import functools
 import json
 
 import pytest
 import torch
 
 pytest.importorskip("pytorch_pretrained_biggan")
-from pytorch_pretrained_biggan import BigGAN, BigGANConfig  # noqa: E402
 
 import ganmetric  # noqa: E402
 from ganmetric.errors import InputError, WeightsError  # noqa: E402
 from ganmetric.generators.biggan import BigGANGenerator  # noqa: E402
 from ganmetric.testing import dense_hessian  # noqa: E402
 
-D_HALF = 16
-CONFIG = dict(output_dim=16, z_dim=D_HALF, class_embed_dim=D_HALF, channel_width=4, num_classes=10,
-              layers=[(False, 16, 8), (False, 8, 4), (True, 4, 2), (True, 2, 1)], attention_layer_position=2)
-
-
-def _converge_spectral_norms(model: torch.nn.Module) -> None:
-    """Set every spectral-norm (u, v) pair to the top singular vectors of its weight (what
-    power iteration converges to), so that the stored sigma is the true spectral norm."""
-    for m in model.modules():
-        if hasattr(m, "weight_orig") and hasattr(m, "weight_u"):
-            W = m.weight_orig.reshape(m.weight_orig.shape[0], -1).double()
-            U, S, Vh = torch.linalg.svd(W, full_matrices=False)
-            m.weight_u.copy_(U[:, 0].to(m.weight_u.dtype))
-            m.weight_v.copy_(Vh[0].to(m.weight_v.dtype))
-
-
-def small_biggan(seed: int = 0) -> BigGAN:
-    """A deterministic small random BigGAN-deep (see the module docstring); a fresh copy each call."""
-    return copy.deepcopy(_small_biggan(seed))
-
-
-@functools.lru_cache(maxsize=None)
-def _small_biggan(seed: int) -> BigGAN:
-    g = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)  # the package initialises from the global RNG; keep ours untouched
-        model = BigGAN(BigGANConfig(**CONFIG))
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
-        bn = model.generator.bn  # the unconditional final batch norm: uninitialised by the package
-        bn.weight.copy_(1 + 0.1 * torch.randn(bn.weight.shape, generator=g))
-        bn.bias.copy_(0.1 * torch.randn(bn.bias.shape, generator=g))
-        for m in model.modules():
-            if hasattr(m, "running_means"):
-                m.running_means.copy_(0.1 * torch.randn(m.running_means.shape, generator=g))
-                m.running_vars.copy_(0.5 + torch.rand(m.running_vars.shape, generator=g))
-            if hasattr(m, "gamma"):
-                m.gamma.fill_(0.7)  # self-attention is off at gamma = 0; test it on
-        _converge_spectral_norms(model)
-    return model.eval()
+from helpers_models import CONFIG, D_HALF, small_biggan  # noqa: E402  (also the oracle's and paths' BigGAN)
 
 
 @pytest.fixture(scope="module")

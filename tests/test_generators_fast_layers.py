@@ -52,6 +52,7 @@ print(json.dumps(out))
 
 
 @pytest.mark.slow  # a fresh process: about 5 s
+@pytest.mark.perf  # a fresh-process cold start
 def test_first_metric_of_each_family_imports_no_dynamo(tmp_path):
     """Linears as 1x1 convolutions, gains on the weights, pixel norm as rms_norm, BatchNorm folded: the first
     forward-mode products run no Python decomposition (which would import torch._dynamo, ~2 s)."""

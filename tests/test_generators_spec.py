@@ -56,7 +56,7 @@ def test_sample_rows_do_not_depend_on_n(make):
 
 def test_biggan_samples_do_not_depend_on_n():
     pytest.importorskip("pytorch_pretrained_biggan")
-    from test_generators_biggan import small_biggan
+    from helpers_models import small_biggan
     from ganmetric.generators.biggan import BigGANGenerator
     G = BigGANGenerator(small_biggan(), latent_space="full").double()
     few, many = G.full_sample(5, seed=7), G.full_sample(50, seed=7)

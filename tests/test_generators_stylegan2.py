@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import pytest
@@ -15,51 +14,7 @@ from ganmetric.errors import InputError, NotDeterministicError, WeightsError
 from ganmetric.testing import dense_hessian
 
 ROOT = Path(__file__).resolve().parents[1]
-STYLE_DIM, N_MLP, CHANNELS = 16, 2, {4: 8, 8: 8, 16: 4}  # 16 px: n_latent 6, w+ has 96 dims
-
-
-def rosinality_state(style_dim=STYLE_DIM, n_mlp=N_MLP, channels=CHANNELS, seed=0) -> dict:
-    """A random ``g_ema`` state dict written from rosinality's key list and shapes (not from our module)."""
-    g = torch.Generator().manual_seed(seed)
-    r = lambda *shape, s=1.0: torch.randn(*shape, generator=g) * s  # noqa: E731
-    blur = torch.tensor([1.0, 3, 3, 1])
-    blur = (blur[None] * blur[:, None]) / 64 * 4
-    sd = {}
-    for i in range(1, n_mlp + 1):
-        sd[f"style.{i}.weight"] = r(style_dim, style_dim) * 100  # stored as randn / lr_mul (0.01)
-        sd[f"style.{i}.bias"] = r(style_dim, s=10.0)
-
-    def styled(prefix, c_in, c_out, up):
-        sd[f"{prefix}.conv.weight"] = r(1, c_out, c_in, 3, 3)
-        sd[f"{prefix}.conv.modulation.weight"] = r(c_in, style_dim)
-        sd[f"{prefix}.conv.modulation.bias"] = 1 + r(c_in, s=0.1)
-        if up:
-            sd[f"{prefix}.conv.blur.kernel"] = blur.clone()
-        sd[f"{prefix}.noise.weight"] = r(1, s=0.3)
-        sd[f"{prefix}.activate.bias"] = r(c_out, s=0.1)
-
-    def to_rgb(prefix, c_in, up):
-        sd[f"{prefix}.bias"] = r(1, 3, 1, 1, s=0.1)
-        if up:
-            sd[f"{prefix}.upsample.kernel"] = blur.clone()
-        sd[f"{prefix}.conv.weight"] = r(1, 3, c_in, 1, 1)
-        sd[f"{prefix}.conv.modulation.weight"] = r(c_in, style_dim)
-        sd[f"{prefix}.conv.modulation.bias"] = 1 + r(c_in, s=0.1)
-
-    sides = sorted(channels)
-    sd["input.input"] = r(1, channels[4], 4, 4)
-    styled("conv1", channels[4], channels[4], False)
-    to_rgb("to_rgb1", channels[4], False)
-    for i, side in enumerate(sides[1:]):
-        c_in, c_out = channels[side // 2], channels[side]
-        styled(f"convs.{2 * i}", c_in, c_out, True)
-        styled(f"convs.{2 * i + 1}", c_out, c_out, False)
-        to_rgb(f"to_rgbs.{i}", c_out, True)
-    log_size = int(math.log2(sides[-1]))
-    for k in range((log_size - 2) * 2 + 1):
-        side = 2 ** ((k + 5) // 2)
-        sd[f"noises.noise_{k}"] = r(1, 1, side, side)
-    return sd
+from helpers_models import N_MLP, STYLE_DIM, rosinality_state  # noqa: E402  (also the oracle's StyleGAN2)
 
 
 @pytest.fixture(scope="module")

@@ -261,6 +261,7 @@ def test_batch_resumes_a_folder_across_chunks(tmp_path, linear):
 
 
 @pytest.mark.pretrained("dcgan-face")
+@pytest.mark.perf  # chunk == 100 depends on the free RAM
 def test_cli_chunk_accepts_auto_or_an_integer(tmp_path):
     from ganmetric_cli.main import main
     out = tmp_path / "face.npz"
@@ -278,6 +279,7 @@ def test_cli_chunk_accepts_auto_or_an_integer(tmp_path):
 @pytest.mark.slow  # a fresh process, three dcgan-face passes of 64 tangents (about 5 s)
 @pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK), reason="needs Linux's resettable peak RSS")
 @pytest.mark.parametrize("method", ["jacobian", "gn-lanczos"])
+@pytest.mark.perf  # a measured RSS ratio: machine-dependent
 def test_estimate_is_at_or_above_the_measured_peak_on_cpu(method):
     """Passes of 64 tangents through dcgan-face + mse, in a fresh process: the estimate auto uses for them
     is not below the measured rise of the resident set (VmHWM after a reset, minus VmRSS before,
@@ -296,6 +298,7 @@ def test_estimate_is_at_or_above_the_measured_peak_on_cpu(method):
 
 
 @pytest.mark.slow  # a fresh process (importing torch: about 3 s)
+@pytest.mark.perf  # a fresh-process cold start
 def test_measuring_does_not_import_dynamo():
     """The measured forward uses a torch-function mode: a dispatch mode would import torch._dynamo (seconds
     of cold start) on entry. A map with no constant ops keeps it out of sys.modules through chunk="auto"."""

@@ -32,6 +32,7 @@ print(json.dumps({"heavy": heavy, "eigvals": len(res.eigvals), "finite": bool(to
 
 
 @pytest.mark.slow  # a fresh process: about 4 s
+@pytest.mark.perf  # a fresh-process cold start
 def test_lpips_and_a_first_metric_import_neither_lpips_nor_torchvision_nor_dynamo():
     env = subprocess_env()
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), env["PYTHONPATH"]])  # for helpers

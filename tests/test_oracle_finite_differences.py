@@ -31,6 +31,7 @@ import ganmetric
 from ganmetric.generators.dcgan import ConditionalDCGANGenerator, DCGANGenerator
 from ganmetric.testing import check_metric
 from helpers import randomize_
+from helpers_models import rosinality_state, small_biggan
 
 RTOL = 1e-6
 K = 3
@@ -71,12 +72,10 @@ def _tiny_cdcgan():
 def _tiny_biggan():
     pytest.importorskip("pytorch_pretrained_biggan")
     from ganmetric.generators.biggan import BigGANGenerator
-    from test_generators_biggan import small_biggan
     return BigGANGenerator(small_biggan(), name="tiny-biggan", latent_space="full", class_index=3, truncation=0.5)
 
 
 def _tiny_stylegan2(space, folder):
-    from test_generators_stylegan2 import rosinality_state
     path = folder / "sg2.pt"
     if not path.exists():
         torch.save({"g_ema": rosinality_state(channels={4: 8, 8: 4}, seed=3),
@@ -99,10 +98,14 @@ def _custom(folder):
         sys.modules.pop("gm_fd_oracle_net", None)
 
 
-FAMILIES = ["dcgan", "cdcgan", "biggan", "stylegan2-z", "stylegan2-w", "stylegan2-w+", "custom"]
-DISTANCES = ["mse", "lpips-alex"]
-#: the fast tier checks every method on these (family, distance) pairs; the rest are marked slow.
-FAST = {("stylegan2-w", "lpips-alex"), ("dcgan", "mse"), ("custom", "mse")}
+#: A covering set, not the 7 x 2 x 7 cross product (98 cases, 77 of them slow): every method on two
+#: (family, distance) pairs, one per distance; every family on jacobian and gn-lanczos (the full Gram and the
+#: top-k Gauss-Newton products, the two ways a family's forward mode and pullback are used), both distances
+#: spread over the families. A method's products do not depend on the family (they see only G's jvp and vjp),
+#: and a family's forward and backward modes are all that the methods use of it.
+EVERY_METHOD = [("dcgan", "mse"), ("stylegan2-w", "lpips-alex")]
+EVERY_FAMILY = {"cdcgan": "lpips-alex", "biggan": "mse", "stylegan2-z": "lpips-alex", "stylegan2-w+": "mse",
+                "custom": "lpips-alex", "dcgan": "lpips-alex", "stylegan2-w": "mse"}
 
 
 @pytest.fixture(scope="module")
@@ -159,11 +162,19 @@ def distance():
 
 
 def _cases():
-    for fam in FAMILIES:
-        for dist in DISTANCES:
-            for method in METHODS:
-                marks = () if (fam, dist) in FAST else (pytest.mark.slow,)
-                yield pytest.param(fam, dist, method, id=f"{fam}-{dist}-{method}", marks=marks)
+    cases = [(fam, dist, method) for fam, dist in EVERY_METHOD for method in METHODS]
+    cases += [(fam, dist, method) for fam, dist in EVERY_FAMILY.items() for method in ("jacobian", "gn-lanczos")]
+    for fam, dist, method in cases:  # all in the fast tier: 8 s of CPU together
+        marks = [BIGGAN_DEEPCOPY] if fam == "biggan" else []
+        yield pytest.param(fam, dist, method, id=f"{fam}-{dist}-{method}", marks=marks)
+
+
+#: a known bug (found by this set when the engine's ganmetric.testing landed): after a metric, the BigGAN's
+#: spectral-norm hooks leave a torch.func TensorWrapper as the module's ``weight`` attribute, and
+#: ganmetric.testing.float64_copies' deepcopy of G fails on it. Strict: the fix makes these pass, then drop this.
+BIGGAN_DEEPCOPY = pytest.mark.xfail(raises=NotImplementedError, strict=True,
+                                    reason="deepcopy of a BigGAN after a torch.func pass: Cannot access storage of "
+                                           "TensorWrapper (ganmetric.testing.float64_copies)")
 
 
 @pytest.mark.filterwarnings("error::ganmetric.errors.NumericalWarning")

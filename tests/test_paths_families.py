@@ -48,7 +48,7 @@ def test_stylegan2_demo_in_w_and_w_plus(space, optimizer):
 def test_small_biggan(space):
     pytest.importorskip("pytorch_pretrained_biggan")
     from ganmetric.generators.biggan import BigGANGenerator
-    from test_generators_biggan import small_biggan
+    from helpers_models import small_biggan
     G = BigGANGenerator(small_biggan(), name="tiny-biggan", latent_space=space, class_index=3, truncation=0.5)
     _check(G, ganmetric.load_distance("mse"))
 

@@ -81,6 +81,7 @@ SHELL_SUBSTITUTIONS = [("--axes-list 0,1,2 --steps 5 --calibrate 0.05", "--axes-
 
 @pytest.mark.slow  # the CLI quick start, four commands: about 20 s
 @pytest.mark.pretrained("dcgan-face")
+@pytest.mark.integration  # README runs
 def test_the_cli_quick_start_runs(tmp_path, monkeypatch):
     commands = [c for lang, code in _blocks() if lang == "bash" for c in shell_commands(code)]
     assert len(commands) >= 3
@@ -94,6 +95,7 @@ def test_the_cli_quick_start_runs(tmp_path, monkeypatch):
 
 @pytest.mark.slow  # the metric of dcgan-face at one point, twice (the page's prediction checked against a real step)
 @pytest.mark.pretrained("dcgan-face")
+@pytest.mark.integration  # README runs
 def test_the_python_quick_start_runs_and_its_prediction_holds(tmp_path, monkeypatch, capsys):
     """The quick start prints the real distance of a small step along the top eigenvector and the metric's
     prediction t^2 lambda / 2: at t = 0.01 they agree to 15% (the odd term along axis 0 is a few percent there)."""

@@ -23,7 +23,7 @@ import pytest
 from ganmetric.staging import remove_stale_staging
 from helpers import subprocess_env
 
-pytestmark = pytest.mark.slow  # real processes (about 8 children, a few seconds each)
+pytestmark = [pytest.mark.slow, pytest.mark.integration]  # real processes (8 children, a few seconds each)
 
 #: the model and objective, behind a gate in the generator's forward pass
 GATED = textwrap.dedent('''

@@ -37,7 +37,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.pretrained("dcgan-face")]
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow, pytest.mark.pretrained("dcgan-face")]
 
 TOP = 8
 

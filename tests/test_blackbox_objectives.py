@@ -83,9 +83,20 @@ def test_image_objective_is_minus_the_distance_to_the_target(tmp_path):
 
 
 def _random_alexnet(seed):
-    from ganmetric.blackbox.units import _materialise, _skeleton
-    net = _skeleton("alexnet").eval()
-    _materialise(net, "alexnet", f"random:{seed}")
+    """torchvision's AlexNet with the weights ``random:SEED`` documents: every convolution's and linear layer's
+    weight and bias ~ U(+-1/sqrt(fan_in)) from one seeded stream, in module order (written out here, so that a
+    change to ganmetric's draw cannot follow it unseen)."""
+    import torchvision
+    with torch.device("meta"):  # no default initialisation: every weight is drawn below
+        net = torchvision.models.alexnet().eval()
+    net.to_empty(device="cpu")
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+                bound = 1.0 / module.weight[0].numel() ** 0.5
+                for p in (module.weight, module.bias):
+                    p.copy_((torch.rand(p.shape, generator=gen) * 2 - 1) * bound)
     return net
 
 

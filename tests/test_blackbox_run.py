@@ -192,7 +192,7 @@ def test_compare_shares_seeds_and_starts_and_stops_on_an_objective_error(G):
         return torch.zeros(x.shape[0])
 
     cmp = compare(G, flaky, ["random", "cma"], seeds=2, budget=27)
-    assert cmp.stopped == "the objective test_optimize_run:test_compare_shares_seeds_and_starts_and_stops_on_an_" \
+    assert cmp.stopped == "the objective test_blackbox_run:test_compare_shares_seeds_and_starts_and_stops_on_an_" \
                           "objective_error.<locals>.flaky raised RuntimeError: sensor offline"
     assert [(r.label, r.seed, r.evaluations) for r in cmp.runs] == [("random", 0, 27), ("cma", 0, 9)]
     assert cmp.complete_seeds() == []
