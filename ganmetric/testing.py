@@ -26,7 +26,7 @@ import torch
 
 from . import checks
 from .errors import InputError
-from .placement import module_device
+from .placement import module_device, module_dtype
 
 __all__ = ["check_metric", "MetricCheck", "MetricCheckError", "dense_hessian", "quadratic_forms", "float64_copies",
            "STEP", "RTOL"]
@@ -89,6 +89,11 @@ def float64_copies(G, D, z) -> tuple:
     z = checks.latent_codes(z=z, latent_dim=int(G.latent_dim), name="z")
     if z.shape[0] != 1:
         raise InputError(f"z must be one code, got {z.shape[0]}", argument="z")
+    with torch.no_grad():
+        # A forward outside any transform first: module attributes that forward hooks set (spectral
+        # normalisation's ``weight``, as in BigGAN) are left as torch.func wrappers by an earlier metric,
+        # and deepcopy cannot copy those; a plain pass sets them to plain tensors again.
+        G(z.to(device=module_device(G), dtype=module_dtype(G) or torch.float32))
     G64, D64 = copy.deepcopy((G, D))
     G64, D64 = G64.double(), D64.double()
     return G64, D64, z[0].detach().to(device=module_device(G64), dtype=torch.float64)

@@ -165,16 +165,7 @@ def _cases():
     cases = [(fam, dist, method) for fam, dist in EVERY_METHOD for method in METHODS]
     cases += [(fam, dist, method) for fam, dist in EVERY_FAMILY.items() for method in ("jacobian", "gn-lanczos")]
     for fam, dist, method in cases:  # all in the fast tier: 8 s of CPU together
-        marks = [BIGGAN_DEEPCOPY] if fam == "biggan" else []
-        yield pytest.param(fam, dist, method, id=f"{fam}-{dist}-{method}", marks=marks)
-
-
-#: a known bug (found by this set when the engine's ganmetric.testing landed): after a metric, the BigGAN's
-#: spectral-norm hooks leave a torch.func TensorWrapper as the module's ``weight`` attribute, and
-#: ganmetric.testing.float64_copies' deepcopy of G fails on it. Strict: the fix makes these pass, then drop this.
-BIGGAN_DEEPCOPY = pytest.mark.xfail(raises=NotImplementedError, strict=True,
-                                    reason="deepcopy of a BigGAN after a torch.func pass: Cannot access storage of "
-                                           "TensorWrapper (ganmetric.testing.float64_copies)")
+        yield pytest.param(fam, dist, method, id=f"{fam}-{dist}-{method}")
 
 
 @pytest.mark.filterwarnings("error::ganmetric.errors.NumericalWarning")
