@@ -225,6 +225,13 @@ def test_discovered_directions_are_each_methods_own_in_a_fixed_order():
     assert discovered_directions(G, "none") == [] and discovered_directions(G, []) == []
 
 
+def test_the_default_number_of_directions_is_ten_or_the_latent_size_when_smaller():
+    """An 8-d model's default comparison asks each method for 8 directions (10 was refused: 'at most 8')."""
+    small = discovered_directions(TinyConvGenerator(n=8, res=8).double(), "sefa")
+    large = discovered_directions(TinyConvGenerator(n=12, res=8).double(), "sefa")
+    assert small[0].vectors.shape == (8, 8) and large[0].vectors.shape == (10, 12)
+
+
 @pytest.mark.parametrize("kwargs, argument, match", [
     (dict(methods="pca"), "methods", "method 'pca' is not one of {ganspace, sefa, sefa-unnormalised}"),
     (dict(methods="none,sefa"), "methods", "method 'none' is not one of"),

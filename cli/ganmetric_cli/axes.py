@@ -140,7 +140,8 @@ def _plain(value) -> str:
 @model_options
 @click.argument("result", type=click.Path(dir_okay=False))
 @click.option("--k", type=int, default=10, show_default=True, help="Size of the top metric eigenspace.")
-@click.option("--n-directions", type=int, default=10, show_default=True, help="Directions per method.")
+@click.option("--n-directions", type=int, default=None,
+              help="Directions per method  [default: 10, or the latent size when smaller].")
 @click.option("--methods", default="ganspace,sefa", show_default=True,
               help="Comma-separated, or none (only --directions): "
                    + "; ".join(f"{name}: {what}" for name, what in gax.DISCOVERY_METHODS.items()) + ".")

@@ -224,14 +224,14 @@ def discovery_methods(methods, *, sefa_layers=None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def discovered_directions(G, methods, *, n_directions: int = 10, sefa_layers=None, n_samples: int = 5000,
+def discovered_directions(G, methods, *, n_directions: int | None = None, sefa_layers=None, n_samples: int = 5000,
                           seed: int = 0, layer: str | None = None, progress: bool = False) -> list[Directions]:
     """The directions of each discovery method, in the order of :data:`DISCOVERY_METHODS`.
 
     Args:
         G: the generator.
         methods: see :func:`discovery_methods`.
-        n_directions: directions per method (each method's ``k``).
+        n_directions: directions per method (each method's ``k``); None: 10, or the latent size when smaller.
         sefa_layers: SeFa's ``layers`` (StyleGAN2 only; None: the authors' default).
         n_samples, seed, layer: GANSpace's (see :func:`~ganmetric.axes.ganspace_directions`).
         progress: show GANSpace's progress bar.
@@ -243,6 +243,8 @@ def discovered_directions(G, methods, *, n_directions: int = 10, sefa_layers=Non
         InputError: a bad method name or option, or a model a method does not apply to.
     """
     wanted = discovery_methods(methods, sefa_layers=sefa_layers)
+    if n_directions is None:
+        n_directions = min(10, int(G.latent_dim))
     dirs = []
     try:
         if "ganspace" in wanted:
