@@ -277,10 +277,10 @@ def describe_file(path) -> str | None:
             return "a zip archive"
         if names and all(n.endswith(".npy") for n in names):
             return "a numpy .npz archive"
+        if any(n.endswith("constants.pkl") for n in names):  # a TorchScript archive holds a data.pkl too
+            return "a TorchScript file (torch.jit.save)"
         if any(n.endswith("data.pkl") for n in names):
             return "a PyTorch file (torch.save)"
-        if any(n.endswith("constants.pkl") for n in names):
-            return "a TorchScript file (torch.jit.save)"
         return "a zip archive"
     return None
 

@@ -56,6 +56,13 @@ def test_describe_file_says_what_a_file_is(tmp_path):
         None, None]
 
 
+def test_describe_file_tells_a_torchscript_file_from_a_torch_save(tmp_path):
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(tmp_path / "m.pt"))
+    torch.save({"w": torch.ones(2)}, tmp_path / "w.pt")
+    assert describe_file(tmp_path / "m.pt") == "a TorchScript file (torch.jit.save)"
+    assert describe_file(tmp_path / "w.pt") == "a PyTorch file (torch.save)"
+
+
 def test_torch_files_are_read_without_unsafe_advice(tmp_path):
     from PIL import Image
     Image.new("RGB", (4, 4)).save(tmp_path / "p.jpg")
