@@ -36,6 +36,7 @@ from torch import nn
 
 from ..errors import WeightsError
 from .fast_layers import Folded, channel_affine, linear
+from .weights import state_tensor
 
 
 def spectral_normalised(weight: torch.Tensor, u: torch.Tensor, eps: float) -> torch.Tensor:
@@ -233,12 +234,7 @@ def infer_architecture(state: dict, *, where: str = "checkpoint") -> dict:
             generator is not hierarchical with a shared embedding (BigBiGAN's kind).
     """
     def get(key, ndim):
-        t = state.get(key)
-        if not isinstance(t, torch.Tensor):
-            raise WeightsError(f"{where}: not a BigGAN-PyTorch generator state dict: key {key!r} is missing")
-        if t.dim() != ndim:
-            raise WeightsError(f"{where}: {key} should have {ndim} dims, has shape {tuple(t.shape)}")
-        return t
+        return state_tensor(state, key, ndim, where=where, kind="a BigGAN-PyTorch generator state dict")
 
     blocks = sorted({int(m.group(1)) for k in state if (m := re.match(r"blocks\.(\d+)\.0\.", k))})
     if not blocks or blocks != list(range(len(blocks))):

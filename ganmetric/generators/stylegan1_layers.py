@@ -40,6 +40,7 @@ from torch import nn
 
 from ..errors import WeightsError
 from .fast_layers import Folded, add_constant, linear
+from .weights import state_tensor
 
 
 def equal_lr_gain(weight: torch.Tensor) -> float:
@@ -291,12 +292,7 @@ def infer_architecture(state: dict, *, where: str = "checkpoint") -> dict:
         WeightsError: a key the architecture needs is missing, or a shape does not fit.
     """
     def get(key, ndim):
-        t = state.get(key)
-        if not isinstance(t, torch.Tensor):
-            raise WeightsError(f"{where}: not a StyleGAN (rosinality) generator: key {key!r} is missing")
-        if t.dim() != ndim:
-            raise WeightsError(f"{where}: {key} should have {ndim} dims, has shape {tuple(t.shape)}")
-        return t
+        return state_tensor(state, key, ndim, where=where, kind="a StyleGAN (rosinality) generator")
 
     blocks = sorted({int(m.group(1)) for k in state if (m := re.match(r"generator\.progression\.(\d+)\.", k))})
     if not blocks or blocks != list(range(len(blocks))):

@@ -35,7 +35,7 @@ from .base import Generator, normal_rows
 from .families import register_family
 from .fast_layers import truncate
 from .stylegan2_layers import StyleGAN2Network
-from .weights import user_weights_info
+from .weights import state_tensor, user_weights_info
 
 LATENT_SPACES = ("z", "w", "w+")
 #: latent_avg is estimated from this many mapped codes when a checkpoint has none.
@@ -219,12 +219,7 @@ def infer_architecture(state: dict, *, where: str = "checkpoint") -> dict:
         WeightsError: a key the architecture needs is missing or has an unexpected shape.
     """
     def get(key, ndim):
-        t = state.get(key)
-        if t is None:
-            raise WeightsError(f"{where}: not a StyleGAN2 generator state dict: key {key!r} is missing")
-        if t.dim() != ndim:
-            raise WeightsError(f"{where}: {key} should have {ndim} dims, has shape {tuple(t.shape)}")
-        return t
+        return state_tensor(state, key, ndim, where=where, kind="a StyleGAN2 generator state dict")
 
     mlp = sorted(int(m.group(1)) for k in state if (m := re.fullmatch(r"style\.(\d+)\.weight", k)))
     if mlp != list(range(1, len(mlp) + 1)):

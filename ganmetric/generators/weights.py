@@ -17,8 +17,34 @@ import warnings
 import zipfile
 from pathlib import Path
 
+import torch
+
 from ..errors import WeightsError
 from ..io import sha256_file  # noqa: F401  (re-exported: weights.sha256_file)
+
+
+def state_tensor(state: dict, key: str, ndim: int, *, where: str, kind: str):
+    """``state[key]``, a tensor of ``ndim`` dimensions, read while inferring an architecture from a state dict.
+
+    Args:
+        state: the state dict.
+        key: the entry wanted.
+        ndim: the number of dimensions it must have.
+        where: the file or entry the state dict came from, for messages.
+        kind: what the state dict should be ("a StyleGAN2 generator state dict"), for messages.
+
+    Returns:
+        The tensor.
+
+    Raises:
+        WeightsError: the entry is missing (or not a tensor), or has another number of dimensions.
+    """
+    t = state.get(key)
+    if not isinstance(t, torch.Tensor):
+        raise WeightsError(f"{where}: not {kind}: key {key!r} is missing")
+    if t.dim() != ndim:
+        raise WeightsError(f"{where}: {key} should have {ndim} dims, has shape {tuple(t.shape)}")
+    return t
 
 
 def cache_dir() -> Path:
