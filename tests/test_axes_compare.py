@@ -130,6 +130,13 @@ def test_compare_accepts_a_top_k_result_and_bounds_k():
     assert cmp.rows[0]["rayleigh_ratio"] == pytest.approx(1 / 3) and cmp.lambda_max == pytest.approx(3.0)
     with pytest.raises(InputError, match="k must be at most 2: the result holds only the top 2 eigenpairs, got 3"):
         compare_directions(result, {"e1": np.eye(5)[1:2]}, k=3)
+    assert compare_directions(result, {"e1": np.eye(5)[1:2]}).k == 2  # the default: at most the pairs it holds
+
+
+def test_the_default_k_is_ten_or_the_size_of_a_smaller_metric():
+    for n, k in ((8, 8), (20, 10)):
+        H = np.diag(np.arange(n, 0, -1.0))
+        assert compare_directions(H, {"e1": np.eye(n)[:1]}).k == k
 
 
 def test_external_directions_from_file_and_array(tmp_path):

@@ -139,7 +139,8 @@ def _plain(value) -> str:
 @axes.command("compare")
 @model_options
 @click.argument("result", type=click.Path(dir_okay=False))
-@click.option("--k", type=int, default=10, show_default=True, help="Size of the top metric eigenspace.")
+@click.option("--k", type=int, default=None,
+              help="Size of the top metric eigenspace  [default: 10, or the eigenpairs RESULT holds when fewer].")
 @click.option("--n-directions", type=int, default=None,
               help="Directions per method  [default: 10, or the latent size when smaller].")
 @click.option("--methods", default="ganspace,sefa", show_default=True,

@@ -125,6 +125,13 @@ def principal_angles(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.arccos(np.clip(cos, -1.0, 1.0))
 
 
+def _eigenpairs(metric) -> int:
+    """How many eigenpairs a result holds (n for a full one), or a matrix's size."""
+    if hasattr(metric, "metric") and hasattr(metric, "eigvals"):
+        return int(metric.eigvals.shape[0])
+    return int(np.shape(metric)[0]) if np.ndim(metric) else 1
+
+
 def _metric_matrix(metric, k: int) -> np.ndarray:
     """H (n, n) symmetrised, from an array or a result (top-k results: only their k eigenpairs make sense).
 
@@ -156,7 +163,7 @@ def _source(metric) -> dict:
             **{key: meta[key] for key in keys if key in meta}}
 
 
-def compare_directions(metric, directions, *, k: int = 10) -> Comparison:
+def compare_directions(metric, directions, *, k: int | None = None) -> Comparison:
     """Align each method's directions with the metric.
 
     Args:
@@ -164,7 +171,8 @@ def compare_directions(metric, directions, *, k: int = 10) -> Comparison:
             rank-k reconstruction of a top-k result, for which ``k`` may not exceed its k).
         directions: a list of :class:`~ganmetric.axes.Directions` (or a dict name -> (m, n) rows);
             rows are normalised.
-        k: size of the top eigenspace.
+        k: size of the top eigenspace; None: 10, or the number of eigenpairs when fewer (an n < 10 metric,
+            a top-k result with k < 10).
 
     Returns:
         :class:`Comparison`.
@@ -174,6 +182,8 @@ def compare_directions(metric, directions, *, k: int = 10) -> Comparison:
             non-finite or zero rows, two sets with the same name, or a non-positive largest
             eigenvalue.
     """
+    if k is None:
+        k = min(10, _eigenpairs(metric))
     H = _metric_matrix(metric, k)
     n = H.shape[0]
     vals, vecs = eigh_descending(H)
