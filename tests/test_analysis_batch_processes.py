@@ -181,7 +181,11 @@ def test_torchrun_ranks_record_every_ranks_failed_points(model_dir, tmp_path):
               "--seed", "1", "--out", str(d), "-q"], _env(model_dir))
     assert p.returncode != 0 and "/ganmetric" not in p.stderr, p.stderr[-3000:]  # torchrun's own report only
     assert p.stderr.count("Error: 2 of 8 points failed (0, 5): the generator's output is not finite") == 1
-    assert "local_rank: 0" in p.stderr and "local_rank: 1" not in p.stderr           # rank 0 alone fails
+    # rank 0 alone fails; rank 1 finished its points, but on a busy machine it may still be exiting when
+    # rank 0 ends, and torchrun then stops it (SIGTERM): that is torchrun's report, not a failure of rank 1
+    assert "local_rank: 0" in p.stderr, p.stderr[-3000:]
+    rank1 = p.stderr.split("(local_rank: 1)", 1)[1][:200] if "(local_rank: 1)" in p.stderr else None
+    assert rank1 is None or "exitcode  : -15" in rank1, p.stderr[-3000:]
     manifest = json.loads((d / "manifest.json").read_text())
     assert (manifest["n_done"], manifest["n_failed"]) == (6, 2)
     assert [q["index"] for q in manifest["points"] if q["status"] == "failed"] == [0, 5]
