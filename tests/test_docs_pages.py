@@ -50,11 +50,11 @@ SUBSTITUTIONS = {
         ('["random", "cma"], seeds=3, budget=340)', '["random", "cma"], seeds=2, budget=24)'),
     ],
     "layers.md": [
-        ("--points 10 --seed 0 --layers", "--points 2 --seed 0 --layers"),
-        ("--samples 100 ", "--samples 6 "),
-        ('"main.2,main.13", G.sample(10, seed=0),', '"main.2,main.13", G.sample(2, seed=0),'),
+        ("--points 10 --seed 0 --layers", "--points 1 --seed 0 --layers"),
+        ("--samples 100 ", "--samples 2 "),
+        ('"main.2,main.13", G.sample(10, seed=0),', '"main.2,main.13", G.sample(1, seed=0),'),
         ('G.sample(100, seed=1), [1, 2, 5, 10, 20, 50, 100], random_bases=5,',
-         'G.sample(6, seed=1), [1, 2, 5, 10, 20, 50, 100], random_bases=2,'),
+         'G.sample(2, seed=1), [1, 2, 5, 10, 20, 50, 100], random_bases=2,'),
     ],
     "paths.md": [
         ("--points 16 --out path12", "--points 6 --max-iter 30 --out path12"),
