@@ -95,17 +95,21 @@ def _run(args, env, **kw):
     return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=300, **kw)
 
 
-@pytest.fixture(scope="module")
-def reference(model_dir, tmp_path_factory):
-    """The uninterrupted single-process folder, made in this process by the same command (the module on
-    sys.path for its duration only)."""
-    out = tmp_path_factory.mktemp("ref") / "b"
+def _run_here(model_dir, out):
+    """The batch command in this process (the module on sys.path for its duration only): its CliRunner result."""
     sys.path.insert(0, str(model_dir))
     try:
-        res = CliRunner().invoke(main, _cmd(model_dir, out)[2:])
+        return CliRunner().invoke(main, _cmd(model_dir, out)[2:])
     finally:
         sys.path.remove(str(model_dir))
         sys.modules.pop("gm_gated_tiny", None)
+
+
+@pytest.fixture(scope="module")
+def reference(model_dir, tmp_path_factory):
+    """The uninterrupted single-process folder, made in this process by the same command."""
+    out = tmp_path_factory.mktemp("ref") / "b"
+    res = _run_here(model_dir, out)
     assert res.exit_code == 0, res.output
     assert f"computed {N}" in res.output
     return out
@@ -179,10 +183,10 @@ def test_kill_and_resume_gives_identical_arrays(model_dir, reference, tmp_path):
     # a corrupt file among the kept ones is detected and recomputed
     kept = sorted(d.glob("point_*.npz"))[0]
     kept.write_bytes(kept.read_bytes()[:100])
-    p = _run(_cmd(model_dir, d), _env(model_dir))
-    assert p.returncode == 0, p.stderr
-    assert f"computed {N - have - 1}" in p.stdout and "(recomputed 1 corrupt/stale)" in p.stdout, p.stdout
-    assert f"{have + 1} already done" in p.stdout, p.stdout
+    res = _run_here(model_dir, d)          # resumed in this process: nothing to signal there
+    assert res.exit_code == 0, res.output
+    assert f"computed {N - have - 1}" in res.stdout and "(recomputed 1 corrupt/stale)" in res.stdout, res.output
+    assert f"{have + 1} already done" in res.stdout, res.output
     # bitwise on purpose: the resumed folder is written by the same code on the same inputs as the reference
     _assert_same_dir(reference, d)
     assert not list(d.glob(".*.tmp"))         # temporary files of the killed run are gone
