@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The prepared run for the first lent GPU (benchmarks/RESULTS.md, "To run on the first lent GPU").
 #
-#   bash benchmarks/first_gpu_run.sh tests   # python -m pytest -m "gpu and not network" (a few minutes)
+#   bash benchmarks/first_gpu_run.sh tests   # python -m pytest -m "gpu and not network" (a few minutes) in one process:
+#                                            # -o addopts="" drops setup.cfg's -n (pytest-xdist may be absent there, and
+#                                            # the GPU tests measure peak memory, which other workers would change)
 #   bash benchmarks/first_gpu_run.sh bench   # benchmarks/bench_gpu.py --device cuda (about 8 minutes, estimated)
 #
 # The GPU machine has torch but not ganmetric's pure-Python dependencies and no network: the wheels
@@ -19,7 +21,7 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" | tee -a "$out/gpu.txt"
 case "$1" in
-    tests) python3 -m pytest -q -m "gpu and not network" -p no:cacheprovider -rs 2>&1 | tee "$out/pytest_gpu.log" ;;
+    tests) python3 -m pytest -q -o addopts="" -m "gpu and not network" -p no:cacheprovider -rs 2>&1 | tee "$out/pytest_gpu.log" ;;
     bench) python3 benchmarks/bench_gpu.py --device cuda --out "$out/bench_gpu" 2>&1 | tee "$out/bench_gpu.log" ;;
     *) echo "usage: $0 tests|bench" >&2; exit 2 ;;
 esac

@@ -63,6 +63,23 @@ def pytest_collection_modifyitems(config, items):
                 available[model] = _weights_available(model)
             if not available[model]:
                 item.add_marker(pytest.mark.network)
+    items[:] = longest_modules_first(items)
+
+
+def longest_modules_first(items):
+    """The items, whole modules together, those with the most ``slow`` tests first (stable otherwise).
+
+    pytest-xdist hands each worker whole modules in this order (setup.cfg: ``--dist loadfile
+    --no-loadscope-reorder``): the longest modules (the docs site's build, the killed and torchrun runs) start
+    first, so no worker is left with one of them at the end while the other idles.
+    """
+    module_of = {id(item): item.nodeid.split("::", 1)[0] for item in items}
+    first_seen, n_slow = {}, {}
+    for item in items:
+        module = module_of[id(item)]
+        first_seen.setdefault(module, len(first_seen))
+        n_slow[module] = n_slow.get(module, 0) + (item.get_closest_marker("slow") is not None)
+    return sorted(items, key=lambda item: (-n_slow[module_of[id(item)]], first_seen[module_of[id(item)]]))
 
 
 @pytest.fixture(params=DEVICES)

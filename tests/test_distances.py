@@ -1,7 +1,6 @@
 """Distances: the squared-feature form equals the reference implementations."""
 from __future__ import annotations
 
-import lpips
 import pytest
 import torch
 
@@ -109,6 +108,7 @@ def _lpips_seeded_the_old_way(net, seed):
     """The backbone as ganmetric built it with the lpips package: lpips.LPIPS(pnet_rand=True), then
     each layer's weight and bias drawn uniformly in +-1/sqrt(fan_in) from one seeded stream, in
     module order (written out here, so that a change to ganmetric's draw cannot follow it unseen)."""
+    import lpips  # here, not at collection: it imports torchvision (~1.5 s of every run's start)
     ref = lpips.LPIPS(net=net, pnet_rand=True, verbose=False).eval()
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -123,6 +123,7 @@ def _lpips_seeded_the_old_way(net, seed):
 @pytest.mark.parametrize("net", ["alex", pytest.param("vgg", marks=pytest.mark.slow), "squeeze"])
 def test_random_backbone_is_bit_identical_to_the_lpips_based_one(net):
     """Results recorded with random:SEED stay valid: the same layers, names and drawn values."""
+    import lpips
     seed = 3  # one seed is enough: the draw's order, bounds and stream are what could change
     D = ganmetric.load_distance(f"lpips-{net}", lpips_backbone=f"random:{seed}")
     mine, ref = D.lpips.net.state_dict(), _lpips_seeded_the_old_way(net, seed).net.state_dict()
@@ -141,6 +142,7 @@ def test_random_backbone_is_bit_identical_to_the_lpips_based_one(net):
 def test_lpips_equals_the_lpips_package_with_the_same_backbone(net, resize, dtype, rtol):
     """Distances and features equal lpips.LPIPS's (its own scaling layer, heads and slices) on random images: the
     one comparison with the lpips package (resize: against lpips on the bilinearly resized images)."""
+    import lpips
     D = ganmetric.load_distance(f"lpips-{net}", lpips_backbone="random:3", dtype=dtype, resize=resize)
     ref = lpips.LPIPS(net=net, pnet_rand=True, verbose=False).eval().to(getattr(torch, dtype))
     ref.net.load_state_dict(D.lpips.net.state_dict())  # the same seeded backbone, copied in

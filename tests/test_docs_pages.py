@@ -23,6 +23,7 @@ PAGES = sorted(p.name for p in DOCS.glob("*.md"))
 SUBSTITUTIONS = {
     "engine.md": [
         ("--distance lpips-alex --resize 256", "--distance lpips-alex --lpips-backbone random"),
+        ('metric_tensor(G, D, z, method="gn-lanczos", k=20)', 'metric_tensor(G, D, z, method="gn-lanczos", k=5)'),
     ],
     "models.md": [
         # the StyleGAN2 block: no published checkpoint here (prepare_files writes stylegan2-demo's seeded random
@@ -30,10 +31,12 @@ SUBSTITUTIONS = {
         ('D = ganmetric.load_distance("lpips-alex")\n', 'D = ganmetric.load_distance("lpips-alex", lpips_backbone="random")\n'),
         ('metric_tensor(G, D, w, method="gn-lanczos", k=20)', 'metric_tensor(G, D, w, method="gn-lanczos", k=5)'),
         ('metric_tensor(Gw, D, w0, method="gn-lanczos", k=20)', 'metric_tensor(Gw, D, w0, method="gn-lanczos", k=5)'),
+        # the StyleGAN (1) block: top 10 -> 3
+        ('G.sample(1, seed=0), method="gn-lanczos", k=10)', 'G.sample(1, seed=0), method="gn-lanczos", k=3)'),
     ],
     "scale.md": [
-        ("--points 300 ", "--points 4 "),
-        ('batch_codes(G, 300, seed=0, out_dir="face_mse")', 'batch_codes(G, 4, seed=0, out_dir="face_mse")'),
+        ("--points 300 ", "--points 2 "),
+        ('batch_codes(G, 300, seed=0, out_dir="face_mse")', 'batch_codes(G, 2, seed=0, out_dir="face_mse")'),
     ],
     "inversion.md": [
         ("--steps 300 --restarts 4 ", "--steps 5 --restarts 2 "),
@@ -44,25 +47,27 @@ SUBSTITUTIONS = {
         ('sock = bind_socket("127.0.0.1", 8765)', 'sock = bind_socket("127.0.0.1", 0)'),
     ],
     "optimize.md": [
-        ("--points 8 --seed 1000 ", "--points 3 --seed 1000 "),
-        ("--budget 204 ", "--budget 34 "),
+        ("--points 8 --seed 1000 ", "--points 2 --seed 1000 "),
+        ("--budget 204 ", "--budget 24 "),
         ("budget=204,", "budget=24,"),
         ('["random", "cma"], seeds=3, budget=340)', '["random", "cma"], seeds=2, budget=24)'),
     ],
     "layers.md": [
-        ("--points 10 --seed 0 --layers", "--points 2 --seed 0 --layers"),
-        ("--samples 100 ", "--samples 6 "),
-        ('"main.2,main.13", G.sample(10, seed=0),', '"main.2,main.13", G.sample(2, seed=0),'),
+        # one point, two of the five layers (the Python block's two), two samples, two random bases
+        ("--points 10 --seed 0 --layers main.2,main.5,main.8,main.11,main.13",
+         "--points 1 --seed 0 --layers main.2,main.13"),
+        ("--samples 100 ", "--samples 2 --random-bases 2 "),
+        ('"main.2,main.13", G.sample(10, seed=0),', '"main.2,main.13", G.sample(1, seed=0),'),
         ('G.sample(100, seed=1), [1, 2, 5, 10, 20, 50, 100], random_bases=5,',
-         'G.sample(6, seed=1), [1, 2, 5, 10, 20, 50, 100], random_bases=2,'),
+         'G.sample(2, seed=1), [1, 2, 5, 10, 20, 50, 100], random_bases=2,'),
     ],
     "paths.md": [
-        ("--points 16 --out path12", "--points 6 --max-iter 30 --out path12"),
+        ("--points 16 --out path12", "--points 4 --max-iter 10 --out path12"),
         # ... and the default distance, lpips-alex, with the offline backbone
-        ("--points 32 --method geodesic,linear,slerp", "--points 6 --max-iter 30 --method geodesic,linear,slerp "
+        ("--points 32 --method geodesic,linear,slerp", "--points 4 --max-iter 10 --method geodesic,linear,slerp "
                                                        "--lpips-backbone random"),
-        ("points=16, init=", "points=6, max_iter=30, init="),
-        ('methods="geodesic,linear,slerp", points=16)', 'methods="geodesic,linear,slerp", points=6, max_iter=30)'),
+        ("points=16, init=", "points=4, max_iter=10, init="),
+        ('methods="geodesic,linear,slerp", points=16)', 'methods="geodesic,linear,slerp", points=4, max_iter=10)'),
     ],
 }
 

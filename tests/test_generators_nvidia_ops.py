@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.signal
 import torch
 
 from ganmetric.generators.nvidia import ops
@@ -12,6 +11,7 @@ from ganmetric.generators.nvidia import ops
 def _upfirdn_reference(x: np.ndarray, f: np.ndarray, up: int, down: int, pad, gain: float) -> np.ndarray:
     """NVIDIA's definition, one image at a time: insert zeros, pad (negative crops), full 2-D convolution kept
     where it covers the image, decimate. A 1-D filter is separable: its outer product."""
+    import scipy.signal  # here, not at collection (every run's start)
     f2 = np.outer(f, f) if f.ndim == 1 else f
     f2 = f2 * gain
     x0, x1, y0, y1 = pad
