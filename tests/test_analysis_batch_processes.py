@@ -22,7 +22,7 @@ import ganmetric
 from click.testing import CliRunner
 from ganmetric.analysis import point_name
 from ganmetric_cli.main import main
-from helpers import TinyConvGenerator, subprocess_env
+from helpers import TinyConvGenerator, sigint_as_at_a_terminal, subprocess_env
 
 TESTS = Path(__file__).resolve().parent
 pytestmark = [pytest.mark.slow, pytest.mark.integration]  # real processes and torchrun: ~25 s of CPU
@@ -153,7 +153,7 @@ def _signal_inside_a_point(model_dir, out, sig, after, gate):
     gate.mkdir()
     env = _env(model_dir, GM_GATE=str(gate), GM_GATE_OUT=str(out), GM_GATE_AFTER=str(after))
     p = subprocess.Popen([sys.executable, *_cmd(model_dir, out)], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, preexec_fn=sigint_as_at_a_terminal)
     deadline = time.monotonic() + 240  # a hang guard only: the gate, not the clock, decides when
     while not (gate / "waiting").exists() and p.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)

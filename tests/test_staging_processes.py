@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 from ganmetric.staging import remove_stale_staging
 from ganmetric_cli.main import main
-from helpers import subprocess_env
+from helpers import sigint_as_at_a_terminal, subprocess_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]  # real processes (8 children, a few seconds each)
 
@@ -137,7 +137,8 @@ def _start(lib, gate: Path, args, **extra) -> subprocess.Popen:
     for name in ("waiting", "open"):
         (gate / name).unlink(missing_ok=True)
     p = subprocess.Popen([sys.executable, str(lib / "gm_run.py"), *map(str, args)], env=_env(lib, gate, **extra),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=sigint_as_at_a_terminal)
     _CHILDREN.append(p)
     return p
 
