@@ -1,9 +1,9 @@
 """
-# Spectrum and anisotropy over 50 points
+# Spectrum and anisotropy over 20 points
 
 The paper's first finding: the metric is highly anisotropic. At every point a few eigen-directions carry almost
 all the image change, and the eigenvalues fall over orders of magnitude. Here the metric of `dcgan-face` under
-pixel MSE at 50 seeded points, computed with `batch_metric` (one result file per point, resumable), summarised
+pixel MSE at 20 seeded points, computed with `batch_metric` (one result file per point, resumable), summarised
 with `spectrum_stats`: the spectrum (mean and 5-95 percentile band over points) and the anisotropy counts, the
 number of eigenvalues holding 99%, 99.9%, ... of the trace.
 """
@@ -18,8 +18,8 @@ from ganmetric.analysis import batch_codes, batch_metric, load_results, spectrum
 G = ganmetric.load_generator("dcgan-face")
 D = ganmetric.load_distance("mse")
 folder = tempfile.mkdtemp(prefix="ganmetric-spectrum-")
-codes = batch_codes(G, 50, seed=0, out_dir=folder)  # rows of G.sample(50, seed=0)
-batch_metric(G, D, codes, folder, seed=0)           # 50 result files + a manifest
+codes = batch_codes(G, 20, seed=0, out_dir=folder)  # rows of G.sample(20, seed=0)
+batch_metric(G, D, codes, folder, seed=0)           # 20 result files + a manifest
 st = spectrum_stats(load_results(folder))
 print(f"{st.spectra.shape[0]} points, latent size {st.dim}")
 for t, count, counts in zip(st.thresholds, st.mean_counts, st.point_counts.T):
@@ -31,7 +31,7 @@ for t, count, counts in zip(st.thresholds, st.mean_counts, st.point_counts.T):
 # ------------
 ranks = np.arange(1, st.dim + 1)
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-ax1.semilogy(ranks, st.mean, color="C0", label="mean over 50 points")
+ax1.semilogy(ranks, st.mean, color="C0", label="mean over 20 points")
 ax1.fill_between(ranks, st.p5, st.p95, color="C0", alpha=0.25,
                  label="5-95 percentile band")
 ax1.set_xlabel("rank of the eigenvalue")
@@ -49,9 +49,9 @@ ax2.set_xlabel("number of leading eigenvalues")
 ax2.set_ylabel("fraction of the trace")
 ax2.set_title("cumulative fraction (thin lines: each point)")
 ax2.legend(loc="lower right")
-fig.suptitle("dcgan-face, pixel MSE, 50 points")
+fig.suptitle("dcgan-face, pixel MSE, 20 points")
 fig.tight_layout()
 
 # %%
-# The command line does the same: `ganmetric batch --model dcgan-face --distance mse --points 50 --seed 0
+# The command line does the same: `ganmetric batch --model dcgan-face --distance mse --points 20 --seed 0
 # --out face_mse`, then `ganmetric spectrum face_mse` (a PNG, a CSV and a JSON of these numbers).

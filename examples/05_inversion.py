@@ -17,7 +17,7 @@ G = ganmetric.load_generator("dcgan-face")
 photo = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
 mse = ganmetric.load_distance("mse")
 basis = ganmetric.metric_tensor(G, mse, G.sample(1, seed=0))  # its 100 eigenvectors
-options = dict(box=(160, 115, 370, 325), steps=150, restarts=2, lr=0.05, seed=0)
+options = dict(box=(160, 115, 370, 325), steps=75, restarts=2, lr=0.05, seed=0)
 plain = ganmetric.invert(G, photo, "mse", **options)
 eigen = ganmetric.invert(G, photo, "mse", basis=basis, **options)
 for label, r in [("z itself", plain), ("eigenbasis", eigen)]:

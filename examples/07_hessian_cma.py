@@ -5,7 +5,7 @@ Black-box optimisation: find the image that maximises a score that gives no grad
 of channel 0 of AlexNet's second convolution (`features.3`), as in the paper's neuron-evolution experiments.
 CMA-ES searches the full code `z`; Hessian-aware CMA-ES (`hess-cma`) searches the coefficients of the top 20
 eigenvectors of an average metric; random search is the floor. Every method starts from the same codes with the
-same budget of scored images.
+same budget of scored images (102: six generations of 17).
 
 AlexNet runs with seeded random weights (`objective_weights="random"`: offline and reproducible; not a trained
 network: leave it out for ImageNet's weights).
@@ -21,13 +21,13 @@ from ganmetric.analysis import average_metric, batch_codes, batch_metric, load_r
 
 G = ganmetric.load_generator("dcgan-face")
 folder = tempfile.mkdtemp(prefix="ganmetric-basis-")
-codes = batch_codes(G, 8, seed=1000, out_dir=folder)
+codes = batch_codes(G, 4, seed=1000, out_dir=folder)
 batch_metric(G, ganmetric.load_distance("mse"), codes, folder, seed=1000)
-basis = average_metric(load_results(folder))  # the average metric of 8 points
+basis = average_metric(load_results(folder))  # the average metric of 4 points
 
 unit = "unit:torchvision:alexnet:features.3:0"
 cmp = blackbox.compare(G, unit, ["random", "cma", "hess-cma"], seeds=2, basis=basis,
-                       top=20, eigval_power=0.0, budget=204, objective_weights="random")
+                       top=20, eigval_power=0.0, budget=102, objective_weights="random")
 medians, wins, finals = cmp.medians(), cmp.wins(), cmp.table()
 for label in cmp.labels:
     scores = ", ".join(f"{s:.4f}" for s in finals[label].values())
@@ -60,4 +60,4 @@ fig.tight_layout()
 # On this objective and these two seeds the eigenbasis pays; `benchmarks/RESULTS.md` in the repository has the
 # comparison over many objectives. From the shell: `ganmetric optimize --model dcgan-face --objective
 # unit:torchvision:alexnet:features.3:0 --objective-weights random --method random,cma,hess-cma
-# --hessian face_avg.npz --top 20 --eigval-power 0 --budget 204 --seeds 2 --out evolve`.
+# --hessian face_avg.npz --top 20 --eigval-power 0 --budget 102 --seeds 2 --out evolve`.

@@ -24,6 +24,14 @@ def subprocess_env(**extra) -> dict:
     return env
 
 
+def sigint_as_at_a_terminal() -> None:
+    """``preexec_fn`` of a child that a test interrupts with SIGINT: the child starts with SIGINT's default
+    action, so Python turns it into KeyboardInterrupt even when pytest itself runs with SIGINT ignored (under
+    ``nohup``, or started in the background by a script), which the child would otherwise inherit."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def one_error_line(res, match):
     """A CLI result that failed with exactly one ``Error:`` line holding ``match`` and no traceback.
 

@@ -1,8 +1,9 @@
 """The batch command as real processes: killed mid-run and resumed, and split over two ranks by torchrun.
 
-Every child runs with OMP_NUM_THREADS=1 (torchrun's default for its workers), so the
-single-process and multi-process runs do the same floating-point work. The signals land inside
-a chosen point for certain: the model waits at a gate there until the test has signalled it.
+Every child runs with OMP_NUM_THREADS=1 (torchrun's default for its workers; pytest's own process runs
+one thread too, tests/conftest.py), so the single-process and multi-process runs do the same
+floating-point work. The signals land inside a chosen point for certain: the model waits at a gate
+there until the test has signalled it.
 """
 import json
 import os
@@ -18,12 +19,13 @@ import pytest
 import torch
 
 import ganmetric
-from helpers import subprocess_env
+from click.testing import CliRunner
 from ganmetric.analysis import point_name
-from helpers import TinyConvGenerator
+from ganmetric_cli.main import main
+from helpers import TinyConvGenerator, sigint_as_at_a_terminal, subprocess_env
 
 TESTS = Path(__file__).resolve().parent
-pytestmark = [pytest.mark.slow, pytest.mark.integration]  # real processes, a reference run and torchrun: ~40 s
+pytestmark = [pytest.mark.slow, pytest.mark.integration]  # real processes and torchrun: ~25 s of CPU
 
 N = 24
 
@@ -31,10 +33,13 @@ N = 24
 #: made once GM_GATE_AFTER point files exist announces itself (GM_GATE/waiting) and waits for
 #: GM_GATE/open: the test then signals a process that is certainly inside a point, whatever
 #: the machine's speed. Without GM_GATE it is the plain network (reference and torchrun runs).
+#: With GM_NAN_AT (comma-separated codes' first coordinates) its images are NaN at those codes.
 GATED_MODULE = textwrap.dedent('''
     import os
     import time
     from pathlib import Path
+
+    import torch
 
     from helpers import TinyConvGenerator
 
@@ -42,7 +47,11 @@ GATED_MODULE = textwrap.dedent('''
     class GatedTiny(TinyConvGenerator):
         def _generate(self, z):
             _wait_at_the_gate()
-            return super()._generate(z)
+            x = super()._generate(z)
+            for first in filter(None, os.environ.get("GM_NAN_AT", "").split(",")):
+                bad = (z[:, 0] == float(first)).reshape(-1, 1, 1, 1)
+                x = torch.where(bad, torch.full_like(x, float("nan")), x)
+            return x
 
 
     def _wait_at_the_gate():
@@ -86,17 +95,29 @@ def _run(args, env, **kw):
     return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=300, **kw)
 
 
+def _run_here(model_dir, out):
+    """The batch command in this process (the module on sys.path for its duration only): its CliRunner result."""
+    sys.path.insert(0, str(model_dir))
+    try:
+        return CliRunner().invoke(main, _cmd(model_dir, out)[2:])
+    finally:
+        sys.path.remove(str(model_dir))
+        sys.modules.pop("gm_gated_tiny", None)
+
+
 @pytest.fixture(scope="module")
 def reference(model_dir, tmp_path_factory):
+    """The uninterrupted single-process folder, made in this process by the same command."""
     out = tmp_path_factory.mktemp("ref") / "b"
-    p = _run(_cmd(model_dir, out), _env(model_dir))
-    assert p.returncode == 0, p.stderr
-    assert f"computed {N}" in p.stdout
+    res = _run_here(model_dir, out)
+    assert res.exit_code == 0, res.output
+    assert f"computed {N}" in res.output
     return out
 
 
-def _assert_same_dir(a, b):
-    for i in range(N):
+def _assert_same_dir(a, b, failed=()):
+    """Folder ``b`` holds ``a``'s points bitwise, but for the ``failed`` ones, which ``b`` records as failed."""
+    for i in set(range(N)) - set(failed):
         with np.load(a / point_name(i)) as x, np.load(b / point_name(i)) as y:
             assert sorted(x.files) == sorted(y.files)
             for key in x.files:
@@ -107,7 +128,14 @@ def _assert_same_dir(a, b):
                     assert mx == my
                 else:
                     assert np.array_equal(x[key], y[key]), (i, key)  # bitwise on purpose: resumed == uninterrupted
-    assert json.loads((a / "manifest.json").read_text()) == json.loads((b / "manifest.json").read_text())
+    ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
+    assert [q["index"] for q in mb["points"] if q["status"] == "failed"] == list(failed)
+    if failed:
+        ma["points"] = [q for q in ma["points"] if q["index"] not in failed]
+        mb["points"] = [q for q in mb["points"] if q["index"] not in failed]
+        for key in ("n_done", "n_failed"):
+            ma.pop(key), mb.pop(key)
+    assert ma == mb
     assert np.array_equal(np.load(a / "codes.npy"), np.load(b / "codes.npy"))
 
 
@@ -125,7 +153,7 @@ def _signal_inside_a_point(model_dir, out, sig, after, gate):
     gate.mkdir()
     env = _env(model_dir, GM_GATE=str(gate), GM_GATE_OUT=str(out), GM_GATE_AFTER=str(after))
     p = subprocess.Popen([sys.executable, *_cmd(model_dir, out)], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, preexec_fn=sigint_as_at_a_terminal)
     deadline = time.monotonic() + 240  # a hang guard only: the gate, not the clock, decides when
     while not (gate / "waiting").exists() and p.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -155,38 +183,32 @@ def test_kill_and_resume_gives_identical_arrays(model_dir, reference, tmp_path):
     # a corrupt file among the kept ones is detected and recomputed
     kept = sorted(d.glob("point_*.npz"))[0]
     kept.write_bytes(kept.read_bytes()[:100])
-    p = _run(_cmd(model_dir, d), _env(model_dir))
-    assert p.returncode == 0, p.stderr
-    assert f"computed {N - have - 1}" in p.stdout and "(recomputed 1 corrupt/stale)" in p.stdout, p.stdout
-    assert f"{have + 1} already done" in p.stdout, p.stdout
+    res = _run_here(model_dir, d)          # resumed in this process: nothing to signal there
+    assert res.exit_code == 0, res.output
+    assert f"computed {N - have - 1}" in res.stdout and "(recomputed 1 corrupt/stale)" in res.stdout, res.output
+    assert f"{have + 1} already done" in res.stdout, res.output
     # bitwise on purpose: the resumed folder is written by the same code on the same inputs as the reference
     _assert_same_dir(reference, d)
     assert not list(d.glob(".*.tmp"))         # temporary files of the killed run are gone
 
 
-def test_torchrun_two_ranks_match_one_process(model_dir, reference, tmp_path):
+def test_torchrun_two_ranks_match_one_process_and_rank_0_records_every_ranks_failed_points(model_dir, reference,
+                                                                                          tmp_path):
+    """Points 0 and 5 (of ranks 0 and 1) give NaN images: rank 0's manifest and error line name both; every
+    other point is the single-process run's, bitwise."""
     d = tmp_path / "b"
-    p = _run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *_cmd(model_dir, d)],
-             _env(model_dir))
-    assert p.returncode == 0, p.stderr[-3000:]
-    assert "on 2 process(es)" in p.stdout and f"computed {N}" in p.stdout
-    _assert_same_dir(reference, d)
-
-
-def test_torchrun_ranks_record_every_ranks_failed_points(model_dir, tmp_path):
-    """Points 0 and 5 (of ranks 0 and 1) give NaN images: rank 0's manifest and error line name both."""
-    d = tmp_path / "nan"
-    p = _run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "ganmetric_cli", "batch",
-              "--model", "helpers_analysis:make_nan_at", "--latent-dim", "4", "--distance", "mse", "--points", "8",
-              "--seed", "1", "--out", str(d), "-q"], _env(model_dir))
+    codes = np.load(reference / "codes.npy")
+    env = _env(model_dir, GM_NAN_AT=",".join(repr(float(codes[i, 0])) for i in (0, 5)))
+    p = _run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *_cmd(model_dir, d)], env)
     assert p.returncode != 0 and "/ganmetric" not in p.stderr, p.stderr[-3000:]  # torchrun's own report only
-    assert p.stderr.count("Error: 2 of 8 points failed (0, 5): the generator's output is not finite") == 1
+    assert p.stderr.count(f"Error: 2 of {N} points failed (0, 5): the generator's output is not finite") == 1
     # rank 0 alone fails; rank 1 finished its points, but on a busy machine it may still be exiting when
     # rank 0 ends, and torchrun then stops it (SIGTERM): that is torchrun's report, not a failure of rank 1
     assert "local_rank: 0" in p.stderr, p.stderr[-3000:]
     rank1 = p.stderr.split("(local_rank: 1)", 1)[1][:200] if "(local_rank: 1)" in p.stderr else None
     assert rank1 is None or "exitcode  : -15" in rank1, p.stderr[-3000:]
+    assert "on 2 process(es)" in p.stdout and f"computed {N - 2}" in p.stdout and "failed 2" in p.stdout, p.stdout
     manifest = json.loads((d / "manifest.json").read_text())
-    assert (manifest["n_done"], manifest["n_failed"]) == (6, 2)
-    assert [q["index"] for q in manifest["points"] if q["status"] == "failed"] == [0, 5]
-    assert sorted(f.name for f in d.glob("point_*.npz")) == [point_name(i) for i in (1, 2, 3, 4, 6, 7)]
+    assert (manifest["n_done"], manifest["n_failed"]) == (N - 2, 2)
+    assert sorted(f.name for f in d.glob("point_*.npz")) == [point_name(i) for i in range(N) if i not in (0, 5)]
+    _assert_same_dir(reference, d, failed=(0, 5))

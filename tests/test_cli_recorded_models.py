@@ -168,16 +168,37 @@ def test_a_recorded_weights_file_needs_naming(files):
     assert run(*args, "--weights", files.folder / "w.pt").exit_code == 0
 
 
-@pytest.mark.slow  # two fresh processes, about 7 s each here
-@pytest.mark.parametrize("model", ["helpers:make", "os:abort"])
-def test_in_a_fresh_process_nothing_is_imported_or_aborted(files, model):
-    """The brief's own cases, in a subprocess: ``helpers.py`` in the current folder, and ``os:abort``."""
+#: the CLI's entry point run once per argument (an axis file), each run's exit status and stderr reported
+FRESH = r"""
+import contextlib, io, json, sys
+from ganmetric_cli.main import main
+report = []
+for axes in sys.argv[2:]:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            main(["axes", "apply", "--axes", axes, "--axis", "0", "--amount", "1", "--out", sys.argv[1]])
+            code = 0
+        except SystemExit as e:
+            code = e.code
+    report.append([code, err.getvalue()])
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.slow  # a fresh process: about 4 s
+def test_in_a_fresh_process_nothing_is_imported_or_aborted(files):
+    """The brief's own cases, in a fresh process (``helpers`` and ``os:abort`` are not imported yet, the
+    current folder first on sys.path): ``helpers.py`` in the current folder, and ``os:abort``, one after
+    the other (an abort would end the process)."""
     (files.folder / "helpers.py").write_text(MARKER_NETS)
-    axes = _with_model(files.axes, files.folder / "a_sub.npz", model)
-    proc = subprocess.run([sys.executable, "-m", "ganmetric_cli", "axes", "apply", "--axes", str(axes), "--axis", "0",
-                           "--amount", "1", "--out", str(files.folder / "o.png")],
-                          cwd=files.folder, env=subprocess_env(), capture_output=True, text=True, timeout=120)
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
-    assert lines[0].startswith(f"Error: the axis file a_sub.npz records the model {model} (your own code"), proc.stderr
+    models = ["helpers:make", "os:abort"]
+    axes = [str(_with_model(files.axes, files.folder / f"a_sub{i}.npz", m)) for i, m in enumerate(models)]
+    proc = subprocess.run([sys.executable, "-c", FRESH, str(files.folder / "o.png"), *axes], cwd=files.folder,
+                          env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for i, (model, (code, err)) in enumerate(zip(models, json.loads(proc.stdout.strip().splitlines()[-1]))):
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code == 2 and len(lines) == 1, (model, err)
+        assert lines[0].startswith(f"Error: the axis file a_sub{i}.npz records the model {model} (your own code"), err
     assert _markers(files.folder) == [] and not (files.folder / "o.png").exists()

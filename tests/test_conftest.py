@@ -1,14 +1,12 @@
 """tests/conftest.py's guard: a test that moves a module-scoped fixture in place (device or dtype) fails."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import torch
 
 from conftest import _placements, placement_changes
-from helpers import ROOT, subprocess_env
+
+pytest_plugins = ["pytester"]
 
 MOVES = '''
 import pytest
@@ -43,13 +41,13 @@ def test_placements_see_modules_tensors_and_containers_and_name_what_moved():
         "problem['pair'][1][0] was cpu torch.float32, now meta torch.float32"]
 
 
-@pytest.mark.slow  # a pytest subprocess: 5-20 s on a shared 2-core machine
-def test_a_test_that_moves_a_shared_fixture_in_place_fails(tmp_path):
-    (tmp_path / "test_moves.py").write_text(MOVES)
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "conftest", "-p", "no:cacheprovider",
-                          str(tmp_path / "test_moves.py")], cwd=tmp_path, capture_output=True, text=True,
-                         env=subprocess_env(PYTHONPATH=f"{ROOT / 'tests'}:{ROOT}"), timeout=120)
-    assert "2 passed, 1 error" in out.stdout, out.stdout + out.stderr  # the teardown's error is the first test's
-    assert ("ERROR at teardown of test_moves_it" in out.stdout
+@pytest.mark.slow  # an inner pytest session: 1-2 s, kept out of the fast tier's minute
+def test_a_test_that_moves_a_shared_fixture_in_place_fails(pytester):
+    """An inner pytest session in this process (pytester), with tests/conftest.py as its plugin."""
+    pytester.makepyfile(test_moves=MOVES)
+    out = pytester.runpytest_inprocess("-q", "-p", "conftest", "-p", "no:cacheprovider")
+    text = "\n".join(out.outlines)
+    out.assert_outcomes(passed=2, errors=1)  # the teardown's error is the first test's
+    assert ("ERROR at teardown of test_moves_it" in text
             and "a shared fixture was moved in place (use a copy): shared['G'].weight was cpu torch.float32, now cpu "
-                "torch.float64" in out.stdout), out.stdout
+                "torch.float64" in text), text

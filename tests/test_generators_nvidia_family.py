@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -16,7 +15,6 @@ import ganmetric
 from ganmetric.errors import InputError, UnknownSourceWarning, WeightsError
 from ganmetric.generators.nvidia import family, load_nvidia_pickle, pickles, random_nvidia_generator
 from ganmetric.testing import dense_hessian
-from helpers import subprocess_env
 from helpers_nvidia import (COND_KWARGS, OWN_SOURCE, SG2_KWARGS, SG3_KWARGS, generator_record, marker_source,
                             perturbed, write_snapshot)
 
@@ -351,33 +349,3 @@ def test_not_a_network_file_through_load_generator(tmp_path):
     torch.save({"a": torch.zeros(1)}, path)
     with pytest.raises(InputError, match=r"x.pkl is a PyTorch file \(torch.save\).*not a generator"):
         ganmetric.load_generator(str(path))  # the format sniffer's line: a .pkl suffix routes nothing by itself
-
-
-# ---- cold start ----
-
-COLD = r"""
-import json, sys, warnings
-warnings.simplefilter("ignore")
-sys.path.insert(0, sys.argv[1])
-import ganmetric
-from ganmetric.generators.nvidia import random_nvidia_generator
-from helpers_nvidia import COLD_CONFIGS
-D = ganmetric.load_distance("mse")
-gens = [random_nvidia_generator(a, kw, seed=0, latent_space=s, truncation=t) for a, kw, s, t in COLD_CONFIGS]
-before = "torch._dynamo" in sys.modules
-for G in gens:
-    z = G.sample(1, seed=0)
-    ganmetric.metric_tensor(G, D, z)
-    ganmetric.metric_tensor(G, D, z, method="gn-lanczos", k=3)
-print(json.dumps({"before": before, "after": "torch._dynamo" in sys.modules}))
-"""
-
-
-@pytest.mark.slow  # a fresh process: about 10 s
-def test_first_metrics_import_no_dynamo():
-    """Under vmap(jvp) nothing in the networks runs a Python decomposition (whose first call imports torch._dynamo):
-    StyleGAN2 in z (conditional: normalisation, embedding, mapping, truncation) and w+, StyleGAN3 in w."""
-    proc = subprocess.run([sys.executable, "-c", COLD, str(ROOT / "tests")], capture_output=True, text=True,
-                          env=subprocess_env())
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"before": False, "after": False}

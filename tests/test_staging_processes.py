@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from click.testing import CliRunner
 from ganmetric.staging import remove_stale_staging
-from helpers import subprocess_env
+from ganmetric_cli.main import main
+from helpers import sigint_as_at_a_terminal, subprocess_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]  # real processes (8 children, a few seconds each)
 
@@ -135,7 +137,8 @@ def _start(lib, gate: Path, args, **extra) -> subprocess.Popen:
     for name in ("waiting", "open"):
         (gate / name).unlink(missing_ok=True)
     p = subprocess.Popen([sys.executable, str(lib / "gm_run.py"), *map(str, args)], env=_env(lib, gate, **extra),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=sigint_as_at_a_terminal)
     _CHILDREN.append(p)
     return p
 
@@ -149,10 +152,15 @@ def _wait_at_gate(p: subprocess.Popen, gate: Path, timeout: float = 120) -> None
         time.sleep(0.02)
 
 
-def _run(lib, gate: Path, args, **extra):
-    p = _start(lib, gate, args, **extra)
-    out, err = p.communicate(timeout=300)
-    return p.returncode, out, err
+def _run_here(lib, args):
+    """The same command in this process (no gate, nothing to kill): exit status, stdout, stderr."""
+    sys.path.insert(0, str(lib))
+    try:
+        res = CliRunner().invoke(main, [str(a) for a in args])
+    finally:
+        sys.path.remove(str(lib))
+        sys.modules.pop("gm_gated", None)
+    return res.exit_code, res.stdout, res.stderr
 
 
 def _set(folder: Path) -> dict:
@@ -170,7 +178,7 @@ INVERT = ["invert", "--model", "gm_gated:make", "--latent-dim", 4, "--distance",
 def test_kill_9_before_the_swap_keeps_the_previous_set_and_after_it_the_new_one(lib, tmp_path):
     out, gate = tmp_path / "inv", tmp_path / "gate"
     base = INVERT + ["--image", lib / "target.png", "--out", out]
-    rc, _, err = _run(lib, gate, base + ["--seed", 0])
+    rc, _, err = _run_here(lib, base + ["--seed", 0])
     assert rc == 0, err
     previous = _set(out)
     p = _start(lib, gate, base + ["--seed", 5, "--overwrite"], GM_KILL_AT="loss_curve.png")
@@ -274,7 +282,7 @@ def test_a_second_batch_run_into_the_folder_is_refused_naming_the_first(lib, tmp
             "-q", "--out", out]
     first = _start(lib, gate, base + ["--points", 6], GM_GATE_AFTER=6)   # in its third point
     _wait_at_gate(first, gate)
-    rc, _, err = _run(lib, tmp_path / "gate2", base + ["--points", 6, "--seed", 9])
+    rc, _, err = _run_here(lib, base + ["--points", 6, "--seed", 9])
     assert rc == 1 and err.count("Error:") == 1 and "Traceback" not in err
     assert f"Error: {out} is in use by another ganmetric run (pid {first.pid} on " in err
     (gate / "open").touch()
@@ -286,5 +294,5 @@ def test_a_second_batch_run_into_the_folder_is_refused_naming_the_first(lib, tmp
     _wait_at_gate(first, gate)
     first.kill()
     first.wait()
-    rc, stdout, err = _run(lib, tmp_path / "gate2", base + ["--points", 8])  # the dead run's lock does not block
+    rc, stdout, err = _run_here(lib, base + ["--points", 8])  # the dead run's lock does not block
     assert rc == 0 and "computed 2" in stdout and "kept 6 already done" in stdout, err
