@@ -22,11 +22,21 @@ def test_mse_is_mean_squared_difference():
 
 def test_local_backbone_state_dict(tmp_path):
     import torchvision
-    tv = torchvision.models.alexnet()
+    with torch.device("meta"):  # the layout of torchvision's alexnet, without initialising its 240 MB classifier
+        tv = torchvision.models.alexnet()
+    features = tv.features.to_empty(device="cpu")
+    for layer in features:
+        if hasattr(layer, "reset_parameters"):
+            layer.reset_parameters()
+    # every key of torchvision's file; the classifier is never read, so a one-number stand-in per tensor will do
+    state = {k: (features.state_dict()[k[len("features."):]] if k.startswith("features.") else torch.zeros(1))
+             for k in tv.state_dict()}
     path = tmp_path / "alexnet.pth"
-    torch.save(tv.state_dict(), path)
+    torch.save(state, path)
     D = ganmetric.load_distance("lpips-alex", lpips_backbone=str(path))
-    assert torch.equal(D.lpips.net.slice1[0].weight, tv.features[0].weight)
+    loaded = dict(D.lpips.net.named_parameters())  # "slice1.0.weight" is torchvision's "features.0.weight"
+    assert len(loaded) == 10 and all(torch.equal(p, state["features." + name.split(".", 1)[1]])
+                                     for name, p in loaded.items())
     torch.save({"bogus": torch.ones(1)}, tmp_path / "bad.pth")
     with pytest.raises(WeightsError, match="not a torchvision alexnet"):
         ganmetric.load_distance("lpips-alex", lpips_backbone=str(tmp_path / "bad.pth"))

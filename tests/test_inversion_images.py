@@ -124,10 +124,17 @@ def _png_bomb(path, side: int = 20000):
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    packer, rows = zlib.compressobj(9), b"\0" * (side + 1) * 500  # filter byte 0 and a black row, 500 at a time
-    parts = [packer.compress(rows) for _ in range(side // 500)] + [packer.flush()]
+    rows = b"\0" * (side + 1) * 500  # filter byte 0 and a black row, 500 at a time
+    # raw deflate, flushed in full after each 500 rows: every such block compresses to the same bytes, so one is
+    # compressed and repeated (compressing all 400 MB took a second); the zlib wrapper is written around them
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = packer.compress(rows) + packer.flush(zlib.Z_FULL_FLUSH)
+    checksum = 1
+    for _ in range(side // 500):
+        checksum = zlib.adler32(rows, checksum)
+    data = b"\x78\xda" + block * (side // 500) + packer.flush() + struct.pack(">I", checksum)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
-                     + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b""))
+                     + chunk(b"IDAT", data) + chunk(b"IEND", b""))
     return path
 
 
