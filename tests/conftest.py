@@ -4,11 +4,17 @@ Test modules import their helpers one way: ``from helpers import ...`` (tests/he
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
-import pytest
-import torch
+# numpy's OpenBLAS starts a thread per core in every test process; with one worker per core (pytest-xdist)
+# they only wait for each other on the small eigh/qr calls of the tests (about 10% of the fast tier's CPU).
+# Set before torch (which imports numpy) is imported; subprocesses inherit it (helpers.subprocess_env).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 for p in (ROOT / "cli", ROOT):

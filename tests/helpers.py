@@ -19,6 +19,7 @@ def subprocess_env(**extra) -> dict:
     """Environment for child processes that must import this checkout (one thread each)."""
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "cli"), env.get("PYTHONPATH", "")])
     env.update(extra)
     return env
