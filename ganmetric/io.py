@@ -10,12 +10,14 @@ and :func:`read_npz_with_meta` are their one writer and reader.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import io
 import json
 import os
 import platform
+import sys
 import tempfile
 import zipfile
 import zlib
@@ -299,6 +301,29 @@ def _broken_zip(path) -> bool:
             return zf.testzip() is not None
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
         return True
+
+
+@contextlib.contextmanager
+def modules_named(modules: dict):
+    """``with modules_named({"pkg.mod": module, ...}):`` the given modules are in ``sys.modules`` under those
+    names, and whatever held each name before is back afterwards (or the name is gone).
+
+    For writing files in another project's pickled format: pickle records a class by the name of its module,
+    and that project's modules need not exist here (stand-ins take their names while the file is written).
+
+    Args:
+        modules: module name -> the module object to register under it.
+    """
+    saved = {name: sys.modules.get(name) for name in modules}
+    sys.modules.update(modules)
+    try:
+        yield
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
 
 
 def load_torch_file(path, *, what: str = "weights file", safe_globals=(), argument: str = "weights"):

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import pickle
-import sys
 import types
 from collections import OrderedDict
 
 import numpy as np
 import torch
+
+from ganmetric.io import modules_named
 
 #: a network source of our own: never a known NVIDIA release
 OWN_SOURCE = "# a network module written by ganmetric's tests\nclass Generator:\n    pass\n"
@@ -49,21 +50,14 @@ class Persistent:
 @contextlib.contextmanager
 def nvidia_globals():
     """Stand-in ``torch_utils.persistence`` and ``dnnlib.util`` modules, so that pickle can name the globals."""
-    names = ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util")
-    saved = {n: sys.modules.get(n) for n in names}
-    mods = {n: types.ModuleType(n) for n in names}
+    mods = {n: types.ModuleType(n) for n in ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util")}
     mods["torch_utils.persistence"]._reconstruct_persistent_obj = _reconstruct_persistent_obj
     mods["dnnlib.util"].EasyDict = EasyDict
     _reconstruct_persistent_obj.__module__, EasyDict.__module__ = "torch_utils.persistence", "dnnlib.util"
-    sys.modules.update(mods)
     try:
-        yield
+        with modules_named(mods):
+            yield
     finally:
-        for n, m in saved.items():
-            if m is None:
-                sys.modules.pop(n, None)
-            else:
-                sys.modules[n] = m
         _reconstruct_persistent_obj.__module__, EasyDict.__module__ = __name__, __name__
 
 

@@ -9,7 +9,7 @@ import torch
 
 import ganmetric
 from ganmetric.errors import InputError
-from ganmetric.io import atomic_write_bytes, describe_file, json_text, load_torch_file
+from ganmetric.io import atomic_write_bytes, describe_file, json_text, load_torch_file, modules_named
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
@@ -136,3 +136,16 @@ def test_file_outputs_check_their_suffix(tmp_path):
                                          r"got t3\.txt$") as info:
         save_npz_with_meta(tmp_path / "t3.txt", {"x": np.zeros(2)}, {"format": "x"})
     assert info.value.argument == "path" and not (tmp_path / "t3.txt").exists()
+
+
+def test_modules_named_registers_stand_ins_and_puts_back_what_held_each_name():
+    import sys
+    import types
+    before = sys.modules["json"]
+    stand_ins = {"json": types.ModuleType("json"), "gm_no_such_pkg.mod": types.ModuleType("gm_no_such_pkg.mod")}
+    with pytest.raises(RuntimeError):
+        with modules_named(stand_ins):
+            assert sys.modules["json"] is stand_ins["json"]
+            assert sys.modules["gm_no_such_pkg.mod"] is stand_ins["gm_no_such_pkg.mod"]
+            raise RuntimeError("the names are restored on the way out of an error too")
+    assert sys.modules["json"] is before and "gm_no_such_pkg.mod" not in sys.modules

@@ -139,28 +139,16 @@ def save_ganzoo_checkpoint(path, config: dict, avgG: dict, *, netG: dict | None 
         netG, netD: the other entries (default: ``avgG`` and an empty dict).
     """
     import io
-    import sys
     import types
 
-    from ..io import atomic_write_bytes
-    names = ("models", "models.utils", "models.utils.config")
-    saved = {n: sys.modules.get(n) for n in names}
-    module = types.ModuleType(names[-1])
-    cls = type("BaseConfig", (), {"__module__": names[-1]})
-    module.BaseConfig = cls
+    from ..io import atomic_write_bytes, modules_named
+    modules = {n: types.ModuleType(n) for n in ("models", "models.utils", "models.utils.config")}
+    cls = type("BaseConfig", (), {"__module__": "models.utils.config"})
+    modules["models.utils.config"].BaseConfig = cls
     record = cls()
     record.__dict__.update(config)
     buf = io.BytesIO()
-    try:
-        for n in names[:-1]:
-            sys.modules[n] = types.ModuleType(n)
-        sys.modules[names[-1]] = module
+    with modules_named(modules):
         torch.save({"config": record, "netG": netG if netG is not None else avgG,
                     "netD": netD if netD is not None else {}, "avgG": avgG}, buf)
-    finally:
-        for n, m in saved.items():
-            if m is None:
-                sys.modules.pop(n, None)
-            else:
-                sys.modules[n] = m
     return atomic_write_bytes(path, buf.getvalue())
