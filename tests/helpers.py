@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -23,6 +24,18 @@ def subprocess_env(**extra) -> dict:
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "cli"), env.get("PYTHONPATH", "")])
     env.update(extra)
     return env
+
+
+@contextlib.contextmanager
+def importable_from(folder, module: str):
+    """``with importable_from(folder, "name"):`` the module ``name`` in ``folder`` can be imported (the folder
+    first on sys.path) for the block only; afterwards it is forgotten, so another test imports its own copy."""
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop(module, None)
 
 
 def sigint_as_at_a_terminal() -> None:

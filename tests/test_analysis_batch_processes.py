@@ -22,7 +22,7 @@ import ganmetric
 from click.testing import CliRunner
 from ganmetric.analysis import point_name
 from ganmetric_cli.main import main
-from helpers import TinyConvGenerator, sigint_as_at_a_terminal, subprocess_env
+from helpers import TinyConvGenerator, importable_from, sigint_as_at_a_terminal, subprocess_env
 
 TESTS = Path(__file__).resolve().parent
 pytestmark = [pytest.mark.slow, pytest.mark.integration]  # real processes and torchrun: ~25 s of CPU
@@ -97,12 +97,8 @@ def _run(args, env, **kw):
 
 def _run_here(model_dir, out):
     """The batch command in this process (the module on sys.path for its duration only): its CliRunner result."""
-    sys.path.insert(0, str(model_dir))
-    try:
+    with importable_from(model_dir, "gm_gated_tiny"):
         return CliRunner().invoke(main, _cmd(model_dir, out)[2:])
-    finally:
-        sys.path.remove(str(model_dir))
-        sys.modules.pop("gm_gated_tiny", None)
 
 
 @pytest.fixture(scope="module")

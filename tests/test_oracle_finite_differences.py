@@ -21,7 +21,6 @@ the span, the span's invariance (``u_1^T H w = 0`` for w outside it) and that it
 """
 from __future__ import annotations
 
-import sys
 import textwrap
 
 import pytest
@@ -30,7 +29,7 @@ import torch
 import ganmetric
 from ganmetric.generators.dcgan import ConditionalDCGANGenerator, DCGANGenerator
 from ganmetric.testing import check_metric
-from helpers import randomize_
+from helpers import importable_from, randomize_
 from helpers_models import rosinality_state, small_biggan
 
 RTOL = 1e-6
@@ -89,13 +88,9 @@ def _custom(folder):
     namespace = {}
     exec(CUSTOM_MODULE, namespace)
     torch.save(randomize_(namespace["make"](), seed=4, scale=0.4).state_dict(), folder / "net.pt")
-    sys.path.insert(0, str(folder))
-    try:
+    with importable_from(folder, "gm_fd_oracle_net"):
         return ganmetric.load_generator("gm_fd_oracle_net:make", weights=str(folder / "net.pt"), latent_dim=6,
                                         output_range="0,1", dtype="float64")
-    finally:
-        sys.path.remove(str(folder))
-        sys.modules.pop("gm_fd_oracle_net", None)
 
 
 #: A covering set, not the 7 x 2 x 7 cross product (98 cases, 77 of them slow): every method on two

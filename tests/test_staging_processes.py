@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 from ganmetric.staging import remove_stale_staging
 from ganmetric_cli.main import main
-from helpers import sigint_as_at_a_terminal, subprocess_env
+from helpers import importable_from, sigint_as_at_a_terminal, subprocess_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]  # real processes (8 children, a few seconds each)
 
@@ -154,12 +154,8 @@ def _wait_at_gate(p: subprocess.Popen, gate: Path, timeout: float = 120) -> None
 
 def _run_here(lib, args):
     """The same command in this process (no gate, nothing to kill): exit status, stdout, stderr."""
-    sys.path.insert(0, str(lib))
-    try:
+    with importable_from(lib, "gm_gated"):
         res = CliRunner().invoke(main, [str(a) for a in args])
-    finally:
-        sys.path.remove(str(lib))
-        sys.modules.pop("gm_gated", None)
     return res.exit_code, res.stdout, res.stderr
 
 
